@@ -1,0 +1,54 @@
+//! Every size and count cap lives here, with conservative defaults. Images come
+//! from strangers: no stage may allocate based on a number read from a file
+//! without checking it against these limits first.
+
+use serde::{Deserialize, Serialize};
+
+/// Caps applied to every input. Exceeding one is a per-file error, never an abort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest accepted image width in pixels.
+    pub max_width: u32,
+    /// Largest accepted image height in pixels.
+    pub max_height: u32,
+    /// Largest accepted width × height.
+    pub max_pixels: u64,
+    /// Largest single allocation the image decoder may make, in bytes.
+    pub max_decoder_alloc: u64,
+    /// Largest metadata block (EXIF, XMP, ICC, …) parsed, in bytes.
+    pub max_metadata_bytes: u64,
+    /// Deepest folder level walked below each given path.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 200 * 1024 * 1024,
+            max_width: 30_000,
+            max_height: 30_000,
+            // 150 MP covers medium-format cameras and panoramas.
+            max_pixels: 150_000_000,
+            max_decoder_alloc: 1024 * 1024 * 1024,
+            max_metadata_bytes: 16 * 1024 * 1024,
+            max_depth: 64,
+        }
+    }
+}
+
+impl Limits {
+    /// No practical limits; only for trusted inputs, and only when asked for.
+    pub fn none() -> Self {
+        Limits {
+            max_file_bytes: u64::MAX,
+            max_width: u32::MAX,
+            max_height: u32::MAX,
+            max_pixels: u64::MAX,
+            max_decoder_alloc: u64::MAX,
+            max_metadata_bytes: u64::MAX,
+            max_depth: usize::MAX,
+        }
+    }
+}

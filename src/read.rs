@@ -1,0 +1,216 @@
+//! Bounded reading, content SHA-256 and magic-byte sniffing. Never decodes pixels:
+//! everything later works from the one buffer read here, so a file is opened once.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+
+/// A container format recognised from the file's first bytes (never from its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Format {
+    /// JPEG / JFIF / EXIF.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// GIF.
+    Gif,
+    /// WebP (RIFF).
+    Webp,
+    /// TIFF (and TIFF-based raw formats).
+    Tiff,
+    /// Windows bitmap.
+    Bmp,
+    /// HEIF / HEIC / AVIF (ISO-BMFF); metadata only, pixels are not decoded.
+    Heif,
+    /// Anything else.
+    Unknown,
+}
+
+impl Format {
+    /// Lower-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Gif => "gif",
+            Format::Webp => "webp",
+            Format::Tiff => "tiff",
+            Format::Bmp => "bmp",
+            Format::Heif => "heif",
+            Format::Unknown => "unknown",
+        }
+    }
+
+    /// The `image` crate's format, when retrace can decode the pixels.
+    pub fn image_format(self) -> Option<image::ImageFormat> {
+        Some(match self {
+            Format::Jpeg => image::ImageFormat::Jpeg,
+            Format::Png => image::ImageFormat::Png,
+            Format::Gif => image::ImageFormat::Gif,
+            Format::Webp => image::ImageFormat::WebP,
+            Format::Tiff => image::ImageFormat::Tiff,
+            Format::Bmp => image::ImageFormat::Bmp,
+            Format::Heif | Format::Unknown => return None,
+        })
+    }
+}
+
+/// Recognise the container from magic bytes.
+pub fn sniff(bytes: &[u8]) -> Format {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        Format::Jpeg
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Format::Png
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Format::Gif
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Format::Webp
+    } else if starts(b"II*\0") || starts(b"MM\0*") || starts(b"II+\0") || starts(b"MM\0+") {
+        Format::Tiff
+    } else if starts(b"BM") && bytes.len() >= 26 {
+        Format::Bmp
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && is_heif_brand(&bytes[8..12]) {
+        Format::Heif
+    } else {
+        Format::Unknown
+    }
+}
+
+fn is_heif_brand(brand: &[u8]) -> bool {
+    matches!(
+        brand,
+        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" | b"avif"
+    )
+}
+
+/// The bytes of one file, with what can be known without decoding them.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    /// The whole file.
+    pub bytes: Vec<u8>,
+    /// Lower-case hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// Sniffed container format.
+    pub format: Format,
+}
+
+impl Blob {
+    /// Wrap bytes already in memory (an upload, a test buffer).
+    pub fn from_bytes(bytes: Vec<u8>) -> Blob {
+        let sha256 = sha256_hex(&bytes);
+        let format = sniff(&bytes);
+        Blob {
+            bytes,
+            sha256,
+            format,
+        }
+    }
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of any bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Read a whole file, refusing anything larger than `limits.max_file_bytes`.
+///
+/// The size is checked twice: from the metadata before allocating, and while
+/// reading through `take`, because a file can grow between the two.
+pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
+    let err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(err)?;
+    let len = file.metadata().map_err(err)?.len();
+    if len > limits.max_file_bytes {
+        return Err(Error::Limit {
+            what: "file size in bytes",
+            actual: len,
+            limit: limits.max_file_bytes,
+        });
+    }
+    let mut bytes = Vec::new();
+    // `len` is bounded by the limit above, so reserving it is safe.
+    bytes
+        .try_reserve_exact(len as usize)
+        .map_err(|_| Error::Limit {
+            what: "file size in bytes (allocation)",
+            actual: len,
+            limit: limits.max_file_bytes,
+        })?;
+    file.take(limits.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(err)?;
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::Limit {
+            what: "file size in bytes",
+            actual: bytes.len() as u64,
+            limit: limits.max_file_bytes,
+        });
+    }
+    Ok(Blob::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_magic_not_name() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Format::Jpeg);
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Format::Png);
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Format::Webp);
+        assert_eq!(sniff(b"II*\0\x08\0\0\0"), Format::Tiff);
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Format::Heif);
+        assert_eq!(sniff(b"hello, this is text"), Format::Unknown);
+        assert_eq!(sniff(b""), Format::Unknown);
+        assert_eq!(sniff(b"\xFF\xD8"), Format::Unknown);
+    }
+
+    #[test]
+    fn sha256_matches_known_vector() {
+        // FIPS 180-2 test vector for "abc".
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn refuses_files_over_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.bin");
+        std::fs::write(&p, vec![0u8; 1000]).unwrap();
+        let limits = Limits {
+            max_file_bytes: 999,
+            ..Limits::default()
+        };
+        assert!(matches!(read_file(&p, &limits), Err(Error::Limit { .. })));
+        let limits = Limits {
+            max_file_bytes: 1000,
+            ..Limits::default()
+        };
+        assert_eq!(read_file(&p, &limits).unwrap().bytes.len(), 1000);
+    }
+}
