@@ -6,6 +6,18 @@
 //! discover → read → decode → metadata → hash → (archive/index) → matching → assess → report.
 #![deny(missing_docs)]
 
+pub mod align;
+pub mod archive;
+pub mod assess;
+pub mod decode;
+pub mod discover;
 pub mod error;
+pub mod evidence;
+pub mod hash;
+pub mod index;
 pub mod limits;
+pub mod matching;
+pub mod metadata;
+pub mod pipeline;
 pub mod read;
+pub mod report;

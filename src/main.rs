@@ -1,1 +1,625 @@
-fn main(){}
+//! The `retrace` command: parse flags, build a configuration, call the library,
+//! render, and pick an exit code. No analysis happens here.
+//!
+//! Exit status: 0 every picture processed and none has an earlier copy; 1 at
+//! least one picture has an earlier copy; 2 a usage error or at least one file
+//! could not be processed; 130 interrupted.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use retrace::archive::{Archive, Recorded, Sighting};
+use retrace::assess::{parse_date, Claim};
+use retrace::discover::{discover, WalkOptions};
+use retrace::limits::Limits;
+use retrace::pipeline::{first_seen, scan, Config, Engine, FirstSeen};
+use retrace::report::{self, text, Report};
+
+/// Where did this picture come from? Offline provenance for circulating images.
+#[derive(Parser, Debug)]
+#[command(name = "retrace", version, about, long_about = None)]
+struct Cli {
+    /// Archive of known pictures (SQLite file).
+    #[arg(long, global = true, env = "RETRACE_ARCHIVE", value_name = "PATH")]
+    archive: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct LimitArgs {
+    /// Largest file read, in bytes.
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_file_bytes: Option<u64>,
+    /// Largest image (width × height) decoded.
+    #[arg(long, global = true, value_name = "PIXELS")]
+    max_pixels: Option<u64>,
+    /// Largest image width decoded.
+    #[arg(long, global = true, value_name = "PIXELS")]
+    max_width: Option<u32>,
+    /// Largest image height decoded.
+    #[arg(long, global = true, value_name = "PIXELS")]
+    max_height: Option<u32>,
+    /// Largest allocation the image decoder may make, in bytes.
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_decoder_alloc: Option<u64>,
+    /// Largest metadata block parsed, in bytes.
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_metadata_bytes: Option<u64>,
+    /// Deepest folder level walked.
+    #[arg(long, global = true, value_name = "N")]
+    max_depth: Option<usize>,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
+            max_pixels: self.max_pixels.unwrap_or(d.max_pixels),
+            max_width: self.max_width.unwrap_or(d.max_width),
+            max_height: self.max_height.unwrap_or(d.max_height),
+            max_decoder_alloc: self.max_decoder_alloc.unwrap_or(d.max_decoder_alloc),
+            max_metadata_bytes: self.max_metadata_bytes.unwrap_or(d.max_metadata_bytes),
+            max_depth: self.max_depth.unwrap_or(d.max_depth),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage the archive of pictures seen before.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Analyse every picture under the given paths, in parallel.
+    Scan(ScanArgs),
+    /// Analyse one picture and explain the result.
+    Check(CheckArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ArchiveCommand {
+    /// Record every picture under the given paths.
+    Add(AddArgs),
+    /// Show what the archive holds.
+    Info {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct AddArgs {
+    /// Files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Who or what the pictures came from (a label kept with each sighting).
+    #[arg(long, default_value = "")]
+    source: String,
+    /// First-seen date: an ISO 8601 date, `exif` (capture time) or `mtime`.
+    /// Default: the EXIF capture time when present, else the file's mtime.
+    #[arg(long, value_name = "DATE|exif|mtime")]
+    first_seen: Option<String>,
+    /// A TAB-separated catalogue (`file  source  first_seen  url`, paths relative
+    /// to the catalogue) whose rows override --source and --first-seen per file.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct ScanArgs {
+    /// Files or folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// One JSON report per line on stdout.
+    #[arg(long)]
+    jsonl: bool,
+    /// Write one JSON report per picture here, mirroring the input tree, plus summary.json.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// After matching, add the scanned pictures to the archive, first seen now.
+    #[arg(long)]
+    record: bool,
+    /// Source label for --record.
+    #[arg(long, default_value = "")]
+    source: String,
+    /// The date the pictures are claimed to show (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    claim_date: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// The picture.
+    file: PathBuf,
+    /// Print the JSON report instead of the readable page.
+    #[arg(long)]
+    json: bool,
+    /// The date the picture is claimed to show (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    claim_date: Option<String>,
+}
+
+const EXIT_CLEAN: u8 = 0;
+const EXIT_FOUND: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(EXIT_CLEAN);
+            }
+            eprintln!("retrace: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn claim(date: &Option<String>) -> Result<Claim> {
+    Ok(Claim {
+        date: match date {
+            Some(d) => Some(
+                parse_date(d)
+                    .with_context(|| format!("--claim-date {d:?} is not a date (YYYY-MM-DD)"))?,
+            ),
+            None => None,
+        },
+    })
+}
+
+fn open_archive(path: &Option<PathBuf>, create: bool) -> Result<Option<Archive>> {
+    match path {
+        None => Ok(None),
+        Some(p) if create => {
+            Ok(Some(Archive::open(p).with_context(|| {
+                format!("opening archive {}", p.display())
+            })?))
+        }
+        Some(p) => {
+            Ok(Some(Archive::open_existing(p).with_context(|| {
+                format!("opening archive {}", p.display())
+            })?))
+        }
+    }
+}
+
+fn cancel_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // A second Ctrl-C is not caught twice: the first asks for a clean stop.
+    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    flag
+}
+
+fn progress(total: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} [{bar:30}] {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let limits = cli.limits.limits();
+    let walk = WalkOptions {
+        max_depth: limits.max_depth,
+        ..WalkOptions::default()
+    };
+    match cli.command {
+        Command::Archive(ArchiveCommand::Info { json }) => {
+            let Some(path) = &cli.archive else {
+                bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
+            };
+            let archive = Archive::open_existing(path)?;
+            let info = archive.info()?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &info)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "archive       {}", info.path.display())?;
+                writeln!(out, "schema        {}", info.schema_version)?;
+                writeln!(out, "images        {}", info.images)?;
+                writeln!(out, "sightings     {}", info.sightings)?;
+                writeln!(
+                    out,
+                    "first seen    {} … {}",
+                    info.first_seen_min.as_deref().unwrap_or("-"),
+                    info.first_seen_max.as_deref().unwrap_or("-")
+                )?;
+                writeln!(out, "hashes")?;
+                for (stamp, n) in &info.hash_stamps {
+                    writeln!(out, "  {stamp}  ({n})")?;
+                }
+            }
+            Ok(EXIT_CLEAN)
+        }
+        Command::Archive(ArchiveCommand::Add(args)) => {
+            let Some(path) = &cli.archive else {
+                bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
+            };
+            archive_add(path, args, limits, walk)
+        }
+        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk),
+        Command::Check(args) => {
+            let config = Config {
+                limits,
+                claim: claim(&args.claim_date)?,
+                ..Config::default()
+            };
+            let engine = Engine::new(config, open_archive(&cli.archive, false)?)?;
+            let ex = engine.process_path(&args.file);
+            let r = &ex.report;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                report::write_json(&mut out, r)?;
+            } else {
+                text::write_check(&mut out, r)?;
+            }
+            Ok(exit_for(std::slice::from_ref(r)))
+        }
+    }
+}
+
+fn exit_for(reports: &[Report]) -> u8 {
+    if reports.iter().any(Report::has_errors) {
+        EXIT_ERROR
+    } else if reports.iter().any(Report::has_earlier_copy) {
+        EXIT_FOUND
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+struct ManifestRow {
+    source: String,
+    first_seen: Option<String>,
+    url: Option<String>,
+}
+
+fn read_manifest(path: &Path) -> Result<HashMap<PathBuf, ManifestRow>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading manifest {}", path.display()))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut rows = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if n == 0 && line.starts_with("file\t") || line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let file = cols[0];
+        let first_seen = cols.get(2).map(|s| s.trim()).filter(|s| !s.is_empty());
+        if let Some(d) = first_seen {
+            if parse_date(d).is_none() {
+                bail!(
+                    "{}:{}: first_seen {d:?} is not an ISO 8601 date",
+                    path.display(),
+                    n + 1
+                );
+            }
+        }
+        let key = std::fs::canonicalize(base.join(file))
+            .with_context(|| format!("{}:{}: {file}", path.display(), n + 1))?;
+        rows.insert(
+            key,
+            ManifestRow {
+                source: cols
+                    .get(1)
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_default(),
+                first_seen: first_seen.map(str::to_string),
+                url: cols
+                    .get(3)
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            },
+        );
+    }
+    Ok(rows)
+}
+
+/// Pictures recorded per transaction: small enough that an interruption loses
+/// little, large enough that SQLite's commit cost is amortised.
+const RECORD_BATCH: usize = 64;
+
+fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) -> Result<u8> {
+    let policy = match args.first_seen.as_deref() {
+        None => FirstSeen::Auto,
+        Some("exif") => FirstSeen::Exif,
+        Some("mtime") => FirstSeen::Mtime,
+        Some(d) => {
+            parse_date(d)
+                .with_context(|| format!("--first-seen {d:?}: expected a date, exif or mtime"))?;
+            FirstSeen::Given(d.to_string())
+        }
+    };
+    let manifest = match &args.manifest {
+        Some(m) => read_manifest(m)?,
+        None => HashMap::new(),
+    };
+    let archive =
+        Archive::open(path).with_context(|| format!("opening archive {}", path.display()))?;
+    let engine = Engine::new(
+        Config {
+            limits,
+            ..Config::default()
+        },
+        Some(archive),
+    )?;
+    let (candidates, problems) = discover(&args.paths, &walk);
+    for p in &problems {
+        eprintln!(
+            "retrace: {}: {}",
+            report::escape_untrusted(&p.path.to_string_lossy()),
+            p.message
+        );
+    }
+    let cancel = cancel_flag();
+    let pb = progress(candidates.len());
+    let (mut added, mut known, mut failed) = (0usize, 0usize, 0usize);
+    let mut batch = Vec::new();
+    let mut record_error = None;
+    let flush = |batch: &mut Vec<_>, added: &mut usize, known: &mut usize| -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for r in engine.record(batch)? {
+            match r {
+                Recorded::Added => *added += 1,
+                Recorded::AlreadyKnown => *known += 1,
+            }
+        }
+        batch.clear();
+        Ok(())
+    };
+    scan(
+        &engine,
+        &candidates,
+        args.threads,
+        &cancel,
+        false,
+        |c, ex| {
+            pb.inc(1);
+            let Some(entry) = engine.archive_entry(&ex) else {
+                failed += 1;
+                let why = ex
+                    .report
+                    .errors
+                    .first()
+                    .map(|e| format!("{}: {}", e.stage, e.message))
+                    .unwrap_or_default();
+                pb.suspend(|| {
+                    eprintln!(
+                        "retrace: not added: {}: {}",
+                        report::escape_untrusted(&ex.report.path),
+                        report::escape_untrusted(&why)
+                    )
+                });
+                return;
+            };
+            let row = std::fs::canonicalize(&c.path)
+                .ok()
+                .and_then(|p| manifest.get(&p));
+            let (first, from) = match row.and_then(|r| r.first_seen.clone()) {
+                Some(d) => (d, "manifest".to_string()),
+                None => first_seen(&ex, &policy),
+            };
+            let sighting = Sighting {
+                location: c.path.to_string_lossy().into_owned(),
+                source: row
+                    .map(|r| r.source.clone())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| args.source.clone()),
+                url: row.and_then(|r| r.url.clone()),
+                first_seen: first,
+                first_seen_from: from,
+            };
+            batch.push((entry, sighting));
+            if batch.len() >= RECORD_BATCH && record_error.is_none() {
+                if let Err(e) = flush(&mut batch, &mut added, &mut known) {
+                    record_error = Some(e);
+                }
+            }
+        },
+    )?;
+    if let Some(e) = record_error {
+        return Err(e.context("recording into the archive"));
+    }
+    flush(&mut batch, &mut added, &mut known).context("recording into the archive")?;
+    pb.finish_and_clear();
+    println!("added {added}, already known {known}, failed {failed}");
+    if cancel.load(Ordering::SeqCst) {
+        eprintln!("retrace: interrupted; every batch recorded so far is complete");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if failed > 0 || !problems.is_empty() {
+        EXIT_ERROR
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
+}
+
+fn scan_cmd(
+    archive: &Option<PathBuf>,
+    args: ScanArgs,
+    limits: Limits,
+    walk: WalkOptions,
+) -> Result<u8> {
+    if args.record && archive.is_none() {
+        bail!("--record needs an archive: use --archive PATH or set RETRACE_ARCHIVE");
+    }
+    let config = Config {
+        limits,
+        claim: claim(&args.claim_date)?,
+        ..Config::default()
+    };
+    let engine = Engine::new(config, open_archive(archive, args.record)?)?;
+    let (candidates, problems) = discover(&args.paths, &walk);
+    for p in &problems {
+        eprintln!(
+            "retrace: {}: {}",
+            report::escape_untrusted(&p.path.to_string_lossy()),
+            p.message
+        );
+    }
+    let cancel = cancel_flag();
+    let pb = progress(candidates.len());
+    let mut reports: Vec<Report> = Vec::new();
+    let mut to_record = Vec::new();
+    let mut failure: Option<anyhow::Error> = None;
+    let stdout = std::io::stdout();
+    scan(
+        &engine,
+        &candidates,
+        args.threads,
+        &cancel,
+        true,
+        |c, ex| {
+            pb.inc(1);
+            if failure.is_some() {
+                return;
+            }
+            let r = &ex.report;
+            let result = (|| -> Result<()> {
+                if args.jsonl {
+                    let mut out = stdout.lock();
+                    report::write_jsonl(&mut out, r)?;
+                    out.flush()?;
+                }
+                if let Some(dir) = &args.out {
+                    let mut name = c.relative.as_os_str().to_owned();
+                    name.push(".json");
+                    let mut bytes = serde_json::to_vec_pretty(r)?;
+                    bytes.push(b'\n');
+                    write_atomic(&dir.join(name), &bytes)?;
+                }
+                if args.record {
+                    if let Some(entry) = engine.archive_entry(&ex) {
+                        let (first, from) = first_seen(&ex, &FirstSeen::Now);
+                        to_record.push((
+                            entry,
+                            Sighting {
+                                location: c.path.to_string_lossy().into_owned(),
+                                source: args.source.clone(),
+                                url: None,
+                                first_seen: first,
+                                first_seen_from: from,
+                            },
+                        ));
+                        if to_record.len() >= RECORD_BATCH {
+                            engine.record(&to_record)?;
+                            to_record.clear();
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                failure = Some(e);
+                cancel.store(true, Ordering::SeqCst);
+            }
+            reports.push(ex.report);
+        },
+    )?;
+    pb.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !to_record.is_empty() {
+        engine
+            .record(&to_record)
+            .context("recording into the archive")?;
+    }
+    reports.sort_by(|a, b| a.path.cmp(&b.path).then(a.sha256.cmp(&b.sha256)));
+    if let Some(dir) = &args.out {
+        let summary = serde_json::json!({
+            "schema": "retrace.summary/1",
+            "generator": concat!("retrace ", env!("CARGO_PKG_VERSION")),
+            "images": reports.len(),
+            "with_earlier_copy": reports.iter().filter(|r| r.has_earlier_copy()).count(),
+            "with_errors": reports.iter().filter(|r| r.has_errors()).count(),
+            "interrupted": cancel.load(Ordering::SeqCst),
+            "reports": reports.iter().map(|r| serde_json::json!({
+                "path": r.path,
+                "sha256": r.sha256,
+                "earliest_copy": r.earliest_copy.as_ref().map(|m| serde_json::json!({
+                    "path": m.path, "source": m.source, "first_seen": m.first_seen,
+                    "confidence": m.confidence, "transform": m.transform,
+                })),
+                "findings": r.findings.iter().map(|f| f.code.clone()).collect::<Vec<_>>(),
+                "errors": r.errors,
+            })).collect::<Vec<_>>(),
+        });
+        let mut bytes = serde_json::to_vec_pretty(&summary)?;
+        bytes.push(b'\n');
+        write_atomic(&dir.join("summary.json"), &bytes)?;
+    }
+    if !args.jsonl {
+        let mut out = stdout.lock();
+        text::write_summary(&mut out, &reports)?;
+    }
+    if cancel.load(Ordering::SeqCst) {
+        eprintln!("retrace: interrupted; reports written so far are complete files");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    let code = exit_for(&reports);
+    Ok(if problems.is_empty() {
+        code
+    } else {
+        EXIT_ERROR
+    })
+}

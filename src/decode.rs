@@ -1,0 +1,205 @@
+//! Pixel decoding under [`Limits`]: header first, then a bounded decode, with
+//! decoder panics contained so that one hostile file costs one report, not the
+//! batch. Knows nothing of EXIF or the archive; orientation is applied by the
+//! caller-supplied value.
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use image::{DynamicImage, ImageReader};
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::read::Blob;
+
+/// Longest side of the working copy that hashes and alignment are computed from.
+///
+/// PDQ downsamples to 64×64 and pHash to 32×32, so 512 px keeps every hash's
+/// input well above its own resolution while making the hashing cost independent
+/// of the camera's megapixels.
+pub const WORKING_SIDE: u32 = 512;
+
+/// A decoded picture, reduced to what later stages need.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Width of the stored pixels, before orientation.
+    pub width: u32,
+    /// Height of the stored pixels, before orientation.
+    pub height: u32,
+    /// Downscaled copy (longest side ≤ [`WORKING_SIDE`]), orientation not yet applied.
+    pub working: DynamicImage,
+}
+
+/// Read only the header and check the dimensions against the limits.
+pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
+    let format = blob
+        .format
+        .image_format()
+        .ok_or_else(|| Error::Format(format!("no pixel decoder for {}", blob.format.name())))?;
+    let mut reader = ImageReader::with_format(Cursor::new(&blob.bytes[..]), format);
+    reader.limits(image_limits(limits));
+    let (w, h) = contain(|| reader.into_dimensions())?.map_err(Error::Decode)?;
+    check_dimensions(w, h, limits)?;
+    Ok((w, h))
+}
+
+fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<()> {
+    if w == 0 || h == 0 {
+        return Err(Error::Format(format!("image has no pixels ({w}×{h})")));
+    }
+    if w > limits.max_width {
+        return Err(Error::Limit {
+            what: "image width in pixels",
+            actual: w.into(),
+            limit: limits.max_width.into(),
+        });
+    }
+    if h > limits.max_height {
+        return Err(Error::Limit {
+            what: "image height in pixels",
+            actual: h.into(),
+            limit: limits.max_height.into(),
+        });
+    }
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        return Err(Error::Limit {
+            what: "image pixel count",
+            actual: pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(limits.max_decoder_alloc);
+    l
+}
+
+/// Decode the pixels (header checked first) and make the working copy.
+pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
+    let (width, height) = dimensions(blob, limits)?;
+    let format = blob.format.image_format().expect("checked by dimensions");
+    let mut reader = ImageReader::with_format(Cursor::new(&blob.bytes[..]), format);
+    reader.limits(image_limits(limits));
+    let image = contain(|| reader.decode())?.map_err(Error::Decode)?;
+    let working = contain(|| shrink(&image, WORKING_SIDE))?;
+    Ok(Decoded {
+        width,
+        height,
+        working,
+    })
+}
+
+/// Downscale so the longest side is at most `side`, by area averaging.
+///
+/// `thumbnail` averages every source pixel into its target (no aliasing, unlike
+/// nearest-neighbour) and is several times cheaper than a Lanczos resize, which
+/// hashes do not need.
+pub fn shrink(image: &DynamicImage, side: u32) -> DynamicImage {
+    let (w, h) = (image.width(), image.height());
+    if w <= side && h <= side {
+        return image.clone();
+    }
+    let (tw, th) = if w >= h {
+        (
+            side,
+            ((u64::from(h) * u64::from(side)) / u64::from(w)).max(1) as u32,
+        )
+    } else {
+        (
+            ((u64::from(w) * u64::from(side)) / u64::from(h)).max(1) as u32,
+            side,
+        )
+    };
+    image.thumbnail_exact(tw, th)
+}
+
+/// Run decoder code and turn a panic into a per-file error.
+pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        Error::DecoderPanic(message)
+    })
+}
+
+/// Apply an EXIF orientation (1–8) so that hashes see the picture as displayed.
+pub fn orient(image: DynamicImage, orientation: Option<u16>) -> DynamicImage {
+    let Some(o) = orientation.and_then(|o| u8::try_from(o).ok()) else {
+        return image;
+    };
+    let Some(orientation) = image::metadata::Orientation::from_exif(o) else {
+        return image;
+    };
+    let mut image = image;
+    image.apply_orientation(orientation);
+    image
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Blob {
+        let img = DynamicImage::new_rgb8(w, h);
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        Blob::from_bytes(out.into_inner())
+    }
+
+    #[test]
+    fn limits_are_checked_before_decoding() {
+        let blob = png(100, 50);
+        let tight = Limits {
+            max_pixels: 4999,
+            ..Limits::default()
+        };
+        assert!(matches!(decode(&blob, &tight), Err(Error::Limit { .. })));
+        let narrow = Limits {
+            max_width: 99,
+            ..Limits::default()
+        };
+        assert!(matches!(decode(&blob, &narrow), Err(Error::Limit { .. })));
+        let d = decode(&blob, &Limits::default()).unwrap();
+        assert_eq!((d.width, d.height), (100, 50));
+    }
+
+    #[test]
+    fn working_copy_is_bounded_and_keeps_aspect() {
+        let d = decode(&png(2000, 1000), &Limits::default()).unwrap();
+        assert_eq!((d.working.width(), d.working.height()), (512, 256));
+        let d = decode(&png(30, 20), &Limits::default()).unwrap();
+        assert_eq!((d.working.width(), d.working.height()), (30, 20));
+    }
+
+    #[test]
+    fn truncated_and_garbage_inputs_are_errors() {
+        let blob = png(64, 64);
+        for cut in [8, 20, 33, blob.bytes.len() / 2, blob.bytes.len() - 1] {
+            let b = Blob::from_bytes(blob.bytes[..cut].to_vec());
+            assert!(decode(&b, &Limits::default()).is_err(), "prefix {cut}");
+        }
+        let text = Blob::from_bytes(b"not an image at all".to_vec());
+        assert!(matches!(
+            decode(&text, &Limits::default()),
+            Err(Error::Format(_))
+        ));
+    }
+
+    #[test]
+    fn orientation_six_turns_the_picture() {
+        let img = DynamicImage::new_rgb8(40, 10);
+        let o = orient(img, Some(6));
+        assert_eq!((o.width(), o.height()), (10, 40));
+        let same = orient(DynamicImage::new_rgb8(40, 10), Some(42));
+        assert_eq!((same.width(), same.height()), (40, 10));
+    }
+}

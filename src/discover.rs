@@ -1,0 +1,174 @@
+//! Which files to look at. Walks folders with an explicit policy (links not
+//! followed, bounded depth, errors per entry) and yields candidates in a stable
+//! order. Files named on the command line are always candidates; inside folders,
+//! a file is a candidate when its extension says image or, failing that, when its
+//! first bytes do (a renamed photo is still a photo; a README is not).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::read::{sniff, Format};
+
+/// File name extensions treated as images without looking inside.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "tif", "tiff", "bmp", "heic", "heif",
+    "avif",
+];
+
+/// One file to analyse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The path as it can be opened.
+    pub path: PathBuf,
+    /// The path relative to the root it was found under (the file name for a
+    /// file given directly); used to mirror the input tree in `--out`.
+    pub relative: PathBuf,
+}
+
+/// A walk failure that is not tied to one file's content (unreadable folder, loop).
+#[derive(Debug, Clone)]
+pub struct WalkProblem {
+    /// Where.
+    pub path: PathBuf,
+    /// What happened.
+    pub message: String,
+}
+
+/// Walk policy.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Deepest level below each root.
+    pub max_depth: usize,
+    /// Follow symbolic links (off: a link loop or a link out of the tree is a classic trap).
+    pub follow_links: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            max_depth: 64,
+            follow_links: false,
+        }
+    }
+}
+
+fn has_image_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        .unwrap_or(false)
+}
+
+fn looks_like_image(path: &Path) -> bool {
+    let mut head = [0u8; 32];
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    sniff(&head[..n]) != Format::Unknown
+}
+
+/// Expand roots into candidates (sorted by path within each root) and problems.
+pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Vec<WalkProblem>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let prefix_roots = roots.len() > 1;
+    for root in roots {
+        let root_name = root
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("root"));
+        if root.is_file() || !root.exists() {
+            // A missing file becomes a per-file error at read time, with its report.
+            found.push(Candidate {
+                path: root.clone(),
+                relative: root_name,
+            });
+            continue;
+        }
+        let walker = WalkDir::new(root)
+            .follow_links(options.follow_links)
+            .max_depth(options.max_depth)
+            .sort_by_file_name();
+        for entry in walker {
+            match entry {
+                Ok(e) if e.file_type().is_file() => {
+                    let p = e.path();
+                    if has_image_extension(p) || looks_like_image(p) {
+                        let rel = p.strip_prefix(root).unwrap_or(p).to_path_buf();
+                        let relative = if prefix_roots {
+                            root_name.join(rel)
+                        } else {
+                            rel
+                        };
+                        found.push(Candidate {
+                            path: p.to_path_buf(),
+                            relative,
+                        });
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => problems.push(WalkProblem {
+                    path: err
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.clone()),
+                    message: err.to_string(),
+                }),
+            }
+        }
+    }
+    (found, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_images_by_extension_or_magic_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
+        std::fs::write(d.join("a.JPG"), b"not really a jpeg").unwrap();
+        std::fs::write(d.join("notes.txt"), b"hello").unwrap();
+        std::fs::write(d.join("sub/renamed.dat"), b"\x89PNG\r\n\x1a\n....").unwrap();
+        std::fs::write(d.join("sub/deeper/b.png"), b"x").unwrap();
+        let (c, problems) = discover(&[d.to_path_buf()], &WalkOptions::default());
+        let rel: Vec<_> = c.iter().map(|c| c.relative.clone()).collect();
+        assert_eq!(
+            rel,
+            vec![
+                PathBuf::from("a.JPG"),
+                PathBuf::from("sub/deeper/b.png"),
+                PathBuf::from("sub/renamed.dat")
+            ]
+        );
+        assert!(problems.is_empty());
+        let shallow = WalkOptions {
+            max_depth: 1,
+            ..WalkOptions::default()
+        };
+        assert_eq!(discover(&[d.to_path_buf()], &shallow).0.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("x.jpg"), b"x").unwrap();
+        std::os::unix::fs::symlink(d, d.join("loop")).unwrap();
+        let (c, _) = discover(&[d.to_path_buf()], &WalkOptions::default());
+        assert_eq!(c.len(), 1);
+    }
+}

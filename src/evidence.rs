@@ -1,0 +1,121 @@
+//! Plain data passed from the matching and assessment stages to the report:
+//! matches, findings, per-stage errors. Serde derives only; no behaviour, no I/O.
+//! Field names here are part of the public `retrace.report/1` contract.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How sure a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A person must look before anything is published.
+    Possible,
+    /// Independent signals agree; a newsroom could publish it.
+    Confirmed,
+}
+
+/// Part of a picture, as fractions of its width and height.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rect {
+    /// Left edge, 0..1.
+    pub x: f32,
+    /// Top edge, 0..1.
+    pub y: f32,
+    /// Width, 0..1.
+    pub w: f32,
+    /// Height, 0..1.
+    pub h: f32,
+}
+
+/// Which part of which picture matched, when it is not the whole of both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchRegion {
+    /// The part of the incoming picture that shows the archived one.
+    pub query: Rect,
+    /// The part of the archived picture that the incoming one shows.
+    pub archive: Rect,
+    /// In words: "the incoming picture is a crop of 48% of the archived one".
+    pub description: String,
+}
+
+/// An earlier copy found in the archive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// Where the earliest sighting of the archived copy was (path or URL).
+    pub path: String,
+    /// Archived copy's content SHA-256.
+    pub sha256: String,
+    /// Source of the earliest sighting.
+    pub source: String,
+    /// Publication URL of the earliest sighting, when known.
+    pub url: Option<String>,
+    /// When the archived copy was first seen (ISO 8601).
+    pub first_seen: String,
+    /// Where that date came from: `exif`, `mtime`, `given`, `manifest`, `recorded`.
+    pub first_seen_from: String,
+    /// Hamming distance per algorithm, for the best-aligned whole-frame comparison.
+    pub distance: BTreeMap<String, u32>,
+    /// Byte-identical (same SHA-256).
+    pub exact: bool,
+    /// What was done to the archived picture to give the incoming one.
+    pub transform: String,
+    /// Which part matched, when not the whole.
+    pub region: Option<MatchRegion>,
+    /// `confirmed` or `possible`.
+    pub confidence: Confidence,
+    /// Which signals agreed, at which distances or scores.
+    pub evidence: Vec<String>,
+    /// How many sightings the archive holds for this content.
+    pub sightings: u64,
+    /// Archived copy's format.
+    pub format: String,
+    /// Archived copy's width.
+    pub width: Option<u32>,
+    /// Archived copy's height.
+    pub height: Option<u32>,
+}
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Context.
+    Info,
+    /// Worth a look.
+    Warning,
+    /// Contradicts the story or proves an earlier copy.
+    High,
+}
+
+/// One conclusion about the picture, with its reason in words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable machine code (`earlier_copy`, `no_metadata`, ...).
+    pub code: String,
+    /// How much it matters.
+    pub severity: Severity,
+    /// One sentence for a person.
+    pub message: String,
+}
+
+impl Finding {
+    /// Build a finding.
+    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Finding {
+        Finding {
+            code: code.to_string(),
+            severity,
+            message: message.into(),
+        }
+    }
+}
+
+/// A stage that failed for this file; the report is still written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageError {
+    /// `read`, `decode`, `metadata`, `hash`, `match`, `record`.
+    pub stage: String,
+    /// What went wrong, with its causes.
+    pub message: String,
+}

@@ -1,0 +1,456 @@
+//! Which pictures get hashed: for an incoming picture, its dihedral transforms
+//! and the picture inside borders or inside a screenshot; for an archived one,
+//! the whole frame and a few sub-windows, so that crops find their original.
+//! Pure image arithmetic; knows nothing of the archive or of thresholds.
+
+use image::{DynamicImage, GenericImageView, GrayImage};
+
+use super::{compute, Hashes};
+use crate::decode::shrink;
+
+/// A transform that may have been applied to an original to produce a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transform {
+    /// Unchanged.
+    Identity,
+    /// Flipped left to right.
+    Mirror,
+    /// Turned 90° clockwise.
+    Rot90,
+    /// Turned 180°.
+    Rot180,
+    /// Turned 270° clockwise (90° counter-clockwise).
+    Rot270,
+    /// Flipped left to right, then turned 90° clockwise.
+    MirrorRot90,
+    /// Flipped left to right, then turned 180° (a vertical flip).
+    MirrorRot180,
+    /// Flipped left to right, then turned 270° clockwise.
+    MirrorRot270,
+}
+
+impl Transform {
+    /// All eight, identity first.
+    pub const ALL: [Transform; 8] = [
+        Transform::Identity,
+        Transform::Mirror,
+        Transform::Rot90,
+        Transform::Rot180,
+        Transform::Rot270,
+        Transform::MirrorRot90,
+        Transform::MirrorRot180,
+        Transform::MirrorRot270,
+    ];
+
+    /// Report name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transform::Identity => "identity",
+            Transform::Mirror => "mirror",
+            Transform::Rot90 => "rot90",
+            Transform::Rot180 => "rot180",
+            Transform::Rot270 => "rot270",
+            Transform::MirrorRot90 => "mirror_rot90",
+            Transform::MirrorRot180 => "mirror_rot180",
+            Transform::MirrorRot270 => "mirror_rot270",
+        }
+    }
+
+    /// Apply the transform to a picture.
+    pub fn apply(self, img: &DynamicImage) -> DynamicImage {
+        match self {
+            Transform::Identity => img.clone(),
+            Transform::Mirror => img.fliph(),
+            Transform::Rot90 => img.rotate90(),
+            Transform::Rot180 => img.rotate180(),
+            Transform::Rot270 => img.rotate270(),
+            Transform::MirrorRot90 => img.fliph().rotate90(),
+            Transform::MirrorRot180 => img.fliph().rotate180(),
+            Transform::MirrorRot270 => img.fliph().rotate270(),
+        }
+    }
+
+    /// Undo the transform: `t.undo(&t.apply(x)) == x`.
+    pub fn undo(self, img: &DynamicImage) -> DynamicImage {
+        match self {
+            Transform::Identity => img.clone(),
+            Transform::Mirror => img.fliph(),
+            Transform::Rot90 => img.rotate270(),
+            Transform::Rot180 => img.rotate180(),
+            Transform::Rot270 => img.rotate90(),
+            Transform::MirrorRot90 => img.rotate270().fliph(),
+            Transform::MirrorRot180 => img.rotate180().fliph(),
+            Transform::MirrorRot270 => img.rotate90().fliph(),
+        }
+    }
+}
+
+/// A rectangle as fractions of a picture's width and height.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// Left edge, 0..1.
+    pub x: f32,
+    /// Top edge, 0..1.
+    pub y: f32,
+    /// Width, 0..1.
+    pub w: f32,
+    /// Height, 0..1.
+    pub h: f32,
+}
+
+impl Window {
+    /// The whole frame.
+    pub const FULL: Window = Window {
+        x: 0.0,
+        y: 0.0,
+        w: 1.0,
+        h: 1.0,
+    };
+
+    fn crop(self, img: &DynamicImage) -> DynamicImage {
+        let (w, h) = img.dimensions();
+        let x0 = (self.x * w as f32).round() as u32;
+        let y0 = (self.y * h as f32).round() as u32;
+        let cw = ((self.w * w as f32).round() as u32).clamp(1, w.saturating_sub(x0).max(1));
+        let ch = ((self.h * h as f32).round() as u32).clamp(1, h.saturating_sub(y0).max(1));
+        img.crop_imm(x0.min(w - 1), y0.min(h - 1), cw, ch)
+    }
+}
+
+/// Sub-windows hashed for every archived picture, named as stored.
+///
+/// A crop that keeps about half the area (side ≈ 0.7) lands close to one of the
+/// 0.7 windows when centred or pushed into a corner; 0.8 covers the gentler
+/// crops, and `top85` the picture above a caption bar drawn over its bottom.
+pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
+    (
+        "c80",
+        Window {
+            x: 0.1,
+            y: 0.1,
+            w: 0.8,
+            h: 0.8,
+        },
+    ),
+    (
+        "c70",
+        Window {
+            x: 0.15,
+            y: 0.15,
+            w: 0.7,
+            h: 0.7,
+        },
+    ),
+    (
+        "tl70",
+        Window {
+            x: 0.0,
+            y: 0.0,
+            w: 0.7,
+            h: 0.7,
+        },
+    ),
+    (
+        "tr70",
+        Window {
+            x: 0.3,
+            y: 0.0,
+            w: 0.7,
+            h: 0.7,
+        },
+    ),
+    (
+        "bl70",
+        Window {
+            x: 0.0,
+            y: 0.3,
+            w: 0.7,
+            h: 0.7,
+        },
+    ),
+    (
+        "br70",
+        Window {
+            x: 0.3,
+            y: 0.3,
+            w: 0.7,
+            h: 0.7,
+        },
+    ),
+    (
+        "top85",
+        Window {
+            x: 0.0,
+            y: 0.0,
+            w: 1.0,
+            h: 0.85,
+        },
+    ),
+];
+
+/// Side of the copy the variants are hashed from: every hash downsamples to
+/// 64 px or less, so 256 px loses nothing and makes a dozen variants cheap.
+const VARIANT_SIDE: u32 = 256;
+
+/// Hashes of an archived picture: the whole frame and [`ARCHIVE_WINDOWS`].
+pub fn archive_hashes(img: &DynamicImage) -> Vec<(String, Hashes)> {
+    let mut out = vec![("full".to_string(), compute(img))];
+    let small = shrink(img, VARIANT_SIDE);
+    for (name, window) in ARCHIVE_WINDOWS {
+        out.push((name.to_string(), compute(&window.crop(&small))));
+    }
+    out
+}
+
+/// One hashed view of an incoming picture.
+#[derive(Debug, Clone)]
+pub struct QueryVariant {
+    /// The transform this view undoes (what was done to the original).
+    pub transform: Transform,
+    /// `full`, `trimmed` (uniform borders removed) or `content` (the picture
+    /// found inside a screenshot or a frame).
+    pub region: &'static str,
+    /// Where the view sits in the incoming picture.
+    pub window: Window,
+    /// Its hashes.
+    pub hashes: Hashes,
+}
+
+/// Hashes of an incoming picture's views: the full frame under all eight
+/// transforms, and the trimmed and content views (identity and mirror).
+pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
+    let small = shrink(img, VARIANT_SIDE);
+    let mut out = vec![QueryVariant {
+        transform: Transform::Identity,
+        region: "full",
+        window: Window::FULL,
+        hashes: full.clone(),
+    }];
+    for t in &Transform::ALL[1..] {
+        out.push(QueryVariant {
+            transform: *t,
+            region: "full",
+            window: Window::FULL,
+            hashes: compute(&t.undo(&small)),
+        });
+    }
+    let gray = small.to_luma8();
+    let mut views = Vec::new();
+    if let Some(w) = trim_window(&gray) {
+        views.push(("trimmed", w));
+    }
+    if let Some(w) = content_window(&gray) {
+        if views.iter().all(|(_, v)| !close(*v, w)) {
+            views.push(("content", w));
+        }
+    }
+    for (region, window) in views {
+        let part = window.crop(&small);
+        for t in [Transform::Identity, Transform::Mirror] {
+            out.push(QueryVariant {
+                transform: t,
+                region,
+                window,
+                hashes: compute(&t.undo(&part)),
+            });
+        }
+    }
+    out
+}
+
+fn close(a: Window, b: Window) -> bool {
+    (a.x - b.x).abs() < 0.02
+        && (a.y - b.y).abs() < 0.02
+        && (a.w - b.w).abs() < 0.02
+        && (a.h - b.h).abs() < 0.02
+}
+
+/// Share of a line's pixels that must be within [`BORDER_TOLERANCE`] of the
+/// border colour for the line to count as border. Not 100%: JPEG ringing and a
+/// stray watermark pixel must not stop the trim.
+const BORDER_SHARE: f32 = 0.97;
+/// Grey-level tolerance for "same colour as the border" (JPEG noise on flat areas).
+const BORDER_TOLERANCE: i16 = 14;
+
+/// The window left after removing uniform borders (letterbox, pillarbox, frames);
+/// `None` when there is nothing to trim or the trim would leave too little.
+pub fn trim_window(gray: &GrayImage) -> Option<Window> {
+    let (w, h) = gray.dimensions();
+    if w < 8 || h < 8 {
+        return None;
+    }
+    let px = |x: u32, y: u32| i16::from(gray.get_pixel(x, y).0[0]);
+    let row_is = |y: u32, c: i16| {
+        let same = (0..w)
+            .filter(|&x| (px(x, y) - c).abs() <= BORDER_TOLERANCE)
+            .count();
+        same as f32 >= BORDER_SHARE * w as f32
+    };
+    let col_is = |x: u32, y0: u32, y1: u32, c: i16| {
+        let n = y1 - y0;
+        let same = (y0..y1)
+            .filter(|&y| (px(x, y) - c).abs() <= BORDER_TOLERANCE)
+            .count();
+        same as f32 >= BORDER_SHARE * n as f32
+    };
+    let mut top = 0;
+    let c = px(w / 2, 0);
+    while top < h / 2 && row_is(top, c) {
+        top += 1;
+    }
+    let mut bottom = h;
+    let c = px(w / 2, h - 1);
+    while bottom > top + h / 4 && row_is(bottom - 1, c) {
+        bottom -= 1;
+    }
+    if bottom <= top + 4 {
+        return None;
+    }
+    let mut left = 0;
+    let c = px(0, (top + bottom) / 2);
+    while left < w / 2 && col_is(left, top, bottom, c) {
+        left += 1;
+    }
+    let mut right = w;
+    let c = px(w - 1, (top + bottom) / 2);
+    while right > left + w / 4 && col_is(right - 1, top, bottom, c) {
+        right -= 1;
+    }
+    // Two pixels of margin on a 256 px copy is under 1%: not worth a variant.
+    let trimmed = top + (h - bottom) + left + (w - right);
+    if trimmed <= 2 || right <= left + 4 {
+        return None;
+    }
+    Some(Window {
+        x: left as f32 / w as f32,
+        y: top as f32 / h as f32,
+        w: (right - left) as f32 / w as f32,
+        h: (bottom - top) as f32 / h as f32,
+    })
+}
+
+/// Mean absolute difference between neighbours above which a row or column is
+/// "busy" (photographic texture or text) rather than flat background.
+const BUSY: f32 = 4.0;
+
+/// The largest busy block of the picture: in a screenshot of a post, the photo
+/// is the tallest run of consecutive busy rows (text lines are short runs with
+/// flat gaps between them). `None` when the busy block is (nearly) the frame.
+pub fn content_window(gray: &GrayImage) -> Option<Window> {
+    let (w, h) = gray.dimensions();
+    if w < 16 || h < 16 {
+        return None;
+    }
+    let p = |x: u32, y: u32| f32::from(gray.get_pixel(x, y).0[0]);
+    let row_busy: Vec<bool> = (0..h)
+        .map(|y| (1..w).map(|x| (p(x, y) - p(x - 1, y)).abs()).sum::<f32>() / (w - 1) as f32 > BUSY)
+        .collect();
+    let (y0, y1) = longest_run(&row_busy, 1)?;
+    if y1 - y0 < h / 6 {
+        return None;
+    }
+    let col_busy: Vec<bool> = (0..w)
+        .map(|x| {
+            (y0 + 1..y1)
+                .map(|y| (p(x, y) - p(x, y - 1)).abs())
+                .sum::<f32>()
+                / (y1 - y0 - 1).max(1) as f32
+                > BUSY
+        })
+        .collect();
+    let (x0, x1) = longest_run(&col_busy, 1)?;
+    if x1 - x0 < w / 6 {
+        return None;
+    }
+    let win = Window {
+        x: x0 as f32 / w as f32,
+        y: y0 as f32 / h as f32,
+        w: (x1 - x0) as f32 / w as f32,
+        h: (y1 - y0) as f32 / h as f32,
+    };
+    (win.w * win.h < 0.9).then_some(win)
+}
+
+/// Longest run of `true`, bridging gaps of up to `gap` `false` values.
+fn longest_run(v: &[bool], gap: usize) -> Option<(u32, u32)> {
+    let mut best: Option<(usize, usize)> = None;
+    let mut start: Option<usize> = None;
+    let mut last_true = 0usize;
+    for (i, &b) in v.iter().enumerate() {
+        if b {
+            if start.is_none() {
+                start = Some(i);
+            }
+            last_true = i;
+        } else if let Some(s) = start {
+            if i - last_true > gap {
+                if best.is_none_or(|(a, b)| last_true + 1 - s > b - a) {
+                    best = Some((s, last_true + 1));
+                }
+                start = None;
+            }
+        }
+    }
+    if let Some(s) = start {
+        if best.is_none_or(|(a, b)| last_true + 1 - s > b - a) {
+            best = Some((s, last_true + 1));
+        }
+    }
+    best.map(|(a, b)| (a as u32, b as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Luma, Rgb, RgbImage};
+
+    fn textured(w: u32, h: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let v = ((x * 7 + y * 13) % 97 + (x * y) % 61) as u8;
+            Rgb([v, v.wrapping_mul(3), 255 - v])
+        })
+    }
+
+    #[test]
+    fn undo_inverts_apply_for_every_transform() {
+        let img = DynamicImage::ImageRgb8(textured(7, 5));
+        for t in Transform::ALL {
+            assert_eq!(t.undo(&t.apply(&img)), img, "{}", t.name());
+        }
+    }
+
+    #[test]
+    fn trims_a_letterbox() {
+        let mut canvas = GrayImage::from_pixel(200, 200, Luma([0]));
+        let photo = DynamicImage::ImageRgb8(textured(200, 100)).to_luma8();
+        image::imageops::overlay(&mut canvas, &photo, 0, 50);
+        let w = trim_window(&canvas).unwrap();
+        assert!(
+            (w.y - 0.25).abs() < 0.02 && (w.h - 0.5).abs() < 0.02,
+            "{w:?}"
+        );
+        assert!(w.x < 0.02 && w.w > 0.98);
+        assert!(trim_window(&photo).is_none());
+    }
+
+    #[test]
+    fn finds_the_photo_in_a_screenshot_like_page() {
+        let mut page = GrayImage::from_pixel(120, 260, Luma([245]));
+        // Two short "text lines" above, the photo, one below.
+        for y in [10u32, 20, 200] {
+            for x in 10..100 {
+                for dy in 0..4 {
+                    if x % 3 != 0 {
+                        page.put_pixel(x, y + dy, Luma([30]));
+                    }
+                }
+            }
+        }
+        let photo = DynamicImage::ImageRgb8(textured(110, 140)).to_luma8();
+        image::imageops::overlay(&mut page, &photo, 5, 40);
+        let w = content_window(&page).unwrap();
+        assert!((w.y - 40.0 / 260.0).abs() < 0.02, "{w:?}");
+        assert!((w.h - 140.0 / 260.0).abs() < 0.02, "{w:?}");
+        assert!((w.x - 5.0 / 120.0).abs() < 0.03, "{w:?}");
+    }
+}

@@ -1,0 +1,437 @@
+//! Wires the stages together for one file (`Engine`) and for a batch (`scan`).
+//! The only module that uses threads: every stage function handles one item and
+//! is called from here, in parallel with rayon or one by one. A file that fails
+//! at any stage still yields a report with its `errors`, and the batch goes on.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use image::DynamicImage;
+use rayon::prelude::*;
+
+use crate::align::Thumb;
+use crate::archive::{Archive, NewImage, Recorded, Sighting, StoredHash};
+use crate::assess::{self, Claim};
+use crate::decode;
+use crate::discover::Candidate;
+use crate::error::{Error, Result};
+use crate::evidence::StageError;
+use crate::hash::{self, variants, Hashes};
+use crate::index::MemoryIndex;
+use crate::limits::Limits;
+use crate::matching::{self, MatchParams, Query};
+use crate::metadata::{self, Metadata};
+use crate::read::{self, Blob, Format};
+use crate::report::{ArchiveSearch, Report};
+
+/// Everything that shapes a run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Size caps.
+    pub limits: Limits,
+    /// What the pictures are claimed to show.
+    pub claim: Claim,
+    /// Matching thresholds.
+    pub matching: MatchParams,
+}
+
+/// A picture read, decoded and hashed, before matching.
+pub struct Examined {
+    /// The report so far.
+    pub report: Report,
+    /// Metadata, when the file could be read.
+    pub metadata: Option<Metadata>,
+    /// The working copy with EXIF orientation applied, when decoded.
+    pub working: Option<DynamicImage>,
+    /// Hashes of the whole picture.
+    pub hashes: Option<Hashes>,
+    /// File modification time, when read from disk.
+    pub mtime: Option<SystemTime>,
+}
+
+/// The stages with their configuration and, optionally, an archive.
+pub struct Engine {
+    config: Config,
+    archive: Option<Mutex<Archive>>,
+    // Matching reads it from every worker; recording during a scan adds to it.
+    index: RwLock<MemoryIndex>,
+    archive_images: AtomicU64,
+}
+
+fn stage_error(stage: &str, e: &Error) -> StageError {
+    // The chain of causes, outermost first, the way `{:#}` prints in anyhow.
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    StageError {
+        stage: stage.to_string(),
+        message,
+    }
+}
+
+impl Engine {
+    /// Build an engine; with an archive, load its hashes into the in-memory index.
+    pub fn new(config: Config, archive: Option<Archive>) -> Result<Engine> {
+        let mut index = MemoryIndex::new();
+        let mut archive_images = 0;
+        if let Some(a) = &archive {
+            for (id, region, bits, _quality) in a.current_hashes()? {
+                index.insert(id, &region, bits);
+            }
+            archive_images = a.image_count()?;
+        }
+        Ok(Engine {
+            config,
+            archive: archive.map(Mutex::new),
+            index: RwLock::new(index),
+            archive_images: AtomicU64::new(archive_images),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether an archive is attached.
+    pub fn has_archive(&self) -> bool {
+        self.archive.is_some()
+    }
+
+    /// Read, decode, read metadata and hash one file on disk.
+    pub fn examine_path(&self, path: &Path) -> Examined {
+        let name = path.to_string_lossy().into_owned();
+        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        match read::read_file(path, &self.config.limits) {
+            Ok(blob) => {
+                let mut ex = self.examine_blob(name, &blob);
+                ex.mtime = mtime;
+                ex
+            }
+            Err(e) => {
+                let mut report = Report::new(name);
+                report.errors.push(stage_error("read", &e));
+                Examined {
+                    report,
+                    metadata: None,
+                    working: None,
+                    hashes: None,
+                    mtime,
+                }
+            }
+        }
+    }
+
+    /// Decode, read metadata and hash bytes already in memory.
+    pub fn examine_blob(&self, name: String, blob: &Blob) -> Examined {
+        let mut report = Report::new(name);
+        report.sha256 = Some(blob.sha256.clone());
+        report.bytes = Some(blob.bytes.len() as u64);
+        report.format = Some(blob.format.name().to_string());
+        let limits = &self.config.limits;
+        let meta = decode::contain(|| metadata::read_metadata(&blob.bytes, blob.format, limits))
+            .unwrap_or_else(|e| {
+                report.errors.push(stage_error("metadata", &e));
+                Metadata::default()
+            });
+        let mut working = None;
+        let mut hashes = None;
+        if blob.format == Format::Unknown {
+            report.errors.push(StageError {
+                stage: "format".into(),
+                message: "not a recognised image format (content sniffed, file name ignored)"
+                    .into(),
+            });
+        } else {
+            match decode::decode(blob, limits) {
+                Ok(d) => {
+                    report.width = Some(d.width);
+                    report.height = Some(d.height);
+                    let oriented = decode::orient(d.working, meta.orientation);
+                    match decode::contain(|| hash::compute(&oriented)) {
+                        Ok(h) => {
+                            report.hashes = hashes_json(&h);
+                            hashes = Some(h);
+                            working = Some(oriented);
+                        }
+                        Err(e) => report.errors.push(stage_error("hash", &e)),
+                    }
+                }
+                Err(e) => report.errors.push(stage_error("decode", &e)),
+            }
+        }
+        report.metadata = Some(meta.clone());
+        Examined {
+            report,
+            metadata: Some(meta),
+            working,
+            hashes,
+            mtime: None,
+        }
+    }
+
+    /// Match against the archive and assess: the finished report.
+    pub fn analyze(&self, ex: &mut Examined) {
+        let report = &mut ex.report;
+        report.claim_date = self.config.claim.date.map(|d| d.to_string());
+        report.archive = ArchiveSearch {
+            searched: self.archive.is_some(),
+            path: self
+                .archive
+                .as_ref()
+                .and_then(|a| a.lock().ok().map(|a| a.path().display().to_string())),
+            images: self
+                .archive
+                .as_ref()
+                .map(|_| self.archive_images.load(Ordering::Relaxed)),
+        };
+        let mut unmatchable = None;
+        if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
+            let (variants, thumb) = match (&ex.working, &ex.hashes) {
+                (Some(img), Some(h)) => {
+                    let v = decode::contain(|| variants::query_variants(img, h));
+                    let t = decode::contain(|| Thumb::from_image_with_side(img, 256));
+                    (v.unwrap_or_default(), t.ok())
+                }
+                _ => (Vec::new(), None),
+            };
+            if let Some(q) = ex.hashes.as_ref().and_then(|h| h.pdq_quality) {
+                if q < self.config.matching.pdq_min_quality {
+                    unmatchable = Some(format!(
+                        "PDQ quality {q} is below {}: the picture is too flat or too small for reliable perceptual matching; only exact copies and strong pHash/dHash agreement count.",
+                        self.config.matching.pdq_min_quality
+                    ));
+                }
+            }
+            let query = Query {
+                sha256: &sha,
+                variants: &variants,
+                thumb: thumb.as_ref(),
+            };
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            match matching::find_matches(&query, &index, archive, &self.config.matching) {
+                Ok(m) => report.matches = m,
+                Err(e) => report.errors.push(stage_error("match", &e)),
+            }
+        }
+        report.earliest_copy = report.matches.first().cloned();
+        report.findings = assess::assess(&assess::Inputs {
+            metadata: ex.metadata.as_ref(),
+            matches: &report.matches,
+            archive_searched: self.archive.is_some(),
+            claim: &self.config.claim,
+            unmatchable,
+        });
+    }
+
+    /// Examine and analyse one file, containing any panic as an error in its report.
+    pub fn process_path(&self, path: &Path) -> Examined {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            let mut ex = self.examine_path(path);
+            self.analyze(&mut ex);
+            ex
+        }));
+        caught.unwrap_or_else(|payload| {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let mut report = Report::new(path.to_string_lossy().into_owned());
+            report.errors.push(StageError {
+                stage: "internal".into(),
+                message: format!("processing panicked (a bug; the batch went on): {msg}"),
+            });
+            Examined {
+                report,
+                metadata: None,
+                working: None,
+                hashes: None,
+                mtime: None,
+            }
+        })
+    }
+
+    /// Examine one file without matching, containing any panic.
+    pub fn examine_path_contained(&self, path: &Path) -> Examined {
+        catch_unwind(AssertUnwindSafe(|| self.examine_path(path))).unwrap_or_else(|_| {
+            let mut report = Report::new(path.to_string_lossy().into_owned());
+            report.errors.push(StageError {
+                stage: "internal".into(),
+                message: "processing panicked (a bug; the batch went on)".into(),
+            });
+            Examined {
+                report,
+                metadata: None,
+                working: None,
+                hashes: None,
+                mtime: None,
+            }
+        })
+    }
+
+    /// What the archive stores for an examined picture; `None` when it could not be decoded.
+    pub fn archive_entry(&self, ex: &Examined) -> Option<NewImage> {
+        let img = ex.working.as_ref()?;
+        let region_hashes = decode::contain(|| variants::archive_hashes(img)).ok()?;
+        let mut hashes = Vec::new();
+        for (region, h) in region_hashes {
+            for bits in h.iter() {
+                hashes.push(StoredHash {
+                    region: region.clone(),
+                    bits,
+                    quality: (bits.kind == hash::HashKind::Pdq)
+                        .then_some(h.pdq_quality)
+                        .flatten(),
+                });
+            }
+        }
+        let thumb = decode::contain(|| Thumb::from_image(img)).ok()?;
+        let meta = ex.metadata.clone().unwrap_or_default();
+        let summary = serde_json::json!({
+            "make": meta.make, "model": meta.model, "software": meta.software,
+            "datetime_original": meta.datetime_original, "gps": meta.gps,
+        });
+        Some(NewImage {
+            sha256: ex.report.sha256.clone()?,
+            format: ex.report.format.clone().unwrap_or_default(),
+            width: ex.report.width,
+            height: ex.report.height,
+            bytes: ex.report.bytes.unwrap_or(0),
+            metadata_json: summary.to_string(),
+            thumb: Some(thumb.to_bytes()),
+            hashes,
+        })
+    }
+
+    /// Record pictures in the archive in one transaction, and make them
+    /// matchable for the rest of this run.
+    pub fn record(&self, items: &[(NewImage, Sighting)]) -> Result<Vec<Recorded>> {
+        let archive = self
+            .archive
+            .as_ref()
+            .ok_or_else(|| Error::Archive("no archive to record into".into()))?;
+        let mut a = archive
+            .lock()
+            .map_err(|_| Error::Archive("archive lock poisoned".into()))?;
+        let out = a.record_batch(items)?;
+        for ((image, _), r) in items.iter().zip(&out) {
+            if *r == Recorded::Added {
+                if let Some(id) = a.lookup_sha256(&image.sha256)? {
+                    let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                    for h in &image.hashes {
+                        index.insert(id, &h.region, h.bits);
+                    }
+                    self.archive_images.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn hashes_json(h: &Hashes) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut m = std::collections::BTreeMap::new();
+    for bits in h.iter() {
+        m.insert(bits.kind.name().to_string(), bits.to_hex().into());
+    }
+    if let Some(q) = h.pdq_quality {
+        m.insert("pdq_quality".to_string(), q.into());
+    }
+    m
+}
+
+/// Which first-seen date a sighting gets when a picture is added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstSeen {
+    /// EXIF capture time when present, else the file's modification time.
+    Auto,
+    /// EXIF capture time (falls back to mtime, and says so).
+    Exif,
+    /// The file's modification time.
+    Mtime,
+    /// A date given by the user.
+    Given(String),
+    /// Now (pictures recorded at intake).
+    Now,
+}
+
+/// The first-seen date and where it came from, for an examined picture.
+pub fn first_seen(ex: &Examined, policy: &FirstSeen) -> (String, String) {
+    let exif = ex
+        .metadata
+        .as_ref()
+        .and_then(|m| m.datetime_original.clone())
+        .filter(|d| assess::date_of(d).is_some());
+    let mtime = ex.mtime.map(|t| {
+        chrono::DateTime::<chrono::Utc>::from(t)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    });
+    let now = || crate::archive::now_iso();
+    match policy {
+        FirstSeen::Given(d) => (d.clone(), "given".into()),
+        FirstSeen::Now => (now(), "recorded".into()),
+        FirstSeen::Mtime => (mtime.unwrap_or_else(now), "mtime".into()),
+        FirstSeen::Auto | FirstSeen::Exif => match exif {
+            Some(d) => (d, "exif".into()),
+            None => (mtime.unwrap_or_else(now), "mtime".into()),
+        },
+    }
+}
+
+/// Process candidates in parallel (matched and assessed when `analyze`, else
+/// only examined) and hand each finished picture to `each`
+/// on the calling thread, in completion order (reports stream; the caller sorts
+/// when it needs a stable order). Stops taking new files once `cancel` is set.
+pub fn scan(
+    engine: &Engine,
+    candidates: &[Candidate],
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+    analyze: bool,
+    mut each: impl FnMut(&Candidate, Examined),
+) -> Result<()> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n.max(1));
+    }
+    let pool = builder.build().map_err(|e| Error::Invalid {
+        what: "thread count",
+        message: e.to_string(),
+    })?;
+    // A bounded channel keeps memory flat when the consumer (disk, archive) is slower.
+    let (tx, rx) = mpsc::sync_channel::<(usize, Examined)>(64);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            pool.install(|| {
+                candidates
+                    .par_iter()
+                    .enumerate()
+                    .for_each_with(tx, |tx, (i, c)| {
+                        if cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let ex = if analyze {
+                            engine.process_path(&c.path)
+                        } else {
+                            engine.examine_path_contained(&c.path)
+                        };
+                        let _ = tx.send((i, ex));
+                    });
+            });
+        });
+        for (i, ex) in rx {
+            each(&candidates[i], ex);
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The report: one JSON object per picture (`retrace.report/1`), and the
+//! writers that present it. Writers take `impl Write` and compute nothing.
+//! Field names are a public contract: change them only by adding.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{Finding, Match, StageError};
+use crate::metadata::Metadata;
+
+pub mod text;
+
+/// Schema identifier written into every report.
+pub const SCHEMA: &str = "retrace.report/1";
+
+/// What was searched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArchiveSearch {
+    /// Whether an archive was searched at all.
+    pub searched: bool,
+    /// The archive file, when one was used.
+    pub path: Option<String>,
+    /// How many distinct images it held.
+    pub images: Option<u64>,
+}
+
+/// The provenance report of one picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The file as given or found (UTF-8, lossy for invalid names).
+    pub path: String,
+    /// Content SHA-256, when the file could be read.
+    pub sha256: Option<String>,
+    /// File size in bytes.
+    pub bytes: Option<u64>,
+    /// Format sniffed from the content (not the name).
+    pub format: Option<String>,
+    /// Stored pixel width (before EXIF orientation).
+    pub width: Option<u32>,
+    /// Stored pixel height (before EXIF orientation).
+    pub height: Option<u32>,
+    /// What the file's metadata says; null when the file could not be read.
+    pub metadata: Option<Metadata>,
+    /// Algorithm name → hex hash (plus `pdq_quality`), computed after EXIF orientation.
+    pub hashes: BTreeMap<String, serde_json::Value>,
+    /// Earlier copies, earliest first-seen first.
+    pub matches: Vec<Match>,
+    /// The first of `matches`, or null.
+    pub earliest_copy: Option<Match>,
+    /// Conclusions, most severe first.
+    pub findings: Vec<Finding>,
+    /// Stages that failed; the rest of the report is what could still be done.
+    pub errors: Vec<StageError>,
+    /// Which archive was searched.
+    pub archive: ArchiveSearch,
+    /// The claimed date checked against, when given.
+    pub claim_date: Option<String>,
+    /// The program that wrote the report.
+    pub generator: String,
+}
+
+impl Report {
+    /// An empty report for a path; stages fill it in.
+    pub fn new(path: String) -> Report {
+        Report {
+            schema: SCHEMA.to_string(),
+            path,
+            sha256: None,
+            bytes: None,
+            format: None,
+            width: None,
+            height: None,
+            metadata: None,
+            hashes: BTreeMap::new(),
+            matches: Vec::new(),
+            earliest_copy: None,
+            findings: Vec::new(),
+            errors: Vec::new(),
+            archive: ArchiveSearch::default(),
+            claim_date: None,
+            generator: concat!("retrace ", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+
+    /// True when at least one earlier copy was found.
+    pub fn has_earlier_copy(&self) -> bool {
+        !self.matches.is_empty()
+    }
+
+    /// True when a stage failed.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Write one report as a single JSON line.
+pub fn write_jsonl(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, report)?;
+    out.write_all(b"\n")
+}
+
+/// Write one report as pretty JSON.
+pub fn write_json(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
+}
+
+/// Escape what a terminal or a text file must not receive raw: control
+/// characters, bidirectional overrides and zero-width characters, which can
+/// make a hostile file name look like another one.
+pub fn escape_untrusted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let dangerous = c.is_control()
+            || matches!(c,
+                '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}');
+        if dangerous {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_controls_and_bidi_but_keeps_plain_text() {
+        assert_eq!(escape_untrusted("photo-Київ.jpg"), "photo-Київ.jpg");
+        assert_eq!(escape_untrusted("a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(
+            escape_untrusted("evil\u{202E}gpj.exe"),
+            "evil\\u{202e}gpj.exe"
+        );
+        assert_eq!(escape_untrusted("a\nb"), "a\\u{a}b");
+    }
+
+    #[test]
+    fn a_report_serialises_with_the_contract_fields() {
+        let r = Report::new("x.jpg".into());
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        for key in [
+            "schema",
+            "path",
+            "sha256",
+            "bytes",
+            "format",
+            "width",
+            "height",
+            "metadata",
+            "hashes",
+            "matches",
+            "earliest_copy",
+            "findings",
+            "errors",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["schema"], SCHEMA);
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,236 @@
+//! Human-readable presentation: the `check` page (verdict first) and the
+//! `scan` summary table. Every value that came from a file or a file name is
+//! escaped before it reaches the terminal.
+
+use std::io::{self, Write};
+
+use super::{escape_untrusted as esc, Report};
+use crate::evidence::{Confidence, Match, Severity};
+
+fn verdict(r: &Report) -> String {
+    if !r.errors.is_empty() && r.sha256.is_none() {
+        return "Could not be read; see errors.".to_string();
+    }
+    match &r.earliest_copy {
+        Some(m) => format!(
+            "{} earlier copy: first seen {} — {}",
+            match m.confidence {
+                Confidence::Confirmed => "Confirmed",
+                Confidence::Possible => "Possible",
+            },
+            esc(&m.first_seen),
+            esc(&origin(m))
+        ),
+        None if r.archive.searched => format!(
+            "No earlier copy in the archive ({} images searched).",
+            r.archive.images.unwrap_or(0)
+        ),
+        None => {
+            "No archive searched (--archive or RETRACE_ARCHIVE): only the file itself was examined."
+                .to_string()
+        }
+    }
+}
+
+fn origin(m: &Match) -> String {
+    match (&m.source, &m.url) {
+        (s, Some(u)) if !s.is_empty() => format!("{s} <{u}> ({})", m.path),
+        (s, None) if !s.is_empty() => format!("{s} ({})", m.path),
+        _ => m.path.clone(),
+    }
+}
+
+fn match_detail(m: &Match) -> String {
+    let mut parts = vec![format!(
+        "{}{}",
+        match m.confidence {
+            Confidence::Confirmed => "confirmed",
+            Confidence::Possible => "possible — a person must compare",
+        },
+        if m.exact { ", identical file" } else { "" }
+    )];
+    if m.transform != "identity" {
+        parts.push(format!("transform {}", m.transform));
+    }
+    if let Some(r) = &m.region {
+        parts.push(r.description.clone());
+    }
+    if !m.distance.is_empty() {
+        parts.push(
+            m.distance
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    parts.push(format!("date from {}", m.first_seen_from));
+    parts.join("; ")
+}
+
+fn sev(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "HIGH",
+        Severity::Warning => "warn",
+        Severity::Info => "info",
+    }
+}
+
+/// The `check` page: verdict, findings, metadata, other matches, hashes, errors.
+pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
+    writeln!(out, "{}", esc(&r.path))?;
+    writeln!(out, "  {}", verdict(r))?;
+    if let Some(m) = &r.earliest_copy {
+        writeln!(out, "  {}", esc(&match_detail(m)))?;
+    }
+    if let Some(c) = &r.claim_date {
+        writeln!(out, "  Claimed date checked: {}", esc(c))?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out, "\nFindings")?;
+        for f in &r.findings {
+            writeln!(
+                out,
+                "  [{}] {}: {}",
+                sev(f.severity),
+                f.code,
+                esc(&f.message)
+            )?;
+        }
+    }
+    writeln!(out, "\nThe file")?;
+    if let Some(meta) = &r.metadata {
+        let row = |out: &mut dyn Write, k: &str, v: Option<String>| -> io::Result<()> {
+            if let Some(v) = v {
+                writeln!(out, "  {k:<12} {}", esc(&v))?;
+            }
+            Ok(())
+        };
+        row(out, "Captured", meta.datetime_original.clone())?;
+        let camera = match (&meta.make, &meta.model) {
+            (Some(a), Some(b)) if b.starts_with(a.as_str()) => Some(b.clone()),
+            (Some(a), Some(b)) => Some(format!("{a} {b}")),
+            (a, b) => a.clone().or(b.clone()),
+        };
+        row(out, "Camera", camera)?;
+        row(out, "Software", meta.software.clone())?;
+        row(
+            out,
+            "GPS",
+            meta.gps.as_ref().map(|g| {
+                format!(
+                    "{:.6}, {:.6}{}  https://www.openstreetmap.org/?mlat={:.6}&mlon={:.6}",
+                    g.latitude,
+                    g.longitude,
+                    g.altitude
+                        .map(|a| format!(", {a:.0} m"))
+                        .unwrap_or_default(),
+                    g.latitude,
+                    g.longitude
+                )
+            }),
+        )?;
+        row(out, "Orientation", meta.orientation.map(|o| o.to_string()))?;
+        row(out, "Modified", meta.datetime_modified.clone())?;
+        if meta.exif.is_empty() {
+            writeln!(out, "  {:<12} none", "EXIF")?;
+        } else {
+            writeln!(
+                out,
+                "  {:<12} {} fields (all of them with --json)",
+                "EXIF",
+                meta.exif.len()
+            )?;
+        }
+    }
+    if let (Some(f), Some(w), Some(h)) = (&r.format, r.width, r.height) {
+        writeln!(
+            out,
+            "  {:<12} {f}, {w}×{h}, {} bytes",
+            "Image",
+            r.bytes.unwrap_or(0)
+        )?;
+    }
+    if let Some(s) = &r.sha256 {
+        writeln!(out, "  {:<12} {s}", "SHA-256")?;
+    }
+    if r.matches.len() > 1 {
+        writeln!(out, "\nAll matches (earliest first)")?;
+        for m in &r.matches {
+            writeln!(
+                out,
+                "  {}  {}\n      {}",
+                esc(&m.first_seen),
+                esc(&origin(m)),
+                esc(&match_detail(m))
+            )?;
+        }
+    }
+    if !r.hashes.is_empty() {
+        writeln!(out, "\nHashes")?;
+        for (k, v) in &r.hashes {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            writeln!(out, "  {k:<12} {v}")?;
+        }
+    }
+    if !r.errors.is_empty() {
+        writeln!(out, "\nErrors")?;
+        for e in &r.errors {
+            writeln!(out, "  {}: {}", e.stage, esc(&e.message))?;
+        }
+    }
+    Ok(())
+}
+
+/// One line of the `scan` table.
+pub fn summary_line(r: &Report) -> String {
+    let status = if r.sha256.is_none() || (r.has_errors() && r.hashes.is_empty()) {
+        format!(
+            "ERROR  {}",
+            r.errors
+                .first()
+                .map(|e| format!("{}: {}", e.stage, e.message))
+                .unwrap_or_default()
+        )
+    } else if let Some(m) = &r.earliest_copy {
+        format!(
+            "{}  first seen {}  {}{}",
+            match m.confidence {
+                Confidence::Confirmed => "EARLIER COPY",
+                Confidence::Possible => "POSSIBLE COPY",
+            },
+            m.first_seen,
+            origin(m),
+            if m.transform != "identity" {
+                format!("  [{}]", m.transform)
+            } else {
+                String::new()
+            }
+        )
+    } else if r.archive.searched {
+        "new: no earlier copy".to_string()
+    } else {
+        "not matched: no archive".to_string()
+    };
+    format!("{}  {}", esc(&r.path), esc(&status))
+}
+
+/// The `scan` table with a closing count.
+pub fn write_summary(out: &mut impl Write, reports: &[Report]) -> io::Result<()> {
+    for r in reports {
+        writeln!(out, "{}", summary_line(r))?;
+    }
+    let copies = reports.iter().filter(|r| r.has_earlier_copy()).count();
+    let errors = reports.iter().filter(|r| r.has_errors()).count();
+    writeln!(
+        out,
+        "\n{} images: {} with an earlier copy, {} without, {} with errors",
+        reports.len(),
+        copies,
+        reports.len() - copies,
+        errors
+    )
+}
