@@ -1090,11 +1090,16 @@ fn phone_screenshot(photo: &RgbImage, post: &Post) -> RgbImage {
         let x = left + 2 * r as i32 + 20;
         let lines = wrap(reply.text, ((1040 - x) / font.advance()) as usize);
         let bottom = y + 52 + 46 * lines.len() as i32;
-        if bottom + 20 > nav_top {
+        if bottom + 40 > nav_top {
             break;
         }
         fill_circle(&mut c, left as f32 + r, y as f32 + r, r, reply.avatar, 255);
-        let initial: String = reply.author.chars().take(1).collect();
+        let initial: String = reply
+            .author
+            .chars()
+            .take(1)
+            .flat_map(char::to_uppercase)
+            .collect();
         let mid = Font::bold(4);
         draw_text(
             &mut c,
