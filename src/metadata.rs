@@ -68,7 +68,8 @@ pub struct Metadata {
     /// Caption (IFD0 `ImageDescription`).
     pub image_description: Option<String>,
     /// Image width the EXIF block claims: `PixelXDimension`, or for TIFF the
-    /// IFD0 `ImageWidth` (the TIFF's own raster). May differ from the pixels
+    /// IFD0 `ImageWidth` (the TIFF's own raster; not when IFD0 is marked as a
+    /// reduced-resolution preview, as in raw files). May differ from the pixels
     /// when a file was resized without updating EXIF: that is a finding.
     pub exif_width: Option<u32>,
     /// Image height the EXIF block claims (`PixelYDimension`, TIFF `ImageLength`).
@@ -263,7 +264,12 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
         datetime(&exif, [Tag::DateTime, Tag::SubSecTime, Tag::OffsetTime], meta);
 
     meta.orientation = orientation(&exif, meta);
-    let (w, h) = if format == Format::Tiff {
+    // In a TIFF, IFD0's size is the picture's own size, unless NewSubfileType
+    // marks IFD0 as a reduced-resolution preview (raw files: NEF, DNG, …), where
+    // the real raster sits in a SubIFD that kamadak-exif does not read; a
+    // preview's size would be a wrong answer, so only PixelX/YDimension count.
+    let ifd0_is_preview = uint(&exif, Tag(Context::Tiff, 0x00FE)).is_some_and(|t| t & 1 == 1);
+    let (w, h) = if format == Format::Tiff && !ifd0_is_preview {
         (Tag::ImageWidth, Tag::ImageLength)
     } else {
         (Tag::PixelXDimension, Tag::PixelYDimension)
@@ -358,7 +364,7 @@ fn locate_png(b: &[u8]) -> Option<(usize, usize)> {
 /// First `EXIF` chunk inside the RIFF size.
 fn locate_webp(b: &[u8]) -> Option<(usize, usize)> {
     let mut remaining = le32(b, 4)?.checked_sub(4)?;
-    let mut pos = 12;
+    let mut pos: usize = 12;
     while remaining > 0 {
         remaining = remaining.checked_sub(8)?;
         let kind = b.get(pos..pos.checked_add(4)?)?;

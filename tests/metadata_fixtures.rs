@@ -50,12 +50,14 @@ fn google_pixel_jpeg() {
     assert_eq!(g.direction, Some(164.0));
     assert_eq!(g.direction_ref.as_deref(), Some("M"));
 
-    // ExifTool: ThumbnailOffset 1322, ThumbnailLength 23 (file offsets).
+    // ExifTool: ThumbnailOffset 1322, ThumbnailLength 23 (file offsets). The
+    // test file's thumbnail is the text "<dummy thumbnail image>", not a JPEG:
+    // located, flagged, and not handed out as JPEG bytes.
     let t = m.thumbnail.expect("thumbnail");
     assert_eq!((t.offset, t.length), (1322, 23));
-    let thumb = exif_thumbnail(&bytes, &m).expect("thumbnail bytes");
-    assert_eq!(thumb.len(), 23);
-    assert_eq!(&thumb[..2], &[0xFF, 0xD8]);
+    assert_eq!(&bytes[1322..1345], b"<dummy thumbnail image>");
+    assert_eq!(exif_thumbnail(&bytes, &m), None);
+    assert!(m.warnings.iter().any(|w| w.contains("JPEG marker")), "{:?}", m.warnings);
 
     assert!(m.exif.iter().any(|f| f.ifd == "gps" && f.tag == "GPSLatitude"));
     assert!(m.exif.iter().any(|f| f.ifd == "0th" && f.tag == "Make" && f.value == "Google"));
@@ -104,15 +106,58 @@ fn big_endian_tiff_with_half_a_position() {
 }
 
 #[test]
+fn jpeg_with_a_real_thumbnail() {
+    let (bytes, m) = read("exif.jpg");
+    // ExifTool 12.57: ImageDescription "Test image", ModifyDate "2016:05:04 03:02:01",
+    // ExifImageWidth 15, ExifImageHeight 7, ThumbnailOffset 236, ThumbnailLength 648.
+    assert_eq!(m.image_description.as_deref(), Some("Test image"));
+    assert_eq!(m.datetime_modified.as_deref(), Some("2016-05-04T03:02:01"));
+    assert_eq!(m.datetime_original, None);
+    assert_eq!((m.exif_width, m.exif_height), (Some(15), Some(7)));
+    let t = m.thumbnail.expect("thumbnail");
+    assert_eq!((t.offset, t.length), (236, 648));
+    let thumb = exif_thumbnail(&bytes, &m).expect("thumbnail bytes");
+    assert_eq!(thumb.len(), 648);
+    assert_eq!(&thumb[..2], &[0xFF, 0xD8]);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}
+
+/// The `eXIf` chunk's payload, found by walking the PNG's chunks.
+fn png_exif_payload(png: &[u8]) -> &[u8] {
+    let mut pos = 8;
+    loop {
+        let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
+        if &png[pos + 4..pos + 8] == b"eXIf" {
+            return &png[pos + 8..pos + 8 + len];
+        }
+        pos += 12 + len;
+    }
+}
+
+#[test]
 fn png_and_webp_chunks() {
-    let (_, m) = read("exif.png");
+    let (png, m) = read("exif.png");
     // ExifTool 12.57: ImageDescription "Test image", Software "implex + kamadak-exif".
     assert_eq!(m.image_description.as_deref(), Some("Test image"));
     assert_eq!(m.software.as_deref(), Some("implex + kamadak-exif"));
-    let (_, m) = read("exif.webp");
-    // ExifTool 12.57: ImageDescription "WebP test", Software "GIMP + implex + kamadak-exif".
-    assert_eq!(m.image_description.as_deref(), Some("WebP test"));
-    assert_eq!(m.software.as_deref(), Some("GIMP + implex + kamadak-exif"));
+
+    // The same EXIF block in a WebP container (RIFF, a VP8X chunk, an odd-sized
+    // chunk to exercise padding, then EXIF): the same reading.
+    let exif = png_exif_payload(&png);
+    let mut body = b"WEBP".to_vec();
+    body.extend_from_slice(b"VP8X\x0a\0\0\0\x08\0\0\0\0\0\0\0\0\0");
+    body.extend_from_slice(b"ODD \x03\0\0\0abc\0");
+    body.extend_from_slice(b"EXIF");
+    body.extend_from_slice(&(exif.len() as u32).to_le_bytes());
+    body.extend_from_slice(exif);
+    let mut webp = b"RIFF".to_vec();
+    webp.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    webp.extend_from_slice(&body);
+    assert_eq!(sniff(&webp), Format::Webp);
+    let w = read_metadata(&webp, Format::Webp, &Limits::default());
+    assert_eq!(w.image_description, m.image_description);
+    assert_eq!(w.software, m.software);
+    assert_eq!(w.exif, m.exif);
 }
 
 #[test]
