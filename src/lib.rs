@@ -8,5 +8,5 @@
 
 pub mod error;
 pub mod limits;
-pub mod read;
 pub mod metadata;
+pub mod read;

@@ -174,7 +174,9 @@ pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata 
     // kamadak-exif is careful, but this is the boundary with hostile input:
     // a panic in it (or here) must cost this file its metadata, not the batch.
     // `meta` stays a valid value whatever point a panic interrupts.
-    let outcome = catch_unwind(AssertUnwindSafe(|| extract(bytes, format, limits, &mut meta)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        extract(bytes, format, limits, &mut meta)
+    }));
     if let Err(payload) = outcome {
         let msg = payload
             .downcast_ref::<&str>()
@@ -202,6 +204,13 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
         }
     }
 
+    if format == Format::Tiff && (bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+")) {
+        meta.warnings.push(
+            "BigTIFF: its EXIF is not read (kamadak-exif reads classic TIFF only)".to_string(),
+        );
+        return;
+    }
+
     let mut reader = exif::Reader::new();
     reader.continue_on_error(true);
     let exif = match reader.read_from_container(&mut Cursor::new(bytes)) {
@@ -209,7 +218,8 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
         Err(exif::Error::PartialResult(partial)) => {
             let (exif, errors) = partial.into_inner();
             for e in errors {
-                meta.warnings.push(format!("EXIF: {}", bounded(&e.to_string())));
+                meta.warnings
+                    .push(format!("EXIF: {}", bounded(&e.to_string())));
             }
             exif
         }
@@ -236,7 +246,8 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
     let blob = exif.buf();
     let blob_start = located
         .filter(|&(off, len)| {
-            len == blob.len() && off.checked_add(len).and_then(|end| bytes.get(off..end)) == Some(blob)
+            len == blob.len()
+                && off.checked_add(len).and_then(|end| bytes.get(off..end)) == Some(blob)
         })
         .map(|(off, _)| off)
         .or_else(|| find_block(bytes, blob));
@@ -252,16 +263,27 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
 
     meta.datetime_original = datetime(
         &exif,
-        [Tag::DateTimeOriginal, Tag::SubSecTimeOriginal, Tag::OffsetTimeOriginal],
+        [
+            Tag::DateTimeOriginal,
+            Tag::SubSecTimeOriginal,
+            Tag::OffsetTimeOriginal,
+        ],
         meta,
     );
     meta.datetime_digitized = datetime(
         &exif,
-        [Tag::DateTimeDigitized, Tag::SubSecTimeDigitized, Tag::OffsetTimeDigitized],
+        [
+            Tag::DateTimeDigitized,
+            Tag::SubSecTimeDigitized,
+            Tag::OffsetTimeDigitized,
+        ],
         meta,
     );
-    meta.datetime_modified =
-        datetime(&exif, [Tag::DateTime, Tag::SubSecTime, Tag::OffsetTime], meta);
+    meta.datetime_modified = datetime(
+        &exif,
+        [Tag::DateTime, Tag::SubSecTime, Tag::OffsetTime],
+        meta,
+    );
 
     meta.orientation = orientation(&exif, meta);
     // In a TIFF, IFD0's size is the picture's own size, unless NewSubfileType
@@ -495,7 +517,7 @@ fn orientation(exif: &Exif, meta: &mut Metadata) -> Option<u16> {
 }
 
 /// Raw ASCII bytes of a field's first string, trimmed; `None` when absent/empty.
-fn ascii_raw<'a>(exif: &'a Exif, tag: Tag) -> Option<&'a [u8]> {
+fn ascii_raw(exif: &Exif, tag: Tag) -> Option<&[u8]> {
     match &field(exif, tag)?.value {
         Value::Ascii(parts) => {
             let p = parts.first()?.as_slice();
@@ -527,11 +549,12 @@ fn iso_datetime(raw: &[u8]) -> Result<Option<String>, &'static str> {
         return Err("too short");
     }
     let (d, t) = (&raw[..10], &raw[11..19]);
-    if !matches!(raw[10], b' ' | b'T')
-        || !(d[4] == d[7] && matches!(d[4], b':' | b'-'))
-        || t[2] != b':'
-        || t[5] != b':'
-    {
+    let separators_ok = matches!(raw[10], b' ' | b'T')
+        && d[4] == d[7]
+        && matches!(d[4], b':' | b'-')
+        && t[2] == b':'
+        && t[5] == b':';
+    if !separators_ok {
         return Err("unexpected separators");
     }
     let year = &d[..4];
@@ -551,9 +574,6 @@ fn iso_datetime(raw: &[u8]) -> Result<Option<String>, &'static str> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 24 || mi > 59 || s > 60 {
         return Err("out of range");
     }
-    if raw[19..].iter().any(|&c| c != b' ' && c != 0) {
-        return Err("trailing characters");
-    }
     let year = std::str::from_utf8(year).map_err(|_| "year is not a number")?;
     Ok(Some(format!(
         "{year}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}"
@@ -569,7 +589,15 @@ fn valid_offset(raw: &[u8]) -> bool {
 
 fn datetime(exif: &Exif, [main, subsec, offset]: [Tag; 3], meta: &mut Metadata) -> Option<String> {
     let raw = ascii_raw(exif, main)?;
-    let mut out = match iso_datetime(raw) {
+    // Keep a valid date-time even when junk follows it, but say so.
+    let (head, tail) = raw.split_at(raw.len().min(19));
+    if !tail.is_empty() {
+        meta.warnings.push(format!(
+            "{main} has trailing characters {:?}; ignored them",
+            bounded(&String::from_utf8_lossy(tail))
+        ));
+    }
+    let mut out = match iso_datetime(head) {
         Ok(Some(s)) => s,
         Ok(None) => {
             meta.warnings
@@ -611,8 +639,14 @@ fn datetime(exif: &Exif, [main, subsec, offset]: [Tag; 3], meta: &mut Metadata) 
 /// A rational-valued field as f64s; `Err` names the problem.
 fn rationals(f: &Field) -> Result<Vec<f64>, String> {
     let vals: Vec<(f64, f64)> = match &f.value {
-        Value::Rational(v) => v.iter().map(|r| (f64::from(r.num), f64::from(r.denom))).collect(),
-        Value::SRational(v) => v.iter().map(|r| (f64::from(r.num), f64::from(r.denom))).collect(),
+        Value::Rational(v) => v
+            .iter()
+            .map(|r| (f64::from(r.num), f64::from(r.denom)))
+            .collect(),
+        Value::SRational(v) => v
+            .iter()
+            .map(|r| (f64::from(r.num), f64::from(r.denom)))
+            .collect(),
         other => return Err(format!("is stored as {}, not rational", type_name(other))),
     };
     vals.into_iter()
@@ -662,12 +696,15 @@ fn coordinate(
         Some(c) if c == neg => -1.0,
         Some(c) if c == pos => 1.0,
         Some(_) => {
-            meta.warnings
-                .push(format!("{ref_tag} is not {}/{}; no position", neg as char, pos as char));
+            meta.warnings.push(format!(
+                "{ref_tag} is not {}/{}; no position",
+                neg as char, pos as char
+            ));
             return None;
         }
         None => {
-            meta.warnings.push(format!("{tag} without {ref_tag}; no position"));
+            meta.warnings
+                .push(format!("{tag} without {ref_tag}; no position"));
             return None;
         }
     };
@@ -680,8 +717,24 @@ fn gps(exif: &Exif, meta: &mut Metadata) -> Option<Gps> {
     if !lat_present && !lon_present {
         return None;
     }
-    let lat = coordinate(exif, Tag::GPSLatitude, Tag::GPSLatitudeRef, b'S', b'N', 90.0, meta);
-    let lon = coordinate(exif, Tag::GPSLongitude, Tag::GPSLongitudeRef, b'W', b'E', 180.0, meta);
+    let lat = coordinate(
+        exif,
+        Tag::GPSLatitude,
+        Tag::GPSLatitudeRef,
+        b'S',
+        b'N',
+        90.0,
+        meta,
+    );
+    let lon = coordinate(
+        exif,
+        Tag::GPSLongitude,
+        Tag::GPSLongitudeRef,
+        b'W',
+        b'E',
+        180.0,
+        meta,
+    );
     let (Some(latitude), Some(longitude)) = (lat, lon) else {
         if lat_present != lon_present {
             meta.warnings
@@ -696,7 +749,8 @@ fn gps(exif: &Exif, meta: &mut Metadata) -> Option<Gps> {
     let altitude = field(exif, Tag::GPSAltitude).and_then(|f| match rationals(f) {
         Ok(v) if v.len() == 1 && v[0].is_finite() => {
             // Reference 1 = below sea level; absent means above (the default).
-            let below = field(exif, Tag::GPSAltitudeRef).and_then(|r| r.value.get_uint(0)) == Some(1);
+            let below =
+                field(exif, Tag::GPSAltitudeRef).and_then(|r| r.value.get_uint(0)) == Some(1);
             Some(if below { -v[0].abs() } else { v[0] })
         }
         Ok(_) => {
@@ -717,7 +771,8 @@ fn gps(exif: &Exif, meta: &mut Metadata) -> Option<Gps> {
             None
         }
         Err(why) => {
-            meta.warnings.push(format!("GPSImgDirection {why}; ignored"));
+            meta.warnings
+                .push(format!("GPSImgDirection {why}; ignored"));
             None
         }
     });
@@ -750,7 +805,8 @@ fn gps_timestamp(exif: &Exif, meta: &mut Metadata) -> Option<String> {
             return None;
         }
     };
-    let whole = |x: f64, max: f64| (x.fract() == 0.0 && (0.0..=max).contains(&x)).then_some(x as u32);
+    let whole =
+        |x: f64, max: f64| (x.fract() == 0.0 && (0.0..=max).contains(&x)).then_some(x as u32);
     let (Some(h), Some(m)) = (whole(hms[0], 23.0), whole(hms[1], 59.0)) else {
         meta.warnings
             .push("GPSTimeStamp hours/minutes out of range; ignored".to_string());
@@ -821,8 +877,9 @@ fn thumbnail(exif: &Exif, blob_start: Option<usize>, meta: &mut Metadata) -> Opt
             .push("thumbnail does not start with a JPEG marker".to_string());
     }
     let Some(start) = blob_start else {
-        meta.warnings
-            .push("thumbnail present but the EXIF block could not be placed in the file".to_string());
+        meta.warnings.push(
+            "thumbnail present but the EXIF block could not be placed in the file".to_string(),
+        );
         return None;
     };
     Some(ThumbnailRef {
@@ -966,7 +1023,8 @@ mod tests {
         assert!(iso_datetime(b"2008:13:22 03:28:22").is_err());
         assert!(iso_datetime(b"2008:01:22").is_err());
         assert!(iso_datetime(b"2008/01/22 03:28:22").is_err());
-        assert!(iso_datetime(b"2008:01:22 03:28:22 junk").is_err());
+        assert!(iso_datetime(b"2008:01:22 03:28:2x").is_err());
+        assert!(iso_datetime(b"2008:01:22-03:28:22").is_err());
     }
 
     #[test]
@@ -999,14 +1057,23 @@ mod tests {
     #[test]
     fn unsupported_formats_give_empty_metadata() {
         let l = Limits::default();
-        assert_eq!(read_metadata(b"GIF89a....", Format::Gif, &l), Metadata::default());
+        assert_eq!(
+            read_metadata(b"GIF89a....", Format::Gif, &l),
+            Metadata::default()
+        );
         assert_eq!(read_metadata(b"", Format::Unknown, &l), Metadata::default());
     }
 
     #[test]
     fn garbage_never_panics() {
         let l = Limits::default();
-        for f in [Format::Jpeg, Format::Tiff, Format::Png, Format::Webp, Format::Heif] {
+        for f in [
+            Format::Jpeg,
+            Format::Tiff,
+            Format::Png,
+            Format::Webp,
+            Format::Heif,
+        ] {
             for data in [
                 &b""[..],
                 b"\xff\xd8\xff\xe1\xff\xffExif\0\0MM\0*",

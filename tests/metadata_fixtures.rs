@@ -9,7 +9,9 @@ use retrace::metadata::{exif_thumbnail, read_metadata, Metadata};
 use retrace::read::{sniff, Format};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exif").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exif")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -30,19 +32,35 @@ fn google_pixel_jpeg() {
     assert_eq!(m.make.as_deref(), Some("Google"));
     assert_eq!(m.model.as_deref(), Some("Pixel 8 Pro"));
     assert_eq!(m.software.as_deref(), Some("HDR+ 1.0.570503588zd"));
-    assert_eq!(m.lens.as_deref(), Some("Pixel 8 Pro back camera 6.9mm f/1.68"));
+    assert_eq!(
+        m.lens.as_deref(),
+        Some("Pixel 8 Pro back camera 6.9mm f/1.68")
+    );
     // ExifTool: Composite:SubSecDateTimeOriginal "2023:10:06 22:53:51.724+02:00".
-    assert_eq!(m.datetime_original.as_deref(), Some("2023-10-06T22:53:51.724+02:00"));
+    assert_eq!(
+        m.datetime_original.as_deref(),
+        Some("2023-10-06T22:53:51.724+02:00")
+    );
     // ExifTool: Composite:SubSecCreateDate / SubSecModifyDate, same instant.
-    assert_eq!(m.datetime_digitized.as_deref(), Some("2023-10-06T22:53:51.724+02:00"));
-    assert_eq!(m.datetime_modified.as_deref(), Some("2023-10-06T22:53:51.724+02:00"));
+    assert_eq!(
+        m.datetime_digitized.as_deref(),
+        Some("2023-10-06T22:53:51.724+02:00")
+    );
+    assert_eq!(
+        m.datetime_modified.as_deref(),
+        Some("2023-10-06T22:53:51.724+02:00")
+    );
     assert_eq!(m.orientation, Some(1));
     assert_eq!((m.exif_width, m.exif_height), (Some(3072), Some(4080)));
 
     let g = m.gps.as_ref().expect("gps");
     // ExifTool: Composite:GPSLatitude 40.4000694444444, GPSLongitude -3.71464722222222.
     assert!(close(g.latitude, 40.4000694444444, 1e-9), "{}", g.latitude);
-    assert!(close(g.longitude, -3.71464722222222, 1e-9), "{}", g.longitude);
+    assert!(
+        close(g.longitude, -3.71464722222222, 1e-9),
+        "{}",
+        g.longitude
+    );
     // ExifTool: Composite:GPSAltitude 634, GPSDateTime "2023:10:06 20:52:10Z",
     // GPSImgDirection 164, GPSImgDirectionRef "M".
     assert_eq!(g.altitude, Some(634.0));
@@ -57,11 +75,24 @@ fn google_pixel_jpeg() {
     assert_eq!((t.offset, t.length), (1322, 23));
     assert_eq!(&bytes[1322..1345], b"<dummy thumbnail image>");
     assert_eq!(exif_thumbnail(&bytes, &m), None);
-    assert!(m.warnings.iter().any(|w| w.contains("JPEG marker")), "{:?}", m.warnings);
+    assert!(
+        m.warnings.iter().any(|w| w.contains("JPEG marker")),
+        "{:?}",
+        m.warnings
+    );
 
-    assert!(m.exif.iter().any(|f| f.ifd == "gps" && f.tag == "GPSLatitude"));
-    assert!(m.exif.iter().any(|f| f.ifd == "0th" && f.tag == "Make" && f.value == "Google"));
-    assert!(m.exif.iter().any(|f| f.ifd == "1st" && f.tag == "JPEGInterchangeFormat"));
+    assert!(m
+        .exif
+        .iter()
+        .any(|f| f.ifd == "gps" && f.tag == "GPSLatitude"));
+    assert!(m
+        .exif
+        .iter()
+        .any(|f| f.ifd == "0th" && f.tag == "Make" && f.value == "Google"));
+    assert!(m
+        .exif
+        .iter()
+        .any(|f| f.ifd == "1st" && f.tag == "JPEGInterchangeFormat"));
 }
 
 #[test]
@@ -72,7 +103,10 @@ fn gopro_below_sea_level() {
     assert_eq!(m.model.as_deref(), Some("HERO6 Black"));
     assert_eq!(m.software.as_deref(), Some("HD6.01.01.51.00"));
     assert_eq!(m.serial.as_deref(), Some("C3221324657219"));
-    assert_eq!(m.image_description.as_deref(), Some("DCIM\\100GOPRO\\GOPR0482.JPG"));
+    assert_eq!(
+        m.image_description.as_deref(),
+        Some("DCIM\\100GOPRO\\GOPR0482.JPG")
+    );
     // ExifTool: DateTimeOriginal "2017:10:03 10:58:29", no sub-seconds, no offset:
     // none may be invented.
     assert_eq!(m.datetime_original.as_deref(), Some("2017-10-03T10:58:29"));
@@ -102,7 +136,10 @@ fn big_endian_tiff_with_half_a_position() {
     assert_eq!(m.orientation, Some(1));
     assert_eq!(m.gps, None);
     assert!(!m.warnings.is_empty(), "half a position is worth a warning");
-    assert!(m.exif.iter().any(|f| f.ifd == "1st" && f.tag == "ImageDescription"));
+    assert!(m
+        .exif
+        .iter()
+        .any(|f| f.ifd == "1st" && f.tag == "ImageDescription"));
 }
 
 #[test]
@@ -183,7 +220,10 @@ fn every_prefix_of_a_tiff_gives_metadata() {
     let limits = Limits::default();
     for cut in 0..=bytes.len() {
         let m = read_metadata(&bytes[..cut], Format::Tiff, &limits);
-        assert!(!m.warnings.iter().any(|w| w.contains("panicked")), "cut {cut}");
+        assert!(
+            !m.warnings.iter().any(|w| w.contains("panicked")),
+            "cut {cut}"
+        );
     }
 }
 
@@ -199,7 +239,10 @@ fn corrupted_bytes_never_panic() {
             let mut b = orig.clone();
             b[i] = v;
             let m = read_metadata(&b, Format::Jpeg, &limits);
-            assert!(!m.warnings.iter().any(|w| w.contains("panicked")), "byte {i}={v:#x}");
+            assert!(
+                !m.warnings.iter().any(|w| w.contains("panicked")),
+                "byte {i}={v:#x}"
+            );
             if let Some(t) = exif_thumbnail(&b, &m) {
                 assert_eq!(&t[..2], &[0xFF, 0xD8]);
             }
@@ -217,7 +260,11 @@ fn oversized_exif_block_is_skipped_with_a_warning() {
     let m = read_metadata(&bytes, Format::Jpeg, &limits);
     assert_eq!(m.make, None);
     assert!(m.exif.is_empty());
-    assert!(m.warnings.iter().any(|w| w.contains("limit")), "{:?}", m.warnings);
+    assert!(
+        m.warnings.iter().any(|w| w.contains("limit")),
+        "{:?}",
+        m.warnings
+    );
 }
 
 #[test]
@@ -264,7 +311,13 @@ fn json_contract_field_names() {
     let back: Metadata = serde_json::from_str(&s).unwrap();
     assert_eq!(back, m);
     let v = serde_json::to_value(&m).unwrap();
-    for key in ["latitude", "longitude", "altitude", "timestamp", "direction"] {
+    for key in [
+        "latitude",
+        "longitude",
+        "altitude",
+        "timestamp",
+        "direction",
+    ] {
         assert!(v["gps"].get(key).is_some(), "gps.{key}");
     }
     for key in ["offset", "length"] {
