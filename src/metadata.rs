@@ -1088,6 +1088,62 @@ mod tests {
         }
     }
 
+    /// A classic little-endian TIFF whose IFD0 has `n` entries that all point
+    /// at the same `len`-byte UNDEFINED value: tiny file, huge parsed size.
+    fn overlapping_tiff(n: u16, len: u32) -> Vec<u8> {
+        let data_at = 8 + 2 + 12 * u32::from(n) + 4;
+        let mut b = b"II*\0\x08\0\0\0".to_vec();
+        b.extend_from_slice(&n.to_le_bytes());
+        for i in 0..n {
+            b.extend_from_slice(&(0xC000 + i).to_le_bytes());
+            b.extend_from_slice(&7u16.to_le_bytes());
+            b.extend_from_slice(&len.to_le_bytes());
+            b.extend_from_slice(&data_at.to_le_bytes());
+        }
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.resize(b.len() + len as usize, 0xAB);
+        b
+    }
+
+    #[test]
+    fn overlapping_values_cannot_blow_up_the_listing() {
+        // 2000 entries x 60 kB would be 120 MB of parsed values from an 84 kB file.
+        let tiff = overlapping_tiff(2000, 60_000);
+        let limits = Limits {
+            max_metadata_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let m = read_metadata(&tiff, Format::Tiff, &limits);
+        assert!(m.exif.len() < 20, "{} fields listed", m.exif.len());
+        assert!(
+            m.warnings.iter().any(|w| w.contains("stopped listing")),
+            "{:?}",
+            m.warnings
+        );
+        // Each listed value is cut to MAX_VALUE_CHARS.
+        assert!(m
+            .exif
+            .iter()
+            .all(|f| f.value.chars().count() <= MAX_VALUE_CHARS + 1));
+        // Under the default limit the 84 kB file is parsed too; the listing
+        // still stops once the parsed values reach the limit.
+        let m = read_metadata(&tiff, Format::Tiff, &Limits::default());
+        assert!(m.exif.len() < 400, "{} fields listed", m.exif.len());
+    }
+
+    #[test]
+    fn tiff_over_the_limit_is_skipped() {
+        let tiff = overlapping_tiff(2, 100);
+        let limits = Limits {
+            max_metadata_bytes: 50,
+            ..Limits::default()
+        };
+        let m = read_metadata(&tiff, Format::Tiff, &limits);
+        assert!(m.exif.is_empty());
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(m.warnings[0].contains("limit"));
+    }
+
     #[test]
     fn orientation_transform_maps_all_valid_values() {
         for o in 1..=8 {
