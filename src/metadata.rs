@@ -231,8 +231,10 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
             return;
         }
     };
-    // Second guard for containers the walkers above do not measure (HEIF):
-    // kamadak-exif caps those itself, but the limit is ours to enforce.
+    // Containers the walkers above do not measure (HEIF) are only measured
+    // here, after the parse; that parse was bounded by kamadak-exif's own
+    // 128 KiB cap on HEIF EXIF items. Checking anyway keeps the limit's meaning
+    // (an over-limit block yields nothing) the same for every container.
     if exif.buf().len() > max {
         meta.warnings.push(format!(
             "EXIF block is {} bytes, over the {max}-byte metadata limit; not parsed",
