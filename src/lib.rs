@@ -1,9 +1,11 @@
 //! retrace: offline provenance for circulating pictures.
 //!
 //! The library does all the work; the `retrace` binary only parses flags, calls
-//! [`pipeline`], renders and picks an exit code. Data flows through the modules in
-//! the order they are declared here, and a stage only uses the types of earlier ones:
-//! discover → read → decode → metadata → hash → (archive/index) → matching → assess → report.
+//! [`pipeline`], renders and picks an exit code. Data flows through the stages
+//! in this order, and a stage only uses the types of earlier ones:
+//! discover → read → decode → metadata → hash → archive/index → matching (with
+//! align) → assess → report. Modules are listed alphabetically below (rustfmt
+//! sorts them); the order above is the one that matters.
 #![deny(missing_docs)]
 
 pub mod align;
