@@ -45,7 +45,9 @@ const TRANSFORMS: &[Transform] = &[
     ("messenger_640_q75", |i| jpeg(&resize_long(i, 640), 75)),
     ("messenger_320_q60", |i| jpeg(&resize_long(i, 320), 60)),
     ("png_resave", png),
-    ("grayscale", |i| jpeg(&DynamicImage::ImageLuma8(i.to_luma8()), 85)),
+    ("grayscale", |i| {
+        jpeg(&DynamicImage::ImageLuma8(i.to_luma8()), 85)
+    }),
     ("brighter", |i| jpeg(&i.brighten(20), 85)),
     ("contrast", |i| jpeg(&i.adjust_contrast(15.0), 85)),
     ("blur", |i| jpeg(&i.blur(1.5), 85)),

@@ -37,7 +37,11 @@ pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
         .image_format()
         .ok_or_else(|| Error::Format(format!("no pixel decoder for {}", blob.format.name())))?;
     let mut reader = ImageReader::with_format(Cursor::new(&blob.bytes[..]), format);
-    reader.limits(image_limits(limits));
+    // Only the allocation cap here: the dimension caps are checked below, so that
+    // exceeding one is reported as our own limit error with its numbers.
+    let mut header_limits = image::Limits::default();
+    header_limits.max_alloc = Some(limits.max_decoder_alloc);
+    reader.limits(header_limits);
     let (w, h) = contain(|| reader.into_dimensions())?.map_err(Error::Decode)?;
     check_dimensions(w, h, limits)?;
     Ok((w, h))
@@ -78,6 +82,65 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l.max_image_height = Some(limits.max_height);
     l.max_alloc = Some(limits.max_decoder_alloc);
     l
+}
+
+/// Whether a JPEG's marker structure reaches its end-of-image marker.
+///
+/// The JPEG decoder is lenient: a file cut off mid-scan decodes with the
+/// missing part filled in grey, which would silently hash a different picture.
+/// Walking the segments (lengths checked) and the entropy-coded data (where a
+/// marker is 0xFF followed by anything but 0x00 or a restart code) finds the
+/// cut in one linear pass.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    let n = bytes.len();
+    while i + 1 < n {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            0xD9 => return true,
+            // Fill bytes before a marker.
+            0xFF => {
+                i += 1;
+                continue;
+            }
+            0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        if i + 3 >= n {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if len < 2 {
+            return false;
+        }
+        let Some(next) = (i + 2).checked_add(len) else {
+            return false;
+        };
+        if next > n {
+            return false;
+        }
+        i = next;
+        if marker == 0xDA {
+            // Entropy-coded data runs until the next real marker.
+            while i + 1 < n {
+                if bytes[i] == 0xFF
+                    && bytes[i + 1] != 0x00
+                    && !(0xD0..=0xD7).contains(&bytes[i + 1])
+                    && bytes[i + 1] != 0xFF
+                {
+                    break;
+                }
+                i += 1;
+            }
+        }
+    }
+    false
 }
 
 /// Decode the pixels (header checked first) and make the working copy.
@@ -182,8 +245,14 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_inputs_are_errors() {
-        let blob = png(64, 64);
-        for cut in [8, 20, 33, blob.bytes.len() / 2, blob.bytes.len() - 1] {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([(x * 7 ^ y * 3) as u8, (y * 5) as u8, (x * y) as u8])
+        }));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        let blob = Blob::from_bytes(out.into_inner());
+        // Cuts inside the header or the pixel data (a missing IEND alone is harmless).
+        for cut in [8, 20, 33, blob.bytes.len() / 2, blob.bytes.len() - 40] {
             let b = Blob::from_bytes(blob.bytes[..cut].to_vec());
             assert!(decode(&b, &Limits::default()).is_err(), "prefix {cut}");
         }
@@ -192,6 +261,23 @@ mod tests {
             decode(&text, &Limits::default()),
             Err(Error::Format(_))
         ));
+    }
+
+    #[test]
+    fn jpeg_completeness_sees_every_cut() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8])
+        }));
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, image::ImageFormat::Jpeg).unwrap();
+        let bytes = buf.into_inner();
+        assert!(jpeg_is_complete(&bytes));
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"appended data after EOI");
+        assert!(jpeg_is_complete(&trailing));
+        for cut in 0..bytes.len() - 1 {
+            assert!(!jpeg_is_complete(&bytes[..cut]), "prefix {cut}");
+        }
     }
 
     #[test]

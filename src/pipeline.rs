@@ -151,6 +151,12 @@ impl Engine {
                     .into(),
             });
         } else {
+            if blob.format == Format::Jpeg && !decode::jpeg_is_complete(&blob.bytes) {
+                report.errors.push(StageError {
+                    stage: "decode".into(),
+                    message: "truncated or damaged JPEG: no end-of-image marker; the hashes describe only the part that could be decoded".into(),
+                });
+            }
             match decode::decode(blob, limits) {
                 Ok(d) => {
                     report.width = Some(d.width);

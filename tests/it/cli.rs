@@ -1,0 +1,126 @@
+//! The command-line contract: exit codes, per-file errors that never stop a
+//! batch, output modes, and behaviour without an archive.
+
+use crate::common::*;
+
+fn copy_sample(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let src = samples().join("incoming").join(name);
+    let dst = dir.join(name);
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+#[test]
+fn bad_files_get_reports_with_errors_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("batch");
+    std::fs::create_dir_all(&d).unwrap();
+    let good = copy_sample(&d, "new_flower.jpg");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(d.join("truncated.jpg"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(d.join("notes.jpg"), b"this is a text file, not a picture\n").unwrap();
+    std::fs::write(d.join("empty.png"), b"").unwrap();
+    let out = run(retrace(None).arg("scan").arg(&d).arg("--jsonl"));
+    assert_eq!(out.status.code(), Some(2), "a file failed → exit 2");
+    let reports = jsonl(&out);
+    assert_eq!(reports.len(), 4);
+    for r in &reports {
+        let path = r["path"].as_str().unwrap();
+        let errors = r["errors"].as_array().unwrap();
+        if path.ends_with("new_flower.jpg") {
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(r["hashes"]["phash"].as_str().unwrap().len(), 16);
+            assert_eq!(r["format"], "jpeg");
+        } else {
+            assert!(!errors.is_empty(), "{path} should have errors");
+            assert!(errors[0]["stage"].is_string() && errors[0]["message"].is_string());
+        }
+        if path.ends_with("notes.jpg") {
+            assert_eq!(r["format"], "unknown");
+            assert_eq!(errors[0]["stage"], "format");
+        }
+        if path.ends_with("truncated.jpg") {
+            // Read and hashed bytes are still reported for a file that fails to decode.
+            assert_eq!(r["bytes"], bytes.len() as u64 / 3);
+            assert!(r["sha256"].is_string());
+        }
+    }
+}
+
+#[test]
+fn without_an_archive_everything_else_is_reported_and_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = copy_sample(dir.path(), "storm_caption.jpg");
+    let out = run(retrace(None).arg("check").arg(&f));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("No archive searched"), "{text}");
+    let out = run(retrace(None).arg("check").arg("--json").arg(&f));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["archive"]["searched"], false);
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "no_archive"));
+    // `archive` commands need one and say so.
+    let out = run(retrace(None).args(["archive", "info"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no archive given"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_and_version_work() {
+    assert_eq!(run(retrace(None).arg("frobnicate")).status.code(), Some(2));
+    let out = run(retrace(None)
+        .args(["scan", "--claim-date", "last tuesday"])
+        .arg(samples().join("incoming")));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(retrace(None).arg("--version"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    for sub in [
+        &["scan"][..],
+        &["check"],
+        &["archive", "add"],
+        &["archive", "info"],
+    ] {
+        let out = run(retrace(None).args(sub).arg("--help"));
+        assert_eq!(out.status.code(), Some(0), "{sub:?} --help");
+    }
+}
+
+#[test]
+fn out_dir_mirrors_the_tree_and_record_makes_tomorrows_copies_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let intake = dir.path().join("intake/day1");
+    std::fs::create_dir_all(&intake).unwrap();
+    copy_sample(&intake, "new_coffee.jpg");
+    let db = dir.path().join("a.db");
+    let out_dir = dir.path().join("reports");
+    let out = run(retrace(Some(&db))
+        .arg("scan")
+        .arg(dir.path().join("intake"))
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--record", "--source", "tip line"]));
+    assert_eq!(out.status.code(), Some(0), "nothing earlier yet");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("day1/new_coffee.jpg.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["schema"], "retrace.report/1");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["images"], 1);
+    // The next day the same picture comes back re-encoded: it is now known.
+    let img = image::open(intake.join("new_coffee.jpg")).unwrap();
+    let day2 = dir.path().join("coffee_again.png");
+    img.resize(300, 300, image::imageops::FilterType::Triangle)
+        .save(&day2)
+        .unwrap();
+    let out = run(retrace(Some(&db)).arg("check").arg("--json").arg(&day2));
+    assert_eq!(out.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["earliest_copy"]["source"], "tip line");
+    assert_eq!(r["earliest_copy"]["first_seen_from"], "recorded");
+}

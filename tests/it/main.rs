@@ -1,0 +1,5 @@
+//! Integration tests: one binary, topic modules, shared helpers in `common`.
+
+mod cli;
+mod common;
+mod samples;

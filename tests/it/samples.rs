@@ -1,0 +1,142 @@
+//! The main job on `samples/`: every circulating copy finds its original, every
+//! new picture matches nothing. Ground truth is `samples/incoming/EXPECTED.tsv`,
+//! written by the generator when it made each copy (not by the code under test).
+
+use crate::common::*;
+
+struct Expected {
+    file: String,
+    original: Option<String>,
+    transform: String,
+}
+
+fn expected() -> Vec<Expected> {
+    let text = std::fs::read_to_string(samples().join("incoming/EXPECTED.tsv")).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            Expected {
+                file: c[0].to_string(),
+                original: (c[1] != "-").then(|| c[1].to_string()),
+                transform: c.get(2).unwrap_or(&"").to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_copy_finds_its_original_and_new_pictures_match_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let out = run(retrace(Some(&db))
+        .arg("scan")
+        .arg(samples().join("incoming"))
+        .arg("--jsonl")
+        .arg("--claim-date")
+        .arg("2024-03-01"));
+    let reports = jsonl(&out);
+    let expected = expected();
+    assert_eq!(
+        reports.len(),
+        expected.len(),
+        "one report per incoming file"
+    );
+    let mut failures = Vec::new();
+    for e in &expected {
+        let r = reports
+            .iter()
+            .find(|r| {
+                r["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/{}", e.file))
+            })
+            .unwrap_or_else(|| panic!("no report for {}", e.file));
+        assert_eq!(r["schema"], "retrace.report/1");
+        assert!(
+            r["errors"].as_array().unwrap().is_empty(),
+            "{}: {}",
+            e.file,
+            r["errors"]
+        );
+        match &e.original {
+            Some(orig) => {
+                let earliest = &r["earliest_copy"];
+                let ok = earliest["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(&format!("/{orig}")));
+                if !ok {
+                    failures.push(format!(
+                        "{} ({}) should find {orig}, got {}",
+                        e.file, e.transform, earliest
+                    ));
+                    continue;
+                }
+                assert!(!earliest["first_seen"].as_str().unwrap().is_empty());
+                assert!(!earliest["source"].as_str().unwrap().is_empty());
+                let codes: Vec<&str> = r["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["code"].as_str().unwrap())
+                    .collect();
+                assert!(codes.contains(&"earlier_copy"), "{}: {codes:?}", e.file);
+                // Every archived original predates the 2024 claim.
+                assert!(
+                    codes.contains(&"earlier_copy_before_claim"),
+                    "{}: {codes:?}",
+                    e.file
+                );
+            }
+            None => {
+                if !r["matches"].as_array().unwrap().is_empty() {
+                    failures.push(format!("{} is new but matched {}", e.file, r["matches"]));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(out.status.code(), Some(1), "earlier copies found → exit 1");
+}
+
+#[test]
+fn the_archive_keeps_camera_dates_and_catalogue_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let out = run(retrace(Some(&db)).args(["archive", "info", "--json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n_archive = std::fs::read_dir(samples().join("archive"))
+        .unwrap()
+        .filter(|e| {
+            let p = e.as_ref().unwrap().path();
+            p.extension().is_some_and(|x| x == "jpg" || x == "png")
+        })
+        .count();
+    assert_eq!(info["images"], n_archive as u64);
+    assert_eq!(info["sightings"], n_archive as u64);
+    assert_eq!(info["schema_version"], 1);
+    // Re-adding the same folder adds nothing and says so.
+    let again = run(retrace(Some(&db))
+        .args(["archive", "add"])
+        .arg(samples().join("archive"))
+        .arg("--manifest")
+        .arg(samples().join("archive/sources.tsv")));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        format!("added 0, already known {n_archive}, failed 0")
+    );
+    // Storm.jpg's capture time as ExifTool reads it (photos/MANIFEST.tsv in
+    // the shared reference data): 2008:04:20 19:12:06.
+    let check = run(retrace(Some(&db))
+        .arg("check")
+        .arg("--json")
+        .arg(samples().join("archive/Storm.jpg")));
+    let r: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(r["metadata"]["datetime_original"], "2008-04-20T19:12:06");
+    assert_eq!(r["metadata"]["make"], "Canon");
+    assert_eq!(r["earliest_copy"]["exact"], true);
+    assert_eq!(r["earliest_copy"]["first_seen"], "2008-04-20T19:12:06");
+}
