@@ -1,1 +1,71 @@
-fn main() {}
+//! Micro-benchmarks of the per-picture costs: decode of a real photo, the
+//! hashes of a working copy, the query views, and index lookups.
+//! Run: `cargo bench --bench hashing`. CI only builds it.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use retrace::decode::{decode, shrink};
+use retrace::hash::variants::query_variants;
+use retrace::hash::{compute, HashBits, HashKind};
+use retrace::index::MemoryIndex;
+use retrace::limits::Limits;
+use retrace::read::Blob;
+
+fn sample(name: &str) -> Blob {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/archive")
+        .join(name);
+    Blob::from_bytes(std::fs::read(p).expect("samples/archive present"))
+}
+
+fn benches(c: &mut Criterion) {
+    let blob = sample("Storm.jpg");
+    let limits = Limits::default();
+    c.bench_function("decode Storm.jpg (1920x1280) to working copy", |b| {
+        b.iter(|| decode(black_box(&blob), &limits).unwrap())
+    });
+    let working = decode(&blob, &limits).unwrap().working;
+    c.bench_function("hashes of a 512px working copy", |b| {
+        b.iter(|| compute(black_box(&working)))
+    });
+    let full = compute(&working);
+    c.bench_function("query views (8 transforms + trimmed/content)", |b| {
+        b.iter(|| query_variants(black_box(&working), &full))
+    });
+    let _ = shrink(&working, 256);
+
+    let mut index = MemoryIndex::new();
+    let mut s = 0x2545F4914F6CDD1Du64;
+    for id in 0..100_000i64 {
+        let mut words = [0u64; 4];
+        for w in &mut words {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            *w = s;
+        }
+        index.insert(
+            id,
+            "full",
+            HashBits {
+                kind: HashKind::Pdq,
+                words,
+            },
+        );
+    }
+    let q = HashBits {
+        kind: HashKind::Pdq,
+        words: [1, 2, 3, 4],
+    };
+    c.bench_function("linear index: 100k PDQ within 31", |b| {
+        b.iter(|| index.within(black_box(&q), 31))
+    });
+    c.bench_function("linear index: 100k PDQ 3 nearest", |b| {
+        b.iter(|| index.nearest(black_box(&q), 3))
+    });
+}
+
+criterion_group!(group, benches);
+criterion_main!(group);

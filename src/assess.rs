@@ -220,7 +220,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             ));
         }
     }
-    f.sort_by(|a, b| b.severity.cmp(&a.severity));
+    f.sort_by_key(|x| std::cmp::Reverse(x.severity));
     f
 }
 

@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn truncated_and_garbage_inputs_are_errors() {
         let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 64, |x, y| {
-            image::Rgb([(x * 7 ^ y * 3) as u8, (y * 5) as u8, (x * y) as u8])
+            image::Rgb([((x * 7) ^ (y * 3)) as u8, (y * 5) as u8, (x * y) as u8])
         }));
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).unwrap();

@@ -120,6 +120,9 @@ pub struct ArchiveInfo {
     pub hash_stamps: Vec<(String, u64)>,
 }
 
+/// One stored hash as loaded for the index: (image id, region, bits, quality).
+pub type HashRow = (i64, String, HashBits, Option<u8>);
+
 /// An open archive.
 pub struct Archive {
     conn: Connection,
@@ -366,7 +369,7 @@ impl Archive {
     /// Every stored hash with the current stamp, for building an in-memory index:
     /// (image id, region, bits, quality). Rows whose bits do not fit their kind
     /// (a damaged or foreign database) are skipped, not trusted.
-    pub fn current_hashes(&self) -> Result<Vec<(i64, String, HashBits, Option<u8>)>> {
+    pub fn current_hashes(&self) -> Result<Vec<HashRow>> {
         let mut out = Vec::new();
         for kind in HashKind::ALL {
             let mut stmt = self

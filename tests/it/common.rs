@@ -12,12 +12,6 @@ pub fn samples() -> PathBuf {
     repo().join("samples")
 }
 
-/// The outside reference data, when present (it is beside the repo, read-only).
-pub fn shared_ref() -> Option<PathBuf> {
-    let p = repo().join("../shared/ref");
-    p.is_dir().then_some(p)
-}
-
 pub fn retrace(archive: Option<&Path>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_retrace"));
     c.env_remove("RETRACE_ARCHIVE");
