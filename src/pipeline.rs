@@ -51,6 +51,8 @@ pub struct Examined {
     pub hashes: Option<Hashes>,
     /// File modification time, when read from disk.
     pub mtime: Option<SystemTime>,
+    /// The embedded EXIF thumbnail, decoded and oriented, with its hashes.
+    pub thumbnail: Option<(DynamicImage, Hashes)>,
 }
 
 /// The stages with their configuration and, optionally, an archive.
@@ -125,6 +127,7 @@ impl Engine {
                     working: None,
                     hashes: None,
                     mtime,
+                    thumbnail: None,
                 }
             }
         }
@@ -174,6 +177,12 @@ impl Engine {
                 Err(e) => report.errors.push(stage_error("decode", &e)),
             }
         }
+        let thumbnail = self.examine_thumbnail(blob, &meta);
+        if let Some((_, h)) = &thumbnail {
+            for (k, v) in hashes_json(h) {
+                report.hashes.insert(format!("thumbnail_{k}"), v);
+            }
+        }
         report.metadata = Some(meta.clone());
         Examined {
             report,
@@ -181,7 +190,23 @@ impl Engine {
             working,
             hashes,
             mtime: None,
+            thumbnail,
         }
+    }
+
+    /// Decode and hash the embedded EXIF thumbnail: it often still shows the
+    /// picture before a crop or an edit. Any failure just means no thumbnail.
+    fn examine_thumbnail(&self, blob: &Blob, meta: &Metadata) -> Option<(DynamicImage, Hashes)> {
+        let bytes = metadata::exif_thumbnail(&blob.bytes, meta)?;
+        let thumb = Blob::from_bytes(bytes.to_vec());
+        let d = decode::decode(&thumb, &self.config.limits).ok()?;
+        // Too small to say anything reliable about a picture.
+        if d.width.min(d.height) < 32 {
+            return None;
+        }
+        let img = decode::orient(d.working, meta.orientation);
+        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        Some((img, h))
     }
 
     /// Match against the archive and assess: the finished report.
@@ -200,6 +225,7 @@ impl Engine {
                 .map(|_| self.archive_images.load(Ordering::Relaxed)),
         };
         let mut unmatchable = None;
+        let mut thumbnail_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
             let (variants, thumb) = match (&ex.working, &ex.hashes) {
                 (Some(img), Some(h)) => {
@@ -227,6 +253,38 @@ impl Engine {
                 Ok(m) => report.matches = m,
                 Err(e) => report.errors.push(stage_error("match", &e)),
             }
+            if let Some((timg, th)) = &ex.thumbnail {
+                let tv = decode::contain(|| variants::query_variants(timg, th)).unwrap_or_default();
+                let tt = decode::contain(|| Thumb::from_image(timg)).ok();
+                let tq = Query {
+                    sha256: "",
+                    variants: &tv,
+                    thumb: tt.as_ref(),
+                };
+                match matching::find_matches(&tq, &index, archive, &self.config.matching) {
+                    Ok(found) => {
+                        for mut m in found {
+                            if report.matches.iter().any(|x| x.sha256 == m.sha256) {
+                                continue;
+                            }
+                            m.evidence.insert(
+                                0,
+                                "found through the embedded EXIF thumbnail, not the main picture"
+                                    .into(),
+                            );
+                            thumbnail_only.push(m.clone());
+                            report.matches.push(m);
+                        }
+                        report.matches.sort_by(|a, b| {
+                            a.first_seen
+                                .cmp(&b.first_seen)
+                                .then(b.confidence.cmp(&a.confidence))
+                                .then(a.sha256.cmp(&b.sha256))
+                        });
+                    }
+                    Err(e) => report.errors.push(stage_error("match", &e)),
+                }
+            }
         }
         report.earliest_copy = report.matches.first().cloned();
         report.findings = assess::assess(&assess::Inputs {
@@ -236,6 +294,19 @@ impl Engine {
             claim: &self.config.claim,
             unmatchable,
         });
+        for m in &thumbnail_only {
+            report.findings.insert(
+                0,
+                crate::evidence::Finding::new(
+                    "thumbnail_earlier_copy",
+                    crate::evidence::Severity::High,
+                    format!(
+                        "The embedded EXIF thumbnail matches an archived picture that the main picture does not: first seen {} ({}). The thumbnail often keeps the picture as it was before a crop or an edit.",
+                        m.first_seen, m.path
+                    ),
+                ),
+            );
+        }
     }
 
     /// Examine and analyse one file, containing any panic as an error in its report.
@@ -262,6 +333,7 @@ impl Engine {
                 working: None,
                 hashes: None,
                 mtime: None,
+                thumbnail: None,
             }
         })
     }
@@ -280,6 +352,7 @@ impl Engine {
                 working: None,
                 hashes: None,
                 mtime: None,
+                thumbnail: None,
             }
         })
     }
