@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::read::hex;
 
+pub mod pdq;
 pub mod variants;
 
 /// The hash algorithms retrace computes.
@@ -203,8 +204,14 @@ pub fn compute(image: &DynamicImage) -> Hashes {
     }
 }
 
-fn pdq_of(_image: &DynamicImage) -> (Option<HashBits>, Option<u8>) {
-    (None, None)
+fn pdq_of(image: &DynamicImage) -> (Option<HashBits>, Option<u8>) {
+    match pdq::pdq_from_image(image) {
+        Some(p) => (
+            HashBits::from_bytes(HashKind::Pdq, &p.hash.0),
+            Some(p.quality),
+        ),
+        None => (None, None),
+    }
 }
 
 #[cfg(test)]
