@@ -64,7 +64,10 @@ fn photos(dirs: &[PathBuf]) -> Vec<PathBuf> {
                 .and_then(|x| x.to_str())
                 .unwrap_or("")
                 .to_lowercase();
-            if e.file_type().is_file() && matches!(ext.as_str(), "jpg" | "jpeg" | "png") {
+            // The orientation set is one picture stored eight ways: not "different photos".
+            let dup_set = p.components().any(|c| c.as_os_str() == "orientation");
+            if e.file_type().is_file() && !dup_set && matches!(ext.as_str(), "jpg" | "jpeg" | "png")
+            {
                 out.push(p.to_path_buf());
             }
         }
@@ -95,6 +98,7 @@ fn main() {
     let files = photos(&dirs);
     let mut originals: Vec<(String, Hashes)> = Vec::new();
     let mut same: Vec<(String, HashKind, u32)> = Vec::new();
+    let mut worst: Vec<(HashKind, u32, String, u8)> = Vec::new();
     for f in &files {
         let Ok(img) = image::open(f) else {
             eprintln!("skipped (not decodable): {}", f.display());
@@ -109,19 +113,33 @@ fn main() {
             let copy = t(&img);
             let hc = compute(&shrink(&copy, 512));
             for (a, b) in h.iter().zip(hc.iter()) {
-                same.push((name.to_string(), a.kind, a.distance(&b).unwrap_or(0)));
+                let d = a.distance(&b).unwrap_or(0);
+                // PDQ's own rule: below quality 50 a PDQ hash is not used for matching.
+                if a.kind != HashKind::Pdq || h.pdq_quality.unwrap_or(0) >= 50 {
+                    same.push((name.to_string(), a.kind, d));
+                }
+                worst.push((
+                    a.kind,
+                    d,
+                    format!("{} {name}", f.display()),
+                    h.pdq_quality.unwrap_or(0),
+                ));
             }
         }
         originals.push((f.display().to_string(), h));
     }
     let mut different: Vec<(HashKind, u32)> = Vec::new();
+    let mut closest: Vec<(HashKind, u32, String, String)> = Vec::new();
     for i in 0..originals.len() {
         for j in i + 1..originals.len() {
             for (a, b) in originals[i].1.iter().zip(originals[j].1.iter()) {
-                different.push((a.kind, a.distance(&b).unwrap_or(0)));
+                let d = a.distance(&b).unwrap_or(0);
+                different.push((a.kind, d));
+                closest.push((a.kind, d, originals[i].0.clone(), originals[j].0.clone()));
             }
         }
     }
+    closest.sort_by_key(|c| c.1);
     let p = MatchParams::default();
     println!(
         "{} photos, {} transforms, {} different-photo pairs\n",
@@ -165,6 +183,17 @@ fn main() {
             d.iter().filter(|&&x| x <= confirm).count(),
             d.iter().filter(|&&x| x <= possible).count(),
         );
+        worst.sort_by_key(|w| std::cmp::Reverse(w.1));
+        for (_, d, what, q) in worst
+            .iter()
+            .filter(|w| w.0 == kind && (kind != HashKind::Pdq || w.3 >= 50))
+            .take(4)
+        {
+            println!("    farthest same pair: {d:3}  {what} (pdq quality {q})");
+        }
+        for (_, d, a, b) in closest.iter().filter(|c| c.0 == kind).take(4) {
+            println!("    closest different pair: {d:3}  {a}  {b}");
+        }
         for (name, _) in TRANSFORMS {
             let v: Vec<u32> = same
                 .iter()

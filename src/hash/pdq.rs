@@ -315,12 +315,8 @@ pub fn luma_from_image(img: &DynamicImage) -> Vec<f32> {
     let mut out = Vec::with_capacity(n);
     match &px {
         Pixels::U8 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_u8)),
-        Pixels::U16 { data, channels } => {
-            out.extend(data.chunks_exact(*channels).map(luma_u16))
-        }
-        Pixels::F32 { data, channels } => {
-            out.extend(data.chunks_exact(*channels).map(luma_f32))
-        }
+        Pixels::U16 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_u16)),
+        Pixels::F32 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_f32)),
         Pixels::Converted(rgb) => out.extend(rgb.as_raw().chunks_exact(3).map(luma_u8)),
     }
     out
@@ -362,16 +358,46 @@ enum Pixels<'a> {
 impl<'a> Pixels<'a> {
     fn of(img: &'a DynamicImage) -> Pixels<'a> {
         match img {
-            DynamicImage::ImageLuma8(b) => Pixels::U8 { data: b.as_raw(), channels: 1 },
-            DynamicImage::ImageLumaA8(b) => Pixels::U8 { data: b.as_raw(), channels: 2 },
-            DynamicImage::ImageRgb8(b) => Pixels::U8 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba8(b) => Pixels::U8 { data: b.as_raw(), channels: 4 },
-            DynamicImage::ImageLuma16(b) => Pixels::U16 { data: b.as_raw(), channels: 1 },
-            DynamicImage::ImageLumaA16(b) => Pixels::U16 { data: b.as_raw(), channels: 2 },
-            DynamicImage::ImageRgb16(b) => Pixels::U16 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba16(b) => Pixels::U16 { data: b.as_raw(), channels: 4 },
-            DynamicImage::ImageRgb32F(b) => Pixels::F32 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba32F(b) => Pixels::F32 { data: b.as_raw(), channels: 4 },
+            DynamicImage::ImageLuma8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 1,
+            },
+            DynamicImage::ImageLumaA8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 2,
+            },
+            DynamicImage::ImageRgb8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 4,
+            },
+            DynamicImage::ImageLuma16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 1,
+            },
+            DynamicImage::ImageLumaA16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 2,
+            },
+            DynamicImage::ImageRgb16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 4,
+            },
+            DynamicImage::ImageRgb32F(b) => Pixels::F32 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba32F(b) => Pixels::F32 {
+                data: b.as_raw(),
+                channels: 4,
+            },
             other => Pixels::Converted(other.to_rgb8()),
         }
     }
@@ -474,7 +500,12 @@ fn decimation_indices(n: usize) -> [usize; DOWNSAMPLE] {
 /// the 64 columns that decimation samples; each running sum still sees exactly the
 /// same additions in the same order, so the result is bit-identical while memory is
 /// a ring of `window + 1` rows instead of two image-sized buffers.
-fn downsample(luma: &[f32], width: usize, height: usize, out: &mut [[f32; DOWNSAMPLE]; DOWNSAMPLE]) {
+fn downsample(
+    luma: &[f32],
+    width: usize,
+    height: usize,
+    out: &mut [[f32; DOWNSAMPLE]; DOWNSAMPLE],
+) {
     if width == DOWNSAMPLE && height == DOWNSAMPLE {
         // The reference copies a 64×64 input as is (its video path feeds pre-scaled
         // frames); filtering would add float rounding from the running sums.
@@ -647,7 +678,8 @@ impl VerticalBox {
 /// downsample. The float-to-int truncation and the constants are part of the
 /// definition; `as` saturates where C++ would be undefined on absurd input.
 fn quality_metric(buf: &[[f32; DOWNSAMPLE]; DOWNSAMPLE]) -> u8 {
-    let step = |u: f32, v: f32| -> u64 { u64::from(((((u - v) * 100.0) / 255.0) as i32).unsigned_abs()) };
+    let step =
+        |u: f32, v: f32| -> u64 { u64::from(((((u - v) * 100.0) / 255.0) as i32).unsigned_abs()) };
     let mut sum = 0u64;
     for pair in buf.windows(2) {
         for (&u, &v) in pair[0].iter().zip(&pair[1]) {
@@ -731,7 +763,9 @@ mod tests {
         let h = PdqHash(bytes);
         let s = h.to_hex();
         assert_eq!(s.len(), 64);
-        assert!(s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(s
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
         assert_eq!(PdqHash::from_hex(&s), Some(h));
         assert_eq!(PdqHash::from_hex(&s.to_uppercase()), Some(h));
         assert_eq!(h.to_string(), s);
@@ -765,10 +799,12 @@ mod tests {
 
     #[test]
     fn distance_laws() {
-        let a = PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
-            .unwrap();
-        let b = PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22")
-            .unwrap();
+        let a =
+            PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
+                .unwrap();
+        let b =
+            PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22")
+                .unwrap();
         assert_eq!(a.distance(&a), 0);
         assert_eq!(a.distance(&b), b.distance(&a));
         assert_eq!(a.distance(&b), 6);
@@ -792,8 +828,18 @@ mod tests {
         for (w, h) in [(1, 1), (2, 3), (4, 100), (100, 4)] {
             let luma = gradient(w, h);
             let p = pdq_from_luma(&luma, w, h).unwrap();
-            assert_eq!(p, Pdq { hash: PdqHash::ZERO, quality: 0 }, "{w}x{h}");
-            assert_eq!(pdq_dihedral_from_luma(&luma, w, h), Some([PdqHash::ZERO; 8]));
+            assert_eq!(
+                p,
+                Pdq {
+                    hash: PdqHash::ZERO,
+                    quality: 0
+                },
+                "{w}x{h}"
+            );
+            assert_eq!(
+                pdq_dihedral_from_luma(&luma, w, h),
+                Some([PdqHash::ZERO; 8])
+            );
         }
         // The smallest hashable size works and is deterministic.
         let luma = gradient(5, 5);
@@ -815,7 +861,9 @@ mod tests {
             .flat_map(|y| {
                 (0..w).map(move |x| {
                     let (x, y) = (x as f32, y as f32);
-                    127.5 + 60.0 * (x / 9.0).sin() * (y / 13.0).cos() + 60.0 * ((x + y) / 31.0).sin()
+                    127.5
+                        + 60.0 * (x / 9.0).sin() * (y / 13.0).cos()
+                        + 60.0 * ((x + y) / 31.0).sin()
                 })
             })
             .collect();
@@ -910,12 +958,16 @@ mod tests {
 
     #[test]
     fn luma_uses_meta_coefficients() {
-        let img = DynamicImage::ImageRgb8(image::RgbImage::from_raw(2, 1, vec![255, 0, 0, 10, 20, 30]).unwrap());
+        let img = DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(2, 1, vec![255, 0, 0, 10, 20, 30]).unwrap(),
+        );
         let l = luma_from_image(&img);
         assert_eq!(l.len(), 2);
         assert!((l[0] - 76.245).abs() < 1e-4);
         assert!((l[1] - (2.99 + 11.74 + 3.42)).abs() < 1e-4);
-        let grey = DynamicImage::ImageLuma16(image::ImageBuffer::from_raw(1, 1, vec![257u16 * 200]).unwrap());
+        let grey = DynamicImage::ImageLuma16(
+            image::ImageBuffer::from_raw(1, 1, vec![257u16 * 200]).unwrap(),
+        );
         assert_eq!(luma_from_image(&grey), vec![200.0]);
     }
 

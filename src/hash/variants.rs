@@ -207,8 +207,8 @@ pub fn archive_hashes(img: &DynamicImage) -> Vec<(String, Hashes)> {
 pub struct QueryVariant {
     /// The transform this view undoes (what was done to the original).
     pub transform: Transform,
-    /// `full`, `trimmed` (uniform borders removed) or `content` (the picture
-    /// found inside a screenshot or a frame).
+    /// `full`, `trimmed` (uniform borders removed), `content` (the picture
+    /// found inside a screenshot or a frame) or `top85` (above a caption bar).
     pub region: &'static str,
     /// Where the view sits in the incoming picture.
     pub window: Window,
@@ -244,6 +244,17 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
             views.push(("content", w));
         }
     }
+    // A caption bar drawn over the bottom of the picture: the part above it is
+    // compared with the archived pictures' own `top85` windows.
+    views.push((
+        "top85",
+        Window {
+            x: 0.0,
+            y: 0.0,
+            w: 1.0,
+            h: 0.85,
+        },
+    ));
     for (region, window) in views {
         let part = window.crop(&small);
         for t in [Transform::Identity, Transform::Mirror] {
@@ -329,37 +340,59 @@ pub fn trim_window(gray: &GrayImage) -> Option<Window> {
     })
 }
 
-/// Mean absolute difference between neighbours above which a row or column is
-/// "busy" (photographic texture or text) rather than flat background.
-const BUSY: f32 = 4.0;
+/// Grey-level distance from the page background beyond which a pixel is "content".
+const CONTENT_TOLERANCE: i16 = 16;
+/// Share of a line that must be content for the line to belong to a picture:
+/// a photo fills its rows (less rounded corners and margins), text lines do not.
+const CONTENT_SHARE: f32 = 0.6;
 
-/// The largest busy block of the picture: in a screenshot of a post, the photo
-/// is the tallest run of consecutive busy rows (text lines are short runs with
-/// flat gaps between them). `None` when the busy block is (nearly) the frame.
+/// The picture inside a page: in a screenshot of a post, the photo is the
+/// tallest run of rows that are mostly not page background (text lines are
+/// mostly background; a smooth sky is still not the page's white). `None` when
+/// the block is (nearly) the whole frame or too small to hash.
 pub fn content_window(gray: &GrayImage) -> Option<Window> {
     let (w, h) = gray.dimensions();
     if w < 16 || h < 16 {
         return None;
     }
-    let p = |x: u32, y: u32| f32::from(gray.get_pixel(x, y).0[0]);
-    let row_busy: Vec<bool> = (0..h)
-        .map(|y| (1..w).map(|x| (p(x, y) - p(x - 1, y)).abs()).sum::<f32>() / (w - 1) as f32 > BUSY)
-        .collect();
-    let (y0, y1) = longest_run(&row_busy, 1)?;
-    if y1 - y0 < h / 6 {
+    let p = |x: u32, y: u32| i16::from(gray.get_pixel(x, y).0[0]);
+    // The page colour is the most common value along the frame's edge.
+    let mut hist = [0u32; 256];
+    for x in 0..w {
+        hist[p(x, 0) as usize] += 1;
+        hist[p(x, h - 1) as usize] += 1;
+    }
+    for y in 0..h {
+        hist[p(0, y) as usize] += 1;
+        hist[p(w - 1, y) as usize] += 1;
+    }
+    let bg = (0..256).max_by_key(|&i| hist[i]).unwrap_or(0) as i16;
+    // Only a page or a frame has a uniform edge; a photo's edge varies, and
+    // then there is no "picture inside" to look for.
+    let edge = 2 * (w + h);
+    let near_bg: u32 = (0..256)
+        .filter(|&i| (i as i16 - bg).abs() <= CONTENT_TOLERANCE)
+        .map(|i| hist[i])
+        .sum();
+    if (near_bg as f32) < 0.5 * edge as f32 {
         return None;
     }
-    let col_busy: Vec<bool> = (0..w)
+    let is_content = |x: u32, y: u32| (p(x, y) - bg).abs() > CONTENT_TOLERANCE;
+    let rows: Vec<bool> = (0..h)
+        .map(|y| (0..w).filter(|&x| is_content(x, y)).count() as f32 >= CONTENT_SHARE * w as f32)
+        .collect();
+    let (y0, y1) = longest_run(&rows, 2)?;
+    if y1 - y0 < h / 8 {
+        return None;
+    }
+    let cols: Vec<bool> = (0..w)
         .map(|x| {
-            (y0 + 1..y1)
-                .map(|y| (p(x, y) - p(x, y - 1)).abs())
-                .sum::<f32>()
-                / (y1 - y0 - 1).max(1) as f32
-                > BUSY
+            (y0..y1).filter(|&y| is_content(x, y)).count() as f32
+                >= CONTENT_SHARE * (y1 - y0) as f32
         })
         .collect();
-    let (x0, x1) = longest_run(&col_busy, 1)?;
-    if x1 - x0 < w / 6 {
+    let (x0, x1) = longest_run(&cols, 2)?;
+    if x1 - x0 < w / 8 {
         return None;
     }
     let win = Window {
