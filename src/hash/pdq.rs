@@ -487,38 +487,81 @@ fn downsample(luma: &[f32], width: usize, height: usize, out: &mut [[f32; DOWNSA
     let along_cols = jarosz_window(height);
     let xs = decimation_indices(width);
     let ys = decimation_indices(height);
+    let divisors: [f32; DOWNSAMPLE] = xs.map(|x| window_count(x, width, along_rows) as f32);
 
-    let mut first_rows = VerticalBox::new(height, along_cols, width);
-    let mut second_rows = VerticalBox::new(height, along_cols, DOWNSAMPLE);
-    let mut row_a = vec![0f32; width];
-    let mut row_b = vec![0f32; width];
-    let mut picked = [0f32; DOWNSAMPLE];
+    let mut first_cols = VerticalBox::new(height, along_cols, width);
+    let mut second_cols = VerticalBox::new(height, along_cols, DOWNSAMPLE);
+    let mut sums = vec![0f32; ROW_BLOCK * width];
+    let mut pending = vec![0f32; ROW_BLOCK * width];
+    let mut pending_rows = 0usize;
+    let mut sums2 = vec![0f32; ROW_BLOCK * width];
     let mut next_y = 0usize;
 
-    for src in luma.chunks_exact(width) {
-        box_row(src, &mut row_a, along_rows);
-        first_rows.push(&row_a, &mut |_, blurred: &[f32]| {
-            box_row(blurred, &mut row_b, along_rows);
-            for (p, &x) in picked.iter_mut().zip(&xs) {
-                *p = row_b.get(x).copied().unwrap_or(0.0);
-            }
-            second_rows.push(&picked, &mut |y, done: &[f32]| {
+    // Second row pass on a block of column-blurred rows, keeping the sampled columns.
+    let mut second_pass = |rows: &[f32], sums2: &mut [f32], second_cols: &mut VerticalBox| {
+        box_sums_block(rows, sums2, width, along_rows);
+        for row in sums2.chunks_exact(width).take(rows.len() / width) {
+            let picked: [f32; DOWNSAMPLE] = std::array::from_fn(|j| row.get(xs[j]).copied().unwrap_or(0.0) / divisors[j]);
+            second_cols.push(&picked, &mut |y, done: &[f32]| {
                 // ys is non-decreasing and repeats when height < 64.
                 while next_y < DOWNSAMPLE && ys[next_y] == y {
                     out[next_y].copy_from_slice(done);
                     next_y += 1;
                 }
             });
-        });
+        }
+    };
+
+    for src in luma.chunks(ROW_BLOCK * width) {
+        let rows = src.len() / width;
+        box_sums_block(src, &mut sums[..src.len()], width, along_rows);
+        for row in sums.chunks_exact_mut(width).take(rows) {
+            divide_by_window(row, along_rows);
+        }
+        for row in sums.chunks_exact(width).take(rows) {
+            first_cols.push(row, &mut |_, blurred: &[f32]| {
+                let at = pending_rows * width;
+                pending[at..at + width].copy_from_slice(blurred);
+                pending_rows += 1;
+                if pending_rows == ROW_BLOCK {
+                    second_pass(&pending, &mut sums2, &mut second_cols);
+                    pending_rows = 0;
+                }
+            });
+        }
+    }
+    second_pass(&pending[..pending_rows * width], &mut sums2[..pending_rows * width], &mut second_cols);
+}
+
+/// Rows filtered together. A running sum is a chain of dependent additions; running
+/// several rows in lockstep lets the processor overlap the chains.
+const ROW_BLOCK: usize = 8;
+
+/// Running sums (not yet divided) of the reference's box pass for every row in
+/// `input`, which holds whole rows of length `n`; `out` has the same shape.
+///
+/// The reference's four phases: the window grows from `half` to `full` pixels at the
+/// start, slides, then shrinks at the end, so each output is the sum of the pixels the
+/// window covers inside the row. Division by [`window_count`] is left to the caller,
+/// which gives the same `f32` as dividing inline and lets it vectorise or skip it.
+fn box_sums_block(input: &[f32], out: &mut [f32], n: usize, full: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut ins = input.chunks_exact(n);
+    let mut outs = out.chunks_exact_mut(n);
+    while ins.len() >= ROW_BLOCK && outs.len() >= ROW_BLOCK {
+        let i: [&[f32]; ROW_BLOCK] = std::array::from_fn(|_| ins.next().unwrap_or_default());
+        let o: [&mut [f32]; ROW_BLOCK] = std::array::from_fn(|_| outs.next().unwrap_or_default());
+        box_sums_rows(i, o, full);
+    }
+    for (i, o) in ins.zip(outs) {
+        box_sums_rows([i], [o], full);
     }
 }
 
-/// One running-mean pass along a contiguous row, in the reference's four phases: the
-/// window grows from `half` to `full` at the start, slides, then shrinks at the end,
-/// so each output is the mean of the pixels the window covers inside the row.
-/// `input` and `out` have the same length and `1 <= full <= len`.
-fn box_row(input: &[f32], out: &mut [f32], full: usize) {
-    let n = input.len().min(out.len());
+fn box_sums_rows<const K: usize>(ins: [&[f32]; K], outs: [&mut [f32]; K], full: usize) {
+    let n = ins.iter().map(|r| r.len()).chain(outs.iter().map(|r| r.len())).min().unwrap_or(0);
     if n == 0 {
         return;
     }
@@ -526,33 +569,71 @@ fn box_row(input: &[f32], out: &mut [f32], full: usize) {
     let half = (full + 2) / 2;
     let grow = full + 1 - half;
     let slide = n - full;
+    let mut sum = [0f32; K];
+    for x in 0..half - 1 {
+        for k in 0..K {
+            sum[k] += ins[k][x];
+        }
+    }
+    for (o, x) in (half - 1..full).enumerate() {
+        for k in 0..K {
+            sum[k] += ins[k][x];
+            outs[k][o] = sum[k];
+        }
+    }
+    for x in 0..slide {
+        for k in 0..K {
+            sum[k] += ins[k][x + full];
+            sum[k] -= ins[k][x];
+            outs[k][grow + x] = sum[k];
+        }
+    }
+    for (o, x) in (grow + slide..n).zip(slide..) {
+        for k in 0..K {
+            sum[k] -= ins[k][x];
+            outs[k][o] = sum[k];
+        }
+    }
+}
 
-    let mut sum = 0f32;
-    for &v in &input[..half - 1] {
-        sum += v;
+/// How many pixels the box window covers at output `pos` of a row of `n`.
+fn window_count(pos: usize, n: usize, full: usize) -> usize {
+    let full = full.clamp(1, n.max(1));
+    let half = (full + 2) / 2;
+    let grow = full + 1 - half;
+    let slide = n.saturating_sub(full);
+    if pos < grow {
+        half + pos
+    } else if pos < grow + slide {
+        full
+    } else {
+        (full + grow + slide).saturating_sub(pos + 1).max(1)
     }
-    let mut count = half - 1;
-    for (o, &v) in out[..grow].iter_mut().zip(&input[half - 1..full]) {
-        sum += v;
-        count += 1;
-        *o = sum / count as f32;
-    }
+}
+
+/// Turns [`box_sums_block`] output into means.
+fn divide_by_window(row: &mut [f32], full: usize) {
+    let n = row.len();
+    let full = full.clamp(1, n.max(1));
+    let grow = full + 1 - (full + 2) / 2;
+    let slide = n.saturating_sub(full);
     let divisor = full as f32;
-    for ((o, &add), &sub) in out[grow..grow + slide]
-        .iter_mut()
-        .zip(&input[full..n])
-        .zip(&input[..slide])
-    {
-        sum += add;
-        sum -= sub;
-        *o = sum / divisor;
+    for (pos, v) in row.iter_mut().enumerate().take(grow) {
+        *v /= window_count(pos, n, full) as f32;
     }
-    let mut count = full;
-    for (o, &sub) in out[grow + slide..n].iter_mut().zip(&input[slide..n]) {
-        sum -= sub;
-        count -= 1;
-        *o = sum / count as f32;
+    for v in row.iter_mut().skip(grow).take(slide) {
+        *v /= divisor;
     }
+    for (pos, v) in row.iter_mut().enumerate().skip(grow + slide) {
+        *v /= window_count(pos, n, full) as f32;
+    }
+}
+
+/// One box pass over a single row, as means; the reference's `box1DFloat`.
+#[cfg(test)]
+fn box_row(input: &[f32], out: &mut [f32], full: usize) {
+    box_sums_block(input, out, input.len(), full);
+    divide_by_window(out, full);
 }
 
 /// The same running mean down columns, fed one row at a time and emitting output rows
@@ -853,6 +934,19 @@ mod tests {
                     assert!((got - want).abs() < 1e-3, "n={n} full={full} o={o}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn blocked_rows_equal_single_rows_bit_for_bit() {
+        let (w, rows, full) = (37usize, ROW_BLOCK * 2 + 3, 3usize);
+        let data: Vec<f32> = (0..w * rows).map(|i| ((i * 7919) % 251) as f32 * 0.299).collect();
+        let mut together = vec![0f32; w * rows];
+        box_sums_block(&data, &mut together, w, full);
+        for (src, got) in data.chunks_exact(w).zip(together.chunks_exact(w)) {
+            let mut alone = vec![0f32; w];
+            box_sums_block(src, &mut alone, w, full);
+            assert_eq!(got, &alone[..]);
         }
     }
 
