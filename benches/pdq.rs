@@ -28,9 +28,13 @@ fn bench_pdq(c: &mut Criterion) {
             b.iter(|| pdq_from_luma(black_box(&buf), side, side))
         });
     }
-    let a = PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22").unwrap();
-    let z = PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22").unwrap();
-    c.bench_function("pdq hamming distance", |b| b.iter(|| black_box(&a).distance(black_box(&z))));
+    let a = PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
+        .unwrap();
+    let z = PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22")
+        .unwrap();
+    c.bench_function("pdq hamming distance", |b| {
+        b.iter(|| black_box(&a).distance(black_box(&z)))
+    });
 }
 
 criterion_group!(benches, bench_pdq);

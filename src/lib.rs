@@ -7,6 +7,6 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod hash;
 pub mod limits;
 pub mod read;
-pub mod hash;

@@ -36,8 +36,8 @@ fn ref_root() -> Option<PathBuf> {
 
 /// Rows of a tab-separated file, without `#` comments and without the header line.
 fn read_tsv(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .skip(1)
@@ -121,7 +121,8 @@ fn python_threatexchange_vectors_are_exact() {
     let published = read_tsv(&pdq.join("expected/published_vectors.tsv"));
     let mut checked = 0;
     for row in &published {
-        let (implementation, image, hash, quality, note) = (&row[0], &row[1], &row[2], &row[3], &row[5]);
+        let (implementation, image, hash, quality, note) =
+            (&row[0], &row[1], &row[2], &row[3], &row[5]);
         if !implementation.starts_with("python-threatexchange")
             || note.contains("dihedral")
             || note.contains("unletterbox")
@@ -131,14 +132,20 @@ fn python_threatexchange_vectors_are_exact() {
         }
         let got = full_resolution(&decode(&pdq.join("images").join(image)));
         let d = got.hash.distance(&hex(hash));
-        eprintln!("{image}: d={d} quality={} (published {quality})", got.quality);
+        eprintln!(
+            "{image}: d={d} quality={} (published {quality})",
+            got.quality
+        );
         assert_eq!(d, 0, "{image}: {} vs published {hash}", got.hash);
         if let Ok(q) = quality.parse::<u8>() {
             assert_eq!(got.quality, q, "{image}");
         }
         checked += 1;
     }
-    assert!(checked >= 4, "expected the LA, rgb, random and sample-b vectors, found {checked}");
+    assert!(
+        checked >= 4,
+        "expected the LA, rgb, random and sample-b vectors, found {checked}"
+    );
 }
 
 /// I16.png: Pillow converts 16-bit grey to RGB by clipping each value at 255, then
@@ -149,7 +156,8 @@ fn python_threatexchange_vectors_are_exact() {
 fn i16_png_with_pillows_luma_is_exact() {
     let Some(root) = ref_root() else { return };
     let pdq = root.join("pdq");
-    let path = pdq.join("images/python-threatexchange/threatexchange/tests/hashing/resources/I16.png");
+    let path =
+        pdq.join("images/python-threatexchange/threatexchange/tests/hashing/resources/I16.png");
     let img = decode(&path);
     let grey = img.to_luma16();
     let luma: Vec<f32> = grey
@@ -186,7 +194,11 @@ fn la_png_dihedral_vectors() {
         .into_iter()
         .filter(|row| row[1] == la && row[5].starts_with("dihedral "))
         .map(|row| {
-            let label = row[5]["dihedral ".len()..].split_whitespace().next().unwrap().to_owned();
+            let label = row[5]["dihedral ".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned();
             (label, hex(&row[2]))
         })
         .collect();
@@ -201,9 +213,20 @@ fn la_png_dihedral_vectors() {
     let img = decode(&pdq.join("images").join(la));
     let (w, h) = (img.width() as usize, img.height() as usize);
     let dct_domain = pdq_dihedral_from_luma(&luma_from_image(&img), w, h).unwrap();
-    assert_eq!(dct_domain.to_vec(), compute_dihedral, "DCT-domain slots vs pdqhash compute_dihedral");
+    assert_eq!(
+        dct_domain.to_vec(),
+        compute_dihedral,
+        "DCT-domain slots vs pdqhash compute_dihedral"
+    );
     let labels = [
-        "ORIGINAL", "ROTATE90", "ROTATE180", "ROTATE270", "FLIPX", "FLIPY", "FLIPPLUS1", "FLIPMINUS1",
+        "ORIGINAL",
+        "ROTATE90",
+        "ROTATE180",
+        "ROTATE270",
+        "FLIPX",
+        "FLIPY",
+        "FLIPPLUS1",
+        "FLIPMINUS1",
     ];
     for ((d, label), slot) in Dihedral::ALL.iter().zip(labels).zip(dct_domain) {
         let want = published[label];
@@ -228,12 +251,21 @@ fn within_meta_tolerance_of_cpp_reference() {
     let mut tool_d = Vec::new();
     let mut full_d = Vec::new();
     let mut failures = Vec::new();
-    eprintln!("{:<90} {:>4} {:>6} {:>6} {:>5}", "image (vs C++ reference)", "q", "d_tool", "d_full", "our_q");
+    eprintln!(
+        "{:<90} {:>4} {:>6} {:>6} {:>5}",
+        "image (vs C++ reference)", "q", "d_tool", "d_full", "our_q"
+    );
     for row in &rows {
         let (image, hash, quality) = (&row[0], hex(&row[1]), row[2].parse::<u8>().unwrap());
         let ours = &results[&format!("pdq/images/{image}")];
-        let (dt, df) = (ours.tool.hash.distance(&hash), ours.full.hash.distance(&hash));
-        eprintln!("{image:<90} {quality:>4} {dt:>6} {df:>6} {:>5}", ours.tool.quality);
+        let (dt, df) = (
+            ours.tool.hash.distance(&hash),
+            ours.full.hash.distance(&hash),
+        );
+        eprintln!(
+            "{image:<90} {quality:>4} {dt:>6} {df:>6} {:>5}",
+            ours.tool.quality
+        );
         if quality >= 80 && !image.ends_with("I16.png") {
             tool_d.push(dt);
             full_d.push(df);
@@ -243,7 +275,11 @@ fn within_meta_tolerance_of_cpp_reference() {
         }
         // Low-quality images are exempt from the distance rule, but the quality score
         // itself must agree closely.
-        assert!(ours.tool.quality.abs_diff(quality) <= 5, "{image}: quality {} vs {quality}", ours.tool.quality);
+        assert!(
+            ours.tool.quality.abs_diff(quality) <= 5,
+            "{image}: quality {} vs {quality}",
+            ours.tool.quality
+        );
     }
     eprintln!("pdq_from_image vs C++ (q>=80): {}", histogram(&tool_d));
     eprintln!("full-resolution vs C++ (q>=80): {}", histogram(&full_d));
@@ -262,12 +298,26 @@ fn agrees_with_pdqhash_pypi() {
     let mut tool_d = Vec::new();
     let mut dihedral_d = Vec::new();
     let mut failures = Vec::new();
-    eprintln!("{:<90} {:>4} {:>6} {:>6} {:>5}", "image (vs pdqhash PyPI)", "q", "d_full", "d_tool", "our_q");
+    eprintln!(
+        "{:<90} {:>4} {:>6} {:>6} {:>5}",
+        "image (vs pdqhash PyPI)", "q", "d_full", "d_tool", "our_q"
+    );
     for row in &rows {
-        let (path, mode, hash, quality) = (&row[0], &row[4], hex(&row[5]), row[6].parse::<u8>().unwrap());
+        let (path, mode, hash, quality) = (
+            &row[0],
+            &row[4],
+            hex(&row[5]),
+            row[6].parse::<u8>().unwrap(),
+        );
         let ours = &results[path];
-        let (df, dt) = (ours.full.hash.distance(&hash), ours.tool.hash.distance(&hash));
-        eprintln!("{path:<90} {quality:>4} {df:>6} {dt:>6} {:>5}", ours.full.quality);
+        let (df, dt) = (
+            ours.full.hash.distance(&hash),
+            ours.tool.hash.distance(&hash),
+        );
+        eprintln!(
+            "{path:<90} {quality:>4} {df:>6} {dt:>6} {:>5}",
+            ours.full.quality
+        );
         // Pillow clips 16-bit grey at 255 where we scale it (see the I16 test).
         if mode == "I;16" {
             continue;
@@ -275,30 +325,54 @@ fn agrees_with_pdqhash_pypi() {
         full_d.push(df);
         tool_d.push(dt);
         if path.ends_with(".png") {
-            assert_eq!(df, 0, "{path}: lossless input, same luma, must be the same hash");
+            assert_eq!(
+                df, 0,
+                "{path}: lossless input, same luma, must be the same hash"
+            );
         }
         if quality >= 80 && df > META_TOLERANCE {
             failures.push(format!("{path}: d={df}"));
         }
-        assert!(ours.full.quality.abs_diff(quality) <= 5, "{path}: quality {} vs {quality}", ours.full.quality);
+        assert!(
+            ours.full.quality.abs_diff(quality) <= 5,
+            "{path}: quality {} vs {quality}",
+            ours.full.quality
+        );
         // compute_dihedral uses the same DCT-domain transforms: with lossless input our
         // luma is theirs and every slot must be identical; a JPEG decoded by a different
         // decoder can move coefficients near the median without changing the plain hash.
         let theirs: Vec<PdqHash> = row[7].split(',').map(hex).collect();
         assert_eq!(theirs.len(), 8, "{path}");
-        let slot_d: Vec<u32> = ours.dihedral_full.iter().zip(&theirs).map(|(a, b)| a.distance(b)).collect();
+        let slot_d: Vec<u32> = ours
+            .dihedral_full
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| a.distance(b))
+            .collect();
         dihedral_d.extend(&slot_d);
         if path.ends_with(".png") {
-            assert!(slot_d.iter().all(|&d| d == 0), "{path}: dihedral slots {slot_d:?}");
+            assert!(
+                slot_d.iter().all(|&d| d == 0),
+                "{path}: dihedral slots {slot_d:?}"
+            );
         } else if quality >= 80 {
-            assert!(slot_d.iter().all(|&d| d <= META_TOLERANCE), "{path}: dihedral slots {slot_d:?}");
+            assert!(
+                slot_d.iter().all(|&d| d <= META_TOLERANCE),
+                "{path}: dihedral slots {slot_d:?}"
+            );
         }
     }
     eprintln!("full-resolution vs pdqhash: {}", histogram(&full_d));
-    eprintln!("dihedral slots vs compute_dihedral: {}", histogram(&dihedral_d));
+    eprintln!(
+        "dihedral slots vs compute_dihedral: {}",
+        histogram(&dihedral_d)
+    );
     eprintln!("pdq_from_image vs pdqhash: {}", histogram(&tool_d));
     assert!(full_d.len() >= 80, "only {} rows compared", full_d.len());
-    assert!(failures.is_empty(), "quality >= 80 but far from pdqhash: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "quality >= 80 but far from pdqhash: {failures:?}"
+    );
 }
 
 /// The DCT-domain dihedral slots of the bridge photo against hashing actually
@@ -326,7 +400,12 @@ fn dihedral_slots_match_transformed_pixels() {
     let full_slots = results[&format!("pdq/images/reg-test-input/dih/{}", files[0])].dihedral_full;
     let mut full_d = Vec::new();
     let mut tool_d = Vec::new();
-    for (((d, file), tool_slot), full_slot) in Dihedral::ALL.iter().zip(files).zip(tool_slots).zip(full_slots) {
+    for (((d, file), tool_slot), full_slot) in Dihedral::ALL
+        .iter()
+        .zip(files)
+        .zip(tool_slots)
+        .zip(full_slots)
+    {
         let transformed = d.apply(&original);
         let shipped = &results[&format!("pdq/images/reg-test-input/dih/{file}")];
         let full = [
@@ -348,7 +427,10 @@ fn dihedral_slots_match_transformed_pixels() {
     eprintln!("pdq_from_image: {}", histogram(&tool_d));
     assert!(full_d.iter().all(|&d| d <= META_TOLERANCE), "{full_d:?}");
     // Nearest-neighbour sampling adds its own grid shift, still far below a match.
-    assert!(tool_d.iter().all(|&d| d <= 2 * META_TOLERANCE), "{tool_d:?}");
+    assert!(
+        tool_d.iter().all(|&d| d <= 2 * META_TOLERANCE),
+        "{tool_d:?}"
+    );
     // Unrelated photos are ~128 apart; distinct slots of one photo must not collide.
     assert!(full_slots[0].distance(&full_slots[1]) > 31);
 }

@@ -315,12 +315,8 @@ pub fn luma_from_image(img: &DynamicImage) -> Vec<f32> {
     let mut out = Vec::with_capacity(n);
     match &px {
         Pixels::U8 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_u8)),
-        Pixels::U16 { data, channels } => {
-            out.extend(data.chunks_exact(*channels).map(luma_u16))
-        }
-        Pixels::F32 { data, channels } => {
-            out.extend(data.chunks_exact(*channels).map(luma_f32))
-        }
+        Pixels::U16 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_u16)),
+        Pixels::F32 { data, channels } => out.extend(data.chunks_exact(*channels).map(luma_f32)),
         Pixels::Converted(rgb) => out.extend(rgb.as_raw().chunks_exact(3).map(luma_u8)),
     }
     out
@@ -362,16 +358,46 @@ enum Pixels<'a> {
 impl<'a> Pixels<'a> {
     fn of(img: &'a DynamicImage) -> Pixels<'a> {
         match img {
-            DynamicImage::ImageLuma8(b) => Pixels::U8 { data: b.as_raw(), channels: 1 },
-            DynamicImage::ImageLumaA8(b) => Pixels::U8 { data: b.as_raw(), channels: 2 },
-            DynamicImage::ImageRgb8(b) => Pixels::U8 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba8(b) => Pixels::U8 { data: b.as_raw(), channels: 4 },
-            DynamicImage::ImageLuma16(b) => Pixels::U16 { data: b.as_raw(), channels: 1 },
-            DynamicImage::ImageLumaA16(b) => Pixels::U16 { data: b.as_raw(), channels: 2 },
-            DynamicImage::ImageRgb16(b) => Pixels::U16 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba16(b) => Pixels::U16 { data: b.as_raw(), channels: 4 },
-            DynamicImage::ImageRgb32F(b) => Pixels::F32 { data: b.as_raw(), channels: 3 },
-            DynamicImage::ImageRgba32F(b) => Pixels::F32 { data: b.as_raw(), channels: 4 },
+            DynamicImage::ImageLuma8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 1,
+            },
+            DynamicImage::ImageLumaA8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 2,
+            },
+            DynamicImage::ImageRgb8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba8(b) => Pixels::U8 {
+                data: b.as_raw(),
+                channels: 4,
+            },
+            DynamicImage::ImageLuma16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 1,
+            },
+            DynamicImage::ImageLumaA16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 2,
+            },
+            DynamicImage::ImageRgb16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba16(b) => Pixels::U16 {
+                data: b.as_raw(),
+                channels: 4,
+            },
+            DynamicImage::ImageRgb32F(b) => Pixels::F32 {
+                data: b.as_raw(),
+                channels: 3,
+            },
+            DynamicImage::ImageRgba32F(b) => Pixels::F32 {
+                data: b.as_raw(),
+                channels: 4,
+            },
             other => Pixels::Converted(other.to_rgb8()),
         }
     }
@@ -474,7 +500,12 @@ fn decimation_indices(n: usize) -> [usize; DOWNSAMPLE] {
 /// the 64 columns that decimation samples; each running sum still sees exactly the
 /// same additions in the same order, so the result is bit-identical while memory is
 /// a ring of `window + 1` rows instead of two image-sized buffers.
-fn downsample(luma: &[f32], width: usize, height: usize, out: &mut [[f32; DOWNSAMPLE]; DOWNSAMPLE]) {
+fn downsample(
+    luma: &[f32],
+    width: usize,
+    height: usize,
+    out: &mut [[f32; DOWNSAMPLE]; DOWNSAMPLE],
+) {
     if width == DOWNSAMPLE && height == DOWNSAMPLE {
         // The reference copies a 64×64 input as is (its video path feeds pre-scaled
         // frames); filtering would add float rounding from the running sums.
@@ -501,7 +532,8 @@ fn downsample(luma: &[f32], width: usize, height: usize, out: &mut [[f32; DOWNSA
     let mut second_pass = |rows: &[f32], sums2: &mut [f32], second_cols: &mut VerticalBox| {
         box_sums_block(rows, sums2, width, along_rows);
         for row in sums2.chunks_exact(width).take(rows.len() / width) {
-            let picked: [f32; DOWNSAMPLE] = std::array::from_fn(|j| row.get(xs[j]).copied().unwrap_or(0.0) / divisors[j]);
+            let picked: [f32; DOWNSAMPLE] =
+                std::array::from_fn(|j| row.get(xs[j]).copied().unwrap_or(0.0) / divisors[j]);
             second_cols.push(&picked, &mut |y, done: &[f32]| {
                 // ys is non-decreasing and repeats when height < 64.
                 while next_y < DOWNSAMPLE && ys[next_y] == y {
@@ -530,12 +562,16 @@ fn downsample(luma: &[f32], width: usize, height: usize, out: &mut [[f32; DOWNSA
             });
         }
     }
-    second_pass(&pending[..pending_rows * width], &mut sums2[..pending_rows * width], &mut second_cols);
+    second_pass(
+        &pending[..pending_rows * width],
+        &mut sums2[..pending_rows * width],
+        &mut second_cols,
+    );
 }
 
 /// Rows filtered together. A running sum is a chain of dependent additions; running
 /// several rows in lockstep lets the processor overlap the chains.
-const ROW_BLOCK: usize = 8;
+const ROW_BLOCK: usize = 4;
 
 /// Running sums (not yet divided) of the reference's box pass for every row in
 /// `input`, which holds whole rows of length `n`; `out` has the same shape.
@@ -561,7 +597,12 @@ fn box_sums_block(input: &[f32], out: &mut [f32], n: usize, full: usize) {
 }
 
 fn box_sums_rows<const K: usize>(ins: [&[f32]; K], outs: [&mut [f32]; K], full: usize) {
-    let n = ins.iter().map(|r| r.len()).chain(outs.iter().map(|r| r.len())).min().unwrap_or(0);
+    let n = ins
+        .iter()
+        .map(|r| r.len())
+        .chain(outs.iter().map(|r| r.len()))
+        .min()
+        .unwrap_or(0);
     if n == 0 {
         return;
     }
@@ -725,21 +766,41 @@ impl VerticalBox {
 }
 
 /// Meta's heuristic: count significant gradients between neighbours of the 64×64
-/// downsample. The float-to-int truncation and the constants are part of the
-/// definition; `as` saturates where C++ would be undefined on absurd input.
+/// downsample, each as `|trunc((u − v)·100/255)|`; the truncation and the constants are
+/// part of the definition.
+///
+/// The truncation is done in `f32` (round with the 2²³ trick, step back if that rounded
+/// up) because a saturating float-to-int cast does not vectorise on baseline x86-64 and
+/// dominated the 64×64 path. Terms are exact small integers, so the per-column `f32`
+/// sums are exact too; terms are capped at 10⁶, which real luma (at most 100) never
+/// reaches and which keeps absurd input finite.
 fn quality_metric(buf: &[[f32; DOWNSAMPLE]; DOWNSAMPLE]) -> u8 {
-    let step = |u: f32, v: f32| -> u64 { u64::from(((((u - v) * 100.0) / 255.0) as i32).unsigned_abs()) };
-    let mut sum = 0u64;
+    const ROUNDER: f32 = 8_388_608.0; // 2^23: adding it leaves no fraction bits.
+    let step = |u: f32, v: f32| -> f32 {
+        let a = (((u - v) * 100.0) / 255.0).abs().min(1.0e6);
+        let rounded = (a + ROUNDER) - ROUNDER;
+        if rounded > a {
+            rounded - 1.0
+        } else {
+            rounded
+        }
+    };
+    let mut columns = [0f32; DOWNSAMPLE];
     for pair in buf.windows(2) {
-        for (&u, &v) in pair[0].iter().zip(&pair[1]) {
-            sum += step(u, v);
+        for ((acc, &u), &v) in columns.iter_mut().zip(&pair[0]).zip(&pair[1]) {
+            *acc += step(u, v);
         }
     }
     for row in buf {
-        for pair in row.windows(2) {
-            sum += step(pair[0], pair[1]);
+        for ((acc, &u), &v) in columns
+            .iter_mut()
+            .zip(&row[..DOWNSAMPLE - 1])
+            .zip(&row[1..])
+        {
+            *acc += step(u, v);
         }
     }
+    let sum: u64 = columns.iter().map(|&c| c as u64).sum();
     (sum / 90).min(100) as u8
 }
 
@@ -812,7 +873,9 @@ mod tests {
         let h = PdqHash(bytes);
         let s = h.to_hex();
         assert_eq!(s.len(), 64);
-        assert!(s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(s
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
         assert_eq!(PdqHash::from_hex(&s), Some(h));
         assert_eq!(PdqHash::from_hex(&s.to_uppercase()), Some(h));
         assert_eq!(h.to_string(), s);
@@ -846,10 +909,12 @@ mod tests {
 
     #[test]
     fn distance_laws() {
-        let a = PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
-            .unwrap();
-        let b = PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22")
-            .unwrap();
+        let a =
+            PdqHash::from_hex("f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22")
+                .unwrap();
+        let b =
+            PdqHash::from_hex("d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22")
+                .unwrap();
         assert_eq!(a.distance(&a), 0);
         assert_eq!(a.distance(&b), b.distance(&a));
         assert_eq!(a.distance(&b), 6);
@@ -873,8 +938,18 @@ mod tests {
         for (w, h) in [(1, 1), (2, 3), (4, 100), (100, 4)] {
             let luma = gradient(w, h);
             let p = pdq_from_luma(&luma, w, h).unwrap();
-            assert_eq!(p, Pdq { hash: PdqHash::ZERO, quality: 0 }, "{w}x{h}");
-            assert_eq!(pdq_dihedral_from_luma(&luma, w, h), Some([PdqHash::ZERO; 8]));
+            assert_eq!(
+                p,
+                Pdq {
+                    hash: PdqHash::ZERO,
+                    quality: 0
+                },
+                "{w}x{h}"
+            );
+            assert_eq!(
+                pdq_dihedral_from_luma(&luma, w, h),
+                Some([PdqHash::ZERO; 8])
+            );
         }
         // The smallest hashable size works and is deterministic.
         let luma = gradient(5, 5);
@@ -896,7 +971,9 @@ mod tests {
             .flat_map(|y| {
                 (0..w).map(move |x| {
                     let (x, y) = (x as f32, y as f32);
-                    127.5 + 60.0 * (x / 9.0).sin() * (y / 13.0).cos() + 60.0 * ((x + y) / 31.0).sin()
+                    127.5
+                        + 60.0 * (x / 9.0).sin() * (y / 13.0).cos()
+                        + 60.0 * ((x + y) / 31.0).sin()
                 })
             })
             .collect();
@@ -940,7 +1017,9 @@ mod tests {
     #[test]
     fn blocked_rows_equal_single_rows_bit_for_bit() {
         let (w, rows, full) = (37usize, ROW_BLOCK * 2 + 3, 3usize);
-        let data: Vec<f32> = (0..w * rows).map(|i| ((i * 7919) % 251) as f32 * 0.299).collect();
+        let data: Vec<f32> = (0..w * rows)
+            .map(|i| ((i * 7919) % 251) as f32 * 0.299)
+            .collect();
         let mut together = vec![0f32; w * rows];
         box_sums_block(&data, &mut together, w, full);
         for (src, got) in data.chunks_exact(w).zip(together.chunks_exact(w)) {
@@ -975,6 +1054,39 @@ mod tests {
     }
 
     #[test]
+    fn quality_matches_the_integer_definition() {
+        let reference = |buf: &[[f32; DOWNSAMPLE]; DOWNSAMPLE]| {
+            let d = |u: f32, v: f32| i64::from((((u - v) * 100.0) / 255.0) as i32).abs();
+            let mut sum = 0i64;
+            for i in 0..DOWNSAMPLE {
+                for j in 0..DOWNSAMPLE {
+                    if i + 1 < DOWNSAMPLE {
+                        sum += d(buf[i][j], buf[i + 1][j]);
+                    }
+                    if j + 1 < DOWNSAMPLE {
+                        sum += d(buf[i][j], buf[i][j + 1]);
+                    }
+                }
+            }
+            (sum / 90).min(100) as u8
+        };
+        let mut state = 12345u32;
+        for scale in [0.0f32, 0.3, 2.55, 7.0, 40.0, 255.0] {
+            let buf: [[f32; DOWNSAMPLE]; DOWNSAMPLE] = std::array::from_fn(|_| {
+                std::array::from_fn(|_| {
+                    state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (state >> 8) as f32 / (1u32 << 24) as f32 * scale
+                })
+            });
+            assert_eq!(quality_metric(&buf), reference(&buf), "scale {scale}");
+        }
+        // Exactly representable halves and integers around the truncation points.
+        let steps: [[f32; DOWNSAMPLE]; DOWNSAMPLE] =
+            std::array::from_fn(|i| std::array::from_fn(|j| ((i * 3 + j * 5) % 7) as f32 * 1.275));
+        assert_eq!(quality_metric(&steps), reference(&steps));
+    }
+
+    #[test]
     fn decimation_samples_centres() {
         let xs = decimation_indices(128);
         assert_eq!(xs[0], 1);
@@ -1004,12 +1116,16 @@ mod tests {
 
     #[test]
     fn luma_uses_meta_coefficients() {
-        let img = DynamicImage::ImageRgb8(image::RgbImage::from_raw(2, 1, vec![255, 0, 0, 10, 20, 30]).unwrap());
+        let img = DynamicImage::ImageRgb8(
+            image::RgbImage::from_raw(2, 1, vec![255, 0, 0, 10, 20, 30]).unwrap(),
+        );
         let l = luma_from_image(&img);
         assert_eq!(l.len(), 2);
         assert!((l[0] - 76.245).abs() < 1e-4);
         assert!((l[1] - (2.99 + 11.74 + 3.42)).abs() < 1e-4);
-        let grey = DynamicImage::ImageLuma16(image::ImageBuffer::from_raw(1, 1, vec![257u16 * 200]).unwrap());
+        let grey = DynamicImage::ImageLuma16(
+            image::ImageBuffer::from_raw(1, 1, vec![257u16 * 200]).unwrap(),
+        );
         assert_eq!(luma_from_image(&grey), vec![200.0]);
     }
 
