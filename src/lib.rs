@@ -11,6 +11,7 @@
 pub mod align;
 pub mod archive;
 pub mod assess;
+pub mod cluster;
 pub mod decode;
 pub mod discover;
 pub mod error;

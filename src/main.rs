@@ -18,6 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use retrace::archive::{Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, Claim};
+use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
 use retrace::limits::Limits;
 use retrace::pipeline::{first_seen, scan, Config, Engine, FirstSeen};
@@ -519,6 +520,7 @@ fn scan_cmd(
     let cancel = cancel_flag();
     let pb = progress(candidates.len());
     let mut reports: Vec<Report> = Vec::new();
+    let mut out_names: HashMap<String, PathBuf> = HashMap::new();
     let mut to_record = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
@@ -543,9 +545,11 @@ fn scan_cmd(
                 if let Some(dir) = &args.out {
                     let mut name = c.relative.as_os_str().to_owned();
                     name.push(".json");
+                    let target = dir.join(name);
                     let mut bytes = serde_json::to_vec_pretty(r)?;
                     bytes.push(b'\n');
-                    write_atomic(&dir.join(name), &bytes)?;
+                    write_atomic(&target, &bytes)?;
+                    out_names.insert(r.path.clone(), target);
                 }
                 if args.record {
                     if let Some(entry) = engine.archive_entry(&ex) {
@@ -585,6 +589,18 @@ fn scan_cmd(
             .context("recording into the archive")?;
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path).then(a.sha256.cmp(&b.sha256)));
+    let (refs, clusters) = cluster::cluster(&reports, &engine.config().matching);
+    for (r, c) in reports.iter_mut().zip(refs) {
+        if c.is_some() {
+            r.cluster = c;
+            // Reports written while the batch ran did not know their group yet.
+            if let Some(target) = out_names.get(&r.path) {
+                let mut bytes = serde_json::to_vec_pretty(r)?;
+                bytes.push(b'\n');
+                write_atomic(target, &bytes)?;
+            }
+        }
+    }
     if let Some(dir) = &args.out {
         let summary = serde_json::json!({
             "schema": "retrace.summary/1",
@@ -593,6 +609,7 @@ fn scan_cmd(
             "with_earlier_copy": reports.iter().filter(|r| r.has_earlier_copy()).count(),
             "with_errors": reports.iter().filter(|r| r.has_errors()).count(),
             "interrupted": cancel.load(Ordering::SeqCst),
+            "clusters": clusters,
             "reports": reports.iter().map(|r| serde_json::json!({
                 "path": r.path,
                 "sha256": r.sha256,
@@ -611,6 +628,16 @@ fn scan_cmd(
     if !args.jsonl {
         let mut out = stdout.lock();
         text::write_summary(&mut out, &reports)?;
+        for c in &clusters {
+            writeln!(
+                out,
+                "near-duplicates #{}: {} copies; closest to the original: {} ({})",
+                c.id,
+                c.members.len(),
+                report::escape_untrusted(&c.representative),
+                c.reason
+            )?;
+        }
     }
     if cancel.load(Ordering::SeqCst) {
         eprintln!("retrace: interrupted; reports written so far are complete files");

@@ -58,6 +58,10 @@ pub struct Report {
     pub archive: ArchiveSearch,
     /// The claimed date checked against, when given.
     pub claim_date: Option<String>,
+    /// The near-duplicate group this picture belongs to within its batch
+    /// (`scan` only; null when alone or not known when the report was streamed).
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::ClusterRef>,
     /// The program that wrote the report.
     pub generator: String,
 }
@@ -81,6 +85,7 @@ impl Report {
             errors: Vec::new(),
             archive: ArchiveSearch::default(),
             claim_date: None,
+            cluster: None,
             generator: concat!("retrace ", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

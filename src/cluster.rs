@@ -1,0 +1,166 @@
+//! Near-duplicate groups within one batch: when a scan holds several copies of
+//! the same picture (the same photo from three channels), they are grouped and
+//! the copy most likely closest to the original is named, with the reason.
+//! Works from finished reports only (their whole-frame hashes and sizes).
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{HashBits, HashKind};
+use crate::index::MemoryIndex;
+use crate::matching::MatchParams;
+use crate::report::Report;
+
+/// A report's place in its batch's near-duplicate group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRef {
+    /// Group number within the batch (stable: groups are numbered in path order).
+    pub id: usize,
+    /// How many pictures the group holds.
+    pub size: usize,
+    /// The copy most likely closest to the original.
+    pub representative: String,
+    /// Whether this report is that copy.
+    pub is_representative: bool,
+    /// Why that copy was chosen.
+    pub reason: String,
+}
+
+/// One group, for the batch summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    /// Group number.
+    pub id: usize,
+    /// Member paths, sorted.
+    pub members: Vec<String>,
+    /// The copy most likely closest to the original.
+    pub representative: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn hash(r: &Report, kind: HashKind) -> Option<HashBits> {
+    HashBits::from_hex(kind, r.hashes.get(kind.name())?.as_str()?)
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Rank of a copy: more pixels, then camera metadata, then more bytes per
+/// pixel (less re-compression). Larger is closer to the original.
+fn rank(r: &Report) -> (u64, bool, u64) {
+    let px = u64::from(r.width.unwrap_or(0)) * u64::from(r.height.unwrap_or(0));
+    let exif = r.metadata.as_ref().is_some_and(|m| !m.exif.is_empty());
+    let bpp = (r.bytes.unwrap_or(0) * 1000).checked_div(px).unwrap_or(0);
+    (px, exif, bpp)
+}
+
+/// Group the reports (sorted by path first by the caller, for stable ids) and
+/// return the groups of two or more; `reports[i]`'s group is set in `out[i]`.
+pub fn cluster(
+    reports: &[Report],
+    params: &MatchParams,
+) -> (Vec<Option<ClusterRef>>, Vec<Cluster>) {
+    let n = reports.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut index = MemoryIndex::new();
+    let pdq: Vec<Option<HashBits>> = reports
+        .iter()
+        .map(|r| {
+            let q = r
+                .hashes
+                .get("pdq_quality")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            hash(r, HashKind::Pdq).filter(|_| q >= u64::from(params.pdq_min_quality))
+        })
+        .collect();
+    for (i, h) in pdq.iter().enumerate() {
+        if let Some(h) = h {
+            index.insert(i as i64, "full", *h);
+        }
+    }
+    for i in 0..n {
+        // Identical content is one picture whatever its hashes say.
+        for j in 0..i {
+            if reports[i].sha256.is_some() && reports[i].sha256 == reports[j].sha256 {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+        let Some(h) = pdq[i] else { continue };
+        for hit in index.within(&h, params.pdq_confirm) {
+            let j = hit.image_id as usize;
+            if j == i {
+                continue;
+            }
+            // Same rule as matching: a second algorithm must agree.
+            let second = [HashKind::Phash, HashKind::Dhash].iter().any(|&k| {
+                let limit = if k == HashKind::Phash {
+                    params.phash_possible
+                } else {
+                    params.dhash_possible
+                };
+                match (hash(&reports[i], k), hash(&reports[j], k)) {
+                    (Some(a), Some(b)) => a.distance(&b).is_some_and(|d| d <= limit),
+                    _ => false,
+                }
+            });
+            if second {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                parent[a] = b;
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for i in 0..n {
+        let root = find(&mut parent, i);
+        groups.entry(root).or_default().push(i);
+    }
+    let mut ordered: Vec<Vec<usize>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    ordered.sort_by_key(|g| g[0]);
+    let mut refs = vec![None; n];
+    let mut clusters = Vec::new();
+    for (id, members) in ordered.into_iter().enumerate() {
+        let best = *members
+            .iter()
+            .max_by(|&&a, &&b| rank(&reports[a]).cmp(&rank(&reports[b])).then(b.cmp(&a)))
+            .expect("groups are non-empty");
+        let r = &reports[best];
+        let (px, exif, bpp) = rank(r);
+        let reason = format!(
+            "largest resolution ({}×{}, {:.1} MP){}, {:.2} bytes per pixel (least re-compression among equals)",
+            r.width.unwrap_or(0),
+            r.height.unwrap_or(0),
+            px as f64 / 1e6,
+            if exif {
+                ", carries camera metadata"
+            } else {
+                ""
+            },
+            bpp as f64 / 1000.0
+        );
+        for &m in &members {
+            refs[m] = Some(ClusterRef {
+                id,
+                size: members.len(),
+                representative: r.path.clone(),
+                is_representative: m == best,
+                reason: reason.clone(),
+            });
+        }
+        let mut paths: Vec<String> = members.iter().map(|&m| reports[m].path.clone()).collect();
+        paths.sort();
+        clusters.push(Cluster {
+            id,
+            members: paths,
+            representative: r.path.clone(),
+            reason,
+        });
+    }
+    (refs, clusters)
+}
