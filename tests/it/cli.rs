@@ -124,3 +124,38 @@ fn out_dir_mirrors_the_tree_and_record_makes_tomorrows_copies_match() {
     assert_eq!(r["earliest_copy"]["source"], "tip line");
     assert_eq!(r["earliest_copy"]["first_seen_from"], "recorded");
 }
+
+#[test]
+fn copies_within_a_batch_are_grouped_and_the_original_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(
+        samples().join("archive/Storm.jpg"),
+        d.join("a_storm_original.jpg"),
+    )
+    .unwrap();
+    copy_sample(d, "storm_recompressed_q65.jpg");
+    copy_sample(d, "new_flower.jpg");
+    let out_dir = d.join("out");
+    let out = run(retrace(None).arg("scan").arg(d).arg("--out").arg(&out_dir));
+    assert_eq!(out.status.code(), Some(0));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    let clusters = summary["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    assert_eq!(clusters[0]["members"].as_array().unwrap().len(), 2);
+    // The camera original (full size, EXIF) is closer to the source than the re-encode.
+    assert!(clusters[0]["representative"]
+        .as_str()
+        .unwrap()
+        .ends_with("a_storm_original.jpg"));
+    let r: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join("storm_recompressed_q65.jpg.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["cluster"]["is_representative"], false);
+    let flower: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("new_flower.jpg.json")).unwrap())
+            .unwrap();
+    assert!(flower["cluster"].is_null());
+}
