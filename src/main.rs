@@ -390,14 +390,7 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) ->
         },
         Some(archive),
     )?;
-    let (candidates, problems) = discover(&args.paths, &walk);
-    for p in &problems {
-        eprintln!(
-            "retrace: {}: {}",
-            report::escape_untrusted(&p.path.to_string_lossy()),
-            p.message
-        );
-    }
+    let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
     let pb = progress(candidates.len());
     let (mut added, mut known, mut failed) = (0usize, 0usize, 0usize);
@@ -483,6 +476,25 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) ->
     })
 }
 
+/// Walk the paths and tell the user, escaped, about what could not be walked.
+fn discover_reporting(
+    paths: &[PathBuf],
+    walk: &WalkOptions,
+) -> (
+    Vec<retrace::discover::Candidate>,
+    Vec<retrace::discover::WalkProblem>,
+) {
+    let (candidates, problems) = discover(paths, walk);
+    for p in &problems {
+        eprintln!(
+            "retrace: {}: {}",
+            report::escape_untrusted(&p.path.to_string_lossy()),
+            report::escape_untrusted(&p.message)
+        );
+    }
+    (candidates, problems)
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -509,14 +521,7 @@ fn scan_cmd(
         ..Config::default()
     };
     let engine = Engine::new(config, open_archive(archive, args.record)?)?;
-    let (candidates, problems) = discover(&args.paths, &walk);
-    for p in &problems {
-        eprintln!(
-            "retrace: {}: {}",
-            report::escape_untrusted(&p.path.to_string_lossy()),
-            p.message
-        );
-    }
+    let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
     let pb = progress(candidates.len());
     let mut reports: Vec<Report> = Vec::new();

@@ -311,50 +311,16 @@ impl Engine {
 
     /// Examine and analyse one file, containing any panic as an error in its report.
     pub fn process_path(&self, path: &Path) -> Examined {
-        let caught = catch_unwind(AssertUnwindSafe(|| {
+        contained(path, || {
             let mut ex = self.examine_path(path);
             self.analyze(&mut ex);
             ex
-        }));
-        caught.unwrap_or_else(|payload| {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            let mut report = Report::new(path.to_string_lossy().into_owned());
-            report.errors.push(StageError {
-                stage: "internal".into(),
-                message: format!("processing panicked (a bug; the batch went on): {msg}"),
-            });
-            Examined {
-                report,
-                metadata: None,
-                working: None,
-                hashes: None,
-                mtime: None,
-                thumbnail: None,
-            }
         })
     }
 
     /// Examine one file without matching, containing any panic.
     pub fn examine_path_contained(&self, path: &Path) -> Examined {
-        catch_unwind(AssertUnwindSafe(|| self.examine_path(path))).unwrap_or_else(|_| {
-            let mut report = Report::new(path.to_string_lossy().into_owned());
-            report.errors.push(StageError {
-                stage: "internal".into(),
-                message: "processing panicked (a bug; the batch went on)".into(),
-            });
-            Examined {
-                report,
-                metadata: None,
-                working: None,
-                hashes: None,
-                mtime: None,
-                thumbnail: None,
-            }
-        })
+        contained(path, || self.examine_path(path))
     }
 
     /// What the archive stores for an examined picture; `None` when it could not be decoded.
@@ -415,6 +381,31 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Run per-file work so that a panic (a bug here or in a decoder) costs this
+/// file only: it becomes an `internal` error in the file's report.
+fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
+    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let mut report = Report::new(path.to_string_lossy().into_owned());
+        report.errors.push(StageError {
+            stage: "internal".into(),
+            message: format!("processing panicked (a bug; the batch went on): {msg}"),
+        });
+        Examined {
+            report,
+            metadata: None,
+            working: None,
+            hashes: None,
+            mtime: None,
+            thumbnail: None,
+        }
+    })
 }
 
 fn hashes_json(h: &Hashes) -> std::collections::BTreeMap<String, serde_json::Value> {
