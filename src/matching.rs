@@ -430,3 +430,105 @@ pub fn find_matches(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{NewImage, Sighting, StoredHash};
+    use crate::decode::shrink;
+    use crate::hash::{compute, variants};
+    use image::DynamicImage;
+
+    fn load(name: &str) -> DynamicImage {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .join(name);
+        shrink(&image::open(p).unwrap(), crate::decode::WORKING_SIDE)
+    }
+
+    fn archive_with(images: &[(&str, &DynamicImage)]) -> (Mutex<Archive>, MemoryIndex) {
+        let mut a = Archive::in_memory().unwrap();
+        let mut index = MemoryIndex::new();
+        for (sha, img) in images {
+            let hashes: Vec<StoredHash> = variants::archive_hashes(img)
+                .into_iter()
+                .flat_map(|(region, h)| {
+                    h.iter()
+                        .map(|bits| StoredHash {
+                            region: region.clone(),
+                            bits,
+                            quality: None,
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let entry = NewImage {
+                sha256: sha.to_string(),
+                format: "jpeg".into(),
+                width: Some(img.width()),
+                height: Some(img.height()),
+                bytes: 1,
+                metadata_json: "{}".into(),
+                thumb: Some(Thumb::from_image(img).to_bytes()),
+                hashes: hashes.clone(),
+            };
+            let seen = Sighting {
+                location: format!("{sha}.jpg"),
+                source: "test".into(),
+                url: None,
+                first_seen: "2010-01-01".into(),
+                first_seen_from: "given".into(),
+            };
+            a.record_batch(&[(entry, seen)]).unwrap();
+            let id = a.lookup_sha256(sha).unwrap().unwrap();
+            for h in hashes {
+                index.insert(id, &h.region, h.bits);
+            }
+        }
+        (Mutex::new(a), index)
+    }
+
+    fn query(img: &DynamicImage, sha: &str, index: &MemoryIndex, a: &Mutex<Archive>) -> Vec<Match> {
+        let full = compute(img);
+        let v = variants::query_variants(img, &full);
+        let t = Thumb::from_image_with_side(img, 256);
+        let q = Query {
+            sha256: sha,
+            variants: &v,
+            thumb: Some(&t),
+        };
+        find_matches(&q, index, a, &MatchParams::default()).unwrap()
+    }
+
+    #[test]
+    fn copies_match_with_their_transform_and_other_photos_do_not() {
+        let storm = load("archive/Storm.jpg");
+        let wood = load("archive/Wood.jpg");
+        let (a, index) = archive_with(&[("storm", &storm), ("wood", &wood)]);
+
+        let exact = query(&storm, "storm", &index, &a);
+        assert_eq!(exact.len(), 1);
+        assert!(exact[0].exact && exact[0].confidence == Confidence::Confirmed);
+
+        let copy = load("incoming/storm_recompressed_q65.jpg");
+        let m = query(&copy, "x", &index, &a);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].sha256, "storm");
+        assert_eq!(m[0].confidence, Confidence::Confirmed);
+        assert!(!m[0].exact);
+        assert_eq!(m[0].transform, "identity");
+
+        let mirrored = storm.fliph();
+        let m = query(&mirrored, "y", &index, &a);
+        assert_eq!(m[0].sha256, "storm");
+        assert_eq!(m[0].transform, "mirror");
+
+        let turned = wood.rotate90();
+        let m = query(&turned, "z", &index, &a);
+        assert_eq!(m[0].sha256, "wood");
+        assert_eq!(m[0].transform, "rot90");
+
+        let other = load("not-in-archive/flower.jpg");
+        assert!(query(&other, "w", &index, &a).is_empty());
+    }
+}
