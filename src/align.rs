@@ -15,6 +15,9 @@
 //! pure and deterministic, and never panics on untrusted thumbnail bytes.
 
 use image::DynamicImage;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Longest side, in pixels, of the thumbnail stored for every archive picture.
 ///
@@ -368,6 +371,13 @@ pub struct AlignParams {
     /// it (screenshot, border, appended caption), linear as above. 0.28 covers a
     /// photo on 30 % of a screenshot's width-and-height mean with margin.
     pub min_inset_fraction: f32,
+    /// Rotations and flips other than the plain mirror image are searched only for
+    /// near whole-frame alignments, where each picture shows at least this linear
+    /// fraction of the other. Sideways or upside-down copies circulate as whole
+    /// frames (phone orientation); searching them over every crop and inset scale
+    /// would quadruple the cost and the chances of a coincidental match. Set it to
+    /// `min_crop_fraction.min(min_inset_fraction)` for a full search.
+    pub rotated_min_fraction: f32,
     /// Along each axis the overlap must span this fraction of the shorter of the
     /// two pictures (in common coordinates). Real crops and insets overlap fully
     /// (1.0); 0.8 leaves room for borders around a crop while rejecting pictures
@@ -403,9 +413,10 @@ impl Default for AlignParams {
             transforms: Dihedral::ALL.to_vec(),
             min_crop_fraction: 0.33,
             min_inset_fraction: 0.28,
+            rotated_min_fraction: 0.7,
             min_axis_cover: 0.8,
-            coarse_scale_step: 1.08,
-            coarse_side: 24.0,
+            coarse_scale_step: 1.12,
+            coarse_side: 16.0,
             candidates: 12,
             block: 8,
             texture_min: 2.5,
@@ -429,7 +440,8 @@ pub fn align(query: &Thumb, archive: &Thumb, params: &AlignParams) -> Option<Ali
     if !query.is_valid() || !archive.is_valid() || params.transforms.is_empty() {
         return None;
     }
-    let ctx = Ctx::new(query, archive, params)?;
+    let mut ctx = Ctx::new(query, archive, params)?;
+    ctx.si_range = ctx.scale_range();
     ctx.run()
 }
 
@@ -499,26 +511,28 @@ impl Plane {
     }
 }
 
-/// Per-axis resampling weights: output pixel `i` reads `w.len()` source pixels from
-/// `start`.
+/// Per-axis resampling weights, flat: output pixel `i` reads `len` source pixels
+/// from `start` with weights `w[off..off + len]`.
 struct AxisWeights {
-    taps: Vec<(usize, Vec<f32>)>,
+    taps: Vec<(usize, usize, usize)>,
+    w: Vec<f32>,
 }
 
 impl AxisWeights {
     /// Output pixel i covers source [i·k, (i+1)·k). For k ≥ 1 it is the exact area
     /// average (fractional coverage at the ends); for k < 1 linear interpolation at
     /// the pixel centre, since an area average would degenerate to nearest-neighbour.
-    fn new(src_len: usize, k: f64, out_len: usize) -> AxisWeights {
+    fn new(src_len: usize, k: f64, first: usize, out_len: usize) -> AxisWeights {
         let mut taps = Vec::with_capacity(out_len);
+        let mut w = Vec::with_capacity(out_len * (k.ceil() as usize + 2));
         let n = src_len as f64;
         for i in 0..out_len {
+            let off = w.len();
             if k >= 1.0 {
-                let a = (i as f64 * k).min(n);
-                let b = ((i + 1) as f64 * k).min(n);
-                let j0 = a.floor() as usize;
+                let a = ((first + i) as f64 * k).min(n);
+                let b = ((first + i + 1) as f64 * k).min(n);
+                let j0 = (a.floor() as usize).min(src_len - 1);
                 let j1 = (b.ceil() as usize).clamp(j0 + 1, src_len);
-                let mut w = Vec::with_capacity(j1 - j0);
                 let mut total = 0.0;
                 for j in j0..j1 {
                     let cover = (b.min(j as f64 + 1.0) - a.max(j as f64)).max(0.0);
@@ -526,47 +540,63 @@ impl AxisWeights {
                     total += cover;
                 }
                 if total <= 0.0 {
-                    w.iter_mut().for_each(|v| *v = 0.0);
-                    w[0] = 1.0;
+                    w[off..].iter_mut().for_each(|v| *v = 0.0);
+                    w[off] = 1.0;
                 } else {
-                    w.iter_mut().for_each(|v| *v /= total as f32);
+                    w[off..].iter_mut().for_each(|v| *v /= total as f32);
                 }
-                taps.push((j0.min(src_len - 1), w));
+                taps.push((j0, off, j1 - j0));
             } else {
-                let c = ((i as f64 + 0.5) * k - 0.5).clamp(0.0, n - 1.0);
+                let c = (((first + i) as f64 + 0.5) * k - 0.5).clamp(0.0, n - 1.0);
                 let j0 = c.floor() as usize;
                 let f = (c - j0 as f64) as f32;
                 if j0 + 1 < src_len {
-                    taps.push((j0, vec![1.0 - f, f]));
+                    w.extend_from_slice(&[1.0 - f, f]);
+                    taps.push((j0, off, 2));
                 } else {
-                    taps.push((j0, vec![1.0]));
+                    w.push(1.0);
+                    taps.push((j0, off, 1));
                 }
             }
         }
-        AxisWeights { taps }
+        AxisWeights { taps, w }
     }
 }
 
-/// Resample so that each output pixel covers `kx × ky` source pixels, starting at
-/// the source origin; output size is given (callers keep it within the source).
-fn resample(src: &Plane, kx: f64, ky: f64, ow: usize, oh: usize) -> Plane {
+/// Resample so that each output pixel covers `kx × ky` source pixels; output
+/// pixel (i, j) is pixel (x0 + i, y0 + j) of the full resampled grid, which starts
+/// at the source origin. Callers keep the output within the source.
+fn resample(src: &Plane, kx: f64, ky: f64, (x0, y0): (usize, usize), ow: usize, oh: usize) -> Plane {
     let (ow, oh) = (ow.max(1), oh.max(1));
-    let wx = AxisWeights::new(src.w, kx, ow);
-    let wy = AxisWeights::new(src.h, ky, oh);
-    // Horizontal pass into src.h × ow, then vertical.
-    let mut tmp = vec![0.0f32; src.h * ow];
-    for y in 0..src.h {
+    let wx = AxisWeights::new(src.w, kx, x0, ow);
+    let wy = AxisWeights::new(src.h, ky, y0, oh);
+    // Only the source rows some output row reads are filtered horizontally.
+    let row0 = wy.taps.first().map_or(0, |t| t.0);
+    let row1 = wy
+        .taps
+        .iter()
+        .map(|&(s, _, l)| s + l)
+        .max()
+        .unwrap_or(src.h)
+        .min(src.h);
+    let mut tmp = vec![0.0f32; (row1 - row0) * ow];
+    for y in row0..row1 {
         let row = &src.p[y * src.w..(y + 1) * src.w];
-        let out = &mut tmp[y * ow..(y + 1) * ow];
-        for (o, (start, w)) in out.iter_mut().zip(&wx.taps) {
-            *o = w.iter().zip(&row[*start..]).map(|(a, b)| a * b).sum();
+        let out = &mut tmp[(y - row0) * ow..(y - row0 + 1) * ow];
+        for (o, &(start, off, len)) in out.iter_mut().zip(&wx.taps) {
+            *o = wx.w[off..off + len]
+                .iter()
+                .zip(&row[start..start + len])
+                .map(|(a, b)| a * b)
+                .sum();
         }
     }
     let mut p = vec![0.0f32; ow * oh];
-    for (y, (start, w)) in wy.taps.iter().enumerate() {
+    for (y, &(start, off, len)) in wy.taps.iter().enumerate() {
         let out = &mut p[y * ow..(y + 1) * ow];
-        for (j, &wt) in w.iter().enumerate() {
-            let src_row = &tmp[(start + j) * ow..(start + j + 1) * ow];
+        for (j, &wt) in wy.w[off..off + len].iter().enumerate() {
+            let r = start + j - row0;
+            let src_row = &tmp[r * ow..(r + 1) * ow];
             for (o, s) in out.iter_mut().zip(src_row) {
                 *o += wt * s;
             }
@@ -581,6 +611,7 @@ fn resize_exact(src: &Plane, ow: usize, oh: usize) -> Plane {
         src,
         src.w as f64 / ow.max(1) as f64,
         src.h as f64 / oh.max(1) as f64,
+        (0, 0),
         ow,
         oh,
     )
@@ -689,6 +720,135 @@ fn ncc_at(a: &Level, q: &Level, dx: i32, dy: i32) -> Option<f32> {
     Some(((sqa - sa * sq / n) / (va * vq).sqrt()) as f32)
 }
 
+/// NCC at every offset of a rectangle of offsets, reported through `f(dx, dy, ncc)`
+/// (offsets whose overlap is flat are skipped).
+///
+/// The cross term is computed one offset row at a time as a sum of scaled archive
+/// rows (`num[dx] += q[x] · a[x + dx]`): the inner loop runs over contiguous offsets
+/// and vectorises, which makes the exhaustive coarse search several times faster
+/// than one dot product per offset. The archive is zero-padded so that query
+/// pixels falling outside it add nothing; the window sums come from the
+/// summed-area tables over the true overlap.
+fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnMut(i32, i32, f32)) {
+    let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
+    // Keep every offset within the reach of the padding.
+    let x_lo = xr.0.max(-(qw as i32));
+    let x_hi = xr.1.min(aw as i32);
+    if x_hi < x_lo || yr.1 < yr.0 {
+        return;
+    }
+    let nx = (x_hi - x_lo + 1) as usize;
+    // Iterate over the narrower picture's pixels and slide the wider one (zero
+    // padded) along contiguous offsets: the work per row is min(aw, qw) × nx.
+    let query_narrow = qw <= aw;
+    let pad = qw.max(aw) + nx;
+    let mut num = vec![0.0f32; nx];
+    let mut padded = vec![0.0f32; (aw.max(qw) + 2 * pad) * if query_narrow { ah } else { qh }];
+    let pw = aw.max(qw) + 2 * pad;
+    if query_narrow {
+        // padded[y][pad + x] = a[y][x]
+        for y in 0..ah {
+            padded[y * pw + pad..y * pw + pad + aw].copy_from_slice(&a.img.p[y * aw..(y + 1) * aw]);
+        }
+    } else {
+        // padded[y][pad + m] = q[y][qw − 1 − m]: reversed, so that q[xa − dx] is
+        // contiguous and increasing in dx.
+        for y in 0..qh {
+            let row = &q.img.p[y * qw..(y + 1) * qw];
+            for (m, &v) in row.iter().rev().enumerate() {
+                padded[y * pw + pad + m] = v;
+            }
+        }
+    }
+    for dy in yr.0..=yr.1 {
+        let yq0 = (-dy).max(0) as usize;
+        let yq1 = (ah as i32 - dy).min(qh as i32);
+        if yq1 <= yq0 as i32 {
+            continue;
+        }
+        num.iter_mut().for_each(|v| *v = 0.0);
+        for yq in yq0..yq1 as usize {
+            let ya = (yq as i32 + dy) as usize;
+            if query_narrow {
+                let arow = &padded[ya * pw..(ya + 1) * pw];
+                let qrow = &q.img.p[yq * qw..(yq + 1) * qw];
+                for (xq, &qv) in qrow.iter().enumerate() {
+                    // Archive pixel xq + dx sits at padded index xq + dx + pad.
+                    let base = (xq as i32 + x_lo + pad as i32) as usize;
+                    for (o, &av) in num.iter_mut().zip(&arow[base..base + nx]) {
+                        *o += qv * av;
+                    }
+                }
+            } else {
+                let qrow = &padded[yq * pw..(yq + 1) * pw];
+                let arow = &a.img.p[ya * aw..(ya + 1) * aw];
+                for (xa, &av) in arow.iter().enumerate() {
+                    // Query pixel xa − dx sits at padded index qw − 1 − xa + dx + pad.
+                    let base = (qw as i32 - 1 - xa as i32 + x_lo + pad as i32) as usize;
+                    for (o, &qv) in num.iter_mut().zip(&qrow[base..base + nx]) {
+                        *o += qv * av;
+                    }
+                }
+            }
+        }
+        for (i, &sqa) in num.iter().enumerate() {
+            let dx = x_lo + i as i32;
+            let Some(r) = overlap(aw, ah, qw, qh, dx, dy) else {
+                continue;
+            };
+            let n = ((r.x1 - r.x0) * (r.y1 - r.y0)) as f64;
+            let (qx0, qy0) = ((r.x0 as i32 - dx) as usize, (r.y0 as i32 - dy) as usize);
+            let (sa, saa) = a.sums(r.x0, r.y0, r.x1, r.y1);
+            let (sq, sqq) = q.sums(qx0, qy0, qx0 + r.x1 - r.x0, qy0 + r.y1 - r.y0);
+            let va = saa - sa * sa / n;
+            let vq = sqq - sq * sq / n;
+            if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
+                continue;
+            }
+            f(dx, dy, ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32);
+        }
+    }
+}
+
+/// Plain NCC at one offset, with the query given as a window (origin `wo`) of
+/// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
+/// window. One pass computes all five sums.
+fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
+    let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
+    let qx0 = (r.x0 as i32 - dx) as usize;
+    let qy0 = (r.y0 as i32 - dy) as usize;
+    let (wx0, wy0) = (qx0.checked_sub(wo.0)?, qy0.checked_sub(wo.1)?);
+    let (w, h) = (r.x1 - r.x0, r.y1 - r.y0);
+    if wx0 + w > win.w || wy0 + h > win.h {
+        return None;
+    }
+    let (mut sa, mut saa, mut sq, mut sqq, mut sqa) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for y in 0..h {
+        let ar = &a.p[(r.y0 + y) * a.w + r.x0..][..w];
+        let qr = &win.p[(wy0 + y) * win.w + wx0..][..w];
+        let (mut ra, mut raa, mut rq, mut rqq, mut rqa) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for (&x, &y) in ar.iter().zip(qr) {
+            ra += x;
+            raa += x * x;
+            rq += y;
+            rqq += y * y;
+            rqa += x * y;
+        }
+        sa += f64::from(ra);
+        saa += f64::from(raa);
+        sq += f64::from(rq);
+        sqq += f64::from(rqq);
+        sqa += f64::from(rqa);
+    }
+    let n = (w * h) as f64;
+    let va = saa - sa * sa / n;
+    let vq = sqq - sq * sq / n;
+    if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
+        return None;
+    }
+    Some(((sqa - sa * sq / n) / (va * vq).sqrt()) as f32)
+}
+
 /// Offsets along one axis for which the overlap spans at least `cover` of the
 /// shorter of the two lengths.
 fn offset_range(alen: usize, qlen: usize, cover: f32) -> (i32, i32) {
@@ -696,11 +856,26 @@ fn offset_range(alen: usize, qlen: usize, cover: f32) -> (i32, i32) {
     (need - qlen as i32, alen as i32 - need)
 }
 
-/// One hypothesis being refined.
+/// Scales live on a fine logarithmic grid, s = exp(index / SCALE_GRID) (0.2 %
+/// apart), so that refinement revisits exactly the same scales and each
+/// resampled query is made once per call.
+const SCALE_GRID: f64 = 512.0;
+
+fn scale_of(si: i32) -> f64 {
+    (f64::from(si) / SCALE_GRID).exp()
+}
+
+/// Grid steps closest to a scale ratio (at least one).
+fn grid_steps(ratio: f64) -> i32 {
+    ((ratio.ln() * SCALE_GRID).round() as i32).max(1)
+}
+
+/// One hypothesis being refined: archive transform index, scale index, pyramid
+/// level and offset of the query on that level's archive grid.
 #[derive(Debug, Clone, Copy)]
 struct Cand {
     t: usize,
-    s: f64,
+    si: i32,
     level: usize,
     dx: i32,
     dy: i32,
@@ -715,9 +890,12 @@ struct Ctx<'a> {
     qpyr: Vec<Plane>,
     /// Archive pyramids per searched transform: `apyr[t][level]`.
     apyr: Vec<Vec<Level>>,
-    /// Thumbnail sizes of the (untransformed) archive and the query.
+    /// Resampled queries by (scale index, level).
+    qcache: RefCell<HashMap<(i32, usize), Rc<Level>>>,
     qw: f64,
     qh: f64,
+    /// Scale-index range searched (refinement may not leave it).
+    si_range: (i32, i32),
 }
 
 impl<'a> Ctx<'a> {
@@ -743,15 +921,31 @@ impl<'a> Ctx<'a> {
             archive,
             qpyr,
             apyr,
+            qcache: RefCell::new(HashMap::new()),
             qw: f64::from(query.width),
             qh: f64::from(query.height),
+            si_range: (0, 0),
         })
     }
 
-    /// The query resampled so that one pixel covers `k` query-thumbnail pixels,
-    /// read from the pyramid level just finer than `k` (keeps the cost per output
-    /// pixel bounded and the area average exact).
-    fn query_at(&self, k: f64) -> Option<Level> {
+    /// The query resampled onto the archive grid of `level` at scale index `si`:
+    /// one pixel covers s·2^level query-thumbnail pixels. Read from the query
+    /// pyramid level just finer than that, which bounds the cost per output pixel
+    /// and keeps the area average exact.
+    fn query(&self, si: i32, level: usize) -> Option<Rc<Level>> {
+        if let Some(q) = self.qcache.borrow().get(&(si, level)) {
+            return Some(Rc::clone(q));
+        }
+        let (j, kk, ow, oh) = self.query_grid(si, level)?;
+        let q = Rc::new(Level::new(resample(&self.qpyr[j], kk, kk, (0, 0), ow, oh)));
+        self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
+        Some(q)
+    }
+
+    /// How the query maps onto the grid of (si, level): source pyramid level,
+    /// source pixels per grid pixel, and the grid size.
+    fn query_grid(&self, si: i32, level: usize) -> Option<(usize, f64, usize, usize)> {
+        let k = scale_of(si) * f64::from(1u32 << level);
         let mut j = 0;
         while j + 1 < self.qpyr.len() && f64::from(1u32 << (j + 1)) <= k {
             j += 1;
@@ -760,119 +954,151 @@ impl<'a> Ctx<'a> {
         let kk = k / f64::from(1u32 << j);
         let ow = (src.w as f64 / kk).floor() as usize;
         let oh = (src.h as f64 / kk).floor() as usize;
-        if ow < MIN_LEVEL_SIDE || oh < MIN_LEVEL_SIDE {
-            return None;
-        }
-        Some(Level::new(resample(src, kk, kk, ow, oh)))
+        (ow >= MIN_LEVEL_SIDE && oh >= MIN_LEVEL_SIDE).then_some((j, kk, ow, oh))
     }
 
     /// Finest archive level at which the query is not upsampled much.
-    fn final_level(&self, s: f64, levels: usize) -> usize {
+    fn final_level(&self, si: i32) -> usize {
+        let levels = self.apyr[0].len();
         let mut l = 0;
-        while l + 1 < levels && s * f64::from(1u32 << l) < f64::from(MIN_QUERY_PX) {
+        while l + 1 < levels && scale_of(si) * f64::from(1u32 << l) < f64::from(MIN_QUERY_PX) {
             l += 1;
         }
         l
     }
 
+    fn relaxed_cover(&self) -> f32 {
+        // The search tolerates a little less coverage than the decision, so that a
+        // true alignment near the limit is not lost to a one-pixel error.
+        (self.params.min_axis_cover - 0.1).max(0.3)
+    }
+
+    /// Linear size ratio of the two thumbnails: the scale at which their areas
+    /// would match; crops lie above it, insets below.
+    fn area_ratio(&self) -> f64 {
+        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        ((self.qw * self.qh) / (aw * ah)).sqrt()
+    }
+
+    /// Scale indices from the smallest inset to the smallest crop allowed.
+    fn scale_range(&self) -> (i32, i32) {
+        let p = self.params;
+        let r = self.area_ratio();
+        let lo = ((r * f64::from(p.min_inset_fraction)).ln() * SCALE_GRID).floor() as i32;
+        let hi = ((r / f64::from(p.min_crop_fraction)).ln() * SCALE_GRID).ceil() as i32;
+        (lo, hi)
+    }
+
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
         let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
-        let r = ((self.qw * self.qh) / (aw * ah)).sqrt();
-        let s_lo = r * f64::from(p.min_inset_fraction);
-        let s_hi = r / f64::from(p.min_crop_fraction);
-        let step = f64::from(p.coarse_scale_step.max(1.01));
-        let n_s = ((s_hi / s_lo).ln() / step.ln()).ceil() as usize + 1;
+        let r = self.area_ratio();
+        let (lo, hi) = self.si_range;
+        let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
+        let rot_hi = (r / f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
+        let step = grid_steps(f64::from(p.coarse_scale_step.max(1.01)));
         let levels = self.apyr[0].len();
-        let relaxed = (p.min_axis_cover - 0.1).max(0.3);
+        let relaxed = self.relaxed_cover();
 
+        let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
+        let t0 = std::time::Instant::now();
         let mut cands: Vec<Cand> = Vec::new();
-        for i in 0..n_s {
-            let s = (s_lo * step.powi(i as i32)).min(s_hi);
-            // Overlap size in archive-thumbnail pixels: the query footprint (qw/s)
-            // or the archive itself, whichever is smaller.
+        let mut si = lo;
+        while si <= hi + step / 2 {
+            let s = scale_of(si);
+            // Overlap size in archive-thumbnail pixels: the query footprint or the
+            // archive itself, whichever is smaller.
             let ov = ((self.qw * self.qh / (s * s)).min(aw * ah)).sqrt();
-            let lf = self.final_level(s, levels);
-            let mut lc = lf;
-            while lc + 1 < levels && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) {
+            let whole = f64::from(si) >= rot_lo && f64::from(si) <= rot_hi;
+            // Coarsest level at which the overlap still spans about
+            // `coarse_side` pixels (within a factor √2 either way).
+            let mut lc = self.final_level(si);
+            while lc + 1 < levels
+                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+            {
                 lc += 1;
             }
-            let Some(q) = self.query_at(s * f64::from(1u32 << lc)) else {
-                continue;
-            };
-            for (t, pyr) in self.apyr.iter().enumerate() {
-                let a = &pyr[lc];
-                let (x_lo, x_hi) = offset_range(a.img.w, q.img.w, relaxed);
-                let (y_lo, y_hi) = offset_range(a.img.h, q.img.h, relaxed);
-                let mut best: Option<Cand> = None;
-                for dy in y_lo..=y_hi {
-                    for dx in x_lo..=x_hi {
-                        if let Some(v) = ncc_at(a, &q, dx, dy) {
-                            if best.is_none_or(|b| v > b.ncc) {
-                                best = Some(Cand {
-                                    t,
-                                    s,
-                                    level: lc,
-                                    dx,
-                                    dy,
-                                    ncc: v,
-                                });
-                            }
-                        }
+            if let Some(q) = self.query(si, lc) {
+                for (t, pyr) in self.apyr.iter().enumerate() {
+                    let d = p.transforms[t];
+                    if !whole && !matches!(d, Dihedral::Identity | Dihedral::Mirror) {
+                        continue;
+                    }
+                    let a = &pyr[lc];
+                    let xr = offset_range(a.img.w, q.img.w, relaxed);
+                    let yr = offset_range(a.img.h, q.img.h, relaxed);
+                    // Keep the best two separate peaks per scale and transform:
+                    // with an occluder the true peak is sometimes only second here.
+                    let mut all: Vec<(i32, i32, f32)> = Vec::new();
+                    ncc_all(a, &q, xr, yr, |dx, dy, v| all.push((dx, dy, v)));
+                    let top = |skip: Option<(i32, i32, f32)>| {
+                        all.iter()
+                            .filter(|c| {
+                                skip.is_none_or(|b| (b.0 - c.0).abs() > 2 || (b.1 - c.1).abs() > 2)
+                            })
+                            .copied()
+                            .max_by(|x, y| x.2.total_cmp(&y.2))
+                    };
+                    let first = top(None);
+                    let second = first.and_then(|f| top(Some(f)));
+                    for (dx, dy, ncc) in [first, second].into_iter().flatten() {
+                        cands.push(Cand {
+                            t,
+                            si,
+                            level: lc,
+                            dx,
+                            dy,
+                            ncc,
+                        });
                     }
                 }
-                cands.extend(best);
             }
+            si += step;
         }
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
         cands.truncate(p.candidates.max(1));
-        if std::env::var_os("ALIGN_DEBUG").is_some() {
-            for c in &cands {
-                eprintln!("coarse {c:?}");
-            }
+        if dbg {
+            eprintln!("coarse {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
         }
 
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
-        let mut live: Vec<(Cand, usize)> = cands
+        let mut live: Vec<Cand> = cands
             .into_iter()
-            .map(|c| {
-                let lf = self.final_level(c.s, levels);
-                (self.refine(c, step.sqrt(), 2), lf)
-            })
+            .map(|c| self.refine(c, (step / 2).max(1), 2))
             .collect();
         loop {
+            dedup(&mut live);
             let mut moved = false;
-            for (c, lf) in live.iter_mut() {
-                if c.level > *lf {
+            for c in live.iter_mut() {
+                if c.level > self.final_level(c.si) {
                     let down = Cand {
                         level: c.level - 1,
                         dx: c.dx * 2,
                         dy: c.dy * 2,
                         ..*c
                     };
-                    let r = self.fine_step(&down);
-                    *c = self.refine(down, r, 2);
+                    *c = self.refine(down, self.fine_step(&down), 1);
                     moved = true;
                 }
             }
             if !moved {
                 break;
             }
-            live.sort_by(|a, b| b.0.ncc.total_cmp(&a.0.ncc));
+            live.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
             let keep = (live.len() / 2).max(3).min(live.len());
             live.truncate(keep);
         }
-        if std::env::var_os("ALIGN_DEBUG").is_some() {
+        if dbg {
+            eprintln!("refined {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
             for c in &live {
-                eprintln!("refined {c:?}");
+                eprintln!("refined {c:?} s={}", scale_of(c.si));
             }
         }
-        // Polish once more at the final level with the finest scale step.
+        // Polish at the final level with the finest scale step, then score.
         let mut best: Option<Alignment> = None;
-        for (c, _) in live {
-            let r = self.fine_step(&c);
-            let c = self.refine(c, r.sqrt(), 1);
+        for c in live {
+            let c = self.refine(c, (self.fine_step(&c) / 2).max(1), 1);
             if let Some(al) = self.evaluate(&c) {
                 let better = match &best {
                     None => true,
@@ -883,62 +1109,100 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+        if dbg {
+            eprintln!("done {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
+        }
         best
     }
 
-    /// Scale step at a candidate's level that moves the far edge of the overlap by
-    /// about one pixel.
-    fn fine_step(&self, c: &Cand) -> f64 {
+    /// Scale step (grid units) at a candidate's level that moves the far edge of
+    /// the overlap by about one pixel.
+    fn fine_step(&self, c: &Cand) -> i32 {
         let a = &self.apyr[c.t][c.level].img;
-        let qext = (self.qw.max(self.qh)) / (c.s * f64::from(1u32 << c.level));
+        let qext = (self.qw.max(self.qh)) / (scale_of(c.si) * f64::from(1u32 << c.level));
         let ext = qext.min(a.w.max(a.h) as f64).max(4.0);
-        1.0 + 1.0 / ext
+        grid_steps(1.0 + 1.0 / ext)
     }
 
-    /// Local search around a candidate: scales s·r^{-1,0,1} and offsets within
+    /// Local search around a candidate: scale indices si ± `ds` and offsets within
     /// `radius`, repeated while the best lies on the border of the searched box.
-    fn refine(&self, mut c: Cand, r: f64, radius: i32) -> Cand {
-        let relaxed = (self.params.min_axis_cover - 0.1).max(0.3);
-        let a = &self.apyr[c.t][c.level];
+    fn refine(&self, mut c: Cand, ds: i32, radius: i32) -> Cand {
+        let relaxed = self.relaxed_cover();
+        let a = &self.apyr[c.t][c.level].img;
         let unit = f64::from(1u32 << c.level);
-        for _ in 0..4 {
+        // Only the part of the query that can overlap the archive is resampled
+        // (the query may be far larger, e.g. a screenshot); windows are reused
+        // while the search stays inside them.
+        let mut windows: Vec<(i32, usize, usize, Plane)> = Vec::new();
+        let mut seen: Vec<(i32, i32, i32)> = Vec::new();
+        for _ in 0..6 {
             let mut best = c;
             best.ncc = f32::NEG_INFINITY;
-            let mut best_edge = false;
-            for si in -1i32..=1 {
-                let s = c.s * r.powi(si);
-                let Some(q) = self.query_at(s * unit) else {
+            for k in -1i32..=1 {
+                let si = c.si + k * ds;
+                if k != 0 && (si < self.si_range.0 || si > self.si_range.1) {
+                    continue;
+                }
+                let Some((j, kk, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
                 // Keep the centre of the overlap fixed when the scale changes: find
                 // it in archive pixels, express it in query-thumbnail pixels at the
                 // old scale, and place it again at the new one.
-                let k_old = c.s * unit;
-                let k_new = s * unit;
+                let k_old = scale_of(c.si) * unit;
+                let k_new = scale_of(si) * unit;
                 let (qwf, qhf) = (self.qw / k_old, self.qh / k_old);
-                let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.img.w as f64));
-                let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.img.h as f64));
+                let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.w as f64));
+                let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.h as f64));
                 let bx = (xc - (xc - f64::from(c.dx)) * k_old / k_new).round() as i32;
                 let by = (yc - (yc - f64::from(c.dy)) * k_old / k_new).round() as i32;
-                let (x_lo, x_hi) = offset_range(a.img.w, q.img.w, relaxed);
-                let (y_lo, y_hi) = offset_range(a.img.h, q.img.h, relaxed);
-                for dy in by - radius..=by + radius {
-                    for dx in bx - radius..=bx + radius {
-                        if dx < x_lo || dx > x_hi || dy < y_lo || dy > y_hi {
+                let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
+                let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
+                let (ox0, ox1) = ((bx - radius).max(x_lo), (bx + radius).min(x_hi));
+                let (oy0, oy1) = ((by - radius).max(y_lo), (by + radius).min(y_hi));
+                if ox1 < ox0 || oy1 < oy0 {
+                    continue;
+                }
+                // Query pixels X − dx for archive X in [0, aw) and dx in [ox0, ox1].
+                let need = |lo: i32, hi: i32, alen: usize, glen: usize| {
+                    let n0 = (-hi).max(0) as usize;
+                    let n1 = (alen as i32 - lo).clamp(0, glen as i32) as usize;
+                    (n0, n1)
+                };
+                let (nx0, nx1) = need(ox0, ox1, a.w, gw);
+                let (ny0, ny1) = need(oy0, oy1, a.h, gh);
+                if nx1 <= nx0 || ny1 <= ny0 {
+                    continue;
+                }
+                let have = windows.iter().position(|(wsi, wx, wy, p)| {
+                    *wsi == si && *wx <= nx0 && *wy <= ny0 && wx + p.w >= nx1 && wy + p.h >= ny1
+                });
+                let wi = match have {
+                    Some(i) => i,
+                    None => {
+                        let (wx, wy) = (nx0.saturating_sub(2), ny0.saturating_sub(2));
+                        let (ww, wh) = ((nx1 + 2).min(gw) - wx, (ny1 + 2).min(gh) - wy);
+                        let p = resample(&self.qpyr[j], kk, kk, (wx, wy), ww, wh);
+                        windows.push((si, wx, wy, p));
+                        windows.len() - 1
+                    }
+                };
+                let (_, wx, wy, win) = &windows[wi];
+                for dy in oy0..=oy1 {
+                    for dx in ox0..=ox1 {
+                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy) {
                             continue;
                         }
-                        if let Some(v) = ncc_at(a, &q, dx, dy) {
+                        seen.push((si, dx, dy));
+                        if let Some(v) = ncc_window(a, win, (*wx, *wy), (gw, gh), dx, dy) {
                             if v > best.ncc {
                                 best = Cand {
-                                    s,
+                                    si,
                                     dx,
                                     dy,
                                     ncc: v,
                                     ..c
                                 };
-                                best_edge = si != 0
-                                    || (dx - bx).abs() == radius
-                                    || (dy - by).abs() == radius;
                             }
                         }
                     }
@@ -947,9 +1211,9 @@ impl<'a> Ctx<'a> {
             if !best.ncc.is_finite() {
                 return c;
             }
-            let done = !best_edge || (best.s == c.s && best.dx == c.dx && best.dy == c.dy);
+            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy;
             c = best;
-            if done {
+            if unchanged {
                 break;
             }
         }
@@ -962,8 +1226,8 @@ impl<'a> Ctx<'a> {
         let t = self.params.transforms[c.t];
         let a = &self.apyr[c.t][c.level];
         let unit = f64::from(1u32 << c.level);
-        let k = c.s * unit;
-        let q = self.query_at(k)?;
+        let k = scale_of(c.si) * unit;
+        let q = self.query(c.si, c.level)?;
         let r = overlap(a.img.w, a.img.h, q.img.w, q.img.h, c.dx, c.dy)?;
         let ncc = ncc_at(a, &q, c.dx, c.dy).unwrap_or(0.0);
 
@@ -1017,7 +1281,7 @@ impl<'a> Ctx<'a> {
             / f64::from(self.archive.width.max(self.archive.height));
         Some(Alignment {
             transform: t,
-            scale: (c.s * q_src / a_src) as f32,
+            scale: (scale_of(c.si) * q_src / a_src) as f32,
             query_region,
             archive_region,
             score,
@@ -1027,6 +1291,26 @@ impl<'a> Ctx<'a> {
             confident,
         })
     }
+}
+
+/// Drop candidates that converged onto the same hypothesis (same transform and
+/// level, scale within two grid steps, offset within a pixel), keeping the best.
+fn dedup(v: &mut Vec<Cand>) {
+    v.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
+    let mut out: Vec<Cand> = Vec::with_capacity(v.len());
+    for c in v.drain(..) {
+        let dup = out.iter().any(|o| {
+            o.t == c.t
+                && o.level == c.level
+                && (o.si - c.si).abs() <= 2
+                && (o.dx - c.dx).abs() <= 1
+                && (o.dy - c.dy).abs() <= 1
+        });
+        if !dup {
+            out.push(c);
+        }
+    }
+    *v = out;
 }
 
 fn clamp_region(r: Region) -> Region {

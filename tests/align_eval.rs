@@ -412,6 +412,11 @@ fn run_eval(full: bool) {
     let side = archive_side();
     let mut photos = photos(&root);
     let mut others = distractors(&root);
+    if let Ok(only) = std::env::var("RETRACE_ALIGN_ONLY") {
+        // Development aid: evaluate just the named photos.
+        let names: Vec<&str> = only.split(',').collect();
+        photos.retain(|p| names.contains(&p.name.as_str()));
+    }
     if !full {
         // A handful: two textured, one portrait, one grayscale, the stereo pair.
         let keep = ["Garden", "chelsea", "grace_hopper", "camera", "motorcycle_left", "motorcycle_right"];
@@ -482,6 +487,12 @@ fn run_eval(full: bool) {
                         }
                     }
                 }
+                eprintln!(
+                    "  {:<20} {:>5} calls {:8.1} ms/call",
+                    photo.name,
+                    local.align_calls,
+                    1000.0 * local.align_secs / local.align_calls.max(1) as f64
+                );
                 let mut s = stats.lock().unwrap();
                 for (k, v) in local.recall {
                     let e = s.recall.entry(k).or_default();
@@ -634,4 +645,30 @@ fn save_gray(t: &Thumb, p: &str) {
         .save(p)
         .unwrap();
     let _ = Luma([0u8]);
+}
+
+/// Development aid: time one typical pair (`ALIGN_DEBUG=1` prints phases).
+#[test]
+#[ignore = "timing probe"]
+fn timing_probe() {
+    let Some(root) = ref_dir() else { return };
+    let img = load(&root.join("photos/pypi/scikit-image/chelsea.png")).unwrap();
+    let other = load(&root.join("photos/pypi/scikit-image/coffee.png")).unwrap();
+    let a = Thumb::from_image(&img);
+    let b = Thumb::from_image(&other);
+    for e in edits(&img, 1) {
+        let q = Thumb::from_image_with_side(&e.img, QUERY_SIDE);
+        let t0 = Instant::now();
+        let n: u32 = std::env::var("PROBE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+        for _ in 0..n {
+            std::hint::black_box(align(&q, &a, &AlignParams::default()));
+        }
+        let same = t0.elapsed().as_secs_f64() * 1000.0 / f64::from(n.max(1));
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(align(&q, &b, &AlignParams::default()));
+        }
+        let diff = t0.elapsed().as_secs_f64() * 1000.0 / f64::from(n.max(1));
+        eprintln!("{:<30} same {same:6.2} ms  other {diff:6.2} ms", e.family);
+    }
 }
