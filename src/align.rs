@@ -104,7 +104,11 @@ impl Thumb {
         Thumb {
             width: w as u16,
             height: h as u16,
-            pixels: out.p.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
+            pixels: out
+                .p
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
             source_width: sw,
             source_height: sh,
         }
@@ -253,7 +257,10 @@ impl Dihedral {
     fn mirrored(self) -> bool {
         matches!(
             self,
-            Dihedral::Mirror | Dihedral::MirrorRot90 | Dihedral::MirrorRot180 | Dihedral::MirrorRot270
+            Dihedral::Mirror
+                | Dihedral::MirrorRot90
+                | Dihedral::MirrorRot180
+                | Dihedral::MirrorRot270
         )
     }
 
@@ -566,7 +573,14 @@ impl AxisWeights {
 /// Resample so that each output pixel covers `kx × ky` source pixels; output
 /// pixel (i, j) is pixel (x0 + i, y0 + j) of the full resampled grid, which starts
 /// at the source origin. Callers keep the output within the source.
-fn resample(src: &Plane, kx: f64, ky: f64, (x0, y0): (usize, usize), ow: usize, oh: usize) -> Plane {
+fn resample(
+    src: &Plane,
+    kx: f64,
+    ky: f64,
+    (x0, y0): (usize, usize),
+    ow: usize,
+    oh: usize,
+) -> Plane {
     let (ow, oh) = (ow.max(1), oh.max(1));
     let wx = AxisWeights::new(src.w, kx, x0, ow);
     let wy = AxisWeights::new(src.h, ky, y0, oh);
@@ -805,7 +819,11 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
                 continue;
             }
-            f(dx, dy, ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32);
+            f(
+                dx,
+                dy,
+                ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32,
+            );
         }
     }
 }
@@ -813,7 +831,14 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
 /// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
 /// window. One pass computes all five sums.
-fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
+fn ncc_window(
+    a: &Plane,
+    win: &Plane,
+    wo: (usize, usize),
+    gdim: (usize, usize),
+    dx: i32,
+    dy: i32,
+) -> Option<f32> {
     let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
     let qx0 = (r.x0 as i32 - dx) as usize;
     let qy0 = (r.y0 as i32 - dy) as usize;
@@ -976,7 +1001,10 @@ impl<'a> Ctx<'a> {
     /// Linear size ratio of the two thumbnails: the scale at which their areas
     /// would match; crops lie above it, insets below.
     fn area_ratio(&self) -> f64 {
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         ((self.qw * self.qh) / (aw * ah)).sqrt()
     }
 
@@ -991,7 +1019,10 @@ impl<'a> Ctx<'a> {
 
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         let r = self.area_ratio();
         let (lo, hi) = self.si_range;
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
@@ -1014,7 +1045,8 @@ impl<'a> Ctx<'a> {
             // `coarse_side` pixels (within a factor √2 either way).
             let mut lc = self.final_level(si);
             while lc + 1 < levels
-                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+                && ov / f64::from(1u32 << (lc + 1))
+                    >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
             {
                 lc += 1;
             }
@@ -1058,7 +1090,11 @@ impl<'a> Ctx<'a> {
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
         cands.truncate(p.candidates.max(1));
         if dbg {
-            eprintln!("coarse {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
+            eprintln!(
+                "coarse {:?} cache {}",
+                t0.elapsed(),
+                self.qcache.borrow().len()
+            );
         }
 
         // Refine level by level, halving the field after each round so that only a
@@ -1090,7 +1126,11 @@ impl<'a> Ctx<'a> {
             live.truncate(keep);
         }
         if dbg {
-            eprintln!("refined {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
+            eprintln!(
+                "refined {:?} cache {}",
+                t0.elapsed(),
+                self.qcache.borrow().len()
+            );
             for c in &live {
                 eprintln!("refined {c:?} s={}", scale_of(c.si));
             }
@@ -1110,7 +1150,11 @@ impl<'a> Ctx<'a> {
             }
         }
         if dbg {
-            eprintln!("done {:?} cache {}", t0.elapsed(), self.qcache.borrow().len());
+            eprintln!(
+                "done {:?} cache {}",
+                t0.elapsed(),
+                self.qcache.borrow().len()
+            );
         }
         best
     }
@@ -1190,7 +1234,8 @@ impl<'a> Ctx<'a> {
                 let (_, wx, wy, win) = &windows[wi];
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy) {
+                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy)
+                        {
                             continue;
                         }
                         seen.push((si, dx, dy));
@@ -1254,9 +1299,15 @@ impl<'a> Ctx<'a> {
         // Regions: archive level pixels → fractions of the transformed archive
         // thumbnail → untransformed archive frame; query pixels → query fractions.
         let (atw, ath) = if t.swaps_axes() {
-            (f64::from(self.archive.height), f64::from(self.archive.width))
+            (
+                f64::from(self.archive.height),
+                f64::from(self.archive.width),
+            )
         } else {
-            (f64::from(self.archive.width), f64::from(self.archive.height))
+            (
+                f64::from(self.archive.width),
+                f64::from(self.archive.height),
+            )
         };
         let in_t = Region {
             x: (r.x0 as f64 * unit / atw) as f32,
@@ -1500,8 +1551,14 @@ mod tests {
         let al = align(&t, &t, &AlignParams::default()).expect("aligns");
         assert_eq!(al.transform, Dihedral::Identity);
         assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
-        assert!(al.query_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
-        assert!(al.archive_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
+        assert!(
+            al.query_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
+        assert!(
+            al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
         assert!(al.confident, "{al:?}");
         assert!(al.score > 0.95 && al.ncc > 0.99, "{al:?}");
     }
@@ -1519,7 +1576,8 @@ mod tests {
 
     #[test]
     fn flat_images_are_never_confident() {
-        let flat = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
+        let flat =
+            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
         let t = Thumb::from_image(&flat);
         assert!(align(&t, &t, &AlignParams::default()).is_none_or(|a| !a.confident));
     }
@@ -1537,7 +1595,11 @@ mod tests {
         );
         let dynimg = DynamicImage::ImageLuma8(img);
         let expect = |d: Dihedral| -> DynamicImage {
-            let m = if d.mirrored() { dynimg.fliph() } else { dynimg.clone() };
+            let m = if d.mirrored() {
+                dynimg.fliph()
+            } else {
+                dynimg.clone()
+            };
             match d.quarter_turns() {
                 0 => m,
                 1 => m.rotate90(),

@@ -174,7 +174,10 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
                     && dh.is_some_and(|x| x <= p.dhash_possible)
             }
         };
-        let whole = region == "full";
+        // The same part of both frames (whole vs whole, or the picture above a
+        // caption bar vs the same window of the archived one) is geometrically
+        // consistent by construction; any other pairing only says where to look.
+        let whole = region == "full" || region == variant.region;
         let confidence = if strong_pairs.iter().any(|&b| b) {
             // A hit on an archive window only says where to look; the aligner confirms it.
             Some(if whole {

@@ -34,7 +34,12 @@ fn ref_dir() -> Option<PathBuf> {
 }
 
 fn load(p: &Path) -> Option<DynamicImage> {
-    ImageReader::open(p).ok()?.with_guessed_format().ok()?.decode().ok()
+    ImageReader::open(p)
+        .ok()?
+        .with_guessed_format()
+        .ok()?
+        .decode()
+        .ok()
 }
 
 /// A reference picture: `group` names the photograph (several files may hold the
@@ -56,7 +61,11 @@ fn photos(root: &Path) -> Vec<RefImage> {
         let Some(img) = load(&path) else {
             panic!("cannot decode {}", path.display());
         };
-        let name = Path::new(rel).file_stem().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(rel)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         out.push(RefImage {
             group: name.clone(),
             name,
@@ -189,8 +198,24 @@ fn caption(img: &DynamicImage, seed: u32) -> DynamicImage {
     let y0 = h - bar;
     fill(&mut rgb, 0, y0, w, bar, [20, 24, 32]);
     let size = (bar / 4).max(2);
-    blocky_text(&mut rgb, w / 30, y0 + bar / 8, w * 9 / 10, size, [240, 240, 230], seed);
-    blocky_text(&mut rgb, w / 30, y0 + bar / 8 + size * 3 / 2, w * 2 / 3, size, [240, 240, 230], seed + 7);
+    blocky_text(
+        &mut rgb,
+        w / 30,
+        y0 + bar / 8,
+        w * 9 / 10,
+        size,
+        [240, 240, 230],
+        seed,
+    );
+    blocky_text(
+        &mut rgb,
+        w / 30,
+        y0 + bar / 8 + size * 3 / 2,
+        w * 2 / 3,
+        size,
+        [240, 240, 230],
+        seed + 7,
+    );
     DynamicImage::ImageRgb8(rgb)
 }
 
@@ -202,8 +227,23 @@ fn watermark(img: &DynamicImage, seed: u32) -> DynamicImage {
     let (pw, ph) = ((w as f32 * 0.22) as u32, (h as f32 * 0.08).max(6.0) as u32);
     let (x0, y0) = (w - pw - w / 40, h / 30);
     blend(&mut rgb, x0, y0, pw, ph, [255, 255, 255], 0.45);
-    fill(&mut rgb, x0 + ph / 6, y0 + ph / 6, ph * 2 / 3, ph * 2 / 3, [200, 20, 30]);
-    blocky_text(&mut rgb, x0 + ph, y0 + ph / 4, pw - ph - 2, (ph / 2).max(2), [255, 255, 255], seed);
+    fill(
+        &mut rgb,
+        x0 + ph / 6,
+        y0 + ph / 6,
+        ph * 2 / 3,
+        ph * 2 / 3,
+        [200, 20, 30],
+    );
+    blocky_text(
+        &mut rgb,
+        x0 + ph,
+        y0 + ph / 4,
+        pw - ph - 2,
+        (ph / 2).max(2),
+        [255, 255, 255],
+        seed,
+    );
     DynamicImage::ImageRgb8(rgb)
 }
 
@@ -223,7 +263,12 @@ fn border_letterbox(img: &DynamicImage) -> (DynamicImage, Region) {
     let mut canvas = RgbImage::from_pixel(fw, fh, Rgb([0, 0, 0]));
     let (ox, oy) = ((fw - bw) / 2, (fh - bh) / 2);
     fill(&mut canvas, ox, oy, bw, bh, [255, 255, 255]);
-    image::imageops::overlay(&mut canvas, &img.to_rgb8(), (ox + b) as i64, (oy + b) as i64);
+    image::imageops::overlay(
+        &mut canvas,
+        &img.to_rgb8(),
+        (ox + b) as i64,
+        (oy + b) as i64,
+    );
     let r = Region {
         x: (ox + b) as f32 / fw as f32,
         y: (oy + b) as f32 / fh as f32,
@@ -252,7 +297,15 @@ fn screenshot(img: &DynamicImage, seed: u32) -> (DynamicImage, Region) {
     fill(&mut c, 180, 180, 300, 28, [90, 90, 95]);
     fill(&mut c, 180, 225, 200, 22, [170, 170, 175]);
     for (i, y) in [310u32, 360, 410].into_iter().enumerate() {
-        blocky_text(&mut c, 40, y, if i == 2 { 600 } else { 1000 }, 30, [50, 50, 55], seed + i as u32);
+        blocky_text(
+            &mut c,
+            40,
+            y,
+            if i == 2 { 600 } else { 1000 },
+            30,
+            [50, 50, 55],
+            seed + i as u32,
+        );
     }
     let photo = img.resize_exact(
         1000,
@@ -265,7 +318,10 @@ fn screenshot(img: &DynamicImage, seed: u32) -> (DynamicImage, Region) {
     for i in 0..4u32 {
         fill(&mut c, 60 + i * 250, below, 60, 60, [130, 130, 140]);
     }
-    for (i, y) in [below + 100, below + 150, below + 200].into_iter().enumerate() {
+    for (i, y) in [below + 100, below + 150, below + 200]
+        .into_iter()
+        .enumerate()
+    {
         if y + 30 < ch {
             blocky_text(&mut c, 40, y, 900, 28, [70, 70, 75], seed + 10 + i as u32);
         }
@@ -299,10 +355,42 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
     };
     let s = std::f32::consts::FRAC_1_SQRT_2;
     let mut v = vec![
-        crop("crop_centre_50", Region { x: (1.0 - s) / 2.0, y: (1.0 - s) / 2.0, w: s, h: s }),
-        crop("crop_offcentre_50", Region { x: 0.03, y: 0.25, w: s, h: s }),
-        crop("crop_offcentre_25", Region { x: 0.45, y: 0.08, w: 0.5, h: 0.5 }),
-        crop("crop_10_per_side", Region { x: 0.1, y: 0.1, w: 0.8, h: 0.8 }),
+        crop(
+            "crop_centre_50",
+            Region {
+                x: (1.0 - s) / 2.0,
+                y: (1.0 - s) / 2.0,
+                w: s,
+                h: s,
+            },
+        ),
+        crop(
+            "crop_offcentre_50",
+            Region {
+                x: 0.03,
+                y: 0.25,
+                w: s,
+                h: s,
+            },
+        ),
+        crop(
+            "crop_offcentre_25",
+            Region {
+                x: 0.45,
+                y: 0.08,
+                w: 0.5,
+                h: 0.5,
+            },
+        ),
+        crop(
+            "crop_10_per_side",
+            Region {
+                x: 0.1,
+                y: 0.1,
+                w: 0.8,
+                h: 0.8,
+            },
+        ),
     ];
     let same = |family, img| Edit {
         family,
@@ -343,8 +431,16 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
         query_region: r,
         archive_region: full,
     });
-    let cr = Region { x: 0.12, y: 0.05, w: 0.8, h: 0.8 };
-    let combo = jpeg(&caption(&resize_long(&crop_frac(img, cr), 400), seed + 3), 70);
+    let cr = Region {
+        x: 0.12,
+        y: 0.05,
+        w: 0.8,
+        h: 0.8,
+    };
+    let combo = jpeg(
+        &caption(&resize_long(&crop_frac(img, cr), 400), seed + 3),
+        70,
+    );
     v.push(Edit {
         family: "combo_crop_down_caption_q70",
         img: combo,
@@ -419,16 +515,28 @@ fn run_eval(full: bool) {
     }
     if !full {
         // A handful: two textured, one portrait, one grayscale, the stereo pair.
-        let keep = ["Garden", "chelsea", "grace_hopper", "camera", "motorcycle_left", "motorcycle_right"];
+        let keep = [
+            "Garden",
+            "chelsea",
+            "grace_hopper",
+            "camera",
+            "motorcycle_left",
+            "motorcycle_right",
+        ];
         photos.retain(|p| keep.contains(&p.name.as_str()));
-        others.retain(|o| {
-            ["Canon_40D.jpg", "aaa-orig.jpg", "q0122.jpg"].contains(&o.name.as_str())
-        });
+        others
+            .retain(|o| ["Canon_40D.jpg", "aaa-orig.jpg", "q0122.jpg"].contains(&o.name.as_str()));
     }
     let archive: Vec<(String, String, Thumb)> = photos
         .iter()
         .chain(others.iter())
-        .map(|r| (r.name.clone(), r.group.clone(), Thumb::from_image_with_side(&r.img, side)))
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.group.clone(),
+                Thumb::from_image_with_side(&r.img, side),
+            )
+        })
         .collect();
     eprintln!(
         "align_eval: {} photos edited, {} archive pictures, archive side {side}, query side {QUERY_SIDE}{}",
@@ -439,7 +547,9 @@ fn run_eval(full: bool) {
 
     let stats = Mutex::new(Stats::default());
     let next = Mutex::new(0usize);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(2);
     std::thread::scope(|sc| {
         for _ in 0..threads {
             sc.spawn(|| loop {
@@ -463,8 +573,10 @@ fn run_eval(full: bool) {
                             let ok = got.as_ref().is_some_and(|g| {
                                 g.confident
                                     && g.transform == e.transform
-                                    && g.query_region.max_edge_distance(&e.query_region) <= REGION_TOL
-                                    && g.archive_region.max_edge_distance(&e.archive_region) <= REGION_TOL
+                                    && g.query_region.max_edge_distance(&e.query_region)
+                                        <= REGION_TOL
+                                    && g.archive_region.max_edge_distance(&e.archive_region)
+                                        <= REGION_TOL
                             });
                             let slot = local.recall.entry(e.family).or_default();
                             let o = if photo.held_out { 2 } else { 0 };
@@ -474,15 +586,21 @@ fn run_eval(full: bool) {
                                 local.failures.push(format!("{label}: {}", describe(&got)));
                             }
                             if let Some(g) = &got {
-                                local.same_scores.push((g.score, g.ncc, g.agreeing_blocks, label));
+                                local
+                                    .same_scores
+                                    .push((g.score, g.ncc, g.agreeing_blocks, label));
                             }
                         } else {
                             local.diff_pairs += 1;
                             if let Some(g) = &got {
                                 if g.confident {
-                                    local.false_confident.push(format!("{label}: {}", describe(&got)));
+                                    local
+                                        .false_confident
+                                        .push(format!("{label}: {}", describe(&got)));
                                 }
-                                local.diff_best.push((g.score, g.ncc, g.agreeing_blocks, label));
+                                local
+                                    .diff_best
+                                    .push((g.score, g.ncc, g.agreeing_blocks, label));
                             }
                         }
                     }
@@ -512,7 +630,10 @@ fn run_eval(full: bool) {
     });
     let mut s = stats.into_inner().unwrap();
 
-    eprintln!("\n{:<30} {:>12} {:>12} {:>12}", "family", "tune", "held-out", "all");
+    eprintln!(
+        "\n{:<30} {:>12} {:>12} {:>12}",
+        "family", "tune", "held-out", "all"
+    );
     let mut worst = 1.0f32;
     for (fam, [a, b, c, d]) in &s.recall {
         let all = (a + c) as f32 / (b + d).max(1) as f32;
@@ -570,7 +691,10 @@ fn run_eval(full: bool) {
     near.sort_by(|a, b| b.0.total_cmp(&a.0));
     eprintln!("\ndifferent-photo pairs closest to the confident rule (min of value/threshold):");
     for (m, x) in near.iter().take(8) {
-        eprintln!("  {m:.3}  score {:.3} ncc {:.3} agree {:>4}  {}", x.0, x.1, x.2, x.3);
+        eprintln!(
+            "  {m:.3}  score {:.3} ncc {:.3} agree {:>4}  {}",
+            x.0, x.1, x.2, x.3
+        );
     }
     eprintln!("\nmisses ({}):", s.failures.len());
     s.failures.sort();
@@ -580,8 +704,14 @@ fn run_eval(full: bool) {
     for f in &s.false_confident {
         eprintln!("FALSE CONFIDENT {f}");
     }
-    assert!(s.false_confident.is_empty(), "different photographs confirmed");
-    assert!(worst >= 0.95, "a transformation family has recall below 95 %");
+    assert!(
+        s.false_confident.is_empty(),
+        "different photographs confirmed"
+    );
+    assert!(
+        worst >= 0.95,
+        "a transformation family has recall below 95 %"
+    );
 }
 
 #[test]
@@ -606,9 +736,21 @@ fn bridge_variants_align() {
     let params = AlignParams::default();
     let base = root.join("pdq/images/bridge-mods");
     let orig = Thumb::from_image(&load(&base.join("aaa-orig.jpg")).unwrap());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&base).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.push(root.join("pdq/images/python-threatexchange/threatexchange/tests/hashing/resources/letterboxed_sample-b.jpg"));
-    for f in ["2-rotate-90", "3-rotate-180", "4-rotate-270", "5-flipx", "6-flipy", "7-flip-plus-1", "8-flip-minus-1"] {
+    for f in [
+        "2-rotate-90",
+        "3-rotate-180",
+        "4-rotate-270",
+        "5-flipx",
+        "6-flipy",
+        "7-flip-plus-1",
+        "8-flip-minus-1",
+    ] {
         files.push(root.join(format!("pdq/images/reg-test-input/dih/bridge-{f}.jpg")));
     }
     files.sort();
@@ -616,7 +758,11 @@ fn bridge_variants_align() {
         let Some(img) = load(&f) else { continue };
         let q = Thumb::from_image_with_side(&img, QUERY_SIDE);
         let got = align(&q, &orig, &params);
-        eprintln!("{:<28} {}", f.file_name().unwrap().to_string_lossy(), describe(&got));
+        eprintln!(
+            "{:<28} {}",
+            f.file_name().unwrap().to_string_lossy(),
+            describe(&got)
+        );
     }
 }
 
@@ -632,9 +778,16 @@ fn near_duplicate_photographs_are_not_confident() {
     let l = load(&sk.join("motorcycle_left.png")).unwrap();
     let r = load(&sk.join("motorcycle_right.png")).unwrap();
     for (a, b, what) in [(&l, &r, "left vs right"), (&r, &l, "right vs left")] {
-        let got = align(&Thumb::from_image_with_side(a, QUERY_SIDE), &Thumb::from_image(b), &params);
+        let got = align(
+            &Thumb::from_image_with_side(a, QUERY_SIDE),
+            &Thumb::from_image(b),
+            &params,
+        );
         eprintln!("motorcycle {what}: {}", describe(&got));
-        assert!(got.is_none_or(|g| !g.confident), "motorcycle {what} confirmed");
+        assert!(
+            got.is_none_or(|g| !g.confident),
+            "motorcycle {what} confirmed"
+        );
     }
 }
 
@@ -659,7 +812,10 @@ fn timing_probe() {
     for e in edits(&img, 1) {
         let q = Thumb::from_image_with_side(&e.img, QUERY_SIDE);
         let t0 = Instant::now();
-        let n: u32 = std::env::var("PROBE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+        let n: u32 = std::env::var("PROBE_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
         for _ in 0..n {
             std::hint::black_box(align(&q, &a, &AlignParams::default()));
         }
