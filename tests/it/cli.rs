@@ -159,3 +159,65 @@ fn copies_within_a_batch_are_grouped_and_the_original_is_named() {
             .unwrap();
     assert!(flower["cluster"].is_null());
 }
+
+/// A JPEG whose EXIF (IFD1) thumbnail is `thumb` (JPEG bytes) and whose main
+/// picture is `main` (JPEG bytes): the layout of a camera file edited by a tool
+/// that replaced the pixels but kept the old metadata.
+fn with_exif_thumbnail(main: &[u8], thumb: &[u8]) -> Vec<u8> {
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, value: u32| {
+        t.extend(tag.to_le_bytes());
+        t.extend(kind.to_le_bytes());
+        t.extend(1u32.to_le_bytes());
+        t.extend(value.to_le_bytes());
+    };
+    // IFD0 at 8: one entry (Orientation = 1), next IFD at 26.
+    tiff.extend(1u16.to_le_bytes());
+    entry(&mut tiff, 0x0112, 3, 1);
+    tiff.extend(26u32.to_le_bytes());
+    // IFD1 at 26: the thumbnail's offset and length; the thumbnail at 56.
+    tiff.extend(2u16.to_le_bytes());
+    entry(&mut tiff, 0x0201, 4, 56);
+    entry(&mut tiff, 0x0202, 4, thumb.len() as u32);
+    tiff.extend(0u32.to_le_bytes());
+    assert_eq!(tiff.len(), 56);
+    tiff.extend_from_slice(thumb);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend(((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend(tiff);
+    out.extend_from_slice(&main[2..]);
+    out
+}
+
+#[test]
+fn a_thumbnail_that_shows_an_archived_picture_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let storm = image::open(samples().join("archive/Storm.jpg")).unwrap();
+    let mut thumb = std::io::Cursor::new(Vec::new());
+    storm
+        .thumbnail(160, 160)
+        .write_to(&mut thumb, image::ImageFormat::Jpeg)
+        .unwrap();
+    let main = std::fs::read(samples().join("incoming/new_flower.jpg")).unwrap();
+    let f = dir.path().join("edited.jpg");
+    std::fs::write(&f, with_exif_thumbnail(&main, thumb.get_ref())).unwrap();
+    let out = run(retrace(Some(&db)).arg("check").arg("--json").arg(&f));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["hashes"]["thumbnail_pdq"].is_string(), "{}", r["hashes"]);
+    assert!(r["earliest_copy"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("Storm.jpg"));
+    assert!(r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "thumbnail_earlier_copy"));
+    assert!(r["earliest_copy"]["evidence"][0]
+        .as_str()
+        .unwrap()
+        .contains("thumbnail"));
+}
