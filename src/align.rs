@@ -104,11 +104,7 @@ impl Thumb {
         Thumb {
             width: w as u16,
             height: h as u16,
-            pixels: out
-                .p
-                .iter()
-                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
-                .collect(),
+            pixels: out.p.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
             source_width: sw,
             source_height: sh,
         }
@@ -257,10 +253,7 @@ impl Dihedral {
     fn mirrored(self) -> bool {
         matches!(
             self,
-            Dihedral::Mirror
-                | Dihedral::MirrorRot90
-                | Dihedral::MirrorRot180
-                | Dihedral::MirrorRot270
+            Dihedral::Mirror | Dihedral::MirrorRot90 | Dihedral::MirrorRot180 | Dihedral::MirrorRot270
         )
     }
 
@@ -356,6 +349,8 @@ pub struct Alignment {
     /// The calibrated decision: true only when a newsroom could publish that the
     /// query shows this archive picture (see [`AlignParams`] for the rule).
     pub confident: bool,
+    #[doc(hidden)]
+    pub features: Vec<f32>,
 }
 
 /// Search ranges and decision thresholds for [`align`].
@@ -529,15 +524,15 @@ impl AxisWeights {
     /// Output pixel i covers source [i·k, (i+1)·k). For k ≥ 1 it is the exact area
     /// average (fractional coverage at the ends); for k < 1 linear interpolation at
     /// the pixel centre, since an area average would degenerate to nearest-neighbour.
-    fn new(src_len: usize, k: f64, first: usize, out_len: usize) -> AxisWeights {
+    fn new(src_len: usize, k: f64, first: f64, out_len: usize) -> AxisWeights {
         let mut taps = Vec::with_capacity(out_len);
         let mut w = Vec::with_capacity(out_len * (k.ceil() as usize + 2));
         let n = src_len as f64;
         for i in 0..out_len {
             let off = w.len();
             if k >= 1.0 {
-                let a = ((first + i) as f64 * k).min(n);
-                let b = ((first + i + 1) as f64 * k).min(n);
+                let a = ((first + i as f64) * k).clamp(0.0, n);
+                let b = ((first + i as f64 + 1.0) * k).clamp(0.0, n);
                 let j0 = (a.floor() as usize).min(src_len - 1);
                 let j1 = (b.ceil() as usize).clamp(j0 + 1, src_len);
                 let mut total = 0.0;
@@ -554,7 +549,7 @@ impl AxisWeights {
                 }
                 taps.push((j0, off, j1 - j0));
             } else {
-                let c = (((first + i) as f64 + 0.5) * k - 0.5).clamp(0.0, n - 1.0);
+                let c = ((first + i as f64 + 0.5) * k - 0.5).clamp(0.0, n - 1.0);
                 let j0 = c.floor() as usize;
                 let f = (c - j0 as f64) as f32;
                 if j0 + 1 < src_len {
@@ -571,16 +566,10 @@ impl AxisWeights {
 }
 
 /// Resample so that each output pixel covers `kx × ky` source pixels; output
-/// pixel (i, j) is pixel (x0 + i, y0 + j) of the full resampled grid, which starts
-/// at the source origin. Callers keep the output within the source.
-fn resample(
-    src: &Plane,
-    kx: f64,
-    ky: f64,
-    (x0, y0): (usize, usize),
-    ow: usize,
-    oh: usize,
-) -> Plane {
+/// pixel (i, j) is pixel (x0 + i, y0 + j) of the resampled grid, which starts at
+/// the source origin. Fractional origins shift the grid by sub-pixel amounts.
+/// Callers keep the output within the source (edges are clamped).
+fn resample(src: &Plane, kx: f64, ky: f64, (x0, y0): (f64, f64), ow: usize, oh: usize) -> Plane {
     let (ow, oh) = (ow.max(1), oh.max(1));
     let wx = AxisWeights::new(src.w, kx, x0, ow);
     let wy = AxisWeights::new(src.h, ky, y0, oh);
@@ -625,10 +614,57 @@ fn resize_exact(src: &Plane, ow: usize, oh: usize) -> Plane {
         src,
         src.w as f64 / ow.max(1) as f64,
         src.h as f64 / oh.max(1) as f64,
-        (0, 0),
+        (0.0, 0.0),
         ow,
         oh,
     )
+}
+
+/// Half-width of the local contrast normalisation window (5 × 5 pixels).
+const LCN_RADIUS: usize = 2;
+/// Contrast floor of the normalisation, gray levels: neighbourhoods flatter than
+/// this stay near zero, so noise in sky or inside a caption bar is not amplified.
+const LCN_FLOOR: f32 = 3.0;
+/// Normalised values are scaled to gray-level-like magnitudes so that the same
+/// flatness floor (`SEARCH_VAR_MIN`) applies in the search.
+const LCN_GAIN: f32 = 32.0;
+
+/// Local contrast normalisation: (v − local mean) / local standard deviation.
+///
+/// The search correlates these instead of raw luma. Raw NCC is dominated by
+/// large uniform areas: a dark caption bar or a letterbox pulls it down so much
+/// that the search prefers wrong alignments that avoid the bar. After
+/// normalisation a flat bar is ~0 inside, high-contrast text weighs no more per
+/// pixel than the photo's own texture, and contrast or brightness edits cancel.
+fn lcn(p: &Plane) -> Plane {
+    let (w, h) = (p.w, p.h);
+    let mut s1 = vec![0.0f64; (w + 1) * (h + 1)];
+    let mut s2 = vec![0.0f64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let (mut r1, mut r2) = (0.0f64, 0.0f64);
+        for x in 0..w {
+            let v = f64::from(p.p[y * w + x]);
+            r1 += v;
+            r2 += v * v;
+            s1[(y + 1) * (w + 1) + x + 1] = s1[y * (w + 1) + x + 1] + r1;
+            s2[(y + 1) * (w + 1) + x + 1] = s2[y * (w + 1) + x + 1] + r2;
+        }
+    }
+    let floor2 = f64::from(LCN_FLOOR * LCN_FLOOR);
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(LCN_RADIUS), (y + LCN_RADIUS + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(LCN_RADIUS), (x + LCN_RADIUS + 1).min(w));
+            let n = ((x1 - x0) * (y1 - y0)) as f64;
+            let box_sum = |t: &[f64]| t[y1 * (w + 1) + x1] - t[y0 * (w + 1) + x1] - t[y1 * (w + 1) + x0] + t[y0 * (w + 1) + x0];
+            let m = box_sum(&s1) / n;
+            let var = (box_sum(&s2) / n - m * m).max(0.0);
+            let v = (f64::from(p.p[y * w + x]) - m) / (var + floor2).sqrt();
+            out.push(LCN_GAIN * v as f32);
+        }
+    }
+    Plane::new(w, h, out)
 }
 
 /// A plane with summed-area tables of values and squares, for O(1) window sums.
@@ -709,29 +745,6 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
         x1: x1 as usize,
         y1: y1 as usize,
     })
-}
-
-/// Plain NCC of archive level `a` and resampled query `q` at offset (dx, dy).
-fn ncc_at(a: &Level, q: &Level, dx: i32, dy: i32) -> Option<f32> {
-    let r = overlap(a.img.w, a.img.h, q.img.w, q.img.h, dx, dy)?;
-    let n = ((r.x1 - r.x0) * (r.y1 - r.y0)) as f64;
-    let (qx0, qy0) = ((r.x0 as i32 - dx) as usize, (r.y0 as i32 - dy) as usize);
-    let (qx1, qy1) = (qx0 + r.x1 - r.x0, qy0 + r.y1 - r.y0);
-    let (sa, saa) = a.sums(r.x0, r.y0, r.x1, r.y1);
-    let (sq, sqq) = q.sums(qx0, qy0, qx1, qy1);
-    let va = saa - sa * sa / n;
-    let vq = sqq - sq * sq / n;
-    if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
-        return None;
-    }
-    let mut sqa = 0.0f64;
-    for y in r.y0..r.y1 {
-        let ar = &a.img.p[y * a.img.w + r.x0..y * a.img.w + r.x1];
-        let qy = y - r.y0 + qy0;
-        let qr = &q.img.p[qy * q.img.w + qx0..qy * q.img.w + qx1];
-        sqa += f64::from(dot(ar, qr));
-    }
-    Some(((sqa - sa * sq / n) / (va * vq).sqrt()) as f32)
 }
 
 /// NCC at every offset of a rectangle of offsets, reported through `f(dx, dy, ncc)`
@@ -819,11 +832,7 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
                 continue;
             }
-            f(
-                dx,
-                dy,
-                ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32,
-            );
+            f(dx, dy, ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32);
         }
     }
 }
@@ -831,14 +840,7 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
 /// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
 /// window. One pass computes all five sums.
-fn ncc_window(
-    a: &Plane,
-    win: &Plane,
-    wo: (usize, usize),
-    gdim: (usize, usize),
-    dx: i32,
-    dy: i32,
-) -> Option<f32> {
+fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
     let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
     let qx0 = (r.x0 as i32 - dx) as usize;
     let qy0 = (r.y0 as i32 - dy) as usize;
@@ -911,16 +913,26 @@ struct Ctx<'a> {
     params: &'a AlignParams,
     query: &'a Thumb,
     archive: &'a Thumb,
-    /// Query pyramid (level j = 2^j thumbnail pixels per pixel).
+    /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: Vec<Plane>,
-    /// Archive pyramids per searched transform: `apyr[t][level]`.
+    /// Archive pyramids per searched transform, contrast-normalised (search).
     apyr: Vec<Vec<Level>>,
-    /// Resampled queries by (scale index, level).
+    /// The same, raw luma (scoring).
+    araw: Vec<Vec<Plane>>,
+    /// Contrast-normalised resampled queries by (scale index, level).
     qcache: RefCell<HashMap<(i32, usize), Rc<Level>>>,
     qw: f64,
     qh: f64,
     /// Scale-index range searched (refinement may not leave it).
     si_range: (i32, i32),
+}
+
+/// A query window: resampled query grid pixels [x, x + p.w) × [y, y + p.h),
+/// shifted by a sub-pixel phase.
+struct Window {
+    x: usize,
+    y: usize,
+    p: Plane,
 }
 
 impl<'a> Ctx<'a> {
@@ -935,10 +947,18 @@ impl<'a> Ctx<'a> {
             let next = base.last()?.half();
             base.push(next);
         }
+        // Normalisation commutes with the dihedral transforms (square window), so
+        // it is done once per level.
+        let base_lcn: Vec<Plane> = base.iter().map(lcn).collect();
         let apyr = params
             .transforms
             .iter()
-            .map(|&d| base.iter().map(|p| Level::new(p.dihedral(d))).collect())
+            .map(|&d| base_lcn.iter().map(|p| Level::new(p.dihedral(d))).collect())
+            .collect();
+        let araw = params
+            .transforms
+            .iter()
+            .map(|&d| base.iter().map(|p| p.dihedral(d)).collect())
             .collect();
         Some(Ctx {
             params,
@@ -946,6 +966,7 @@ impl<'a> Ctx<'a> {
             archive,
             qpyr,
             apyr,
+            araw,
             qcache: RefCell::new(HashMap::new()),
             qw: f64::from(query.width),
             qh: f64::from(query.height),
@@ -953,22 +974,22 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// The query resampled onto the archive grid of `level` at scale index `si`:
-    /// one pixel covers s·2^level query-thumbnail pixels. Read from the query
-    /// pyramid level just finer than that, which bounds the cost per output pixel
-    /// and keeps the area average exact.
+    /// The whole query, contrast-normalised, on the archive grid of `level` at
+    /// scale index `si` (cached: the coarse search reuses it for every transform).
     fn query(&self, si: i32, level: usize) -> Option<Rc<Level>> {
         if let Some(q) = self.qcache.borrow().get(&(si, level)) {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(resample(&self.qpyr[j], kk, kk, (0, 0), ow, oh)));
+        let q = Rc::new(Level::new(lcn(&resample(&self.qpyr[j], kk, kk, (0.0, 0.0), ow, oh))));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
 
     /// How the query maps onto the grid of (si, level): source pyramid level,
-    /// source pixels per grid pixel, and the grid size.
+    /// source pixels per grid pixel, and the grid size. One grid pixel covers
+    /// s·2^level query-thumbnail pixels; reading from the pyramid level just finer
+    /// than that bounds the cost per output pixel and keeps the average exact.
     fn query_grid(&self, si: i32, level: usize) -> Option<(usize, f64, usize, usize)> {
         let k = scale_of(si) * f64::from(1u32 << level);
         let mut j = 0;
@@ -980,6 +1001,26 @@ impl<'a> Ctx<'a> {
         let ow = (src.w as f64 / kk).floor() as usize;
         let oh = (src.h as f64 / kk).floor() as usize;
         (ow >= MIN_LEVEL_SIDE && oh >= MIN_LEVEL_SIDE).then_some((j, kk, ow, oh))
+    }
+
+    /// Part of the query grid covering grid pixels [n0, n1) on each axis, with a
+    /// margin so that normalisation inside that range is exact, at a sub-pixel
+    /// phase. Only this part is resampled: the query may be far larger than the
+    /// archive (a screenshot), and refinement only needs the overlap.
+    fn window(&self, si: i32, level: usize, nx: (usize, usize), ny: (usize, usize), phase: (f64, f64), normalised: bool) -> Option<Window> {
+        let (j, kk, gw, gh) = self.query_grid(si, level)?;
+        let m = if normalised { LCN_RADIUS + 2 } else { 1 };
+        let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
+        let (w, h) = ((nx.1 + m).min(gw).checked_sub(x)?, (ny.1 + m).min(gh).checked_sub(y)?);
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let p = resample(&self.qpyr[j], kk, kk, (x as f64 + phase.0, y as f64 + phase.1), w, h);
+        Some(Window {
+            x,
+            y,
+            p: if normalised { lcn(&p) } else { p },
+        })
     }
 
     /// Finest archive level at which the query is not upsampled much.
@@ -1001,10 +1042,7 @@ impl<'a> Ctx<'a> {
     /// Linear size ratio of the two thumbnails: the scale at which their areas
     /// would match; crops lie above it, insets below.
     fn area_ratio(&self) -> f64 {
-        let (aw, ah) = (
-            f64::from(self.archive.width),
-            f64::from(self.archive.height),
-        );
+        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
         ((self.qw * self.qh) / (aw * ah)).sqrt()
     }
 
@@ -1019,10 +1057,7 @@ impl<'a> Ctx<'a> {
 
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
-        let (aw, ah) = (
-            f64::from(self.archive.width),
-            f64::from(self.archive.height),
-        );
+        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
         let r = self.area_ratio();
         let (lo, hi) = self.si_range;
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
@@ -1030,9 +1065,8 @@ impl<'a> Ctx<'a> {
         let step = grid_steps(f64::from(p.coarse_scale_step.max(1.01)));
         let levels = self.apyr[0].len();
         let relaxed = self.relaxed_cover();
-
         let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
-        let t0 = std::time::Instant::now();
+
         let mut cands: Vec<Cand> = Vec::new();
         let mut si = lo;
         while si <= hi + step / 2 {
@@ -1045,8 +1079,7 @@ impl<'a> Ctx<'a> {
             // `coarse_side` pixels (within a factor √2 either way).
             let mut lc = self.final_level(si);
             while lc + 1 < levels
-                && ov / f64::from(1u32 << (lc + 1))
-                    >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
             {
                 lc += 1;
             }
@@ -1090,11 +1123,9 @@ impl<'a> Ctx<'a> {
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
         cands.truncate(p.candidates.max(1));
         if dbg {
-            eprintln!(
-                "coarse {:?} cache {}",
-                t0.elapsed(),
-                self.qcache.borrow().len()
-            );
+            for c in &cands {
+                eprintln!("coarse {c:?} s={:.3}", scale_of(c.si));
+            }
         }
 
         // Refine level by level, halving the field after each round so that only a
@@ -1121,25 +1152,26 @@ impl<'a> Ctx<'a> {
             if !moved {
                 break;
             }
-            live.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
-            let keep = (live.len() / 2).max(3).min(live.len());
-            live.truncate(keep);
+            let keep = (live.len() / 2).max(3);
+            prune(&mut live, keep);
         }
+        dedup(&mut live);
+        prune(&mut live, 3);
         if dbg {
-            eprintln!(
-                "refined {:?} cache {}",
-                t0.elapsed(),
-                self.qcache.borrow().len()
-            );
             for c in &live {
-                eprintln!("refined {c:?} s={}", scale_of(c.si));
+                eprintln!("refined {c:?} s={:.3}", scale_of(c.si));
             }
         }
-        // Polish at the final level with the finest scale step, then score.
+        // Polish (finest scale step, sub-pixel phase), then score each survivor;
+        // the decision is made on block agreement, not on the search's NCC.
         let mut best: Option<Alignment> = None;
         for c in live {
             let c = self.refine(c, (self.fine_step(&c) / 2).max(1), 1);
-            if let Some(al) = self.evaluate(&c) {
+            let (c, phase) = self.polish(c);
+            if let Some(al) = self.evaluate(&c, phase) {
+                if dbg {
+                    eprintln!("evaluated {c:?} phase {phase:?}: {al:?}");
+                }
                 let better = match &best {
                     None => true,
                     Some(b) => (al.score, al.ncc) > (b.score, b.ncc),
@@ -1148,13 +1180,6 @@ impl<'a> Ctx<'a> {
                     best = Some(al);
                 }
             }
-        }
-        if dbg {
-            eprintln!(
-                "done {:?} cache {}",
-                t0.elapsed(),
-                self.qcache.borrow().len()
-            );
         }
         best
     }
@@ -1168,16 +1193,36 @@ impl<'a> Ctx<'a> {
         grid_steps(1.0 + 1.0 / ext)
     }
 
+    /// Query grid pixels X − dx reached from archive pixels X in [0, alen) for
+    /// offsets in [lo, hi], clipped to the grid.
+    fn needed(lo: i32, hi: i32, alen: usize, glen: usize) -> (usize, usize) {
+        let n0 = (-hi).max(0) as usize;
+        let n1 = (alen as i32 - lo).clamp(0, glen as i32) as usize;
+        (n0, n1)
+    }
+
+    /// Offset at scale `si` that keeps the centre of the candidate's overlap in
+    /// place: find it in archive pixels, express it in query-thumbnail pixels at
+    /// the old scale, and place it again at the new one.
+    fn recentre(&self, c: &Cand, si: i32) -> (i32, i32) {
+        let a = &self.apyr[c.t][c.level].img;
+        let unit = f64::from(1u32 << c.level);
+        let k_old = scale_of(c.si) * unit;
+        let k_new = scale_of(si) * unit;
+        let (qwf, qhf) = (self.qw / k_old, self.qh / k_old);
+        let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.w as f64));
+        let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.h as f64));
+        let bx = (xc - (xc - f64::from(c.dx)) * k_old / k_new).round() as i32;
+        let by = (yc - (yc - f64::from(c.dy)) * k_old / k_new).round() as i32;
+        (bx, by)
+    }
+
     /// Local search around a candidate: scale indices si ± `ds` and offsets within
-    /// `radius`, repeated while the best lies on the border of the searched box.
+    /// `radius`, repeated while the best moves (at most six rounds).
     fn refine(&self, mut c: Cand, ds: i32, radius: i32) -> Cand {
         let relaxed = self.relaxed_cover();
         let a = &self.apyr[c.t][c.level].img;
-        let unit = f64::from(1u32 << c.level);
-        // Only the part of the query that can overlap the archive is resampled
-        // (the query may be far larger, e.g. a screenshot); windows are reused
-        // while the search stays inside them.
-        let mut windows: Vec<(i32, usize, usize, Plane)> = Vec::new();
+        let mut windows: Vec<(i32, Window)> = Vec::new();
         let mut seen: Vec<(i32, i32, i32)> = Vec::new();
         for _ in 0..6 {
             let mut best = c;
@@ -1187,19 +1232,10 @@ impl<'a> Ctx<'a> {
                 if k != 0 && (si < self.si_range.0 || si > self.si_range.1) {
                     continue;
                 }
-                let Some((j, kk, gw, gh)) = self.query_grid(si, c.level) else {
+                let Some((_, _, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
-                // Keep the centre of the overlap fixed when the scale changes: find
-                // it in archive pixels, express it in query-thumbnail pixels at the
-                // old scale, and place it again at the new one.
-                let k_old = scale_of(c.si) * unit;
-                let k_new = scale_of(si) * unit;
-                let (qwf, qhf) = (self.qw / k_old, self.qh / k_old);
-                let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.w as f64));
-                let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.h as f64));
-                let bx = (xc - (xc - f64::from(c.dx)) * k_old / k_new).round() as i32;
-                let by = (yc - (yc - f64::from(c.dy)) * k_old / k_new).round() as i32;
+                let (bx, by) = self.recentre(&c, si);
                 let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
                 let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
                 let (ox0, ox1) = ((bx - radius).max(x_lo), (bx + radius).min(x_hi));
@@ -1207,39 +1243,33 @@ impl<'a> Ctx<'a> {
                 if ox1 < ox0 || oy1 < oy0 {
                     continue;
                 }
-                // Query pixels X − dx for archive X in [0, aw) and dx in [ox0, ox1].
-                let need = |lo: i32, hi: i32, alen: usize, glen: usize| {
-                    let n0 = (-hi).max(0) as usize;
-                    let n1 = (alen as i32 - lo).clamp(0, glen as i32) as usize;
-                    (n0, n1)
-                };
-                let (nx0, nx1) = need(ox0, ox1, a.w, gw);
-                let (ny0, ny1) = need(oy0, oy1, a.h, gh);
-                if nx1 <= nx0 || ny1 <= ny0 {
+                let nx = Self::needed(ox0, ox1, a.w, gw);
+                let ny = Self::needed(oy0, oy1, a.h, gh);
+                if nx.1 <= nx.0 || ny.1 <= ny.0 {
                     continue;
                 }
-                let have = windows.iter().position(|(wsi, wx, wy, p)| {
-                    *wsi == si && *wx <= nx0 && *wy <= ny0 && wx + p.w >= nx1 && wy + p.h >= ny1
+                // Reuse a window while the search stays inside it.
+                let have = windows.iter().position(|(wsi, w)| {
+                    *wsi == si && w.x <= nx.0 && w.y <= ny.0 && w.x + w.p.w >= nx.1 && w.y + w.p.h >= ny.1
                 });
                 let wi = match have {
                     Some(i) => i,
                     None => {
-                        let (wx, wy) = (nx0.saturating_sub(2), ny0.saturating_sub(2));
-                        let (ww, wh) = ((nx1 + 2).min(gw) - wx, (ny1 + 2).min(gh) - wy);
-                        let p = resample(&self.qpyr[j], kk, kk, (wx, wy), ww, wh);
-                        windows.push((si, wx, wy, p));
+                        let Some(w) = self.window(si, c.level, nx, ny, (0.0, 0.0), true) else {
+                            continue;
+                        };
+                        windows.push((si, w));
                         windows.len() - 1
                     }
                 };
-                let (_, wx, wy, win) = &windows[wi];
+                let win = &windows[wi].1;
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy)
-                        {
+                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy) {
                             continue;
                         }
                         seen.push((si, dx, dy));
-                        if let Some(v) = ncc_window(a, win, (*wx, *wy), (gw, gh), dx, dy) {
+                        if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
                             if v > best.ncc {
                                 best = Cand {
                                     si,
@@ -1265,49 +1295,83 @@ impl<'a> Ctx<'a> {
         c
     }
 
-    /// Block scoring and geometry of a refined candidate.
-    fn evaluate(&self, c: &Cand) -> Option<Alignment> {
+    /// Sub-pixel phase of the query grid that best matches, at the candidate's
+    /// scale and offset: an integer offset leaves up to half a pixel of error,
+    /// which at thumbnail size blurs fine texture (text, foliage, gravel) enough
+    /// to fail block agreement.
+    fn polish(&self, c: Cand) -> (Cand, (f64, f64)) {
+        let a = &self.apyr[c.t][c.level].img;
+        let Some((_, _, gw, gh)) = self.query_grid(c.si, c.level) else {
+            return (c, (0.0, 0.0));
+        };
+        let nx = Self::needed(c.dx, c.dx, a.w, gw);
+        let ny = Self::needed(c.dy, c.dy, a.h, gh);
+        let mut best = (c.ncc, (0.0, 0.0));
+        let mut centre = (0.0, 0.0);
+        for step in [1.0 / 3.0, 1.0 / 9.0] {
+            let start = centre;
+            for jy in -1..=1 {
+                for jx in -1..=1 {
+                    if jx == 0 && jy == 0 {
+                        continue;
+                    }
+                    let ph = (start.0 + f64::from(jx) * step, start.1 + f64::from(jy) * step);
+                    let Some(w) = self.window(c.si, c.level, nx, ny, ph, true) else {
+                        continue;
+                    };
+                    if let Some(v) = ncc_window(a, &w.p, (w.x, w.y), (gw, gh), c.dx, c.dy) {
+                        if v > best.0 {
+                            best = (v, ph);
+                        }
+                    }
+                }
+            }
+            centre = best.1;
+        }
+        (Cand { ncc: best.0, ..c }, best.1)
+    }
+
+    /// Block scoring and geometry of a polished candidate.
+    fn evaluate(&self, c: &Cand, phase: (f64, f64)) -> Option<Alignment> {
         let p = self.params;
         let t = self.params.transforms[c.t];
-        let a = &self.apyr[c.t][c.level];
+        let a = &self.araw[c.t][c.level];
         let unit = f64::from(1u32 << c.level);
         let k = scale_of(c.si) * unit;
-        let q = self.query(c.si, c.level)?;
-        let r = overlap(a.img.w, a.img.h, q.img.w, q.img.h, c.dx, c.dy)?;
-        let ncc = ncc_at(a, &q, c.dx, c.dy).unwrap_or(0.0);
+        let (_, _, gw, gh) = self.query_grid(c.si, c.level)?;
+        let r = overlap(a.w, a.h, gw, gh, c.dx, c.dy)?;
+        let nx = Self::needed(c.dx, c.dx, a.w, gw);
+        let ny = Self::needed(c.dy, c.dy, a.h, gh);
+        let win = self.window(c.si, c.level, nx, ny, phase, false)?;
+        let ncc = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), c.dx, c.dy).unwrap_or(0.0);
 
         // Coverage along each axis, in archive-level pixels.
         let ow = (r.x1 - r.x0) as f32;
         let oh = (r.y1 - r.y0) as f32;
-        let covered = ow >= p.min_axis_cover * a.img.w.min(q.img.w) as f32 - 0.5
-            && oh >= p.min_axis_cover * a.img.h.min(q.img.h) as f32 - 0.5;
+        let covered = ow >= p.min_axis_cover * a.w.min(gw) as f32 - 0.5
+            && oh >= p.min_axis_cover * a.h.min(gh) as f32 - 0.5;
 
-        let (textured, agreeing) = block_score(a, &q, r, c.dx, c.dy, p);
-        let score = if textured > 0 {
-            agreeing as f32 / textured as f32
+        let bs = block_stats(a, &win, r, c.dx, c.dy, p);
+        if bs.either == 0 && ncc <= 0.0 {
+            return None;
+        }
+        let score = if bs.either > 0 {
+            bs.agreeing as f32 / bs.either as f32
         } else {
             0.0
         };
-        if textured == 0 && ncc <= 0.0 {
-            return None;
-        }
         let confident = covered
-            && agreeing >= p.min_agreeing_blocks
+            && bs.agreeing >= p.min_agreeing_blocks
             && score >= p.min_score
             && ncc >= p.min_ncc;
 
         // Regions: archive level pixels → fractions of the transformed archive
-        // thumbnail → untransformed archive frame; query pixels → query fractions.
+        // thumbnail → untransformed archive frame; query grid pixels (with the
+        // sub-pixel phase) → query fractions.
         let (atw, ath) = if t.swaps_axes() {
-            (
-                f64::from(self.archive.height),
-                f64::from(self.archive.width),
-            )
+            (f64::from(self.archive.height), f64::from(self.archive.width))
         } else {
-            (
-                f64::from(self.archive.width),
-                f64::from(self.archive.height),
-            )
+            (f64::from(self.archive.width), f64::from(self.archive.height))
         };
         let in_t = Region {
             x: (r.x0 as f64 * unit / atw) as f32,
@@ -1316,8 +1380,8 @@ impl<'a> Ctx<'a> {
             h: ((r.y1 - r.y0) as f64 * unit / ath) as f32,
         };
         let archive_region = clamp_region(t.inverse().map_region(in_t));
-        let qx0 = (r.x0 as i32 - c.dx) as f64 * k;
-        let qy0 = (r.y0 as i32 - c.dy) as f64 * k;
+        let qx0 = (f64::from(r.x0 as i32 - c.dx) + phase.0) * k;
+        let qy0 = (f64::from(r.y0 as i32 - c.dy) + phase.1) * k;
         let query_region = clamp_region(Region {
             x: (qx0 / self.qw) as f32,
             y: (qy0 / self.qh) as f32,
@@ -1337,11 +1401,31 @@ impl<'a> Ctx<'a> {
             archive_region,
             score,
             ncc,
-            textured_blocks: textured,
-            agreeing_blocks: agreeing,
+            textured_blocks: bs.either,
+            agreeing_blocks: bs.agreeing,
             confident,
+            features: bs.features(ncc, c.ncc, covered),
         })
     }
+}
+
+/// Keep the `n` best candidates by search NCC, plus the best of any other
+/// transform that comes close: near-symmetric pictures (cells, textures) make a
+/// wrong orientation score almost as well in the search, and only block scoring
+/// tells them apart.
+fn prune(v: &mut Vec<Cand>, n: usize) {
+    v.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
+    let Some(top) = v.first().map(|c| c.ncc) else {
+        return;
+    };
+    let mut out: Vec<Cand> = Vec::new();
+    for (i, c) in v.iter().enumerate() {
+        let new_t = !out.iter().any(|o| o.t == c.t);
+        if i < n || (new_t && c.ncc >= top - 0.15) {
+            out.push(*c);
+        }
+    }
+    *v = out;
 }
 
 /// Drop candidates that converged onto the same hypothesis (same transform and
@@ -1375,12 +1459,54 @@ fn clamp_region(r: Region) -> Region {
     }
 }
 
-/// Count blocks textured in both pictures and those among them whose detail agrees.
+/// Block statistics of an alignment.
+#[derive(Debug, Default)]
+struct BlockStats {
+    /// Blocks textured in the archive, in the query, in both, in either.
+    in_archive: u32,
+    in_query: u32,
+    both: u32,
+    either: u32,
+    /// Blocks textured in both whose detail correlation reaches `block_ncc`.
+    agreeing: u32,
+    /// Correlations of the blocks textured in both.
+    nccs: Vec<f32>,
+    /// Detail correlation pooled over blocks textured in both.
+    pooled: f32,
+}
+
+impl BlockStats {
+    fn features(&self, ncc: f32, lcn_ncc: f32, covered: bool) -> Vec<f32> {
+        let mut v = self.nccs.clone();
+        v.sort_by(f32::total_cmp);
+        let median = v.get(v.len() / 2).copied().unwrap_or(0.0);
+        let at = |t: f32| v.iter().filter(|&&x| x >= t).count() as f32;
+        vec![
+            self.in_archive as f32,
+            self.in_query as f32,
+            self.both as f32,
+            self.either as f32,
+            at(0.5),
+            at(0.6),
+            at(0.7),
+            at(0.8),
+            at(0.9),
+            self.pooled,
+            median,
+            ncc,
+            lcn_ncc,
+            f32::from(u8::from(covered)),
+        ]
+    }
+}
+
+/// Compare the two pictures block by block over the overlap (archive level `a`,
+/// query window `win`, query grid pixel X − dx on archive pixel X).
 ///
 /// Detail is a block minus its least-squares plane: smooth gradients (sky,
 /// vignetting) are removed, because any two gradients of similar direction
 /// correlate perfectly and would otherwise vote for a false match.
-fn block_score(a: &Level, q: &Level, r: Rect, dx: i32, dy: i32, p: &AlignParams) -> (u32, u32) {
+fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignParams) -> BlockStats {
     let b = p.block.max(3);
     let bw = (r.x1 - r.x0) / b;
     let bh = (r.y1 - r.y0) / b;
@@ -1393,32 +1519,53 @@ fn block_score(a: &Level, q: &Level, r: Rect, dx: i32, dy: i32, p: &AlignParams)
     let mut ra = vec![0.0f32; b * b];
     let mut rq = vec![0.0f32; b * b];
     let tex2 = p.texture_min * p.texture_min * n;
-    let (mut textured, mut agreeing) = (0u32, 0u32);
+    let mut st = BlockStats::default();
+    let (mut sab, mut saa, mut sbb) = (0.0f64, 0.0f64, 0.0f64);
     for by in 0..bh {
         for bx in 0..bw {
             let x0 = ox + bx * b;
             let y0 = oy + by * b;
+            let mut inside = true;
             for j in 0..b {
                 for i in 0..b {
                     let (x, y) = (x0 + i, y0 + j);
-                    ra[j * b + i] = a.img.p[y * a.img.w + x];
-                    let (qx, qy) = ((x as i32 - dx) as usize, (y as i32 - dy) as usize);
-                    rq[j * b + i] = q.img.p[qy * q.img.w + qx];
+                    ra[j * b + i] = a.p[y * a.w + x];
+                    let qx = (x as i32 - dx) as usize;
+                    let qy = (y as i32 - dy) as usize;
+                    match (qx.checked_sub(win.x), qy.checked_sub(win.y)) {
+                        (Some(wx), Some(wy)) if wx < win.p.w && wy < win.p.h => {
+                            rq[j * b + i] = win.p.p[wy * win.p.w + wx];
+                        }
+                        _ => inside = false,
+                    }
                 }
+            }
+            if !inside {
+                continue;
             }
             let ea = detrend(&mut ra, b, half, sxx);
             let eq = detrend(&mut rq, b, half, sxx);
-            if ea < tex2 || eq < tex2 {
+            let (ta, tq) = (ea >= tex2, eq >= tex2);
+            st.in_archive += u32::from(ta);
+            st.in_query += u32::from(tq);
+            st.either += u32::from(ta || tq);
+            if !(ta && tq) {
                 continue;
             }
-            textured += 1;
-            let c = dot(&ra, &rq) / (ea * eq).sqrt();
+            st.both += 1;
+            let d = dot(&ra, &rq);
+            sab += f64::from(d);
+            saa += f64::from(ea);
+            sbb += f64::from(eq);
+            let c = d / (ea * eq).sqrt();
+            st.nccs.push(c);
             if c >= p.block_ncc {
-                agreeing += 1;
+                st.agreeing += 1;
             }
         }
     }
-    (textured, agreeing)
+    st.pooled = if st.both > 0 { (sab / (saa * sbb).sqrt()) as f32 } else { 0.0 };
+    st
 }
 
 /// Subtract the least-squares plane from a b × b block in place; returns the
@@ -1551,14 +1698,8 @@ mod tests {
         let al = align(&t, &t, &AlignParams::default()).expect("aligns");
         assert_eq!(al.transform, Dihedral::Identity);
         assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
-        assert!(
-            al.query_region.max_edge_distance(&Region::FULL) < 0.02,
-            "{al:?}"
-        );
-        assert!(
-            al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
-            "{al:?}"
-        );
+        assert!(al.query_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
+        assert!(al.archive_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
         assert!(al.confident, "{al:?}");
         assert!(al.score > 0.95 && al.ncc > 0.99, "{al:?}");
     }
@@ -1576,8 +1717,7 @@ mod tests {
 
     #[test]
     fn flat_images_are_never_confident() {
-        let flat =
-            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
+        let flat = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
         let t = Thumb::from_image(&flat);
         assert!(align(&t, &t, &AlignParams::default()).is_none_or(|a| !a.confident));
     }
@@ -1595,11 +1735,7 @@ mod tests {
         );
         let dynimg = DynamicImage::ImageLuma8(img);
         let expect = |d: Dihedral| -> DynamicImage {
-            let m = if d.mirrored() {
-                dynimg.fliph()
-            } else {
-                dynimg.clone()
-            };
+            let m = if d.mirrored() { dynimg.fliph() } else { dynimg.clone() };
             match d.quarter_turns() {
                 0 => m,
                 1 => m.rotate90(),

@@ -460,6 +460,7 @@ struct Stats {
     // family → (tune ok, tune n, held-out ok, held-out n)
     recall: BTreeMap<&'static str, [u32; 4]>,
     failures: Vec<String>,
+    dump: Vec<String>,
     same_scores: Vec<(f32, f32, u32, String)>,
     diff_best: Vec<(f32, f32, u32, String)>,
     false_confident: Vec<String>,
@@ -569,6 +570,25 @@ fn run_eval(full: bool) {
                         local.align_secs += t0.elapsed().as_secs_f64();
                         local.align_calls += 1;
                         let label = format!("{} [{}] vs {}", photo.name, e.family, name);
+                        if let Some(g) = &got {
+                            let geo_ok = g.transform == e.transform
+                                && g.query_region.max_edge_distance(&e.query_region) <= REGION_TOL
+                                && g.archive_region.max_edge_distance(&e.archive_region) <= REGION_TOL;
+                            let f: Vec<String> = g.features.iter().map(|v| format!("{v:.4}")).collect();
+                            local.dump.push(format!(
+                                "{}\t{}\t{}\t{}\t{}\t{}\t{:.4}\t{:.4}\t{}\t{}",
+                                if *group == photo.group { "same" } else { "diff" },
+                                e.family,
+                                photo.name,
+                                name,
+                                u8::from(photo.held_out),
+                                u8::from(geo_ok),
+                                g.score,
+                                g.ncc,
+                                g.agreeing_blocks,
+                                f.join("\t")
+                            ));
+                        }
                         if *group == photo.group {
                             let ok = got.as_ref().is_some_and(|g| {
                                 g.confident
@@ -619,6 +639,7 @@ fn run_eval(full: bool) {
                     }
                 }
                 s.failures.extend(local.failures);
+                s.dump.extend(local.dump);
                 s.same_scores.extend(local.same_scores);
                 s.diff_best.extend(local.diff_best);
                 s.false_confident.extend(local.false_confident);
@@ -629,6 +650,10 @@ fn run_eval(full: bool) {
         }
     });
     let mut s = stats.into_inner().unwrap();
+    if let Ok(path) = std::env::var("RETRACE_ALIGN_DUMP") {
+        // Development aid: per-pair features for offline threshold studies.
+        std::fs::write(&path, s.dump.join("\n")).unwrap();
+    }
 
     eprintln!(
         "\n{:<30} {:>12} {:>12} {:>12}",
