@@ -57,7 +57,11 @@ fn bench(c: &mut Criterion) {
     // Query: centred crop to half the area, downscaled to 320 px, JPEG q70.
     let (w, h) = (orig.width(), orig.height());
     let (cw, ch) = (w * 707 / 1000, h * 707 / 1000);
-    let crop = orig.crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch).resize(320, 320, image::imageops::FilterType::Triangle);
+    let crop = orig.crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch).resize(
+        320,
+        320,
+        image::imageops::FilterType::Triangle,
+    );
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 70)
         .encode_image(&crop.to_rgb8())
@@ -70,12 +74,18 @@ fn bench(c: &mut Criterion) {
         transforms: vec![Dihedral::Identity, Dihedral::Mirror],
         ..AlignParams::default()
     };
-    c.bench_function("align/crop_vs_original", |b| b.iter(|| black_box(align(&query, &same, &all))));
-    c.bench_function("align/crop_vs_other_photo", |b| b.iter(|| black_box(align(&query, &diff, &all))));
+    c.bench_function("align/crop_vs_original", |b| {
+        b.iter(|| black_box(align(&query, &same, &all)))
+    });
+    c.bench_function("align/crop_vs_other_photo", |b| {
+        b.iter(|| black_box(align(&query, &diff, &all)))
+    });
     c.bench_function("align/crop_vs_other_photo_identity_mirror", |b| {
         b.iter(|| black_box(align(&query, &diff, &flips)))
     });
-    c.bench_function("align/thumb_from_image", |b| b.iter(|| black_box(Thumb::from_image(&orig))));
+    c.bench_function("align/thumb_from_image", |b| {
+        b.iter(|| black_box(Thumb::from_image(&orig)))
+    });
 }
 
 criterion_group!(benches, bench);

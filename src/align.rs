@@ -104,7 +104,11 @@ impl Thumb {
         Thumb {
             width: w as u16,
             height: h as u16,
-            pixels: out.p.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
+            pixels: out
+                .p
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
             source_width: sw,
             source_height: sh,
         }
@@ -253,7 +257,10 @@ impl Dihedral {
     fn mirrored(self) -> bool {
         matches!(
             self,
-            Dihedral::Mirror | Dihedral::MirrorRot90 | Dihedral::MirrorRot180 | Dihedral::MirrorRot270
+            Dihedral::Mirror
+                | Dihedral::MirrorRot90
+                | Dihedral::MirrorRot180
+                | Dihedral::MirrorRot270
         )
     }
 
@@ -657,7 +664,10 @@ fn lcn(p: &Plane) -> Plane {
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(LCN_RADIUS), (x + LCN_RADIUS + 1).min(w));
             let n = ((x1 - x0) * (y1 - y0)) as f64;
-            let box_sum = |t: &[f64]| t[y1 * (w + 1) + x1] - t[y0 * (w + 1) + x1] - t[y1 * (w + 1) + x0] + t[y0 * (w + 1) + x0];
+            let box_sum = |t: &[f64]| {
+                t[y1 * (w + 1) + x1] - t[y0 * (w + 1) + x1] - t[y1 * (w + 1) + x0]
+                    + t[y0 * (w + 1) + x0]
+            };
             let m = box_sum(&s1) / n;
             let var = (box_sum(&s2) / n - m * m).max(0.0);
             let v = (f64::from(p.p[y * w + x]) - m) / (var + floor2).sqrt();
@@ -739,7 +749,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then(|| Rect {
+    (x1 > x0 && y1 > y0).then_some(Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
@@ -832,7 +842,11 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
                 continue;
             }
-            f(dx, dy, ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32);
+            f(
+                dx,
+                dy,
+                ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32,
+            );
         }
     }
 }
@@ -840,7 +854,14 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
 /// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
 /// window. One pass computes all five sums.
-fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
+fn ncc_window(
+    a: &Plane,
+    win: &Plane,
+    wo: (usize, usize),
+    gdim: (usize, usize),
+    dx: i32,
+    dy: i32,
+) -> Option<f32> {
     let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
     let qx0 = (r.x0 as i32 - dx) as usize;
     let qy0 = (r.y0 as i32 - dy) as usize;
@@ -981,7 +1002,14 @@ impl<'a> Ctx<'a> {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(lcn(&resample(&self.qpyr[j], kk, kk, (0.0, 0.0), ow, oh))));
+        let q = Rc::new(Level::new(lcn(&resample(
+            &self.qpyr[j],
+            kk,
+            kk,
+            (0.0, 0.0),
+            ow,
+            oh,
+        ))));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
@@ -1007,15 +1035,33 @@ impl<'a> Ctx<'a> {
     /// margin so that normalisation inside that range is exact, at a sub-pixel
     /// phase. Only this part is resampled: the query may be far larger than the
     /// archive (a screenshot), and refinement only needs the overlap.
-    fn window(&self, si: i32, level: usize, nx: (usize, usize), ny: (usize, usize), phase: (f64, f64), normalised: bool) -> Option<Window> {
+    fn window(
+        &self,
+        si: i32,
+        level: usize,
+        nx: (usize, usize),
+        ny: (usize, usize),
+        phase: (f64, f64),
+        normalised: bool,
+    ) -> Option<Window> {
         let (j, kk, gw, gh) = self.query_grid(si, level)?;
         let m = if normalised { LCN_RADIUS + 2 } else { 1 };
         let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
-        let (w, h) = ((nx.1 + m).min(gw).checked_sub(x)?, (ny.1 + m).min(gh).checked_sub(y)?);
+        let (w, h) = (
+            (nx.1 + m).min(gw).checked_sub(x)?,
+            (ny.1 + m).min(gh).checked_sub(y)?,
+        );
         if w == 0 || h == 0 {
             return None;
         }
-        let p = resample(&self.qpyr[j], kk, kk, (x as f64 + phase.0, y as f64 + phase.1), w, h);
+        let p = resample(
+            &self.qpyr[j],
+            kk,
+            kk,
+            (x as f64 + phase.0, y as f64 + phase.1),
+            w,
+            h,
+        );
         Some(Window {
             x,
             y,
@@ -1042,7 +1088,10 @@ impl<'a> Ctx<'a> {
     /// Linear size ratio of the two thumbnails: the scale at which their areas
     /// would match; crops lie above it, insets below.
     fn area_ratio(&self) -> f64 {
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         ((self.qw * self.qh) / (aw * ah)).sqrt()
     }
 
@@ -1057,7 +1106,10 @@ impl<'a> Ctx<'a> {
 
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         let r = self.area_ratio();
         let (lo, hi) = self.si_range;
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
@@ -1079,7 +1131,8 @@ impl<'a> Ctx<'a> {
             // `coarse_side` pixels (within a factor √2 either way).
             let mut lc = self.final_level(si);
             while lc + 1 < levels
-                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+                && ov / f64::from(1u32 << (lc + 1))
+                    >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
             {
                 lc += 1;
             }
@@ -1250,7 +1303,11 @@ impl<'a> Ctx<'a> {
                 }
                 // Reuse a window while the search stays inside it.
                 let have = windows.iter().position(|(wsi, w)| {
-                    *wsi == si && w.x <= nx.0 && w.y <= ny.0 && w.x + w.p.w >= nx.1 && w.y + w.p.h >= ny.1
+                    *wsi == si
+                        && w.x <= nx.0
+                        && w.y <= ny.0
+                        && w.x + w.p.w >= nx.1
+                        && w.y + w.p.h >= ny.1
                 });
                 let wi = match have {
                     Some(i) => i,
@@ -1265,7 +1322,8 @@ impl<'a> Ctx<'a> {
                 let win = &windows[wi].1;
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy) {
+                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy)
+                        {
                             continue;
                         }
                         seen.push((si, dx, dy));
@@ -1315,7 +1373,10 @@ impl<'a> Ctx<'a> {
                     if jx == 0 && jy == 0 {
                         continue;
                     }
-                    let ph = (start.0 + f64::from(jx) * step, start.1 + f64::from(jy) * step);
+                    let ph = (
+                        start.0 + f64::from(jx) * step,
+                        start.1 + f64::from(jy) * step,
+                    );
                     let Some(w) = self.window(c.si, c.level, nx, ny, ph, true) else {
                         continue;
                     };
@@ -1369,9 +1430,15 @@ impl<'a> Ctx<'a> {
         // thumbnail → untransformed archive frame; query grid pixels (with the
         // sub-pixel phase) → query fractions.
         let (atw, ath) = if t.swaps_axes() {
-            (f64::from(self.archive.height), f64::from(self.archive.width))
+            (
+                f64::from(self.archive.height),
+                f64::from(self.archive.width),
+            )
         } else {
-            (f64::from(self.archive.width), f64::from(self.archive.height))
+            (
+                f64::from(self.archive.width),
+                f64::from(self.archive.height),
+            )
         };
         let in_t = Region {
             x: (r.x0 as f64 * unit / atw) as f32,
@@ -1564,7 +1631,11 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             }
         }
     }
-    st.pooled = if st.both > 0 { (sab / (saa * sbb).sqrt()) as f32 } else { 0.0 };
+    st.pooled = if st.both > 0 {
+        (sab / (saa * sbb).sqrt()) as f32
+    } else {
+        0.0
+    };
     st
 }
 
@@ -1698,8 +1769,14 @@ mod tests {
         let al = align(&t, &t, &AlignParams::default()).expect("aligns");
         assert_eq!(al.transform, Dihedral::Identity);
         assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
-        assert!(al.query_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
-        assert!(al.archive_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
+        assert!(
+            al.query_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
+        assert!(
+            al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
         assert!(al.confident, "{al:?}");
         assert!(al.score > 0.95 && al.ncc > 0.99, "{al:?}");
     }
@@ -1717,7 +1794,8 @@ mod tests {
 
     #[test]
     fn flat_images_are_never_confident() {
-        let flat = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
+        let flat =
+            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
         let t = Thumb::from_image(&flat);
         assert!(align(&t, &t, &AlignParams::default()).is_none_or(|a| !a.confident));
     }
@@ -1735,7 +1813,11 @@ mod tests {
         );
         let dynimg = DynamicImage::ImageLuma8(img);
         let expect = |d: Dihedral| -> DynamicImage {
-            let m = if d.mirrored() { dynimg.fliph() } else { dynimg.clone() };
+            let m = if d.mirrored() {
+                dynimg.fliph()
+            } else {
+                dynimg.clone()
+            };
             match d.quarter_turns() {
                 0 => m,
                 1 => m.rotate90(),

@@ -158,8 +158,8 @@ fn blend(img: &mut RgbImage, x0: u32, y0: u32, w: u32, h: u32, c: [u8; 3], alpha
     for y in y0..(y0 + h).min(img.height()) {
         for x in x0..(x0 + w).min(img.width()) {
             let p = img.get_pixel_mut(x, y);
-            for i in 0..3 {
-                p.0[i] = (p.0[i] as f32 * (1.0 - alpha) + c[i] as f32 * alpha).round() as u8;
+            for (v, &ci) in p.0.iter_mut().zip(&c) {
+                *v = (*v as f32 * (1.0 - alpha) + ci as f32 * alpha).round() as u8;
             }
         }
     }
@@ -573,11 +573,17 @@ fn run_eval(full: bool) {
                         if let Some(g) = &got {
                             let geo_ok = g.transform == e.transform
                                 && g.query_region.max_edge_distance(&e.query_region) <= REGION_TOL
-                                && g.archive_region.max_edge_distance(&e.archive_region) <= REGION_TOL;
-                            let f: Vec<String> = g.features.iter().map(|v| format!("{v:.4}")).collect();
+                                && g.archive_region.max_edge_distance(&e.archive_region)
+                                    <= REGION_TOL;
+                            let f: Vec<String> =
+                                g.features.iter().map(|v| format!("{v:.4}")).collect();
                             local.dump.push(format!(
                                 "{}\t{}\t{}\t{}\t{}\t{}\t{:.4}\t{:.4}\t{}\t{}",
-                                if *group == photo.group { "same" } else { "diff" },
+                                if *group == photo.group {
+                                    "same"
+                                } else {
+                                    "diff"
+                                },
                                 e.family,
                                 photo.name,
                                 name,

@@ -93,7 +93,11 @@ impl Masks {
             by_weight.sort_by_key(|m| (m.count_ones(), *m));
             let mut start = [0; KEY_BITS as usize + 2];
             for w in 0..=KEY_BITS as usize {
-                start[w + 1] = start[w] + by_weight.iter().filter(|m| m.count_ones() as usize == w).count();
+                start[w + 1] = start[w]
+                    + by_weight
+                        .iter()
+                        .filter(|m| m.count_ones() as usize == w)
+                        .count();
             }
             Masks { by_weight, start }
         })
@@ -353,7 +357,12 @@ impl<const W: usize> Store<W> {
 
     /// [`Store::within`] by the tables, or `None` when they are missing or the
     /// search would (or turns out to) cost more than `budget`.
-    pub(super) fn within_indexed(&self, q: &[u64; W], r: u32, budget: u64) -> Option<Vec<(u32, u32)>> {
+    pub(super) fn within_indexed(
+        &self,
+        q: &[u64; W],
+        r: u32,
+        budget: u64,
+    ) -> Option<Vec<(u32, u32)>> {
         let tables = self.tables.as_ref()?;
         if self.within_cost(r)? > budget {
             return None;
@@ -420,7 +429,13 @@ impl<const W: usize> Store<W> {
 
     /// [`Store::nearest`] with the tables' share of the work limited to `budget`
     /// (`u64::MAX`: tables only, when built; `0`: scan only).
-    pub(super) fn nearest_with_budget(&self, q: &[u64; W], k: usize, cap: u32, budget: u64) -> Vec<(u32, u32)> {
+    pub(super) fn nearest_with_budget(
+        &self,
+        q: &[u64; W],
+        k: usize,
+        cap: u32,
+        budget: u64,
+    ) -> Vec<(u32, u32)> {
         if k == 0 || self.words.is_empty() {
             return Vec::new();
         }
