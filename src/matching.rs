@@ -51,6 +51,10 @@ pub struct MatchParams {
     pub max_candidates: usize,
     /// Thumbnail alignment settings.
     pub align: AlignParams,
+    /// Whether a confident alignment needs a hash of some view to agree too
+    /// before a match is `confirmed` (on by default: zero false confirmations
+    /// matters more than confirming every crop).
+    pub alignment_needs_hash_support: bool,
 }
 
 impl Default for MatchParams {
@@ -66,6 +70,7 @@ impl Default for MatchParams {
             nearest_per_view: 3,
             max_candidates: 24,
             align: AlignParams::default(),
+            alignment_needs_hash_support: true,
         }
     }
 }
@@ -364,11 +369,27 @@ pub fn find_matches(
                 if let Some(at) = Thumb::from_bytes(&bytes) {
                     if let Some(a) = align::align(qt, &at, &params.align) {
                         if a.confident {
-                            confidence = Some(Confidence::Confirmed);
+                            // Alignment is one signal; a confirmation needs a
+                            // second, independent one (some view's hashes close
+                            // to some region's). Alone it asks a person to look.
+                            let hash_support = confidence.is_some();
+                            confidence =
+                                Some(if hash_support || !params.alignment_needs_hash_support {
+                                    Confidence::Confirmed
+                                } else {
+                                    Confidence::Possible
+                                });
                             transform = a.transform.as_str().to_string();
                             evidence.push(format!(
-                                "thumbnail alignment: score {:.2}, correlation {:.2}, scale {:.2}",
-                                a.score, a.ncc, a.scale
+                                "thumbnail alignment: score {:.2}, correlation {:.2}, scale {:.2}{}",
+                                a.score,
+                                a.ncc,
+                                a.scale,
+                                if hash_support {
+                                    ", with hash support"
+                                } else {
+                                    "; no hash agreed, so only possible"
+                                }
                             ));
                             let full = |r: &align::Region| r.w * r.h > 0.95;
                             region =
