@@ -11,7 +11,7 @@ use std::path::Path;
 
 use retrace::container::{read_container, Container};
 use retrace::limits::Limits;
-use retrace::read::sniff;
+use retrace::read::{sniff, Format};
 use serde_json::Value;
 
 /// ExifTool's value as a list of strings (it prints one value bare, several as
@@ -36,7 +36,7 @@ fn date_key(s: &str) -> String {
     };
     let digits = |x: &str| {
         x.chars()
-            .filter(char::is_ascii_alphanumeric)
+            .filter(|c| c.is_ascii_digit() || *c == 'Z')
             .collect::<String>()
     };
     format!(
@@ -46,6 +46,31 @@ fn date_key(s: &str) -> String {
         digits(zone)
     )
 }
+
+/// Disagreements we understand: (file, field, why). Not counted as compared.
+const EXPLAINED: &[(&str, &str, &str)] = &[
+    (
+        "exiftool-t-images/AFCP.jpg",
+        "iptc_caption",
+        "IPTC lives in an AFCP trailer after EOI, not in APP13; not read",
+    ),
+    (
+        "exiftool-t-images/AFCP.jpg",
+        "iptc_byline",
+        "AFCP trailer, as above",
+    ),
+    (
+        "exiftool-t-images/FotoStation.jpg",
+        "iptc_caption",
+        "IPTC lives in a FotoStation trailer after EOI; not read",
+    ),
+    (
+        "exiftool-t-images/ExifTool.jpg",
+        "jpeg_comment",
+        "ExifTool prints a Comment from another block under the same name; the COM \
+         segment says \"a comment\", which is what retrace reports",
+    ),
+];
 
 type Getter = fn(&Container) -> Vec<String>;
 
@@ -107,6 +132,8 @@ fn container_agrees_with_exiftool() {
     // field → (compared, agreed)
     let mut table: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut disagreements = Vec::new();
+    let mut out_of_scope: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut explained = 0usize;
     for e in &entries {
         let Some(rel) = e.get("SourceFile").and_then(Value::as_str) else {
             continue;
@@ -114,11 +141,31 @@ fn container_agrees_with_exiftool() {
         let Ok(bytes) = std::fs::read(root.join(rel)) else {
             continue;
         };
-        let c = read_container(&bytes, sniff(&bytes), &limits);
+        let format = sniff(&bytes);
+        let c = read_container(&bytes, format, &limits);
         for (name, key, get, is_date) in fields() {
             let Some(want) = e.get(key) else { continue };
+            // Only the blocks retrace reads: JPEG, PNG, WebP fully; TIFF and
+            // HEIF only their XMP packet (their ICC/IPTC tags and items are not
+            // read); GIF, PSD and sidecar .xmp not at all.
+            let in_scope = match format {
+                Format::Jpeg | Format::Png | Format::Webp => true,
+                Format::Tiff | Format::Heif => {
+                    name.starts_with("creator_tool") || name.starts_with("xmp")
+                }
+                _ => false,
+            };
+            if !in_scope {
+                *out_of_scope.entry(name).or_default() += 1;
+                continue;
+            }
+            if EXPLAINED.iter().any(|(f, n, _)| *f == rel && *n == name) {
+                explained += 1;
+                continue;
+            }
             let want = strings(want);
             let got = get(&c);
+            // ExifTool prints an all-blank value; retrace drops it.
             let norm = |v: &[String]| -> Vec<String> {
                 v.iter()
                     .map(|s| {
@@ -128,6 +175,7 @@ fn container_agrees_with_exiftool() {
                             s.trim().to_string()
                         }
                     })
+                    .filter(|s| !s.is_empty())
                     .collect()
             };
             let entry = table.entry(name).or_default();
@@ -147,6 +195,9 @@ fn container_agrees_with_exiftool() {
         ok += a;
     }
     eprintln!("total                 {ok}/{all}");
+    eprintln!(
+        "explained (not compared): {explained}; outside what retrace reads: {out_of_scope:?}"
+    );
     for d in &disagreements {
         eprintln!("  {d}");
     }
