@@ -188,16 +188,13 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
                 "The file carries no EXIF metadata, typical of a copy re-encoded by a platform or messenger.",
             ));
         }
-        if let Some(sw) = meta.software.as_deref() {
-            let lower = sw.to_lowercase();
-            if EDITORS.iter().any(|e| lower.contains(e)) {
-                f.push(Finding::new(
-                    "edited_with_software",
-                    Severity::Warning,
-                    format!("The file says it was written by editing software: {sw:?}."),
-                ));
+        edited_with_software(meta, &mut f);
+        if let Some(c) = &meta.container {
+            if let Some(msg) = reencoded(meta, c) {
+                f.push(Finding::new("reencoded", Severity::Warning, msg));
             }
         }
+        date_inconsistent(meta, &mut f);
         if let Some(gps) = &meta.gps {
             f.push(Finding::new(
                 "gps_present",
@@ -222,6 +219,159 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
     }
     f.sort_by_key(|x| std::cmp::Reverse(x.severity));
     f
+}
+
+fn is_editor(s: &str) -> bool {
+    let lower = s.to_lowercase();
+    EDITORS.iter().any(|e| lower.contains(e))
+}
+
+/// EXIF Software, XMP CreatorTool and XMP History agents, each named once.
+fn edited_with_software(meta: &Metadata, f: &mut Vec<Finding>) {
+    let mut said: Vec<String> = Vec::new();
+    if let Some(sw) = meta.software.as_deref().filter(|s| is_editor(s)) {
+        said.push(format!("EXIF Software {sw:?}"));
+    }
+    if let Some(x) = meta.container.as_ref().and_then(|c| c.xmp.as_ref()) {
+        if let Some(t) = x.creator_tool.as_deref().filter(|s| is_editor(s)) {
+            said.push(format!("XMP CreatorTool {t:?}"));
+        }
+        let mut agents: Vec<&str> = Vec::new();
+        for a in x.history.iter().filter_map(|h| h.software_agent.as_deref()) {
+            if is_editor(a) && !agents.contains(&a) {
+                agents.push(a);
+            }
+        }
+        if !agents.is_empty() {
+            said.push(format!(
+                "XMP History {}",
+                agents
+                    .iter()
+                    .take(5)
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !said.is_empty() {
+        f.push(Finding::new(
+            "edited_with_software",
+            Severity::Warning,
+            format!(
+                "The file says it was written by editing software: {}.",
+                said.join("; ")
+            ),
+        ));
+    }
+}
+
+/// Highest IJG quality that counts as "typical of a platform re-encode":
+/// messengers and social networks write 70–85; cameras write 90 and above.
+const PLATFORM_QUALITY_MAX: u8 = 85;
+
+/// Why the JPEG structure says this is not what a camera wrote, or `None`.
+/// Only files without an EXIF segment qualify: cameras always write one, and
+/// the structure of an EXIF-carrying file alone is too weak an accusation.
+fn reencoded(meta: &Metadata, c: &crate::container::Container) -> Option<String> {
+    let j = c.jpeg.as_ref()?;
+    if j.exif || !meta.exif.is_empty() {
+        return None;
+    }
+    let app: Vec<&str> = j
+        .segments
+        .iter()
+        .filter(|s| s.marker.starts_with("APP"))
+        .map(|s| s.marker.as_str())
+        .collect();
+    let jfif_only = j.jfif && app.iter().all(|m| m.ends_with("JFIF"));
+    let low_q = j.quality.is_some_and(|q| q <= PLATFORM_QUALITY_MAX);
+    if !(j.standard_tables || jfif_only || low_q) {
+        return None;
+    }
+    let mut why = vec!["no EXIF segment".to_string()];
+    if let Some(q) = j.quality {
+        why.push(if j.standard_tables {
+            format!("standard libjpeg/IJG quantization tables at quality {q}")
+        } else {
+            format!("non-standard tables, closest IJG quality {q}")
+        });
+        if low_q {
+            why.push(format!(
+                "quality {q} is in the range platforms re-encode at (≤{PLATFORM_QUALITY_MAX})"
+            ));
+        }
+    }
+    if jfif_only {
+        why.push("only a JFIF header among the APP segments".to_string());
+    }
+    Some(format!(
+        "The JPEG structure is not what a camera writes; this is probably a re-encoded copy: {}.",
+        why.join("; ")
+    ))
+}
+
+/// A calendar date-time from the forms files use: ISO 8601 (`2005-09-07T15:01:43`,
+/// with or without an offset, which is ignored: the 24 h margin covers time
+/// zones), EXIF-style colons, or a bare date (then `true`: day precision).
+fn loose_datetime(s: &str) -> Option<(chrono::NaiveDateTime, bool)> {
+    let s = s.trim();
+    let date =
+        NaiveDate::parse_from_str(s.get(..10)?.replace(':', "-").as_str(), "%Y-%m-%d").ok()?;
+    let time = s
+        .get(11..19)
+        .filter(|_| matches!(s.as_bytes().get(10), Some(b'T' | b' ')))
+        .and_then(|t| chrono::NaiveTime::parse_from_str(t, "%H:%M:%S").ok());
+    match time {
+        Some(t) => Some((date.and_time(t), false)),
+        None => Some((date.and_hms_opt(12, 0, 0)?, true)),
+    }
+}
+
+/// XMP CreateDate, photoshop:DateCreated and IPTC date created against EXIF
+/// DateTimeOriginal: more than 24 h apart (36 h when one side is a bare date)
+/// is more than time zones explain.
+fn date_inconsistent(meta: &Metadata, f: &mut Vec<Finding>) {
+    let Some(orig) = meta.datetime_original.as_deref() else {
+        return;
+    };
+    let Some((exif_t, exif_day)) = loose_datetime(orig) else {
+        return;
+    };
+    let Some(c) = &meta.container else { return };
+    let mut others: Vec<(&str, &str)> = Vec::new();
+    if let Some(x) = &c.xmp {
+        if let Some(d) = x.create_date.as_deref() {
+            others.push(("XMP CreateDate", d));
+        }
+        if let Some(d) = x.date_created.as_deref() {
+            others.push(("XMP photoshop:DateCreated", d));
+        }
+    }
+    if let Some(d) = c.iptc.as_ref().and_then(|i| i.date_created.as_deref()) {
+        others.push(("IPTC date created", d));
+    }
+    let mut bad = Vec::new();
+    for (what, d) in others {
+        let Some((t, day)) = loose_datetime(d) else {
+            continue;
+        };
+        let margin = if day || exif_day { 36 } else { 24 };
+        let hours = (t - exif_t).num_hours().abs();
+        if hours > margin {
+            bad.push(format!("{what} {d} ({} h apart)", hours));
+        }
+    }
+    if !bad.is_empty() {
+        f.push(Finding::new(
+            "date_inconsistent",
+            Severity::Warning,
+            format!(
+                "The file's dates disagree by more than time zones explain: EXIF DateTimeOriginal {orig} vs {}.",
+                bad.join(", ")
+            ),
+        ));
+    }
 }
 
 fn source_or_path(m: &Match) -> String {
@@ -348,5 +498,144 @@ mod tests {
             unmatchable: None,
         });
         assert!(f.iter().all(|x| x.code != "edited_with_software"));
+    }
+
+    fn codes_for(meta: &Metadata) -> Vec<Finding> {
+        assess(&Inputs {
+            metadata: Some(meta),
+            matches: &[],
+            archive_searched: true,
+            claim: &Claim::default(),
+            unmatchable: None,
+        })
+    }
+
+    fn jpeg(exif: bool, quality: u8, standard: bool) -> crate::container::JpegStructure {
+        use crate::container::{JpegStructure, Segment};
+        let mut segments = vec![Segment {
+            marker: "APP0 JFIF".into(),
+            offset: 2,
+            length: 16,
+        }];
+        if exif {
+            segments.push(Segment {
+                marker: "APP1 Exif".into(),
+                offset: 20,
+                length: 100,
+            });
+        }
+        JpegStructure {
+            segments,
+            jfif: true,
+            exif,
+            quality: Some(quality),
+            standard_tables: standard,
+            ..JpegStructure::default()
+        }
+    }
+
+    #[test]
+    fn xmp_creator_tool_and_history_count_as_editing() {
+        use crate::container::{Container, HistoryEvent, Xmp};
+        let meta = Metadata {
+            container: Some(Container {
+                xmp: Some(Xmp {
+                    creator_tool: Some("Adobe Photoshop CC 2019 (Windows)".into()),
+                    history: vec![HistoryEvent {
+                        action: Some("saved".into()),
+                        software_agent: Some("Adobe Lightroom 6.0".into()),
+                        when: None,
+                    }],
+                    ..Xmp::default()
+                }),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        let f = codes_for(&meta);
+        let e = f.iter().find(|x| x.code == "edited_with_software").unwrap();
+        assert!(e.message.contains("CreatorTool"), "{}", e.message);
+        assert!(e.message.contains("Lightroom"), "{}", e.message);
+        // Camera firmware in CreatorTool is not editing.
+        let cam = Metadata {
+            container: Some(Container {
+                xmp: Some(Xmp {
+                    creator_tool: Some("Ver.1.00".into()),
+                    ..Xmp::default()
+                }),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        assert!(codes_for(&cam)
+            .iter()
+            .all(|x| x.code != "edited_with_software"));
+    }
+
+    #[test]
+    fn standard_tables_without_exif_mean_reencoded() {
+        use crate::container::Container;
+        let meta = Metadata {
+            container: Some(Container {
+                jpeg: Some(jpeg(false, 75, true)),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        let f = codes_for(&meta);
+        let r = f.iter().find(|x| x.code == "reencoded").unwrap();
+        assert_eq!(r.severity, Severity::Warning);
+        assert!(r.message.contains("quality 75"), "{}", r.message);
+        assert!(r.message.contains("no EXIF"), "{}", r.message);
+        // A camera file (EXIF, non-standard tables, high quality) is not.
+        let cam = Metadata {
+            exif: vec![crate::metadata::ExifField {
+                ifd: "0th".into(),
+                tag: "Make".into(),
+                value: "Canon".into(),
+            }],
+            container: Some(Container {
+                jpeg: Some(jpeg(true, 97, false)),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        assert!(codes_for(&cam).iter().all(|x| x.code != "reencoded"));
+    }
+
+    #[test]
+    fn dates_more_than_a_day_apart_are_inconsistent() {
+        use crate::container::{Container, Iptc, Xmp};
+        let with = |xmp_date: &str, iptc_date: &str| Metadata {
+            datetime_original: Some("2020-05-01T10:00:00".into()),
+            container: Some(Container {
+                xmp: Some(Xmp {
+                    create_date: Some(xmp_date.into()),
+                    ..Xmp::default()
+                }),
+                iptc: Some(Iptc {
+                    date_created: Some(iptc_date.into()),
+                    ..Iptc::default()
+                }),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        // Time zones: 10 h apart and the same calendar day are fine.
+        let ok = with("2020-05-01T20:00:00+09:00", "2020-05-01");
+        assert!(codes_for(&ok).iter().all(|x| x.code != "date_inconsistent"));
+        let bad = with("2019-05-01T10:00:00", "2020-05-01");
+        let f = codes_for(&bad);
+        let d = f.iter().find(|x| x.code == "date_inconsistent").unwrap();
+        assert!(
+            d.message.contains("XMP CreateDate 2019-05-01"),
+            "{}",
+            d.message
+        );
+        assert!(!d.message.contains("IPTC"), "{}", d.message);
+        assert_eq!(
+            loose_datetime("2005:09:07 15:01:43").map(|x| x.1),
+            Some(false)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! The library does all the work; the `retrace` binary only parses flags, calls
 //! [`pipeline`], renders and picks an exit code. Data flows through the stages
 //! in this order, and a stage only uses the types of earlier ones:
-//! discover → read → decode → metadata → hash → archive/index → matching (with
+//! discover → read → decode → metadata (with container) → hash → archive/index → matching (with
 //! align) → assess → report. Modules are listed alphabetically below (rustfmt
 //! sorts them); the order above is the one that matters.
 #![deny(missing_docs)]
@@ -12,6 +12,7 @@ pub mod align;
 pub mod archive;
 pub mod assess;
 pub mod cluster;
+pub mod container;
 pub mod decode;
 pub mod discover;
 pub mod error;

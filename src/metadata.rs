@@ -23,6 +23,7 @@ use exif::{Context, Exif, Field, In, Tag, Value};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
+use crate::container::{read_container, Container};
 use crate::limits::Limits;
 use crate::read::Format;
 
@@ -83,6 +84,10 @@ pub struct Metadata {
     pub exif: Vec<ExifField>,
     /// Per-field and structural problems, in the order found.
     pub warnings: Vec<String>,
+    /// What the container says beyond EXIF (JPEG structure, XMP, IPTC, ICC,
+    /// comments, PNG text); `None` for formats without such blocks and in
+    /// reports written before it existed.
+    pub container: Option<Container>,
 }
 
 /// A position from the GPS IFD.
@@ -187,6 +192,14 @@ pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata 
             "EXIF parser panicked ({}); metadata may be incomplete",
             bounded(&msg)
         ));
+    }
+    // The container readers never panic by design; the guard keeps that
+    // promise from depending on them alone.
+    match catch_unwind(AssertUnwindSafe(|| read_container(bytes, format, limits))) {
+        Ok(c) => meta.container = Some(c),
+        Err(_) => meta
+            .warnings
+            .push("container parser panicked; XMP/IPTC/ICC not read".to_string()),
     }
     meta
 }

@@ -132,6 +132,33 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
         )?;
         row(out, "Orientation", meta.orientation.map(|o| o.to_string()))?;
         row(out, "Modified", meta.datetime_modified.clone())?;
+        if let Some(c) = &meta.container {
+            if let Some(j) = &c.jpeg {
+                let mut enc = j
+                    .encoder
+                    .clone()
+                    .unwrap_or_else(|| "no quantization tables".into());
+                if let Some(sub) = &j.subsampling {
+                    enc.push_str(&format!(", {sub}"));
+                }
+                if j.progressive {
+                    enc.push_str(", progressive");
+                }
+                row(out, "Encoder", Some(enc))?;
+            }
+            if let Some(x) = &c.xmp {
+                row(out, "XMP tool", x.creator_tool.clone())?;
+            }
+            if let Some(i) = &c.iptc {
+                row(out, "Caption", i.caption.clone())?;
+                row(
+                    out,
+                    "By-line",
+                    (!i.byline.is_empty()).then(|| i.byline.join("; ")),
+                )?;
+                row(out, "Credit", i.credit.clone())?;
+            }
+        }
         if meta.exif.is_empty() {
             writeln!(out, "  {:<12} none", "EXIF")?;
         } else {

@@ -1,0 +1,1188 @@
+//! Container forensics: what the file's structure still says beyond EXIF. The
+//! JPEG segment list (which encoder wrote it, at which quality, with which
+//! subsampling), the XMP packet, IPTC-IIM from the Photoshop APP13 resource,
+//! the ICC profile's description, JPEG comments and PNG text chunks.
+//!
+//! It owns parsing these blocks from the file bytes and nothing else: it must
+//! not read files, decode pixels, judge (assess does that) or fail. The input
+//! comes from strangers: every length is checked before use, every count and
+//! string is capped, and every allocation is bounded by
+//! [`Limits::max_metadata_bytes`]. Problems become [`Container::warnings`].
+//! Strings are kept raw; renderers escape them.
+
+use miniz_oxide::inflate::decompress_to_vec_zlib_with_limit;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use serde::{Deserialize, Serialize};
+
+use crate::limits::Limits;
+use crate::read::Format;
+
+/// Most JPEG segments listed; a real file has a few dozen at most.
+pub const MAX_SEGMENTS: usize = 512;
+/// Longest text value kept, in characters (then cut with "…").
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// Most entries kept in any list (comments, PNG text chunks, keywords, history).
+pub const MAX_ENTRIES: usize = 64;
+/// Deepest XML nesting followed in an XMP packet.
+const MAX_XML_DEPTH: usize = 64;
+
+/// Everything the container says, per file. Part of the report under
+/// `metadata.container`; fields only ever get added.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Container {
+    /// The JPEG structure, for JPEG files.
+    pub jpeg: Option<JpegStructure>,
+    /// The XMP packet's provenance fields, when there is a packet.
+    pub xmp: Option<Xmp>,
+    /// IPTC-IIM (Photoshop APP13 resource 0x0404), when present.
+    pub iptc: Option<Iptc>,
+    /// The ICC profile's description ('desc' tag), when a profile is embedded.
+    pub icc_description: Option<String>,
+    /// JPEG COM segments, in file order.
+    pub comments: Vec<String>,
+    /// PNG tEXt / zTXt / iTXt chunks (the XMP packet excepted), in file order.
+    pub png_text: Vec<PngText>,
+    /// Structural problems found while reading these blocks.
+    pub warnings: Vec<String>,
+}
+
+/// One PNG text chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PngText {
+    /// The chunk's keyword ("Software", "Comment", …).
+    pub keyword: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// The layout of a JPEG file and what its quantization tables say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JpegStructure {
+    /// Segments in file order (at most [`MAX_SEGMENTS`]).
+    pub segments: Vec<Segment>,
+    /// True when the file has more segments than were listed.
+    pub segments_truncated: bool,
+    /// APP0 JFIF (or JFXX) present.
+    pub jfif: bool,
+    /// APP1 EXIF present.
+    pub exif: bool,
+    /// APP1 XMP (or extended XMP) present.
+    pub xmp: bool,
+    /// APP2 ICC_PROFILE present.
+    pub icc: bool,
+    /// APP14 Adobe present (written by Adobe software and some others).
+    pub adobe: bool,
+    /// APP2 MPF present (multi-picture: phones and cameras store previews there).
+    pub mpf: bool,
+    /// APP13 "Photoshop 3.0" present (IPTC and Photoshop resources).
+    pub photoshop_irb: bool,
+    /// At least one COM segment.
+    pub comment: bool,
+    /// Frame type from the SOF marker: "baseline", "extended", "progressive",
+    /// "lossless", or with "arithmetic" for the rare arithmetic-coded forms.
+    pub frame: Option<String>,
+    /// Progressive (SOF2, SOF6, SOF10, SOF14).
+    pub progressive: bool,
+    /// Chroma subsampling from the SOF sampling factors: "4:4:4", "4:2:2",
+    /// "4:2:0", "4:4:0", "4:1:1", "grayscale", or the raw factors.
+    pub subsampling: Option<String>,
+    /// The quantization tables, natural (row-major) order.
+    pub quant_tables: Vec<QuantTable>,
+    /// The IJG quality whose scaled standard tables are closest to the file's.
+    pub quality: Option<u8>,
+    /// True when the tables equal the IJG standard tables scaled at `quality`.
+    pub standard_tables: bool,
+    /// Encoder family guess with its evidence, for people.
+    pub encoder: Option<String>,
+}
+
+/// One JPEG marker segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Marker name ("SOI", "APP1", "DQT", "SOF0", "SOS", …), with the APP
+    /// identifier when known ("APP1 Exif", "APP2 ICC_PROFILE").
+    pub marker: String,
+    /// Offset of the marker in the file.
+    pub offset: usize,
+    /// The segment's length field (0 for markers without one).
+    pub length: usize,
+}
+
+/// One DQT table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantTable {
+    /// Table slot (0–3).
+    pub id: u8,
+    /// 64 values in natural (row-major) order.
+    pub values: Vec<u16>,
+}
+
+/// Provenance fields of an XMP packet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Xmp {
+    /// xmp:CreateDate.
+    pub create_date: Option<String>,
+    /// xmp:ModifyDate.
+    pub modify_date: Option<String>,
+    /// xmp:MetadataDate.
+    pub metadata_date: Option<String>,
+    /// xmp:CreatorTool.
+    pub creator_tool: Option<String>,
+    /// photoshop:DateCreated.
+    pub date_created: Option<String>,
+    /// xmpMM:DocumentID.
+    pub document_id: Option<String>,
+    /// xmpMM:OriginalDocumentID.
+    pub original_document_id: Option<String>,
+    /// xmpMM:History, in order.
+    pub history: Vec<HistoryEvent>,
+    /// dc:creator (a sequence).
+    pub creator: Vec<String>,
+    /// dc:rights (the first alternative, normally x-default).
+    pub rights: Option<String>,
+    /// dc:description (the first alternative).
+    pub description: Option<String>,
+}
+
+/// One xmpMM:History entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryEvent {
+    /// stEvt:action ("created", "saved", "converted", …).
+    pub action: Option<String>,
+    /// stEvt:softwareAgent.
+    pub software_agent: Option<String>,
+    /// stEvt:when.
+    pub when: Option<String>,
+}
+
+/// IPTC-IIM record 2 fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Iptc {
+    /// Caption/Abstract (2:120).
+    pub caption: Option<String>,
+    /// By-line (2:80), repeatable.
+    pub byline: Vec<String>,
+    /// Credit (2:110).
+    pub credit: Option<String>,
+    /// Source (2:115).
+    pub source: Option<String>,
+    /// Date created (2:55) and, when present, time created (2:60), ISO 8601:
+    /// `2005-09-07` or `2005-09-07T15:01:43-07:00`.
+    pub date_created: Option<String>,
+    /// City (2:90).
+    pub city: Option<String>,
+    /// Country/Primary location name (2:101).
+    pub country: Option<String>,
+    /// Keywords (2:25), repeatable.
+    pub keywords: Vec<String>,
+}
+
+/// Read the container structure of a file already in memory. Never fails and
+/// never panics on any input; formats without these blocks give an empty record.
+pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Container {
+    let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
+    let mut c = Container::default();
+    let mut raw = Raw::default();
+    match format {
+        Format::Jpeg => c.jpeg = Some(walk_jpeg(bytes, max, &mut raw, &mut c)),
+        Format::Png => walk_png(bytes, max, &mut raw, &mut c),
+        Format::Webp => walk_webp(bytes, &mut raw),
+        // TIFF tag 700 and HEIF items hold a plain packet: the XMP spec's
+        // packet scanning finds it without walking those containers.
+        Format::Tiff | Format::Heif => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
+        _ => {}
+    }
+    if let Some(packet) = raw.xmp.take() {
+        if packet.len() > max {
+            c.warnings.push(format!(
+                "XMP packet is {} bytes, over the {max}-byte metadata limit; not parsed",
+                packet.len()
+            ));
+        } else {
+            c.xmp = Some(parse_xmp(&packet, &mut c.warnings));
+        }
+    }
+    if let Some(irb) = raw.irb.take() {
+        c.iptc = parse_irb(&irb, &mut c.warnings);
+    }
+    if let Some(icc) = raw.icc.take() {
+        c.icc_description = icc_description(&icc);
+        if c.icc_description.is_none() {
+            c.warnings
+                .push("ICC profile has no readable description".to_string());
+        }
+    }
+    c
+}
+
+/// Blocks collected by the walkers, parsed afterwards.
+#[derive(Default)]
+struct Raw {
+    xmp: Option<Vec<u8>>,
+    irb: Option<Vec<u8>>,
+    icc: Option<Vec<u8>>,
+}
+
+fn be16(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(usize::from(u16::from_be_bytes([s[0], s[1]])))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    usize::try_from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])).ok()
+}
+
+fn le32(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    usize::try_from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok()
+}
+
+/// Text from bytes: UTF-8 when valid, else Latin-1 (what IIM and PNG tEXt use
+/// by default). Control characters stay; renderers escape them. Capped.
+fn text_of(b: &[u8]) -> String {
+    let b = match b.iter().rposition(|&x| x != 0) {
+        Some(end) => &b[..=end],
+        None => &[],
+    };
+    let s = match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => b.iter().map(|&x| char::from(x)).collect(),
+    };
+    cap(s.trim())
+}
+
+fn cap(s: &str) -> String {
+    if s.chars().count() <= MAX_TEXT_CHARS {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(MAX_TEXT_CHARS).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Append `more` to `buf` unless the result would pass `max`; says whether it fit.
+fn append_bounded(buf: &mut Vec<u8>, more: &[u8], max: usize) -> bool {
+    if buf.len().saturating_add(more.len()) > max {
+        return false;
+    }
+    buf.extend_from_slice(more);
+    true
+}
+
+// ---------------------------------------------------------------------------
+// JPEG
+
+const XMP_ID: &[u8] = b"http://ns.adobe.com/xap/1.0/\0";
+const XMP_EXT_ID: &[u8] = b"http://ns.adobe.com/xmp/extension/\0";
+const ICC_ID: &[u8] = b"ICC_PROFILE\0";
+const PS_ID: &[u8] = b"Photoshop 3.0\0";
+
+fn marker_name(m: u8) -> String {
+    match m {
+        0xD8 => "SOI".into(),
+        0xD9 => "EOI".into(),
+        0xDA => "SOS".into(),
+        0xDB => "DQT".into(),
+        0xC4 => "DHT".into(),
+        0xCC => "DAC".into(),
+        0xDD => "DRI".into(),
+        0xDC => "DNL".into(),
+        0xFE => "COM".into(),
+        0x01 => "TEM".into(),
+        0xC0..=0xCF => format!("SOF{}", m - 0xC0),
+        0xD0..=0xD7 => format!("RST{}", m - 0xD0),
+        0xE0..=0xEF => format!("APP{}", m - 0xE0),
+        _ => format!("0xFF{m:02X}"),
+    }
+}
+
+fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> JpegStructure {
+    let mut j = JpegStructure::default();
+    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
+    let mut icc_total = 0usize;
+    let mut irb = Vec::new();
+    let mut sof: Option<&[u8]> = None;
+    let push = |j: &mut JpegStructure, marker: String, offset: usize, length: usize| {
+        if j.segments.len() < MAX_SEGMENTS {
+            j.segments.push(Segment {
+                marker,
+                offset,
+                length,
+            });
+        } else {
+            j.segments_truncated = true;
+        }
+    };
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        c.warnings.push("JPEG: no SOI marker".to_string());
+        return j;
+    }
+    push(&mut j, "SOI".into(), 0, 0);
+    let mut pos = 2usize;
+    let mut ended = false;
+    while pos < bytes.len() {
+        if bytes[pos] != 0xFF {
+            c.warnings
+                .push(format!("JPEG: expected a marker at offset {pos}"));
+            break;
+        }
+        // Fill bytes: any number of 0xFF may precede a marker.
+        let mut at = pos + 1;
+        while bytes.get(at) == Some(&0xFF) {
+            at += 1;
+        }
+        let Some(&m) = bytes.get(at) else { break };
+        let start = at - 1;
+        pos = at + 1;
+        match m {
+            0xD9 => {
+                push(&mut j, "EOI".into(), start, 0);
+                ended = true;
+                break;
+            }
+            0xD8 | 0x01 | 0xD0..=0xD7 => {
+                push(&mut j, marker_name(m), start, 0);
+                continue;
+            }
+            0x00 => {
+                c.warnings
+                    .push(format!("JPEG: stray 0xFF00 at offset {start}"));
+                break;
+            }
+            _ => {}
+        }
+        let Some(len) = be16(bytes, pos) else {
+            c.warnings
+                .push(format!("JPEG: truncated {} segment", marker_name(m)));
+            break;
+        };
+        let Some(data) = (len >= 2).then(|| bytes.get(pos + 2..pos + len)).flatten() else {
+            c.warnings.push(format!(
+                "JPEG: {} segment at offset {start} claims {len} bytes, file has fewer",
+                marker_name(m)
+            ));
+            push(&mut j, marker_name(m), start, len);
+            break;
+        };
+        pos += len;
+        let mut name = marker_name(m);
+        match m {
+            0xE0 if data.starts_with(b"JFIF\0") || data.starts_with(b"JFXX\0") => {
+                j.jfif = true;
+                name.push_str(" JFIF");
+            }
+            0xE1 if data.starts_with(b"Exif\0") => {
+                j.exif = true;
+                name.push_str(" Exif");
+            }
+            0xE1 if data.starts_with(XMP_ID) => {
+                j.xmp = true;
+                name.push_str(" XMP");
+                if raw.xmp.is_none() {
+                    raw.xmp = Some(data[XMP_ID.len()..].to_vec());
+                }
+            }
+            0xE1 if data.starts_with(XMP_EXT_ID) => {
+                // The extended part is an appendix to the main packet, split by
+                // GUID; its provenance fields live in the main packet.
+                j.xmp = true;
+                name.push_str(" ExtendedXMP");
+            }
+            0xE2 if data.starts_with(ICC_ID) => {
+                j.icc = true;
+                name.push_str(" ICC_PROFILE");
+                if let (Some(&seq), Some(chunk)) = (data.get(12), data.get(14..)) {
+                    icc_total = icc_total.saturating_add(chunk.len());
+                    if icc_total <= max && icc_chunks.len() < 256 {
+                        icc_chunks.push((seq, chunk));
+                    }
+                }
+            }
+            0xE2 if data.starts_with(b"MPF\0") => {
+                j.mpf = true;
+                name.push_str(" MPF");
+            }
+            0xED if data.starts_with(PS_ID) => {
+                j.photoshop_irb = true;
+                name.push_str(" Photoshop");
+                if !append_bounded(&mut irb, &data[PS_ID.len()..], max) {
+                    c.warnings
+                        .push("Photoshop APP13 over the metadata limit; not parsed".into());
+                }
+            }
+            0xEE if data.starts_with(b"Adobe") => {
+                j.adobe = true;
+                name.push_str(" Adobe");
+            }
+            0xFE => {
+                j.comment = true;
+                if c.comments.len() < MAX_ENTRIES {
+                    c.comments.push(text_of(data));
+                }
+            }
+            0xDB => read_dqt(data, &mut j, c),
+            // Only the first frame header counts (hierarchical files have more).
+            0xC0..=0xCF if !matches!(m, 0xC4 | 0xC8 | 0xCC) && sof.is_none() => {
+                sof = Some(data);
+                j.progressive = matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                let kind = match m & 0x03 {
+                    0 if m == 0xC0 => "baseline",
+                    0 | 1 => "extended",
+                    2 => "progressive",
+                    _ => "lossless",
+                };
+                j.frame = Some(if m >= 0xC9 {
+                    format!("{kind}, arithmetic")
+                } else {
+                    kind.to_string()
+                });
+            }
+            _ => {}
+        }
+        push(&mut j, name, start, len);
+        if m == 0xDA {
+            // Entropy-coded data follows: skip to the next marker that is not
+            // a stuffed byte (FF00) or a restart marker.
+            let mut k = pos;
+            loop {
+                match bytes.get(k..k + 2) {
+                    Some([0xFF, n]) if *n == 0 || (0xD0..=0xD7).contains(n) || *n == 0xFF => {
+                        k += if *n == 0xFF { 1 } else { 2 };
+                    }
+                    Some([0xFF, _]) => break,
+                    Some(_) => k += 1,
+                    None => {
+                        k = bytes.len();
+                        break;
+                    }
+                }
+            }
+            pos = k;
+        }
+    }
+    if !ended {
+        c.warnings
+            .push("JPEG: no EOI marker (truncated file?)".into());
+    }
+    if let Some(s) = sof {
+        j.subsampling = subsampling(s);
+    }
+    if !icc_chunks.is_empty() {
+        icc_chunks.sort_by_key(|&(seq, _)| seq);
+        let mut icc = Vec::with_capacity(icc_total.min(max));
+        for (_, chunk) in icc_chunks {
+            icc.extend_from_slice(chunk);
+        }
+        raw.icc = Some(icc);
+    }
+    if !irb.is_empty() {
+        raw.irb = Some(irb);
+    }
+    estimate_quality(&mut j);
+    j
+}
+
+/// Zigzag position → natural (row-major) index, as in ITU T.81 figure A.6.
+const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+fn read_dqt(data: &[u8], j: &mut JpegStructure, c: &mut Container) {
+    let mut p = 0usize;
+    while p < data.len() {
+        let pq = data[p] >> 4;
+        let id = data[p] & 0x0F;
+        let width = if pq == 0 { 1 } else { 2 };
+        let Some(body) = data.get(p + 1..p + 1 + 64 * width) else {
+            c.warnings.push("JPEG: truncated DQT table".into());
+            return;
+        };
+        let mut values = vec![0u16; 64];
+        for (k, &nat) in ZIGZAG.iter().enumerate() {
+            values[nat] = if width == 1 {
+                u16::from(body[k])
+            } else {
+                u16::from_be_bytes([body[2 * k], body[2 * k + 1]])
+            };
+        }
+        p += 1 + 64 * width;
+        // A later table in the same slot replaces the earlier one.
+        j.quant_tables.retain(|t| t.id != id);
+        if j.quant_tables.len() < 4 {
+            j.quant_tables.push(QuantTable { id, values });
+        }
+    }
+}
+
+fn subsampling(sof: &[u8]) -> Option<String> {
+    let n = usize::from(*sof.get(5)?);
+    let comps: Vec<(u8, u8)> = (0..n.min(4))
+        .map(|i| sof.get(6 + 3 * i + 1).map(|&f| (f >> 4, f & 0x0F)))
+        .collect::<Option<_>>()?;
+    match comps.as_slice() {
+        [_] => Some("grayscale".into()),
+        [(h0, v0), (h1, v1), (h2, v2)] if h1 == h2 && v1 == v2 && *h1 > 0 && *v1 > 0 => {
+            let named = match (h0 / h1, v0 / v1, h0 % h1, v0 % v1) {
+                (1, 1, 0, 0) => Some("4:4:4"),
+                (2, 1, 0, 0) => Some("4:2:2"),
+                (2, 2, 0, 0) => Some("4:2:0"),
+                (1, 2, 0, 0) => Some("4:4:0"),
+                (4, 1, 0, 0) => Some("4:1:1"),
+                (4, 2, 0, 0) => Some("4:1:0"),
+                _ => None,
+            };
+            Some(
+                named
+                    .map(str::to_string)
+                    .unwrap_or_else(|| raw_factors(&comps)),
+            )
+        }
+        _ => Some(raw_factors(&comps)),
+    }
+}
+
+fn raw_factors(comps: &[(u8, u8)]) -> String {
+    comps
+        .iter()
+        .map(|(h, v)| format!("{h}x{v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The IJG (libjpeg `jcparam.c`) standard luminance table, natural order; the
+/// same as ITU T.81 Annex K table K.1.
+const IJG_LUMA: [u16; 64] = [
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+    92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+/// The IJG standard chrominance table (T.81 table K.2), natural order.
+const IJG_CHROMA: [u16; 64] = [
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+];
+
+/// libjpeg's `jpeg_quality_scaling` + `jpeg_add_quant_table` with
+/// force_baseline: the table libjpeg writes for `base` at quality `q`.
+pub fn ijg_scaled(base: &[u16; 64], q: u8) -> [u16; 64] {
+    let q = u32::from(q.clamp(1, 100));
+    let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
+    let mut out = [0u16; 64];
+    for (o, &b) in out.iter_mut().zip(base) {
+        let v = (u32::from(b) * scale + 50) / 100;
+        *o = u16::try_from(v.clamp(1, 255)).unwrap_or(255);
+    }
+    out
+}
+
+/// Find the IJG quality whose scaled standard tables are closest (sum of
+/// absolute differences over the luminance table 0 and, when present, the
+/// chrominance table 1) — the idea of ImageMagick's and Forensically's
+/// estimators — and say whether the match is exact.
+fn estimate_quality(j: &mut JpegStructure) {
+    let luma = j.quant_tables.iter().find(|t| t.id == 0);
+    let chroma = j.quant_tables.iter().find(|t| t.id == 1);
+    let Some(luma) = luma else { return };
+    let mut best: Option<(u64, u8)> = None;
+    for q in 1..=100u8 {
+        let mut d: u64 = luma
+            .values
+            .iter()
+            .zip(ijg_scaled(&IJG_LUMA, q))
+            .map(|(&a, b)| u64::from(a.abs_diff(b)))
+            .sum();
+        if let Some(ch) = chroma {
+            d += ch
+                .values
+                .iter()
+                .zip(ijg_scaled(&IJG_CHROMA, q))
+                .map(|(&a, b)| u64::from(a.abs_diff(b)))
+                .sum::<u64>();
+        }
+        // Ties go to the higher quality: at the top of the scale several
+        // qualities clamp to the same table.
+        if best.is_none_or(|(bd, _)| d <= bd) {
+            best = Some((d, q));
+        }
+    }
+    let Some((d, q)) = best else { return };
+    j.quality = Some(q);
+    j.standard_tables = d == 0;
+    let ps = j.adobe && j.photoshop_irb;
+    j.encoder = Some(if j.standard_tables {
+        format!("libjpeg/IJG standard tables at quality {q}")
+    } else if ps {
+        format!(
+            "Adobe Photoshop (Adobe and Photoshop segments; non-standard tables, closest IJG quality {q})"
+        )
+    } else {
+        format!("non-standard tables (camera or editor), closest IJG quality {q}")
+    });
+}
+
+// ---------------------------------------------------------------------------
+// PNG and WebP
+
+fn inflate(data: &[u8], max: usize, what: &str, c: &mut Container) -> Option<Vec<u8>> {
+    match decompress_to_vec_zlib_with_limit(data, max) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            c.warnings.push(format!(
+                "PNG {what}: compressed data is damaged or inflates past the metadata limit"
+            ));
+            None
+        }
+    }
+}
+
+fn walk_png(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) {
+    let mut pos = 8usize;
+    let mut chunks = 0usize;
+    while let (Some(len), Some(kind)) = (be32(bytes, pos), bytes.get(pos + 4..pos + 8)) {
+        chunks += 1;
+        if chunks > 100_000 {
+            c.warnings.push("PNG: too many chunks; stopped".into());
+            return;
+        }
+        let Some(data) = pos
+            .checked_add(8)
+            .and_then(|s| Some((s, s.checked_add(len)?)))
+            .and_then(|(s, e)| bytes.get(s..e))
+        else {
+            c.warnings.push(format!(
+                "PNG: {} chunk claims {len} bytes, file has fewer",
+                String::from_utf8_lossy(kind)
+            ));
+            return;
+        };
+        pos = pos.saturating_add(12).saturating_add(len);
+        let nul = data.iter().position(|&b| b == 0);
+        match kind {
+            b"IEND" => return,
+            b"tEXt" | b"zTXt" | b"iTXt" | b"iCCP" => {
+                let Some(nul) = nul else {
+                    c.warnings.push(format!(
+                        "PNG: {} chunk without a keyword terminator",
+                        String::from_utf8_lossy(kind)
+                    ));
+                    continue;
+                };
+                let keyword = text_of(&data[..nul]);
+                let rest = &data[nul + 1..];
+                match kind {
+                    b"tEXt" => push_text(c, keyword, text_of(rest)),
+                    b"zTXt" => {
+                        if let Some(t) = rest.get(1..).and_then(|z| inflate(z, max, "zTXt", c)) {
+                            push_text(c, keyword, text_of(&t));
+                        }
+                    }
+                    b"iCCP" => {
+                        if raw.icc.is_none() {
+                            raw.icc = rest.get(1..).and_then(|z| inflate(z, max, "iCCP", c));
+                        }
+                    }
+                    _ => {
+                        // iTXt: flag, method, language\0, translated keyword\0, text.
+                        let compressed = rest.first() == Some(&1);
+                        let body = rest.get(2..).and_then(|r| {
+                            let a = r.iter().position(|&b| b == 0)?;
+                            let r = &r[a + 1..];
+                            let b = r.iter().position(|&b| b == 0)?;
+                            Some(&r[b + 1..])
+                        });
+                        let Some(body) = body else {
+                            c.warnings.push("PNG: malformed iTXt chunk".into());
+                            continue;
+                        };
+                        let body = if compressed {
+                            match inflate(body, max, "iTXt", c) {
+                                Some(v) => v,
+                                None => continue,
+                            }
+                        } else {
+                            body.to_vec()
+                        };
+                        if keyword == "XML:com.adobe.xmp" {
+                            if raw.xmp.is_none() {
+                                raw.xmp = Some(body);
+                            }
+                        } else {
+                            push_text(c, keyword, text_of(&body));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_text(c: &mut Container, keyword: String, text: String) {
+    if c.png_text.len() < MAX_ENTRIES {
+        c.png_text.push(PngText { keyword, text });
+    }
+}
+
+fn walk_webp(bytes: &[u8], raw: &mut Raw) {
+    let mut pos = 12usize;
+    let mut chunks = 0usize;
+    while let (Some(kind), Some(len)) = (bytes.get(pos..pos + 4), le32(bytes, pos + 4)) {
+        chunks += 1;
+        let Some(data) = (pos + 8)
+            .checked_add(len)
+            .and_then(|e| bytes.get(pos + 8..e))
+        else {
+            return;
+        };
+        match kind {
+            b"XMP " if raw.xmp.is_none() => raw.xmp = Some(data.to_vec()),
+            b"ICCP" if raw.icc.is_none() => raw.icc = Some(data.to_vec()),
+            _ => {}
+        }
+        pos = pos
+            .saturating_add(8)
+            .saturating_add(len)
+            .saturating_add(len & 1);
+        if chunks > 10_000 {
+            return;
+        }
+    }
+}
+
+/// The first `<x:xmpmeta …</x:xmpmeta>` (or bare `<rdf:RDF …</rdf:RDF>`) in
+/// the bytes.
+fn scan_xmp_packet(bytes: &[u8]) -> Option<&[u8]> {
+    for (open, close) in [
+        (&b"<x:xmpmeta"[..], &b"</x:xmpmeta>"[..]),
+        (b"<rdf:RDF", b"</rdf:RDF>"),
+    ] {
+        if let Some(s) = find(bytes, open) {
+            let e = find(&bytes[s..], close)?;
+            return bytes.get(s..s + e + close.len());
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// XMP
+
+const NS_RDF: &[u8] = b"http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+const NS_XMP: &[u8] = b"http://ns.adobe.com/xap/1.0/";
+const NS_XMPMM: &[u8] = b"http://ns.adobe.com/xap/1.0/mm/";
+const NS_STEVT: &[u8] = b"http://ns.adobe.com/xap/1.0/sType/ResourceEvent#";
+const NS_PS: &[u8] = b"http://ns.adobe.com/photoshop/1.0/";
+const NS_DC: &[u8] = b"http://purl.org/dc/elements/1.1/";
+
+/// A property this module keeps.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Prop {
+    CreateDate,
+    ModifyDate,
+    MetadataDate,
+    CreatorTool,
+    DateCreated,
+    DocumentId,
+    OriginalDocumentId,
+    History,
+    Action,
+    Agent,
+    When,
+    Creator,
+    Rights,
+    Description,
+    /// Any other property (its text is ignored).
+    Other,
+    /// An rdf: structural element.
+    Rdf,
+}
+
+fn prop(ns: &[u8], local: &[u8]) -> Prop {
+    match (ns, local) {
+        (NS_RDF, _) => Prop::Rdf,
+        (NS_XMP, b"CreateDate") => Prop::CreateDate,
+        (NS_XMP, b"ModifyDate") => Prop::ModifyDate,
+        (NS_XMP, b"MetadataDate") => Prop::MetadataDate,
+        (NS_XMP, b"CreatorTool") => Prop::CreatorTool,
+        (NS_PS, b"DateCreated") => Prop::DateCreated,
+        (NS_XMPMM, b"DocumentID") => Prop::DocumentId,
+        (NS_XMPMM, b"OriginalDocumentID") => Prop::OriginalDocumentId,
+        (NS_XMPMM, b"History") => Prop::History,
+        (NS_STEVT, b"action") => Prop::Action,
+        (NS_STEVT, b"softwareAgent") => Prop::Agent,
+        (NS_STEVT, b"when") => Prop::When,
+        (NS_DC, b"creator") => Prop::Creator,
+        (NS_DC, b"rights") => Prop::Rights,
+        (NS_DC, b"description") => Prop::Description,
+        _ => Prop::Other,
+    }
+}
+
+fn set_once(slot: &mut Option<String>, v: &str) {
+    if slot.is_none() && !v.trim().is_empty() {
+        *slot = Some(cap(v.trim()));
+    }
+}
+
+fn store(x: &mut Xmp, p: Prop, in_history: bool, v: &str) {
+    match p {
+        Prop::CreateDate => set_once(&mut x.create_date, v),
+        Prop::ModifyDate => set_once(&mut x.modify_date, v),
+        Prop::MetadataDate => set_once(&mut x.metadata_date, v),
+        Prop::CreatorTool => set_once(&mut x.creator_tool, v),
+        Prop::DateCreated => set_once(&mut x.date_created, v),
+        Prop::DocumentId => set_once(&mut x.document_id, v),
+        Prop::OriginalDocumentId => set_once(&mut x.original_document_id, v),
+        Prop::Rights => set_once(&mut x.rights, v),
+        Prop::Description => set_once(&mut x.description, v),
+        Prop::Creator if x.creator.len() < MAX_ENTRIES && !v.trim().is_empty() => {
+            x.creator.push(cap(v.trim()));
+        }
+        Prop::Action | Prop::Agent | Prop::When if in_history => {
+            if let Some(ev) = x.history.last_mut() {
+                match p {
+                    Prop::Action => set_once(&mut ev.action, v),
+                    Prop::Agent => set_once(&mut ev.software_agent, v),
+                    _ => set_once(&mut ev.when, v),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// XMP may be UTF-16 or UTF-32 (the spec allows it; ExifTool's XMP.jpg is
+/// UTF-16BE); quick-xml reads UTF-8, so UTF-16 is transcoded first. Detected by
+/// BOM or by the NUL byte around the first '<'.
+fn to_utf8(packet: &[u8]) -> Option<Vec<u8>> {
+    let be = match packet {
+        [0xFE, 0xFF, ..] | [0, b'<', ..] => true,
+        [0xFF, 0xFE, ..] | [b'<', 0, ..] => false,
+        _ => return None,
+    };
+    let units = packet.chunks_exact(2).map(|c| {
+        if be {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let s: String = char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .filter(|&c| c != '\u{FEFF}')
+        .collect();
+    Some(s.into_bytes())
+}
+
+fn parse_xmp(packet: &[u8], warnings: &mut Vec<String>) -> Xmp {
+    let utf8 = to_utf8(packet);
+    let packet = utf8.as_deref().unwrap_or(packet);
+    let mut x = Xmp::default();
+    let mut reader = NsReader::from_reader(packet);
+    reader.config_mut().trim_text(true);
+    // The innermost non-rdf property of each open element.
+    let mut stack: Vec<Prop> = Vec::new();
+    let mut buf = Vec::new();
+    let context = |stack: &[Prop]| -> (Prop, bool) {
+        let in_history = stack.contains(&Prop::History);
+        let p = stack
+            .iter()
+            .rev()
+            .copied()
+            .find(|p| *p != Prop::Rdf)
+            .unwrap_or(Prop::Rdf);
+        (p, in_history)
+    };
+    loop {
+        buf.clear();
+        let ev = match reader.read_event_into(&mut buf) {
+            Ok(ev) => ev,
+            Err(e) => {
+                warnings.push(format!(
+                    "XMP: malformed XML at byte {}: {}",
+                    reader.error_position(),
+                    cap(&e.to_string())
+                ));
+                break;
+            }
+        };
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                let (ns, local) = reader.resolve_element(e.name());
+                let p = match ns {
+                    ResolveResult::Bound(n) => prop(n.as_ref(), local.as_ref()),
+                    _ => Prop::Other,
+                };
+                let (outer, in_history) = context(&stack);
+                // A new rdf:li directly inside History starts an event.
+                if p == Prop::Rdf
+                    && local.as_ref() == b"li"
+                    && outer == Prop::History
+                    && x.history.len() < MAX_ENTRIES
+                {
+                    x.history.push(HistoryEvent::default());
+                }
+                attributes(&reader, e, &mut x, in_history || p == Prop::History);
+                if !empty {
+                    if stack.len() >= MAX_XML_DEPTH {
+                        warnings.push("XMP: nested too deeply; stopped".into());
+                        break;
+                    }
+                    stack.push(p);
+                }
+            }
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let (p, in_history) = context(&stack);
+                if let Ok(s) = t.unescape() {
+                    store(&mut x, p, in_history, &s);
+                }
+            }
+            Event::CData(t) => {
+                let (p, in_history) = context(&stack);
+                store(&mut x, p, in_history, &String::from_utf8_lossy(&t));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    x
+}
+
+/// Properties written in attribute form (`<rdf:Description xmp:CreatorTool="…">`).
+fn attributes(reader: &NsReader<&[u8]>, e: &BytesStart<'_>, x: &mut Xmp, in_history: bool) {
+    for a in e.attributes().with_checks(false).flatten().take(256) {
+        let (ns, local) = reader.resolve_attribute(a.key);
+        let ResolveResult::Bound(ns) = ns else {
+            continue;
+        };
+        let p = prop(ns.as_ref(), local.as_ref());
+        if matches!(p, Prop::Other | Prop::Rdf | Prop::History) {
+            continue;
+        }
+        if let Ok(v) = a.unescape_value() {
+            store(x, p, in_history, &v);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Photoshop image resources and IPTC-IIM
+
+fn parse_irb(irb: &[u8], warnings: &mut Vec<String>) -> Option<Iptc> {
+    let mut p = 0usize;
+    let mut iptc = None;
+    let mut count = 0usize;
+    while p + 12 <= irb.len() && count < 10_000 {
+        count += 1;
+        if &irb[p..p + 4] != b"8BIM" {
+            // Other signatures (old PhotoDeluxe "PHUT", …) carry no IPTC.
+            break;
+        }
+        let id = be16(irb, p + 4)?;
+        let name_len = usize::from(*irb.get(p + 6)?);
+        // Pascal string padded to an even total length.
+        let name_total = (1 + name_len + 1) & !1;
+        let size_at = p + 6 + name_total;
+        let Some(size) = be32(irb, size_at) else {
+            warnings.push("Photoshop APP13: truncated resource header".into());
+            break;
+        };
+        let start = size_at + 4;
+        let Some(data) = start.checked_add(size).and_then(|e| irb.get(start..e)) else {
+            warnings.push(format!(
+                "Photoshop APP13: resource 0x{id:04X} claims {size} bytes, block has fewer"
+            ));
+            break;
+        };
+        if id == 0x0404 && iptc.is_none() {
+            iptc = Some(parse_iim(data, warnings));
+        }
+        p = start.saturating_add(size).saturating_add(size & 1);
+    }
+    iptc
+}
+
+fn parse_iim(data: &[u8], warnings: &mut Vec<String>) -> Iptc {
+    let mut i = Iptc::default();
+    let mut date: Option<String> = None;
+    let mut time: Option<String> = None;
+    let mut p = 0usize;
+    while p + 5 <= data.len() {
+        if data[p] != 0x1C {
+            // Padding after the last dataset is common; anything else is noted.
+            if data[p..].iter().any(|&b| b != 0) {
+                warnings.push(format!("IPTC: unexpected byte at offset {p}"));
+            }
+            break;
+        }
+        let (rec, ds) = (data[p + 1], data[p + 2]);
+        let Some(len) = be16(data, p + 3) else { break };
+        if len & 0x8000 != 0 {
+            warnings.push("IPTC: extended-length dataset; rest not read".into());
+            break;
+        }
+        let Some(v) = data.get(p + 5..p + 5 + len) else {
+            warnings.push("IPTC: dataset runs past the end of its block".into());
+            break;
+        };
+        p += 5 + len;
+        if rec != 2 {
+            continue;
+        }
+        let t = text_of(v);
+        match ds {
+            120 => set_once(&mut i.caption, &t),
+            80 if i.byline.len() < MAX_ENTRIES => i.byline.push(t),
+            110 => set_once(&mut i.credit, &t),
+            115 => set_once(&mut i.source, &t),
+            55 => set_once(&mut date, &t),
+            60 => set_once(&mut time, &t),
+            90 => set_once(&mut i.city, &t),
+            101 => set_once(&mut i.country, &t),
+            25 if i.keywords.len() < MAX_ENTRIES => i.keywords.push(t),
+            _ => {}
+        }
+    }
+    i.date_created = date.and_then(|d| iim_datetime(&d, time.as_deref()));
+    i
+}
+
+/// IIM `CCYYMMDD` (+ `HHMMSS±HHMM`) as ISO 8601.
+fn iim_datetime(d: &str, t: Option<&str>) -> Option<String> {
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if d.len() != 8 || !digits(d) {
+        return Some(d.to_string());
+    }
+    let mut out = format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8]);
+    if let Some(t) = t.filter(|t| t.len() >= 6 && t.is_char_boundary(6) && digits(&t[..6])) {
+        out.push_str(&format!("T{}:{}:{}", &t[0..2], &t[2..4], &t[4..6]));
+        let z = &t[6..];
+        if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) && digits(&z[1..]) {
+            out.push_str(&format!("{}:{}", &z[0..3], &z[3..5]));
+        }
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------
+// ICC
+
+fn icc_description(icc: &[u8]) -> Option<String> {
+    let n = be32(icc, 128)?.min(1000);
+    for k in 0..n {
+        let e = 132 + 12 * k;
+        if icc.get(e..e + 4)? != b"desc" {
+            continue;
+        }
+        let off = be32(icc, e + 4)?;
+        let size = be32(icc, e + 8)?;
+        let tag = icc.get(off..off.checked_add(size)?)?;
+        return match tag.get(0..4)? {
+            b"desc" => {
+                let len = be32(tag, 8)?;
+                let s = tag.get(12..12usize.checked_add(len)?)?;
+                Some(text_of(s))
+            }
+            b"mluc" => {
+                let count = be32(tag, 8)?;
+                if count == 0 {
+                    return None;
+                }
+                let len = be32(tag, 20)?;
+                let at = be32(tag, 24)?;
+                let s = tag.get(at..at.checked_add(len)?)?;
+                let units: Vec<u16> = s
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect();
+                Some(cap(String::from_utf16_lossy(&units)
+                    .trim_end_matches('\0')
+                    .trim()))
+            }
+            _ => None,
+        };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ijg_quality_50_is_the_base_table() {
+        assert_eq!(ijg_scaled(&IJG_LUMA, 50), IJG_LUMA);
+        assert_eq!(ijg_scaled(&IJG_LUMA, 100), [1u16; 64]);
+    }
+
+    #[test]
+    fn iim_dates_become_iso() {
+        assert_eq!(
+            iim_datetime("20050907", Some("150143-0700")).as_deref(),
+            Some("2005-09-07T15:01:43-07:00")
+        );
+        assert_eq!(
+            iim_datetime("20050907", None).as_deref(),
+            Some("2005-09-07")
+        );
+    }
+
+    #[test]
+    fn xmp_attribute_and_element_forms() {
+        let x = br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#"
+ xmp:CreatorTool="Tool &amp; Co" xmp:CreateDate="2020-01-02T03:04:05">
+<dc:creator><rdf:Seq><rdf:li>Ann</rdf:li><rdf:li>Bob</rdf:li></rdf:Seq></dc:creator>
+<dc:description><rdf:Alt><rdf:li xml:lang="x-default">A caption</rdf:li></rdf:Alt></dc:description>
+<xmpMM:History><rdf:Seq>
+<rdf:li stEvt:action="created" stEvt:softwareAgent="Adobe Photoshop 22.0"/>
+<rdf:li rdf:parseType="Resource"><stEvt:action>saved</stEvt:action><stEvt:when>2020-01-03</stEvt:when></rdf:li>
+</rdf:Seq></xmpMM:History>
+</rdf:Description></rdf:RDF></x:xmpmeta>"#;
+        let mut w = Vec::new();
+        let p = parse_xmp(x, &mut w);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(p.creator_tool.as_deref(), Some("Tool & Co"));
+        assert_eq!(p.create_date.as_deref(), Some("2020-01-02T03:04:05"));
+        assert_eq!(p.creator, vec!["Ann", "Bob"]);
+        assert_eq!(p.description.as_deref(), Some("A caption"));
+        assert_eq!(p.history.len(), 2);
+        assert_eq!(
+            p.history[0].software_agent.as_deref(),
+            Some("Adobe Photoshop 22.0")
+        );
+        assert_eq!(p.history[1].action.as_deref(), Some("saved"));
+        assert_eq!(p.history[1].when.as_deref(), Some("2020-01-03"));
+        // Malformed XML keeps what was read and warns.
+        let mut w = Vec::new();
+        let p = parse_xmp(&x[..x.len() - 40], &mut w);
+        assert_eq!(p.creator_tool.as_deref(), Some("Tool & Co"));
+        let mut w = Vec::new();
+        parse_xmp(b"<a><b></a>", &mut w);
+        assert!(!w.is_empty());
+    }
+}
