@@ -49,6 +49,18 @@ impl Rng {
     }
 }
 
+/// Probes and expected candidates of a PDQ table search at radius `r`
+/// (16 tables of 16 bits, sub-radii by pigeonhole as in src/index/mih.rs).
+fn plan(n: usize, r: u32) -> (u64, f64) {
+    let binom = |n: u64, k: u64| (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1));
+    let (s, a) = (r / 16, r % 16);
+    let probes: u64 = (0..16)
+        .filter_map(|t| if t <= a { Some(s) } else { s.checked_sub(1) })
+        .map(|s| (0..=s.min(16) as u64).map(|j| binom(16, j)).sum::<u64>())
+        .sum();
+    (probes, probes as f64 * n as f64 / 65536.0)
+}
+
 /// Peak resident set size in bytes, from the kernel's own count.
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -187,13 +199,27 @@ fn main() {
         scan_set.len()
     );
 
+    // What the cost model in src/index/mih.rs is set from: per-entry scan time, and
+    // per-candidate table time (uniform random data: the expected count is exact).
+    let (probes, candidates) = plan(n, radius);
+    println!(
+        "           scan {:.1} ns/entry; tables {probes} probes, ~{candidates:.0} candidates: {:.1} ns/candidate",
+        lat_scan.pct(0.5).as_nanos() as f64 / n as f64,
+        lat.pct(0.5).as_nanos() as f64 / candidates
+    );
+
     // Other radii and the nearest-neighbour searches, on fewer queries.
     let few: Vec<HashBits> = queries.iter().take(scan_queries.min(200)).copied().collect();
-    for r in [10, 20, 40, 47, 64] {
+    for r in [10, 20, 31, 36, 40, 44, 47, 52, 64] {
         let (lat, got) = timed(&few, |q| index.within(q, r));
-        let (_, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
+        let (lat_s, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
         assert!(want.iter().zip(&got).all(|(a, b)| a == b), "radius {r} disagrees");
-        println!("{}", lat.line(&format!("within {r}, auto")));
+        let (probes, candidates) = plan(n, r);
+        println!(
+            "{} scan p50 {:>9.3?}; if by tables {probes} probes, ~{candidates:.0} candidates",
+            lat.line(&format!("within {r}, auto")),
+            lat_s.pct(0.5)
+        );
     }
     let (lat, got) = timed(&few, |q| index.nearest_within(q, 3, radius));
     println!("{}", lat.line("nearest 3 within 31, auto"));
