@@ -3,97 +3,133 @@
 //! Hamming Space With Multi-Index Hashing", TPAMI 2014), and the cost model that
 //! picks between probing those tables and a linear scan.
 //!
-//! # Why multi-index hashing, and these parameters
+//! # Multi-index hashing
 //!
-//! A hash of `64 · W` bits is cut into `m = 4 · W` substrings of 16 bits (4 for
-//! pHash/dHash, 16 for PDQ). Pigeonhole: if two hashes differ in at most
-//! `r = m·s + a` bits (`0 ≤ a < m`), then one of the first `a + 1` substrings differs
-//! in at most `s` bits or one of the others in at most `s − 1` (otherwise the total
-//! would be at least `(a+1)(s+1) + (m−a−1)s = r + 1`). So a search probes, per
-//! table, every key within that sub-radius of the query's substring, and verifies
-//! the entries found there with the full distance. Nothing within `r` can be
-//! missed, which is what makes it exact rather than approximate.
+//! A hash is cut into `m` disjoint substrings. Pigeonhole: if two hashes differ
+//! in at most `r = m·s + a` bits (`0 ≤ a < m`), then one of the first `a + 1`
+//! substrings differs in at most `s` bits or one of the others in at most `s − 1`
+//! (otherwise the total would be at least `(a+1)(s+1) + (m−a−1)s = r + 1`). So a
+//! search looks up, per substring table, every stored substring within that
+//! sub-radius of the query's, and verifies the entries found with the full
+//! distance. Nothing within `r` can be missed: the search is exact, not approximate.
 //!
-//! For PDQ at Meta's radius 31 that is `s = 1` on all 16 tables: 16 × 17 = 272
-//! probes. With `n` stored hashes a bucket holds `n / 65,536` entries on average,
-//! so about `272 · n / 65,536` unrelated candidates are verified (≈ 41,500 at 10 M,
-//! 0.4 % of the archive). Longer substrings would verify fewer candidates (Norouzi
-//! suggest `m ≈ bits / log2 n`, ~11 at 10 M) but need far more probes and tables
-//! of 2^22+ buckets, a fixed cost paid even by a small archive, and the best `m`
-//! moves as the archive grows, which would mean rebuilding. 16-bit keys keep each
-//! table a plain array of 65,536 posting lists addressed by the key itself: no
-//! hashing, no rebuild, and `insert` appends one `u32` to one list per table.
+//! # Parameters: PDQ 10 × 25–26 bits, 64-bit kinds 3 × 21–22 bits
+//!
+//! What a lookup costs, once the archive is far larger than the caches, is its
+//! random memory accesses: each candidate verified is one (a 64-byte line of hash
+//! words somewhere in 320 MB at 10 M PDQ hashes), each table bucket probed one or two.
+//! Measured on the shared 2-core EPYC VM this was written on, such an access costs
+//! 100–200 ns at 10 M entries, against ~10 ns per entry for a sequential scan.
+//!
+//! The textbook split for PDQ's radius 31, 16 substrings of 16 bits (sub-radius 1,
+//! 16 × 17 = 272 probes), verifies `272 · n / 2^16` unrelated candidates: 41,500
+//! at 10 M, 7 ms. Longer substrings cut candidates by `2^-bits` but multiply
+//! probes (Norouzi et al. suggest `m ≈ bits / log2 n`, about 11 at 10 M). The
+//! middle way used here: substrings of 25–26 bits, where a bucket is addressed by
+//! the substring's first 16 bits and each posting carries the remaining 9–10 bits
+//! inline. A probe scans a bucket (`n / 2^16` postings, contiguous) and keeps only
+//! postings whose inline bits fit the remaining budget, so a table behaves like a
+//! 26-bit table while staying a direct-addressed array of 65,536 lists. At radius 31
+//! (`s = 3` on the first two tables, 2 on the other eight) that is about 2,500
+//! bucket probes, 380,000 sequential posting checks and 1,300 candidates at 10 M.
+//! The 64-bit kinds use 3 substrings of 22/21/21 bits the same way.
+//!
+//! Why not longer still: inline bits cost posting space, and the posting checks
+//! grow with the buckets probed (`C(16, ≤ s)`) while candidates shrink. Why not a
+//! table per substring size chosen from `n`: the best split moves as the archive
+//! grows, and changing it means a rebuild; this one is fixed, so `insert` only
+//! appends one posting per table and never rebuilds.
 //!
 //! # Memory per entry
 //!
-//! Struct of arrays: `8·W` bytes of hash words, 8 of image id, 2 of region id, and
-//! one `u32` entry number per table (`4·m` = 64 bytes for PDQ, 16 for the 64-bit
-//! kinds). Lists grow by a quarter rather than doubling, so they carry about 12 %
-//! slack on average. The tables' list headers are a fixed 24 × 65,536 × m bytes
-//! (25 MB for PDQ) and are only allocated once a kind holds [`INDEX_FROM`] hashes:
-//! below that a scan is as fast and costs nothing. PDQ: ~42 + ~72 ≈ 115 bytes per
-//! entry at 10 M, about 1.15 GB.
+//! Struct of arrays: hash words (`8·W` bytes, in 64-byte-aligned lines), image id
+//! (8), region id (2), and one 6-byte posting per table (inline bits and a `u32`
+//! entry number as three `u16`): 60 bytes for PDQ, 18 for the 64-bit kinds. Lists
+//! grow by a quarter rather than doubling, so they carry about 12 % slack. The
+//! 65,536 list headers per table are a fixed 1.5 MB (16 MB for PDQ's ten tables),
+//! only allocated once a kind holds [`INDEX_FROM`] hashes: below that a scan is as
+//! fast. PDQ at 10 M: 42 + ~67 + ~2 ≈ 110 bytes per entry, about 1.1 GB.
 //!
-//! # When the index is not used
+//! # When the tables are not used
 //!
-//! Probing grows combinatorially with the sub-radius (`s = 2` is 137 probes per
-//! table, `s = 4` is 2,517). Each search first prices its plan (probes and the
-//! expected candidates, each candidate a random memory access) against a scan of
-//! every entry (sequential) and takes the cheaper; it also counts the candidates
-//! it actually meets, so a bucket swollen by many identical hashes sends it to the
-//! scan too. In practice: PDQ radius ≤ ~40 and 64-bit radius ≤ ~9 use the tables;
-//! PDQ at 64 (retrace's "possible" threshold) or pHash at 14 scan, because about a
-//! quarter of all bits may differ there and no exact index helps much.
+//! Each search first prices its plan (bucket probes, posting checks and expected
+//! candidates) against a scan of every entry and takes the cheaper; it also counts
+//! what it actually meets, so a bucket swollen by many identical hashes sends it to
+//! the scan. PDQ at radius 64 (retrace's "possible" threshold) prices at more than
+//! a scan: a quarter of all bits may differ there and no exact index helps much.
 //!
-//! k-nearest searches widen the radius stage by stage (one table at a time, in
-//! the same order as the pigeonhole argument above) and stop once the k-th best
-//! distance found is within the radius already covered. How far the k-th
-//! neighbour is cannot be known in advance: in an archive of unrelated pictures
-//! the third-nearest PDQ is ~85 bits away, beyond any useful radius. So unless the
-//! caller bounds the distance, the widening gets a quarter of a scan's cost and
-//! then hands over to the scan, keeping what it found: never worse than 1.25 scans.
+//! k-nearest searches widen the radius one (sub-radius, table) stage at a time, in
+//! the order of the pigeonhole argument above, and stop once the k-th best distance
+//! found is within the radius already covered. How far the k-th neighbour is cannot
+//! be known in advance: in an archive of unrelated pictures the third-nearest PDQ is
+//! ~85 bits away, beyond any useful radius. So unless the caller bounds the
+//! distance, the widening gets a quarter of a scan's price and then hands what it
+//! found to the scan: never much worse than 1.25 scans.
 
 use std::sync::OnceLock;
 
-/// Bits per substring key: a table is a direct-addressed array of 2^16 lists.
-const KEY_BITS: u32 = 16;
-const BUCKETS: usize = 1 << KEY_BITS;
+/// Bits of a substring that address its bucket: a table is a direct-addressed
+/// array of 2^16 posting lists.
+const BUCKET_BITS: u32 = 16;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// At most this many substring bits beyond the bucket's travel inline in a posting.
+const MAX_INLINE_BITS: u32 = 10;
+
+/// Substring widths by hash width in words, widest first: the first tables get
+/// the larger sub-radius (module docs), and a wider substring makes fewer candidates.
+fn widths(words: usize) -> &'static [u32] {
+    match words {
+        1 => &[22, 21, 21],
+        _ => &[26, 26, 26, 26, 26, 26, 25, 25, 25, 25],
+    }
+}
 
 /// A kind gets its substring tables once it holds this many hashes. Below it a
-/// scan takes a few tens of microseconds, and the tables' fixed 6 MB (64-bit) or
-/// 25 MB (PDQ) of list headers would dwarf the entries.
+/// scan takes tens of microseconds, and the tables' fixed 5 MB (64-bit) or 16 MB
+/// (PDQ) of list headers would dwarf the entries.
 pub(super) const INDEX_FROM: usize = 1 << 15;
 
 // The cost model, in rough nanoseconds on one core of the machine these were
-// measured on (examples/index_scale.rs prints the figures to re-derive them).
-// Only their ratios matter: they decide between the tables and a scan.
+// measured on at 1-10 M entries (examples/index_scale.rs prints the figures to
+// re-derive them). Only their ratios matter: they choose between tables and scan.
 
 /// Scanning one stored 256-bit hash: sequential, four popcounts.
-const SCAN_COST_256: u64 = 4;
+const SCAN_COST_256: f64 = 6.0;
 /// Scanning one stored 64-bit hash.
-const SCAN_COST_64: u64 = 1;
-/// One probe: a list header and the first line of its list, usually cache misses.
-const PROBE_COST: u64 = 40;
-/// Verifying one candidate: a random access into the hash words, a cache miss
-/// once the archive outgrows the last-level cache.
-const CANDIDATE_COST: u64 = 20;
+const SCAN_COST_64: f64 = 2.0;
+/// Probing one bucket: its list header and the head of its list, usually misses.
+const BUCKET_COST: f64 = 60.0;
+/// Checking one posting's inline bits: sequential within its list.
+const POSTING_COST: f64 = 1.0;
+/// Verifying one candidate: a random read of its hash words.
+const CANDIDATE_COST: f64 = 80.0;
 
-/// All 16-bit masks ordered by popcount, to enumerate the keys within a sub-radius.
+/// All 16-bit masks ordered by popcount, to enumerate the buckets within a distance.
 struct Masks {
     by_weight: Vec<u16>,
     /// `by_weight[start[w]..start[w + 1]]` are the masks with `w` bits set.
-    start: [usize; KEY_BITS as usize + 2],
+    start: [usize; BUCKET_BITS as usize + 2],
 }
 
 impl Masks {
     fn get() -> &'static Masks {
         static MASKS: OnceLock<Masks> = OnceLock::new();
         MASKS.get_or_init(|| {
-            let mut by_weight: Vec<u16> = (0..=u16::MAX).collect();
-            by_weight.sort_by_key(|m| (m.count_ones(), *m));
-            let mut start = [0; KEY_BITS as usize + 2];
-            for w in 0..=KEY_BITS as usize {
-                start[w + 1] = start[w] + by_weight.iter().filter(|m| m.count_ones() as usize == w).count();
+            // Counting sort by popcount: a first query should not wait for a sort.
+            let mut start = [0; BUCKET_BITS as usize + 2];
+            for m in 0..=u16::MAX {
+                start[m.count_ones() as usize + 1] += 1;
+            }
+            for w in 0..=BUCKET_BITS as usize {
+                start[w + 1] += start[w];
+            }
+            let mut next = start;
+            let mut by_weight = vec![0; BUCKETS];
+            for m in 0..=u16::MAX {
+                let w = m.count_ones() as usize;
+                by_weight[next[w]] = m;
+                next[w] += 1;
             }
             Masks { by_weight, start }
         })
@@ -101,21 +137,73 @@ impl Masks {
 
     /// Masks with exactly `w` bits set.
     fn of_weight(&self, w: u32) -> &[u16] {
-        let w = w.min(KEY_BITS) as usize;
-        &self.by_weight[self.start[w]..self.start[w + 1]]
-    }
-
-    /// Masks with at most `w` bits set.
-    fn up_to(&self, w: u32) -> &[u16] {
-        &self.by_weight[..self.start[w.min(KEY_BITS) as usize + 1]]
+        if w > BUCKET_BITS {
+            return &[];
+        }
+        &self.by_weight[self.start[w as usize]..self.start[w as usize + 1]]
     }
 }
 
-/// Substring `t` of a hash: 16 bits, most significant first, so table 0 keys on
-/// the first four hex digits.
-#[inline]
-fn key<const W: usize>(words: &[u64; W], t: usize) -> usize {
-    ((words[t / 4] >> (48 - 16 * (t % 4))) & 0xFFFF) as usize
+/// Popcounts of the inline bits.
+const POPCOUNT: [u8; 1 << MAX_INLINE_BITS] = {
+    let mut t = [0u8; 1 << MAX_INLINE_BITS];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = (i as u32).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// `n` choose `k`, as a float for the cost model.
+fn choose(n: u32, k: u32) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+}
+
+/// Where each substring sits in a hash.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    m: usize,
+    start: [u32; 16],
+    width: [u32; 16],
+}
+
+impl Layout {
+    fn of(words: usize) -> Layout {
+        let w = widths(words);
+        let (mut start, mut width) = ([0; 16], [0; 16]);
+        let mut at = 0;
+        for (t, &b) in w.iter().enumerate() {
+            assert!((BUCKET_BITS..=BUCKET_BITS + MAX_INLINE_BITS).contains(&b));
+            start[t] = at;
+            width[t] = b;
+            at += b;
+        }
+        assert_eq!(at as usize, 64 * words, "substrings cover the hash");
+        Layout {
+            m: w.len(),
+            start,
+            width,
+        }
+    }
+
+    /// Substring `t` of a hash as (bucket, inline bits); bit 0 is the most
+    /// significant bit of the first word, so table 0 starts with the first hex digit.
+    #[inline]
+    fn split<const W: usize>(&self, h: &[u64; W], t: usize) -> (usize, u16) {
+        let (start, len) = (self.start[t], self.width[t]);
+        let (i, off) = ((start / 64) as usize, start % 64);
+        let mut v = h[i] << off;
+        if off + len > 64 {
+            v |= h[i + 1] >> (64 - off);
+        }
+        let sub = v >> (64 - len);
+        let inline = len - BUCKET_BITS;
+        ((sub >> inline) as usize, (sub & ((1 << inline) - 1)) as u16)
+    }
 }
 
 #[inline]
@@ -225,53 +313,127 @@ impl<const W: usize> Words<W> {
     }
 }
 
-/// The substring tables: `4·W` tables of [`BUCKETS`] posting lists of entry numbers,
-/// table `t`'s list for key `k` at `t << 16 | k`.
+/// One stored hash's place in one table: its substring's inline bits and its entry
+/// number (high, low halves). Three `u16` rather than a struct of `u32` and `u16`,
+/// which padding would make 8 bytes.
+type Posting = [u16; 3];
+
+#[inline]
+fn entry_of(p: &Posting) -> u32 {
+    (u32::from(p[1]) << 16) | u32::from(p[2])
+}
+
+/// The substring tables: table `t`'s list for bucket `b` at `t << 16 | b`.
 struct Tables {
-    lists: Vec<Vec<u32>>,
+    layout: Layout,
+    lists: Vec<Vec<Posting>>,
+}
+
+/// What a probe met, for the cost accounting.
+#[derive(Debug, Clone, Copy, Default)]
+struct Met {
+    buckets: usize,
+    postings: usize,
+}
+
+impl Met {
+    fn cost(&self) -> f64 {
+        self.buckets as f64 * BUCKET_COST + self.postings as f64 * POSTING_COST
+    }
 }
 
 impl Tables {
-    fn build<const W: usize>(words: &Words<W>) -> Tables {
+    fn build<const W: usize>(layout: Layout, words: &Words<W>) -> Tables {
         // Counting first gives every list its exact size: a bulk load carries no slack.
-        let m = 4 * W;
-        let mut counts = vec![0u32; m * BUCKETS];
-        words.for_each(|_, w| {
-            for t in 0..m {
-                counts[t << KEY_BITS | key(w, t)] += 1;
+        let mut counts = vec![0u32; layout.m * BUCKETS];
+        words.for_each(|_, h| {
+            for t in 0..layout.m {
+                counts[t << BUCKET_BITS | layout.split(h, t).0] += 1;
             }
         });
-        let mut lists: Vec<Vec<u32>> = counts
+        let mut lists: Vec<Vec<Posting>> = counts
             .iter()
             .map(|&c| Vec::with_capacity(c as usize))
             .collect();
-        words.for_each(|i, w| {
-            for t in 0..m {
-                lists[t << KEY_BITS | key(w, t)].push(i as u32);
+        words.for_each(|e, h| {
+            for t in 0..layout.m {
+                let (b, inline) = layout.split(h, t);
+                lists[t << BUCKET_BITS | b].push([inline, (e >> 16) as u16, e as u16]);
             }
         });
-        Tables { lists }
+        Tables { layout, lists }
     }
 
-    /// Append the entries under table `t`'s keys `key(q, t) ^ mask` to `out` and
-    /// return what that is priced at. All lists are copied out before any entry is
-    /// verified: the list headers and heads are independent loads whose cache
-    /// misses overlap, where verifying list by list would wait for each in turn.
-    fn gather<const W: usize>(&self, q: &[u64; W], t: usize, masks: &[u16], out: &mut Vec<u32>) -> u64 {
-        let (base, qk) = (t << KEY_BITS, key(q, t));
-        let mut cost = 0u64;
-        for &mask in masks {
-            let list = &self.lists[base | (qk ^ mask as usize)];
-            cost += PROBE_COST + list.len() as u64 * CANDIDATE_COST;
-            out.extend_from_slice(list);
+    fn add<const W: usize>(&mut self, h: &[u64; W], entry: u32) {
+        for t in 0..self.layout.m {
+            let (b, inline) = self.layout.split(h, t);
+            push_compact(
+                &mut self.lists[t << BUCKET_BITS | b],
+                [inline, (entry >> 16) as u16, entry as u16],
+            );
         }
-        cost
     }
 
-    fn add<const W: usize>(&mut self, w: &[u64; W], entry: u32) {
-        for t in 0..4 * W {
-            push_compact(&mut self.lists[t << KEY_BITS | key(w, t)], entry);
+    /// Append to `out` the entries whose substring `t` is within `s` of the query's
+    /// (`exact`: exactly `s` away): buckets `j` bits away, postings whose inline
+    /// bits make up the rest. Candidates are gathered before any is verified: the
+    /// list headers and heads are independent loads whose cache misses overlap.
+    /// Stops early once what it met costs more than `budget`.
+    fn gather<const W: usize>(
+        &self,
+        q: &[u64; W],
+        t: usize,
+        s: u32,
+        exact: bool,
+        budget: f64,
+        out: &mut Vec<u32>,
+    ) -> Met {
+        let (qb, qi) = self.layout.split(q, t);
+        let inline = self.layout.width[t] - BUCKET_BITS;
+        let masks = Masks::get();
+        let base = t << BUCKET_BITS;
+        let mut met = Met::default();
+        let first = if exact { s.saturating_sub(inline) } else { 0 };
+        for j in first..=s.min(BUCKET_BITS) {
+            let rest = s - j;
+            for &mask in masks.of_weight(j) {
+                let list = &self.lists[base | (qb ^ mask as usize)];
+                met.buckets += 1;
+                met.postings += list.len();
+                if !exact && rest >= inline {
+                    // Every inline pattern is within the rest: no check needed.
+                    out.extend(list.iter().map(entry_of));
+                } else {
+                    for p in list {
+                        let d = u32::from(POPCOUNT[usize::from(p[0] ^ qi)]);
+                        if d == rest || (!exact && d < rest) {
+                            out.push(entry_of(p));
+                        }
+                    }
+                }
+                if met.cost() > budget {
+                    return met;
+                }
+            }
         }
+        met
+    }
+
+    /// Bucket probes and expected posting checks and candidates of [`Tables::gather`]
+    /// on table `t` with `n` entries, assuming substrings spread evenly.
+    fn price(&self, n: usize, t: usize, s: u32, exact: bool) -> f64 {
+        let width = self.layout.width[t];
+        let inline = width - BUCKET_BITS;
+        let first = if exact { s.saturating_sub(inline) } else { 0 };
+        let buckets: f64 = (first..=s.min(BUCKET_BITS)).map(|j| choose(BUCKET_BITS, j)).sum();
+        let values = if exact {
+            choose(width, s)
+        } else {
+            (0..=s.min(width)).map(|d| choose(width, d)).sum()
+        };
+        let n = n as f64;
+        buckets * (BUCKET_COST + POSTING_COST * n / BUCKETS as f64)
+            + CANDIDATE_COST * values * n / 2f64.powi(width as i32)
     }
 }
 
@@ -388,7 +550,7 @@ impl<const W: usize> Store<W> {
         match &mut self.tables {
             Some(t) => t.add(&words, entry),
             None if self.words.len >= self.index_from => {
-                self.tables = Some(Tables::build(&self.words));
+                self.tables = Some(Tables::build(Layout::of(W), &self.words));
             }
             None => {}
         }
@@ -400,8 +562,8 @@ impl<const W: usize> Store<W> {
             + self.regions.capacity() * 2;
         let (postings, list_headers) = self.tables.as_ref().map_or((0, 0), |t| {
             (
-                t.lists.iter().map(|l| l.capacity() * 4).sum(),
-                t.lists.capacity() * std::mem::size_of::<Vec<u32>>(),
+                t.lists.iter().map(|l| l.capacity() * std::mem::size_of::<Posting>()).sum(),
+                t.lists.capacity() * std::mem::size_of::<Vec<Posting>>(),
             )
         });
         Bytes {
@@ -411,23 +573,15 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    fn scan_cost(&self) -> u64 {
+    fn scan_cost(&self) -> f64 {
         let per = if W == 1 { SCAN_COST_64 } else { SCAN_COST_256 };
-        self.len() as u64 * per
+        self.len() as f64 * per
     }
 
-    /// The cost of probing `probes` keys: the probes plus their expected
-    /// candidates, assuming substrings spread evenly over the keys.
-    fn probe_cost(&self, probes: usize) -> u64 {
-        let candidates = probes as u64 * self.len() as u64 / BUCKETS as u64;
-        probes as u64 * PROBE_COST + candidates * CANDIDATE_COST
-    }
-
-    /// Sub-radius of table `t` for a search of radius `r` (pigeonhole, module docs);
-    /// `None` when the table need not be probed at all.
-    fn sub_radius(r: u32, t: usize) -> Option<u32> {
-        let m = 4 * W as u32;
-        let (s, a) = (r / m, r % m);
+    /// Sub-radius of table `t` of `m` for a search of radius `r` (pigeonhole, module
+    /// docs); `None` when the table need not be probed at all.
+    fn sub_radius(m: usize, r: u32, t: usize) -> Option<u32> {
+        let (s, a) = (r / m as u32, r % m as u32);
         if t as u32 <= a {
             Some(s)
         } else {
@@ -435,17 +589,19 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    /// What probing for radius `r` would cost; `None` when every key would be probed.
-    fn within_cost(&self, r: u32) -> Option<u64> {
+    /// What searching the tables for radius `r` is priced at; `None` without tables
+    /// or when `r` covers every hash.
+    fn within_price(&self, r: u32) -> Option<f64> {
+        let tables = self.tables.as_ref()?;
         if r >= 64 * W as u32 {
             return None;
         }
-        let masks = Masks::get();
-        let probes = (0..4 * W)
-            .filter_map(|t| Self::sub_radius(r, t))
-            .map(|s| masks.up_to(s).len())
-            .sum();
-        Some(self.probe_cost(probes))
+        let m = tables.layout.m;
+        Some(
+            (0..m)
+                .filter_map(|t| Some(tables.price(self.len(), t, Self::sub_radius(m, r, t)?, false)))
+                .sum(),
+        )
     }
 
     /// Every entry within `r` as (distance, entry), in result order.
@@ -456,23 +612,23 @@ impl<const W: usize> Store<W> {
 
     /// [`Store::within`] by the tables, or `None` when they are missing or the
     /// search would (or turns out to) cost more than `budget`.
-    pub(super) fn within_indexed(&self, q: &[u64; W], r: u32, budget: u64) -> Option<Vec<(u32, u32)>> {
+    pub(super) fn within_indexed(&self, q: &[u64; W], r: u32, budget: f64) -> Option<Vec<(u32, u32)>> {
+        if self.within_price(r)? > budget {
+            return None;
+        }
         let tables = self.tables.as_ref()?;
-        if self.within_cost(r)? > budget {
-            return None;
-        }
-        let masks = Masks::get();
+        let m = tables.layout.m;
         let mut candidates = Vec::new();
-        let mut spent = 0u64;
-        for t in 0..4 * W {
-            if let Some(s) = Self::sub_radius(r, t) {
-                spent = spent.saturating_add(tables.gather(q, t, masks.up_to(s), &mut candidates));
+        let mut spent = 0.0;
+        for t in 0..m {
+            if let Some(s) = Self::sub_radius(m, r, t) {
+                // Counting what the lists hold, not what was expected, catches skewed
+                // buckets (thousands of copies of one blank-frame hash).
+                spent += tables.gather(q, t, s, false, budget - spent, &mut candidates).cost();
+                if spent + candidates.len() as f64 * CANDIDATE_COST > budget {
+                    return None;
+                }
             }
-        }
-        // Counting what the lists hold, not what was expected, catches skewed
-        // buckets (thousands of copies of one blank-frame hash) before verifying.
-        if spent > budget {
-            return None;
         }
         let mut hits = Vec::new();
         self.verify(q, &candidates, |d, e| {
@@ -532,24 +688,24 @@ impl<const W: usize> Store<W> {
     /// The `k` nearest entries within `cap` as (distance, entry), in result order.
     pub(super) fn nearest(&self, q: &[u64; W], k: usize, cap: u32) -> Vec<(u32, u32)> {
         let scan = self.scan_cost();
-        // Up to `cap` the search is priced like `within(cap)`; beyond what it can price
-        // the widening is a bet on a near k-th neighbour, limited to a quarter scan.
-        let budget = match self.within_cost(cap) {
+        // Up to `cap` the search is priced like `within(cap)`; beyond what it can
+        // price the widening is a bet on a near k-th neighbour, held to a quarter scan.
+        let budget = match self.within_price(cap) {
             Some(c) if c <= scan => scan,
-            _ => scan / 4,
+            _ => scan / 4.0,
         };
         self.nearest_with_budget(q, k, cap, budget)
     }
 
     /// [`Store::nearest`] with the tables' share of the work limited to `budget`
-    /// (`u64::MAX`: tables only, when built; `0`: scan only).
-    pub(super) fn nearest_with_budget(&self, q: &[u64; W], k: usize, cap: u32, budget: u64) -> Vec<(u32, u32)> {
+    /// (infinite: tables only, when built; `0`: scan only).
+    pub(super) fn nearest_with_budget(&self, q: &[u64; W], k: usize, cap: u32, budget: f64) -> Vec<(u32, u32)> {
         if k == 0 || self.words.len == 0 {
             return Vec::new();
         }
         let mut top = Top::new(k, cap);
         let done = match &self.tables {
-            Some(tables) if budget > 0 => self.nearest_indexed(tables, q, &mut top, budget),
+            Some(tables) if budget > 0.0 => self.nearest_indexed(tables, q, &mut top, budget),
             _ => false,
         };
         if !done {
@@ -561,20 +717,19 @@ impl<const W: usize> Store<W> {
 
     /// Widen the search one (sub-radius, table) stage at a time; true when `top`
     /// is final, false when the budget ran out first.
-    fn nearest_indexed(&self, tables: &Tables, q: &[u64; W], top: &mut Top, budget: u64) -> bool {
-        let m = 4 * W;
-        let masks = Masks::get();
-        let mut spent = 0u64;
+    fn nearest_indexed(&self, tables: &Tables, q: &[u64; W], top: &mut Top, budget: f64) -> bool {
+        let m = tables.layout.m;
+        let widest = tables.layout.width[0];
+        let mut spent = 0.0;
         let mut candidates = Vec::new();
-        for s in 0..=KEY_BITS {
-            let stage = masks.of_weight(s);
-            let stage_cost = self.probe_cost(stage.len());
+        for s in 0..=widest {
             for t in 0..m {
-                if spent.saturating_add(stage_cost) > budget {
+                if spent + tables.price(self.len(), t, s, true) > budget {
                     return false;
                 }
                 candidates.clear();
-                spent = spent.saturating_add(tables.gather(q, t, stage, &mut candidates));
+                spent += tables.gather(q, t, s, true, budget - spent, &mut candidates).cost();
+                spent += candidates.len() as f64 * CANDIDATE_COST;
                 if spent > budget {
                     return false;
                 }
@@ -583,7 +738,7 @@ impl<const W: usize> Store<W> {
                         top.offer(d, self.image_id(e), e);
                     }
                 });
-                // Tables 0..=t probed to sub-radius s, the rest to s - 1: everything
+                // Tables 0..=t searched to sub-radius s, the rest to s - 1: everything
                 // within m·s + t has been seen (pigeonhole, module docs).
                 let covered = m as u32 * s + t as u32;
                 if covered >= top.cap || (top.full() && top.bound() <= covered) {
@@ -591,7 +746,7 @@ impl<const W: usize> Store<W> {
                 }
             }
         }
-        // Every key of every table probed: every entry seen.
+        // Every substring distance of every table searched: every entry seen.
         true
     }
 
@@ -612,15 +767,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_enumerate_every_key_by_weight() {
+    fn masks_enumerate_every_bucket_by_weight() {
         let m = Masks::get();
-        let binom = |n: u64, k: u64| (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1));
-        for w in 0..=KEY_BITS {
-            assert_eq!(m.of_weight(w).len() as u64, binom(16, w as u64));
+        for w in 0..=BUCKET_BITS {
+            assert_eq!(m.of_weight(w).len() as f64, choose(16, w));
             assert!(m.of_weight(w).iter().all(|x| x.count_ones() == w));
         }
-        assert_eq!(m.up_to(1).len(), 17);
-        assert_eq!(m.up_to(KEY_BITS).len(), BUCKETS);
+        assert!(m.of_weight(17).is_empty());
         let mut all = m.by_weight.clone();
         all.sort_unstable();
         all.dedup();
@@ -628,32 +781,43 @@ mod tests {
     }
 
     #[test]
-    fn substrings_follow_hex_order() {
-        let w = [0x0123_4567_89ab_cdefu64, 0xfedc_ba98_7654_3210, 0, 0xffff];
-        assert_eq!(key(&w, 0), 0x0123);
-        assert_eq!(key(&w, 3), 0xcdef);
-        assert_eq!(key(&w, 4), 0xfedc);
-        assert_eq!(key(&w, 15), 0xffff);
-        assert_eq!(key(&[0xabcd_0000_0000_0001u64], 3), 1);
+    fn substrings_tile_the_hash_in_hex_order() {
+        for words in [1, 4] {
+            let layout = Layout::of(words);
+            // A hash with one bit set lands in exactly one substring, at the right place.
+            for bit in 0..64 * words as u32 {
+                let mut h = [0u64; 4];
+                h[(bit / 64) as usize] = 1 << (63 - bit % 64);
+                let mut seen = 0;
+                for t in 0..layout.m {
+                    let (b, i) = layout.split(&h, t);
+                    let inline = layout.width[t] - BUCKET_BITS;
+                    let v = (b as u64) << inline | u64::from(i);
+                    if v != 0 {
+                        seen += 1;
+                        assert!(bit >= layout.start[t] && bit < layout.start[t] + layout.width[t]);
+                        assert_eq!(v, 1 << (layout.start[t] + layout.width[t] - 1 - bit));
+                    }
+                }
+                assert_eq!(seen, 1, "bit {bit} of {words} words");
+            }
+        }
+        let w = [0x0123_4567_89ab_cdefu64, 0, 0, 0];
+        assert_eq!(Layout::of(4).split(&w, 0), (0x0123, 0x4567 >> 6));
     }
 
     #[test]
     fn sub_radii_cover_every_split_of_the_distance() {
-        // The pigeonhole claim itself, checked by counting: any way of spreading
-        // r differing bits over m substrings leaves some table within its sub-radius.
-        fn check<const W: usize>(r: u32) {
-            let m = 4 * W;
-            // Worst case: every table just over its sub-radius.
-            let needed: u32 = (0..m)
-                .map(|t| Store::<W>::sub_radius(r, t).map_or(0, |s| s + 1))
-                .sum();
-            assert_eq!(needed, r + 1, "r={r} m={m}");
-        }
-        for r in 0..64 {
-            check::<1>(r);
-        }
-        for r in 0..256 {
-            check::<4>(r);
+        // The pigeonhole claim itself: spreading r + 1 differing bits is the least
+        // that can leave every table just outside its sub-radius.
+        for words in [1usize, 4] {
+            let m = Layout::of(words).m;
+            for r in 0..64 * words as u32 {
+                let needed: u32 = (0..m)
+                    .map(|t| Store::<4>::sub_radius(m, r, t).map_or(0, |s| s + 1))
+                    .sum();
+                assert_eq!(needed, r + 1, "r={r} m={m}");
+            }
         }
     }
 
@@ -676,5 +840,12 @@ mod tests {
             push_compact(&mut v, i);
         }
         assert!(v.capacity() <= 1250, "{}", v.capacity());
+    }
+
+    #[test]
+    fn postings_round_trip_entry_numbers() {
+        for e in [0u32, 1, 0xFFFF, 0x1_0000, u32::MAX] {
+            assert_eq!(entry_of(&[0, (e >> 16) as u16, e as u16]), e);
+        }
     }
 }
