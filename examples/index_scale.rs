@@ -49,16 +49,35 @@ impl Rng {
     }
 }
 
-/// Probes and expected candidates of a PDQ table search at radius `r`
-/// (16 tables of 16 bits, sub-radii by pigeonhole as in src/index/mih.rs).
-fn plan(n: usize, r: u32) -> (u64, f64) {
-    let binom = |n: u64, k: u64| (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1));
-    let (s, a) = (r / 16, r % 16);
-    let probes: u64 = (0..16)
-        .filter_map(|t| if t <= a { Some(s) } else { s.checked_sub(1) })
-        .map(|s| (0..=s.min(16) as u64).map(|j| binom(16, j)).sum::<u64>())
-        .sum();
-    (probes, probes as f64 * n as f64 / 65536.0)
+/// What a PDQ table search at radius `r` meets, by the layout of src/index/mih.rs
+/// (11 substrings of 24/23 bits, a 16-bit bucket each): bucket probes, posting
+/// checks and expected candidates, for uniformly random hashes.
+struct Plan {
+    buckets: f64,
+    postings: f64,
+    candidates: f64,
+}
+
+fn plan(n: usize, r: u32) -> Plan {
+    let choose = |n: u32, k: u32| -> f64 {
+        (0..k).fold(1.0, |acc, i| acc * f64::from(n.saturating_sub(i)) / f64::from(i + 1))
+    };
+    let widths = [24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23];
+    let m = widths.len() as u32;
+    let (s, a) = (r / m, r % m);
+    let (mut buckets, mut candidates) = (0.0, 0.0);
+    for (t, &w) in widths.iter().enumerate() {
+        let Some(st) = (if t as u32 <= a { Some(s) } else { s.checked_sub(1) }) else {
+            continue;
+        };
+        buckets += (0..=st.min(16)).map(|j| choose(16, j)).sum::<f64>();
+        candidates += (0..=st.min(w)).map(|d| choose(w, d)).sum::<f64>() * n as f64 / 2f64.powi(w as i32);
+    }
+    Plan {
+        buckets,
+        postings: buckets * n as f64 / 65536.0,
+        candidates,
+    }
 }
 
 /// Peak resident set size in bytes, from the kernel's own count.
@@ -201,11 +220,13 @@ fn main() {
 
     // What the cost model in src/index/mih.rs is set from: per-entry scan time, and
     // per-candidate table time (uniform random data: the expected count is exact).
-    let (probes, candidates) = plan(n, radius);
+    let p = plan(n, radius);
     println!(
-        "           scan {:.1} ns/entry; tables {probes} probes, ~{candidates:.0} candidates: {:.1} ns/candidate",
+        "           scan {:.1} ns/entry; tables meet ~{:.0} buckets, ~{:.0} postings, ~{:.0} candidates",
         lat_scan.pct(0.5).as_nanos() as f64 / n as f64,
-        lat.pct(0.5).as_nanos() as f64 / candidates
+        p.buckets,
+        p.postings,
+        p.candidates
     );
 
     // Other radii and the nearest-neighbour searches, on fewer queries.
@@ -214,11 +235,14 @@ fn main() {
         let (lat, got) = timed(&few, |q| index.within(q, r));
         let (lat_s, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
         assert!(want.iter().zip(&got).all(|(a, b)| a == b), "radius {r} disagrees");
-        let (probes, candidates) = plan(n, r);
+        let p = plan(n, r);
         println!(
-            "{} scan p50 {:>9.3?}; if by tables {probes} probes, ~{candidates:.0} candidates",
+            "{} scan p50 {:>9.3?}; tables ~{:.0} buckets ~{:.0} postings ~{:.0} candidates",
             lat.line(&format!("within {r}, auto")),
-            lat_s.pct(0.5)
+            lat_s.pct(0.5),
+            p.buckets,
+            p.postings,
+            p.candidates
         );
     }
     let (lat, got) = timed(&few, |q| index.nearest_within(q, 3, radius));

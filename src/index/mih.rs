@@ -81,7 +81,7 @@ const MAX_INLINE_BITS: u32 = 10;
 fn widths(words: usize) -> &'static [u32] {
     match words {
         1 => &[22, 21, 21],
-        _ => &[26, 26, 26, 26, 26, 26, 25, 25, 25, 25],
+        _ => &[24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23],
     }
 }
 
@@ -95,15 +95,15 @@ pub(super) const INDEX_FROM: usize = 1 << 15;
 // re-derive them). Only their ratios matter: they choose between tables and scan.
 
 /// Scanning one stored 256-bit hash: sequential, four popcounts.
-const SCAN_COST_256: f64 = 6.0;
+const SCAN_COST_256: f64 = 8.0;
 /// Scanning one stored 64-bit hash.
-const SCAN_COST_64: f64 = 2.0;
+const SCAN_COST_64: f64 = 3.0;
 /// Probing one bucket: its list header and the head of its list, usually misses.
-const BUCKET_COST: f64 = 60.0;
+const BUCKET_COST: f64 = 200.0;
 /// Checking one posting's inline bits: sequential within its list.
 const POSTING_COST: f64 = 1.0;
 /// Verifying one candidate: a random read of its hash words.
-const CANDIDATE_COST: f64 = 80.0;
+const CANDIDATE_COST: f64 = 150.0;
 
 /// All 16-bit masks ordered by popcount, to enumerate the buckets within a distance.
 struct Masks {
@@ -376,9 +376,7 @@ impl Tables {
 
     /// Append to `out` the entries whose substring `t` is within `s` of the query's
     /// (`exact`: exactly `s` away): buckets `j` bits away, postings whose inline
-    /// bits make up the rest. Candidates are gathered before any is verified: the
-    /// list headers and heads are independent loads whose cache misses overlap.
-    /// Stops early once what it met costs more than `budget`.
+    /// bits make up the rest. Stops early once what it met costs more than `budget`.
     fn gather<const W: usize>(
         &self,
         q: &[u64; W],
@@ -394,26 +392,41 @@ impl Tables {
         let base = t << BUCKET_BITS;
         let mut met = Met::default();
         let first = if exact { s.saturating_sub(inline) } else { 0 };
+        // Each bucket is a random access (two, with its list header). Taken one at
+        // a time, filtering a list leaves no room for the next list's miss to start
+        // early; so first collect the lists (independent header loads), then touch
+        // each list's head (independent data loads), then filter: each pass keeps
+        // many misses in flight.
+        let mut lists: Vec<(&[Posting], u32)> = Vec::new();
         for j in first..=s.min(BUCKET_BITS) {
-            let rest = s - j;
-            for &mask in masks.of_weight(j) {
-                let list = &self.lists[base | (qb ^ mask as usize)];
-                met.buckets += 1;
-                met.postings += list.len();
-                if !exact && rest >= inline {
-                    // Every inline pattern is within the rest: no check needed.
-                    out.extend(list.iter().map(entry_of));
-                } else {
-                    for p in list {
-                        let d = u32::from(POPCOUNT[usize::from(p[0] ^ qi)]);
-                        if d == rest || (!exact && d < rest) {
-                            out.push(entry_of(p));
-                        }
+            lists.extend(
+                masks
+                    .of_weight(j)
+                    .iter()
+                    .map(|&mask| (self.lists[base | (qb ^ mask as usize)].as_slice(), s - j)),
+            );
+        }
+        let mut touched = 0u16;
+        for (list, _) in &lists {
+            touched ^= list.first().map_or(0, |p| p[0]);
+        }
+        std::hint::black_box(touched);
+        for &(list, rest) in &lists {
+            met.buckets += 1;
+            met.postings += list.len();
+            if !exact && rest >= inline {
+                // Every inline pattern is within the rest: no check needed.
+                out.extend(list.iter().map(entry_of));
+            } else {
+                for p in list {
+                    let d = u32::from(POPCOUNT[usize::from(p[0] ^ qi)]);
+                    if d == rest || (!exact && d < rest) {
+                        out.push(entry_of(p));
                     }
                 }
-                if met.cost() > budget {
-                    return met;
-                }
+            }
+            if met.cost() > budget {
+                return met;
             }
         }
         met
