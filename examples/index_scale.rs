@@ -50,13 +50,15 @@ impl Rng {
 }
 
 /// What a PDQ table search at radius `r` meets, by the layout of src/index/mih.rs
-/// (11 substrings of 24/23 bits, a 16-bit bucket each): bucket probes, posting
+/// (11 substrings of 24/23 bits, a 17-bit bucket each): bucket probes, posting
 /// checks and expected candidates, for uniformly random hashes.
 struct Plan {
     buckets: f64,
     postings: f64,
     candidates: f64,
 }
+
+const BUCKET_BITS: u32 = 17;
 
 fn plan(n: usize, r: u32) -> Plan {
     let choose = |n: u32, k: u32| -> f64 {
@@ -70,12 +72,12 @@ fn plan(n: usize, r: u32) -> Plan {
         let Some(st) = (if t as u32 <= a { Some(s) } else { s.checked_sub(1) }) else {
             continue;
         };
-        buckets += (0..=st.min(16)).map(|j| choose(16, j)).sum::<f64>();
+        buckets += (0..=st.min(BUCKET_BITS)).map(|j| choose(BUCKET_BITS, j)).sum::<f64>();
         candidates += (0..=st.min(w)).map(|d| choose(w, d)).sum::<f64>() * n as f64 / 2f64.powi(w as i32);
     }
     Plan {
         buckets,
-        postings: buckets * n as f64 / 65536.0,
+        postings: buckets * n as f64 / 2f64.powi(BUCKET_BITS as i32),
         candidates,
     }
 }

@@ -70,7 +70,7 @@ use std::sync::OnceLock;
 
 /// Bits of a substring that address its bucket: a table is a direct-addressed
 /// array of 2^16 posting lists.
-const BUCKET_BITS: u32 = 16;
+const BUCKET_BITS: u32 = 17;
 const BUCKETS: usize = 1 << BUCKET_BITS;
 
 /// At most this many substring bits beyond the bucket's travel inline in a posting.
@@ -107,7 +107,7 @@ const CANDIDATE_COST: f64 = 150.0;
 
 /// All 16-bit masks ordered by popcount, to enumerate the buckets within a distance.
 struct Masks {
-    by_weight: Vec<u16>,
+    by_weight: Vec<u32>,
     /// `by_weight[start[w]..start[w + 1]]` are the masks with `w` bits set.
     start: [usize; BUCKET_BITS as usize + 2],
 }
@@ -118,7 +118,7 @@ impl Masks {
         MASKS.get_or_init(|| {
             // Counting sort by popcount: a first query should not wait for a sort.
             let mut start = [0; BUCKET_BITS as usize + 2];
-            for m in 0..=u16::MAX {
+            for m in 0..BUCKETS as u32 {
                 start[m.count_ones() as usize + 1] += 1;
             }
             for w in 0..=BUCKET_BITS as usize {
@@ -126,7 +126,7 @@ impl Masks {
             }
             let mut next = start;
             let mut by_weight = vec![0; BUCKETS];
-            for m in 0..=u16::MAX {
+            for m in 0..BUCKETS as u32 {
                 let w = m.count_ones() as usize;
                 by_weight[next[w]] = m;
                 next[w] += 1;
@@ -136,7 +136,7 @@ impl Masks {
     }
 
     /// Masks with exactly `w` bits set.
-    fn of_weight(&self, w: u32) -> &[u16] {
+    fn of_weight(&self, w: u32) -> &[u32] {
         if w > BUCKET_BITS {
             return &[];
         }
@@ -392,11 +392,12 @@ impl Tables {
         let base = t << BUCKET_BITS;
         let mut met = Met::default();
         let first = if exact { s.saturating_sub(inline) } else { 0 };
-        // Each bucket is a random access (two, with its list header). Taken one at
-        // a time, filtering a list leaves no room for the next list's miss to start
-        // early; so first collect the lists (independent header loads), then touch
-        // each list's head (independent data loads), then filter: each pass keeps
-        // many misses in flight.
+        // Each bucket is a random access (two, with its list header), and its list
+        // a few cache lines. Taken one at a time, filtering a list leaves no room
+        // for the next list's misses to start early; so first collect the lists
+        // (independent header loads), then, a batch at a time, touch every line of
+        // the batch's lists (independent loads, many in flight) and filter them
+        // from cache.
         let mut lists: Vec<(&[Posting], u32)> = Vec::new();
         for j in first..=s.min(BUCKET_BITS) {
             lists.extend(
@@ -406,22 +407,37 @@ impl Tables {
                     .map(|&mask| (self.lists[base | (qb ^ mask as usize)].as_slice(), s - j)),
             );
         }
-        let mut touched = 0u16;
-        for (list, _) in &lists {
-            touched ^= list.first().map_or(0, |p| p[0]);
+        // Which inline patterns each remaining distance accepts, so the filter is a
+        // lookup rather than a popcount and a comparison.
+        let patterns = 1usize << inline;
+        let mut accept = vec![false; patterns * (s as usize + 1)];
+        for rest in 0..=s {
+            for (v, a) in accept[rest as usize * patterns..][..patterns].iter_mut().enumerate() {
+                let d = u32::from(POPCOUNT[v ^ usize::from(qi)]);
+                *a = if exact { d == rest } else { d <= rest };
+            }
         }
-        std::hint::black_box(touched);
-        for &(list, rest) in &lists {
-            met.buckets += 1;
-            met.postings += list.len();
-            if !exact && rest >= inline {
-                // Every inline pattern is within the rest: no check needed.
-                out.extend(list.iter().map(entry_of));
-            } else {
-                for p in list {
-                    let d = u32::from(POPCOUNT[usize::from(p[0] ^ qi)]);
-                    if d == rest || (!exact && d < rest) {
-                        out.push(entry_of(p));
+        const PER_LINE: usize = 64 / std::mem::size_of::<Posting>();
+        for batch in lists.chunks(32) {
+            let mut touched = 0u16;
+            for (list, _) in batch {
+                for p in list.iter().step_by(PER_LINE) {
+                    touched ^= p[0];
+                }
+            }
+            std::hint::black_box(touched);
+            for &(list, rest) in batch {
+                met.buckets += 1;
+                met.postings += list.len();
+                if !exact && rest >= inline {
+                    // Every inline pattern is within the rest: no check needed.
+                    out.extend(list.iter().map(entry_of));
+                } else {
+                    let accept = &accept[rest as usize * patterns..][..patterns];
+                    for p in list {
+                        if accept[usize::from(p[0])] {
+                            out.push(entry_of(p));
+                        }
                     }
                 }
             }
@@ -783,10 +799,10 @@ mod tests {
     fn masks_enumerate_every_bucket_by_weight() {
         let m = Masks::get();
         for w in 0..=BUCKET_BITS {
-            assert_eq!(m.of_weight(w).len() as f64, choose(16, w));
+            assert_eq!(m.of_weight(w).len() as f64, choose(BUCKET_BITS, w));
             assert!(m.of_weight(w).iter().all(|x| x.count_ones() == w));
         }
-        assert!(m.of_weight(17).is_empty());
+        assert!(m.of_weight(BUCKET_BITS + 1).is_empty());
         let mut all = m.by_weight.clone();
         all.sort_unstable();
         all.dedup();
@@ -816,7 +832,8 @@ mod tests {
             }
         }
         let w = [0x0123_4567_89ab_cdefu64, 0, 0, 0];
-        assert_eq!(Layout::of(4).split(&w, 0), (0x0123, 0x4567 >> 6));
+        let (b, i) = Layout::of(4).split(&w, 0);
+        assert_eq!((b as u64) << (24 - BUCKET_BITS) | u64::from(i), 0x01_2345);
     }
 
     #[test]
