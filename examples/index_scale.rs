@@ -62,18 +62,27 @@ const BUCKET_BITS: u32 = 17;
 
 fn plan(n: usize, r: u32) -> Plan {
     let choose = |n: u32, k: u32| -> f64 {
-        (0..k).fold(1.0, |acc, i| acc * f64::from(n.saturating_sub(i)) / f64::from(i + 1))
+        (0..k).fold(1.0, |acc, i| {
+            acc * f64::from(n.saturating_sub(i)) / f64::from(i + 1)
+        })
     };
     let widths = [24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23];
     let m = widths.len() as u32;
     let (s, a) = (r / m, r % m);
     let (mut buckets, mut candidates) = (0.0, 0.0);
     for (t, &w) in widths.iter().enumerate() {
-        let Some(st) = (if t as u32 <= a { Some(s) } else { s.checked_sub(1) }) else {
+        let Some(st) = (if t as u32 <= a {
+            Some(s)
+        } else {
+            s.checked_sub(1)
+        }) else {
             continue;
         };
-        buckets += (0..=st.min(BUCKET_BITS)).map(|j| choose(BUCKET_BITS, j)).sum::<f64>();
-        candidates += (0..=st.min(w)).map(|d| choose(w, d)).sum::<f64>() * n as f64 / 2f64.powi(w as i32);
+        buckets += (0..=st.min(BUCKET_BITS))
+            .map(|j| choose(BUCKET_BITS, j))
+            .sum::<f64>();
+        candidates +=
+            (0..=st.min(w)).map(|d| choose(w, d)).sum::<f64>() * n as f64 / 2f64.powi(w as i32);
     }
     Plan {
         buckets,
@@ -125,7 +134,11 @@ fn timed<T>(queries: &[HashBits], mut f: impl FnMut(&HashBits) -> T) -> (Latency
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
-        .map(|a| a.replace('_', "").parse().expect("numbers: N [table queries] [scan queries]"))
+        .map(|a| {
+            a.replace('_', "")
+                .parse()
+                .expect("numbers: N [table queries] [scan queries]")
+        })
         .collect();
     let n = args.first().copied().unwrap_or(1_000_000);
     let table_queries = args.get(1).copied().unwrap_or(1000);
@@ -161,7 +174,13 @@ fn main() {
     let build = t.elapsed();
     // Interleave planted and fresh queries so neither half runs warm after the other.
     queries = (0..table_queries)
-        .map(|i| if i % 2 == 0 { queries[i / 2] } else { queries[planted_count + i / 2] })
+        .map(|i| {
+            if i % 2 == 0 {
+                queries[i / 2]
+            } else {
+                queries[planted_count + i / 2]
+            }
+        })
         .collect();
 
     let mem = index.memory(HashKind::Pdq);
@@ -197,13 +216,23 @@ fn main() {
                 .any(|h: &Hit| h.image_id == *id && h.distance == *d)
         })
         .count();
-    println!("           planted neighbours found: {planted_found}/{}", planted.len());
-    let (lat_p, _) = timed(&queries.iter().step_by(2).copied().collect::<Vec<_>>(), |q| {
-        index.within(q, radius)
-    });
-    let (lat_r, _) = timed(&queries.iter().skip(1).step_by(2).copied().collect::<Vec<_>>(), |q| {
-        index.within(q, radius)
-    });
+    println!(
+        "           planted neighbours found: {planted_found}/{}",
+        planted.len()
+    );
+    let (lat_p, _) = timed(
+        &queries.iter().step_by(2).copied().collect::<Vec<_>>(),
+        |q| index.within(q, radius),
+    );
+    let (lat_r, _) = timed(
+        &queries
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .copied()
+            .collect::<Vec<_>>(),
+        |q| index.within(q, radius),
+    );
     println!("{}", lat_p.line("  of which with a planted neighbour"));
     println!("{}", lat_r.line("  of which fresh random"));
 
@@ -232,11 +261,18 @@ fn main() {
     );
 
     // Other radii and the nearest-neighbour searches, on fewer queries.
-    let few: Vec<HashBits> = queries.iter().take(scan_queries.min(200)).copied().collect();
+    let few: Vec<HashBits> = queries
+        .iter()
+        .take(scan_queries.min(200))
+        .copied()
+        .collect();
     for r in [10, 20, 31, 36, 40, 44, 47, 52, 64] {
         let (lat, got) = timed(&few, |q| index.within(q, r));
         let (lat_s, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
-        assert!(want.iter().zip(&got).all(|(a, b)| a == b), "radius {r} disagrees");
+        assert!(
+            want.iter().zip(&got).all(|(a, b)| a == b),
+            "radius {r} disagrees"
+        );
         let p = plan(n, r);
         println!(
             "{} scan p50 {:>9.3?}; tables ~{:.0} buckets ~{:.0} postings ~{:.0} candidates",
@@ -256,7 +292,12 @@ fn main() {
     assert_eq!(near, want, "nearest disagrees with the scan");
     for ((g, w), q) in got.iter().zip(&near).zip(&few) {
         let w: Vec<&Hit> = w.iter().filter(|h| h.distance <= radius).collect();
-        assert_eq!(g.iter().collect::<Vec<_>>(), w, "nearest_within disagrees for {}", q.to_hex());
+        assert_eq!(
+            g.iter().collect::<Vec<_>>(),
+            w,
+            "nearest_within disagrees for {}",
+            q.to_hex()
+        );
     }
     if let Some(rss) = peak_rss() {
         println!("peak RSS at end {:.0} MB", rss as f64 / 1e6);

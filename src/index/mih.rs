@@ -13,50 +13,54 @@
 //! sub-radius of the query's, and verifies the entries found with the full
 //! distance. Nothing within `r` can be missed: the search is exact, not approximate.
 //!
-//! # Parameters: PDQ 10 × 25–26 bits, 64-bit kinds 3 × 21–22 bits
+//! # Parameters: PDQ 11 × 24/23 bits, 64-bit kinds 3 × 22/21 bits, 17-bit buckets
 //!
-//! What a lookup costs, once the archive is far larger than the caches, is its
-//! random memory accesses: each candidate verified is one (a 64-byte line of hash
-//! words somewhere in 320 MB at 10 M PDQ hashes), each table bucket probed one or two.
-//! Measured on the shared 2-core EPYC VM this was written on, such an access costs
-//! 100–200 ns at 10 M entries, against ~10 ns per entry for a sequential scan.
+//! Once the archive outgrows the caches, what a lookup costs is its random memory
+//! accesses: a candidate to verify is one (a 64-byte line of hash words somewhere in
+//! 320 MB at 10 M PDQ hashes), a bucket probe one or two plus its list. Measured on
+//! the shared 2-core EPYC VM this was written on, at 10 M entries, a sequential
+//! scan costs ~4–5 ns per PDQ hash and a random access 100–200 ns.
 //!
 //! The textbook split for PDQ's radius 31, 16 substrings of 16 bits (sub-radius 1,
-//! 16 × 17 = 272 probes), verifies `272 · n / 2^16` unrelated candidates: 41,500
-//! at 10 M, 7 ms. Longer substrings cut candidates by `2^-bits` but multiply
-//! probes (Norouzi et al. suggest `m ≈ bits / log2 n`, about 11 at 10 M). The
-//! middle way used here: substrings of 25–26 bits, where a bucket is addressed by
-//! the substring's first 16 bits and each posting carries the remaining 9–10 bits
-//! inline. A probe scans a bucket (`n / 2^16` postings, contiguous) and keeps only
-//! postings whose inline bits fit the remaining budget, so a table behaves like a
-//! 26-bit table while staying a direct-addressed array of 65,536 lists. At radius 31
-//! (`s = 3` on the first two tables, 2 on the other eight) that is about 2,500
-//! bucket probes, 380,000 sequential posting checks and 1,300 candidates at 10 M.
-//! The 64-bit kinds use 3 substrings of 22/21/21 bits the same way.
+//! 16 × 17 = 272 probes), verifies `272 · n / 2^16` unrelated candidates: 41,500 at
+//! 10 M, 7 ms here. Longer substrings cut candidates by `2^-bits` but multiply the
+//! probes (Norouzi et al. suggest `m ≈ bits / log2 n`, about 11 at 10 M), and a
+//! table with 2^24 buckets would cost 400 MB of list headers. The middle way used
+//! here: 11 substrings of 24 or 23 bits, each addressed by its first 17 bits (a
+//! direct-addressed array of 131,072 posting lists per table) with the remaining
+//! 6–7 bits carried inline in each posting. A probe reads one list (`n / 2^17`
+//! postings, contiguous) and keeps the postings whose inline bits fit what is left
+//! of the sub-radius, so each table filters like a 24-bit table. Radius 31 is
+//! `s = 2` on ten tables and 1 on the last: ~1,560 lists, ~119,000 posting checks
+//! and ~2,900 candidates at 10 M, against 41,500 candidates for 16 × 16. Measured
+//! alternatives: 10 × 26/25 bits probed twice the lists for half the candidates and
+//! was slower; 16-bit buckets doubled the posting reads, which dominated. The 64-bit
+//! kinds use 3 substrings of 22/21/21 bits the same way (pHash radius 8: ~460 lists,
+//! ~3,300 candidates at 10 M).
 //!
-//! Why not longer still: inline bits cost posting space, and the posting checks
-//! grow with the buckets probed (`C(16, ≤ s)`) while candidates shrink. Why not a
-//! table per substring size chosen from `n`: the best split moves as the archive
-//! grows, and changing it means a rebuild; this one is fixed, so `insert` only
-//! appends one posting per table and never rebuilds.
+//! The split is fixed, not chosen from `n`: the best split moves as the archive
+//! grows, and changing it would mean a rebuild. So `insert` appends one posting per
+//! table and never rebuilds anything.
 //!
 //! # Memory per entry
 //!
 //! Struct of arrays: hash words (`8·W` bytes, in 64-byte-aligned lines), image id
 //! (8), region id (2), and one 6-byte posting per table (inline bits and a `u32`
-//! entry number as three `u16`): 60 bytes for PDQ, 18 for the 64-bit kinds. Lists
-//! grow by a quarter rather than doubling, so they carry about 12 % slack. The
-//! 65,536 list headers per table are a fixed 1.5 MB (16 MB for PDQ's ten tables),
-//! only allocated once a kind holds [`INDEX_FROM`] hashes: below that a scan is as
-//! fast. PDQ at 10 M: 42 + ~67 + ~2 ≈ 110 bytes per entry, about 1.1 GB.
+//! entry number as three `u16`): 66 bytes for PDQ, 18 for the 64-bit kinds. Arrays
+//! and lists grow by a quarter rather than doubling, so they carry 0–25 % slack. The
+//! list headers are a fixed 3 MB per table (35 MB for PDQ's eleven, 9 MB for a
+//! 64-bit kind), only allocated once a kind holds [`INDEX_FROM`] hashes. Measured
+//! for PDQ (`examples/index_scale.rs`): ~129 bytes per entry at 10 M (1.29 GB of
+//! capacity, 1.67 GB peak RSS with the allocator's fragmentation), ~158 at 1 M.
 //!
 //! # When the tables are not used
 //!
-//! Each search first prices its plan (bucket probes, posting checks and expected
-//! candidates) against a scan of every entry and takes the cheaper; it also counts
-//! what it actually meets, so a bucket swollen by many identical hashes sends it to
-//! the scan. PDQ at radius 64 (retrace's "possible" threshold) prices at more than
-//! a scan: a quarter of all bits may differ there and no exact index helps much.
+//! Each search first prices its plan (list probes, posting checks and expected
+//! candidates, with the costs below) against a scan of every entry and takes the
+//! cheaper; it also counts what it actually meets, so a bucket swollen by many
+//! identical hashes sends it to the scan. Measured crossover, PDQ: radius ~55–60
+//! (at 64, retrace's "possible" threshold, the scan wins: a quarter of all bits may
+//! differ there and no exact index helps much); pHash/dHash: radius ~14–16.
 //!
 //! k-nearest searches widen the radius one (sub-radius, table) stage at a time, in
 //! the order of the pigeonhole argument above, and stop once the k-th best distance
@@ -64,12 +68,12 @@
 //! be known in advance: in an archive of unrelated pictures the third-nearest PDQ is
 //! ~85 bits away, beyond any useful radius. So unless the caller bounds the
 //! distance, the widening gets a quarter of a scan's price and then hands what it
-//! found to the scan: never much worse than 1.25 scans.
+//! found to the scan: at worst about 1.25 scans.
 
 use std::sync::OnceLock;
 
 /// Bits of a substring that address its bucket: a table is a direct-addressed
-/// array of 2^16 posting lists.
+/// array of 2^17 posting lists.
 const BUCKET_BITS: u32 = 17;
 const BUCKETS: usize = 1 << BUCKET_BITS;
 
@@ -86,13 +90,14 @@ fn widths(words: usize) -> &'static [u32] {
 }
 
 /// A kind gets its substring tables once it holds this many hashes. Below it a
-/// scan takes tens of microseconds, and the tables' fixed 5 MB (64-bit) or 16 MB
-/// (PDQ) of list headers would dwarf the entries.
+/// scan takes at most a few hundred microseconds, and the tables' fixed 9 MB
+/// (64-bit) or 35 MB (PDQ) of list headers would dwarf the entries.
 pub(super) const INDEX_FROM: usize = 1 << 15;
 
-// The cost model, in rough nanoseconds on one core of the machine these were
-// measured on at 1-10 M entries (examples/index_scale.rs prints the figures to
-// re-derive them). Only their ratios matter: they choose between tables and scan.
+// The cost model, in relative units fitted to lookups at 1 M and 10 M entries on
+// the machine described above (one unit came to about half a nanosecond there;
+// examples/index_scale.rs prints the list, posting and candidate counts to refit
+// them). Only the ratios matter: they choose between tables and scan.
 
 /// Scanning one stored 256-bit hash: sequential, four popcounts.
 const SCAN_COST_256: f64 = 8.0;
@@ -100,12 +105,13 @@ const SCAN_COST_256: f64 = 8.0;
 const SCAN_COST_64: f64 = 3.0;
 /// Probing one bucket: its list header and the head of its list, usually misses.
 const BUCKET_COST: f64 = 200.0;
-/// Checking one posting's inline bits: sequential within its list.
+/// Checking one posting's inline bits: streamed within its list.
 const POSTING_COST: f64 = 1.0;
 /// Verifying one candidate: a random read of its hash words.
 const CANDIDATE_COST: f64 = 150.0;
 
-/// All 16-bit masks ordered by popcount, to enumerate the buckets within a distance.
+/// All bucket-sized masks ordered by popcount, to enumerate the buckets within a
+/// distance.
 struct Masks {
     by_weight: Vec<u32>,
     /// `by_weight[start[w]..start[w + 1]]` are the masks with `w` bits set.
@@ -323,7 +329,7 @@ fn entry_of(p: &Posting) -> u32 {
     (u32::from(p[1]) << 16) | u32::from(p[2])
 }
 
-/// The substring tables: table `t`'s list for bucket `b` at `t << 16 | b`.
+/// The substring tables: table `t`'s list for bucket `b` at `t << BUCKET_BITS | b`.
 struct Tables {
     layout: Layout,
     lists: Vec<Vec<Posting>>,
@@ -412,7 +418,10 @@ impl Tables {
         let patterns = 1usize << inline;
         let mut accept = vec![false; patterns * (s as usize + 1)];
         for rest in 0..=s {
-            for (v, a) in accept[rest as usize * patterns..][..patterns].iter_mut().enumerate() {
+            for (v, a) in accept[rest as usize * patterns..][..patterns]
+                .iter_mut()
+                .enumerate()
+            {
                 let d = u32::from(POPCOUNT[v ^ usize::from(qi)]);
                 *a = if exact { d == rest } else { d <= rest };
             }
@@ -454,7 +463,9 @@ impl Tables {
         let width = self.layout.width[t];
         let inline = width - BUCKET_BITS;
         let first = if exact { s.saturating_sub(inline) } else { 0 };
-        let buckets: f64 = (first..=s.min(BUCKET_BITS)).map(|j| choose(BUCKET_BITS, j)).sum();
+        let buckets: f64 = (first..=s.min(BUCKET_BITS))
+            .map(|j| choose(BUCKET_BITS, j))
+            .sum();
         let values = if exact {
             choose(width, s)
         } else {
@@ -586,12 +597,14 @@ impl<const W: usize> Store<W> {
     }
 
     pub(super) fn bytes(&self) -> Bytes {
-        let entries = self.words.bytes()
-            + self.image_ids.capacity() * 8
-            + self.regions.capacity() * 2;
+        let entries =
+            self.words.bytes() + self.image_ids.capacity() * 8 + self.regions.capacity() * 2;
         let (postings, list_headers) = self.tables.as_ref().map_or((0, 0), |t| {
             (
-                t.lists.iter().map(|l| l.capacity() * std::mem::size_of::<Posting>()).sum(),
+                t.lists
+                    .iter()
+                    .map(|l| l.capacity() * std::mem::size_of::<Posting>())
+                    .sum(),
                 t.lists.capacity() * std::mem::size_of::<Vec<Posting>>(),
             )
         });
@@ -628,7 +641,9 @@ impl<const W: usize> Store<W> {
         let m = tables.layout.m;
         Some(
             (0..m)
-                .filter_map(|t| Some(tables.price(self.len(), t, Self::sub_radius(m, r, t)?, false)))
+                .filter_map(|t| {
+                    Some(tables.price(self.len(), t, Self::sub_radius(m, r, t)?, false))
+                })
                 .sum(),
         )
     }
@@ -641,7 +656,12 @@ impl<const W: usize> Store<W> {
 
     /// [`Store::within`] by the tables, or `None` when they are missing or the
     /// search would (or turns out to) cost more than `budget`.
-    pub(super) fn within_indexed(&self, q: &[u64; W], r: u32, budget: f64) -> Option<Vec<(u32, u32)>> {
+    pub(super) fn within_indexed(
+        &self,
+        q: &[u64; W],
+        r: u32,
+        budget: f64,
+    ) -> Option<Vec<(u32, u32)>> {
         if self.within_price(r)? > budget {
             return None;
         }
@@ -653,7 +673,9 @@ impl<const W: usize> Store<W> {
             if let Some(s) = Self::sub_radius(m, r, t) {
                 // Counting what the lists hold, not what was expected, catches skewed
                 // buckets (thousands of copies of one blank-frame hash).
-                spent += tables.gather(q, t, s, false, budget - spent, &mut candidates).cost();
+                spent += tables
+                    .gather(q, t, s, false, budget - spent, &mut candidates)
+                    .cost();
                 if spent + candidates.len() as f64 * CANDIDATE_COST > budget {
                     return None;
                 }
@@ -728,7 +750,13 @@ impl<const W: usize> Store<W> {
 
     /// [`Store::nearest`] with the tables' share of the work limited to `budget`
     /// (infinite: tables only, when built; `0`: scan only).
-    pub(super) fn nearest_with_budget(&self, q: &[u64; W], k: usize, cap: u32, budget: f64) -> Vec<(u32, u32)> {
+    pub(super) fn nearest_with_budget(
+        &self,
+        q: &[u64; W],
+        k: usize,
+        cap: u32,
+        budget: f64,
+    ) -> Vec<(u32, u32)> {
         if k == 0 || self.words.len == 0 {
             return Vec::new();
         }
@@ -757,7 +785,9 @@ impl<const W: usize> Store<W> {
                     return false;
                 }
                 candidates.clear();
-                spent += tables.gather(q, t, s, true, budget - spent, &mut candidates).cost();
+                spent += tables
+                    .gather(q, t, s, true, budget - spent, &mut candidates)
+                    .cost();
                 spent += candidates.len() as f64 * CANDIDATE_COST;
                 if spent > budget {
                     return false;

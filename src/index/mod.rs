@@ -204,13 +204,21 @@ impl MemoryIndex {
         }
         match self.by_kind.get(&query.kind) {
             None => Vec::new(),
-            Some(Shelf::Short(s)) => self.hits(s, run(s, &narrow(&query.words), max_distance, plan)),
+            Some(Shelf::Short(s)) => {
+                self.hits(s, run(s, &narrow(&query.words), max_distance, plan))
+            }
             Some(Shelf::Long(s)) => self.hits(s, run(s, &narrow(&query.words), max_distance, plan)),
         }
     }
 
     fn nearest_by(&self, query: &HashBits, k: usize, cap: u32, plan: Plan) -> Vec<Hit> {
-        fn run<const W: usize>(s: &Store<W>, q: &[u64; W], k: usize, cap: u32, plan: Plan) -> Vec<(u32, u32)> {
+        fn run<const W: usize>(
+            s: &Store<W>,
+            q: &[u64; W],
+            k: usize,
+            cap: u32,
+            plan: Plan,
+        ) -> Vec<(u32, u32)> {
             match plan {
                 Plan::Auto => s.nearest(q, k, cap),
                 Plan::Scan => s.nearest_with_budget(q, k, cap, 0.0),
@@ -400,11 +408,23 @@ mod tests {
             assert_eq!(idx.nearest(q, k), expect, "auto: {what}");
             assert_eq!(idx.nearest_scan(q, k), expect, "scan: {what}");
             if expect.last().is_some_and(|h| h.distance <= forced) {
-                assert_eq!(idx.nearest_by(q, k, u32::MAX, Plan::Tables), expect, "tables: {what}");
+                assert_eq!(
+                    idx.nearest_by(q, k, u32::MAX, Plan::Tables),
+                    expect,
+                    "tables: {what}"
+                );
             }
             for &cap in radii {
-                let expect: Vec<Hit> = expect.iter().filter(|h| h.distance <= cap).cloned().collect();
-                assert_eq!(idx.nearest_within(q, k, cap), expect, "auto cap {cap}: {what}");
+                let expect: Vec<Hit> = expect
+                    .iter()
+                    .filter(|h| h.distance <= cap)
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    idx.nearest_within(q, k, cap),
+                    expect,
+                    "auto cap {cap}: {what}"
+                );
                 // A few caps suffice to cover stopping at the cap on every table.
                 if [0, 1, 9, 16, 31, 47].contains(&cap) && cap <= forced {
                     assert_eq!(
@@ -431,7 +451,8 @@ mod tests {
     fn planted(kind: HashKind, seed: u64) {
         let mut rng = Rng(seed);
         let queries: Vec<HashBits> = (0..10).map(|_| rng.hash(kind)).collect();
-        let mut pending: Vec<(HashBits, i64, &str)> = (0..3000).map(|id| (rng.hash(kind), id, "full")).collect();
+        let mut pending: Vec<(HashBits, i64, &str)> =
+            (0..3000).map(|id| (rng.hash(kind), id, "full")).collect();
         for q in &queries {
             for d in 0..=40 {
                 let id = rng.below(3000) as i64;
@@ -445,12 +466,20 @@ mod tests {
         for i in (1..pending.len()).rev() {
             pending.swap(i, rng.below(i + 1));
         }
-        let (mut eager, mut midway, mut never) = (indexed_from(0), indexed_from(1000), indexed_from(usize::MAX));
+        let (mut eager, mut midway, mut never) = (
+            indexed_from(0),
+            indexed_from(1000),
+            indexed_from(usize::MAX),
+        );
         let mut rows = Rows::default();
         let radii: &[u32] = if kind.bits() == 64 {
-            &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 20, 24, 31, 32, 40, 63, 64]
+            &[
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 20, 24, 31, 32, 40, 63, 64,
+            ]
         } else {
-            &[0, 1, 2, 5, 10, 15, 16, 17, 20, 31, 32, 40, 47, 48, 63, 64, 100, 255, 256]
+            &[
+                0, 1, 2, 5, 10, 15, 16, 17, 20, 31, 32, 40, 47, 48, 63, 64, 100, 255, 256,
+            ]
         };
         let ks = [1, 2, 3, 7, 41, 44];
         let half = pending.len() / 2;
@@ -514,7 +543,11 @@ mod tests {
             words: [0; 4],
         };
         for id in 0..3000 {
-            let h = if id % 3 == 0 { rng.hash(HashKind::Pdq) } else { blank };
+            let h = if id % 3 == 0 {
+                rng.hash(HashKind::Pdq)
+            } else {
+                blank
+            };
             rows.add(&mut [&mut idx], h, id, "full");
         }
         let near = rng.at_distance(&blank, 5);
@@ -544,9 +577,16 @@ mod tests {
         // Rows: needle index, needle, haystack index, haystack hash, distance; every
         // pair within 63 is listed.
         let mut expected: Vec<Vec<(u32, i64)>> = vec![Vec::new(); needles.len()];
-        for line in tsv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        for line in tsv
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
             let f: Vec<&str> = line.split('\t').collect();
-            let (n, h, d): (usize, usize, u32) = (f[0].parse().unwrap(), f[2].parse().unwrap(), f[4].parse().unwrap());
+            let (n, h, d): (usize, usize, u32) = (
+                f[0].parse().unwrap(),
+                f[2].parse().unwrap(),
+                f[4].parse().unwrap(),
+            );
             assert_eq!(needles[n].to_hex(), f[1]);
             assert_eq!(haystack[h].to_hex(), f[3]);
             expected[n].push((d, h as i64));
@@ -559,13 +599,20 @@ mod tests {
             tables.insert(i as i64, "full", *h);
             plain.insert(i as i64, "full", *h);
         }
-        let as_pairs = |hits: Vec<Hit>| -> Vec<(u32, i64)> { hits.into_iter().map(|h| (h.distance, h.image_id)).collect() };
+        let as_pairs = |hits: Vec<Hit>| -> Vec<(u32, i64)> {
+            hits.into_iter().map(|h| (h.distance, h.image_id)).collect()
+        };
         let mut found = 0;
         for (n, q) in needles.iter().enumerate() {
             for r in [0, 10, 31, 63] {
-                let expect: Vec<(u32, i64)> = expected[n].iter().copied().filter(|p| p.0 <= r).collect();
+                let expect: Vec<(u32, i64)> =
+                    expected[n].iter().copied().filter(|p| p.0 <= r).collect();
                 assert_eq!(as_pairs(tables.within(q, r)), expect, "needle {n} r {r}");
-                assert_eq!(as_pairs(tables.within_by(q, r, Plan::Tables)), expect, "needle {n} r {r}");
+                assert_eq!(
+                    as_pairs(tables.within_by(q, r, Plan::Tables)),
+                    expect,
+                    "needle {n} r {r}"
+                );
                 assert_eq!(as_pairs(plain.within(q, r)), expect, "needle {n} r {r}");
                 found += expect.len();
             }
@@ -574,7 +621,11 @@ mod tests {
                 assert_eq!(as_pairs(tables.nearest(q, k)), scan, "needle {n} k {k}");
                 // Forced tables bounded to 47: farther, they enumerate most buckets.
                 let near: Vec<(u32, i64)> = scan.iter().copied().filter(|p| p.0 <= 47).collect();
-                assert_eq!(as_pairs(tables.nearest_by(q, k, 47, Plan::Tables)), near, "needle {n} k {k}");
+                assert_eq!(
+                    as_pairs(tables.nearest_by(q, k, 47, Plan::Tables)),
+                    near,
+                    "needle {n} k {k}"
+                );
                 if expected[n].len() >= k {
                     assert_eq!(scan, expected[n][..k].to_vec(), "needle {n} k {k}");
                 }
