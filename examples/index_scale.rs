@@ -49,6 +49,48 @@ impl Rng {
     }
 }
 
+/// What a PDQ table search at radius `r` meets, by the layout of src/index/mih.rs
+/// (11 substrings of 24/23 bits, a 17-bit bucket each): bucket probes, posting
+/// checks and expected candidates, for uniformly random hashes.
+struct Plan {
+    buckets: f64,
+    postings: f64,
+    candidates: f64,
+}
+
+const BUCKET_BITS: u32 = 17;
+
+fn plan(n: usize, r: u32) -> Plan {
+    let choose = |n: u32, k: u32| -> f64 {
+        (0..k).fold(1.0, |acc, i| {
+            acc * f64::from(n.saturating_sub(i)) / f64::from(i + 1)
+        })
+    };
+    let widths = [24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23];
+    let m = widths.len() as u32;
+    let (s, a) = (r / m, r % m);
+    let (mut buckets, mut candidates) = (0.0, 0.0);
+    for (t, &w) in widths.iter().enumerate() {
+        let Some(st) = (if t as u32 <= a {
+            Some(s)
+        } else {
+            s.checked_sub(1)
+        }) else {
+            continue;
+        };
+        buckets += (0..=st.min(BUCKET_BITS))
+            .map(|j| choose(BUCKET_BITS, j))
+            .sum::<f64>();
+        candidates +=
+            (0..=st.min(w)).map(|d| choose(w, d)).sum::<f64>() * n as f64 / 2f64.powi(w as i32);
+    }
+    Plan {
+        buckets,
+        postings: buckets * n as f64 / 2f64.powi(BUCKET_BITS as i32),
+        candidates,
+    }
+}
+
 /// Peak resident set size in bytes, from the kernel's own count.
 fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -207,20 +249,39 @@ fn main() {
         scan_set.len()
     );
 
+    // What the cost model in src/index/mih.rs is set from: per-entry scan time, and
+    // per-candidate table time (uniform random data: the expected count is exact).
+    let p = plan(n, radius);
+    println!(
+        "           scan {:.1} ns/entry; tables meet ~{:.0} buckets, ~{:.0} postings, ~{:.0} candidates",
+        lat_scan.pct(0.5).as_nanos() as f64 / n as f64,
+        p.buckets,
+        p.postings,
+        p.candidates
+    );
+
     // Other radii and the nearest-neighbour searches, on fewer queries.
     let few: Vec<HashBits> = queries
         .iter()
         .take(scan_queries.min(200))
         .copied()
         .collect();
-    for r in [10, 20, 40, 47, 64] {
+    for r in [10, 20, 31, 36, 40, 44, 47, 52, 64] {
         let (lat, got) = timed(&few, |q| index.within(q, r));
-        let (_, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
+        let (lat_s, want) = timed(&few[..few.len().min(20)], |q| index.within_scan(q, r));
         assert!(
             want.iter().zip(&got).all(|(a, b)| a == b),
             "radius {r} disagrees"
         );
-        println!("{}", lat.line(&format!("within {r}, auto")));
+        let p = plan(n, r);
+        println!(
+            "{} scan p50 {:>9.3?}; tables ~{:.0} buckets ~{:.0} postings ~{:.0} candidates",
+            lat.line(&format!("within {r}, auto")),
+            lat_s.pct(0.5),
+            p.buckets,
+            p.postings,
+            p.candidates
+        );
     }
     let (lat, got) = timed(&few, |q| index.nearest_within(q, 3, radius));
     println!("{}", lat.line("nearest 3 within 31, auto"));

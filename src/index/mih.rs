@@ -3,129 +3,241 @@
 //! Hamming Space With Multi-Index Hashing", TPAMI 2014), and the cost model that
 //! picks between probing those tables and a linear scan.
 //!
-//! # Why multi-index hashing, and these parameters
+//! # Multi-index hashing
 //!
-//! A hash of `64 · W` bits is cut into `m = 4 · W` substrings of 16 bits (4 for
-//! pHash/dHash, 16 for PDQ). Pigeonhole: if two hashes differ in at most
-//! `r = m·s + a` bits (`0 ≤ a < m`), then one of the first `a + 1` substrings differs
-//! in at most `s` bits or one of the others in at most `s − 1` (otherwise the total
-//! would be at least `(a+1)(s+1) + (m−a−1)s = r + 1`). So a search probes, per
-//! table, every key within that sub-radius of the query's substring, and verifies
-//! the entries found there with the full distance. Nothing within `r` can be
-//! missed, which is what makes it exact rather than approximate.
+//! A hash is cut into `m` disjoint substrings. Pigeonhole: if two hashes differ
+//! in at most `r = m·s + a` bits (`0 ≤ a < m`), then one of the first `a + 1`
+//! substrings differs in at most `s` bits or one of the others in at most `s − 1`
+//! (otherwise the total would be at least `(a+1)(s+1) + (m−a−1)s = r + 1`). So a
+//! search looks up, per substring table, every stored substring within that
+//! sub-radius of the query's, and verifies the entries found with the full
+//! distance. Nothing within `r` can be missed: the search is exact, not approximate.
 //!
-//! For PDQ at Meta's radius 31 that is `s = 1` on all 16 tables: 16 × 17 = 272
-//! probes. With `n` stored hashes a bucket holds `n / 65,536` entries on average,
-//! so about `272 · n / 65,536` unrelated candidates are verified (≈ 41,500 at 10 M,
-//! 0.4 % of the archive). Longer substrings would verify fewer candidates (Norouzi
-//! suggest `m ≈ bits / log2 n`, ~11 at 10 M) but need far more probes and tables
-//! of 2^22+ buckets, a fixed cost paid even by a small archive, and the best `m`
-//! moves as the archive grows, which would mean rebuilding. 16-bit keys keep each
-//! table a plain array of 65,536 posting lists addressed by the key itself: no
-//! hashing, no rebuild, and `insert` appends one `u32` to one list per table.
+//! # Parameters: PDQ 11 × 24/23 bits, 64-bit kinds 3 × 22/21 bits, 17-bit buckets
+//!
+//! Once the archive outgrows the caches, what a lookup costs is its random memory
+//! accesses: a candidate to verify is one (a 64-byte line of hash words somewhere in
+//! 320 MB at 10 M PDQ hashes), a bucket probe one or two plus its list. Measured on
+//! the shared 2-core EPYC VM this was written on, at 10 M entries, a sequential
+//! scan costs ~4–5 ns per PDQ hash and a random access 100–200 ns.
+//!
+//! The textbook split for PDQ's radius 31, 16 substrings of 16 bits (sub-radius 1,
+//! 16 × 17 = 272 probes), verifies `272 · n / 2^16` unrelated candidates: 41,500 at
+//! 10 M, 7 ms here. Longer substrings cut candidates by `2^-bits` but multiply the
+//! probes (Norouzi et al. suggest `m ≈ bits / log2 n`, about 11 at 10 M), and a
+//! table with 2^24 buckets would cost 400 MB of list headers. The middle way used
+//! here: 11 substrings of 24 or 23 bits, each addressed by its first 17 bits (a
+//! direct-addressed array of 131,072 posting lists per table) with the remaining
+//! 6–7 bits carried inline in each posting. A probe reads one list (`n / 2^17`
+//! postings, contiguous) and keeps the postings whose inline bits fit what is left
+//! of the sub-radius, so each table filters like a 24-bit table. Radius 31 is
+//! `s = 2` on ten tables and 1 on the last: ~1,560 lists, ~119,000 posting checks
+//! and ~2,900 candidates at 10 M, against 41,500 candidates for 16 × 16. Measured
+//! alternatives: 10 × 26/25 bits probed twice the lists for half the candidates and
+//! was slower; 16-bit buckets doubled the posting reads, which dominated. The 64-bit
+//! kinds use 3 substrings of 22/21/21 bits the same way (pHash radius 8: ~460 lists,
+//! ~3,300 candidates at 10 M).
+//!
+//! The split is fixed, not chosen from `n`: the best split moves as the archive
+//! grows, and changing it would mean a rebuild. So `insert` appends one posting per
+//! table and never rebuilds anything.
 //!
 //! # Memory per entry
 //!
-//! Struct of arrays: `8·W` bytes of hash words, 8 of image id, 2 of region id, and
-//! one `u32` entry number per table (`4·m` = 64 bytes for PDQ, 16 for the 64-bit
-//! kinds). Lists grow by a quarter rather than doubling, so they carry about 12 %
-//! slack on average. The tables' list headers are a fixed 24 × 65,536 × m bytes
-//! (25 MB for PDQ) and are only allocated once a kind holds [`INDEX_FROM`] hashes:
-//! below that a scan is as fast and costs nothing. PDQ: ~42 + ~72 ≈ 115 bytes per
-//! entry at 10 M, about 1.15 GB.
+//! Struct of arrays: hash words (`8·W` bytes, in 64-byte-aligned lines), image id
+//! (8), region id (2), and one 6-byte posting per table (inline bits and a `u32`
+//! entry number as three `u16`): 66 bytes for PDQ, 18 for the 64-bit kinds. Arrays
+//! and lists grow by a quarter rather than doubling, so they carry 0–25 % slack. The
+//! list headers are a fixed 3 MB per table (35 MB for PDQ's eleven, 9 MB for a
+//! 64-bit kind), only allocated once a kind holds [`INDEX_FROM`] hashes. Measured
+//! for PDQ (`examples/index_scale.rs`): ~129 bytes per entry at 10 M (1.29 GB of
+//! capacity, 1.67 GB peak RSS with the allocator's fragmentation), ~158 at 1 M.
 //!
-//! # When the index is not used
+//! # When the tables are not used
 //!
-//! Probing grows combinatorially with the sub-radius (`s = 2` is 137 probes per
-//! table, `s = 4` is 2,517). Each search first prices its plan (probes and the
-//! expected candidates, each candidate a random memory access) against a scan of
-//! every entry (sequential) and takes the cheaper; it also counts the candidates
-//! it actually meets, so a bucket swollen by many identical hashes sends it to the
-//! scan too. In practice: PDQ radius ≤ ~40 and 64-bit radius ≤ ~9 use the tables;
-//! PDQ at 64 (retrace's "possible" threshold) or pHash at 14 scan, because about a
-//! quarter of all bits may differ there and no exact index helps much.
+//! Each search first prices its plan (list probes, posting checks and expected
+//! candidates, with the costs below) against a scan of every entry and takes the
+//! cheaper; it also counts what it actually meets, so a bucket swollen by many
+//! identical hashes sends it to the scan. Measured crossover, PDQ: radius ~55–60
+//! (at 64, retrace's "possible" threshold, the scan wins: a quarter of all bits may
+//! differ there and no exact index helps much); pHash/dHash: radius ~14–16.
 //!
-//! k-nearest searches widen the radius stage by stage (one table at a time, in
-//! the same order as the pigeonhole argument above) and stop once the k-th best
-//! distance found is within the radius already covered. How far the k-th
-//! neighbour is cannot be known in advance: in an archive of unrelated pictures
-//! the third-nearest PDQ is ~85 bits away, beyond any useful radius. So unless the
-//! caller bounds the distance, the widening gets a quarter of a scan's cost and
-//! then hands over to the scan, keeping what it found: never worse than 1.25 scans.
+//! k-nearest searches widen the radius one (sub-radius, table) stage at a time, in
+//! the order of the pigeonhole argument above, and stop once the k-th best distance
+//! found is within the radius already covered. How far the k-th neighbour is cannot
+//! be known in advance: in an archive of unrelated pictures the third-nearest PDQ is
+//! ~85 bits away, beyond any useful radius. So unless the caller bounds the
+//! distance, the widening gets a quarter of a scan's price and then hands what it
+//! found to the scan: at worst about 1.25 scans.
 
 use std::sync::OnceLock;
 
-/// Bits per substring key: a table is a direct-addressed array of 2^16 lists.
-const KEY_BITS: u32 = 16;
-const BUCKETS: usize = 1 << KEY_BITS;
+/// Bits of a substring that address its bucket: a table is a direct-addressed
+/// array of 2^17 posting lists.
+const BUCKET_BITS: u32 = 17;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// At most this many substring bits beyond the bucket's travel inline in a posting.
+const MAX_INLINE_BITS: u32 = 10;
+
+/// Substring widths by hash width in words, widest first: the first tables get
+/// the larger sub-radius (module docs), and a wider substring makes fewer candidates.
+fn widths(words: usize) -> &'static [u32] {
+    match words {
+        1 => &[22, 21, 21],
+        _ => &[24, 24, 24, 23, 23, 23, 23, 23, 23, 23, 23],
+    }
+}
 
 /// A kind gets its substring tables once it holds this many hashes. Below it a
-/// scan takes a few tens of microseconds, and the tables' fixed 6 MB (64-bit) or
-/// 25 MB (PDQ) of list headers would dwarf the entries.
+/// scan takes at most a few hundred microseconds, and the tables' fixed 9 MB
+/// (64-bit) or 35 MB (PDQ) of list headers would dwarf the entries.
 pub(super) const INDEX_FROM: usize = 1 << 15;
 
-// The cost model, in rough nanoseconds on one core of the machine these were
-// measured on (examples/index_scale.rs prints the figures to re-derive them).
-// Only their ratios matter: they decide between the tables and a scan.
+// The cost model, in relative units fitted to lookups at 1 M and 10 M entries on
+// the machine described above (one unit came to about half a nanosecond there;
+// examples/index_scale.rs prints the list, posting and candidate counts to refit
+// them). Only the ratios matter: they choose between tables and scan.
 
 /// Scanning one stored 256-bit hash: sequential, four popcounts.
-const SCAN_COST_256: u64 = 4;
+const SCAN_COST_256: f64 = 8.0;
 /// Scanning one stored 64-bit hash.
-const SCAN_COST_64: u64 = 1;
-/// One probe: a list header and the first line of its list, usually cache misses.
-const PROBE_COST: u64 = 40;
-/// Verifying one candidate: a random access into the hash words, a cache miss
-/// once the archive outgrows the last-level cache.
-const CANDIDATE_COST: u64 = 20;
+const SCAN_COST_64: f64 = 3.0;
+/// Probing one bucket: its list header and the head of its list, usually misses.
+const BUCKET_COST: f64 = 200.0;
+/// Checking one posting's inline bits: streamed within its list.
+const POSTING_COST: f64 = 1.0;
+/// Verifying one candidate: a random read of its hash words.
+const CANDIDATE_COST: f64 = 150.0;
 
-/// All 16-bit masks ordered by popcount, to enumerate the keys within a sub-radius.
+/// All bucket-sized masks ordered by popcount, to enumerate the buckets within a
+/// distance.
 struct Masks {
-    by_weight: Vec<u16>,
+    by_weight: Vec<u32>,
     /// `by_weight[start[w]..start[w + 1]]` are the masks with `w` bits set.
-    start: [usize; KEY_BITS as usize + 2],
+    start: [usize; BUCKET_BITS as usize + 2],
 }
 
 impl Masks {
     fn get() -> &'static Masks {
         static MASKS: OnceLock<Masks> = OnceLock::new();
         MASKS.get_or_init(|| {
-            let mut by_weight: Vec<u16> = (0..=u16::MAX).collect();
-            by_weight.sort_by_key(|m| (m.count_ones(), *m));
-            let mut start = [0; KEY_BITS as usize + 2];
-            for w in 0..=KEY_BITS as usize {
-                start[w + 1] = start[w]
-                    + by_weight
-                        .iter()
-                        .filter(|m| m.count_ones() as usize == w)
-                        .count();
+            // Counting sort by popcount: a first query should not wait for a sort.
+            let mut start = [0; BUCKET_BITS as usize + 2];
+            for m in 0..BUCKETS as u32 {
+                start[m.count_ones() as usize + 1] += 1;
+            }
+            for w in 0..=BUCKET_BITS as usize {
+                start[w + 1] += start[w];
+            }
+            let mut next = start;
+            let mut by_weight = vec![0; BUCKETS];
+            for m in 0..BUCKETS as u32 {
+                let w = m.count_ones() as usize;
+                by_weight[next[w]] = m;
+                next[w] += 1;
             }
             Masks { by_weight, start }
         })
     }
 
     /// Masks with exactly `w` bits set.
-    fn of_weight(&self, w: u32) -> &[u16] {
-        let w = w.min(KEY_BITS) as usize;
-        &self.by_weight[self.start[w]..self.start[w + 1]]
-    }
-
-    /// Masks with at most `w` bits set.
-    fn up_to(&self, w: u32) -> &[u16] {
-        &self.by_weight[..self.start[w.min(KEY_BITS) as usize + 1]]
+    fn of_weight(&self, w: u32) -> &[u32] {
+        if w > BUCKET_BITS {
+            return &[];
+        }
+        &self.by_weight[self.start[w as usize]..self.start[w as usize + 1]]
     }
 }
 
-/// Substring `t` of a hash: 16 bits, most significant first, so table 0 keys on
-/// the first four hex digits.
-#[inline]
-fn key<const W: usize>(words: &[u64; W], t: usize) -> usize {
-    ((words[t / 4] >> (48 - 16 * (t % 4))) & 0xFFFF) as usize
+/// Popcounts of the inline bits.
+const POPCOUNT: [u8; 1 << MAX_INLINE_BITS] = {
+    let mut t = [0u8; 1 << MAX_INLINE_BITS];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = (i as u32).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// `n` choose `k`, as a float for the cost model.
+fn choose(n: u32, k: u32) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+}
+
+/// Where each substring sits in a hash.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    m: usize,
+    start: [u32; 16],
+    width: [u32; 16],
+}
+
+impl Layout {
+    fn of(words: usize) -> Layout {
+        let w = widths(words);
+        let (mut start, mut width) = ([0; 16], [0; 16]);
+        let mut at = 0;
+        for (t, &b) in w.iter().enumerate() {
+            assert!((BUCKET_BITS..=BUCKET_BITS + MAX_INLINE_BITS).contains(&b));
+            start[t] = at;
+            width[t] = b;
+            at += b;
+        }
+        assert_eq!(at as usize, 64 * words, "substrings cover the hash");
+        Layout {
+            m: w.len(),
+            start,
+            width,
+        }
+    }
+
+    /// Substring `t` of a hash as (bucket, inline bits); bit 0 is the most
+    /// significant bit of the first word, so table 0 starts with the first hex digit.
+    #[inline]
+    fn split<const W: usize>(&self, h: &[u64; W], t: usize) -> (usize, u16) {
+        let (start, len) = (self.start[t], self.width[t]);
+        let (i, off) = ((start / 64) as usize, start % 64);
+        let mut v = h[i] << off;
+        if off + len > 64 {
+            v |= h[i + 1] >> (64 - off);
+        }
+        let sub = v >> (64 - len);
+        let inline = len - BUCKET_BITS;
+        ((sub >> inline) as usize, (sub & ((1 << inline) - 1)) as u16)
+    }
 }
 
 #[inline]
 fn distance<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
     let mut d = 0;
     for i in 0..W {
+        d += (a[i] ^ b[i]).count_ones();
+    }
+    d
+}
+
+/// Distance over the first half of the words. For a random hash it already
+/// exceeds the small radii (64 ± 6 of 128 bits for PDQ), so a scan seldom needs
+/// the second half.
+#[inline]
+fn head<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
+    let mut d = 0;
+    for i in 0..W.div_ceil(2) {
+        d += (a[i] ^ b[i]).count_ones();
+    }
+    d
+}
+
+/// Distance over the words [`head`] leaves out.
+#[inline]
+fn tail<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
+    let mut d = 0;
+    for i in W.div_ceil(2)..W {
         d += (a[i] ^ b[i]).count_ones();
     }
     d
@@ -141,38 +253,227 @@ fn push_compact<T>(v: &mut Vec<T>, x: T) {
     v.push(x);
 }
 
-/// The substring tables: `4·W` tables of [`BUCKETS`] posting lists of entry numbers,
-/// table `t`'s list for key `k` at `t << 16 | k`.
+/// The hash words of a store, packed into 64-byte-aligned cache lines, `8 / W`
+/// hashes per line. Verifying a candidate is a random access, so it must touch one
+/// line: in a plain `Vec<[u64; 4]>` the allocator's 16-byte chunk header leaves every
+/// other PDQ hash straddling two lines, which made k-nearest searches (that read all
+/// four words of each candidate) half again slower.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Line([u64; 8]);
+
+struct Words<const W: usize> {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl<const W: usize> Words<W> {
+    const PER_LINE: usize = 8 / W;
+
+    fn new() -> Words<W> {
+        Words {
+            lines: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn get(&self, e: usize) -> &[u64; W] {
+        Self::slot(&self.lines[e / Self::PER_LINE], e % Self::PER_LINE)
+    }
+
+    fn push(&mut self, w: [u64; W]) {
+        let off = (self.len % Self::PER_LINE) * W;
+        if off == 0 {
+            push_compact(&mut self.lines, Line([0; 8]));
+        }
+        let last = self.lines.len() - 1;
+        self.lines[last].0[off..off + W].copy_from_slice(&w);
+        self.len += 1;
+    }
+
+    /// Every hash in entry order, with its entry number. Whole lines first, with a
+    /// constant trip count the compiler unrolls, then the last partial line.
+    #[inline]
+    fn for_each(&self, mut f: impl FnMut(usize, &[u64; W])) {
+        let full = self.len / Self::PER_LINE;
+        for (l, line) in self.lines[..full].iter().enumerate() {
+            for j in 0..Self::PER_LINE {
+                f(l * Self::PER_LINE + j, Self::slot(line, j));
+            }
+        }
+        if let Some(line) = self.lines.get(full) {
+            for j in 0..self.len % Self::PER_LINE {
+                f(full * Self::PER_LINE + j, Self::slot(line, j));
+            }
+        }
+    }
+
+    #[inline]
+    fn slot(line: &Line, j: usize) -> &[u64; W] {
+        line.0[j * W..j * W + W].try_into().expect("W divides 8")
+    }
+
+    fn bytes(&self) -> usize {
+        self.lines.capacity() * std::mem::size_of::<Line>()
+    }
+}
+
+/// One stored hash's place in one table: its substring's inline bits and its entry
+/// number (high, low halves). Three `u16` rather than a struct of `u32` and `u16`,
+/// which padding would make 8 bytes.
+type Posting = [u16; 3];
+
+#[inline]
+fn entry_of(p: &Posting) -> u32 {
+    (u32::from(p[1]) << 16) | u32::from(p[2])
+}
+
+/// The substring tables: table `t`'s list for bucket `b` at `t << BUCKET_BITS | b`.
 struct Tables {
-    lists: Vec<Vec<u32>>,
+    layout: Layout,
+    lists: Vec<Vec<Posting>>,
+}
+
+/// What a probe met, for the cost accounting.
+#[derive(Debug, Clone, Copy, Default)]
+struct Met {
+    buckets: usize,
+    postings: usize,
+}
+
+impl Met {
+    fn cost(&self) -> f64 {
+        self.buckets as f64 * BUCKET_COST + self.postings as f64 * POSTING_COST
+    }
 }
 
 impl Tables {
-    fn build<const W: usize>(words: &[[u64; W]]) -> Tables {
+    fn build<const W: usize>(layout: Layout, words: &Words<W>) -> Tables {
         // Counting first gives every list its exact size: a bulk load carries no slack.
-        let m = 4 * W;
-        let mut counts = vec![0u32; m * BUCKETS];
-        for w in words {
-            for t in 0..m {
-                counts[t << KEY_BITS | key(w, t)] += 1;
+        let mut counts = vec![0u32; layout.m * BUCKETS];
+        words.for_each(|_, h| {
+            for t in 0..layout.m {
+                counts[t << BUCKET_BITS | layout.split(h, t).0] += 1;
             }
-        }
-        let mut lists: Vec<Vec<u32>> = counts
+        });
+        let mut lists: Vec<Vec<Posting>> = counts
             .iter()
             .map(|&c| Vec::with_capacity(c as usize))
             .collect();
-        for (i, w) in words.iter().enumerate() {
-            for t in 0..m {
-                lists[t << KEY_BITS | key(w, t)].push(i as u32);
+        words.for_each(|e, h| {
+            for t in 0..layout.m {
+                let (b, inline) = layout.split(h, t);
+                lists[t << BUCKET_BITS | b].push([inline, (e >> 16) as u16, e as u16]);
             }
-        }
-        Tables { lists }
+        });
+        Tables { layout, lists }
     }
 
-    fn add<const W: usize>(&mut self, w: &[u64; W], entry: u32) {
-        for t in 0..4 * W {
-            push_compact(&mut self.lists[t << KEY_BITS | key(w, t)], entry);
+    fn add<const W: usize>(&mut self, h: &[u64; W], entry: u32) {
+        for t in 0..self.layout.m {
+            let (b, inline) = self.layout.split(h, t);
+            push_compact(
+                &mut self.lists[t << BUCKET_BITS | b],
+                [inline, (entry >> 16) as u16, entry as u16],
+            );
         }
+    }
+
+    /// Append to `out` the entries whose substring `t` is within `s` of the query's
+    /// (`exact`: exactly `s` away): buckets `j` bits away, postings whose inline
+    /// bits make up the rest. Stops early once what it met costs more than `budget`.
+    fn gather<const W: usize>(
+        &self,
+        q: &[u64; W],
+        t: usize,
+        s: u32,
+        exact: bool,
+        budget: f64,
+        out: &mut Vec<u32>,
+    ) -> Met {
+        let (qb, qi) = self.layout.split(q, t);
+        let inline = self.layout.width[t] - BUCKET_BITS;
+        let masks = Masks::get();
+        let base = t << BUCKET_BITS;
+        let mut met = Met::default();
+        let first = if exact { s.saturating_sub(inline) } else { 0 };
+        // Each bucket is a random access (two, with its list header), and its list
+        // a few cache lines. Taken one at a time, filtering a list leaves no room
+        // for the next list's misses to start early; so first collect the lists
+        // (independent header loads), then, a batch at a time, touch every line of
+        // the batch's lists (independent loads, many in flight) and filter them
+        // from cache.
+        let mut lists: Vec<(&[Posting], u32)> = Vec::new();
+        for j in first..=s.min(BUCKET_BITS) {
+            lists.extend(
+                masks
+                    .of_weight(j)
+                    .iter()
+                    .map(|&mask| (self.lists[base | (qb ^ mask as usize)].as_slice(), s - j)),
+            );
+        }
+        // Which inline patterns each remaining distance accepts, so the filter is a
+        // lookup rather than a popcount and a comparison.
+        let patterns = 1usize << inline;
+        let mut accept = vec![false; patterns * (s as usize + 1)];
+        for rest in 0..=s {
+            for (v, a) in accept[rest as usize * patterns..][..patterns]
+                .iter_mut()
+                .enumerate()
+            {
+                let d = u32::from(POPCOUNT[v ^ usize::from(qi)]);
+                *a = if exact { d == rest } else { d <= rest };
+            }
+        }
+        const PER_LINE: usize = 64 / std::mem::size_of::<Posting>();
+        for batch in lists.chunks(32) {
+            let mut touched = 0u16;
+            for (list, _) in batch {
+                for p in list.iter().step_by(PER_LINE) {
+                    touched ^= p[0];
+                }
+            }
+            std::hint::black_box(touched);
+            for &(list, rest) in batch {
+                met.buckets += 1;
+                met.postings += list.len();
+                if !exact && rest >= inline {
+                    // Every inline pattern is within the rest: no check needed.
+                    out.extend(list.iter().map(entry_of));
+                } else {
+                    let accept = &accept[rest as usize * patterns..][..patterns];
+                    for p in list {
+                        if accept[usize::from(p[0])] {
+                            out.push(entry_of(p));
+                        }
+                    }
+                }
+            }
+            if met.cost() > budget {
+                return met;
+            }
+        }
+        met
+    }
+
+    /// Bucket probes and expected posting checks and candidates of [`Tables::gather`]
+    /// on table `t` with `n` entries, assuming substrings spread evenly.
+    fn price(&self, n: usize, t: usize, s: u32, exact: bool) -> f64 {
+        let width = self.layout.width[t];
+        let inline = width - BUCKET_BITS;
+        let first = if exact { s.saturating_sub(inline) } else { 0 };
+        let buckets: f64 = (first..=s.min(BUCKET_BITS))
+            .map(|j| choose(BUCKET_BITS, j))
+            .sum();
+        let values = if exact {
+            choose(width, s)
+        } else {
+            (0..=s.min(width)).map(|d| choose(width, d)).sum()
+        };
+        let n = n as f64;
+        buckets * (BUCKET_COST + POSTING_COST * n / BUCKETS as f64)
+            + CANDIDATE_COST * values * n / 2f64.powi(width as i32)
     }
 }
 
@@ -236,7 +537,7 @@ impl Top {
 /// The hashes of one kind, `W` 64-bit words each, as parallel arrays indexed by
 /// entry number (insertion order).
 pub(super) struct Store<const W: usize> {
-    words: Vec<[u64; W]>,
+    words: Words<W>,
     image_ids: Vec<i64>,
     regions: Vec<u16>,
     tables: Option<Tables>,
@@ -248,7 +549,7 @@ impl<const W: usize> std::fmt::Debug for Store<W> {
         // Millions of entries are no use in a debug print.
         f.debug_struct("Store")
             .field("bits", &(64 * W))
-            .field("len", &self.words.len())
+            .field("len", &self.words.len)
             .field("indexed", &self.tables.is_some())
             .finish()
     }
@@ -258,7 +559,7 @@ impl<const W: usize> Store<W> {
     /// Empty; the tables are built once `index_from` hashes are stored.
     pub(super) fn new(index_from: usize) -> Store<W> {
         Store {
-            words: Vec::new(),
+            words: Words::new(),
             image_ids: Vec::new(),
             regions: Vec::new(),
             tables: None,
@@ -267,7 +568,7 @@ impl<const W: usize> Store<W> {
     }
 
     pub(super) fn len(&self) -> usize {
-        self.words.len()
+        self.words.len
     }
 
     pub(super) fn image_id(&self, entry: u32) -> i64 {
@@ -281,28 +582,30 @@ impl<const W: usize> Store<W> {
     /// Add one hash; after the tables exist this touches one list per table and
     /// never rebuilds anything.
     pub(super) fn push(&mut self, words: [u64; W], image_id: i64, region: u16) {
-        let entry = u32::try_from(self.words.len())
+        let entry = u32::try_from(self.words.len)
             .expect("entry numbers are u32: over 4 billion hashes of one kind");
-        push_compact(&mut self.words, words);
+        self.words.push(words);
         push_compact(&mut self.image_ids, image_id);
         push_compact(&mut self.regions, region);
         match &mut self.tables {
             Some(t) => t.add(&words, entry),
-            None if self.words.len() >= self.index_from => {
-                self.tables = Some(Tables::build(&self.words));
+            None if self.words.len >= self.index_from => {
+                self.tables = Some(Tables::build(Layout::of(W), &self.words));
             }
             None => {}
         }
     }
 
     pub(super) fn bytes(&self) -> Bytes {
-        let entries = self.words.capacity() * std::mem::size_of::<[u64; W]>()
-            + self.image_ids.capacity() * 8
-            + self.regions.capacity() * 2;
+        let entries =
+            self.words.bytes() + self.image_ids.capacity() * 8 + self.regions.capacity() * 2;
         let (postings, list_headers) = self.tables.as_ref().map_or((0, 0), |t| {
             (
-                t.lists.iter().map(|l| l.capacity() * 4).sum(),
-                t.lists.capacity() * std::mem::size_of::<Vec<u32>>(),
+                t.lists
+                    .iter()
+                    .map(|l| l.capacity() * std::mem::size_of::<Posting>())
+                    .sum(),
+                t.lists.capacity() * std::mem::size_of::<Vec<Posting>>(),
             )
         });
         Bytes {
@@ -312,23 +615,15 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    fn scan_cost(&self) -> u64 {
+    fn scan_cost(&self) -> f64 {
         let per = if W == 1 { SCAN_COST_64 } else { SCAN_COST_256 };
-        self.len() as u64 * per
+        self.len() as f64 * per
     }
 
-    /// The cost of probing `probes` keys: the probes plus their expected
-    /// candidates, assuming substrings spread evenly over the keys.
-    fn probe_cost(&self, probes: usize) -> u64 {
-        let candidates = probes as u64 * self.len() as u64 / BUCKETS as u64;
-        probes as u64 * PROBE_COST + candidates * CANDIDATE_COST
-    }
-
-    /// Sub-radius of table `t` for a search of radius `r` (pigeonhole, module docs);
-    /// `None` when the table need not be probed at all.
-    fn sub_radius(r: u32, t: usize) -> Option<u32> {
-        let m = 4 * W as u32;
-        let (s, a) = (r / m, r % m);
+    /// Sub-radius of table `t` of `m` for a search of radius `r` (pigeonhole, module
+    /// docs); `None` when the table need not be probed at all.
+    fn sub_radius(m: usize, r: u32, t: usize) -> Option<u32> {
+        let (s, a) = (r / m as u32, r % m as u32);
         if t as u32 <= a {
             Some(s)
         } else {
@@ -336,17 +631,21 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    /// What probing for radius `r` would cost; `None` when every key would be probed.
-    fn within_cost(&self, r: u32) -> Option<u64> {
+    /// What searching the tables for radius `r` is priced at; `None` without tables
+    /// or when `r` covers every hash.
+    fn within_price(&self, r: u32) -> Option<f64> {
+        let tables = self.tables.as_ref()?;
         if r >= 64 * W as u32 {
             return None;
         }
-        let masks = Masks::get();
-        let probes = (0..4 * W)
-            .filter_map(|t| Self::sub_radius(r, t))
-            .map(|s| masks.up_to(s).len())
-            .sum();
-        Some(self.probe_cost(probes))
+        let m = tables.layout.m;
+        Some(
+            (0..m)
+                .filter_map(|t| {
+                    Some(tables.price(self.len(), t, Self::sub_radius(m, r, t)?, false))
+                })
+                .sum(),
+        )
     }
 
     /// Every entry within `r` as (distance, entry), in result order.
@@ -361,50 +660,72 @@ impl<const W: usize> Store<W> {
         &self,
         q: &[u64; W],
         r: u32,
-        budget: u64,
+        budget: f64,
     ) -> Option<Vec<(u32, u32)>> {
-        let tables = self.tables.as_ref()?;
-        if self.within_cost(r)? > budget {
+        if self.within_price(r)? > budget {
             return None;
         }
-        let masks = Masks::get();
-        let mut spent = 0u64;
-        let mut hits = Vec::new();
-        for t in 0..4 * W {
-            let Some(s) = Self::sub_radius(r, t) else {
-                continue;
-            };
-            let (base, qk) = (t << KEY_BITS, key(q, t));
-            for &mask in masks.up_to(s) {
-                let list = &tables.lists[base | (qk ^ mask as usize)];
-                // Counting what is met, not what was expected, catches skewed
+        let tables = self.tables.as_ref()?;
+        let m = tables.layout.m;
+        let mut candidates = Vec::new();
+        let mut spent = 0.0;
+        for t in 0..m {
+            if let Some(s) = Self::sub_radius(m, r, t) {
+                // Counting what the lists hold, not what was expected, catches skewed
                 // buckets (thousands of copies of one blank-frame hash).
-                spent = spent.saturating_add(PROBE_COST + list.len() as u64 * CANDIDATE_COST);
-                if spent > budget {
+                spent += tables
+                    .gather(q, t, s, false, budget - spent, &mut candidates)
+                    .cost();
+                if spent + candidates.len() as f64 * CANDIDATE_COST > budget {
                     return None;
-                }
-                for &e in list {
-                    let d = distance(&self.words[e as usize], q);
-                    if d <= r {
-                        hits.push((d, e));
-                    }
                 }
             }
         }
+        let mut hits = Vec::new();
+        self.verify(q, &candidates, |d, e| {
+            if d <= r {
+                hits.push((d, e));
+            }
+        });
         Some(self.ordered(hits))
+    }
+
+    /// Hand each candidate's distance to `each`, a chunk at a time: first copy the
+    /// chunk's hashes (random reads with few instructions between them, so dozens
+    /// of cache misses are in flight at once), then compute on the copy in L1.
+    /// Reading and computing candidate by candidate kept only a few misses in
+    /// flight and was about twice as slow.
+    #[inline]
+    fn verify(&self, q: &[u64; W], candidates: &[u32], mut each: impl FnMut(u32, u32)) {
+        const CHUNK: usize = 64;
+        let mut copy = [[0u64; W]; CHUNK];
+        for chunk in candidates.chunks(CHUNK) {
+            for (c, &e) in copy.iter_mut().zip(chunk) {
+                *c = *self.words.get(e as usize);
+            }
+            for (c, &e) in copy.iter().zip(chunk) {
+                each(distance(c, q), e);
+            }
+        }
     }
 
     /// [`Store::within`] by reading every entry.
     pub(super) fn within_scan(&self, q: &[u64; W], r: u32) -> Vec<(u32, u32)> {
-        let hits = self
-            .words
-            .iter()
-            .enumerate()
-            .filter_map(|(e, w)| {
-                let d = distance(w, q);
-                (d <= r).then_some((d, e as u32))
-            })
-            .collect();
+        // Rejecting on the first half only pays while it nearly always rejects
+        // (two standard deviations below its mean); nearer the mean the branch
+        // would mispredict.
+        let split = W > 1 && r + 12 < 16 * W as u32;
+        let mut hits = Vec::new();
+        self.words.for_each(|e, w| {
+            let head = head(w, q);
+            if split && head > r {
+                return;
+            }
+            let d = head + tail(w, q);
+            if d <= r {
+                hits.push((d, e as u32));
+            }
+        });
         self.ordered(hits)
     }
 
@@ -418,30 +739,30 @@ impl<const W: usize> Store<W> {
     /// The `k` nearest entries within `cap` as (distance, entry), in result order.
     pub(super) fn nearest(&self, q: &[u64; W], k: usize, cap: u32) -> Vec<(u32, u32)> {
         let scan = self.scan_cost();
-        // Up to `cap` the search is priced like `within(cap)`; beyond what it can price
-        // the widening is a bet on a near k-th neighbour, limited to a quarter scan.
-        let budget = match self.within_cost(cap) {
+        // Up to `cap` the search is priced like `within(cap)`; beyond what it can
+        // price the widening is a bet on a near k-th neighbour, held to a quarter scan.
+        let budget = match self.within_price(cap) {
             Some(c) if c <= scan => scan,
-            _ => scan / 4,
+            _ => scan / 4.0,
         };
         self.nearest_with_budget(q, k, cap, budget)
     }
 
     /// [`Store::nearest`] with the tables' share of the work limited to `budget`
-    /// (`u64::MAX`: tables only, when built; `0`: scan only).
+    /// (infinite: tables only, when built; `0`: scan only).
     pub(super) fn nearest_with_budget(
         &self,
         q: &[u64; W],
         k: usize,
         cap: u32,
-        budget: u64,
+        budget: f64,
     ) -> Vec<(u32, u32)> {
-        if k == 0 || self.words.is_empty() {
+        if k == 0 || self.words.len == 0 {
             return Vec::new();
         }
         let mut top = Top::new(k, cap);
         let done = match &self.tables {
-            Some(tables) if budget > 0 => self.nearest_indexed(tables, q, &mut top, budget),
+            Some(tables) if budget > 0.0 => self.nearest_indexed(tables, q, &mut top, budget),
             _ => false,
         };
         if !done {
@@ -453,34 +774,30 @@ impl<const W: usize> Store<W> {
 
     /// Widen the search one (sub-radius, table) stage at a time; true when `top`
     /// is final, false when the budget ran out first.
-    fn nearest_indexed(&self, tables: &Tables, q: &[u64; W], top: &mut Top, budget: u64) -> bool {
-        let m = 4 * W;
-        let masks = Masks::get();
-        let mut spent = 0u64;
-        for s in 0..=KEY_BITS {
-            let stage = masks.of_weight(s);
-            let stage_cost = self.probe_cost(stage.len());
+    fn nearest_indexed(&self, tables: &Tables, q: &[u64; W], top: &mut Top, budget: f64) -> bool {
+        let m = tables.layout.m;
+        let widest = tables.layout.width[0];
+        let mut spent = 0.0;
+        let mut candidates = Vec::new();
+        for s in 0..=widest {
             for t in 0..m {
-                if spent.saturating_add(stage_cost) > budget {
+                if spent + tables.price(self.len(), t, s, true) > budget {
                     return false;
                 }
-                let (base, qk) = (t << KEY_BITS, key(q, t));
-                for &mask in stage {
-                    let list = &tables.lists[base | (qk ^ mask as usize)];
-                    spent = spent.saturating_add(PROBE_COST + list.len() as u64 * CANDIDATE_COST);
-                    let mut bound = top.bound();
-                    for &e in list {
-                        let d = distance(&self.words[e as usize], q);
-                        if d <= bound {
-                            top.offer(d, self.image_id(e), e);
-                            bound = top.bound();
-                        }
-                    }
-                    if spent > budget {
-                        return false;
-                    }
+                candidates.clear();
+                spent += tables
+                    .gather(q, t, s, true, budget - spent, &mut candidates)
+                    .cost();
+                spent += candidates.len() as f64 * CANDIDATE_COST;
+                if spent > budget {
+                    return false;
                 }
-                // Tables 0..=t probed to sub-radius s, the rest to s - 1: everything
+                self.verify(q, &candidates, |d, e| {
+                    if d <= top.bound() {
+                        top.offer(d, self.image_id(e), e);
+                    }
+                });
+                // Tables 0..=t searched to sub-radius s, the rest to s - 1: everything
                 // within m·s + t has been seen (pigeonhole, module docs).
                 let covered = m as u32 * s + t as u32;
                 if covered >= top.cap || (top.full() && top.bound() <= covered) {
@@ -488,19 +805,19 @@ impl<const W: usize> Store<W> {
                 }
             }
         }
-        // Every key of every table probed: every entry seen.
+        // Every substring distance of every table searched: every entry seen.
         true
     }
 
     fn nearest_scan(&self, q: &[u64; W], top: &mut Top) {
         let mut bound = top.bound();
-        for (e, w) in self.words.iter().enumerate() {
+        self.words.for_each(|e, w| {
             let d = distance(w, q);
             if d <= bound {
                 top.offer(d, self.image_ids[e], e as u32);
                 bound = top.bound();
             }
-        }
+        });
     }
 }
 
@@ -509,15 +826,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_enumerate_every_key_by_weight() {
+    fn masks_enumerate_every_bucket_by_weight() {
         let m = Masks::get();
-        let binom = |n: u64, k: u64| (0..k).fold(1u64, |acc, i| acc * (n - i) / (i + 1));
-        for w in 0..=KEY_BITS {
-            assert_eq!(m.of_weight(w).len() as u64, binom(16, w as u64));
+        for w in 0..=BUCKET_BITS {
+            assert_eq!(m.of_weight(w).len() as f64, choose(BUCKET_BITS, w));
             assert!(m.of_weight(w).iter().all(|x| x.count_ones() == w));
         }
-        assert_eq!(m.up_to(1).len(), 17);
-        assert_eq!(m.up_to(KEY_BITS).len(), BUCKETS);
+        assert!(m.of_weight(BUCKET_BITS + 1).is_empty());
         let mut all = m.by_weight.clone();
         all.sort_unstable();
         all.dedup();
@@ -525,32 +840,44 @@ mod tests {
     }
 
     #[test]
-    fn substrings_follow_hex_order() {
-        let w = [0x0123_4567_89ab_cdefu64, 0xfedc_ba98_7654_3210, 0, 0xffff];
-        assert_eq!(key(&w, 0), 0x0123);
-        assert_eq!(key(&w, 3), 0xcdef);
-        assert_eq!(key(&w, 4), 0xfedc);
-        assert_eq!(key(&w, 15), 0xffff);
-        assert_eq!(key(&[0xabcd_0000_0000_0001u64], 3), 1);
+    fn substrings_tile_the_hash_in_hex_order() {
+        for words in [1, 4] {
+            let layout = Layout::of(words);
+            // A hash with one bit set lands in exactly one substring, at the right place.
+            for bit in 0..64 * words as u32 {
+                let mut h = [0u64; 4];
+                h[(bit / 64) as usize] = 1 << (63 - bit % 64);
+                let mut seen = 0;
+                for t in 0..layout.m {
+                    let (b, i) = layout.split(&h, t);
+                    let inline = layout.width[t] - BUCKET_BITS;
+                    let v = (b as u64) << inline | u64::from(i);
+                    if v != 0 {
+                        seen += 1;
+                        assert!(bit >= layout.start[t] && bit < layout.start[t] + layout.width[t]);
+                        assert_eq!(v, 1 << (layout.start[t] + layout.width[t] - 1 - bit));
+                    }
+                }
+                assert_eq!(seen, 1, "bit {bit} of {words} words");
+            }
+        }
+        let w = [0x0123_4567_89ab_cdefu64, 0, 0, 0];
+        let (b, i) = Layout::of(4).split(&w, 0);
+        assert_eq!((b as u64) << (24 - BUCKET_BITS) | u64::from(i), 0x01_2345);
     }
 
     #[test]
     fn sub_radii_cover_every_split_of_the_distance() {
-        // The pigeonhole claim itself, checked by counting: any way of spreading
-        // r differing bits over m substrings leaves some table within its sub-radius.
-        fn check<const W: usize>(r: u32) {
-            let m = 4 * W;
-            // Worst case: every table just over its sub-radius.
-            let needed: u32 = (0..m)
-                .map(|t| Store::<W>::sub_radius(r, t).map_or(0, |s| s + 1))
-                .sum();
-            assert_eq!(needed, r + 1, "r={r} m={m}");
-        }
-        for r in 0..64 {
-            check::<1>(r);
-        }
-        for r in 0..256 {
-            check::<4>(r);
+        // The pigeonhole claim itself: spreading r + 1 differing bits is the least
+        // that can leave every table just outside its sub-radius.
+        for words in [1usize, 4] {
+            let m = Layout::of(words).m;
+            for r in 0..64 * words as u32 {
+                let needed: u32 = (0..m)
+                    .map(|t| Store::<4>::sub_radius(m, r, t).map_or(0, |s| s + 1))
+                    .sum();
+                assert_eq!(needed, r + 1, "r={r} m={m}");
+            }
         }
     }
 
@@ -573,5 +900,12 @@ mod tests {
             push_compact(&mut v, i);
         }
         assert!(v.capacity() <= 1250, "{}", v.capacity());
+    }
+
+    #[test]
+    fn postings_round_trip_entry_numbers() {
+        for e in [0u32, 1, 0xFFFF, 0x1_0000, u32::MAX] {
+            assert_eq!(entry_of(&[0, (e >> 16) as u16, e as u16]), e);
+        }
     }
 }
