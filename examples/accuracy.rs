@@ -213,8 +213,14 @@ const EXCLUDED: &[(&str, &str)] = &[
     ("67-0_length_string", "flat grey frame"),
     ("32-lens_data", "200×133 px thumbnail"),
     ("bridge-mods/", "edits of the bridge photo"),
-    ("/dih/bridge-", "dihedral copies of the bridge photo; the original is kept as pdq sample-b"),
-    ("misc-images/modes/", "the bridge photo in other pixel modes"),
+    (
+        "/dih/bridge-",
+        "dihedral copies of the bridge photo; the original is kept as pdq sample-b",
+    ),
+    (
+        "misc-images/modes/",
+        "the bridge photo in other pixel modes",
+    ),
     ("exif-rotn-3", "re-shot of exif-rotn-1"),
     ("exif-rotn-6", "re-shot of exif-rotn-1"),
     ("exif-rotn-8", "re-shot of exif-rotn-1"),
@@ -406,9 +412,9 @@ fn strip_png(b: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------- drawing
 
 fn blend(p: &mut Rgb<u8>, c: [u8; 3], alpha: f32) {
-    for k in 0..3 {
-        let v = f32::from(p.0[k]) * (1.0 - alpha) + f32::from(c[k]) * alpha;
-        p.0[k] = v.round().clamp(0.0, 255.0) as u8;
+    for (ch, target) in p.0.iter_mut().zip(c) {
+        let v = f32::from(*ch) * (1.0 - alpha) + f32::from(target) * alpha;
+        *ch = v.round().clamp(0.0, 255.0) as u8;
     }
 }
 
@@ -516,7 +522,16 @@ pub fn caption_bar(img: &DynamicImage, rng: &mut Rng) -> DynamicImage {
     for l in 0..lines {
         let y = h - bar + bar * 18 / 100 + l * line_h * 3 / 2;
         let width = (w - 2 * margin) * rng.range(55, 95) as i64 / 100;
-        text_line(&mut out, margin, y, width, line_h, [240, 240, 235], 1.0, rng);
+        text_line(
+            &mut out,
+            margin,
+            y,
+            width,
+            line_h,
+            [240, 240, 235],
+            1.0,
+            rng,
+        );
     }
     DynamicImage::ImageRgb8(out)
 }
@@ -536,7 +551,16 @@ pub fn watermark(img: &DynamicImage, rng: &mut Rng) -> DynamicImage {
     let line_h = (r * 0.6) as i64;
     let tw = (w * 0.28) as i64;
     let tx = (cx - r * 1.3) as i64 - tw;
-    text_line(&mut out, tx, (cy - r * 0.3) as i64, tw, line_h.max(2), white, 0.55, rng);
+    text_line(
+        &mut out,
+        tx,
+        (cy - r * 0.3) as i64,
+        tw,
+        line_h.max(2),
+        white,
+        0.55,
+        rng,
+    );
     DynamicImage::ImageRgb8(out)
 }
 
@@ -590,7 +614,12 @@ pub fn rotate_crop(img: &DynamicImage, degrees: f64) -> DynamicImage {
         let (x0, y0) = (sx.floor(), sy.floor());
         let (fx, fy) = (sx - x0, sy - y0);
         let (x0, y0) = (x0 as i64, y0 as i64);
-        let (a, b, cc, d) = (px(x0, y0), px(x0 + 1, y0), px(x0, y0 + 1), px(x0 + 1, y0 + 1));
+        let (a, b, cc, d) = (
+            px(x0, y0),
+            px(x0 + 1, y0),
+            px(x0, y0 + 1),
+            px(x0 + 1, y0 + 1),
+        );
         let mut o = [0u8; 3];
         for i in 0..3 {
             let top = a[i] * (1.0 - fx) + b[i] * fx;
@@ -606,9 +635,8 @@ pub fn rotate_crop(img: &DynamicImage, degrees: f64) -> DynamicImage {
 pub fn colour_shift(img: &DynamicImage) -> DynamicImage {
     let mut out = img.to_rgb8();
     for p in out.pixels_mut() {
-        let gains = [1.10, 1.0, 0.85];
-        for k in 0..3 {
-            p.0[k] = (f64::from(p.0[k]) * gains[k] + 18.0).round().clamp(0.0, 255.0) as u8;
+        for (ch, gain) in p.0.iter_mut().zip([1.10, 1.0, 0.85]) {
+            *ch = (f64::from(*ch) * gain + 18.0).round().clamp(0.0, 255.0) as u8;
         }
     }
     DynamicImage::ImageRgb8(out)
@@ -645,14 +673,27 @@ pub fn phone_screenshot(img: &DynamicImage, rng: &mut Rng) -> Vec<u8> {
     text_line(&mut s, 60, 130, 300, 48, ink, 1.0, rng);
     rect(&mut s, 0, 220, W as i64, 2, [225, 225, 228], 1.0);
     // Post header: avatar, name, handle and time.
-    let hue = [rng.range(40, 220) as u8, rng.range(40, 220) as u8, rng.range(40, 220) as u8];
+    let hue = [
+        rng.range(40, 220) as u8,
+        rng.range(40, 220) as u8,
+        rng.range(40, 220) as u8,
+    ];
     disc(&mut s, 110.0, 300.0, 50.0, 0.0, hue, 1.0);
     text_line(&mut s, 190, 262, 320, 34, ink, 1.0, rng);
     text_line(&mut s, 190, 312, 240, 28, grey, 1.0, rng);
     // Post text: two or three lines.
     let mut y = 390;
     for _ in 0..rng.range(2, 3) {
-        text_line(&mut s, 40, y, 1000 - rng.range(0, 300) as i64, 34, ink, 1.0, rng);
+        text_line(
+            &mut s,
+            40,
+            y,
+            1000 - rng.range(0, 300) as i64,
+            34,
+            ink,
+            1.0,
+            rng,
+        );
         y += 56;
     }
     y += 20;
@@ -669,7 +710,15 @@ pub fn phone_screenshot(img: &DynamicImage, rng: &mut Rng) -> Vec<u8> {
     y += i64::from(th) + 30;
     // Like / comment / share bar with counts.
     for (i, x) in [60i64, 300, 540, 780].iter().enumerate() {
-        disc(&mut s, *x as f64 + 22.0, y as f64 + 22.0, 22.0, if i == 0 { 0.0 } else { 16.0 }, grey, 1.0);
+        disc(
+            &mut s,
+            *x as f64 + 22.0,
+            y as f64 + 22.0,
+            22.0,
+            if i == 0 { 0.0 } else { 16.0 },
+            grey,
+            1.0,
+        );
         text_line(&mut s, x + 60, y + 6, 90, 30, grey, 1.0, rng);
     }
     y += 80;
@@ -677,11 +726,28 @@ pub fn phone_screenshot(img: &DynamicImage, rng: &mut Rng) -> Vec<u8> {
         if y + 40 > i64::from(H) - 200 {
             break;
         }
-        text_line(&mut s, 40, y, 1000 - rng.range(0, 400) as i64, 30, ink, 1.0, rng);
+        text_line(
+            &mut s,
+            40,
+            y,
+            1000 - rng.range(0, 400) as i64,
+            30,
+            ink,
+            1.0,
+            rng,
+        );
         y += 52;
     }
     // Navigation bar.
-    rect(&mut s, 0, i64::from(H) - 150, W as i64, 150, [244, 244, 246], 1.0);
+    rect(
+        &mut s,
+        0,
+        i64::from(H) - 150,
+        W as i64,
+        150,
+        [244, 244, 246],
+        1.0,
+    );
     for x in [120.0, 330.0, 540.0, 750.0, 960.0] {
         disc(&mut s, x, f64::from(H) - 85.0, 26.0, 18.0, ink, 1.0);
     }
@@ -1115,8 +1181,8 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
             o.wrong.push((ctx.archived[ai].photo, m.confidence, how));
         }
     }
-    o.earliest = own_sha.is_some()
-        && ex.report.earliest_copy.as_ref().map(|m| m.sha256.as_str()) == own_sha;
+    o.earliest =
+        own_sha.is_some() && ex.report.earliest_copy.as_ref().map(|m| m.sha256.as_str()) == own_sha;
 
     if let Some(h) = &ex.hashes {
         o.pdq = baseline(ctx, own, |a| {
@@ -1137,7 +1203,11 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
 
 /// The nearest archived photo under `within` (which returns the distance
 /// when the pair counts), judged against the query's own original.
-fn baseline(ctx: &Ctx<'_>, own: Option<usize>, within: impl Fn(&Archived) -> Option<u32>) -> Baseline {
+fn baseline(
+    ctx: &Ctx<'_>,
+    own: Option<usize>,
+    within: impl Fn(&Archived) -> Option<u32>,
+) -> Baseline {
     let best = ctx
         .archived
         .iter()
@@ -1164,11 +1234,7 @@ fn diagnose(
         views
             .iter()
             .filter_map(|v| v.hashes.get(kind))
-            .flat_map(|q| {
-                a.regions
-                    .iter()
-                    .filter_map(move |s| q.distance(&s.bits))
-            })
+            .flat_map(|q| a.regions.iter().filter_map(move |s| q.distance(&s.bits)))
             .min()
             .unwrap_or(u32::MAX)
     };
@@ -1376,7 +1442,9 @@ impl Summary {
                 cell(r.confirmed, r.n),
                 cell(r.pdq, r.n),
                 cell(r.phash, r.n),
-                r.target.map(|t| format!("≥{t:.0}%")).unwrap_or_else(|| "—".into()),
+                r.target
+                    .map(|t| format!("≥{t:.0}%"))
+                    .unwrap_or_else(|| "—".into()),
                 match r.pass() {
                     Some(true) => "PASS",
                     Some(false) => "MISS",
@@ -1440,7 +1508,12 @@ impl Summary {
                     targeted
                         .iter()
                         .filter(|r| r.pass() == Some(false))
-                        .map(|r| format!("{} {:.1}% < {:.0}%", r.name, r.recall(), r.target.unwrap_or(0.0)))
+                        .map(|r| format!(
+                            "{} {:.1}% < {:.0}%",
+                            r.name,
+                            r.recall(),
+                            r.target.unwrap_or(0.0)
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -1465,7 +1538,10 @@ impl Summary {
             })
             .collect();
         if !hard.is_empty() {
-            let _ = writeln!(s, "\nSame-scene matches (hard negatives; possible is acceptable):");
+            let _ = writeln!(
+                s,
+                "\nSame-scene matches (hard negatives; possible is acceptable):"
+            );
             for h in &hard {
                 let _ = writeln!(s, "{h}");
             }
@@ -1491,7 +1567,10 @@ impl Summary {
                 let d = o
                     .diag
                     .map(|(p, ph, dh, q)| {
-                        format!("pdq {p} / phash {ph} / dhash {dh}, quality {}", q.map_or("-".into(), |q| q.to_string()))
+                        format!(
+                            "pdq {p} / phash {ph} / dhash {dh}, quality {}",
+                            q.map_or("-".into(), |q| q.to_string())
+                        )
                     })
                     .unwrap_or_else(|| "no hashes".into());
                 let _ = writeln!(
@@ -1499,7 +1578,10 @@ impl Summary {
                     "  {:<18} {:<55} {d}{}",
                     TRANSFORMATIONS[o.transform].name,
                     self.photos[o.photo].name,
-                    o.error.as_ref().map(|e| format!(" error {e}")).unwrap_or_default()
+                    o.error
+                        .as_ref()
+                        .map(|e| format!(" error {e}"))
+                        .unwrap_or_default()
                 );
             }
         }
@@ -1511,7 +1593,11 @@ impl Summary {
                     "  {} [{}]{} → {}: {}",
                     self.photos[o.photo].name,
                     TRANSFORMATIONS[o.transform].name,
-                    if self.photos[o.photo].archived { "" } else { " (distractor)" },
+                    if self.photos[o.photo].archived {
+                        ""
+                    } else {
+                        " (distractor)"
+                    },
                     self.photos[*other].name,
                     how
                 );
@@ -1539,7 +1625,11 @@ impl Summary {
         let f = self.falses();
         let mut s = String::from("{\n");
         let _ = writeln!(s, "  \"benchmark\": \"retrace accuracy\",");
-        let _ = writeln!(s, "  \"generator\": \"retrace {}\",", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            s,
+            "  \"generator\": \"retrace {}\",",
+            env!("CARGO_PKG_VERSION")
+        );
         let _ = writeln!(
             s,
             "  \"archived\": [{}],",
