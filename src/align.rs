@@ -419,7 +419,7 @@ impl Default for AlignParams {
             min_axis_cover: 0.8,
             coarse_scale_step: 1.12,
             coarse_side: 16.0,
-            candidates: 12,
+            candidates: 8,
             block: 8,
             texture_min: 2.5,
             block_ncc: 0.6,
@@ -638,30 +638,91 @@ const LCN_GAIN: f32 = 32.0;
 /// pixel than the photo's own texture, and contrast or brightness edits cancel.
 fn lcn(p: &Plane) -> Plane {
     let (w, h) = (p.w, p.h);
-    let mut s1 = vec![0.0f64; (w + 1) * (h + 1)];
-    let mut s2 = vec![0.0f64; (w + 1) * (h + 1)];
+    let r = LCN_RADIUS;
+    // Horizontal box sums of v and v² (clamped window), then vertical ones:
+    // separable running sums in f32 (values are centred, so precision is ample).
+    let mut h1 = vec![0.0f32; w * h];
+    let mut h2 = vec![0.0f32; w * h];
     for y in 0..h {
-        let (mut r1, mut r2) = (0.0f64, 0.0f64);
+        let row = &p.p[y * w..(y + 1) * w];
+        let (o1, o2) = (&mut h1[y * w..(y + 1) * w], &mut h2[y * w..(y + 1) * w]);
+        let (mut s1, mut s2) = (0.0f32, 0.0f32);
+        for &v in row.iter().take(r.min(w)) {
+            s1 += v;
+            s2 += v * v;
+        }
         for x in 0..w {
-            let v = f64::from(p.p[y * w + x]);
-            r1 += v;
-            r2 += v * v;
-            s1[(y + 1) * (w + 1) + x + 1] = s1[y * (w + 1) + x + 1] + r1;
-            s2[(y + 1) * (w + 1) + x + 1] = s2[y * (w + 1) + x + 1] + r2;
+            if x + r < w {
+                let v = row[x + r];
+                s1 += v;
+                s2 += v * v;
+            }
+            if x > r {
+                let v = row[x - r - 1];
+                s1 -= v;
+                s2 -= v * v;
+            }
+            o1[x] = s1;
+            o2[x] = s2;
         }
     }
-    let floor2 = f64::from(LCN_FLOOR * LCN_FLOOR);
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(LCN_RADIUS), (y + LCN_RADIUS + 1).min(h));
+    let count = |i: usize, n: usize| (i + r + 1).min(n) - i.saturating_sub(r);
+    let floor2 = LCN_FLOOR * LCN_FLOOR;
+    let mut out = vec![0.0f32; w * h];
+    let mut c1 = vec![0.0f32; w];
+    let mut c2 = vec![0.0f32; w];
+    for y in 0..r.min(h) {
         for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(LCN_RADIUS), (x + LCN_RADIUS + 1).min(w));
-            let n = ((x1 - x0) * (y1 - y0)) as f64;
-            let box_sum = |t: &[f64]| t[y1 * (w + 1) + x1] - t[y0 * (w + 1) + x1] - t[y1 * (w + 1) + x0] + t[y0 * (w + 1) + x0];
-            let m = box_sum(&s1) / n;
-            let var = (box_sum(&s2) / n - m * m).max(0.0);
-            let v = (f64::from(p.p[y * w + x]) - m) / (var + floor2).sqrt();
-            out.push(LCN_GAIN * v as f32);
+            c1[x] += h1[y * w + x];
+            c2[x] += h2[y * w + x];
+        }
+    }
+    for y in 0..h {
+        if y + r < h {
+            let row = (y + r) * w;
+            for x in 0..w {
+                c1[x] += h1[row + x];
+                c2[x] += h2[row + x];
+            }
+        }
+        if y > r {
+            let row = (y - r - 1) * w;
+            for x in 0..w {
+                c1[x] -= h1[row + x];
+                c2[x] -= h2[row + x];
+            }
+        }
+        let cy = count(y, h);
+        for x in 0..w {
+            let inv_n = 1.0 / (count(x, w) * cy) as f32;
+            let m = c1[x] * inv_n;
+            let var = (c2[x] * inv_n - m * m).max(0.0);
+            out[y * w + x] = LCN_GAIN * (p.p[y * w + x] - m) / (var + floor2).sqrt();
+        }
+    }
+    blur121(&Plane::new(w, h, out))
+}
+
+/// Separable [1 2 1]/4 blur (edges clamped). Applied after normalisation so that
+/// the correlation peak is about two pixels wide instead of one: the coarse
+/// search's scale steps and the refinement's integer offsets then land on the
+/// slope of the peak rather than beside it.
+fn blur121(p: &Plane) -> Plane {
+    let (w, h) = (p.w, p.h);
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        let row = &p.p[y * w..(y + 1) * w];
+        for x in 0..w {
+            let l = row[x.saturating_sub(1)];
+            let r = row[(x + 1).min(w - 1)];
+            tmp[y * w + x] = 0.25 * (l + r) + 0.5 * row[x];
+        }
+    }
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            out[y * w + x] = 0.25 * (tmp[u * w + x] + tmp[d * w + x]) + 0.5 * tmp[y * w + x];
         }
     }
     Plane::new(w, h, out)
@@ -756,6 +817,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
 /// than one dot product per offset. The archive is zero-padded so that query
 /// pixels falling outside it add nothing; the window sums come from the
 /// summed-area tables over the true overlap.
+#[inline(never)]
 fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnMut(i32, i32, f32)) {
     let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
     // Keep every offset within the reach of the padding.
@@ -768,10 +830,17 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
     // Iterate over the narrower picture's pixels and slide the wider one (zero
     // padded) along contiguous offsets: the work per row is min(aw, qw) × nx.
     let query_narrow = qw <= aw;
-    let pad = qw.max(aw) + nx;
+    // Left padding keeps every index non-negative; the row is long enough for the
+    // last offset. Zeros stand for pixels outside the picture.
+    let (pad, data_len) = if query_narrow {
+        ((-x_lo).max(0) as usize, aw)
+    } else {
+        ((aw as i32 - qw as i32 - x_lo).max(0) as usize, qw)
+    };
+    let pw = pad + data_len.max(qw + x_hi.max(0) as usize) + nx + 1;
+    let rows = if query_narrow { ah } else { qh };
     let mut num = vec![0.0f32; nx];
-    let mut padded = vec![0.0f32; (aw.max(qw) + 2 * pad) * if query_narrow { ah } else { qh }];
-    let pw = aw.max(qw) + 2 * pad;
+    let mut padded = vec![0.0f32; pw * rows];
     if query_narrow {
         // padded[y][pad + x] = a[y][x]
         for y in 0..ah {
@@ -827,14 +896,21 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             let (qx0, qy0) = ((r.x0 as i32 - dx) as usize, (r.y0 as i32 - dy) as usize);
             let (sa, saa) = a.sums(r.x0, r.y0, r.x1, r.y1);
             let (sq, sqq) = q.sums(qx0, qy0, qx0 + r.x1 - r.x0, qy0 + r.y1 - r.y0);
-            let va = saa - sa * sa / n;
-            let vq = sqq - sq * sq / n;
-            if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
+            let va = (saa - sa * sa / n) as f32;
+            let vq = (sqq - sq * sq / n) as f32;
+            let floor = (SEARCH_VAR_MIN * n) as f32;
+            if va < floor || vq < floor {
                 continue;
             }
-            f(dx, dy, ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32);
+            // f32 from here: this runs for every offset of the coarse search.
+            let cov = sqa - (sa * sq / n) as f32;
+            f(dx, dy, cov / (va * vq).sqrt());
         }
     }
+}
+
+thread_local! {
+    static STATS: RefCell<[usize; 10]> = const { RefCell::new([0; 10]) };
 }
 
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
@@ -849,23 +925,41 @@ fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), 
     if wx0 + w > win.w || wy0 + h > win.h {
         return None;
     }
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s[8] += 1;
+        s[9] += w * h;
+    });
     let (mut sa, mut saa, mut sq, mut sqq, mut sqa) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for y in 0..h {
         let ar = &a.p[(r.y0 + y) * a.w + r.x0..][..w];
         let qr = &win.p[(wy0 + y) * win.w + wx0..][..w];
-        let (mut ra, mut raa, mut rq, mut rqq, mut rqa) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for (&x, &y) in ar.iter().zip(qr) {
-            ra += x;
-            raa += x * x;
-            rq += y;
-            rqq += y * y;
-            rqa += x * y;
+        // Eight independent lanes per sum so that the loop vectorises.
+        let mut acc = [[0.0f32; 8]; 5];
+        let (ca, cq) = (ar.chunks_exact(8), qr.chunks_exact(8));
+        let (ta, tq) = (ca.remainder(), cq.remainder());
+        for (xa, xq) in ca.zip(cq) {
+            for i in 0..8 {
+                acc[0][i] += xa[i];
+                acc[1][i] += xa[i] * xa[i];
+                acc[2][i] += xq[i];
+                acc[3][i] += xq[i] * xq[i];
+                acc[4][i] += xa[i] * xq[i];
+            }
         }
-        sa += f64::from(ra);
-        saa += f64::from(raa);
-        sq += f64::from(rq);
-        sqq += f64::from(rqq);
-        sqa += f64::from(rqa);
+        let mut t = acc.map(|l| l.iter().sum::<f32>());
+        for (&x, &q) in ta.iter().zip(tq) {
+            t[0] += x;
+            t[1] += x * x;
+            t[2] += q;
+            t[3] += q * q;
+            t[4] += x * q;
+        }
+        sa += f64::from(t[0]);
+        saa += f64::from(t[1]);
+        sq += f64::from(t[2]);
+        sqq += f64::from(t[3]);
+        sqa += f64::from(t[4]);
     }
     let n = (w * h) as f64;
     let va = saa - sa * sa / n;
@@ -906,7 +1000,30 @@ struct Cand {
     level: usize,
     dx: i32,
     dy: i32,
+    /// Sub-pixel phase of the query grid: archive pixel X sits on query grid
+    /// coordinate X − dx + ph (continuous, pixel-edge coordinates), i.e. the
+    /// exact offset is dx − ph.
+    ph: (f64, f64),
     ncc: f32,
+}
+
+impl Cand {
+    /// Exact (fractional) offset of the query grid on the archive grid.
+    fn offset(&self) -> (f64, f64) {
+        (f64::from(self.dx) - self.ph.0, f64::from(self.dy) - self.ph.1)
+    }
+
+    /// The same hypothesis with a new exact offset, split into the nearest
+    /// integer and a phase within ±0.5.
+    fn at_offset(&self, ox: f64, oy: f64) -> Cand {
+        let (dx, dy) = (ox.round(), oy.round());
+        Cand {
+            dx: dx as i32,
+            dy: dy as i32,
+            ph: (dx - ox, dy - oy),
+            ..*self
+        }
+    }
 }
 
 struct Ctx<'a> {
@@ -1016,6 +1133,11 @@ impl<'a> Ctx<'a> {
             return None;
         }
         let p = resample(&self.qpyr[j], kk, kk, (x as f64 + phase.0, y as f64 + phase.1), w, h);
+        STATS.with(|s| {
+            let mut s = s.borrow_mut();
+            s[level.min(3)] += 1;
+            s[4 + level.min(3)] += w * h;
+        });
         Some(Window {
             x,
             y,
@@ -1113,6 +1235,7 @@ impl<'a> Ctx<'a> {
                             level: lc,
                             dx,
                             dy,
+                            ph: (0.0, 0.0),
                             ncc,
                         });
                     }
@@ -1123,6 +1246,7 @@ impl<'a> Ctx<'a> {
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
         cands.truncate(p.candidates.max(1));
         if dbg {
+            eprintln!("after coarse: {:?}", STATS.with(|s| *s.borrow()));
             for c in &cands {
                 eprintln!("coarse {c:?} s={:.3}", scale_of(c.si));
             }
@@ -1130,30 +1254,40 @@ impl<'a> Ctx<'a> {
 
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
+        if std::env::var_os("ALIGN_COARSE_ONLY").is_some() {
+            return None;
+        }
         let mut live: Vec<Cand> = cands
             .into_iter()
-            .map(|c| self.refine(c, (step / 2).max(1), 2))
+            .map(|c| self.refine(c, (step / 2).max(1), 1, 3))
             .collect();
-        loop {
+        // Descend level by level. The field is pruned before each descent (the
+        // finer levels are where the cost is), keeping the best few plus the best
+        // of any transform that comes close (see `prune`).
+        for round in 0.. {
             dedup(&mut live);
+            prune(&mut live, [6, 4, 3][round.min(2)]);
             let mut moved = false;
             for c in live.iter_mut() {
-                if c.level > self.final_level(c.si) {
+                let lf = self.final_level(c.si);
+                if c.level > lf {
+                    // Pixel-edge coordinates double from one level to the next.
+                    let (ox, oy) = c.offset();
                     let down = Cand {
                         level: c.level - 1,
-                        dx: c.dx * 2,
-                        dy: c.dy * 2,
                         ..*c
-                    };
-                    *c = self.refine(down, self.fine_step(&down), 1);
+                    }
+                    .at_offset(2.0 * ox, 2.0 * oy);
+                    // Most of the movement happens at coarse levels; at the final
+                    // level two rounds suffice before `polish`.
+                    let rounds = if down.level == lf { 2 } else { 3 };
+                    *c = self.refine(down, self.fine_step(&down), 1, rounds);
                     moved = true;
                 }
             }
             if !moved {
                 break;
             }
-            let keep = (live.len() / 2).max(3);
-            prune(&mut live, keep);
         }
         dedup(&mut live);
         prune(&mut live, 3);
@@ -1166,11 +1300,10 @@ impl<'a> Ctx<'a> {
         // the decision is made on block agreement, not on the search's NCC.
         let mut best: Option<Alignment> = None;
         for c in live {
-            let c = self.refine(c, (self.fine_step(&c) / 2).max(1), 1);
-            let (c, phase) = self.polish(c);
-            if let Some(al) = self.evaluate(&c, phase) {
+            let c = self.polish(c);
+            if let Some(al) = self.evaluate(&c) {
                 if dbg {
-                    eprintln!("evaluated {c:?} phase {phase:?}: {al:?}");
+                    eprintln!("evaluated {c:?}: {al:?}");
                 }
                 let better = match &best {
                     None => true,
@@ -1180,6 +1313,9 @@ impl<'a> Ctx<'a> {
                     best = Some(al);
                 }
             }
+        }
+        if dbg {
+            eprintln!("stats windows per level, px per level, ncc calls, ncc px: {:?}", STATS.with(|s| *s.borrow()));
         }
         best
     }
@@ -1201,30 +1337,32 @@ impl<'a> Ctx<'a> {
         (n0, n1)
     }
 
-    /// Offset at scale `si` that keeps the centre of the candidate's overlap in
-    /// place: find it in archive pixels, express it in query-thumbnail pixels at
-    /// the old scale, and place it again at the new one.
-    fn recentre(&self, c: &Cand, si: i32) -> (i32, i32) {
+    /// Exact offset at scale `si` that keeps the centre of the candidate's
+    /// overlap in place: find it in archive pixels, express it in query-thumbnail
+    /// pixels at the old scale, and place it again at the new one. (The query grid
+    /// grows from the query's corner, so keeping the integer offset would slide
+    /// the far side of the overlap by up to several pixels.)
+    fn recentre(&self, c: &Cand, si: i32) -> (f64, f64) {
         let a = &self.apyr[c.t][c.level].img;
         let unit = f64::from(1u32 << c.level);
         let k_old = scale_of(c.si) * unit;
         let k_new = scale_of(si) * unit;
         let (qwf, qhf) = (self.qw / k_old, self.qh / k_old);
-        let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.w as f64));
-        let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.h as f64));
-        let bx = (xc - (xc - f64::from(c.dx)) * k_old / k_new).round() as i32;
-        let by = (yc - (yc - f64::from(c.dy)) * k_old / k_new).round() as i32;
-        (bx, by)
+        let (ox, oy) = c.offset();
+        let xc = 0.5 * (ox.max(0.0) + (ox + qwf).min(a.w as f64));
+        let yc = 0.5 * (oy.max(0.0) + (oy + qhf).min(a.h as f64));
+        (xc - (xc - ox) * k_old / k_new, yc - (yc - oy) * k_old / k_new)
     }
 
-    /// Local search around a candidate: scale indices si ± `ds` and offsets within
-    /// `radius`, repeated while the best moves (at most six rounds).
-    fn refine(&self, mut c: Cand, ds: i32, radius: i32) -> Cand {
+    /// Local search around a candidate: scale indices si ± `ds` (each with the
+    /// exact centre-preserving offset) and integer offsets within `radius` of it,
+    /// repeated while the best moves (at most `rounds` times).
+    fn refine(&self, mut c: Cand, ds: i32, radius: i32, rounds: usize) -> Cand {
         let relaxed = self.relaxed_cover();
         let a = &self.apyr[c.t][c.level].img;
-        let mut windows: Vec<(i32, Window)> = Vec::new();
-        let mut seen: Vec<(i32, i32, i32)> = Vec::new();
-        for _ in 0..6 {
+        let mut windows: Vec<(i32, (f64, f64), Window)> = Vec::new();
+        let mut seen: Vec<(i32, i32, i32, u64, u64)> = Vec::new();
+        for _ in 0..rounds {
             let mut best = c;
             best.ncc = f32::NEG_INFINITY;
             for k in -1i32..=1 {
@@ -1235,11 +1373,16 @@ impl<'a> Ctx<'a> {
                 let Some((_, _, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
-                let (bx, by) = self.recentre(&c, si);
+                let (ox, oy) = if k == 0 { c.offset() } else { self.recentre(&c, si) };
+                // Phases are kept on a quarter-pixel grid during refinement so that
+                // windows can be reused between rounds; `polish` makes them exact.
+                let q4 = |v: f64| (v * 4.0).round() / 4.0;
+                let mut base = Cand { si, ..c }.at_offset(ox, oy);
+                base.ph = (q4(base.ph.0), q4(base.ph.1));
                 let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
                 let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
-                let (ox0, ox1) = ((bx - radius).max(x_lo), (bx + radius).min(x_hi));
-                let (oy0, oy1) = ((by - radius).max(y_lo), (by + radius).min(y_hi));
+                let (ox0, ox1) = ((base.dx - radius).max(x_lo), (base.dx + radius).min(x_hi));
+                let (oy0, oy1) = ((base.dy - radius).max(y_lo), (base.dy + radius).min(y_hi));
                 if ox1 < ox0 || oy1 < oy0 {
                     continue;
                 }
@@ -1248,36 +1391,39 @@ impl<'a> Ctx<'a> {
                 if nx.1 <= nx.0 || ny.1 <= ny.0 {
                     continue;
                 }
-                // Reuse a window while the search stays inside it.
-                let have = windows.iter().position(|(wsi, w)| {
-                    *wsi == si && w.x <= nx.0 && w.y <= ny.0 && w.x + w.p.w >= nx.1 && w.y + w.p.h >= ny.1
+                let have = windows.iter().position(|(wsi, wph, w)| {
+                    *wsi == si
+                        && *wph == base.ph
+                        && w.x <= nx.0
+                        && w.y <= ny.0
+                        && w.x + w.p.w >= nx.1
+                        && w.y + w.p.h >= ny.1
                 });
                 let wi = match have {
                     Some(i) => i,
                     None => {
-                        let Some(w) = self.window(si, c.level, nx, ny, (0.0, 0.0), true) else {
+                        // One pixel of slack each way lets the next round reuse it.
+                        let grow = |n: (usize, usize), g: usize| (n.0.saturating_sub(1), (n.1 + 1).min(g));
+                        let Some(w) = self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true) else {
                             continue;
                         };
-                        windows.push((si, w));
+                        windows.push((si, base.ph, w));
                         windows.len() - 1
                     }
                 };
-                let win = &windows[wi].1;
+                let win = &windows[wi].2;
+                let key = (base.ph.0.to_bits(), base.ph.1.to_bits());
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy) {
+                        let id = (si, dx, dy, key.0, key.1);
+                        let current = si == c.si && dx == c.dx && dy == c.dy && base.ph == c.ph;
+                        if seen.contains(&id) && !current {
                             continue;
                         }
-                        seen.push((si, dx, dy));
+                        seen.push(id);
                         if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
                             if v > best.ncc {
-                                best = Cand {
-                                    si,
-                                    dx,
-                                    dy,
-                                    ncc: v,
-                                    ..c
-                                };
+                                best = Cand { dx, dy, ncc: v, ..base };
                             }
                         }
                     }
@@ -1286,7 +1432,7 @@ impl<'a> Ctx<'a> {
             if !best.ncc.is_finite() {
                 return c;
             }
-            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy;
+            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
             c = best;
             if unchanged {
                 break;
@@ -1295,44 +1441,59 @@ impl<'a> Ctx<'a> {
         c
     }
 
-    /// Sub-pixel phase of the query grid that best matches, at the candidate's
-    /// scale and offset: an integer offset leaves up to half a pixel of error,
-    /// which at thumbnail size blurs fine texture (text, foliage, gravel) enough
-    /// to fail block agreement.
-    fn polish(&self, c: Cand) -> (Cand, (f64, f64)) {
+    /// Sub-pixel refinement of the offset at the candidate's scale: an offset
+    /// off by a fraction of a pixel blurs fine texture (text, foliage, gravel)
+    /// enough to fail block agreement at thumbnail size. The correlation at the
+    /// 3 × 3 neighbouring offsets is fitted with a parabola per axis (the usual
+    /// sub-pixel peak estimate): one window instead of a search over phases.
+    fn polish(&self, c: Cand) -> Cand {
         let a = &self.apyr[c.t][c.level].img;
-        let Some((_, _, gw, gh)) = self.query_grid(c.si, c.level) else {
-            return (c, (0.0, 0.0));
+        // Scale first: correlation at si ± ds with centre-preserving exact
+        // offsets, parabola through the three values, rounded to the scale grid.
+        let ds = (self.fine_step(&c) / 2).max(1);
+        let at_scale = |si: i32| -> Option<f32> {
+            let (_, _, gw, gh) = self.query_grid(si, c.level)?;
+            let (ox, oy) = self.recentre(&c, si);
+            let cc = Cand { si, ..c }.at_offset(ox, oy);
+            let nx = Self::needed(cc.dx, cc.dx, a.w, gw);
+            let ny = Self::needed(cc.dy, cc.dy, a.h, gh);
+            let w = self.window(si, c.level, nx, ny, cc.ph, true)?;
+            ncc_window(a, &w.p, (w.x, w.y), (gw, gh), cc.dx, cc.dy)
         };
-        let nx = Self::needed(c.dx, c.dx, a.w, gw);
-        let ny = Self::needed(c.dy, c.dy, a.h, gh);
-        let mut best = (c.ncc, (0.0, 0.0));
-        let mut centre = (0.0, 0.0);
-        for step in [1.0 / 3.0, 1.0 / 9.0] {
-            let start = centre;
-            for jy in -1..=1 {
-                for jx in -1..=1 {
-                    if jx == 0 && jy == 0 {
-                        continue;
-                    }
-                    let ph = (start.0 + f64::from(jx) * step, start.1 + f64::from(jy) * step);
-                    let Some(w) = self.window(c.si, c.level, nx, ny, ph, true) else {
-                        continue;
-                    };
-                    if let Some(v) = ncc_window(a, &w.p, (w.x, w.y), (gw, gh), c.dx, c.dy) {
-                        if v > best.0 {
-                            best = (v, ph);
-                        }
-                    }
-                }
+        let mut c = c;
+        if let (Some(m), Some(v0), Some(p)) = (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds)) {
+            let d = parabola_peak(m, v0, p);
+            let si = c.si + (d * f64::from(ds)).round() as i32;
+            if si != c.si {
+                let (ox, oy) = self.recentre(&c, si);
+                c = Cand { si, ..c }.at_offset(ox, oy);
             }
-            centre = best.1;
         }
-        (Cand { ncc: best.0, ..c }, best.1)
+        // Then translation: the 3 × 3 neighbouring offsets on one window.
+        let Some((_, _, gw, gh)) = self.query_grid(c.si, c.level) else {
+            return c;
+        };
+        let nx = Self::needed(c.dx - 1, c.dx + 1, a.w, gw);
+        let ny = Self::needed(c.dy - 1, c.dy + 1, a.h, gh);
+        let Some(w) = self.window(c.si, c.level, nx, ny, c.ph, true) else {
+            return c;
+        };
+        let at = |dx: i32, dy: i32| ncc_window(a, &w.p, (w.x, w.y), (gw, gh), dx, dy);
+        let Some(v0) = at(c.dx, c.dy) else {
+            return c;
+        };
+        let peak = |m: Option<f32>, p: Option<f32>| match (m, p) {
+            (Some(m), Some(p)) => parabola_peak(m, v0, p),
+            _ => 0.0,
+        };
+        let sx = peak(at(c.dx - 1, c.dy), at(c.dx + 1, c.dy));
+        let sy = peak(at(c.dx, c.dy - 1), at(c.dx, c.dy + 1));
+        let (ox, oy) = c.offset();
+        Cand { ncc: v0, ..c }.at_offset(ox + sx, oy + sy)
     }
 
     /// Block scoring and geometry of a polished candidate.
-    fn evaluate(&self, c: &Cand, phase: (f64, f64)) -> Option<Alignment> {
+    fn evaluate(&self, c: &Cand) -> Option<Alignment> {
         let p = self.params;
         let t = self.params.transforms[c.t];
         let a = &self.araw[c.t][c.level];
@@ -1342,7 +1503,7 @@ impl<'a> Ctx<'a> {
         let r = overlap(a.w, a.h, gw, gh, c.dx, c.dy)?;
         let nx = Self::needed(c.dx, c.dx, a.w, gw);
         let ny = Self::needed(c.dy, c.dy, a.h, gh);
-        let win = self.window(c.si, c.level, nx, ny, phase, false)?;
+        let win = self.window(c.si, c.level, nx, ny, c.ph, false)?;
         let ncc = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), c.dx, c.dy).unwrap_or(0.0);
 
         // Coverage along each axis, in archive-level pixels.
@@ -1380,8 +1541,8 @@ impl<'a> Ctx<'a> {
             h: ((r.y1 - r.y0) as f64 * unit / ath) as f32,
         };
         let archive_region = clamp_region(t.inverse().map_region(in_t));
-        let qx0 = (f64::from(r.x0 as i32 - c.dx) + phase.0) * k;
-        let qy0 = (f64::from(r.y0 as i32 - c.dy) + phase.1) * k;
+        let qx0 = (f64::from(r.x0 as i32 - c.dx) + c.ph.0) * k;
+        let qy0 = (f64::from(r.y0 as i32 - c.dy) + c.ph.1) * k;
         let query_region = clamp_region(Region {
             x: (qx0 / self.qw) as f32,
             y: (qy0 / self.qh) as f32,
@@ -1406,6 +1567,17 @@ impl<'a> Ctx<'a> {
             confident,
             features: bs.features(ncc, c.ncc, covered),
         })
+    }
+}
+
+/// Vertex of the parabola through (−1, m), (0, v0), (1, p), clamped to ±0.5;
+/// 0 when the three values do not form a peak.
+fn parabola_peak(m: f32, v0: f32, p: f32) -> f64 {
+    let curv = f64::from(m) - 2.0 * f64::from(v0) + f64::from(p);
+    if curv < -1e-6 {
+        (0.5 * f64::from(m - p) / curv).clamp(-0.5, 0.5)
+    } else {
+        0.0
     }
 }
 
@@ -1558,6 +1730,9 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             saa += f64::from(ea);
             sbb += f64::from(eq);
             let c = d / (ea * eq).sqrt();
+            if std::env::var_os("ALIGN_BLOCKS").is_some() {
+                eprintln!("block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}", (ea / n).sqrt(), (eq / n).sqrt());
+            }
             st.nccs.push(c);
             if c >= p.block_ncc {
                 st.agreeing += 1;
