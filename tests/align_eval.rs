@@ -586,9 +586,7 @@ fn run_eval(full: bool) {
         .diff_best
         .iter()
         .map(|x| {
-            let m = (x.0 / p.min_score)
-                .min(x.1 / p.min_ncc)
-                .min(x.2 as f32 / p.min_agreeing_blocks as f32);
+            let m = (x.0 / p.min_score).min(x.2 as f32 / p.min_agreeing_blocks as f32);
             (m, x)
         })
         .collect();
