@@ -412,8 +412,9 @@ pub struct AlignParams {
     pub min_agreeing_blocks: u32,
     /// Confidence needs `score` at least this (agreeing / textured blocks).
     pub min_score: f32,
-    /// Confidence needs the plain NCC over the overlap at least this.
-    pub min_ncc: f32,
+    /// Confidence needs the median detail correlation of the blocks textured in
+    /// both pictures to be at least this.
+    pub min_median_block_ncc: f32,
 }
 
 impl Default for AlignParams {
@@ -426,13 +427,13 @@ impl Default for AlignParams {
             min_axis_cover: 0.8,
             coarse_scale_step: 1.12,
             coarse_side: 16.0,
-            candidates: 12,
+            candidates: 24,
             block: 8,
             texture_min: 2.5,
-            block_ncc: 0.6,
-            min_agreeing_blocks: 12,
-            min_score: 0.6,
-            min_ncc: 0.3,
+            block_ncc: 0.8,
+            min_agreeing_blocks: 20,
+            min_score: 0.5,
+            min_median_block_ncc: 0.9,
         }
     }
 }
@@ -645,33 +646,91 @@ const LCN_GAIN: f32 = 32.0;
 /// pixel than the photo's own texture, and contrast or brightness edits cancel.
 fn lcn(p: &Plane) -> Plane {
     let (w, h) = (p.w, p.h);
-    let mut s1 = vec![0.0f64; (w + 1) * (h + 1)];
-    let mut s2 = vec![0.0f64; (w + 1) * (h + 1)];
+    let r = LCN_RADIUS;
+    // Horizontal box sums of v and v² (clamped window), then vertical ones:
+    // separable running sums in f32 (values are centred, so precision is ample).
+    let mut h1 = vec![0.0f32; w * h];
+    let mut h2 = vec![0.0f32; w * h];
     for y in 0..h {
-        let (mut r1, mut r2) = (0.0f64, 0.0f64);
+        let row = &p.p[y * w..(y + 1) * w];
+        let (o1, o2) = (&mut h1[y * w..(y + 1) * w], &mut h2[y * w..(y + 1) * w]);
+        let (mut s1, mut s2) = (0.0f32, 0.0f32);
+        for &v in row.iter().take(r.min(w)) {
+            s1 += v;
+            s2 += v * v;
+        }
         for x in 0..w {
-            let v = f64::from(p.p[y * w + x]);
-            r1 += v;
-            r2 += v * v;
-            s1[(y + 1) * (w + 1) + x + 1] = s1[y * (w + 1) + x + 1] + r1;
-            s2[(y + 1) * (w + 1) + x + 1] = s2[y * (w + 1) + x + 1] + r2;
+            if x + r < w {
+                let v = row[x + r];
+                s1 += v;
+                s2 += v * v;
+            }
+            if x > r {
+                let v = row[x - r - 1];
+                s1 -= v;
+                s2 -= v * v;
+            }
+            o1[x] = s1;
+            o2[x] = s2;
         }
     }
-    let floor2 = f64::from(LCN_FLOOR * LCN_FLOOR);
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(LCN_RADIUS), (y + LCN_RADIUS + 1).min(h));
+    let count = |i: usize, n: usize| (i + r + 1).min(n) - i.saturating_sub(r);
+    let floor2 = LCN_FLOOR * LCN_FLOOR;
+    let mut out = vec![0.0f32; w * h];
+    let mut c1 = vec![0.0f32; w];
+    let mut c2 = vec![0.0f32; w];
+    for y in 0..r.min(h) {
         for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(LCN_RADIUS), (x + LCN_RADIUS + 1).min(w));
-            let n = ((x1 - x0) * (y1 - y0)) as f64;
-            let box_sum = |t: &[f64]| {
-                t[y1 * (w + 1) + x1] - t[y0 * (w + 1) + x1] - t[y1 * (w + 1) + x0]
-                    + t[y0 * (w + 1) + x0]
-            };
-            let m = box_sum(&s1) / n;
-            let var = (box_sum(&s2) / n - m * m).max(0.0);
-            let v = (f64::from(p.p[y * w + x]) - m) / (var + floor2).sqrt();
-            out.push(LCN_GAIN * v as f32);
+            c1[x] += h1[y * w + x];
+            c2[x] += h2[y * w + x];
+        }
+    }
+    for y in 0..h {
+        if y + r < h {
+            let row = (y + r) * w;
+            for x in 0..w {
+                c1[x] += h1[row + x];
+                c2[x] += h2[row + x];
+            }
+        }
+        if y > r {
+            let row = (y - r - 1) * w;
+            for x in 0..w {
+                c1[x] -= h1[row + x];
+                c2[x] -= h2[row + x];
+            }
+        }
+        let cy = count(y, h);
+        for x in 0..w {
+            let inv_n = 1.0 / (count(x, w) * cy) as f32;
+            let m = c1[x] * inv_n;
+            let var = (c2[x] * inv_n - m * m).max(0.0);
+            out[y * w + x] = LCN_GAIN * (p.p[y * w + x] - m) / (var + floor2).sqrt();
+        }
+    }
+    blur121(&Plane::new(w, h, out))
+}
+
+/// Separable [1 2 1]/4 blur (edges clamped). Applied after normalisation so that
+/// the correlation peak is about two pixels wide instead of one: the coarse
+/// search's scale steps and the refinement's integer offsets then land on the
+/// slope of the peak rather than beside it.
+fn blur121(p: &Plane) -> Plane {
+    let (w, h) = (p.w, p.h);
+    let mut tmp = vec![0.0f32; w * h];
+    for y in 0..h {
+        let row = &p.p[y * w..(y + 1) * w];
+        for x in 0..w {
+            let l = row[x.saturating_sub(1)];
+            let r = row[(x + 1).min(w - 1)];
+            tmp[y * w + x] = 0.25 * (l + r) + 0.5 * row[x];
+        }
+    }
+    let mut out = vec![0.0f32; w * h];
+    for y in 0..h {
+        let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+        for x in 0..w {
+            out[y * w + x] = 0.25 * (tmp[u * w + x] + tmp[d * w + x]) + 0.5 * tmp[y * w + x];
         }
     }
     Plane::new(w, h, out)
@@ -749,7 +808,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then_some(Rect {
+    (x1 > x0 && y1 > y0).then(|| Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
@@ -766,6 +825,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
 /// than one dot product per offset. The archive is zero-padded so that query
 /// pixels falling outside it add nothing; the window sums come from the
 /// summed-area tables over the true overlap.
+#[inline(never)]
 fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnMut(i32, i32, f32)) {
     let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
     // Keep every offset within the reach of the padding.
@@ -778,10 +838,17 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
     // Iterate over the narrower picture's pixels and slide the wider one (zero
     // padded) along contiguous offsets: the work per row is min(aw, qw) × nx.
     let query_narrow = qw <= aw;
-    let pad = qw.max(aw) + nx;
+    // Left padding keeps every index non-negative; the row is long enough for the
+    // last offset. Zeros stand for pixels outside the picture.
+    let (pad, data_len) = if query_narrow {
+        ((-x_lo).max(0) as usize, aw)
+    } else {
+        ((aw as i32 - qw as i32 - x_lo).max(0) as usize, qw)
+    };
+    let pw = pad + data_len.max(qw + x_hi.max(0) as usize) + nx + 1;
+    let rows = if query_narrow { ah } else { qh };
     let mut num = vec![0.0f32; nx];
-    let mut padded = vec![0.0f32; (aw.max(qw) + 2 * pad) * if query_narrow { ah } else { qh }];
-    let pw = aw.max(qw) + 2 * pad;
+    let mut padded = vec![0.0f32; pw * rows];
     if query_narrow {
         // padded[y][pad + x] = a[y][x]
         for y in 0..ah {
@@ -837,18 +904,21 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             let (qx0, qy0) = ((r.x0 as i32 - dx) as usize, (r.y0 as i32 - dy) as usize);
             let (sa, saa) = a.sums(r.x0, r.y0, r.x1, r.y1);
             let (sq, sqq) = q.sums(qx0, qy0, qx0 + r.x1 - r.x0, qy0 + r.y1 - r.y0);
-            let va = saa - sa * sa / n;
-            let vq = sqq - sq * sq / n;
-            if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
+            let va = (saa - sa * sa / n) as f32;
+            let vq = (sqq - sq * sq / n) as f32;
+            let floor = (SEARCH_VAR_MIN * n) as f32;
+            if va < floor || vq < floor {
                 continue;
             }
-            f(
-                dx,
-                dy,
-                ((f64::from(sqa) - sa * sq / n) / (va * vq).sqrt()) as f32,
-            );
+            // f32 from here: this runs for every offset of the coarse search.
+            let cov = sqa - (sa * sq / n) as f32;
+            f(dx, dy, cov / (va * vq).sqrt());
         }
     }
+}
+
+thread_local! {
+    static STATS: RefCell<[usize; 10]> = const { RefCell::new([0; 10]) };
 }
 
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
@@ -870,23 +940,41 @@ fn ncc_window(
     if wx0 + w > win.w || wy0 + h > win.h {
         return None;
     }
+    STATS.with(|s| {
+        let mut s = s.borrow_mut();
+        s[8] += 1;
+        s[9] += w * h;
+    });
     let (mut sa, mut saa, mut sq, mut sqq, mut sqa) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for y in 0..h {
         let ar = &a.p[(r.y0 + y) * a.w + r.x0..][..w];
         let qr = &win.p[(wy0 + y) * win.w + wx0..][..w];
-        let (mut ra, mut raa, mut rq, mut rqq, mut rqa) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for (&x, &y) in ar.iter().zip(qr) {
-            ra += x;
-            raa += x * x;
-            rq += y;
-            rqq += y * y;
-            rqa += x * y;
+        // Eight independent lanes per sum so that the loop vectorises.
+        let mut acc = [[0.0f32; 8]; 5];
+        let (ca, cq) = (ar.chunks_exact(8), qr.chunks_exact(8));
+        let (ta, tq) = (ca.remainder(), cq.remainder());
+        for (xa, xq) in ca.zip(cq) {
+            for i in 0..8 {
+                acc[0][i] += xa[i];
+                acc[1][i] += xa[i] * xa[i];
+                acc[2][i] += xq[i];
+                acc[3][i] += xq[i] * xq[i];
+                acc[4][i] += xa[i] * xq[i];
+            }
         }
-        sa += f64::from(ra);
-        saa += f64::from(raa);
-        sq += f64::from(rq);
-        sqq += f64::from(rqq);
-        sqa += f64::from(rqa);
+        let mut t = acc.map(|l| l.iter().sum::<f32>());
+        for (&x, &q) in ta.iter().zip(tq) {
+            t[0] += x;
+            t[1] += x * x;
+            t[2] += q;
+            t[3] += q * q;
+            t[4] += x * q;
+        }
+        sa += f64::from(t[0]);
+        saa += f64::from(t[1]);
+        sq += f64::from(t[2]);
+        sqq += f64::from(t[3]);
+        sqa += f64::from(t[4]);
     }
     let n = (w * h) as f64;
     let va = saa - sa * sa / n;
@@ -927,7 +1015,33 @@ struct Cand {
     level: usize,
     dx: i32,
     dy: i32,
+    /// Sub-pixel phase of the query grid: archive pixel X sits on query grid
+    /// coordinate X − dx + ph (continuous, pixel-edge coordinates), i.e. the
+    /// exact offset is dx − ph.
+    ph: (f64, f64),
     ncc: f32,
+}
+
+impl Cand {
+    /// Exact (fractional) offset of the query grid on the archive grid.
+    fn offset(&self) -> (f64, f64) {
+        (
+            f64::from(self.dx) - self.ph.0,
+            f64::from(self.dy) - self.ph.1,
+        )
+    }
+
+    /// The same hypothesis with a new exact offset, split into the nearest
+    /// integer and a phase within ±0.5.
+    fn at_offset(&self, ox: f64, oy: f64) -> Cand {
+        let (dx, dy) = (ox.round(), oy.round());
+        Cand {
+            dx: dx as i32,
+            dy: dy as i32,
+            ph: (dx - ox, dy - oy),
+            ..*self
+        }
+    }
 }
 
 struct Ctx<'a> {
@@ -936,6 +1050,11 @@ struct Ctx<'a> {
     archive: &'a Thumb,
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: Vec<Plane>,
+    /// The same, contrast-normalised level by level. Resampling these (a linear
+    /// operation) instead of normalising every resampled query keeps the search
+    /// cost per scale low; the normalisation window then spans 2.5–5 grid pixels
+    /// instead of exactly 5, which the correlation tolerates.
+    qpyr_lcn: Vec<Plane>,
     /// Archive pyramids per searched transform, contrast-normalised (search).
     apyr: Vec<Vec<Level>>,
     /// The same, raw luma (scoring).
@@ -968,6 +1087,7 @@ impl<'a> Ctx<'a> {
             let next = base.last()?.half();
             base.push(next);
         }
+        let qpyr_lcn = qpyr.iter().map(lcn).collect();
         // Normalisation commutes with the dihedral transforms (square window), so
         // it is done once per level.
         let base_lcn: Vec<Plane> = base.iter().map(lcn).collect();
@@ -986,6 +1106,7 @@ impl<'a> Ctx<'a> {
             query,
             archive,
             qpyr,
+            qpyr_lcn,
             apyr,
             araw,
             qcache: RefCell::new(HashMap::new()),
@@ -1002,14 +1123,14 @@ impl<'a> Ctx<'a> {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(lcn(&resample(
-            &self.qpyr[j],
+        let q = Rc::new(Level::new(resample(
+            &self.qpyr_lcn[j],
             kk,
             kk,
             (0.0, 0.0),
             ow,
             oh,
-        ))));
+        )));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
@@ -1045,6 +1166,9 @@ impl<'a> Ctx<'a> {
         normalised: bool,
     ) -> Option<Window> {
         let (j, kk, gw, gh) = self.query_grid(si, level)?;
+        // Normalised windows are used at the final level only, where the exact
+        // normalisation (same 5 × 5 window as the archive) is worth its cost;
+        // the margin makes it exact inside the requested range.
         let m = if normalised { LCN_RADIUS + 2 } else { 1 };
         let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
         let (w, h) = (
@@ -1062,6 +1186,11 @@ impl<'a> Ctx<'a> {
             w,
             h,
         );
+        STATS.with(|s| {
+            let mut s = s.borrow_mut();
+            s[level.min(3)] += 1;
+            s[4 + level.min(3)] += w * h;
+        });
         Some(Window {
             x,
             y,
@@ -1118,6 +1247,7 @@ impl<'a> Ctx<'a> {
         let levels = self.apyr[0].len();
         let relaxed = self.relaxed_cover();
         let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
+        let t0 = std::time::Instant::now();
 
         let mut cands: Vec<Cand> = Vec::new();
         let mut si = lo;
@@ -1166,6 +1296,7 @@ impl<'a> Ctx<'a> {
                             level: lc,
                             dx,
                             dy,
+                            ph: (0.0, 0.0),
                             ncc,
                         });
                     }
@@ -1174,8 +1305,14 @@ impl<'a> Ctx<'a> {
             si += step;
         }
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
+        if dbg {
+            for (i, c) in cands.iter().enumerate().take(60) {
+                eprintln!("all#{i} {c:?} s={:.3}", scale_of(c.si));
+            }
+        }
         cands.truncate(p.candidates.max(1));
         if dbg {
+            eprintln!("after coarse: {:?}", STATS.with(|s| *s.borrow()));
             for c in &cands {
                 eprintln!("coarse {c:?} s={:.3}", scale_of(c.si));
             }
@@ -1183,34 +1320,60 @@ impl<'a> Ctx<'a> {
 
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
+        if dbg {
+            eprintln!("time coarse {:?}", t0.elapsed());
+        }
+        if std::env::var_os("ALIGN_COARSE_ONLY").is_some() {
+            return None;
+        }
         let mut live: Vec<Cand> = cands
             .into_iter()
-            .map(|c| self.refine(c, (step / 2).max(1), 2))
+            .map(|c| self.refine(c, (step / 2).max(1), 1, 2))
             .collect();
-        loop {
+        // Descend level by level. The field is pruned before each descent (the
+        // finer levels are where the cost is), keeping the best few plus the best
+        // of any transform that comes close (see `prune`).
+        for round in 0.. {
             dedup(&mut live);
+            // The coarse level cannot rank well (UI elements and chance peaks
+            // tie with the truth at 16 pixels), so every coarse candidate gets
+            // one level of refinement before the field is cut.
+            prune(&mut live, [usize::MAX, 6, 4, 3][round.min(3)]);
             let mut moved = false;
             for c in live.iter_mut() {
-                if c.level > self.final_level(c.si) {
+                let lf = self.final_level(c.si);
+                if c.level > lf {
+                    // Pixel-edge coordinates double from one level to the next.
+                    let (ox, oy) = c.offset();
                     let down = Cand {
                         level: c.level - 1,
-                        dx: c.dx * 2,
-                        dy: c.dy * 2,
                         ..*c
+                    }
+                    .at_offset(2.0 * ox, 2.0 * oy);
+                    // The scale is poorly determined at coarse levels (a few percent
+                    // move the edges of a 16-pixel overlap by less than a pixel), so
+                    // each finer level first sweeps ±3 of its own scale steps, then
+                    // hill-climbs; `polish` finishes at the final level.
+                    let ds = self.fine_step(&down);
+                    let kmax = if round == 0 { 1 } else { 3 };
+                    let swept = if down.level > lf {
+                        self.sweep_scale(down, ds, kmax)
+                    } else {
+                        down
                     };
-                    *c = self.refine(down, self.fine_step(&down), 1);
+                    let rounds = if down.level > lf { 2 } else { 1 };
+                    *c = self.refine(swept, ds, 1, rounds);
                     moved = true;
                 }
             }
             if !moved {
                 break;
             }
-            let keep = (live.len() / 2).max(3);
-            prune(&mut live, keep);
         }
         dedup(&mut live);
         prune(&mut live, 3);
         if dbg {
+            eprintln!("time descent {:?}", t0.elapsed());
             for c in &live {
                 eprintln!("refined {c:?} s={:.3}", scale_of(c.si));
             }
@@ -1219,11 +1382,10 @@ impl<'a> Ctx<'a> {
         // the decision is made on block agreement, not on the search's NCC.
         let mut best: Option<Alignment> = None;
         for c in live {
-            let c = self.refine(c, (self.fine_step(&c) / 2).max(1), 1);
-            let (c, phase) = self.polish(c);
-            if let Some(al) = self.evaluate(&c, phase) {
+            let c = self.polish(c);
+            if let Some(al) = self.evaluate(&c) {
                 if dbg {
-                    eprintln!("evaluated {c:?} phase {phase:?}: {al:?}");
+                    eprintln!("evaluated {c:?}: {al:?}");
                 }
                 let better = match &best {
                     None => true,
@@ -1233,6 +1395,13 @@ impl<'a> Ctx<'a> {
                     best = Some(al);
                 }
             }
+        }
+        if dbg {
+            eprintln!("time total {:?}", t0.elapsed());
+            eprintln!(
+                "stats windows per level, px per level, ncc calls, ncc px: {:?}",
+                STATS.with(|s| *s.borrow())
+            );
         }
         best
     }
@@ -1254,30 +1423,61 @@ impl<'a> Ctx<'a> {
         (n0, n1)
     }
 
-    /// Offset at scale `si` that keeps the centre of the candidate's overlap in
-    /// place: find it in archive pixels, express it in query-thumbnail pixels at
-    /// the old scale, and place it again at the new one.
-    fn recentre(&self, c: &Cand, si: i32) -> (i32, i32) {
+    /// Exact offset at scale `si` that keeps the centre of the candidate's
+    /// overlap in place: find it in archive pixels, express it in query-thumbnail
+    /// pixels at the old scale, and place it again at the new one. (The query grid
+    /// grows from the query's corner, so keeping the integer offset would slide
+    /// the far side of the overlap by up to several pixels.)
+    fn recentre(&self, c: &Cand, si: i32) -> (f64, f64) {
         let a = &self.apyr[c.t][c.level].img;
         let unit = f64::from(1u32 << c.level);
         let k_old = scale_of(c.si) * unit;
         let k_new = scale_of(si) * unit;
         let (qwf, qhf) = (self.qw / k_old, self.qh / k_old);
-        let xc = 0.5 * (f64::from(c.dx.max(0)) + (f64::from(c.dx) + qwf).min(a.w as f64));
-        let yc = 0.5 * (f64::from(c.dy.max(0)) + (f64::from(c.dy) + qhf).min(a.h as f64));
-        let bx = (xc - (xc - f64::from(c.dx)) * k_old / k_new).round() as i32;
-        let by = (yc - (yc - f64::from(c.dy)) * k_old / k_new).round() as i32;
-        (bx, by)
+        let (ox, oy) = c.offset();
+        let xc = 0.5 * (ox.max(0.0) + (ox + qwf).min(a.w as f64));
+        let yc = 0.5 * (oy.max(0.0) + (oy + qhf).min(a.h as f64));
+        (
+            xc - (xc - ox) * k_old / k_new,
+            yc - (yc - oy) * k_old / k_new,
+        )
     }
 
-    /// Local search around a candidate: scale indices si ± `ds` and offsets within
-    /// `radius`, repeated while the best moves (at most six rounds).
-    fn refine(&self, mut c: Cand, ds: i32, radius: i32) -> Cand {
+    /// Best of scales si + k·ds for |k| ≤ `kmax`, each at its centre-preserving
+    /// offset (± one pixel).
+    fn sweep_scale(&self, c: Cand, ds: i32, kmax: i32) -> Cand {
+        let mut best = Cand {
+            ncc: f32::NEG_INFINITY,
+            ..c
+        };
+        // Scales on the level's step grid, so that candidates share resampled
+        // queries (see `refine`).
+        let centre = (f64::from(c.si) / f64::from(ds)).round() as i32 * ds;
+        for k in -kmax..=kmax {
+            let si = centre + k * ds;
+            if si < self.si_range.0 || si > self.si_range.1 {
+                continue;
+            }
+            let (ox, oy) = self.recentre(&c, si);
+            let start = Cand { si, ..c }.at_offset(ox, oy);
+            let r = self.refine(start, ds, 1, 1);
+            if r.ncc > best.ncc {
+                best = r;
+            }
+        }
+        best
+    }
+
+    /// Local search around a candidate: scale indices si ± `ds` (each with the
+    /// exact centre-preserving offset) and integer offsets within `radius` of it,
+    /// repeated while the best moves (at most `rounds` times).
+    fn refine(&self, mut c: Cand, ds: i32, radius: i32, rounds: usize) -> Cand {
         let relaxed = self.relaxed_cover();
         let a = &self.apyr[c.t][c.level].img;
-        let mut windows: Vec<(i32, Window)> = Vec::new();
-        let mut seen: Vec<(i32, i32, i32)> = Vec::new();
-        for _ in 0..6 {
+        let exact = c.level <= self.final_level(c.si);
+        let mut windows: Vec<(i32, (f64, f64), Window)> = Vec::new();
+        let mut seen: Vec<(i32, i32, i32, u64, u64)> = Vec::new();
+        for _ in 0..rounds {
             let mut best = c;
             best.ncc = f32::NEG_INFINITY;
             for k in -1i32..=1 {
@@ -1288,11 +1488,24 @@ impl<'a> Ctx<'a> {
                 let Some((_, _, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
-                let (bx, by) = self.recentre(&c, si);
+                let (ox, oy) = if k == 0 {
+                    c.offset()
+                } else {
+                    self.recentre(&c, si)
+                };
+                let mut base = Cand { si, ..c }.at_offset(ox, oy);
+                if exact {
+                    // Phases are kept on a quarter-pixel grid so that windows can be
+                    // reused between rounds; `polish` makes them exact.
+                    let q4 = |v: f64| (v * 4.0).round() / 4.0;
+                    base.ph = (q4(base.ph.0), q4(base.ph.1));
+                } else {
+                    base.ph = (0.0, 0.0);
+                }
                 let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
                 let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
-                let (ox0, ox1) = ((bx - radius).max(x_lo), (bx + radius).min(x_hi));
-                let (oy0, oy1) = ((by - radius).max(y_lo), (by + radius).min(y_hi));
+                let (ox0, ox1) = ((base.dx - radius).max(x_lo), (base.dx + radius).min(x_hi));
+                let (oy0, oy1) = ((base.dy - radius).max(y_lo), (base.dy + radius).min(y_hi));
                 if ox1 < ox0 || oy1 < oy0 {
                     continue;
                 }
@@ -1301,40 +1514,65 @@ impl<'a> Ctx<'a> {
                 if nx.1 <= nx.0 || ny.1 <= ny.0 {
                     continue;
                 }
-                // Reuse a window while the search stays inside it.
-                let have = windows.iter().position(|(wsi, w)| {
-                    *wsi == si
-                        && w.x <= nx.0
-                        && w.y <= ny.0
-                        && w.x + w.p.w >= nx.1
-                        && w.y + w.p.h >= ny.1
-                });
-                let wi = match have {
-                    Some(i) => i,
-                    None => {
-                        let Some(w) = self.window(si, c.level, nx, ny, (0.0, 0.0), true) else {
-                            continue;
-                        };
-                        windows.push((si, w));
-                        windows.len() - 1
-                    }
+                // Above the final level the whole query grid is normalised once per
+                // scale and shared by every candidate (scales there sit on the
+                // level's step grid, so candidates meet on the same ones).
+                let full: Rc<Level>;
+                let (wp, wo): (&Plane, (usize, usize)) = if exact {
+                    let have = windows.iter().position(|(wsi, wph, w)| {
+                        *wsi == si
+                            && *wph == base.ph
+                            && w.x <= nx.0
+                            && w.y <= ny.0
+                            && w.x + w.p.w >= nx.1
+                            && w.y + w.p.h >= ny.1
+                    });
+                    let wi = match have {
+                        Some(i) => i,
+                        None => {
+                            // One pixel of slack each way lets the next round reuse it.
+                            let grow = |n: (usize, usize), g: usize| {
+                                (n.0.saturating_sub(1), (n.1 + 1).min(g))
+                            };
+                            let Some(w) =
+                                self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true)
+                            else {
+                                continue;
+                            };
+                            windows.push((si, base.ph, w));
+                            windows.len() - 1
+                        }
+                    };
+                    let w = &windows[wi].2;
+                    (&w.p, (w.x, w.y))
+                } else {
+                    let Some(q) = self.query(si, c.level) else {
+                        continue;
+                    };
+                    full = q;
+                    (&full.img, (0, 0))
                 };
-                let win = &windows[wi].1;
+                let key = (base.ph.0.to_bits(), base.ph.1.to_bits());
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        if seen.contains(&(si, dx, dy)) && !(si == c.si && dx == c.dx && dy == c.dy)
-                        {
+                        // At the neighbouring scales the recentred offset is already
+                        // close: its four neighbours suffice (corners are skipped).
+                        if k != 0 && (dx - base.dx).abs() + (dy - base.dy).abs() > radius {
                             continue;
                         }
-                        seen.push((si, dx, dy));
-                        if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
+                        let id = (si, dx, dy, key.0, key.1);
+                        let current = si == c.si && dx == c.dx && dy == c.dy && base.ph == c.ph;
+                        if seen.contains(&id) && !current {
+                            continue;
+                        }
+                        seen.push(id);
+                        if let Some(v) = ncc_window(a, wp, wo, (gw, gh), dx, dy) {
                             if v > best.ncc {
                                 best = Cand {
-                                    si,
                                     dx,
                                     dy,
                                     ncc: v,
-                                    ..c
+                                    ..base
                                 };
                             }
                         }
@@ -1342,9 +1580,16 @@ impl<'a> Ctx<'a> {
                 }
             }
             if !best.ncc.is_finite() {
-                return c;
+                // Nothing could be evaluated here (the overlap no longer meets the
+                // coverage rule at this level): the hypothesis is dead, and must
+                // not keep the score it had at a coarser level.
+                return Cand {
+                    ncc: f32::NEG_INFINITY,
+                    ..c
+                };
             }
-            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy;
+            let unchanged =
+                best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
             c = best;
             if unchanged {
                 break;
@@ -1353,47 +1598,61 @@ impl<'a> Ctx<'a> {
         c
     }
 
-    /// Sub-pixel phase of the query grid that best matches, at the candidate's
-    /// scale and offset: an integer offset leaves up to half a pixel of error,
-    /// which at thumbnail size blurs fine texture (text, foliage, gravel) enough
-    /// to fail block agreement.
-    fn polish(&self, c: Cand) -> (Cand, (f64, f64)) {
+    /// Sub-pixel refinement of the offset at the candidate's scale: an offset
+    /// off by a fraction of a pixel blurs fine texture (text, foliage, gravel)
+    /// enough to fail block agreement at thumbnail size. The correlation at the
+    /// 3 × 3 neighbouring offsets is fitted with a parabola per axis (the usual
+    /// sub-pixel peak estimate): one window instead of a search over phases.
+    fn polish(&self, c: Cand) -> Cand {
         let a = &self.apyr[c.t][c.level].img;
-        let Some((_, _, gw, gh)) = self.query_grid(c.si, c.level) else {
-            return (c, (0.0, 0.0));
+        // Scale first: correlation at si ± ds with centre-preserving exact
+        // offsets, parabola through the three values, rounded to the scale grid.
+        let ds = (self.fine_step(&c) / 2).max(1);
+        let at_scale = |si: i32| -> Option<f32> {
+            let (_, _, gw, gh) = self.query_grid(si, c.level)?;
+            let (ox, oy) = self.recentre(&c, si);
+            let cc = Cand { si, ..c }.at_offset(ox, oy);
+            let nx = Self::needed(cc.dx, cc.dx, a.w, gw);
+            let ny = Self::needed(cc.dy, cc.dy, a.h, gh);
+            let w = self.window(si, c.level, nx, ny, cc.ph, true)?;
+            ncc_window(a, &w.p, (w.x, w.y), (gw, gh), cc.dx, cc.dy)
         };
-        let nx = Self::needed(c.dx, c.dx, a.w, gw);
-        let ny = Self::needed(c.dy, c.dy, a.h, gh);
-        let mut best = (c.ncc, (0.0, 0.0));
-        let mut centre = (0.0, 0.0);
-        for step in [1.0 / 3.0, 1.0 / 9.0] {
-            let start = centre;
-            for jy in -1..=1 {
-                for jx in -1..=1 {
-                    if jx == 0 && jy == 0 {
-                        continue;
-                    }
-                    let ph = (
-                        start.0 + f64::from(jx) * step,
-                        start.1 + f64::from(jy) * step,
-                    );
-                    let Some(w) = self.window(c.si, c.level, nx, ny, ph, true) else {
-                        continue;
-                    };
-                    if let Some(v) = ncc_window(a, &w.p, (w.x, w.y), (gw, gh), c.dx, c.dy) {
-                        if v > best.0 {
-                            best = (v, ph);
-                        }
-                    }
-                }
+        let mut c = c;
+        if let (Some(m), Some(v0), Some(p)) =
+            (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds))
+        {
+            let d = parabola_peak(m, v0, p);
+            let si = c.si + (d * f64::from(ds)).round() as i32;
+            if si != c.si {
+                let (ox, oy) = self.recentre(&c, si);
+                c = Cand { si, ..c }.at_offset(ox, oy);
             }
-            centre = best.1;
         }
-        (Cand { ncc: best.0, ..c }, best.1)
+        // Then translation: the 3 × 3 neighbouring offsets on one window.
+        let Some((_, _, gw, gh)) = self.query_grid(c.si, c.level) else {
+            return c;
+        };
+        let nx = Self::needed(c.dx - 1, c.dx + 1, a.w, gw);
+        let ny = Self::needed(c.dy - 1, c.dy + 1, a.h, gh);
+        let Some(w) = self.window(c.si, c.level, nx, ny, c.ph, true) else {
+            return c;
+        };
+        let at = |dx: i32, dy: i32| ncc_window(a, &w.p, (w.x, w.y), (gw, gh), dx, dy);
+        let Some(v0) = at(c.dx, c.dy) else {
+            return c;
+        };
+        let peak = |m: Option<f32>, p: Option<f32>| match (m, p) {
+            (Some(m), Some(p)) => parabola_peak(m, v0, p),
+            _ => 0.0,
+        };
+        let sx = peak(at(c.dx - 1, c.dy), at(c.dx + 1, c.dy));
+        let sy = peak(at(c.dx, c.dy - 1), at(c.dx, c.dy + 1));
+        let (ox, oy) = c.offset();
+        Cand { ncc: v0, ..c }.at_offset(ox + sx, oy + sy)
     }
 
     /// Block scoring and geometry of a polished candidate.
-    fn evaluate(&self, c: &Cand, phase: (f64, f64)) -> Option<Alignment> {
+    fn evaluate(&self, c: &Cand) -> Option<Alignment> {
         let p = self.params;
         let t = self.params.transforms[c.t];
         let a = &self.araw[c.t][c.level];
@@ -1403,7 +1662,7 @@ impl<'a> Ctx<'a> {
         let r = overlap(a.w, a.h, gw, gh, c.dx, c.dy)?;
         let nx = Self::needed(c.dx, c.dx, a.w, gw);
         let ny = Self::needed(c.dy, c.dy, a.h, gh);
-        let win = self.window(c.si, c.level, nx, ny, phase, false)?;
+        let win = self.window(c.si, c.level, nx, ny, c.ph, false)?;
         let ncc = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), c.dx, c.dy).unwrap_or(0.0);
 
         // Coverage along each axis, in archive-level pixels.
@@ -1416,15 +1675,17 @@ impl<'a> Ctx<'a> {
         if bs.either == 0 && ncc <= 0.0 {
             return None;
         }
-        let score = if bs.either > 0 {
-            bs.agreeing as f32 / bs.either as f32
+        let denom = bs.both + bs.contradicting;
+        let score = if denom > 0 {
+            bs.agreeing as f32 / denom as f32
         } else {
             0.0
         };
+        let median = bs.median();
         let confident = covered
             && bs.agreeing >= p.min_agreeing_blocks
             && score >= p.min_score
-            && ncc >= p.min_ncc;
+            && median >= p.min_median_block_ncc;
 
         // Regions: archive level pixels → fractions of the transformed archive
         // thumbnail → untransformed archive frame; query grid pixels (with the
@@ -1447,8 +1708,8 @@ impl<'a> Ctx<'a> {
             h: ((r.y1 - r.y0) as f64 * unit / ath) as f32,
         };
         let archive_region = clamp_region(t.inverse().map_region(in_t));
-        let qx0 = (f64::from(r.x0 as i32 - c.dx) + phase.0) * k;
-        let qy0 = (f64::from(r.y0 as i32 - c.dy) + phase.1) * k;
+        let qx0 = (f64::from(r.x0 as i32 - c.dx) + c.ph.0) * k;
+        let qy0 = (f64::from(r.y0 as i32 - c.dy) + c.ph.1) * k;
         let query_region = clamp_region(Region {
             x: (qx0 / self.qw) as f32,
             y: (qy0 / self.qh) as f32,
@@ -1468,11 +1729,22 @@ impl<'a> Ctx<'a> {
             archive_region,
             score,
             ncc,
-            textured_blocks: bs.either,
+            textured_blocks: denom,
             agreeing_blocks: bs.agreeing,
             confident,
             features: bs.features(ncc, c.ncc, covered),
         })
+    }
+}
+
+/// Vertex of the parabola through (−1, m), (0, v0), (1, p), clamped to ±0.5;
+/// 0 when the three values do not form a peak.
+fn parabola_peak(m: f32, v0: f32, p: f32) -> f64 {
+    let curv = f64::from(m) - 2.0 * f64::from(v0) + f64::from(p);
+    if curv < -1e-6 {
+        (0.5 * f64::from(m - p) / curv).clamp(-0.5, 0.5)
+    } else {
+        0.0
     }
 }
 
@@ -1481,6 +1753,7 @@ impl<'a> Ctx<'a> {
 /// wrong orientation score almost as well in the search, and only block scoring
 /// tells them apart.
 fn prune(v: &mut Vec<Cand>, n: usize) {
+    v.retain(|c| c.ncc.is_finite());
     v.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
     let Some(top) = v.first().map(|c| c.ncc) else {
         return;
@@ -1534,8 +1807,13 @@ struct BlockStats {
     in_query: u32,
     both: u32,
     either: u32,
-    /// Blocks textured in both whose detail correlation reaches `block_ncc`.
+    /// Blocks textured in both, with two-dimensional structure in the archive,
+    /// whose detail correlation reaches `block_ncc`.
     agreeing: u32,
+    /// Blocks textured in both with two-dimensional structure in the archive.
+    two_d: u32,
+    /// Blocks clearly textured in one picture and clearly flat in the other.
+    contradicting: u32,
     /// Correlations of the blocks textured in both.
     nccs: Vec<f32>,
     /// Detail correlation pooled over blocks textured in both.
@@ -1543,6 +1821,13 @@ struct BlockStats {
 }
 
 impl BlockStats {
+    /// Median correlation of the blocks textured in both (0 when none).
+    fn median(&self) -> f32 {
+        let mut v = self.nccs.clone();
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+
     fn features(&self, ncc: f32, lcn_ncc: f32, covered: bool) -> Vec<f32> {
         let mut v = self.nccs.clone();
         v.sort_by(f32::total_cmp);
@@ -1563,6 +1848,9 @@ impl BlockStats {
             ncc,
             lcn_ncc,
             f32::from(u8::from(covered)),
+            self.agreeing as f32,
+            self.two_d as f32,
+            self.contradicting as f32,
         ]
     }
 }
@@ -1616,6 +1904,14 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             st.in_archive += u32::from(ta);
             st.in_query += u32::from(tq);
             st.either += u32::from(ta || tq);
+            // A clear contradiction: textured (twice the floor) on one side, flat
+            // (half the floor) on the other, e.g. a caption bar over the photo.
+            // Blocks near the floor on one side only are noise and count neither way.
+            let clear = |e: f32| e >= 4.0 * tex2;
+            let flat = |e: f32| e < 0.25 * tex2;
+            if (clear(ea) && flat(eq)) || (clear(eq) && flat(ea)) {
+                st.contradicting += 1;
+            }
             if !(ta && tq) {
                 continue;
             }
@@ -1625,8 +1921,17 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             saa += f64::from(ea);
             sbb += f64::from(eq);
             let c = d / (ea * eq).sqrt();
+            if std::env::var_os("ALIGN_BLOCKS").is_some() {
+                eprintln!(
+                    "block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}",
+                    (ea / n).sqrt(),
+                    (eq / n).sqrt()
+                );
+            }
             st.nccs.push(c);
-            if c >= p.block_ncc {
+            let two_d = is_2d(&ra, b);
+            st.two_d += u32::from(two_d);
+            if c >= p.block_ncc && two_d {
                 st.agreeing += 1;
             }
         }
@@ -1637,6 +1942,30 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
         0.0
     };
     st
+}
+
+/// Whether a (detrended) block has structure in two directions: the smaller
+/// eigenvalue of its gradient structure tensor is at least a fifth of the larger.
+///
+/// A block holding one straight edge (a border, a letterbox, a UI bar, a
+/// horizon) matches any other straight edge of that orientation, so such blocks
+/// may not vote for a match; corners, texture and text do.
+fn is_2d(v: &[f32], b: usize) -> bool {
+    let (mut sxx, mut syy, mut sxy) = (0.0f32, 0.0f32, 0.0f32);
+    for j in 0..b - 1 {
+        for i in 0..b - 1 {
+            let c = v[j * b + i];
+            let gx = v[j * b + i + 1] - c;
+            let gy = v[(j + 1) * b + i] - c;
+            sxx += gx * gx;
+            syy += gy * gy;
+            sxy += gx * gy;
+        }
+    }
+    let tr = sxx + syy;
+    let disc = ((sxx - syy) * (sxx - syy) + 4.0 * sxy * sxy).sqrt();
+    let (l_max, l_min) = (0.5 * (tr + disc), 0.5 * (tr - disc));
+    l_max > 0.0 && l_min >= 0.2 * l_max
 }
 
 /// Subtract the least-squares plane from a b × b block in place; returns the

@@ -713,9 +713,7 @@ fn run_eval(full: bool) {
         .diff_best
         .iter()
         .map(|x| {
-            let m = (x.0 / p.min_score)
-                .min(x.1 / p.min_ncc)
-                .min(x.2 as f32 / p.min_agreeing_blocks as f32);
+            let m = (x.0 / p.min_score).min(x.2 as f32 / p.min_agreeing_blocks as f32);
             (m, x)
         })
         .collect();
@@ -860,5 +858,34 @@ fn timing_probe() {
         }
         let diff = t0.elapsed().as_secs_f64() * 1000.0 / f64::from(n.max(1));
         eprintln!("{:<30} same {same:6.2} ms  other {diff:6.2} ms", e.family);
+    }
+}
+
+/// Development aid: `ALIGN_PAIR=photo:family[:archive]` prints one alignment.
+#[test]
+#[ignore = "debugging aid"]
+fn debug_pair() {
+    let (Some(root), Ok(spec)) = (ref_dir(), std::env::var("ALIGN_PAIR")) else {
+        return;
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let mut all = photos(&root);
+    all.extend(distractors(&root));
+    let find = |n: &str| all.iter().find(|p| p.name == n).unwrap();
+    let photo = find(parts[0]);
+    let arch = find(parts.get(2).copied().unwrap_or(parts[0]));
+    let a = Thumb::from_image_with_side(&arch.img, archive_side());
+    for e in edits(&photo.img, 1)
+        .into_iter()
+        .filter(|e| e.family == parts[1])
+    {
+        let q = Thumb::from_image_with_side(&e.img, QUERY_SIDE);
+        eprintln!(
+            "query {}x{} archive {}x{}",
+            q.width, q.height, a.width, a.height
+        );
+        eprintln!("truth q {:?} a {:?}", e.query_region, e.archive_region);
+        let got = align(&q, &a, &AlignParams::default());
+        eprintln!("{}", describe(&got));
     }
 }
