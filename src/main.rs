@@ -73,6 +73,7 @@ impl LimitArgs {
             max_decoder_alloc: self.max_decoder_alloc.unwrap_or(d.max_decoder_alloc),
             max_metadata_bytes: self.max_metadata_bytes.unwrap_or(d.max_metadata_bytes),
             max_depth: self.max_depth.unwrap_or(d.max_depth),
+            ..d
         }
     }
 }
