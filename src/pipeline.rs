@@ -213,6 +213,7 @@ impl Engine {
     pub fn analyze(&self, ex: &mut Examined) {
         let report = &mut ex.report;
         report.claim_date = self.config.claim.date.map(|d| d.to_string());
+        report.claim_location = self.config.claim.location;
         report.archive = ArchiveSearch {
             searched: self.archive.is_some(),
             path: self
