@@ -142,6 +142,8 @@ pub struct Inputs<'a> {
     pub claim: &'a Claim,
     /// Whether the hashes were too weak to match on.
     pub unmatchable: Option<String>,
+    /// The embedded thumbnail compared with the main picture, when both decoded.
+    pub thumbnail: Option<&'a crate::thumbnail::ThumbnailComparison>,
 }
 
 /// Turn the evidence into findings, most severe first.
@@ -254,6 +256,9 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             }
         }
         date_inconsistent(meta, &mut f);
+        if let Some(t) = input.thumbnail.filter(|t| !t.same_picture) {
+            f.push(thumbnail_mismatch(t));
+        }
         if let Some(gps) = &meta.gps {
             f.push(Finding::new(
                 "gps_present",
@@ -486,6 +491,26 @@ const GPS_MARGIN_WITH_OFFSET_H: f64 = 2.0;
 /// Hours they may differ without an offset: 14 h of time zones plus a stale fix.
 const GPS_MARGIN_NO_OFFSET_H: f64 = 15.0;
 
+fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
+    let d = t
+        .distance
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
+    Finding::new(
+        "thumbnail_mismatch",
+        Severity::Warning,
+        format!(
+            "The embedded EXIF thumbnail shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the thumbnail may show the earlier version.",
+            if framing { " or framing" } else { "" },
+            t.aspect_main,
+            t.aspect_thumbnail
+        ),
+    )
+}
+
 /// GPS position against the claimed place.
 fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Finding>) {
     let Some(gps) = meta.and_then(|m| m.gps.as_ref()) else {
@@ -698,6 +723,7 @@ mod tests {
             archive_searched: true,
             claim: &claim,
             unmatchable: None,
+            thumbnail: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(codes.contains(&"earlier_copy"));
@@ -724,6 +750,7 @@ mod tests {
             archive_searched: false,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(!codes.contains(&"earlier_copy"));
@@ -740,6 +767,7 @@ mod tests {
             archive_searched: true,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         });
         assert!(f.iter().all(|x| x.code != "edited_with_software"));
     }
@@ -751,6 +779,7 @@ mod tests {
             archive_searched: true,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         })
     }
 
@@ -932,6 +961,7 @@ mod tests {
                 ..Claim::default()
             },
             unmatchable: None,
+            thumbnail: None,
         })
     }
 

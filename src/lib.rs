@@ -26,3 +26,4 @@ pub mod metadata;
 pub mod pipeline;
 pub mod read;
 pub mod report;
+pub mod thumbnail;
