@@ -104,11 +104,7 @@ impl Thumb {
         Thumb {
             width: w as u16,
             height: h as u16,
-            pixels: out
-                .p
-                .iter()
-                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
-                .collect(),
+            pixels: out.p.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
             source_width: sw,
             source_height: sh,
         }
@@ -257,10 +253,7 @@ impl Dihedral {
     fn mirrored(self) -> bool {
         matches!(
             self,
-            Dihedral::Mirror
-                | Dihedral::MirrorRot90
-                | Dihedral::MirrorRot180
-                | Dihedral::MirrorRot270
+            Dihedral::Mirror | Dihedral::MirrorRot90 | Dihedral::MirrorRot180 | Dihedral::MirrorRot270
         )
     }
 
@@ -412,9 +405,8 @@ pub struct AlignParams {
     pub min_agreeing_blocks: u32,
     /// Confidence needs `score` at least this (agreeing / textured blocks).
     pub min_score: f32,
-    /// Confidence needs the median detail correlation of the blocks textured in
-    /// both pictures to be at least this.
-    pub min_median_block_ncc: f32,
+    /// Confidence needs the plain NCC over the overlap at least this.
+    pub min_ncc: f32,
 }
 
 impl Default for AlignParams {
@@ -427,13 +419,13 @@ impl Default for AlignParams {
             min_axis_cover: 0.8,
             coarse_scale_step: 1.12,
             coarse_side: 16.0,
-            candidates: 24,
+            candidates: 8,
             block: 8,
             texture_min: 2.5,
-            block_ncc: 0.8,
-            min_agreeing_blocks: 20,
-            min_score: 0.5,
-            min_median_block_ncc: 0.9,
+            block_ncc: 0.6,
+            min_agreeing_blocks: 12,
+            min_score: 0.6,
+            min_ncc: 0.3,
         }
     }
 }
@@ -808,7 +800,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then_some(Rect {
+    (x1 > x0 && y1 > y0).then(|| Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
@@ -924,14 +916,7 @@ thread_local! {
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
 /// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
 /// window. One pass computes all five sums.
-fn ncc_window(
-    a: &Plane,
-    win: &Plane,
-    wo: (usize, usize),
-    gdim: (usize, usize),
-    dx: i32,
-    dy: i32,
-) -> Option<f32> {
+fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
     let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
     let qx0 = (r.x0 as i32 - dx) as usize;
     let qy0 = (r.y0 as i32 - dy) as usize;
@@ -1025,10 +1010,7 @@ struct Cand {
 impl Cand {
     /// Exact (fractional) offset of the query grid on the archive grid.
     fn offset(&self) -> (f64, f64) {
-        (
-            f64::from(self.dx) - self.ph.0,
-            f64::from(self.dy) - self.ph.1,
-        )
+        (f64::from(self.dx) - self.ph.0, f64::from(self.dy) - self.ph.1)
     }
 
     /// The same hypothesis with a new exact offset, split into the nearest
@@ -1050,11 +1032,6 @@ struct Ctx<'a> {
     archive: &'a Thumb,
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: Vec<Plane>,
-    /// The same, contrast-normalised level by level. Resampling these (a linear
-    /// operation) instead of normalising every resampled query keeps the search
-    /// cost per scale low; the normalisation window then spans 2.5–5 grid pixels
-    /// instead of exactly 5, which the correlation tolerates.
-    qpyr_lcn: Vec<Plane>,
     /// Archive pyramids per searched transform, contrast-normalised (search).
     apyr: Vec<Vec<Level>>,
     /// The same, raw luma (scoring).
@@ -1087,7 +1064,6 @@ impl<'a> Ctx<'a> {
             let next = base.last()?.half();
             base.push(next);
         }
-        let qpyr_lcn = qpyr.iter().map(lcn).collect();
         // Normalisation commutes with the dihedral transforms (square window), so
         // it is done once per level.
         let base_lcn: Vec<Plane> = base.iter().map(lcn).collect();
@@ -1106,7 +1082,6 @@ impl<'a> Ctx<'a> {
             query,
             archive,
             qpyr,
-            qpyr_lcn,
             apyr,
             araw,
             qcache: RefCell::new(HashMap::new()),
@@ -1123,14 +1098,7 @@ impl<'a> Ctx<'a> {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(resample(
-            &self.qpyr_lcn[j],
-            kk,
-            kk,
-            (0.0, 0.0),
-            ow,
-            oh,
-        )));
+        let q = Rc::new(Level::new(lcn(&resample(&self.qpyr[j], kk, kk, (0.0, 0.0), ow, oh))));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
@@ -1156,36 +1124,15 @@ impl<'a> Ctx<'a> {
     /// margin so that normalisation inside that range is exact, at a sub-pixel
     /// phase. Only this part is resampled: the query may be far larger than the
     /// archive (a screenshot), and refinement only needs the overlap.
-    fn window(
-        &self,
-        si: i32,
-        level: usize,
-        nx: (usize, usize),
-        ny: (usize, usize),
-        phase: (f64, f64),
-        normalised: bool,
-    ) -> Option<Window> {
+    fn window(&self, si: i32, level: usize, nx: (usize, usize), ny: (usize, usize), phase: (f64, f64), normalised: bool) -> Option<Window> {
         let (j, kk, gw, gh) = self.query_grid(si, level)?;
-        // Normalised windows are used at the final level only, where the exact
-        // normalisation (same 5 × 5 window as the archive) is worth its cost;
-        // the margin makes it exact inside the requested range.
         let m = if normalised { LCN_RADIUS + 2 } else { 1 };
         let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
-        let (w, h) = (
-            (nx.1 + m).min(gw).checked_sub(x)?,
-            (ny.1 + m).min(gh).checked_sub(y)?,
-        );
+        let (w, h) = ((nx.1 + m).min(gw).checked_sub(x)?, (ny.1 + m).min(gh).checked_sub(y)?);
         if w == 0 || h == 0 {
             return None;
         }
-        let p = resample(
-            &self.qpyr[j],
-            kk,
-            kk,
-            (x as f64 + phase.0, y as f64 + phase.1),
-            w,
-            h,
-        );
+        let p = resample(&self.qpyr[j], kk, kk, (x as f64 + phase.0, y as f64 + phase.1), w, h);
         STATS.with(|s| {
             let mut s = s.borrow_mut();
             s[level.min(3)] += 1;
@@ -1217,10 +1164,7 @@ impl<'a> Ctx<'a> {
     /// Linear size ratio of the two thumbnails: the scale at which their areas
     /// would match; crops lie above it, insets below.
     fn area_ratio(&self) -> f64 {
-        let (aw, ah) = (
-            f64::from(self.archive.width),
-            f64::from(self.archive.height),
-        );
+        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
         ((self.qw * self.qh) / (aw * ah)).sqrt()
     }
 
@@ -1235,10 +1179,7 @@ impl<'a> Ctx<'a> {
 
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
-        let (aw, ah) = (
-            f64::from(self.archive.width),
-            f64::from(self.archive.height),
-        );
+        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
         let r = self.area_ratio();
         let (lo, hi) = self.si_range;
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
@@ -1247,7 +1188,6 @@ impl<'a> Ctx<'a> {
         let levels = self.apyr[0].len();
         let relaxed = self.relaxed_cover();
         let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
-        let t0 = std::time::Instant::now();
 
         let mut cands: Vec<Cand> = Vec::new();
         let mut si = lo;
@@ -1261,8 +1201,7 @@ impl<'a> Ctx<'a> {
             // `coarse_side` pixels (within a factor √2 either way).
             let mut lc = self.final_level(si);
             while lc + 1 < levels
-                && ov / f64::from(1u32 << (lc + 1))
-                    >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
             {
                 lc += 1;
             }
@@ -1305,11 +1244,6 @@ impl<'a> Ctx<'a> {
             si += step;
         }
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
-        if dbg {
-            for (i, c) in cands.iter().enumerate().take(60) {
-                eprintln!("all#{i} {c:?} s={:.3}", scale_of(c.si));
-            }
-        }
         cands.truncate(p.candidates.max(1));
         if dbg {
             eprintln!("after coarse: {:?}", STATS.with(|s| *s.borrow()));
@@ -1320,25 +1254,19 @@ impl<'a> Ctx<'a> {
 
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
-        if dbg {
-            eprintln!("time coarse {:?}", t0.elapsed());
-        }
         if std::env::var_os("ALIGN_COARSE_ONLY").is_some() {
             return None;
         }
         let mut live: Vec<Cand> = cands
             .into_iter()
-            .map(|c| self.refine(c, (step / 2).max(1), 1, 2))
+            .map(|c| self.refine(c, (step / 2).max(1), 1, 3))
             .collect();
         // Descend level by level. The field is pruned before each descent (the
         // finer levels are where the cost is), keeping the best few plus the best
         // of any transform that comes close (see `prune`).
         for round in 0.. {
             dedup(&mut live);
-            // The coarse level cannot rank well (UI elements and chance peaks
-            // tie with the truth at 16 pixels), so every coarse candidate gets
-            // one level of refinement before the field is cut.
-            prune(&mut live, [usize::MAX, 6, 4, 3][round.min(3)]);
+            prune(&mut live, [6, 4, 3][round.min(2)]);
             let mut moved = false;
             for c in live.iter_mut() {
                 let lf = self.final_level(c.si);
@@ -1350,19 +1278,10 @@ impl<'a> Ctx<'a> {
                         ..*c
                     }
                     .at_offset(2.0 * ox, 2.0 * oy);
-                    // The scale is poorly determined at coarse levels (a few percent
-                    // move the edges of a 16-pixel overlap by less than a pixel), so
-                    // each finer level first sweeps ±3 of its own scale steps, then
-                    // hill-climbs; `polish` finishes at the final level.
-                    let ds = self.fine_step(&down);
-                    let kmax = if round == 0 { 1 } else { 3 };
-                    let swept = if down.level > lf {
-                        self.sweep_scale(down, ds, kmax)
-                    } else {
-                        down
-                    };
-                    let rounds = if down.level > lf { 2 } else { 1 };
-                    *c = self.refine(swept, ds, 1, rounds);
+                    // Most of the movement happens at coarse levels; at the final
+                    // level two rounds suffice before `polish`.
+                    let rounds = if down.level == lf { 2 } else { 3 };
+                    *c = self.refine(down, self.fine_step(&down), 1, rounds);
                     moved = true;
                 }
             }
@@ -1373,7 +1292,6 @@ impl<'a> Ctx<'a> {
         dedup(&mut live);
         prune(&mut live, 3);
         if dbg {
-            eprintln!("time descent {:?}", t0.elapsed());
             for c in &live {
                 eprintln!("refined {c:?} s={:.3}", scale_of(c.si));
             }
@@ -1397,11 +1315,7 @@ impl<'a> Ctx<'a> {
             }
         }
         if dbg {
-            eprintln!("time total {:?}", t0.elapsed());
-            eprintln!(
-                "stats windows per level, px per level, ncc calls, ncc px: {:?}",
-                STATS.with(|s| *s.borrow())
-            );
+            eprintln!("stats windows per level, px per level, ncc calls, ncc px: {:?}", STATS.with(|s| *s.borrow()));
         }
         best
     }
@@ -1437,35 +1351,7 @@ impl<'a> Ctx<'a> {
         let (ox, oy) = c.offset();
         let xc = 0.5 * (ox.max(0.0) + (ox + qwf).min(a.w as f64));
         let yc = 0.5 * (oy.max(0.0) + (oy + qhf).min(a.h as f64));
-        (
-            xc - (xc - ox) * k_old / k_new,
-            yc - (yc - oy) * k_old / k_new,
-        )
-    }
-
-    /// Best of scales si + k·ds for |k| ≤ `kmax`, each at its centre-preserving
-    /// offset (± one pixel).
-    fn sweep_scale(&self, c: Cand, ds: i32, kmax: i32) -> Cand {
-        let mut best = Cand {
-            ncc: f32::NEG_INFINITY,
-            ..c
-        };
-        // Scales on the level's step grid, so that candidates share resampled
-        // queries (see `refine`).
-        let centre = (f64::from(c.si) / f64::from(ds)).round() as i32 * ds;
-        for k in -kmax..=kmax {
-            let si = centre + k * ds;
-            if si < self.si_range.0 || si > self.si_range.1 {
-                continue;
-            }
-            let (ox, oy) = self.recentre(&c, si);
-            let start = Cand { si, ..c }.at_offset(ox, oy);
-            let r = self.refine(start, ds, 1, 1);
-            if r.ncc > best.ncc {
-                best = r;
-            }
-        }
-        best
+        (xc - (xc - ox) * k_old / k_new, yc - (yc - oy) * k_old / k_new)
     }
 
     /// Local search around a candidate: scale indices si ± `ds` (each with the
@@ -1474,7 +1360,6 @@ impl<'a> Ctx<'a> {
     fn refine(&self, mut c: Cand, ds: i32, radius: i32, rounds: usize) -> Cand {
         let relaxed = self.relaxed_cover();
         let a = &self.apyr[c.t][c.level].img;
-        let exact = c.level <= self.final_level(c.si);
         let mut windows: Vec<(i32, (f64, f64), Window)> = Vec::new();
         let mut seen: Vec<(i32, i32, i32, u64, u64)> = Vec::new();
         for _ in 0..rounds {
@@ -1488,20 +1373,12 @@ impl<'a> Ctx<'a> {
                 let Some((_, _, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
-                let (ox, oy) = if k == 0 {
-                    c.offset()
-                } else {
-                    self.recentre(&c, si)
-                };
+                let (ox, oy) = if k == 0 { c.offset() } else { self.recentre(&c, si) };
+                // Phases are kept on a quarter-pixel grid during refinement so that
+                // windows can be reused between rounds; `polish` makes them exact.
+                let q4 = |v: f64| (v * 4.0).round() / 4.0;
                 let mut base = Cand { si, ..c }.at_offset(ox, oy);
-                if exact {
-                    // Phases are kept on a quarter-pixel grid so that windows can be
-                    // reused between rounds; `polish` makes them exact.
-                    let q4 = |v: f64| (v * 4.0).round() / 4.0;
-                    base.ph = (q4(base.ph.0), q4(base.ph.1));
-                } else {
-                    base.ph = (0.0, 0.0);
-                }
+                base.ph = (q4(base.ph.0), q4(base.ph.1));
                 let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
                 let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
                 let (ox0, ox1) = ((base.dx - radius).max(x_lo), (base.dx + radius).min(x_hi));
@@ -1514,82 +1391,48 @@ impl<'a> Ctx<'a> {
                 if nx.1 <= nx.0 || ny.1 <= ny.0 {
                     continue;
                 }
-                // Above the final level the whole query grid is normalised once per
-                // scale and shared by every candidate (scales there sit on the
-                // level's step grid, so candidates meet on the same ones).
-                let full: Rc<Level>;
-                let (wp, wo): (&Plane, (usize, usize)) = if exact {
-                    let have = windows.iter().position(|(wsi, wph, w)| {
-                        *wsi == si
-                            && *wph == base.ph
-                            && w.x <= nx.0
-                            && w.y <= ny.0
-                            && w.x + w.p.w >= nx.1
-                            && w.y + w.p.h >= ny.1
-                    });
-                    let wi = match have {
-                        Some(i) => i,
-                        None => {
-                            // One pixel of slack each way lets the next round reuse it.
-                            let grow = |n: (usize, usize), g: usize| {
-                                (n.0.saturating_sub(1), (n.1 + 1).min(g))
-                            };
-                            let Some(w) =
-                                self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true)
-                            else {
-                                continue;
-                            };
-                            windows.push((si, base.ph, w));
-                            windows.len() - 1
-                        }
-                    };
-                    let w = &windows[wi].2;
-                    (&w.p, (w.x, w.y))
-                } else {
-                    let Some(q) = self.query(si, c.level) else {
-                        continue;
-                    };
-                    full = q;
-                    (&full.img, (0, 0))
+                let have = windows.iter().position(|(wsi, wph, w)| {
+                    *wsi == si
+                        && *wph == base.ph
+                        && w.x <= nx.0
+                        && w.y <= ny.0
+                        && w.x + w.p.w >= nx.1
+                        && w.y + w.p.h >= ny.1
+                });
+                let wi = match have {
+                    Some(i) => i,
+                    None => {
+                        // One pixel of slack each way lets the next round reuse it.
+                        let grow = |n: (usize, usize), g: usize| (n.0.saturating_sub(1), (n.1 + 1).min(g));
+                        let Some(w) = self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true) else {
+                            continue;
+                        };
+                        windows.push((si, base.ph, w));
+                        windows.len() - 1
+                    }
                 };
+                let win = &windows[wi].2;
                 let key = (base.ph.0.to_bits(), base.ph.1.to_bits());
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        // At the neighbouring scales the recentred offset is already
-                        // close: its four neighbours suffice (corners are skipped).
-                        if k != 0 && (dx - base.dx).abs() + (dy - base.dy).abs() > radius {
-                            continue;
-                        }
                         let id = (si, dx, dy, key.0, key.1);
                         let current = si == c.si && dx == c.dx && dy == c.dy && base.ph == c.ph;
                         if seen.contains(&id) && !current {
                             continue;
                         }
                         seen.push(id);
-                        if let Some(v) = ncc_window(a, wp, wo, (gw, gh), dx, dy) {
+                        if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
                             if v > best.ncc {
-                                best = Cand {
-                                    dx,
-                                    dy,
-                                    ncc: v,
-                                    ..base
-                                };
+                                best = Cand { dx, dy, ncc: v, ..base };
                             }
                         }
                     }
                 }
             }
             if !best.ncc.is_finite() {
-                // Nothing could be evaluated here (the overlap no longer meets the
-                // coverage rule at this level): the hypothesis is dead, and must
-                // not keep the score it had at a coarser level.
-                return Cand {
-                    ncc: f32::NEG_INFINITY,
-                    ..c
-                };
+                return c;
             }
-            let unchanged =
-                best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
+            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
             c = best;
             if unchanged {
                 break;
@@ -1618,9 +1461,7 @@ impl<'a> Ctx<'a> {
             ncc_window(a, &w.p, (w.x, w.y), (gw, gh), cc.dx, cc.dy)
         };
         let mut c = c;
-        if let (Some(m), Some(v0), Some(p)) =
-            (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds))
-        {
+        if let (Some(m), Some(v0), Some(p)) = (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds)) {
             let d = parabola_peak(m, v0, p);
             let si = c.si + (d * f64::from(ds)).round() as i32;
             if si != c.si {
@@ -1675,31 +1516,23 @@ impl<'a> Ctx<'a> {
         if bs.either == 0 && ncc <= 0.0 {
             return None;
         }
-        let denom = bs.both + bs.contradicting;
-        let score = if denom > 0 {
-            bs.agreeing as f32 / denom as f32
+        let score = if bs.either > 0 {
+            bs.agreeing as f32 / bs.either as f32
         } else {
             0.0
         };
-        let median = bs.median();
         let confident = covered
             && bs.agreeing >= p.min_agreeing_blocks
             && score >= p.min_score
-            && median >= p.min_median_block_ncc;
+            && ncc >= p.min_ncc;
 
         // Regions: archive level pixels → fractions of the transformed archive
         // thumbnail → untransformed archive frame; query grid pixels (with the
         // sub-pixel phase) → query fractions.
         let (atw, ath) = if t.swaps_axes() {
-            (
-                f64::from(self.archive.height),
-                f64::from(self.archive.width),
-            )
+            (f64::from(self.archive.height), f64::from(self.archive.width))
         } else {
-            (
-                f64::from(self.archive.width),
-                f64::from(self.archive.height),
-            )
+            (f64::from(self.archive.width), f64::from(self.archive.height))
         };
         let in_t = Region {
             x: (r.x0 as f64 * unit / atw) as f32,
@@ -1729,7 +1562,7 @@ impl<'a> Ctx<'a> {
             archive_region,
             score,
             ncc,
-            textured_blocks: denom,
+            textured_blocks: bs.either,
             agreeing_blocks: bs.agreeing,
             confident,
             features: bs.features(ncc, c.ncc, covered),
@@ -1753,7 +1586,6 @@ fn parabola_peak(m: f32, v0: f32, p: f32) -> f64 {
 /// wrong orientation score almost as well in the search, and only block scoring
 /// tells them apart.
 fn prune(v: &mut Vec<Cand>, n: usize) {
-    v.retain(|c| c.ncc.is_finite());
     v.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
     let Some(top) = v.first().map(|c| c.ncc) else {
         return;
@@ -1807,13 +1639,8 @@ struct BlockStats {
     in_query: u32,
     both: u32,
     either: u32,
-    /// Blocks textured in both, with two-dimensional structure in the archive,
-    /// whose detail correlation reaches `block_ncc`.
+    /// Blocks textured in both whose detail correlation reaches `block_ncc`.
     agreeing: u32,
-    /// Blocks textured in both with two-dimensional structure in the archive.
-    two_d: u32,
-    /// Blocks clearly textured in one picture and clearly flat in the other.
-    contradicting: u32,
     /// Correlations of the blocks textured in both.
     nccs: Vec<f32>,
     /// Detail correlation pooled over blocks textured in both.
@@ -1821,13 +1648,6 @@ struct BlockStats {
 }
 
 impl BlockStats {
-    /// Median correlation of the blocks textured in both (0 when none).
-    fn median(&self) -> f32 {
-        let mut v = self.nccs.clone();
-        v.sort_by(f32::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
-    }
-
     fn features(&self, ncc: f32, lcn_ncc: f32, covered: bool) -> Vec<f32> {
         let mut v = self.nccs.clone();
         v.sort_by(f32::total_cmp);
@@ -1848,9 +1668,6 @@ impl BlockStats {
             ncc,
             lcn_ncc,
             f32::from(u8::from(covered)),
-            self.agreeing as f32,
-            self.two_d as f32,
-            self.contradicting as f32,
         ]
     }
 }
@@ -1904,14 +1721,6 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             st.in_archive += u32::from(ta);
             st.in_query += u32::from(tq);
             st.either += u32::from(ta || tq);
-            // A clear contradiction: textured (twice the floor) on one side, flat
-            // (half the floor) on the other, e.g. a caption bar over the photo.
-            // Blocks near the floor on one side only are noise and count neither way.
-            let clear = |e: f32| e >= 4.0 * tex2;
-            let flat = |e: f32| e < 0.25 * tex2;
-            if (clear(ea) && flat(eq)) || (clear(eq) && flat(ea)) {
-                st.contradicting += 1;
-            }
             if !(ta && tq) {
                 continue;
             }
@@ -1922,50 +1731,16 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             sbb += f64::from(eq);
             let c = d / (ea * eq).sqrt();
             if std::env::var_os("ALIGN_BLOCKS").is_some() {
-                eprintln!(
-                    "block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}",
-                    (ea / n).sqrt(),
-                    (eq / n).sqrt()
-                );
+                eprintln!("block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}", (ea / n).sqrt(), (eq / n).sqrt());
             }
             st.nccs.push(c);
-            let two_d = is_2d(&ra, b);
-            st.two_d += u32::from(two_d);
-            if c >= p.block_ncc && two_d {
+            if c >= p.block_ncc {
                 st.agreeing += 1;
             }
         }
     }
-    st.pooled = if st.both > 0 {
-        (sab / (saa * sbb).sqrt()) as f32
-    } else {
-        0.0
-    };
+    st.pooled = if st.both > 0 { (sab / (saa * sbb).sqrt()) as f32 } else { 0.0 };
     st
-}
-
-/// Whether a (detrended) block has structure in two directions: the smaller
-/// eigenvalue of its gradient structure tensor is at least a fifth of the larger.
-///
-/// A block holding one straight edge (a border, a letterbox, a UI bar, a
-/// horizon) matches any other straight edge of that orientation, so such blocks
-/// may not vote for a match; corners, texture and text do.
-fn is_2d(v: &[f32], b: usize) -> bool {
-    let (mut sxx, mut syy, mut sxy) = (0.0f32, 0.0f32, 0.0f32);
-    for j in 0..b - 1 {
-        for i in 0..b - 1 {
-            let c = v[j * b + i];
-            let gx = v[j * b + i + 1] - c;
-            let gy = v[(j + 1) * b + i] - c;
-            sxx += gx * gx;
-            syy += gy * gy;
-            sxy += gx * gy;
-        }
-    }
-    let tr = sxx + syy;
-    let disc = ((sxx - syy) * (sxx - syy) + 4.0 * sxy * sxy).sqrt();
-    let (l_max, l_min) = (0.5 * (tr + disc), 0.5 * (tr - disc));
-    l_max > 0.0 && l_min >= 0.2 * l_max
 }
 
 /// Subtract the least-squares plane from a b × b block in place; returns the
@@ -2098,14 +1873,8 @@ mod tests {
         let al = align(&t, &t, &AlignParams::default()).expect("aligns");
         assert_eq!(al.transform, Dihedral::Identity);
         assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
-        assert!(
-            al.query_region.max_edge_distance(&Region::FULL) < 0.02,
-            "{al:?}"
-        );
-        assert!(
-            al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
-            "{al:?}"
-        );
+        assert!(al.query_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
+        assert!(al.archive_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
         assert!(al.confident, "{al:?}");
         assert!(al.score > 0.95 && al.ncc > 0.99, "{al:?}");
     }
@@ -2123,8 +1892,7 @@ mod tests {
 
     #[test]
     fn flat_images_are_never_confident() {
-        let flat =
-            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
+        let flat = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
         let t = Thumb::from_image(&flat);
         assert!(align(&t, &t, &AlignParams::default()).is_none_or(|a| !a.confident));
     }
@@ -2142,11 +1910,7 @@ mod tests {
         );
         let dynimg = DynamicImage::ImageLuma8(img);
         let expect = |d: Dihedral| -> DynamicImage {
-            let m = if d.mirrored() {
-                dynimg.fliph()
-            } else {
-                dynimg.clone()
-            };
+            let m = if d.mirrored() { dynimg.fliph() } else { dynimg.clone() };
             match d.quarter_turns() {
                 0 => m,
                 1 => m.rotate90(),
