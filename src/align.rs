@@ -104,7 +104,11 @@ impl Thumb {
         Thumb {
             width: w as u16,
             height: h as u16,
-            pixels: out.p.iter().map(|&v| v.round().clamp(0.0, 255.0) as u8).collect(),
+            pixels: out
+                .p
+                .iter()
+                .map(|&v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
             source_width: sw,
             source_height: sh,
         }
@@ -253,7 +257,10 @@ impl Dihedral {
     fn mirrored(self) -> bool {
         matches!(
             self,
-            Dihedral::Mirror | Dihedral::MirrorRot90 | Dihedral::MirrorRot180 | Dihedral::MirrorRot270
+            Dihedral::Mirror
+                | Dihedral::MirrorRot90
+                | Dihedral::MirrorRot180
+                | Dihedral::MirrorRot270
         )
     }
 
@@ -800,7 +807,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then(|| Rect {
+    (x1 > x0 && y1 > y0).then_some(Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
@@ -916,7 +923,14 @@ thread_local! {
 /// Plain NCC at one offset, with the query given as a window (origin `wo`) of
 /// its full grid of size `gdim`; `None` when the overlap is flat or leaves the
 /// window. One pass computes all five sums.
-fn ncc_window(a: &Plane, win: &Plane, wo: (usize, usize), gdim: (usize, usize), dx: i32, dy: i32) -> Option<f32> {
+fn ncc_window(
+    a: &Plane,
+    win: &Plane,
+    wo: (usize, usize),
+    gdim: (usize, usize),
+    dx: i32,
+    dy: i32,
+) -> Option<f32> {
     let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
     let qx0 = (r.x0 as i32 - dx) as usize;
     let qy0 = (r.y0 as i32 - dy) as usize;
@@ -1010,7 +1024,10 @@ struct Cand {
 impl Cand {
     /// Exact (fractional) offset of the query grid on the archive grid.
     fn offset(&self) -> (f64, f64) {
-        (f64::from(self.dx) - self.ph.0, f64::from(self.dy) - self.ph.1)
+        (
+            f64::from(self.dx) - self.ph.0,
+            f64::from(self.dy) - self.ph.1,
+        )
     }
 
     /// The same hypothesis with a new exact offset, split into the nearest
@@ -1098,7 +1115,14 @@ impl<'a> Ctx<'a> {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(lcn(&resample(&self.qpyr[j], kk, kk, (0.0, 0.0), ow, oh))));
+        let q = Rc::new(Level::new(lcn(&resample(
+            &self.qpyr[j],
+            kk,
+            kk,
+            (0.0, 0.0),
+            ow,
+            oh,
+        ))));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
@@ -1124,15 +1148,33 @@ impl<'a> Ctx<'a> {
     /// margin so that normalisation inside that range is exact, at a sub-pixel
     /// phase. Only this part is resampled: the query may be far larger than the
     /// archive (a screenshot), and refinement only needs the overlap.
-    fn window(&self, si: i32, level: usize, nx: (usize, usize), ny: (usize, usize), phase: (f64, f64), normalised: bool) -> Option<Window> {
+    fn window(
+        &self,
+        si: i32,
+        level: usize,
+        nx: (usize, usize),
+        ny: (usize, usize),
+        phase: (f64, f64),
+        normalised: bool,
+    ) -> Option<Window> {
         let (j, kk, gw, gh) = self.query_grid(si, level)?;
         let m = if normalised { LCN_RADIUS + 2 } else { 1 };
         let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
-        let (w, h) = ((nx.1 + m).min(gw).checked_sub(x)?, (ny.1 + m).min(gh).checked_sub(y)?);
+        let (w, h) = (
+            (nx.1 + m).min(gw).checked_sub(x)?,
+            (ny.1 + m).min(gh).checked_sub(y)?,
+        );
         if w == 0 || h == 0 {
             return None;
         }
-        let p = resample(&self.qpyr[j], kk, kk, (x as f64 + phase.0, y as f64 + phase.1), w, h);
+        let p = resample(
+            &self.qpyr[j],
+            kk,
+            kk,
+            (x as f64 + phase.0, y as f64 + phase.1),
+            w,
+            h,
+        );
         STATS.with(|s| {
             let mut s = s.borrow_mut();
             s[level.min(3)] += 1;
@@ -1164,7 +1206,10 @@ impl<'a> Ctx<'a> {
     /// Linear size ratio of the two thumbnails: the scale at which their areas
     /// would match; crops lie above it, insets below.
     fn area_ratio(&self) -> f64 {
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         ((self.qw * self.qh) / (aw * ah)).sqrt()
     }
 
@@ -1179,7 +1224,10 @@ impl<'a> Ctx<'a> {
 
     fn run(&self) -> Option<Alignment> {
         let p = self.params;
-        let (aw, ah) = (f64::from(self.archive.width), f64::from(self.archive.height));
+        let (aw, ah) = (
+            f64::from(self.archive.width),
+            f64::from(self.archive.height),
+        );
         let r = self.area_ratio();
         let (lo, hi) = self.si_range;
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
@@ -1201,7 +1249,8 @@ impl<'a> Ctx<'a> {
             // `coarse_side` pixels (within a factor √2 either way).
             let mut lc = self.final_level(si);
             while lc + 1 < levels
-                && ov / f64::from(1u32 << (lc + 1)) >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
+                && ov / f64::from(1u32 << (lc + 1))
+                    >= f64::from(p.coarse_side) * std::f64::consts::FRAC_1_SQRT_2
             {
                 lc += 1;
             }
@@ -1315,7 +1364,10 @@ impl<'a> Ctx<'a> {
             }
         }
         if dbg {
-            eprintln!("stats windows per level, px per level, ncc calls, ncc px: {:?}", STATS.with(|s| *s.borrow()));
+            eprintln!(
+                "stats windows per level, px per level, ncc calls, ncc px: {:?}",
+                STATS.with(|s| *s.borrow())
+            );
         }
         best
     }
@@ -1351,7 +1403,10 @@ impl<'a> Ctx<'a> {
         let (ox, oy) = c.offset();
         let xc = 0.5 * (ox.max(0.0) + (ox + qwf).min(a.w as f64));
         let yc = 0.5 * (oy.max(0.0) + (oy + qhf).min(a.h as f64));
-        (xc - (xc - ox) * k_old / k_new, yc - (yc - oy) * k_old / k_new)
+        (
+            xc - (xc - ox) * k_old / k_new,
+            yc - (yc - oy) * k_old / k_new,
+        )
     }
 
     /// Local search around a candidate: scale indices si ± `ds` (each with the
@@ -1373,7 +1428,11 @@ impl<'a> Ctx<'a> {
                 let Some((_, _, gw, gh)) = self.query_grid(si, c.level) else {
                     continue;
                 };
-                let (ox, oy) = if k == 0 { c.offset() } else { self.recentre(&c, si) };
+                let (ox, oy) = if k == 0 {
+                    c.offset()
+                } else {
+                    self.recentre(&c, si)
+                };
                 // Phases are kept on a quarter-pixel grid during refinement so that
                 // windows can be reused between rounds; `polish` makes them exact.
                 let q4 = |v: f64| (v * 4.0).round() / 4.0;
@@ -1403,8 +1462,11 @@ impl<'a> Ctx<'a> {
                     Some(i) => i,
                     None => {
                         // One pixel of slack each way lets the next round reuse it.
-                        let grow = |n: (usize, usize), g: usize| (n.0.saturating_sub(1), (n.1 + 1).min(g));
-                        let Some(w) = self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true) else {
+                        let grow =
+                            |n: (usize, usize), g: usize| (n.0.saturating_sub(1), (n.1 + 1).min(g));
+                        let Some(w) =
+                            self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true)
+                        else {
                             continue;
                         };
                         windows.push((si, base.ph, w));
@@ -1423,7 +1485,12 @@ impl<'a> Ctx<'a> {
                         seen.push(id);
                         if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
                             if v > best.ncc {
-                                best = Cand { dx, dy, ncc: v, ..base };
+                                best = Cand {
+                                    dx,
+                                    dy,
+                                    ncc: v,
+                                    ..base
+                                };
                             }
                         }
                     }
@@ -1432,7 +1499,8 @@ impl<'a> Ctx<'a> {
             if !best.ncc.is_finite() {
                 return c;
             }
-            let unchanged = best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
+            let unchanged =
+                best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
             c = best;
             if unchanged {
                 break;
@@ -1461,7 +1529,9 @@ impl<'a> Ctx<'a> {
             ncc_window(a, &w.p, (w.x, w.y), (gw, gh), cc.dx, cc.dy)
         };
         let mut c = c;
-        if let (Some(m), Some(v0), Some(p)) = (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds)) {
+        if let (Some(m), Some(v0), Some(p)) =
+            (at_scale(c.si - ds), at_scale(c.si), at_scale(c.si + ds))
+        {
             let d = parabola_peak(m, v0, p);
             let si = c.si + (d * f64::from(ds)).round() as i32;
             if si != c.si {
@@ -1530,9 +1600,15 @@ impl<'a> Ctx<'a> {
         // thumbnail → untransformed archive frame; query grid pixels (with the
         // sub-pixel phase) → query fractions.
         let (atw, ath) = if t.swaps_axes() {
-            (f64::from(self.archive.height), f64::from(self.archive.width))
+            (
+                f64::from(self.archive.height),
+                f64::from(self.archive.width),
+            )
         } else {
-            (f64::from(self.archive.width), f64::from(self.archive.height))
+            (
+                f64::from(self.archive.width),
+                f64::from(self.archive.height),
+            )
         };
         let in_t = Region {
             x: (r.x0 as f64 * unit / atw) as f32,
@@ -1731,7 +1807,11 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             sbb += f64::from(eq);
             let c = d / (ea * eq).sqrt();
             if std::env::var_os("ALIGN_BLOCKS").is_some() {
-                eprintln!("block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}", (ea / n).sqrt(), (eq / n).sqrt());
+                eprintln!(
+                    "block {bx},{by} rms_a {:.1} rms_q {:.1} ncc {c:.3}",
+                    (ea / n).sqrt(),
+                    (eq / n).sqrt()
+                );
             }
             st.nccs.push(c);
             if c >= p.block_ncc {
@@ -1739,7 +1819,11 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             }
         }
     }
-    st.pooled = if st.both > 0 { (sab / (saa * sbb).sqrt()) as f32 } else { 0.0 };
+    st.pooled = if st.both > 0 {
+        (sab / (saa * sbb).sqrt()) as f32
+    } else {
+        0.0
+    };
     st
 }
 
@@ -1873,8 +1957,14 @@ mod tests {
         let al = align(&t, &t, &AlignParams::default()).expect("aligns");
         assert_eq!(al.transform, Dihedral::Identity);
         assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
-        assert!(al.query_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
-        assert!(al.archive_region.max_edge_distance(&Region::FULL) < 0.02, "{al:?}");
+        assert!(
+            al.query_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
+        assert!(
+            al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
+            "{al:?}"
+        );
         assert!(al.confident, "{al:?}");
         assert!(al.score > 0.95 && al.ncc > 0.99, "{al:?}");
     }
@@ -1892,7 +1982,8 @@ mod tests {
 
     #[test]
     fn flat_images_are_never_confident() {
-        let flat = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
+        let flat =
+            DynamicImage::ImageLuma8(image::GrayImage::from_pixel(200, 150, image::Luma([90])));
         let t = Thumb::from_image(&flat);
         assert!(align(&t, &t, &AlignParams::default()).is_none_or(|a| !a.confident));
     }
@@ -1910,7 +2001,11 @@ mod tests {
         );
         let dynimg = DynamicImage::ImageLuma8(img);
         let expect = |d: Dihedral| -> DynamicImage {
-            let m = if d.mirrored() { dynimg.fliph() } else { dynimg.clone() };
+            let m = if d.mirrored() {
+                dynimg.fliph()
+            } else {
+                dynimg.clone()
+            };
             match d.quarter_turns() {
                 0 => m,
                 1 => m.rotate90(),
