@@ -117,12 +117,35 @@ impl Window {
     }
 }
 
+const fn win(x: f32, y: f32, w: f32, h: f32) -> Window {
+    Window { x, y, w, h }
+}
+
 /// Sub-windows hashed for every archived picture, named as stored.
 ///
-/// A crop that keeps about half the area (side ≈ 0.7) lands close to one of the
-/// 0.7 windows when centred or pushed into a corner; 0.8 covers the gentler
-/// crops, and `top85` the picture above a caption bar drawn over its bottom.
+/// They are what lets a crop find its original in an archive of millions: a
+/// cropped copy's whole-frame hashes are far from the original's whole frame,
+/// but close to a stored window at nearly the same place and scale, and that
+/// makes the original the query's nearest neighbour and a candidate for the
+/// aligner. Perceptual hashes tolerate a shift of a few percent of the side, so
+/// the windows are placed to leave no common crop further than that from one:
+/// - a crop keeping about half the area (side ≈ 0.7) lies within 7.5% of the
+///   side of one of nine 0.7 windows (corners, edge middles, centre);
+/// - a crop keeping three quarters (side ≈ 0.87), usually pushed towards one
+///   corner to cut away an edge, lies close to one of four 0.87 corner windows;
+/// - 0.8 centred covers "10% off every side", and `top85` the picture above a
+///   caption bar drawn over its bottom.
+/// Each window costs three stored hashes per archived picture (see the README's
+/// index memory figures).
 pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
+    ("tl87", win(0.0, 0.0, 0.87, 0.87)),
+    ("tr87", win(0.13, 0.0, 0.87, 0.87)),
+    ("bl87", win(0.0, 0.13, 0.87, 0.87)),
+    ("br87", win(0.13, 0.13, 0.87, 0.87)),
+    ("t70", win(0.15, 0.0, 0.7, 0.7)),
+    ("b70", win(0.15, 0.3, 0.7, 0.7)),
+    ("l70", win(0.0, 0.15, 0.7, 0.7)),
+    ("r70", win(0.3, 0.15, 0.7, 0.7)),
     (
         "c80",
         Window {
