@@ -2,4 +2,6 @@
 
 mod cli;
 mod common;
+mod html;
 mod samples;
+mod serve;
