@@ -166,10 +166,10 @@ h1{font-size:1.1em;color:#555;word-break:break-all}\
 .verdict{font-size:1.5em;font-weight:600;padding:.6em .8em;border-radius:6px;border-left:8px solid}\
 .high{background:#fde8e8;border-color:#c81e1e}.warning{background:#fdf6e3;border-color:#c27803}.info{background:#e8f1fd;border-color:#1c64f2}\
 .pair{display:flex;gap:1.5em;flex-wrap:wrap}figure{margin:0;flex:1 1 20em}\
-figure img{max-width:100%;max-height:28em;display:block;border:1px solid #ccc;background:#f4f4f4}\
+figure img{width:100%;height:auto;max-height:28em;object-fit:contain;display:block;border:1px solid #ccc;background:#f4f4f4}\
 figure .none{padding:3em 1em;border:1px dashed #aaa;color:#666;text-align:center}\
 figcaption{font-size:.9em;color:#444;margin-top:.3em;word-break:break-word}\
-ul.findings{list-style:none;padding:0}ul.findings li{margin:.3em 0;padding:.4em .7em;border-left:6px solid;border-radius:4px}\
+ul.findings{list-style:none;padding:0}ul.findings li{margin:.3em 0;padding:.4em .7em;border-left-width:6px;border-left-style:solid;border-radius:4px}\
 .sev{font-weight:700;text-transform:uppercase;font-size:.8em;margin-right:.5em}\
 table{border-collapse:collapse}td,th{text-align:left;vertical-align:top;padding:.2em .8em .2em 0;word-break:break-word}\
 th{color:#555;font-weight:500}code{font-size:.85em}footer{margin-top:2em;color:#777;font-size:.85em}";

@@ -100,8 +100,29 @@ pub fn http(
 }
 
 pub fn read_response(s: &mut impl std::io::Read) -> std::io::Result<HttpResponse> {
+    // Read until the message is complete, not until the peer closes: some
+    // servers (chromedriver) keep the connection open despite `Connection: close`.
     let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+            let body = &raw[split + 4..];
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|n| body.len() >= n)
+                || (head.contains("transfer-encoding: chunked") && body.ends_with(b"0\r\n\r\n"))
+            {
+                break;
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-const HOSTILE_NAME: &str = "<script>alert(1)</script>\u{202E}gpj.jpg";
+// No '/' (a file name cannot hold one), so the closing tag is an img onerror.
+const HOSTILE_NAME: &str = "<script>alert(1)<img src=x onerror=alert(2)>\u{202E}gpj.jpg";
 
 struct Driver {
     child: Child,
@@ -188,7 +189,9 @@ fn the_html_report_renders_in_a_real_browser() {
     let sha = sha256_hex(&storm);
     let page = html.join(format!("{sha}.html"));
     let source = std::fs::read_to_string(&page).expect("a page named by content SHA-256");
-    assert!(!source.contains("<script") && !source.contains('\u{202E}'));
+    assert!(
+        !source.contains("<script") && !source.contains("<img src=x") && !source.contains('\u{202E}')
+    );
 
     let d = Driver::start(&chromium, &chromedriver);
     d.open(&page);
@@ -199,6 +202,7 @@ fn the_html_report_renders_in_a_real_browser() {
                  q: [q.complete, q.naturalWidth], e: [e.complete, e.naturalWidth],\
                  h1: document.querySelector('h1').textContent,\
                  scripts: document.scripts.length,\
+                 imgs: document.images.length,\
                  high: document.querySelectorAll('ul.findings li.high').length};",
     );
     let verdict = v["verdict"].as_str().unwrap();
@@ -223,9 +227,10 @@ fn the_html_report_renders_in_a_real_browser() {
     // The name is shown as text, the override made visible.
     let h1 = v["h1"].as_str().unwrap();
     assert!(
-        h1.contains("<script>alert(1)</script>\\u{202e}gpj.jpg"),
+        h1.contains("<script>alert(1)<img src=x onerror=alert(2)>\\u{202e}gpj.jpg"),
         "{h1}"
     );
+    assert_eq!(v["imgs"], 2, "only the two pictures are images");
     let shot = screenshot(&d, "html-report.png");
     assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
 

@@ -5,3 +5,4 @@ mod common;
 mod html;
 mod samples;
 mod serve;
+mod watch;
