@@ -150,6 +150,11 @@ fn the_html_report_renders_in_a_real_browser() {
         which(&["chromium", "chromium-browser", "google-chrome"]),
         which(&["chromedriver"]),
     ) else {
+        // CI installs both (.ci/run): there, a missing browser is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium and chromedriver must be installed under CI (.ci/run installs them)"
+        );
         eprintln!(
             "SKIPPED the_html_report_renders_in_a_real_browser: chromium and chromedriver are not \
              on PATH (Debian: apt-get install chromium chromium-driver; .ci/run does this)"
@@ -190,7 +195,9 @@ fn the_html_report_renders_in_a_real_browser() {
     let page = html.join(format!("{sha}.html"));
     let source = std::fs::read_to_string(&page).expect("a page named by content SHA-256");
     assert!(
-        !source.contains("<script") && !source.contains("<img src=x") && !source.contains('\u{202E}')
+        !source.contains("<script")
+            && !source.contains("<img src=x")
+            && !source.contains('\u{202E}')
     );
 
     let d = Driver::start(&chromium, &chromedriver);

@@ -23,7 +23,7 @@ impl Watcher {
             .arg(dir)
             .arg("--out")
             .arg(out)
-            .args(["--settle-ms", "600", "--rescan", "2", "--html"])
+            .args(["--settle-ms", "1500", "--rescan", "2", "--html"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -38,7 +38,11 @@ impl Watcher {
         });
         let w = Watcher { child, lines };
         w.wait_for("watch started", || {
-            w.lines.lock().unwrap().iter().any(|l| l.contains("watching"))
+            w.lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("watching"))
         });
         w
     }
@@ -103,7 +107,7 @@ fn watch_processes_complete_files_once_across_restarts() {
     )
     .unwrap();
     std::fs::write(inbox.join("notes.txt"), "not a picture").unwrap();
-    // One picture copied slowly, in chunks with pauses shorter than the settle time.
+    // One picture copied slowly, in chunks with pauses much shorter than the settle time.
     let slow = std::fs::read(samples().join("incoming/new_coffee.jpg")).unwrap();
     {
         let mut f = std::fs::File::create(inbox.join("slow.jpg")).unwrap();
