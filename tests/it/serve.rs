@@ -308,3 +308,35 @@ fn serve_answers_100_concurrent_uploads() {
         assert_eq!(v["earliest_copy"]["first_seen"], "2008-04-19T13:43:16");
     }
 }
+
+#[test]
+fn serve_answers_503_past_the_deadline_and_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    // One slot and a 1 s deadline: six full-size checks queued behind each
+    // other cannot all finish in time (one takes well over 0.2 s here).
+    let s = Server::start(&db, dir.path(), &["--concurrency", "1", "--timeout", "1"]);
+    let body = sample("incoming/storm_caption.jpg");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| s.post("/v1/check", &[], &body)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let r = h.join().unwrap();
+                if r.status == 503 {
+                    assert!(r.json()["error"].as_str().unwrap().contains("limit of 1 s"));
+                }
+                r.status
+            })
+            .collect()
+    });
+    assert!(
+        statuses.iter().all(|&c| c == 200 || c == 503),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&503), "{statuses:?}");
+    // The abandoned analyses finish in the background; the service answers on.
+    assert_eq!(s.get("/v1/health").json()["status"], "ok");
+}
