@@ -68,6 +68,8 @@ pub struct Options {
     pub verbose: bool,
     /// Write the copies of the first three photos here, to look at.
     pub dump: Option<PathBuf>,
+    /// Run only these transformations (all when empty).
+    pub only: Vec<String>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
                 .min(4),
             verbose: false,
             dump: None,
+            only: Vec::new(),
         }
     }
 }
@@ -96,6 +99,17 @@ fn parse_args() -> Result<Options, String> {
             "--json" => o.json = Some(args.next().ok_or("--json needs a path")?.into()),
             "--dump" => o.dump = Some(args.next().ok_or("--dump needs a folder")?.into()),
             "--ref" => o.ref_dir = args.next().ok_or("--ref needs a folder")?.into(),
+            "--only" => {
+                let names = args.next().ok_or("--only needs transformation names")?;
+                o.only = names.split(',').map(str::to_string).collect();
+                if let Some(bad) = o
+                    .only
+                    .iter()
+                    .find(|n| TRANSFORMATIONS.iter().all(|t| t.name != n.as_str()))
+                {
+                    return Err(format!("--only: no transformation named {bad:?}"));
+                }
+            }
             "--threads" => {
                 o.threads = args
                     .next()
@@ -105,7 +119,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME]"
                 );
                 std::process::exit(0);
             }
@@ -997,6 +1011,7 @@ struct Ctx<'a> {
     archived: &'a [Archived],
     by_sha: HashMap<&'a str, usize>,
     dump: Option<&'a Path>,
+    only: &'a [String],
 }
 
 /// Build the archive, make and query every copy.
@@ -1068,6 +1083,7 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
             .map(|(i, a)| (a.sha256.as_str(), i))
             .collect(),
         dump: opts.dump.as_deref(),
+        only: &opts.only,
     };
 
     // Photos are handed out one at a time; each photo's copies are made and
@@ -1082,7 +1098,9 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
                     break;
                 }
                 let out = query_photo(&ctx, i);
-                results.lock().expect("results").extend(out);
+                let mut all = results.lock().expect("results");
+                all.extend(out);
+                eprint!("\r{} queries done", all.len());
             });
         }
     });
@@ -1104,6 +1122,9 @@ fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
     let decoded = image::load_from_memory(&bytes).map_err(|e| e.to_string());
     let mut out = Vec::new();
     for (ti, t) in TRANSFORMATIONS.iter().enumerate() {
+        if !ctx.only.is_empty() && !ctx.only.iter().any(|n| n == t.name) {
+            continue;
+        }
         let blank = Outcome {
             photo: pi,
             transform: ti,
@@ -1336,6 +1357,7 @@ impl Summary {
         TRANSFORMATIONS
             .iter()
             .enumerate()
+            .filter(|(ti, _)| self.outcomes.iter().any(|o| o.transform == *ti))
             .map(|(ti, t)| {
                 let mut r = Row {
                     name: t.name,

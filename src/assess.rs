@@ -3,6 +3,7 @@
 //! no thresholds on hashes (matching owns those).
 
 use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Confidence, Finding, Match, Severity};
 use crate::metadata::Metadata;
@@ -12,6 +13,58 @@ use crate::metadata::Metadata;
 pub struct Claim {
     /// The date the picture is claimed to have been taken.
     pub date: Option<NaiveDate>,
+    /// The place the picture is claimed to have been taken.
+    pub location: Option<ClaimedPlace>,
+}
+
+/// A claimed place: a point and how far from it still counts as "there".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedPlace {
+    /// Signed decimal degrees, south negative.
+    pub latitude: f64,
+    /// Signed decimal degrees, west negative.
+    pub longitude: f64,
+    /// Kilometres around the point that still count as the claimed place.
+    pub radius_km: f64,
+}
+
+/// Radius used when a claimed place is given without one: a city and its
+/// outskirts, wide enough for phone GPS error and "near X" captions.
+pub const DEFAULT_CLAIM_RADIUS_KM: f64 = 25.0;
+
+/// Parse `LAT,LON[,RADIUS_KM]` (decimal degrees, south and west negative).
+pub fn parse_location(s: &str) -> Option<ClaimedPlace> {
+    let parts: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()?;
+    let (latitude, longitude, radius_km) = match parts.as_slice() {
+        [a, b] => (*a, *b, DEFAULT_CLAIM_RADIUS_KM),
+        [a, b, r] => (*a, *b, *r),
+        _ => return None,
+    };
+    ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude) && radius_km > 0.0)
+        .then_some(ClaimedPlace {
+            latitude,
+            longitude,
+            radius_km,
+        })
+}
+
+/// Mean Earth radius (IUGG), km.
+const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+fn haversine(lat1: f64, lon1: f64, lat2: f64, lon2: f64, radius: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * radius * a.sqrt().min(1.0).asin()
+}
+
+/// Great-circle distance in km between two points in decimal degrees.
+pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    haversine(lat1, lon1, lat2, lon2, EARTH_RADIUS_KM)
 }
 
 /// Parse a date given on the command line or in a request: `2024-03-01`,
@@ -91,6 +144,8 @@ pub struct Inputs<'a> {
     pub claim: &'a Claim,
     /// Whether the hashes were too weak to match on.
     pub unmatchable: Option<String>,
+    /// The embedded thumbnail compared with the main picture, when both decoded.
+    pub thumbnail: Option<&'a crate::thumbnail::ThumbnailComparison>,
 }
 
 /// Turn the evidence into findings, most severe first.
@@ -182,7 +237,13 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             ));
         }
     }
+    if let Some(place) = input.claim.location {
+        claimed_place(input.metadata, place, &mut f);
+    }
     if let Some(meta) = input.metadata {
+        if let Some(cc) = meta.container.as_ref().and_then(|c| c.c2pa.as_ref()) {
+            content_credentials(cc, &mut f);
+        }
         if meta.exif.is_empty() {
             f.push(Finding::new(
                 "no_metadata",
@@ -197,6 +258,9 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             }
         }
         date_inconsistent(meta, &mut f);
+        if let Some(t) = input.thumbnail.filter(|t| !t.same_picture) {
+            f.push(thumbnail_mismatch(t));
+        }
         if let Some(gps) = &meta.gps {
             f.push(Finding::new(
                 "gps_present",
@@ -247,6 +311,30 @@ fn edited_with_software(meta: &Metadata, f: &mut Vec<Finding>) {
         if !agents.is_empty() {
             said.push(format!(
                 "XMP History {}",
+                agents
+                    .iter()
+                    .take(5)
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if let Some(cc) = meta.container.as_ref().and_then(|c| c.c2pa.as_ref()) {
+        let mut agents: Vec<&str> = Vec::new();
+        for a in cc
+            .manifests
+            .iter()
+            .flat_map(|m| &m.actions)
+            .filter_map(|a| a.software_agent.as_deref())
+        {
+            if is_editor(a) && !agents.contains(&a) {
+                agents.push(a);
+            }
+        }
+        if !agents.is_empty() {
+            said.push(format!(
+                "Content Credentials actions by {}",
                 agents
                     .iter()
                     .take(5)
@@ -340,18 +428,19 @@ fn date_inconsistent(meta: &Metadata, f: &mut Vec<Finding>) {
     let Some((exif_t, exif_day)) = loose_datetime(orig) else {
         return;
     };
-    let Some(c) = &meta.container else { return };
     let mut others: Vec<(&str, &str)> = Vec::new();
-    if let Some(x) = &c.xmp {
-        if let Some(d) = x.create_date.as_deref() {
-            others.push(("XMP CreateDate", d));
+    if let Some(c) = &meta.container {
+        if let Some(x) = &c.xmp {
+            if let Some(d) = x.create_date.as_deref() {
+                others.push(("XMP CreateDate", d));
+            }
+            if let Some(d) = x.date_created.as_deref() {
+                others.push(("XMP photoshop:DateCreated", d));
+            }
         }
-        if let Some(d) = x.date_created.as_deref() {
-            others.push(("XMP photoshop:DateCreated", d));
+        if let Some(d) = c.iptc.as_ref().and_then(|i| i.date_created.as_deref()) {
+            others.push(("IPTC date created", d));
         }
-    }
-    if let Some(d) = c.iptc.as_ref().and_then(|i| i.date_created.as_deref()) {
-        others.push(("IPTC date created", d));
     }
     let mut bad = Vec::new();
     for (what, d) in others {
@@ -364,6 +453,9 @@ fn date_inconsistent(meta: &Metadata, f: &mut Vec<Finding>) {
             bad.push(format!("{what} {d} ({} h apart)", hours));
         }
     }
+    if let Some(why) = gps_time_gap(meta, orig, exif_t) {
+        bad.push(why);
+    }
     if !bad.is_empty() {
         f.push(Finding::new(
             "date_inconsistent",
@@ -371,6 +463,182 @@ fn date_inconsistent(meta: &Metadata, f: &mut Vec<Finding>) {
             format!(
                 "The file's dates disagree by more than time zones explain: EXIF DateTimeOriginal {orig} vs {}.",
                 bad.join(", ")
+            ),
+        ));
+    }
+}
+
+/// GPS time (UTC, from the satellites) against the camera's clock. With
+/// OffsetTimeOriginal the two are compared in UTC and may differ by
+/// [`GPS_MARGIN_WITH_OFFSET_H`] (a stale fix); without it the local time may be
+/// up to 14 h from UTC, so only more than [`GPS_MARGIN_NO_OFFSET_H`] counts.
+fn gps_time_gap(meta: &Metadata, orig: &str, exif_t: chrono::NaiveDateTime) -> Option<String> {
+    let g = meta.gps.as_ref()?.timestamp.as_deref()?;
+    let gps = chrono::DateTime::parse_from_rfc3339(g).ok()?.naive_utc();
+    let (minutes, margin) = match chrono::DateTime::parse_from_rfc3339(orig) {
+        Ok(local) => (
+            (local.naive_utc() - gps).num_minutes(),
+            GPS_MARGIN_WITH_OFFSET_H,
+        ),
+        Err(_) => ((exif_t - gps).num_minutes(), GPS_MARGIN_NO_OFFSET_H),
+    };
+    let hours = minutes.abs() as f64 / 60.0;
+    (hours > margin).then(|| {
+        format!("GPS time {g} ({hours:.1} h apart; the camera clock was wrong, or the time or the GPS data was changed)")
+    })
+}
+
+/// Hours GPS time and capture time may differ when the capture time has an offset.
+const GPS_MARGIN_WITH_OFFSET_H: f64 = 2.0;
+/// Hours they may differ without an offset: 14 h of time zones plus a stale fix.
+const GPS_MARGIN_NO_OFFSET_H: f64 = 15.0;
+
+fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
+    let d = t
+        .distance
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
+    Finding::new(
+        "thumbnail_mismatch",
+        Severity::Warning,
+        format!(
+            "The embedded EXIF thumbnail shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the thumbnail may show the earlier version.",
+            if framing { " or framing" } else { "" },
+            t.aspect_main,
+            t.aspect_thumbnail
+        ),
+    )
+}
+
+/// GPS position against the claimed place.
+fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Finding>) {
+    let Some(gps) = meta.and_then(|m| m.gps.as_ref()) else {
+        f.push(Finding::new(
+            "claim_location_unchecked",
+            Severity::Info,
+            "The file records no GPS position: the claimed place cannot be checked against it.",
+        ));
+        return;
+    };
+    let km = distance_km(gps.latitude, gps.longitude, place.latitude, place.longitude);
+    if km > place.radius_km {
+        f.push(Finding::new(
+            "location_far_from_claim",
+            Severity::High,
+            format!(
+                "The file's GPS position {:.5}, {:.5} is {km:.0} km from the claimed place {:.5}, {:.5} (allowed radius {} km).",
+                gps.latitude, gps.longitude, place.latitude, place.longitude, place.radius_km
+            ),
+        ));
+    } else {
+        f.push(Finding::new(
+            "location_near_claim",
+            Severity::Info,
+            format!(
+                "The file's GPS position is {km:.1} km from the claimed place, within the {} km radius; GPS metadata can be edited, so this supports the claim without proving it.",
+                place.radius_km
+            ),
+        ));
+    }
+}
+
+/// IPTC digital source types that mean generative AI made the picture or part of it.
+const GENERATIVE_SOURCE_TYPES: &[&str] = &[
+    "trainedAlgorithmicMedia",
+    "compositeWithTrainedAlgorithmicMedia",
+];
+
+fn content_credentials(cc: &crate::c2pa::ContentCredentials, f: &mut Vec<Finding>) {
+    let active = cc.manifests.last();
+    let signer = active.and_then(|m| m.signature.as_ref()).map(|s| {
+        let who = [s.common_name.as_deref(), s.issuer.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        match &s.time {
+            Some(t) => format!("signed by {who} at {t} (time-stamp)"),
+            None => format!("signed by {who} (no time-stamp)"),
+        }
+    });
+    let generator = active.and_then(|m| {
+        m.claim_generator
+            .clone()
+            .or_else(|| m.claim_generator_info.first().cloned())
+    });
+    let mut what = Vec::new();
+    what.extend(signer);
+    what.extend(generator.map(|g| format!("made with {g}")));
+    if let Some(m) = active {
+        let acts: Vec<&str> = m
+            .actions
+            .iter()
+            .map(|a| a.action.as_str())
+            .take(8)
+            .collect();
+        if !acts.is_empty() {
+            what.push(format!("actions {}", acts.join(", ")));
+        }
+    }
+    match cc.validation_state.as_str() {
+        "invalid" => {
+            let failures: Vec<String> = active
+                .map(|m| {
+                    m.validation
+                        .iter()
+                        .filter(|s| !s.success)
+                        .map(|s| format!("{} ({})", s.code, s.explanation))
+                        .take(5)
+                        .collect()
+                })
+                .unwrap_or_default();
+            f.push(Finding::new(
+                "content_credentials_invalid",
+                Severity::High,
+                format!(
+                    "The file carries Content Credentials (C2PA) that do not check out: {}{}. The picture or its manifest was changed after signing, or the manifest is broken.",
+                    if failures.is_empty() { "no readable manifest".to_string() } else { failures.join("; ") },
+                    if what.is_empty() { String::new() } else { format!("; it says: {}", what.join("; ")) }
+                ),
+            ));
+        }
+        state => f.push(Finding::new(
+            "content_credentials",
+            Severity::Info,
+            format!(
+                "The file carries Content Credentials (C2PA){}. {} The signer was not checked against a trust list (offline): anyone can sign.",
+                if what.is_empty() { String::new() } else { format!(": {}", what.join("; ")) },
+                if state == "valid" {
+                    "The signature and the file's bytes check out."
+                } else {
+                    "Not every check could be done (see metadata.container.c2pa.not_checked)."
+                }
+            ),
+        )),
+    }
+    let generative: Vec<String> = cc
+        .manifests
+        .iter()
+        .flat_map(|m| &m.actions)
+        .filter_map(|a| {
+            let t = a.digital_source_type.as_deref()?;
+            let kind = t.rsplit('/').next()?;
+            GENERATIVE_SOURCE_TYPES
+                .contains(&kind)
+                .then(|| format!("{} ({kind})", a.action))
+        })
+        .take(5)
+        .collect();
+    if !generative.is_empty() {
+        f.push(Finding::new(
+            "generative_ai",
+            Severity::Warning,
+            format!(
+                "The Content Credentials say generative AI made this picture or part of it: {}.",
+                generative.join(", ")
             ),
         ));
     }
@@ -449,6 +717,7 @@ mod tests {
         };
         let claim = Claim {
             date: parse_date("2024-02-24"),
+            ..Claim::default()
         };
         let f = assess(&Inputs {
             metadata: Some(&meta),
@@ -456,6 +725,7 @@ mod tests {
             archive_searched: true,
             claim: &claim,
             unmatchable: None,
+            thumbnail: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(codes.contains(&"earlier_copy"));
@@ -482,6 +752,7 @@ mod tests {
             archive_searched: false,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(!codes.contains(&"earlier_copy"));
@@ -498,6 +769,7 @@ mod tests {
             archive_searched: true,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         });
         assert!(f.iter().all(|x| x.code != "edited_with_software"));
     }
@@ -509,6 +781,7 @@ mod tests {
             archive_searched: true,
             claim: &Claim::default(),
             unmatchable: None,
+            thumbnail: None,
         })
     }
 
@@ -639,5 +912,141 @@ mod tests {
             loose_datetime("2005:09:07 15:01:43").map(|x| x.1),
             Some(false)
         );
+    }
+
+    #[test]
+    fn haversine_matches_the_rosetta_code_reference() {
+        // Rosetta Code "Haversine formula": Nashville BNA (36.12, -86.67) to
+        // Los Angeles LAX (33.94, -118.40) with R = 6372.8 km is 2887.2599506 km.
+        let d = haversine(36.12, -86.67, 33.94, -118.40, 6372.8);
+        assert!((d - 2_887.259_950_6).abs() < 1e-4, "{d}");
+        assert_eq!(distance_km(10.0, 20.0, 10.0, 20.0), 0.0);
+        // Antipodes: half the circumference, no NaN from rounding.
+        let half = distance_km(0.0, 0.0, 0.0, 180.0);
+        assert!((half - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6);
+    }
+
+    #[test]
+    fn claimed_locations_parse_strictly() {
+        let p = parse_location("50.4501, 30.5234").unwrap();
+        assert_eq!(p.radius_km, DEFAULT_CLAIM_RADIUS_KM);
+        assert_eq!(parse_location("-33.9,18.4,5").unwrap().radius_km, 5.0);
+        for bad in [
+            "", "50", "91,0", "0,181", "1,2,0", "1,2,-3", "a,b", "1,2,3,4", "NaN,1",
+        ] {
+            assert!(parse_location(bad).is_none(), "{bad}");
+        }
+    }
+
+    fn with_gps(lat: f64, lon: f64, original: &str, gps_time: Option<&str>) -> Metadata {
+        Metadata {
+            datetime_original: Some(original.into()),
+            gps: Some(crate::metadata::Gps {
+                latitude: lat,
+                longitude: lon,
+                altitude: None,
+                timestamp: gps_time.map(str::to_string),
+                direction: None,
+                direction_ref: None,
+            }),
+            ..Metadata::default()
+        }
+    }
+
+    fn with_claim(meta: &Metadata, place: &str) -> Vec<Finding> {
+        assess(&Inputs {
+            metadata: Some(meta),
+            matches: &[],
+            archive_searched: true,
+            claim: &Claim {
+                location: parse_location(place),
+                ..Claim::default()
+            },
+            unmatchable: None,
+            thumbnail: None,
+        })
+    }
+
+    #[test]
+    fn a_gps_position_far_from_the_claimed_place_is_high() {
+        // Kyiv vs a claim of Kharkiv (about 410 km apart).
+        let kyiv = with_gps(50.4501, 30.5234, "2022-03-01T10:00:00", None);
+        let f = with_claim(&kyiv, "49.9935,36.2304");
+        let far = f
+            .iter()
+            .find(|x| x.code == "location_far_from_claim")
+            .unwrap();
+        assert_eq!(far.severity, Severity::High);
+        // Road atlases give about 410 km as the crow flies.
+        assert!(
+            far.message.contains(" 409 km") || far.message.contains(" 410 km"),
+            "{}",
+            far.message
+        );
+        let f = with_claim(&kyiv, "50.45,30.52,5");
+        assert!(f.iter().any(|x| x.code == "location_near_claim"));
+        assert!(f.iter().all(|x| x.code != "location_far_from_claim"));
+        let f = with_claim(&Metadata::default(), "50.45,30.52");
+        assert!(f.iter().any(|x| x.code == "claim_location_unchecked"));
+    }
+
+    #[test]
+    fn gps_time_far_from_the_camera_clock_is_inconsistent() {
+        let gap = |orig: &str, gps: &str| {
+            codes_for(&with_gps(0.0, 0.0, orig, Some(gps)))
+                .into_iter()
+                .any(|x| x.code == "date_inconsistent")
+        };
+        // The shape of ExifTool's reading of exiftool-t-images/Google.jpg:
+        // local time with +02:00, GPS two hours earlier in UTC.
+        assert!(!gap("2016-04-29T13:24:48+02:00", "2016-04-29T11:22:59Z"));
+        // The same clock, wrong by 5 hours, with a known offset.
+        assert!(gap("2016-04-29T18:24:48+02:00", "2016-04-29T11:22:59Z"));
+        // Without an offset, a time zone explains up to 14 h ...
+        assert!(!gap("2016-04-29T23:00:00", "2016-04-29T10:00:00Z"));
+        // ... but not the 22 h of exif-samples/jpg/gps/DSCN0010.jpg (camera
+        // 2008-10-22 16:28, GPS 2008-10-23 14:27 UTC per ExifTool).
+        assert!(gap("2008-10-22T16:28:39", "2008-10-23T14:27:07Z"));
+    }
+
+    #[test]
+    fn content_credentials_become_findings() {
+        use crate::c2pa::{Action, ContentCredentials, Manifest, Status};
+        use crate::container::Container;
+        let meta = |state: &str, failed: bool| {
+            Metadata {
+            container: Some(Container {
+                c2pa: Some(ContentCredentials {
+                    validation_state: state.into(),
+                    manifests: vec![Manifest {
+                        actions: vec![Action {
+                            action: "c2pa.edited".into(),
+                            software_agent: Some("Adobe Photoshop 25.0".into()),
+                            digital_source_type: Some("http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia".into()),
+                            ..Action::default()
+                        }],
+                        validation: vec![Status {
+                            code: if failed { "assertion.dataHash.mismatch" } else { "claimSignature.validated" }.into(),
+                            success: !failed,
+                            ..Status::default()
+                        }],
+                        ..Manifest::default()
+                    }],
+                    ..ContentCredentials::default()
+                }),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        }
+        };
+        let codes =
+            |m: &Metadata| -> Vec<String> { codes_for(m).into_iter().map(|f| f.code).collect() };
+        let ok = codes(&meta("valid", false));
+        assert!(ok.contains(&"content_credentials".to_string()), "{ok:?}");
+        assert!(ok.contains(&"generative_ai".to_string()));
+        assert!(ok.contains(&"edited_with_software".to_string()));
+        let bad = codes_for(&meta("invalid", true));
+        assert_eq!(bad[0].code, "content_credentials_invalid");
+        assert!(bad[0].message.contains("assertion.dataHash.mismatch"));
     }
 }

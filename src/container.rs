@@ -47,6 +47,8 @@ pub struct Container {
     pub png_text: Vec<PngText>,
     /// Structural problems found while reading these blocks.
     pub warnings: Vec<String>,
+    /// Content Credentials (C2PA manifest store), when the file carries one.
+    pub c2pa: Option<crate::c2pa::ContentCredentials>,
 }
 
 /// One PNG text chunk.
@@ -212,6 +214,22 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
     if let Some(irb) = raw.irb.take() {
         c.iptc = parse_irb(&irb, &mut c.warnings);
     }
+    if let Some((carrier, store)) = raw.c2pa.take().filter(|(carrier, s)| {
+        let fits = s.len() <= max;
+        if !fits {
+            c.warnings.push(format!(
+                "{carrier} C2PA store is {} bytes, over the {max}-byte metadata limit; not read",
+                s.len()
+            ));
+        }
+        fits
+    }) {
+        let store = crate::c2pa::Store {
+            carrier,
+            bytes: store.into(),
+        };
+        c.c2pa = Some(crate::c2pa::read(&store, bytes, limits));
+    }
     if let Some(icc) = raw.icc.take() {
         c.icc_description = icc_description(&icc);
         if c.icc_description.is_none() {
@@ -228,6 +246,8 @@ struct Raw {
     xmp: Option<Vec<u8>>,
     irb: Option<Vec<u8>>,
     icc: Option<Vec<u8>>,
+    /// The C2PA manifest store and where it was found.
+    c2pa: Option<(&'static str, Vec<u8>)>,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<usize> {
@@ -317,6 +337,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
     let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
     let mut icc_total = 0usize;
     let mut irb = Vec::new();
+    let mut app11: Vec<&[u8]> = Vec::new();
     let mut sof: Option<&[u8]> = None;
     let push = |j: &mut JpegStructure, marker: String, offset: usize, length: usize| {
         if j.segments.len() < MAX_SEGMENTS {
@@ -426,6 +447,12 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                         .push("Photoshop APP13 over the metadata limit; not parsed".into());
                 }
             }
+            0xEB if data.starts_with(b"JP") => {
+                name.push_str(" JUMBF");
+                if app11.len() < MAX_SEGMENTS {
+                    app11.push(data);
+                }
+            }
             0xEE if data.starts_with(b"Adobe") => {
                 j.adobe = true;
                 name.push_str(" Adobe");
@@ -493,6 +520,9 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
     }
     if !irb.is_empty() {
         raw.irb = Some(irb);
+    }
+    if let Some(store) = crate::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
+        raw.c2pa = Some(("JPEG APP11", store));
     }
     estimate_quality(&mut j);
     j
@@ -678,6 +708,14 @@ fn walk_png(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) {
         let nul = data.iter().position(|&b| b == 0);
         match kind {
             b"IEND" => return,
+            b"caBX" if raw.c2pa.is_none() => {
+                if len > max {
+                    c.warnings
+                        .push("PNG caBX (C2PA) over the metadata limit; not read".into());
+                } else {
+                    raw.c2pa = Some(("PNG caBX", data.to_vec()));
+                }
+            }
             b"tEXt" | b"zTXt" | b"iTXt" | b"iCCP" => {
                 let Some(nul) = nul else {
                     c.warnings.push(format!(
@@ -756,6 +794,7 @@ fn walk_webp(bytes: &[u8], raw: &mut Raw) {
         match kind {
             b"XMP " if raw.xmp.is_none() => raw.xmp = Some(data.to_vec()),
             b"ICCP" if raw.icc.is_none() => raw.icc = Some(data.to_vec()),
+            b"C2PA" if raw.c2pa.is_none() => raw.c2pa = Some(("WebP C2PA", data.to_vec())),
             _ => {}
         }
         pos = pos

@@ -11,6 +11,7 @@
 pub mod align;
 pub mod archive;
 pub mod assess;
+pub mod c2pa;
 pub mod cluster;
 pub mod container;
 pub mod decode;
@@ -25,3 +26,4 @@ pub mod metadata;
 pub mod pipeline;
 pub mod read;
 pub mod report;
+pub mod thumbnail;

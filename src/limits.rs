@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Caps applied to every input. Exceeding one is a per-file error, never an abort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Largest file read, in bytes.
     pub max_file_bytes: u64,
@@ -21,6 +22,16 @@ pub struct Limits {
     pub max_metadata_bytes: u64,
     /// Deepest folder level walked below each given path.
     pub max_depth: usize,
+    /// Most JUMBF boxes read from one Content Credentials (C2PA) store.
+    pub max_jumbf_boxes: usize,
+    /// Deepest nesting of JUMBF superboxes followed.
+    pub max_jumbf_depth: usize,
+    /// Most manifests read from one C2PA store (each is verified).
+    pub max_c2pa_manifests: usize,
+    /// Deepest nesting of CBOR arrays, maps and tags decoded.
+    pub max_cbor_depth: usize,
+    /// Most certificates read from one signature's chain.
+    pub max_cert_chain: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +45,13 @@ impl Default for Limits {
             max_decoder_alloc: 1024 * 1024 * 1024,
             max_metadata_bytes: 16 * 1024 * 1024,
             max_depth: 64,
+            // A real store has a few dozen boxes per manifest and a handful of
+            // manifests; these leave room for long edit histories.
+            max_jumbf_boxes: 10_000,
+            max_jumbf_depth: 16,
+            max_c2pa_manifests: 64,
+            max_cbor_depth: 64,
+            max_cert_chain: 16,
         }
     }
 }
@@ -49,6 +67,13 @@ impl Limits {
             max_decoder_alloc: u64::MAX,
             max_metadata_bytes: u64::MAX,
             max_depth: usize::MAX,
+            max_jumbf_boxes: usize::MAX,
+            // Recursion depth stays bounded even here: the stack is not a limit
+            // anyone can lift.
+            max_jumbf_depth: 256,
+            max_c2pa_manifests: usize::MAX,
+            max_cbor_depth: 256,
+            max_cert_chain: usize::MAX,
         }
     }
 }

@@ -22,7 +22,7 @@ mod serve;
 mod watch;
 
 use retrace::archive::{Archive, Recorded, Sighting};
-use retrace::assess::{parse_date, Claim};
+use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
 use retrace::limits::Limits;
@@ -78,6 +78,7 @@ impl LimitArgs {
             max_decoder_alloc: self.max_decoder_alloc.unwrap_or(d.max_decoder_alloc),
             max_metadata_bytes: self.max_metadata_bytes.unwrap_or(d.max_metadata_bytes),
             max_depth: self.max_depth.unwrap_or(d.max_depth),
+            ..d
         }
     }
 }
@@ -143,6 +144,9 @@ struct WatchArgs {
     /// The date the pictures are claimed to show (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     claim_date: Option<String>,
+    /// The place the pictures are claimed to show: LAT,LON[,RADIUS_KM].
+    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]")]
+    claim_location: Option<String>,
     /// Milliseconds a file's size and mtime must stay unchanged before it is read.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     settle_ms: u64,
@@ -208,6 +212,9 @@ struct ScanArgs {
     /// The date the pictures are claimed to show (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     claim_date: Option<String>,
+    /// The place the pictures are claimed to show: decimal degrees, radius in km (default 25).
+    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]", allow_hyphen_values = true)]
+    claim_location: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -223,6 +230,9 @@ struct CheckArgs {
     /// The date the picture is claimed to show (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     claim_date: Option<String>,
+    /// The place the picture is claimed to show: decimal degrees, radius in km (default 25).
+    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]", allow_hyphen_values = true)]
+    claim_location: Option<String>,
 }
 
 const EXIT_CLEAN: u8 = 0;
@@ -261,8 +271,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn claim(date: &Option<String>) -> Result<Claim> {
+fn claim(date: &Option<String>, location: &Option<String>) -> Result<Claim> {
     Ok(Claim {
+        location: match location {
+            Some(l) => Some(parse_location(l).with_context(|| {
+                format!(
+                    "--claim-location {l:?} is not LAT,LON[,RADIUS_KM] in decimal degrees and km"
+                )
+            })?),
+            None => None,
+        },
         date: match date {
             Some(d) => Some(
                 parse_date(d)
@@ -404,7 +422,7 @@ fn run(cli: Cli) -> Result<u8> {
             let engine = Engine::new(
                 Config {
                     limits,
-                    claim: claim(&args.claim_date)?,
+                    claim: claim(&args.claim_date, &args.claim_location)?,
                     ..Config::default()
                 },
                 open_archive(&cli.archive, true)?,
@@ -427,7 +445,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => {
             let config = Config {
                 limits,
-                claim: claim(&args.claim_date)?,
+                claim: claim(&args.claim_date, &args.claim_location)?,
                 ..Config::default()
             };
             let engine = Engine::new(config, open_archive(&cli.archive, false)?)?;
@@ -676,7 +694,7 @@ fn scan_cmd(
     }
     let config = Config {
         limits,
-        claim: claim(&args.claim_date)?,
+        claim: claim(&args.claim_date, &args.claim_location)?,
         ..Config::default()
     };
     let engine = Engine::new(config, open_archive(archive, args.record)?)?;

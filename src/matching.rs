@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use crate::align::{self, AlignParams, Thumb};
-use crate::archive::{Archive, KnownImage};
+use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
 use crate::evidence::{Confidence, Match, MatchRegion, Rect};
 use crate::hash::variants::{QueryVariant, Transform, Window};
@@ -83,6 +83,11 @@ pub trait Lookup {
     fn known(&self, id: i64) -> Result<Option<KnownImage>>;
     /// Its verification thumbnail.
     fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// Its stored hashes (every region and kind). The default knows none, and
+    /// matching then judges on the distances the index returned.
+    fn hashes(&self, _id: i64) -> Result<Vec<StoredHash>> {
+        Ok(Vec::new())
+    }
 }
 
 impl Lookup for Mutex<Archive> {
@@ -101,6 +106,11 @@ impl Lookup for Mutex<Archive> {
             .map_err(|_| Error::Archive("archive lock poisoned".into()))?
             .thumb(id)
     }
+    fn hashes(&self, id: i64) -> Result<Vec<StoredHash>> {
+        self.lock()
+            .map_err(|_| Error::Archive("archive lock poisoned".into()))?
+            .image_hashes(id)
+    }
 }
 
 /// The incoming picture as matching sees it.
@@ -117,6 +127,8 @@ pub struct Query<'a> {
 #[derive(Debug, Clone, Default)]
 struct PairDistances {
     by_kind: BTreeMap<HashKind, u32>,
+    /// The archived region's PDQ quality is known to be too low to trust.
+    archived_pdq_unreliable: bool,
 }
 
 #[derive(Debug, Default)]
@@ -152,7 +164,8 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
         let pdq_ok = variant
             .hashes
             .pdq_quality
-            .is_some_and(|q| q >= p.pdq_min_quality);
+            .is_some_and(|q| q >= p.pdq_min_quality)
+            && !d.archived_pdq_unreliable;
         let get = |k: HashKind| d.by_kind.get(&k).copied();
         let (ph, dh, pq) = (
             get(HashKind::Phash),
@@ -298,9 +311,6 @@ pub fn find_matches(
         }
     }
     let exact_id = lookup.by_sha256(query.sha256)?;
-    if let Some(id) = exact_id {
-        candidates.entry(id).or_default();
-    }
     for c in candidates.values_mut() {
         c.best_normalised = c
             .pairs
@@ -326,7 +336,30 @@ pub fn find_matches(
 
     let mut out = Vec::new();
     for (id, _) in order {
-        let c = &candidates[&id];
+        let Some(c) = candidates.get_mut(&id) else {
+            continue;
+        };
+        // The index answers per algorithm, so a pair may have come in through
+        // pHash alone while its PDQ distance, far beyond any threshold, was never
+        // returned; judged on the 64-bit hashes only, it could pass. Measure every
+        // algorithm on every pair that came in, from the candidate's stored hashes.
+        let stored = lookup.hashes(id)?;
+        for ((vi, region), pair) in c.pairs.iter_mut() {
+            let variant = &query.variants[*vi];
+            for h in stored.iter().filter(|h| &h.region == region) {
+                let Some(mine) = variant.hashes.get(h.bits.kind) else {
+                    continue;
+                };
+                if let Some(d) = mine.distance(&h.bits) {
+                    pair.by_kind.insert(h.bits.kind, d);
+                }
+                if h.bits.kind == HashKind::Pdq {
+                    pair.archived_pdq_unreliable =
+                        h.quality.is_some_and(|q| q < params.pdq_min_quality);
+                }
+            }
+        }
+        let c = &*c;
         let exact = Some(id) == exact_id;
         let verdict = judge_hashes(c, query.variants, params);
         let mut confidence = verdict.as_ref().and_then(|v| v.confidence);
@@ -460,7 +493,7 @@ mod tests {
     use super::*;
     use crate::archive::{NewImage, Sighting, StoredHash};
     use crate::decode::shrink;
-    use crate::hash::{compute, variants};
+    use crate::hash::{compute, variants, HashBits, Hashes};
     use image::DynamicImage;
 
     fn load(name: &str) -> DynamicImage {
@@ -522,6 +555,91 @@ mod tests {
             thumb: Some(&t),
         };
         find_matches(&q, index, a, &MatchParams::default()).unwrap()
+    }
+
+    /// A candidate that the index returned through pHash alone must still be
+    /// judged on its PDQ distance: a reliable far PDQ vetoes the 64-bit hashes,
+    /// an unreliable archived PDQ does not.
+    #[test]
+    fn a_far_pdq_vetoes_agreeing_64_bit_hashes_even_when_the_index_did_not_return_it() {
+        let bits = |kind: HashKind, w: u64| HashBits {
+            kind,
+            words: if kind.bits() == 64 {
+                [w, 0, 0, 0]
+            } else {
+                [w, w.rotate_left(17), w.rotate_left(31), w.rotate_left(47)]
+            },
+        };
+        let phash = bits(HashKind::Phash, 0x0123_4567_89ab_cdef);
+        let dhash = bits(HashKind::Dhash, 0x0f0f_3355_aa55_c3c3);
+        let pdq = bits(HashKind::Pdq, 0x5a5a_1234_fedc_9876);
+        let mut far_pdq = pdq;
+        for w in far_pdq.words.iter_mut() {
+            *w = !*w;
+        }
+        let run = |archived_quality: u8| {
+            let mut a = Archive::in_memory().unwrap();
+            let stored: Vec<StoredHash> =
+                [(phash, None), (dhash, None), (pdq, Some(archived_quality))]
+                    .into_iter()
+                    .map(|(bits, quality)| StoredHash {
+                        region: "full".into(),
+                        bits,
+                        quality,
+                    })
+                    .collect();
+            let entry = NewImage {
+                sha256: "original".into(),
+                format: "jpeg".into(),
+                width: Some(100),
+                height: Some(100),
+                bytes: 1,
+                metadata_json: "{}".into(),
+                thumb: None,
+                hashes: stored.clone(),
+            };
+            let seen = Sighting {
+                location: "original.jpg".into(),
+                source: "test".into(),
+                url: None,
+                first_seen: "2010-01-01".into(),
+                first_seen_from: "given".into(),
+            };
+            a.record_batch(&[(entry, seen)]).unwrap();
+            let id = a.lookup_sha256("original").unwrap().unwrap();
+            let mut index = MemoryIndex::new();
+            for h in &stored {
+                index.insert(id, &h.region, h.bits);
+            }
+            let variants = [QueryVariant {
+                transform: Transform::Identity,
+                region: "full",
+                window: Window::FULL,
+                hashes: Hashes {
+                    phash,
+                    dhash,
+                    pdq: Some(far_pdq),
+                    pdq_quality: Some(100),
+                },
+            }];
+            let q = Query {
+                sha256: "copy",
+                variants: &variants,
+                thumb: None,
+            };
+            // Only pHash and dHash within reach of the index: PDQ is 256 bits away
+            // and, with nearest_per_view 0, never returned.
+            let params = MatchParams {
+                nearest_per_view: 0,
+                ..MatchParams::default()
+            };
+            find_matches(&q, &index, &Mutex::new(a), &params).unwrap()
+        };
+        assert!(run(100).is_empty(), "a reliable far PDQ must veto");
+        let m = run(20);
+        assert_eq!(m.len(), 1, "an unreliable archived PDQ cannot veto");
+        assert_eq!(m[0].confidence, Confidence::Confirmed);
+        assert_eq!(m[0].distance.get("pdq"), Some(&256));
     }
 
     #[test]

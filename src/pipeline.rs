@@ -37,6 +37,8 @@ pub struct Config {
     pub claim: Claim,
     /// Matching thresholds.
     pub matching: MatchParams,
+    /// When the embedded thumbnail counts as another picture.
+    pub thumbnail: crate::thumbnail::Thresholds,
 }
 
 /// A picture read, decoded and hashed, before matching.
@@ -200,9 +202,15 @@ impl Engine {
             }
         }
         let thumbnail = self.examine_thumbnail(blob, &meta);
-        if let Some((_, h)) = &thumbnail {
+        if let Some((timg, h)) = &thumbnail {
             for (k, v) in hashes_json(h) {
                 report.hashes.insert(format!("thumbnail_{k}"), v);
+            }
+            if let (Some(main), Some(mh)) = (&working, &hashes) {
+                let size = (main.width(), main.height());
+                let t = &self.config.thumbnail;
+                report.thumbnail_comparison =
+                    decode::contain(|| crate::thumbnail::compare(mh, size, timg, t)).ok();
             }
         }
         report.metadata = Some(meta.clone());
@@ -241,6 +249,7 @@ impl Engine {
     pub fn analyze_with_claim(&self, ex: &mut Examined, claim: &Claim) {
         let report = &mut ex.report;
         report.claim_date = claim.date.map(|d| d.to_string());
+        report.claim_location = claim.location;
         report.archive = ArchiveSearch {
             searched: self.archive.is_some(),
             path: self
@@ -321,6 +330,7 @@ impl Engine {
             archive_searched: self.archive.is_some(),
             claim,
             unmatchable,
+            thumbnail: report.thumbnail_comparison.as_ref(),
         });
         for m in &thumbnail_only {
             report.findings.insert(

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use retrace::archive::{Recorded, Sighting};
-use retrace::assess::{parse_date, Claim};
+use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::pipeline::{first_seen, Engine, FirstSeen};
 use retrace::read::{Blob, Format};
 use retrace::report::html;
@@ -424,6 +424,15 @@ async fn check(State(app): State<Shared>, Query(params): Query<Params>, req: Req
         }
         let (bytes, params) = upload(&a, req, params).await?;
         let claim = Claim {
+            location: match params.claim_location.as_deref().filter(|l| !l.is_empty()) {
+                Some(l) => Some(parse_location(l).ok_or_else(|| {
+                    err(
+                        StatusCode::BAD_REQUEST,
+                        "claim_location is not LAT,LON[,RADIUS_KM] in decimal degrees and km",
+                    )
+                })?),
+                None => None,
+            },
             date: match params.claim_date.as_deref().filter(|d| !d.is_empty()) {
                 Some(d) => Some(parse_date(d).ok_or_else(|| {
                     err(
@@ -437,7 +446,6 @@ async fn check(State(app): State<Shared>, Query(params): Query<Params>, req: Req
         let blob = sniffed(bytes)?;
         let name = display_name(&params, &blob.sha256);
         let source = params.source.clone().unwrap_or_default();
-        let claim_location = params.claim_location.clone();
         let (report, page, record_error) = analyse(&a, move |engine| {
             let ex = engine.process_blob(&name, &blob, &claim);
             let mut page = Vec::new();
@@ -468,11 +476,8 @@ async fn check(State(app): State<Shared>, Query(params): Query<Params>, req: Req
             remember(&a, sha.clone(), String::from_utf8_lossy(&page).into_owned());
         }
         let mut v = serde_json::to_value(&report).unwrap_or_default();
-        // Additive: what the client asked for that the report schema has no field for.
+        // Additive: whether recording worked, which the report schema has no field for.
         if let Some(o) = v.as_object_mut() {
-            if let Some(loc) = claim_location {
-                o.insert("claim_location".into(), loc.into());
-            }
             if wants_record {
                 o.insert(
                     "recorded".into(),

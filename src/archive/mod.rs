@@ -369,6 +369,47 @@ impl Archive {
             .map_err(db)
     }
 
+    /// The current-stamp hashes of one image, every region and kind: matching
+    /// measures every algorithm on a candidate, not only the ones the index
+    /// happened to return, so a far PDQ distance can veto the 64-bit hashes.
+    pub fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, stamp, region, bits, quality FROM hashes WHERE image_id = ?1",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Option<u8>>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, stamp, region, bits, quality) = row.map_err(db)?;
+            let Some(kind) = HashKind::from_name(&kind) else {
+                continue;
+            };
+            if stamp != kind.stamp() {
+                continue;
+            }
+            if let Some(bits) = HashBits::from_bytes(kind, &bits) {
+                out.push(StoredHash {
+                    region,
+                    bits,
+                    quality,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Every stored hash with the current stamp, for building an in-memory index:
     /// (image id, region, bits, quality). Rows whose bits do not fit their kind
     /// (a damaged or foreign database) are skipped, not trusted.

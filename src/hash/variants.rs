@@ -285,7 +285,33 @@ const BORDER_TOLERANCE: i16 = 14;
 
 /// The window left after removing uniform borders (letterbox, pillarbox, frames);
 /// `None` when there is nothing to trim or the trim would leave too little.
+///
+/// Borders nest: a channel puts a thin white frame around the photo and a
+/// platform then letterboxes the result in black. One pass stops at the first
+/// colour change, so trimming repeats (a few times at most) on what is left.
 pub fn trim_window(gray: &GrayImage) -> Option<Window> {
+    const PASSES: usize = 3;
+    let mut acc: Option<(u32, u32, u32, u32)> = None;
+    for _ in 0..PASSES {
+        let (x0, y0, w0, h0) = acc.unwrap_or((0, 0, gray.width(), gray.height()));
+        let view = image::imageops::crop_imm(gray, x0, y0, w0, h0).to_image();
+        let Some((l, t, r, b)) = trim_once(&view) else {
+            break;
+        };
+        acc = Some((x0 + l, y0 + t, r - l, b - t));
+    }
+    let (x, y, w, h) = acc?;
+    let (fw, fh) = (gray.width() as f32, gray.height() as f32);
+    Some(Window {
+        x: x as f32 / fw,
+        y: y as f32 / fh,
+        w: w as f32 / fw,
+        h: h as f32 / fh,
+    })
+}
+
+/// One trimming pass: (left, top, right, bottom) in pixels of what remains.
+fn trim_once(gray: &GrayImage) -> Option<(u32, u32, u32, u32)> {
     let (w, h) = gray.dimensions();
     if w < 8 || h < 8 {
         return None;
@@ -332,12 +358,7 @@ pub fn trim_window(gray: &GrayImage) -> Option<Window> {
     if trimmed <= 2 || right <= left + 4 {
         return None;
     }
-    Some(Window {
-        x: left as f32 / w as f32,
-        y: top as f32 / h as f32,
-        w: (right - left) as f32 / w as f32,
-        h: (bottom - top) as f32 / h as f32,
-    })
+    Some((left, top, right, bottom))
 }
 
 /// Grey-level distance from the page background beyond which a pixel is "content".
@@ -464,6 +485,22 @@ mod tests {
         );
         assert!(w.x < 0.02 && w.w > 0.98);
         assert!(trim_window(&photo).is_none());
+    }
+
+    #[test]
+    fn trims_a_white_frame_inside_a_black_letterbox() {
+        let mut canvas = GrayImage::from_pixel(200, 200, Luma([0]));
+        let framed = GrayImage::from_pixel(200, 110, Luma([250]));
+        let photo = DynamicImage::ImageRgb8(textured(190, 100)).to_luma8();
+        image::imageops::overlay(&mut canvas, &framed, 0, 45);
+        image::imageops::overlay(&mut canvas, &photo, 5, 50);
+        let w = trim_window(&canvas).unwrap();
+        assert!((w.y - 0.25).abs() < 0.02, "{w:?}");
+        assert!((w.h - 0.5).abs() < 0.02, "{w:?}");
+        assert!(
+            (w.x - 0.025).abs() < 0.02 && (w.w - 0.95).abs() < 0.02,
+            "{w:?}"
+        );
     }
 
     #[test]

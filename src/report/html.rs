@@ -321,6 +321,16 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
 
     writeln!(out, "<h2>What the file says</h2><table id=\"metadata\">")?;
     row(out, "Claimed date", r.claim_date.as_deref())?;
+    if let Some(p) = &r.claim_location {
+        row(
+            out,
+            "Claimed place",
+            Some(&format!(
+                "{:.5}, {:.5} (within {} km)",
+                p.latitude, p.longitude, p.radius_km
+            )),
+        )?;
+    }
     if let Some(meta) = &r.metadata {
         row(out, "Captured", meta.datetime_original.as_deref())?;
         let camera = match (&meta.make, &meta.model) {

@@ -59,6 +59,12 @@ pub struct Report {
     pub archive: ArchiveSearch,
     /// The claimed date checked against, when given.
     pub claim_date: Option<String>,
+    /// The embedded EXIF thumbnail compared with the main picture, when both decoded.
+    #[serde(default)]
+    pub thumbnail_comparison: Option<crate::thumbnail::ThumbnailComparison>,
+    /// The claimed place checked against, when given.
+    #[serde(default)]
+    pub claim_location: Option<crate::assess::ClaimedPlace>,
     /// The near-duplicate group this picture belongs to within its batch
     /// (`scan` only; null when alone or not known when the report was streamed).
     #[serde(default)]
@@ -86,6 +92,8 @@ impl Report {
             errors: Vec::new(),
             archive: ArchiveSearch::default(),
             claim_date: None,
+            claim_location: None,
+            thumbnail_comparison: None,
             cluster: None,
             generator: concat!("retrace ", env!("CARGO_PKG_VERSION")).to_string(),
         }

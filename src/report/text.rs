@@ -86,6 +86,13 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
     if let Some(c) = &r.claim_date {
         writeln!(out, "  Claimed date checked: {}", esc(c))?;
     }
+    if let Some(p) = &r.claim_location {
+        writeln!(
+            out,
+            "  Claimed place checked: {:.5}, {:.5} (within {} km)",
+            p.latitude, p.longitude, p.radius_km
+        )?;
+    }
     if !r.findings.is_empty() {
         writeln!(out, "\nFindings")?;
         for f in &r.findings {
@@ -130,6 +137,29 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
                 )
             }),
         )?;
+        if let Some(cc) = meta.container.as_ref().and_then(|c| c.c2pa.as_ref()) {
+            let active = cc.manifests.last();
+            let signer = active
+                .and_then(|m| m.signature.as_ref())
+                .and_then(|s| s.common_name.clone().or(s.issuer.clone()))
+                .unwrap_or_else(|| "unknown signer".into());
+            let tool = active
+                .and_then(|m| {
+                    m.claim_generator
+                        .clone()
+                        .or_else(|| m.claim_generator_info.first().cloned())
+                })
+                .unwrap_or_default();
+            row(
+                out,
+                "C2PA",
+                Some(format!(
+                    "{} ({} manifest(s); signed by {signer}; {tool}; trust not checked offline)",
+                    cc.validation_state,
+                    cc.manifests.len()
+                )),
+            )?;
+        }
         row(out, "Orientation", meta.orientation.map(|o| o.to_string()))?;
         row(out, "Modified", meta.datetime_modified.clone())?;
         if let Some(c) = &meta.container {

@@ -109,7 +109,7 @@ fn serve_checks_records_then_matches_the_recorded_picture() {
 
     // A circulating copy of an archived picture, checked against a recent claim.
     let r = s.post(
-        "/v1/check?claim_date=2024-03-01&claim_location=Kyiv",
+        "/v1/check?claim_date=2024-03-01&claim_location=50.45,30.52",
         &[("Content-Type", "image/jpeg")],
         &sample("incoming/storm_caption.jpg"),
     );
@@ -118,7 +118,8 @@ fn serve_checks_records_then_matches_the_recorded_picture() {
     let v = r.json();
     assert_eq!(v["schema"], "retrace.report/1");
     assert_eq!(v["claim_date"], "2024-03-01");
-    assert_eq!(v["claim_location"], "Kyiv");
+    assert_eq!(v["claim_location"]["latitude"], 50.45);
+    assert_eq!(v["claim_location"]["radius_km"], 25.0);
     assert_eq!(v["earliest_copy"]["first_seen"], "2008-04-20T19:12:06");
     let codes: Vec<&str> = v["findings"]
         .as_array()

@@ -1,0 +1,1341 @@
+//! Content Credentials (C2PA): reads the manifest store a file carries (JPEG
+//! APP11, PNG `caBX`, WebP `C2PA`) and checks what can be checked offline.
+//!
+//! It owns the JUMBF box tree, the claim and assertion CBOR, the COSE_Sign1
+//! claim signature and its X.509 chain. It must not fetch anything (no remote
+//! manifests, no OCSP, no trust lists), judge the picture (assess does that)
+//! or fail: broken stores become [`ContentCredentials::warnings`] and
+//! validation codes.
+//!
+//! Why not the `c2pa` crate: with default features off and its pure-Rust
+//! crypto it pulls 241 crates (retrace has 105 in all) and needs Rust 1.88
+//! (retrace promises 1.85). This reader is the spec's read path only, and it
+//! says which steps it performs (see [`ContentCredentials::checks`]):
+//!
+//! * every assertion's hash against the hashed URI in the claim;
+//! * the data-hash binding (`c2pa.hash.data`) of the active manifest against
+//!   the file's bytes (other hard bindings are listed as not checked);
+//! * the claim signature (COSE_Sign1: ES256, ES384, PS256, PS384, PS512,
+//!   Ed25519) with the leaf certificate's key;
+//! * each certificate of the chain signed by the next, and the leaf valid at
+//!   the signing time (the time-stamp's time, else now).
+//!
+//! Not performed, and said so in every report: trust (no trust list offline),
+//! revocation (OCSP is online), the time-stamp authority's own signature,
+//! certificate profile rules, CAWG identity assertions, the hashes that bind
+//! ingredients to their manifests.
+//!
+//! Hostile input: every box, manifest, certificate and nesting level is
+//! counted against [`Limits`]; every length is checked before slicing; CBOR
+//! is decoded with a recursion limit from byte slices already bounded by
+//! [`Limits::max_metadata_bytes`].
+
+use ciborium::value::Value;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::limits::Limits;
+
+/// Most entries kept in any list of a manifest (actions, ingredients, assertion labels).
+const MAX_LIST: usize = 256;
+/// Longest string kept from a manifest, in characters.
+const MAX_TEXT: usize = 1000;
+
+/// What the file's Content Credentials say and how far they could be checked.
+/// Part of the report under `metadata.container.c2pa`; fields only get added.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContentCredentials {
+    /// Where the store sits: `JPEG APP11`, `PNG caBX`, `WebP C2PA`.
+    pub carrier: String,
+    /// Label of the active manifest (the last one in the store).
+    pub active_manifest: Option<String>,
+    /// `valid` (every check listed in `checks` passed), `invalid` (one
+    /// failed: see the manifests' `validation`), or `incomplete` (nothing
+    /// failed but a required check could not be done).
+    pub validation_state: String,
+    /// The validation steps retrace performs, in words.
+    pub checks: Vec<String>,
+    /// What could not be checked (offline or not implemented), in words.
+    pub not_checked: Vec<String>,
+    /// Manifests in store order; the active one is last.
+    pub manifests: Vec<Manifest>,
+    /// Structural problems in the store.
+    pub warnings: Vec<String>,
+}
+
+/// One manifest (one signed claim) of the store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Manifest {
+    /// The manifest's JUMBF label (`urn:uuid:…`, `urn:c2pa:…`).
+    pub label: String,
+    /// 1 for `c2pa.claim`, 2 for `c2pa.claim.v2`.
+    pub claim_version: Option<u8>,
+    /// The claim generator string (claim v1).
+    pub claim_generator: Option<String>,
+    /// The claim generator info as `name version` strings.
+    pub claim_generator_info: Vec<String>,
+    /// `dc:title`.
+    pub title: Option<String>,
+    /// `dc:format`.
+    pub format: Option<String>,
+    /// `instanceID`.
+    pub instance_id: Option<String>,
+    /// Actions from `c2pa.actions` / `c2pa.actions.v2`, in order.
+    pub actions: Vec<Action>,
+    /// Ingredients (`c2pa.ingredient`, `.v2`, `.v3`).
+    pub ingredients: Vec<Ingredient>,
+    /// Labels of all assertions in the manifest's assertion store.
+    pub assertions: Vec<String>,
+    /// Who signed the claim, and when.
+    pub signature: Option<SignatureInfo>,
+    /// C2PA validation status codes for this manifest (success and failure).
+    pub validation: Vec<Status>,
+}
+
+/// One action from an actions assertion.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Action {
+    /// `c2pa.created`, `c2pa.edited`, `c2pa.cropped`, …
+    pub action: String,
+    /// The software that did it (`name version` for claim v2 agents).
+    pub software_agent: Option<String>,
+    /// When, as recorded.
+    pub when: Option<String>,
+    /// IPTC digital source type URI (`…/trainedAlgorithmicMedia` for generative AI).
+    pub digital_source_type: Option<String>,
+    /// Free-text description, when given.
+    pub description: Option<String>,
+}
+
+/// One ingredient: an asset this one was made from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ingredient {
+    /// `dc:title`.
+    pub title: Option<String>,
+    /// `dc:format`.
+    pub format: Option<String>,
+    /// `parentOf`, `componentOf`, `inputTo`.
+    pub relationship: Option<String>,
+    /// `instanceID`.
+    pub instance_id: Option<String>,
+    /// Label of the ingredient's own manifest in this store, when it has one.
+    pub manifest: Option<String>,
+}
+
+/// The claim signature's signer and time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignatureInfo {
+    /// COSE algorithm (`Es256`, `Ps256`, `Ed25519`, … as c2patool names them).
+    pub alg: Option<String>,
+    /// Signing certificate subject organisation (c2patool's `issuer`).
+    pub issuer: Option<String>,
+    /// Signing certificate subject common name.
+    pub common_name: Option<String>,
+    /// Signing certificate issuer (the CA), as a distinguished name.
+    pub certificate_issuer: Option<String>,
+    /// Serial number, decimal (as c2patool prints it).
+    pub cert_serial_number: Option<String>,
+    /// Certificate validity, RFC 3339.
+    pub not_before: Option<String>,
+    /// Certificate validity, RFC 3339.
+    pub not_after: Option<String>,
+    /// Signing time from the RFC 3161 time-stamp, RFC 3339; null without one.
+    pub time: Option<String>,
+    /// Certificates in the chain.
+    pub chain_length: usize,
+}
+
+/// One validation result, with the C2PA specification's code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Status {
+    /// C2PA code (`claimSignature.validated`, `assertion.dataHash.mismatch`, …).
+    pub code: String,
+    /// Whether the code reports a success.
+    pub success: bool,
+    /// What it is about (a JUMBF URI), when specific.
+    pub url: Option<String>,
+    /// In words.
+    pub explanation: String,
+}
+
+/// Where a manifest store sits in a file, as the container walkers find it.
+pub struct Store<'a> {
+    /// `JPEG APP11`, `PNG caBX`, `WebP C2PA`.
+    pub carrier: &'static str,
+    /// The store's bytes (reassembled for JPEG).
+    pub bytes: std::borrow::Cow<'a, [u8]>,
+}
+
+/// Reassemble a JPEG's APP11 JUMBF segments into one store. `segments` are the
+/// APP11 payloads in file order. Each starts with `JP`, a box instance number,
+/// a packet sequence number; continuation packets repeat the box header,
+/// which is dropped. Returns `None` when no segment holds a C2PA store.
+pub fn jpeg_store(segments: &[&[u8]], max: usize, warnings: &mut Vec<String>) -> Option<Vec<u8>> {
+    // The C2PA store is the JUMBF box whose description says "c2pa"; other
+    // JUMBF users (JPEG 360, privacy) share APP11 and are skipped by instance.
+    let mut instance: Option<u16> = None;
+    let mut out: Vec<u8> = Vec::new();
+    let mut next_seq = 1u32;
+    for seg in segments {
+        let (Some(ci), Some(en), Some(z)) = (seg.get(..2), be16(seg, 2), be32(seg, 4)) else {
+            continue;
+        };
+        if ci != b"JP" {
+            continue;
+        }
+        let body = &seg[8..];
+        match instance {
+            None => {
+                if z != 1 || !is_c2pa_store(body) {
+                    continue;
+                }
+                instance = Some(en);
+                if !push_bounded(&mut out, body, max) {
+                    warnings.push("C2PA store over the metadata limit; not read".into());
+                    return None;
+                }
+                next_seq = 2;
+            }
+            Some(i) if i == en => {
+                if z != next_seq {
+                    warnings.push(format!(
+                        "C2PA APP11 packet {z} out of order (expected {next_seq})"
+                    ));
+                }
+                next_seq = z.saturating_add(1);
+                // The repeated header: LBox, TBox and XLBox when LBox is 1.
+                let skip = if be32(body, 0) == Some(1) { 16 } else { 8 };
+                let Some(rest) = body.get(skip..) else {
+                    warnings.push("C2PA APP11 continuation packet too short".into());
+                    continue;
+                };
+                if !push_bounded(&mut out, rest, max) {
+                    warnings.push("C2PA store over the metadata limit; not read".into());
+                    return None;
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    instance.map(|_| out)
+}
+
+/// True when the bytes start a `jumb` superbox whose description is labelled
+/// `c2pa`.
+pub fn is_c2pa_store(b: &[u8]) -> bool {
+    // Only the headers are read: in a JPEG's first APP11 packet the box is
+    // longer than the packet, so its size cannot be checked here.
+    let hl = if be32(b, 0) == Some(1) { 16 } else { 8 };
+    b.get(4..8) == Some(b"jumb")
+        && b.get(hl + 4..hl + 8) == Some(b"jumd")
+        && b.get(hl + 8..hl + 12) == Some(b"c2pa")
+        && b.get(hl + 25..).is_some_and(|l| l.starts_with(b"c2pa\0"))
+}
+
+fn push_bounded(out: &mut Vec<u8>, more: &[u8], max: usize) -> bool {
+    if out.len().saturating_add(more.len()) > max {
+        return false;
+    }
+    out.extend_from_slice(more);
+    true
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(
+        b.get(at..at.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+
+fn be64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// JUMBF (ISO/IEC 19566-5) boxes
+
+struct Header {
+    kind: [u8; 4],
+    /// Header size: 8, or 16 with an XLBox.
+    header: usize,
+    /// Whole box size, header included.
+    size: usize,
+}
+
+/// The box header at `at`, with its size checked against the bytes.
+fn header(b: &[u8], at: usize) -> Option<Header> {
+    let lbox = be32(b, at)?;
+    let kind: [u8; 4] = b.get(at + 4..at + 8)?.try_into().ok()?;
+    let remaining = b.len().checked_sub(at)?;
+    let (header, size) = match lbox {
+        0 => (8, remaining),
+        1 => (16, usize::try_from(be64(b, at + 8)?).ok()?),
+        n => (8, usize::try_from(n).ok()?),
+    };
+    (size >= header && size <= remaining).then_some(Header { kind, header, size })
+}
+
+/// One box of the tree. Superboxes (`jumb`) have a label and children; other
+/// boxes have content.
+struct JBox<'a> {
+    kind: [u8; 4],
+    label: Option<String>,
+    /// Everything after the box header: for a superbox, the description box
+    /// and content boxes, which is what assertion hashes cover.
+    payload: &'a [u8],
+    children: Vec<JBox<'a>>,
+}
+
+impl<'a> JBox<'a> {
+    fn child(&self, label: &str) -> Option<&JBox<'a>> {
+        self.children
+            .iter()
+            .find(|c| c.label.as_deref() == Some(label))
+    }
+
+    /// The first content box of a kind (`cbor`, `json`, `bidb`).
+    fn content(&self, kind: &[u8; 4]) -> Option<&'a [u8]> {
+        self.children
+            .iter()
+            .find(|c| &c.kind == kind)
+            .map(|c| c.payload)
+    }
+}
+
+struct Budget {
+    boxes: usize,
+    max_depth: usize,
+}
+
+fn parse_boxes<'a>(
+    b: &'a [u8],
+    depth: usize,
+    budget: &mut Budget,
+    warnings: &mut Vec<String>,
+) -> Vec<JBox<'a>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < b.len() {
+        let Some(h) = header(b, at) else {
+            warnings.push(format!("JUMBF: malformed box header at offset {at}"));
+            break;
+        };
+        if budget.boxes == 0 {
+            warnings.push("JUMBF: too many boxes; the rest is not read".into());
+            break;
+        }
+        budget.boxes -= 1;
+        let payload = &b[at + h.header..at + h.size];
+        let mut jb = JBox {
+            kind: h.kind,
+            label: None,
+            payload,
+            children: Vec::new(),
+        };
+        if &h.kind == b"jumb" {
+            if depth >= budget.max_depth {
+                warnings.push("JUMBF: superboxes nested too deeply; not followed".into());
+            } else {
+                jb.children = parse_boxes(payload, depth + 1, budget, warnings);
+                jb.label = jb
+                    .children
+                    .first()
+                    .filter(|d| &d.kind == b"jumd")
+                    .and_then(|d| description_label(d.payload));
+            }
+        }
+        out.push(jb);
+        if h.size == 0 {
+            break;
+        }
+        at += h.size;
+    }
+    out
+}
+
+/// The label of a description box: 16-byte type, toggles, then a
+/// NUL-terminated label when toggle bit 1 is set.
+fn description_label(d: &[u8]) -> Option<String> {
+    let toggles = *d.get(16)?;
+    if toggles & 0x02 == 0 {
+        return None;
+    }
+    let rest = d.get(17..)?;
+    let end = rest.iter().position(|&c| c == 0)?;
+    Some(cap(&String::from_utf8_lossy(&rest[..end])))
+}
+
+fn cap(s: &str) -> String {
+    match s.char_indices().nth(MAX_TEXT) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// CBOR helpers
+
+fn cbor(bytes: &[u8], limits: &Limits) -> Result<Value, String> {
+    ciborium::de::from_reader_with_recursion_limit(bytes, limits.max_cbor_depth)
+        .map_err(|e| cap(&e.to_string()))
+}
+
+fn get<'v>(map: &'v Value, key: &str) -> Option<&'v Value> {
+    map.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_text() == Some(key))
+        .map(|(_, v)| v)
+}
+
+fn get_int(map: &Value, key: i64) -> Option<&Value> {
+    map.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()) == Some(key))
+        .map(|(_, v)| v)
+}
+
+/// A text value, also when tagged (claim v2 writes `when` as tag 0, an RFC 3339 date-time).
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Tag(_, inner) => inner.as_text().map(cap),
+        t => t.as_text().map(cap),
+    }
+}
+
+fn list(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// `name version` from a claim generator info map (or a plain string).
+fn generator_info(v: &Value) -> Option<String> {
+    if let Some(t) = v.as_text() {
+        return Some(cap(t));
+    }
+    let name = text(get(v, "name"))?;
+    Some(match text(get(v, "version")) {
+        Some(ver) => format!("{name} {ver}"),
+        None => name,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Reading and verifying
+
+/// Read and verify a manifest store. `asset` is the whole file, for the
+/// data-hash binding.
+pub fn read(store: &Store<'_>, asset: &[u8], limits: &Limits) -> ContentCredentials {
+    let mut cc = ContentCredentials {
+        carrier: store.carrier.to_string(),
+        checks: vec![
+            "each assertion's hash against the claim".into(),
+            "the data-hash binding of the active manifest against the file's bytes".into(),
+            "the claim signature with the signing certificate's key".into(),
+            "each certificate of the chain signed by the next, and the signing certificate valid at the signing time".into(),
+        ],
+        not_checked: vec![
+            "trust: the signer was not checked against a C2PA trust list (offline)".into(),
+            "revocation of the signing certificate (OCSP needs the network)".into(),
+            "the time-stamp authority's signature (the time-stamp's time is read, not verified)".into(),
+            "certificate profile rules and CAWG identity assertions".into(),
+            "the hashes binding ingredients to their own manifests".into(),
+        ],
+        ..ContentCredentials::default()
+    };
+    let mut budget = Budget {
+        boxes: limits.max_jumbf_boxes,
+        max_depth: limits.max_jumbf_depth,
+    };
+    let top = parse_boxes(&store.bytes, 0, &mut budget, &mut cc.warnings);
+    let Some(root) = top.iter().find(|b| b.label.as_deref() == Some("c2pa")) else {
+        cc.warnings
+            .push("no JUMBF superbox labelled c2pa: not a C2PA store".into());
+        cc.validation_state = "invalid".into();
+        return cc;
+    };
+    let manifests: Vec<&JBox<'_>> = root
+        .children
+        .iter()
+        .filter(|b| &b.kind == b"jumb" && b.label.is_some())
+        .collect();
+    if manifests.len() > limits.max_c2pa_manifests {
+        cc.warnings.push(format!(
+            "{} manifests; only the last {} are read",
+            manifests.len(),
+            limits.max_c2pa_manifests
+        ));
+    }
+    let skip = manifests.len().saturating_sub(limits.max_c2pa_manifests);
+    let count = manifests.len();
+    for (i, m) in manifests.iter().enumerate().skip(skip) {
+        let active = i + 1 == count;
+        let man = read_manifest(m, active, asset, limits, &mut cc);
+        cc.manifests.push(man);
+    }
+    cc.active_manifest = cc.manifests.last().map(|m| m.label.clone());
+    let Some(active) = cc.manifests.last() else {
+        cc.warnings.push("the store holds no manifest".into());
+        cc.validation_state = "invalid".into();
+        return cc;
+    };
+    let failed = active.validation.iter().any(|s| !s.success);
+    let has = |code: &str| active.validation.iter().any(|s| s.code == code);
+    cc.validation_state = if failed {
+        "invalid"
+    } else if has("claimSignature.validated") && has("assertion.dataHash.match") {
+        "valid"
+    } else {
+        "incomplete"
+    }
+    .into();
+    cc
+}
+
+fn status(m: &mut Manifest, code: &str, success: bool, url: Option<String>, why: String) {
+    if m.validation.len() < MAX_LIST {
+        m.validation.push(Status {
+            code: code.into(),
+            success,
+            url,
+            explanation: why,
+        });
+    }
+}
+
+fn read_manifest(
+    jb: &JBox<'_>,
+    active: bool,
+    asset: &[u8],
+    limits: &Limits,
+    cc: &mut ContentCredentials,
+) -> Manifest {
+    let label = jb.label.clone().unwrap_or_default();
+    let mut m = Manifest {
+        label: label.clone(),
+        ..Manifest::default()
+    };
+    let store = jb.child("c2pa.assertions");
+    if let Some(s) = store {
+        m.assertions = s
+            .children
+            .iter()
+            .filter_map(|c| c.label.clone())
+            .take(MAX_LIST)
+            .collect();
+    }
+    let (claim_box, version) = match (jb.child("c2pa.claim.v2"), jb.child("c2pa.claim")) {
+        (Some(c), _) => (c, 2),
+        (None, Some(c)) => (c, 1),
+        (None, None) => {
+            status(
+                &mut m,
+                "claim.missing",
+                false,
+                Some(format!("self#jumbf=/c2pa/{label}")),
+                "the manifest has no claim".into(),
+            );
+            return m;
+        }
+    };
+    m.claim_version = Some(version);
+    let Some(claim_bytes) = claim_box.content(b"cbor") else {
+        status(
+            &mut m,
+            "claim.malformed",
+            false,
+            None,
+            "the claim has no CBOR box".into(),
+        );
+        return m;
+    };
+    let claim = match cbor(claim_bytes, limits) {
+        Ok(v) => v,
+        Err(e) => {
+            status(
+                &mut m,
+                "claim.malformed",
+                false,
+                None,
+                format!("claim CBOR: {e}"),
+            );
+            return m;
+        }
+    };
+    m.claim_generator = text(get(&claim, "claim_generator"));
+    let info = get(&claim, "claim_generator_info");
+    m.claim_generator_info = match info {
+        Some(Value::Array(a)) => a.iter().filter_map(generator_info).take(MAX_LIST).collect(),
+        Some(v) => generator_info(v).into_iter().collect(),
+        None => Vec::new(),
+    };
+    m.title = text(get(&claim, "dc:title"));
+    m.format = text(get(&claim, "dc:format"));
+    m.instance_id = text(get(&claim, "instanceID"));
+    let default_alg = text(get(&claim, "alg")).unwrap_or_else(|| "sha256".into());
+
+    // Assertions: hash each one the claim lists, then read the ones people need.
+    let refs: Vec<&Value> = ["assertions", "created_assertions", "gathered_assertions"]
+        .iter()
+        .flat_map(|k| list(get(&claim, k)))
+        .collect();
+    for r in refs.iter().take(limits.max_jumbf_boxes) {
+        check_assertion(r, store, &label, &default_alg, &mut m);
+    }
+    if let Some(s) = store {
+        for a in &s.children {
+            let Some(l) = a.label.as_deref() else {
+                continue;
+            };
+            let base = l.split("__").next().unwrap_or(l);
+            match base {
+                "c2pa.actions" | "c2pa.actions.v2" => read_actions(a, limits, &mut m, cc),
+                "c2pa.ingredient" | "c2pa.ingredient.v2" | "c2pa.ingredient.v3" => {
+                    read_ingredient(a, limits, &mut m, cc)
+                }
+                "c2pa.hash.data" if active => {
+                    check_data_hash(a, asset, &default_alg, limits, &mut m)
+                }
+                "c2pa.hash.bmff"
+                | "c2pa.hash.bmff.v2"
+                | "c2pa.hash.bmff.v3"
+                | "c2pa.hash.boxes"
+                | "c2pa.hash.collection.data"
+                    if active =>
+                {
+                    let note = format!("the hard binding {base} (only c2pa.hash.data is checked)");
+                    if !cc.not_checked.contains(&note) {
+                        cc.not_checked.push(note);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    match jb.child("c2pa.signature").and_then(|s| s.content(b"cbor")) {
+        Some(sig) => check_signature(sig, claim_bytes, limits, &mut m),
+        None => status(
+            &mut m,
+            "claimSignature.missing",
+            false,
+            None,
+            "the manifest has no signature".into(),
+        ),
+    }
+    m
+}
+
+fn hash_with(alg: &str, parts: &[&[u8]]) -> Option<Vec<u8>> {
+    fn run<D: Digest>(parts: &[&[u8]]) -> Vec<u8> {
+        let mut d = D::new();
+        for p in parts {
+            d.update(p);
+        }
+        d.finalize().to_vec()
+    }
+    match alg {
+        "sha256" => Some(run::<Sha256>(parts)),
+        "sha384" => Some(run::<Sha384>(parts)),
+        "sha512" => Some(run::<Sha512>(parts)),
+        _ => None,
+    }
+}
+
+/// A hashed URI from the claim against the assertion it names.
+fn check_assertion(
+    r: &Value,
+    store: Option<&JBox<'_>>,
+    manifest: &str,
+    alg: &str,
+    m: &mut Manifest,
+) {
+    let Some(url) = text(get(r, "url")) else {
+        status(
+            m,
+            "assertion.hashedURI.mismatch",
+            false,
+            None,
+            "an assertion reference has no URL".into(),
+        );
+        return;
+    };
+    let alg = text(get(r, "alg")).unwrap_or_else(|| alg.to_string());
+    let Some(expected) = get(r, "hash").and_then(Value::as_bytes) else {
+        status(
+            m,
+            "assertion.hashedURI.mismatch",
+            false,
+            Some(url),
+            "no hash in the reference".into(),
+        );
+        return;
+    };
+    // `self#jumbf=c2pa.assertions/LABEL` or `self#jumbf=/c2pa/MANIFEST/c2pa.assertions/LABEL`.
+    let path = url.strip_prefix("self#jumbf=").unwrap_or(&url);
+    let mut parts = path.trim_start_matches('/').split('/').collect::<Vec<_>>();
+    if parts.first() == Some(&"c2pa") && parts.len() >= 4 {
+        if parts[1] != manifest {
+            status(
+                m,
+                "assertion.outsideManifest",
+                false,
+                Some(url.clone()),
+                "the claim references an assertion of another manifest".into(),
+            );
+            return;
+        }
+        parts.drain(..2);
+    }
+    let found = match parts.as_slice() {
+        ["c2pa.assertions", label] => store.and_then(|s| s.child(label)),
+        _ => None,
+    };
+    let Some(found) = found else {
+        status(
+            m,
+            "assertion.missing",
+            false,
+            Some(url),
+            "the claim names an assertion the store does not hold".into(),
+        );
+        return;
+    };
+    match hash_with(&alg, &[found.payload]) {
+        None => status(
+            m,
+            "algorithm.unsupported",
+            false,
+            Some(url),
+            format!("hash algorithm {alg:?}"),
+        ),
+        Some(h) if h == *expected => status(
+            m,
+            "assertion.hashedURI.match",
+            true,
+            Some(url),
+            "assertion hash matches".into(),
+        ),
+        Some(_) => status(
+            m,
+            "assertion.hashedURI.mismatch",
+            false,
+            Some(url),
+            "the assertion was changed after signing".into(),
+        ),
+    }
+}
+
+fn assertion_value(a: &JBox<'_>, limits: &Limits, cc: &mut ContentCredentials) -> Option<Value> {
+    if let Some(c) = a.content(b"cbor") {
+        return match cbor(c, limits) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cc.warnings.push(format!(
+                    "assertion {}: CBOR: {e}",
+                    a.label.as_deref().unwrap_or("?")
+                ));
+                None
+            }
+        };
+    }
+    // JSON assertions (claim v1 era) are rare for actions; read them too.
+    let j = a.content(b"json")?;
+    let v: serde_json::Value = serde_json::from_slice(j).ok()?;
+    fn conv(v: &serde_json::Value, depth: usize) -> Value {
+        if depth > 64 {
+            return Value::Null;
+        }
+        match v {
+            serde_json::Value::String(s) => Value::Text(s.clone()),
+            serde_json::Value::Array(a) => {
+                Value::Array(a.iter().map(|x| conv(x, depth + 1)).collect())
+            }
+            serde_json::Value::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, x)| (Value::Text(k.clone()), conv(x, depth + 1)))
+                    .collect(),
+            ),
+            _ => Value::Null,
+        }
+    }
+    Some(conv(&v, 0))
+}
+
+fn read_actions(a: &JBox<'_>, limits: &Limits, m: &mut Manifest, cc: &mut ContentCredentials) {
+    let Some(v) = assertion_value(a, limits, cc) else {
+        return;
+    };
+    for act in list(get(&v, "actions")) {
+        if m.actions.len() >= MAX_LIST {
+            break;
+        }
+        let Some(action) = text(get(act, "action")) else {
+            continue;
+        };
+        m.actions.push(Action {
+            action,
+            software_agent: get(act, "softwareAgent").and_then(generator_info),
+            when: text(get(act, "when")),
+            digital_source_type: text(get(act, "digitalSourceType")),
+            description: text(get(act, "description")),
+        });
+    }
+}
+
+fn read_ingredient(a: &JBox<'_>, limits: &Limits, m: &mut Manifest, cc: &mut ContentCredentials) {
+    let Some(v) = assertion_value(a, limits, cc) else {
+        return;
+    };
+    if m.ingredients.len() >= MAX_LIST {
+        return;
+    }
+    let manifest = ["activeManifest", "c2pa_manifest"]
+        .iter()
+        .find_map(|k| text(get(&v, k).and_then(|r| get(r, "url"))))
+        .and_then(|u| {
+            let p = u.strip_prefix("self#jumbf=")?.trim_start_matches('/');
+            p.strip_prefix("c2pa/")
+                .map(|r| r.split('/').next().unwrap_or(r).to_string())
+        });
+    m.ingredients.push(Ingredient {
+        title: text(get(&v, "dc:title")),
+        format: text(get(&v, "dc:format")),
+        relationship: text(get(&v, "relationship")),
+        instance_id: text(get(&v, "instanceID")),
+        manifest,
+    });
+}
+
+/// The hard binding: the file's bytes, minus the exclusions (the store
+/// itself), hashed and compared with the assertion.
+fn check_data_hash(a: &JBox<'_>, asset: &[u8], alg: &str, limits: &Limits, m: &mut Manifest) {
+    let url = Some(format!(
+        "self#jumbf=/c2pa/{}/c2pa.assertions/{}",
+        m.label,
+        a.label.as_deref().unwrap_or("")
+    ));
+    let v = match a.content(b"cbor").map(|c| cbor(c, limits)) {
+        Some(Ok(v)) => v,
+        _ => {
+            status(
+                m,
+                "assertion.dataHash.malformed",
+                false,
+                url,
+                "unreadable data hash".into(),
+            );
+            return;
+        }
+    };
+    let alg = text(get(&v, "alg")).unwrap_or_else(|| alg.to_string());
+    let Some(expected) = get(&v, "hash").and_then(Value::as_bytes) else {
+        status(
+            m,
+            "assertion.dataHash.malformed",
+            false,
+            url,
+            "no hash".into(),
+        );
+        return;
+    };
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for e in list(get(&v, "exclusions")).iter().take(MAX_LIST) {
+        let num = |k| {
+            get(e, k)
+                .and_then(Value::as_integer)
+                .and_then(|i| usize::try_from(i).ok())
+        };
+        let (Some(s), Some(l)) = (num("start"), num("length")) else {
+            status(
+                m,
+                "assertion.dataHash.malformed",
+                false,
+                url,
+                "malformed exclusion".into(),
+            );
+            return;
+        };
+        ranges.push((s, s.saturating_add(l)));
+    }
+    ranges.sort_unstable();
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut at = 0usize;
+    for (s, e) in ranges {
+        if s < at || e > asset.len() {
+            status(
+                m,
+                "assertion.dataHash.mismatch",
+                false,
+                url,
+                "the exclusions do not fit the file: it was changed after signing".into(),
+            );
+            return;
+        }
+        parts.push(&asset[at..s]);
+        at = e;
+    }
+    parts.push(&asset[at..]);
+    match hash_with(&alg, &parts) {
+        None => status(
+            m,
+            "algorithm.unsupported",
+            false,
+            url,
+            format!("hash algorithm {alg:?}"),
+        ),
+        Some(h) if h == *expected => status(
+            m,
+            "assertion.dataHash.match",
+            true,
+            url,
+            "the file's bytes are those that were signed".into(),
+        ),
+        Some(_) => status(
+            m,
+            "assertion.dataHash.mismatch",
+            false,
+            url,
+            "the file's bytes differ from those that were signed: it was changed after signing"
+                .into(),
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// COSE_Sign1 and X.509
+
+/// COSE algorithm id → (name as c2patool prints it, ring verifier).
+fn cose_alg(
+    id: i64,
+) -> Option<(
+    &'static str,
+    Option<&'static dyn ring::signature::VerificationAlgorithm>,
+)> {
+    use ring::signature as s;
+    Some(match id {
+        -7 => ("Es256", Some(&s::ECDSA_P256_SHA256_FIXED)),
+        -35 => ("Es384", Some(&s::ECDSA_P384_SHA384_FIXED)),
+        // ring has no P-521; the name is still reported.
+        -36 => ("Es512", None),
+        -37 => ("Ps256", Some(&s::RSA_PSS_2048_8192_SHA256)),
+        -38 => ("Ps384", Some(&s::RSA_PSS_2048_8192_SHA384)),
+        -39 => ("Ps512", Some(&s::RSA_PSS_2048_8192_SHA512)),
+        -8 => ("Ed25519", Some(&s::ED25519)),
+        _ => return None,
+    })
+}
+
+/// CBOR head for a major type and length.
+fn cbor_head(major: u8, len: usize, out: &mut Vec<u8>) {
+    let m = major << 5;
+    let n = len as u64;
+    if n < 24 {
+        out.push(m | n as u8);
+    } else if n <= 0xFF {
+        out.extend([m | 24, n as u8]);
+    } else if n <= 0xFFFF {
+        out.push(m | 25);
+        out.extend((n as u16).to_be_bytes());
+    } else if n <= 0xFFFF_FFFF {
+        out.push(m | 26);
+        out.extend((n as u32).to_be_bytes());
+    } else {
+        out.push(m | 27);
+        out.extend(n.to_be_bytes());
+    }
+}
+
+/// RFC 9052 Sig_structure for COSE_Sign1 with an empty external AAD.
+fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    cbor_head(4, 4, &mut out);
+    cbor_head(3, 10, &mut out);
+    out.extend_from_slice(b"Signature1");
+    cbor_head(2, protected.len(), &mut out);
+    out.extend_from_slice(protected);
+    cbor_head(2, 0, &mut out);
+    cbor_head(2, payload.len(), &mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut Manifest) {
+    let url = Some(format!("self#jumbf=/c2pa/{}/c2pa.signature", m.label));
+    let bad = |m: &mut Manifest, why: String| {
+        status(m, "claimSignature.mismatch", false, url.clone(), why);
+    };
+    let v = match cbor(sig, limits) {
+        Ok(Value::Tag(18, inner)) => *inner,
+        Ok(v @ Value::Array(_)) => v,
+        Ok(_) => return bad(m, "the signature is not a COSE_Sign1".into()),
+        Err(e) => return bad(m, format!("signature CBOR: {e}")),
+    };
+    let parts = list(Some(&v));
+    let [Value::Bytes(protected), unprotected, payload, Value::Bytes(signature)] = parts else {
+        return bad(m, "malformed COSE_Sign1".into());
+    };
+    let prot = if protected.is_empty() {
+        Value::Map(Vec::new())
+    } else {
+        match cbor(protected, limits) {
+            Ok(p) => p,
+            Err(e) => return bad(m, format!("protected header: {e}")),
+        }
+    };
+    let alg_id = get_int(&prot, 1)
+        .and_then(Value::as_integer)
+        .and_then(|i| i64::try_from(i).ok());
+    let alg = alg_id.and_then(cose_alg);
+    // x5chain (33) may sit in either header in claim v1 manifests.
+    let chain_v = get_int(&prot, 33)
+        .or_else(|| get_int(unprotected, 33))
+        .or_else(|| get(&prot, "x5chain"))
+        .or_else(|| get(unprotected, "x5chain"));
+    let chain: Vec<&[u8]> = match chain_v {
+        Some(Value::Bytes(b)) => vec![b.as_slice()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_bytes)
+            .map(Vec::as_slice)
+            .take(limits.max_cert_chain)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let time = ["sigTst2", "sigTst"]
+        .iter()
+        .filter_map(|k| get(unprotected, k))
+        .flat_map(|t| list(get(t, "tstTokens")))
+        .filter_map(|t| get(t, "val").and_then(Value::as_bytes))
+        .find_map(|der| tst_gen_time(der));
+    let mut info = SignatureInfo {
+        alg: alg.map(|a| a.0.to_string()),
+        time: time.map(|t| t.to_rfc3339()),
+        chain_length: chain.len(),
+        ..SignatureInfo::default()
+    };
+    let certs: Vec<_> = chain
+        .iter()
+        .filter_map(|der| {
+            x509_parser::parse_x509_certificate(der)
+                .ok()
+                .map(|(_, c)| c)
+        })
+        .collect();
+    if certs.len() != chain.len() || certs.is_empty() {
+        m.signature = Some(info);
+        return status(
+            m,
+            "signingCredential.invalid",
+            false,
+            url,
+            "the certificate chain is missing or unreadable".into(),
+        );
+    }
+    let leaf = &certs[0];
+    let subject = leaf.subject();
+    info.issuer = subject
+        .iter_organization()
+        .filter_map(|a| a.as_str().ok())
+        .last()
+        .map(cap);
+    info.common_name = subject
+        .iter_common_name()
+        .filter_map(|a| a.as_str().ok())
+        .next()
+        .map(cap);
+    info.certificate_issuer = Some(cap(&leaf.issuer().to_string()));
+    info.cert_serial_number = Some(leaf.serial.to_str_radix(10));
+    let nb = leaf.validity().not_before.timestamp();
+    let na = leaf.validity().not_after.timestamp();
+    info.not_before = chrono::DateTime::from_timestamp(nb, 0).map(|t| t.to_rfc3339());
+    info.not_after = chrono::DateTime::from_timestamp(na, 0).map(|t| t.to_rfc3339());
+    m.signature = Some(info);
+
+    // The claim is the detached payload; an attached one must equal it.
+    let payload: &[u8] = match payload {
+        Value::Null => claim,
+        Value::Bytes(b) if b.as_slice() == claim => claim,
+        _ => return bad(m, "the signed payload is not this claim".into()),
+    };
+    match alg {
+        None => status(
+            m,
+            "algorithm.unsupported",
+            false,
+            url.clone(),
+            format!("COSE algorithm {alg_id:?}"),
+        ),
+        Some((name, None)) => status(
+            m,
+            "algorithm.unsupported",
+            false,
+            url.clone(),
+            format!("{name} signatures cannot be checked by retrace"),
+        ),
+        Some((_, Some(verifier))) => {
+            let key = ring::signature::UnparsedPublicKey::new(
+                verifier,
+                leaf.public_key().subject_public_key.data.as_ref(),
+            );
+            match key.verify(&sig_structure(protected, payload), signature) {
+                Ok(()) => status(m, "claimSignature.validated", true, url.clone(), "the claim signature is valid for the signing certificate".into()),
+                Err(_) => bad(m, "the claim signature does not verify: the claim was changed or the signature forged".into()),
+            }
+        }
+    }
+    for (i, pair) in certs.windows(2).enumerate() {
+        if pair[0]
+            .verify_signature(Some(pair[1].public_key()))
+            .is_err()
+        {
+            status(
+                m,
+                "signingCredential.invalid",
+                false,
+                url.clone(),
+                format!(
+                    "certificate {i} of the chain is not signed by certificate {}",
+                    i + 1
+                ),
+            );
+        }
+    }
+    let at = time
+        .map(|t| t.timestamp())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
+    if at < nb || at > na {
+        status(
+            m,
+            "claimSignature.outsideValidity",
+            false,
+            url,
+            "the signing certificate was not valid at the signing time".into(),
+        );
+    } else {
+        status(
+            m,
+            "claimSignature.insideValidity",
+            true,
+            url,
+            "the signing certificate was valid at the signing time".into(),
+        );
+    }
+}
+
+/// The `genTime` of an RFC 3161 time-stamp token: the first GeneralizedTime in
+/// a depth-first walk, which is TSTInfo's (the encapsulated content comes
+/// before the certificates and signer infos in SignedData). The token's own
+/// signature is not checked.
+fn tst_gen_time(der: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn walk(b: &[u8], depth: usize) -> Option<&[u8]> {
+        if depth > 24 {
+            return None;
+        }
+        let mut at = 0usize;
+        while at < b.len() {
+            let tag = *b.get(at)?;
+            let first = *b.get(at + 1)?;
+            let (len, hl) = if first < 0x80 {
+                (usize::from(first), 2)
+            } else {
+                let n = usize::from(first & 0x7F);
+                if n == 0 || n > 4 {
+                    return None;
+                }
+                let mut l = 0usize;
+                for k in 0..n {
+                    l = (l << 8) | usize::from(*b.get(at + 2 + k)?);
+                }
+                (l, 2 + n)
+            };
+            let body = b.get(at + hl..(at + hl).checked_add(len)?)?;
+            if tag == 0x18 {
+                return Some(body);
+            }
+            // Constructed values, and OCTET STRINGs wrapping DER (eContent).
+            if tag & 0x20 != 0 || tag == 0x04 {
+                if let Some(t) = walk(body, depth + 1) {
+                    return Some(t);
+                }
+            }
+            at += hl + len;
+        }
+        None
+    }
+    let t = std::str::from_utf8(walk(der, 0)?).ok()?;
+    // YYYYMMDDHHMMSS[.fff]Z
+    let core = t.get(..14)?;
+    let naive = chrono::NaiveDateTime::parse_from_str(core, "%Y%m%d%H%M%S").ok()?;
+    Some(naive.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jbox(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    fn superbox(label: &str, content: &[Vec<u8>]) -> Vec<u8> {
+        let mut d = b"c2pa\0\x11\0\x10\x80\0\0\xaa\0\x38\x9b\x71".to_vec();
+        d.push(0x03);
+        d.extend_from_slice(label.as_bytes());
+        d.push(0);
+        let mut p = jbox(b"jumd", &d);
+        for c in content {
+            p.extend_from_slice(c);
+        }
+        jbox(b"jumb", &p)
+    }
+
+    #[test]
+    fn sig_structure_matches_rfc9052_layout() {
+        // ["Signature1", h'A10126', h'', h'0102'] encoded by hand from RFC 8949.
+        let s = sig_structure(&[0xA1, 0x01, 0x26], &[1, 2]);
+        let expect: Vec<u8> = [
+            &[0x84, 0x6A][..],
+            b"Signature1",
+            &[0x43, 0xA1, 0x01, 0x26, 0x40, 0x42, 0x01, 0x02],
+        ]
+        .concat();
+        assert_eq!(s, expect);
+    }
+
+    #[test]
+    fn a_store_without_manifests_is_invalid_not_a_panic() {
+        let store = superbox("c2pa", &[]);
+        assert!(is_c2pa_store(&store));
+        let cc = read(
+            &Store {
+                carrier: "test",
+                bytes: store.into(),
+            },
+            b"",
+            &Limits::default(),
+        );
+        assert_eq!(cc.validation_state, "invalid");
+        assert!(cc.manifests.is_empty());
+    }
+
+    #[test]
+    fn a_manifest_without_claim_says_so() {
+        let store = superbox("c2pa", &[superbox("urn:uuid:x", &[])]);
+        let cc = read(
+            &Store {
+                carrier: "t",
+                bytes: store.into(),
+            },
+            b"",
+            &Limits::default(),
+        );
+        assert_eq!(cc.manifests.len(), 1);
+        assert_eq!(cc.manifests[0].validation[0].code, "claim.missing");
+        assert_eq!(cc.validation_state, "invalid");
+    }
+
+    #[test]
+    fn nesting_and_box_counts_are_capped() {
+        let mut s = superbox("leaf", &[]);
+        for _ in 0..40 {
+            s = superbox("c2pa", &[s]);
+        }
+        let limits = Limits::default();
+        let cc = read(
+            &Store {
+                carrier: "t",
+                bytes: s.clone().into(),
+            },
+            b"",
+            &limits,
+        );
+        assert!(
+            cc.warnings.iter().any(|w| w.contains("nested too deeply")),
+            "{:?}",
+            cc.warnings
+        );
+        let few = Limits {
+            max_jumbf_boxes: 5,
+            ..Limits::default()
+        };
+        let cc = read(
+            &Store {
+                carrier: "t",
+                bytes: s.into(),
+            },
+            b"",
+            &few,
+        );
+        assert!(
+            cc.warnings.iter().any(|w| w.contains("too many boxes")),
+            "{:?}",
+            cc.warnings
+        );
+    }
+
+    #[test]
+    fn hostile_cbor_is_an_error_not_an_allocation() {
+        let limits = Limits::default();
+        // A byte string and an array claiming 2^63 elements in 9 bytes.
+        assert!(cbor(
+            &[0x5B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            &limits
+        )
+        .is_err());
+        assert!(cbor(
+            &[0x9B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            &limits
+        )
+        .is_err());
+        assert!(cbor(
+            &[0xBB, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            &limits
+        )
+        .is_err());
+        // 10 000 nested arrays: over the recursion limit, no stack overflow.
+        assert!(cbor(&vec![0x81; 10_000], &limits).is_err());
+    }
+
+    #[test]
+    fn box_headers_that_lie_are_rejected() {
+        // Claims 4 GiB; a 64-bit XLBox of 2^63; a size below its own header.
+        assert!(header(&[0xFF, 0xFF, 0xFF, 0xFF, b'j', b'u', b'm', b'b'], 0).is_none());
+        let mut x = vec![0, 0, 0, 1, b'j', b'u', b'm', b'b'];
+        x.extend((1u64 << 63).to_be_bytes());
+        assert!(header(&x, 0).is_none());
+        assert!(header(&[0, 0, 0, 4, b'j', b'u', b'm', b'b'], 0).is_none());
+    }
+
+    #[test]
+    fn time_stamp_gen_time_is_found_in_nested_der() {
+        // SEQUENCE { OCTET STRING { SEQUENCE { INTEGER 1, GeneralizedTime } } }
+        let gt = b"20250409224613Z";
+        let mut inner = vec![0x02, 0x01, 0x01, 0x18, gt.len() as u8];
+        inner.extend_from_slice(gt);
+        let mut seq = vec![0x30, inner.len() as u8];
+        seq.extend(inner);
+        let mut oct = vec![0x04, seq.len() as u8];
+        oct.extend(seq);
+        let mut outer = vec![0x30, oct.len() as u8];
+        outer.extend(oct);
+        let t = tst_gen_time(&outer).unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-04-09T22:46:13+00:00");
+        for cut in 0..outer.len() {
+            let _ = tst_gen_time(&outer[..cut]);
+        }
+    }
+}
