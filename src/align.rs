@@ -412,9 +412,8 @@ pub struct AlignParams {
     pub min_agreeing_blocks: u32,
     /// Confidence needs `score` at least this (agreeing / textured blocks).
     pub min_score: f32,
-    /// Confidence needs the median detail correlation of the blocks textured in
-    /// both pictures to be at least this.
-    pub min_median_block_ncc: f32,
+    /// Confidence needs the plain NCC over the overlap at least this.
+    pub min_ncc: f32,
 }
 
 impl Default for AlignParams {
@@ -427,13 +426,13 @@ impl Default for AlignParams {
             min_axis_cover: 0.8,
             coarse_scale_step: 1.12,
             coarse_side: 16.0,
-            candidates: 24,
+            candidates: 8,
             block: 8,
             texture_min: 2.5,
-            block_ncc: 0.8,
-            min_agreeing_blocks: 20,
-            min_score: 0.5,
-            min_median_block_ncc: 0.9,
+            block_ncc: 0.6,
+            min_agreeing_blocks: 12,
+            min_score: 0.6,
+            min_ncc: 0.3,
         }
     }
 }
@@ -808,7 +807,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then_some(Rect {
+    (x1 > x0 && y1 > y0).then(|| Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
@@ -1050,11 +1049,6 @@ struct Ctx<'a> {
     archive: &'a Thumb,
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: Vec<Plane>,
-    /// The same, contrast-normalised level by level. Resampling these (a linear
-    /// operation) instead of normalising every resampled query keeps the search
-    /// cost per scale low; the normalisation window then spans 2.5–5 grid pixels
-    /// instead of exactly 5, which the correlation tolerates.
-    qpyr_lcn: Vec<Plane>,
     /// Archive pyramids per searched transform, contrast-normalised (search).
     apyr: Vec<Vec<Level>>,
     /// The same, raw luma (scoring).
@@ -1087,7 +1081,6 @@ impl<'a> Ctx<'a> {
             let next = base.last()?.half();
             base.push(next);
         }
-        let qpyr_lcn = qpyr.iter().map(lcn).collect();
         // Normalisation commutes with the dihedral transforms (square window), so
         // it is done once per level.
         let base_lcn: Vec<Plane> = base.iter().map(lcn).collect();
@@ -1106,7 +1099,6 @@ impl<'a> Ctx<'a> {
             query,
             archive,
             qpyr,
-            qpyr_lcn,
             apyr,
             araw,
             qcache: RefCell::new(HashMap::new()),
@@ -1123,14 +1115,14 @@ impl<'a> Ctx<'a> {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(resample(
-            &self.qpyr_lcn[j],
+        let q = Rc::new(Level::new(lcn(&resample(
+            &self.qpyr[j],
             kk,
             kk,
             (0.0, 0.0),
             ow,
             oh,
-        )));
+        ))));
         self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
         Some(q)
     }
@@ -1166,9 +1158,6 @@ impl<'a> Ctx<'a> {
         normalised: bool,
     ) -> Option<Window> {
         let (j, kk, gw, gh) = self.query_grid(si, level)?;
-        // Normalised windows are used at the final level only, where the exact
-        // normalisation (same 5 × 5 window as the archive) is worth its cost;
-        // the margin makes it exact inside the requested range.
         let m = if normalised { LCN_RADIUS + 2 } else { 1 };
         let (x, y) = (nx.0.saturating_sub(m), ny.0.saturating_sub(m));
         let (w, h) = (
@@ -1247,7 +1236,6 @@ impl<'a> Ctx<'a> {
         let levels = self.apyr[0].len();
         let relaxed = self.relaxed_cover();
         let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
-        let t0 = std::time::Instant::now();
 
         let mut cands: Vec<Cand> = Vec::new();
         let mut si = lo;
@@ -1305,11 +1293,6 @@ impl<'a> Ctx<'a> {
             si += step;
         }
         cands.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
-        if dbg {
-            for (i, c) in cands.iter().enumerate().take(60) {
-                eprintln!("all#{i} {c:?} s={:.3}", scale_of(c.si));
-            }
-        }
         cands.truncate(p.candidates.max(1));
         if dbg {
             eprintln!("after coarse: {:?}", STATS.with(|s| *s.borrow()));
@@ -1320,25 +1303,19 @@ impl<'a> Ctx<'a> {
 
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
-        if dbg {
-            eprintln!("time coarse {:?}", t0.elapsed());
-        }
         if std::env::var_os("ALIGN_COARSE_ONLY").is_some() {
             return None;
         }
         let mut live: Vec<Cand> = cands
             .into_iter()
-            .map(|c| self.refine(c, (step / 2).max(1), 1, 2))
+            .map(|c| self.refine(c, (step / 2).max(1), 1, 3))
             .collect();
         // Descend level by level. The field is pruned before each descent (the
         // finer levels are where the cost is), keeping the best few plus the best
         // of any transform that comes close (see `prune`).
         for round in 0.. {
             dedup(&mut live);
-            // The coarse level cannot rank well (UI elements and chance peaks
-            // tie with the truth at 16 pixels), so every coarse candidate gets
-            // one level of refinement before the field is cut.
-            prune(&mut live, [usize::MAX, 6, 4, 3][round.min(3)]);
+            prune(&mut live, [6, 4, 3][round.min(2)]);
             let mut moved = false;
             for c in live.iter_mut() {
                 let lf = self.final_level(c.si);
@@ -1350,19 +1327,10 @@ impl<'a> Ctx<'a> {
                         ..*c
                     }
                     .at_offset(2.0 * ox, 2.0 * oy);
-                    // The scale is poorly determined at coarse levels (a few percent
-                    // move the edges of a 16-pixel overlap by less than a pixel), so
-                    // each finer level first sweeps ±3 of its own scale steps, then
-                    // hill-climbs; `polish` finishes at the final level.
-                    let ds = self.fine_step(&down);
-                    let kmax = if round == 0 { 1 } else { 3 };
-                    let swept = if down.level > lf {
-                        self.sweep_scale(down, ds, kmax)
-                    } else {
-                        down
-                    };
-                    let rounds = if down.level > lf { 2 } else { 1 };
-                    *c = self.refine(swept, ds, 1, rounds);
+                    // Most of the movement happens at coarse levels; at the final
+                    // level two rounds suffice before `polish`.
+                    let rounds = if down.level == lf { 2 } else { 3 };
+                    *c = self.refine(down, self.fine_step(&down), 1, rounds);
                     moved = true;
                 }
             }
@@ -1373,7 +1341,6 @@ impl<'a> Ctx<'a> {
         dedup(&mut live);
         prune(&mut live, 3);
         if dbg {
-            eprintln!("time descent {:?}", t0.elapsed());
             for c in &live {
                 eprintln!("refined {c:?} s={:.3}", scale_of(c.si));
             }
@@ -1397,7 +1364,6 @@ impl<'a> Ctx<'a> {
             }
         }
         if dbg {
-            eprintln!("time total {:?}", t0.elapsed());
             eprintln!(
                 "stats windows per level, px per level, ncc calls, ncc px: {:?}",
                 STATS.with(|s| *s.borrow())
@@ -1443,38 +1409,12 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    /// Best of scales si + k·ds for |k| ≤ `kmax`, each at its centre-preserving
-    /// offset (± one pixel).
-    fn sweep_scale(&self, c: Cand, ds: i32, kmax: i32) -> Cand {
-        let mut best = Cand {
-            ncc: f32::NEG_INFINITY,
-            ..c
-        };
-        // Scales on the level's step grid, so that candidates share resampled
-        // queries (see `refine`).
-        let centre = (f64::from(c.si) / f64::from(ds)).round() as i32 * ds;
-        for k in -kmax..=kmax {
-            let si = centre + k * ds;
-            if si < self.si_range.0 || si > self.si_range.1 {
-                continue;
-            }
-            let (ox, oy) = self.recentre(&c, si);
-            let start = Cand { si, ..c }.at_offset(ox, oy);
-            let r = self.refine(start, ds, 1, 1);
-            if r.ncc > best.ncc {
-                best = r;
-            }
-        }
-        best
-    }
-
     /// Local search around a candidate: scale indices si ± `ds` (each with the
     /// exact centre-preserving offset) and integer offsets within `radius` of it,
     /// repeated while the best moves (at most `rounds` times).
     fn refine(&self, mut c: Cand, ds: i32, radius: i32, rounds: usize) -> Cand {
         let relaxed = self.relaxed_cover();
         let a = &self.apyr[c.t][c.level].img;
-        let exact = c.level <= self.final_level(c.si);
         let mut windows: Vec<(i32, (f64, f64), Window)> = Vec::new();
         let mut seen: Vec<(i32, i32, i32, u64, u64)> = Vec::new();
         for _ in 0..rounds {
@@ -1493,15 +1433,11 @@ impl<'a> Ctx<'a> {
                 } else {
                     self.recentre(&c, si)
                 };
+                // Phases are kept on a quarter-pixel grid during refinement so that
+                // windows can be reused between rounds; `polish` makes them exact.
+                let q4 = |v: f64| (v * 4.0).round() / 4.0;
                 let mut base = Cand { si, ..c }.at_offset(ox, oy);
-                if exact {
-                    // Phases are kept on a quarter-pixel grid so that windows can be
-                    // reused between rounds; `polish` makes them exact.
-                    let q4 = |v: f64| (v * 4.0).round() / 4.0;
-                    base.ph = (q4(base.ph.0), q4(base.ph.1));
-                } else {
-                    base.ph = (0.0, 0.0);
-                }
+                base.ph = (q4(base.ph.0), q4(base.ph.1));
                 let (x_lo, x_hi) = offset_range(a.w, gw, relaxed);
                 let (y_lo, y_hi) = offset_range(a.h, gh, relaxed);
                 let (ox0, ox1) = ((base.dx - radius).max(x_lo), (base.dx + radius).min(x_hi));
@@ -1514,59 +1450,40 @@ impl<'a> Ctx<'a> {
                 if nx.1 <= nx.0 || ny.1 <= ny.0 {
                     continue;
                 }
-                // Above the final level the whole query grid is normalised once per
-                // scale and shared by every candidate (scales there sit on the
-                // level's step grid, so candidates meet on the same ones).
-                let full: Rc<Level>;
-                let (wp, wo): (&Plane, (usize, usize)) = if exact {
-                    let have = windows.iter().position(|(wsi, wph, w)| {
-                        *wsi == si
-                            && *wph == base.ph
-                            && w.x <= nx.0
-                            && w.y <= ny.0
-                            && w.x + w.p.w >= nx.1
-                            && w.y + w.p.h >= ny.1
-                    });
-                    let wi = match have {
-                        Some(i) => i,
-                        None => {
-                            // One pixel of slack each way lets the next round reuse it.
-                            let grow = |n: (usize, usize), g: usize| {
-                                (n.0.saturating_sub(1), (n.1 + 1).min(g))
-                            };
-                            let Some(w) =
-                                self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true)
-                            else {
-                                continue;
-                            };
-                            windows.push((si, base.ph, w));
-                            windows.len() - 1
-                        }
-                    };
-                    let w = &windows[wi].2;
-                    (&w.p, (w.x, w.y))
-                } else {
-                    let Some(q) = self.query(si, c.level) else {
-                        continue;
-                    };
-                    full = q;
-                    (&full.img, (0, 0))
+                let have = windows.iter().position(|(wsi, wph, w)| {
+                    *wsi == si
+                        && *wph == base.ph
+                        && w.x <= nx.0
+                        && w.y <= ny.0
+                        && w.x + w.p.w >= nx.1
+                        && w.y + w.p.h >= ny.1
+                });
+                let wi = match have {
+                    Some(i) => i,
+                    None => {
+                        // One pixel of slack each way lets the next round reuse it.
+                        let grow =
+                            |n: (usize, usize), g: usize| (n.0.saturating_sub(1), (n.1 + 1).min(g));
+                        let Some(w) =
+                            self.window(si, c.level, grow(nx, gw), grow(ny, gh), base.ph, true)
+                        else {
+                            continue;
+                        };
+                        windows.push((si, base.ph, w));
+                        windows.len() - 1
+                    }
                 };
+                let win = &windows[wi].2;
                 let key = (base.ph.0.to_bits(), base.ph.1.to_bits());
                 for dy in oy0..=oy1 {
                     for dx in ox0..=ox1 {
-                        // At the neighbouring scales the recentred offset is already
-                        // close: its four neighbours suffice (corners are skipped).
-                        if k != 0 && (dx - base.dx).abs() + (dy - base.dy).abs() > radius {
-                            continue;
-                        }
                         let id = (si, dx, dy, key.0, key.1);
                         let current = si == c.si && dx == c.dx && dy == c.dy && base.ph == c.ph;
                         if seen.contains(&id) && !current {
                             continue;
                         }
                         seen.push(id);
-                        if let Some(v) = ncc_window(a, wp, wo, (gw, gh), dx, dy) {
+                        if let Some(v) = ncc_window(a, &win.p, (win.x, win.y), (gw, gh), dx, dy) {
                             if v > best.ncc {
                                 best = Cand {
                                     dx,
@@ -1580,13 +1497,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             if !best.ncc.is_finite() {
-                // Nothing could be evaluated here (the overlap no longer meets the
-                // coverage rule at this level): the hypothesis is dead, and must
-                // not keep the score it had at a coarser level.
-                return Cand {
-                    ncc: f32::NEG_INFINITY,
-                    ..c
-                };
+                return c;
             }
             let unchanged =
                 best.si == c.si && best.dx == c.dx && best.dy == c.dy && best.ph == c.ph;
@@ -1675,17 +1586,15 @@ impl<'a> Ctx<'a> {
         if bs.either == 0 && ncc <= 0.0 {
             return None;
         }
-        let denom = bs.both + bs.contradicting;
-        let score = if denom > 0 {
-            bs.agreeing as f32 / denom as f32
+        let score = if bs.either > 0 {
+            bs.agreeing as f32 / bs.either as f32
         } else {
             0.0
         };
-        let median = bs.median();
         let confident = covered
             && bs.agreeing >= p.min_agreeing_blocks
             && score >= p.min_score
-            && median >= p.min_median_block_ncc;
+            && ncc >= p.min_ncc;
 
         // Regions: archive level pixels → fractions of the transformed archive
         // thumbnail → untransformed archive frame; query grid pixels (with the
@@ -1729,7 +1638,7 @@ impl<'a> Ctx<'a> {
             archive_region,
             score,
             ncc,
-            textured_blocks: denom,
+            textured_blocks: bs.either,
             agreeing_blocks: bs.agreeing,
             confident,
             features: bs.features(ncc, c.ncc, covered),
@@ -1753,7 +1662,6 @@ fn parabola_peak(m: f32, v0: f32, p: f32) -> f64 {
 /// wrong orientation score almost as well in the search, and only block scoring
 /// tells them apart.
 fn prune(v: &mut Vec<Cand>, n: usize) {
-    v.retain(|c| c.ncc.is_finite());
     v.sort_by(|a, b| b.ncc.total_cmp(&a.ncc));
     let Some(top) = v.first().map(|c| c.ncc) else {
         return;
@@ -1807,13 +1715,8 @@ struct BlockStats {
     in_query: u32,
     both: u32,
     either: u32,
-    /// Blocks textured in both, with two-dimensional structure in the archive,
-    /// whose detail correlation reaches `block_ncc`.
+    /// Blocks textured in both whose detail correlation reaches `block_ncc`.
     agreeing: u32,
-    /// Blocks textured in both with two-dimensional structure in the archive.
-    two_d: u32,
-    /// Blocks clearly textured in one picture and clearly flat in the other.
-    contradicting: u32,
     /// Correlations of the blocks textured in both.
     nccs: Vec<f32>,
     /// Detail correlation pooled over blocks textured in both.
@@ -1821,13 +1724,6 @@ struct BlockStats {
 }
 
 impl BlockStats {
-    /// Median correlation of the blocks textured in both (0 when none).
-    fn median(&self) -> f32 {
-        let mut v = self.nccs.clone();
-        v.sort_by(f32::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
-    }
-
     fn features(&self, ncc: f32, lcn_ncc: f32, covered: bool) -> Vec<f32> {
         let mut v = self.nccs.clone();
         v.sort_by(f32::total_cmp);
@@ -1848,9 +1744,6 @@ impl BlockStats {
             ncc,
             lcn_ncc,
             f32::from(u8::from(covered)),
-            self.agreeing as f32,
-            self.two_d as f32,
-            self.contradicting as f32,
         ]
     }
 }
@@ -1904,14 +1797,6 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
             st.in_archive += u32::from(ta);
             st.in_query += u32::from(tq);
             st.either += u32::from(ta || tq);
-            // A clear contradiction: textured (twice the floor) on one side, flat
-            // (half the floor) on the other, e.g. a caption bar over the photo.
-            // Blocks near the floor on one side only are noise and count neither way.
-            let clear = |e: f32| e >= 4.0 * tex2;
-            let flat = |e: f32| e < 0.25 * tex2;
-            if (clear(ea) && flat(eq)) || (clear(eq) && flat(ea)) {
-                st.contradicting += 1;
-            }
             if !(ta && tq) {
                 continue;
             }
@@ -1929,9 +1814,7 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
                 );
             }
             st.nccs.push(c);
-            let two_d = is_2d(&ra, b);
-            st.two_d += u32::from(two_d);
-            if c >= p.block_ncc && two_d {
+            if c >= p.block_ncc {
                 st.agreeing += 1;
             }
         }
@@ -1942,30 +1825,6 @@ fn block_stats(a: &Plane, win: &Window, r: Rect, dx: i32, dy: i32, p: &AlignPara
         0.0
     };
     st
-}
-
-/// Whether a (detrended) block has structure in two directions: the smaller
-/// eigenvalue of its gradient structure tensor is at least a fifth of the larger.
-///
-/// A block holding one straight edge (a border, a letterbox, a UI bar, a
-/// horizon) matches any other straight edge of that orientation, so such blocks
-/// may not vote for a match; corners, texture and text do.
-fn is_2d(v: &[f32], b: usize) -> bool {
-    let (mut sxx, mut syy, mut sxy) = (0.0f32, 0.0f32, 0.0f32);
-    for j in 0..b - 1 {
-        for i in 0..b - 1 {
-            let c = v[j * b + i];
-            let gx = v[j * b + i + 1] - c;
-            let gy = v[(j + 1) * b + i] - c;
-            sxx += gx * gx;
-            syy += gy * gy;
-            sxy += gx * gy;
-        }
-    }
-    let tr = sxx + syy;
-    let disc = ((sxx - syy) * (sxx - syy) + 4.0 * sxy * sxy).sqrt();
-    let (l_max, l_min) = (0.5 * (tr + disc), 0.5 * (tr - disc));
-    l_max > 0.0 && l_min >= 0.2 * l_max
 }
 
 /// Subtract the least-squares plane from a b × b block in place; returns the
