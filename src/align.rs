@@ -807,7 +807,7 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then(|| Rect {
+    (x1 > x0 && y1 > y0).then_some(Rect {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,
