@@ -117,7 +117,9 @@ const EDITORS: &[&str] = &[
     "paint",
 ];
 
-fn describe_gap(earlier: NaiveDate, later: NaiveDate) -> String {
+/// A gap between two dates in words a reader takes in at once ("4 years",
+/// "3 months", "12 days"); shared by findings and the HTML verdict so they agree.
+pub fn describe_gap(earlier: NaiveDate, later: NaiveDate) -> String {
     let days = (later - earlier).num_days();
     if days >= 730 {
         format!("{} years", days / 365)

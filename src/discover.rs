@@ -55,6 +55,12 @@ impl Default for WalkOptions {
     }
 }
 
+/// Whether a file would be analysed inside a folder: an image extension, or
+/// first bytes that say image. Used by the watch folder for single files.
+pub fn is_image_file(path: &Path) -> bool {
+    has_image_extension(path) || looks_like_image(path)
+}
+
 fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())

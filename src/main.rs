@@ -16,13 +16,18 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+#[cfg(feature = "serve")]
+mod serve;
+#[cfg(feature = "watch")]
+mod watch;
+
 use retrace::archive::{Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
 use retrace::limits::Limits;
 use retrace::pipeline::{first_seen, scan, Config, Engine, FirstSeen};
-use retrace::report::{self, text, Report};
+use retrace::report::{self, html, text, Report};
 
 /// Where did this picture come from? Offline provenance for circulating images.
 #[derive(Parser, Debug)]
@@ -87,6 +92,67 @@ enum Command {
     Scan(ScanArgs),
     /// Analyse one picture and explain the result.
     Check(CheckArgs),
+    /// Answer checks over HTTP (see openapi.yaml).
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
+    /// Process every picture that lands in a folder, once it is completely written.
+    #[cfg(feature = "watch")]
+    Watch(WatchArgs),
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (loopback by default: put a reverse proxy with TLS in front).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    bind: std::net::SocketAddr,
+    /// A file holding the bearer token that writes (record=true, POST /v1/archive)
+    /// need. Without it the service is read-only. Never pass the token itself.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// Largest request body, in bytes (answered 413 above it).
+    #[arg(long, default_value_t = 50 * 1024 * 1024, value_name = "BYTES")]
+    max_body_bytes: u64,
+    /// Whole-request deadline in seconds (answered 503 after it).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    timeout: u64,
+    /// Pictures analysed at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<usize>,
+    /// HTML pages kept for GET /v1/report/{sha256}.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    report_cache: usize,
+}
+
+#[cfg(feature = "watch")]
+#[derive(Args, Debug)]
+struct WatchArgs {
+    /// The folder to watch (recursively).
+    dir: PathBuf,
+    /// Where the reports go (DIR/<relative path>.json, written atomically).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Also write DIR/<relative path>.html.
+    #[arg(long)]
+    html: bool,
+    /// After matching, add each picture to the archive, first seen now.
+    #[arg(long)]
+    record: bool,
+    /// Source label for --record.
+    #[arg(long, default_value = "")]
+    source: String,
+    /// The date the pictures are claimed to show (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    claim_date: Option<String>,
+    /// The place the pictures are claimed to show: LAT,LON[,RADIUS_KM].
+    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]")]
+    claim_location: Option<String>,
+    /// Milliseconds a file's size and mtime must stay unchanged before it is read.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    settle_ms: u64,
+    /// Seconds between full walks of the folder (catches missed events).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    rescan: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -133,6 +199,10 @@ struct ScanArgs {
     /// Write one JSON report per picture here, mirroring the input tree, plus summary.json.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Write one self-contained HTML page per picture here (named by content
+    /// SHA-256) plus index.html.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
     /// After matching, add the scanned pictures to the archive, first seen now.
     #[arg(long)]
     record: bool,
@@ -300,6 +370,78 @@ fn run(cli: Cli) -> Result<u8> {
             archive_add(path, args, limits, walk)
         }
         Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => {
+            let token = match &args.token_file {
+                None => None,
+                Some(p) => {
+                    let meta = std::fs::metadata(p)
+                        .with_context(|| format!("reading token file {}", p.display()))?;
+                    if meta.len() > 4096 {
+                        bail!("token file {} is larger than 4096 bytes", p.display());
+                    }
+                    let t = std::fs::read_to_string(p)
+                        .with_context(|| format!("reading token file {}", p.display()))?;
+                    let t = t.trim().to_string();
+                    if t.len() < 16 {
+                        bail!("the token in {} is shorter than 16 characters", p.display());
+                    }
+                    Some(t)
+                }
+            };
+            // An upload is a file: the file cap bounds the body cap too.
+            let max_body_bytes = args.max_body_bytes.min(limits.max_file_bytes);
+            let engine = Engine::new(
+                Config {
+                    limits,
+                    ..Config::default()
+                },
+                open_archive(&cli.archive, true)?,
+            )?;
+            let concurrency = args
+                .concurrency
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            serve::run(
+                engine,
+                serve::ServeConfig {
+                    bind: args.bind,
+                    max_body_bytes,
+                    timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+                    concurrency,
+                    token,
+                    report_cache: args.report_cache,
+                },
+            )?;
+            Ok(EXIT_CLEAN)
+        }
+        #[cfg(feature = "watch")]
+        Command::Watch(args) => {
+            if cli.archive.is_none() {
+                bail!("watch needs an archive to remember what it processed: use --archive PATH or set RETRACE_ARCHIVE");
+            }
+            let engine = Engine::new(
+                Config {
+                    limits,
+                    claim: claim(&args.claim_date, &args.claim_location)?,
+                    ..Config::default()
+                },
+                open_archive(&cli.archive, true)?,
+            )?;
+            let cancel = cancel_flag();
+            let config = watch::WatchConfig {
+                dir: args.dir,
+                out: args.out,
+                html: args.html,
+                record: args.record,
+                source: args.source,
+                settle: std::time::Duration::from_millis(args.settle_ms),
+                rescan: std::time::Duration::from_secs(args.rescan.max(1)),
+                walk,
+            };
+            let n = watch::run(&engine, &config, &cancel)?;
+            eprintln!("retrace watch: stopped after processing {n} files");
+            Ok(EXIT_CLEAN)
+        }
         Command::Check(args) => {
             let config = Config {
                 limits,
@@ -521,6 +663,26 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))
 }
 
+/// Longest side of the preview inlined in HTML pages: enough to recognise the
+/// picture next to its earlier copy, small enough to keep a page near 100 KB.
+const HTML_PREVIEW_SIDE: u32 = 640;
+
+/// A page name made only of hex digits and digits (never of the hostile file
+/// name): the content SHA-256, numbered when the batch holds the same content
+/// twice, or `unreadable-N` for a file that could not be read.
+fn html_page_name(r: &Report, taken: &std::collections::HashSet<String>) -> String {
+    let stem = r.sha256.clone().unwrap_or_else(|| "unreadable".into());
+    let used = |n: &str| taken.contains(n);
+    let first = format!("{stem}.html");
+    if r.sha256.is_some() && !used(&first) {
+        return first;
+    }
+    (1..)
+        .map(|n| format!("{stem}-{n}.html"))
+        .find(|n| !used(n))
+        .unwrap_or(first)
+}
+
 fn scan_cmd(
     archive: &Option<PathBuf>,
     args: ScanArgs,
@@ -541,6 +703,8 @@ fn scan_cmd(
     let pb = progress(candidates.len());
     let mut reports: Vec<Report> = Vec::new();
     let mut out_names: HashMap<String, PathBuf> = HashMap::new();
+    let mut html_pages: HashMap<String, String> = HashMap::new();
+    let mut html_used = std::collections::HashSet::new();
     let mut to_record = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
@@ -570,6 +734,14 @@ fn scan_cmd(
                     bytes.push(b'\n');
                     write_atomic(&target, &bytes)?;
                     out_names.insert(r.path.clone(), target);
+                }
+                if let Some(dir) = &args.html {
+                    let page = html_page_name(r, &html_used);
+                    html_used.insert(page.clone());
+                    let mut bytes = Vec::new();
+                    html::write_page(&mut bytes, r, &engine.pictures(&ex, HTML_PREVIEW_SIDE))?;
+                    write_atomic(&dir.join(&page), &bytes)?;
+                    html_pages.insert(r.path.clone(), page);
                 }
                 if args.record {
                     if let Some(entry) = engine.archive_entry(&ex) {
@@ -644,6 +816,20 @@ fn scan_cmd(
         let mut bytes = serde_json::to_vec_pretty(&summary)?;
         bytes.push(b'\n');
         write_atomic(&dir.join("summary.json"), &bytes)?;
+    }
+    if let Some(dir) = &args.html {
+        let entries: Vec<html::IndexEntry> = reports
+            .iter()
+            .filter_map(|r| {
+                html_pages.get(&r.path).map(|p| html::IndexEntry {
+                    report: r,
+                    page: p.clone(),
+                })
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        html::write_index(&mut bytes, &entries)?;
+        write_atomic(&dir.join("index.html"), &bytes)?;
     }
     if !args.jsonl {
         let mut out = stdout.lock();

@@ -110,6 +110,28 @@ impl Engine {
         self.archive.is_some()
     }
 
+    /// Counts and ranges of the attached archive; `None` without one.
+    pub fn archive_info(&self) -> Option<Result<crate::archive::ArchiveInfo>> {
+        let a = self.archive.as_ref()?;
+        Some(match a.lock() {
+            Ok(a) => a.info(),
+            Err(_) => Err(Error::Archive("archive lock poisoned".into())),
+        })
+    }
+
+    /// How many distinct images the matching index covers.
+    pub fn archive_images(&self) -> u64 {
+        self.archive_images.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` on the attached archive (the watch folder keeps its memory of
+    /// processed files there); `None` without one.
+    pub fn with_archive<T>(&self, f: impl FnOnce(&mut Archive) -> T) -> Option<T> {
+        let a = self.archive.as_ref()?;
+        let mut guard = a.lock().unwrap_or_else(|p| p.into_inner());
+        Some(f(&mut guard))
+    }
+
     /// Read, decode, read metadata and hash one file on disk.
     pub fn examine_path(&self, path: &Path) -> Examined {
         let name = path.to_string_lossy().into_owned();
@@ -219,9 +241,15 @@ impl Engine {
 
     /// Match against the archive and assess: the finished report.
     pub fn analyze(&self, ex: &mut Examined) {
+        self.analyze_with_claim(ex, &self.config.claim);
+    }
+
+    /// [`Engine::analyze`] against a claim of its own (the service gets one per
+    /// request; the engine and its index are shared).
+    pub fn analyze_with_claim(&self, ex: &mut Examined, claim: &Claim) {
         let report = &mut ex.report;
-        report.claim_date = self.config.claim.date.map(|d| d.to_string());
-        report.claim_location = self.config.claim.location;
+        report.claim_date = claim.date.map(|d| d.to_string());
+        report.claim_location = claim.location;
         report.archive = ArchiveSearch {
             searched: self.archive.is_some(),
             path: self
@@ -300,7 +328,7 @@ impl Engine {
             metadata: ex.metadata.as_ref(),
             matches: &report.matches,
             archive_searched: self.archive.is_some(),
-            claim: &self.config.claim,
+            claim,
             unmatchable,
             thumbnail: report.thumbnail_comparison.as_ref(),
         });
@@ -324,6 +352,16 @@ impl Engine {
         contained(path, || {
             let mut ex = self.examine_path(path);
             self.analyze(&mut ex);
+            ex
+        })
+    }
+
+    /// Examine and analyse bytes already in memory (an upload) against a claim
+    /// of their own, containing any panic as an error in the report.
+    pub fn process_blob(&self, name: &str, blob: &Blob, claim: &Claim) -> Examined {
+        contained(Path::new(name), || {
+            let mut ex = self.examine_blob(name.to_string(), blob);
+            self.analyze_with_claim(&mut ex, claim);
             ex
         })
     }
@@ -391,6 +429,62 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+impl Engine {
+    /// The pictures for the HTML page: a downscaled JPEG preview of the
+    /// examined picture (longest side `side` px) and the archive's verification
+    /// thumbnail of the earliest copy as PNG. Either is `None` when it cannot be
+    /// made; the page then says so. Encoding failures are not report errors: the
+    /// JSON report is complete without them.
+    pub fn pictures(&self, ex: &Examined, side: u32) -> crate::report::html::Pictures {
+        let query = ex
+            .working
+            .as_ref()
+            .and_then(|img| decode::contain(|| preview_jpeg(img, side)).ok().flatten());
+        let earliest = ex
+            .report
+            .earliest_copy
+            .as_ref()
+            .and_then(|m| self.archived_thumb_png(&m.sha256));
+        crate::report::html::Pictures { query, earliest }
+    }
+
+    /// The archive's verification thumbnail of one content hash, as PNG.
+    pub fn archived_thumb_png(&self, sha256: &str) -> Option<crate::report::html::Inline> {
+        let archive = self.archive.as_ref()?.lock().ok()?;
+        let id = archive.lookup_sha256(sha256).ok()??;
+        let bytes = archive.thumb(id).ok()??;
+        drop(archive);
+        let t = Thumb::from_bytes(&bytes)?;
+        let gray = image::GrayImage::from_raw(u32::from(t.width), u32::from(t.height), t.pixels)?;
+        let mut png = Vec::new();
+        image::DynamicImage::ImageLuma8(gray)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .ok()?;
+        Some(crate::report::html::Inline {
+            mime: "image/png",
+            bytes: png,
+        })
+    }
+}
+
+/// A JPEG preview (quality 82) with longest side `side`, never upscaled.
+fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::Inline> {
+    let small = if img.width().max(img.height()) > side {
+        img.thumbnail(side, side)
+    } else {
+        img.clone()
+    };
+    let rgb = small.to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 82)
+        .encode_image(&rgb)
+        .ok()?;
+    Some(crate::report::html::Inline {
+        mime: "image/jpeg",
+        bytes: jpeg,
+    })
 }
 
 /// Run per-file work so that a panic (a bug here or in a decoder) costs this

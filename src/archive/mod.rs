@@ -19,7 +19,10 @@ use crate::error::{Error, Result};
 use crate::hash::{HashBits, HashKind};
 
 /// Numbered migrations; index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_watched_files.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -484,6 +487,47 @@ impl Archive {
         })
     }
 
+    /// The (size, mtime in ns) at which `retrace watch` last processed a file.
+    pub fn watched(&self, path: &[u8]) -> Result<Option<(u64, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT size, mtime_ns FROM watched_files WHERE path = ?1",
+                [path],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    /// Remember that `retrace watch` processed this version of a file.
+    pub fn mark_watched(
+        &self,
+        path: &[u8],
+        size: u64,
+        mtime_ns: i64,
+        sha256: Option<&str>,
+        report: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO watched_files (path, size, mtime_ns, sha256, report, processed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![path, size as i64, mtime_ns, sha256, report, now_iso()],
+            )
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    /// How many file versions `retrace watch` has processed.
+    pub fn watched_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM watched_files", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db)
+    }
+
     /// Run SQLite's own consistency check; `Ok(())` when it answers "ok".
     pub fn integrity_check(&self) -> Result<()> {
         let answer: String = self
@@ -586,5 +630,18 @@ mod tests {
         assert_eq!(info.images, 1);
         assert_eq!(info.first_seen_min.as_deref(), Some("2001-01-01"));
         assert!(Archive::open_existing(&dir.path().join("missing.db")).is_err());
+    }
+
+    #[test]
+    fn watched_files_are_remembered_per_version() {
+        let a = Archive::in_memory().unwrap();
+        let name = b"/in/\xff odd name.jpg";
+        assert_eq!(a.watched(name).unwrap(), None);
+        a.mark_watched(name, 10, 5, Some("aa"), "out/x.json")
+            .unwrap();
+        assert_eq!(a.watched(name).unwrap(), Some((10, 5)));
+        a.mark_watched(name, 12, 6, None, "out/x.json").unwrap();
+        assert_eq!(a.watched(name).unwrap(), Some((12, 6)));
+        assert_eq!(a.watched_count().unwrap(), 1);
     }
 }

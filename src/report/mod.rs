@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::{Finding, Match, StageError};
 use crate::metadata::Metadata;
 
+pub mod html;
 pub mod text;
 
 /// Schema identifier written into every report.

@@ -2,4 +2,7 @@
 
 mod cli;
 mod common;
+mod html;
 mod samples;
+mod serve;
+mod watch;

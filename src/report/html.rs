@@ -1,0 +1,599 @@
+//! The report as a page an editor opens in a browser: one self-contained HTML
+//! file per picture (the pictures are inlined as `data:` URIs, so the page can be
+//! mailed or archived alone) and an index page for a batch.
+//!
+//! Every value that came from a file, a file name or the archive is hostile: it
+//! goes through [`h`] (bidi and control characters made visible, then HTML
+//! metacharacters escaped) before it reaches the page, links are only emitted
+//! for `http(s)` URLs, and the page's Content-Security-Policy forbids scripts and
+//! every external load, so a value that slipped through could still not run or
+//! phone home. Presentation only: the preview images are made by the caller.
+
+use std::io::{self, Write};
+
+use super::{escape_untrusted, Report};
+use crate::assess::{date_of, describe_gap};
+use crate::evidence::{Confidence, Match, Severity};
+
+/// An image to inline: its encoded bytes and their media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inline {
+    /// `image/jpeg` or `image/png`.
+    pub mime: &'static str,
+    /// The encoded image.
+    pub bytes: Vec<u8>,
+}
+
+/// The pictures shown side by side; either may be missing (not decodable,
+/// no match, no archive thumbnail), and the page says so in words.
+#[derive(Debug, Clone, Default)]
+pub struct Pictures {
+    /// A downscaled preview of the picture checked.
+    pub query: Option<Inline>,
+    /// The archive's verification thumbnail of the earliest copy.
+    pub earliest: Option<Inline>,
+}
+
+/// Escape an untrusted value for HTML text or a double-quoted attribute.
+/// Bidi overrides and controls are made visible first (as in the text report),
+/// so a name cannot pretend to be another one on the page either.
+pub fn h(s: &str) -> String {
+    let shown = escape_untrusted(s);
+    let mut out = String::with_capacity(shown.len());
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Standard base64 (RFC 4648, padded), for `data:` URIs.
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(A[(n >> 18) as usize & 63] as char);
+        out.push(A[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// Only absolute http(s) URLs become links; anything else (`javascript:`,
+/// `data:`, relative paths) is shown as text.
+fn safe_url(u: &str) -> Option<&str> {
+    let lower = u.trim_start().get(..8).unwrap_or("").to_ascii_lowercase();
+    (lower.starts_with("https://") || lower.starts_with("http://")).then_some(u)
+}
+
+fn where_seen(m: &Match) -> &str {
+    if m.source.is_empty() {
+        &m.path
+    } else {
+        &m.source
+    }
+}
+
+/// How severe the page's verdict is, for its colour.
+fn verdict_severity(r: &Report) -> Severity {
+    r.findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Info)
+}
+
+/// The verdict in one plain-text sentence (not escaped: callers escape).
+///
+/// "This picture was first seen on 2019-06-12 at <source>, 4 years before the
+/// claimed date." A possible match says that a person must compare.
+pub fn verdict_sentence(r: &Report) -> String {
+    if r.sha256.is_none() {
+        let why = r
+            .errors
+            .first()
+            .map(|e| format!(" ({}: {})", e.stage, e.message))
+            .unwrap_or_default();
+        return format!("This file could not be read{why}.");
+    }
+    match &r.earliest_copy {
+        Some(m) => {
+            let date = date_of(&m.first_seen)
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| m.first_seen.clone());
+            let lead = match m.confidence {
+                Confidence::Confirmed => "This picture was first seen",
+                Confidence::Possible => {
+                    "A picture that may be this one (a person must compare them) was first seen"
+                }
+            };
+            let mut s = format!("{lead} on {date} at {}", where_seen(m));
+            let claim = r.claim_date.as_deref().and_then(date_of);
+            if let (Some(seen), Some(claim)) = (date_of(&m.first_seen), claim) {
+                if seen < claim {
+                    s.push_str(&format!(
+                        ", {} before the claimed date",
+                        describe_gap(seen, claim)
+                    ));
+                } else if seen == claim {
+                    s.push_str(", the claimed date itself");
+                } else {
+                    s.push_str(", after the claimed date");
+                }
+            }
+            s.push('.');
+            s
+        }
+        None if r.archive.searched => format!(
+            "No earlier copy of this picture is in the archive ({} pictures searched).",
+            r.archive.images.unwrap_or(0)
+        ),
+        None => "No archive was searched: only the file itself was examined.".to_string(),
+    }
+}
+
+fn sev_class(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "high",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+const STYLE: &str = "body{font:16px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#1b1b1b}\
+h1{font-size:1.1em;color:#555;word-break:break-all}\
+.verdict{font-size:1.5em;font-weight:600;padding:.6em .8em;border-radius:6px;border-left:8px solid}\
+.high{background:#fde8e8;border-color:#c81e1e}.warning{background:#fdf6e3;border-color:#c27803}.info{background:#e8f1fd;border-color:#1c64f2}\
+.pair{display:flex;gap:1.5em;flex-wrap:wrap}figure{margin:0;flex:1 1 20em}\
+figure img{width:100%;height:auto;max-height:28em;object-fit:contain;display:block;border:1px solid #ccc;background:#f4f4f4}\
+figure .none{padding:3em 1em;border:1px dashed #aaa;color:#666;text-align:center}\
+figcaption{font-size:.9em;color:#444;margin-top:.3em;word-break:break-word}\
+ul.findings{list-style:none;padding:0}ul.findings li{margin:.3em 0;padding:.4em .7em;border-left-width:6px;border-left-style:solid;border-radius:4px}\
+.sev{font-weight:700;text-transform:uppercase;font-size:.8em;margin-right:.5em}\
+table{border-collapse:collapse}td,th{text-align:left;vertical-align:top;padding:.2em .8em .2em 0;word-break:break-word}\
+th{color:#555;font-weight:500}code{font-size:.85em}footer{margin-top:2em;color:#777;font-size:.85em}";
+
+fn head(out: &mut impl Write, title: &str) -> io::Result<()> {
+    // The CSP is the second line of defence behind escaping: no script runs,
+    // nothing loads from the network; only inline styles and data: images.
+    write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">\
+<meta name=\"referrer\" content=\"no-referrer\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{}</title><style>{STYLE}</style></head><body>\n",
+        h(title)
+    )
+}
+
+fn figure(
+    out: &mut impl Write,
+    id: &str,
+    img: Option<&Inline>,
+    alt: &str,
+    caption: &str,
+    missing: &str,
+) -> io::Result<()> {
+    write!(out, "<figure>")?;
+    match img {
+        Some(i) => write!(
+            out,
+            "<img id=\"{id}\" alt=\"{}\" src=\"data:{};base64,{}\">",
+            h(alt),
+            i.mime,
+            base64(&i.bytes)
+        )?,
+        None => write!(out, "<div class=\"none\" id=\"{id}\">{}</div>", h(missing))?,
+    }
+    writeln!(out, "<figcaption>{caption}</figcaption></figure>")
+}
+
+fn row(out: &mut impl Write, k: &str, v: Option<&str>) -> io::Result<()> {
+    if let Some(v) = v {
+        writeln!(out, "<tr><th>{k}</th><td>{}</td></tr>", h(v))?;
+    }
+    Ok(())
+}
+
+fn osm_link(lat: f64, lon: f64) -> Option<String> {
+    let ok = lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0;
+    ok.then(|| {
+        format!("https://www.openstreetmap.org/?mlat={lat:.6}&amp;mlon={lon:.6}#map=15/{lat:.6}/{lon:.6}")
+    })
+}
+
+/// Write the page of one picture.
+pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::Result<()> {
+    head(out, &format!("retrace: {}", r.path))?;
+    writeln!(out, "<h1>{}</h1>", h(&r.path))?;
+    writeln!(
+        out,
+        "<p class=\"verdict {}\" id=\"verdict\">{}</p>",
+        sev_class(verdict_severity(r)),
+        h(&verdict_sentence(r))
+    )?;
+    if let Some(m) = &r.earliest_copy {
+        writeln!(
+            out,
+            "<p>{} match{}; {}.</p>",
+            match m.confidence {
+                Confidence::Confirmed => "Confirmed",
+                Confidence::Possible => "Possible",
+            },
+            if m.exact { ", identical file" } else { "" },
+            h(&m.evidence.join("; "))
+        )?;
+    }
+    writeln!(out, "<div class=\"pair\">")?;
+    let mut facts = Vec::new();
+    if let Some(f) = &r.format {
+        facts.push(f.clone());
+    }
+    if let (Some(w), Some(hh)) = (r.width, r.height) {
+        facts.push(format!("{w}×{hh}"));
+    }
+    let facts = if facts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", h(&facts.join(", ")))
+    };
+    figure(
+        out,
+        "query",
+        pictures.query.as_ref(),
+        "The picture checked",
+        &format!("This picture: {}{facts}", h(&r.path)),
+        "This picture could not be decoded.",
+    )?;
+    if let Some(m) = &r.earliest_copy {
+        let mut cap = format!(
+            "Earliest known copy: first seen {} ({}), {}",
+            h(&m.first_seen),
+            h(&m.first_seen_from),
+            h(where_seen(m))
+        );
+        if !m.source.is_empty() {
+            cap.push_str(&format!("<br>Location: {}", h(&m.path)));
+        }
+        if let Some(u) = m.url.as_deref() {
+            match safe_url(u) {
+                Some(u) => cap.push_str(&format!(
+                    "<br><a href=\"{}\" rel=\"noreferrer noopener\">{}</a>",
+                    h(u),
+                    h(u)
+                )),
+                None => cap.push_str(&format!("<br>URL: {}", h(u))),
+            }
+        }
+        if m.transform != "identity" {
+            cap.push_str(&format!("<br>Changed by: {}", h(&m.transform)));
+        }
+        if let Some(reg) = &m.region {
+            cap.push_str(&format!("<br>{}", h(&reg.description)));
+        }
+        cap.push_str("<br><small>Grayscale verification thumbnail kept by the archive.</small>");
+        figure(
+            out,
+            "earliest",
+            pictures.earliest.as_ref(),
+            "The earliest known copy",
+            &cap,
+            "The archive holds no thumbnail for this copy.",
+        )?;
+    }
+    writeln!(out, "</div>")?;
+
+    if !r.findings.is_empty() {
+        writeln!(out, "<h2>Findings</h2><ul class=\"findings\">")?;
+        for f in &r.findings {
+            writeln!(
+                out,
+                "<li class=\"{c}\" data-code=\"{}\"><span class=\"sev\">{c}</span>{}</li>",
+                h(&f.code),
+                h(&f.message),
+                c = sev_class(f.severity)
+            )?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+
+    writeln!(out, "<h2>What the file says</h2><table id=\"metadata\">")?;
+    row(out, "Claimed date", r.claim_date.as_deref())?;
+    if let Some(p) = &r.claim_location {
+        row(
+            out,
+            "Claimed place",
+            Some(&format!(
+                "{:.5}, {:.5} (within {} km)",
+                p.latitude, p.longitude, p.radius_km
+            )),
+        )?;
+    }
+    if let Some(meta) = &r.metadata {
+        row(out, "Captured", meta.datetime_original.as_deref())?;
+        let camera = match (&meta.make, &meta.model) {
+            (Some(a), Some(b)) if b.starts_with(a.as_str()) => Some(b.clone()),
+            (Some(a), Some(b)) => Some(format!("{a} {b}")),
+            (a, b) => a.clone().or(b.clone()),
+        };
+        row(out, "Camera", camera.as_deref())?;
+        row(out, "Lens", meta.lens.as_deref())?;
+        row(out, "Software", meta.software.as_deref())?;
+        row(out, "Artist", meta.artist.as_deref())?;
+        row(out, "Copyright", meta.copyright.as_deref())?;
+        row(out, "Description", meta.image_description.as_deref())?;
+        row(out, "Modified", meta.datetime_modified.as_deref())?;
+        if let Some(g) = &meta.gps {
+            let pos = format!(
+                "{:.6}, {:.6}{}",
+                g.latitude,
+                g.longitude,
+                g.altitude
+                    .map(|a| format!(", {a:.0} m"))
+                    .unwrap_or_default()
+            );
+            match osm_link(g.latitude, g.longitude) {
+                Some(link) => writeln!(
+                    out,
+                    "<tr><th>GPS</th><td>{} <a id=\"map\" href=\"{link}\" rel=\"noreferrer noopener\">map (OpenStreetMap)</a></td></tr>",
+                    h(&pos)
+                )?,
+                None => row(out, "GPS", Some(&format!("{pos} (out of range)")))?,
+            }
+        }
+        if let Some(c) = &meta.container {
+            if let Some(x) = &c.xmp {
+                row(out, "XMP tool", x.creator_tool.as_deref())?;
+            }
+            if let Some(i) = &c.iptc {
+                row(out, "Caption", i.caption.as_deref())?;
+                if !i.byline.is_empty() {
+                    row(out, "By-line", Some(&i.byline.join("; ")))?;
+                }
+                row(out, "Credit", i.credit.as_deref())?;
+                row(out, "City", i.city.as_deref())?;
+                row(out, "Country", i.country.as_deref())?;
+            }
+            if let Some(j) = &c.jpeg {
+                row(out, "Encoder", j.encoder.as_deref())?;
+            }
+        }
+        let n = meta.exif.len();
+        row(
+            out,
+            "EXIF",
+            Some(&if n == 0 {
+                "none".to_string()
+            } else {
+                format!("{n} fields (all of them in the JSON report)")
+            }),
+        )?;
+    }
+    if let (Some(f), Some(w), Some(hh)) = (&r.format, r.width, r.height) {
+        row(
+            out,
+            "Image",
+            Some(&format!("{f}, {w}×{hh}, {} bytes", r.bytes.unwrap_or(0))),
+        )?;
+    }
+    row(out, "SHA-256", r.sha256.as_deref())?;
+    writeln!(out, "</table>")?;
+
+    if r.matches.len() > 1 {
+        writeln!(
+            out,
+            "<h2>All earlier copies (earliest first)</h2><table id=\"matches\"><tr><th>First seen</th><th>Where</th><th>Confidence</th><th>How</th></tr>"
+        )?;
+        for m in &r.matches {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                h(&m.first_seen),
+                h(&format!("{} ({})", where_seen(m), m.path)),
+                match m.confidence {
+                    Confidence::Confirmed => "confirmed",
+                    Confidence::Possible => "possible",
+                },
+                h(&m.transform)
+            )?;
+        }
+        writeln!(out, "</table>")?;
+    }
+    if !r.errors.is_empty() {
+        writeln!(out, "<h2>Errors</h2><ul id=\"errors\">")?;
+        for e in &r.errors {
+            writeln!(out, "<li>{}: {}</li>", h(&e.stage), h(&e.message))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+    writeln!(
+        out,
+        "<footer>{} · {} · archive: {}</footer></body></html>",
+        h(&r.generator),
+        h(&r.schema),
+        if r.archive.searched {
+            h(r.archive.path.as_deref().unwrap_or("yes"))
+        } else {
+            "none searched".to_string()
+        }
+    )
+}
+
+/// One entry of the batch index: the report and the page's file name (which
+/// the caller made from hex digits and digits only, so it needs no escaping,
+/// but it is escaped anyway).
+pub struct IndexEntry<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// The page's file name relative to the index.
+    pub page: String,
+}
+
+/// Write the batch index: one row per picture, verdict and worst finding.
+pub fn write_index(out: &mut impl Write, entries: &[IndexEntry<'_>]) -> io::Result<()> {
+    head(out, "retrace: batch report")?;
+    let copies = entries
+        .iter()
+        .filter(|e| e.report.has_earlier_copy())
+        .count();
+    let errors = entries.iter().filter(|e| e.report.has_errors()).count();
+    writeln!(
+        out,
+        "<h1>retrace batch report</h1><p id=\"totals\">{} pictures: {copies} with an earlier copy, {} without, {errors} with errors.</p>",
+        entries.len(),
+        entries.len() - copies
+    )?;
+    writeln!(
+        out,
+        "<table id=\"index\"><tr><th>Picture</th><th>Verdict</th><th>Findings</th></tr>"
+    )?;
+    for e in entries {
+        let r = e.report;
+        writeln!(
+            out,
+            "<tr class=\"{}\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            sev_class(verdict_severity(r)),
+            h(&e.page),
+            h(&r.path),
+            h(&verdict_sentence(r)),
+            h(&r.findings
+                .iter()
+                .map(|f| f.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+        )?;
+    }
+    writeln!(out, "</table></body></html>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Finding;
+    use crate::metadata::Metadata;
+
+    fn copy(first_seen: &str, source: &str) -> Match {
+        Match {
+            path: "archive/Storm.jpg".into(),
+            sha256: "ab".repeat(32),
+            source: source.into(),
+            url: Some("javascript:alert(1)".into()),
+            first_seen: first_seen.into(),
+            first_seen_from: "manifest".into(),
+            distance: Default::default(),
+            exact: false,
+            transform: "identity".into(),
+            region: None,
+            confidence: Confidence::Confirmed,
+            evidence: vec!["pdq 10".into()],
+            sightings: 1,
+            format: "jpeg".into(),
+            width: Some(10),
+            height: Some(10),
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn the_verdict_says_when_and_how_long_before_the_claim() {
+        let mut r = Report::new("x.jpg".into());
+        r.sha256 = Some("00".into());
+        r.claim_date = Some("2023-08-01".into());
+        r.earliest_copy = Some(copy("2019-06-12T10:00:00", "Wire service"));
+        assert_eq!(
+            verdict_sentence(&r),
+            "This picture was first seen on 2019-06-12 at Wire service, 4 years before the claimed date."
+        );
+        r.claim_date = None;
+        assert_eq!(
+            verdict_sentence(&r),
+            "This picture was first seen on 2019-06-12 at Wire service."
+        );
+        r.earliest_copy = None;
+        r.archive.searched = true;
+        r.archive.images = Some(7);
+        assert!(verdict_sentence(&r).starts_with("No earlier copy"));
+    }
+
+    #[test]
+    fn hostile_values_never_reach_the_page_raw() {
+        let evil = "<script>alert(1)</script>\u{202E}gpj.exe\"'&";
+        let mut r = Report::new(format!("/in/{evil}.jpg"));
+        r.sha256 = Some("00".into());
+        r.earliest_copy = Some(copy("2001-01-01", evil));
+        r.matches = vec![copy("2001-01-01", evil), copy("2002-01-01", evil)];
+        r.findings = vec![Finding::new("earlier_copy", Severity::High, evil)];
+        r.metadata = Some(Metadata {
+            make: Some(evil.into()),
+            artist: Some(evil.into()),
+            ..Metadata::default()
+        });
+        let mut out = Vec::new();
+        write_page(&mut out, &r, &Pictures::default()).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(!page.contains("<script"), "raw script tag on the page");
+        assert!(!page.contains('\u{202E}'), "raw RTL override on the page");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;\\u{202e}gpj.exe&quot;&#39;&amp;")
+        );
+        // A javascript: URL is shown, never linked.
+        assert!(!page.contains("href=\"javascript"));
+        let mut out = Vec::new();
+        write_index(
+            &mut out,
+            &[IndexEntry {
+                report: &r,
+                page: "p.html".into(),
+            }],
+        )
+        .unwrap();
+        let index = String::from_utf8(out).unwrap();
+        assert!(!index.contains("<script") && !index.contains('\u{202E}'));
+    }
+
+    #[test]
+    fn gps_gets_a_map_link_only_when_in_range() {
+        assert_eq!(
+            osm_link(48.858_37, 2.294_481).unwrap(),
+            "https://www.openstreetmap.org/?mlat=48.858370&amp;mlon=2.294481#map=15/48.858370/2.294481"
+        );
+        assert!(osm_link(f64::NAN, 0.0).is_none());
+        assert!(osm_link(91.0, 0.0).is_none());
+    }
+}
