@@ -155,10 +155,13 @@ struct HashVerdict {
     region: String,
     distances: BTreeMap<String, u32>,
     evidence: Vec<String>,
+    /// Some pair agreed at confirmation strength (on any region).
+    strong_somewhere: bool,
 }
 
 fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Option<HashVerdict> {
     let mut best: Option<(f32, HashVerdict)> = None;
+    let mut strong_somewhere = false;
     for ((vi, region), d) in &c.pairs {
         let variant = &variants[*vi];
         let pdq_ok = variant
@@ -196,6 +199,7 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
         // caption bar vs the same window of the archived one) is geometrically
         // consistent by construction; any other pairing only says where to look.
         let whole = region == "full" || region == variant.region;
+        strong_somewhere |= strong_pairs.iter().any(|&b| b);
         let confidence = if strong_pairs.iter().any(|&b| b) {
             // A hit on an archive window only says where to look; the aligner confirms it.
             Some(if whole {
@@ -252,11 +256,15 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
                     region: region.clone(),
                     distances,
                     evidence,
+                    strong_somewhere: false,
                 },
             ));
         }
     }
-    best.map(|(_, v)| v)
+    best.map(|(_, mut v)| {
+        v.strong_somewhere = strong_somewhere;
+        v
+    })
 }
 
 fn rect(w: Window) -> Rect {
@@ -403,9 +411,14 @@ pub fn find_matches(
                     if let Some(a) = align::align(qt, &at, &params.align) {
                         if a.confident {
                             // Alignment is one signal; a confirmation needs a
-                            // second, independent one (some view's hashes close
-                            // to some region's). Alone it asks a person to look.
-                            let hash_support = confidence.is_some();
+                            // second, independent one as strong as a whole-frame
+                            // confirmation (some view's hashes within the confirm
+                            // thresholds of some region's). Two weak signals do
+                            // not make a strong one: different exposures of one
+                            // scene (an HDR bracket) align well and sit just past
+                            // the hashes' confirm line. Alone it asks a person to look.
+                            let hash_support = verdict.as_ref().is_some_and(|v| v.strong_somewhere);
+                            let loose_hashes = confidence.is_some();
                             confidence =
                                 Some(if hash_support || !params.alignment_needs_hash_support {
                                     Confidence::Confirmed
@@ -420,6 +433,8 @@ pub fn find_matches(
                                 a.scale,
                                 if hash_support {
                                     ", with hash support"
+                                } else if loose_hashes {
+                                    "; hashes agree only loosely, so only possible"
                                 } else {
                                     "; no hash agreed, so only possible"
                                 }

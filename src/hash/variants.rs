@@ -135,6 +135,7 @@ const fn win(x: f32, y: f32, w: f32, h: f32) -> Window {
 ///   corner to cut away an edge, lies close to one of four 0.87 corner windows;
 /// - 0.8 centred covers "10% off every side", and `top85` the picture above a
 ///   caption bar drawn over its bottom.
+///
 /// Each window costs three stored hashes per archived picture (see the README's
 /// index memory figures).
 pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
