@@ -2,4 +2,6 @@
 
 mod cli;
 mod common;
+mod durability;
+mod interrupt;
 mod samples;
