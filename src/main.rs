@@ -188,7 +188,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_CLEAN);
             }
-            eprintln!("retrace: {e:#}");
+            // Error chains name paths, and paths come from strangers.
+            eprintln!("retrace: {}", report::escape_untrusted(&format!("{e:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod durability;
+mod hostile_tree;
 mod interrupt;
 mod samples;
