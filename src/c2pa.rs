@@ -389,8 +389,9 @@ fn cap(s: &str) -> String {
 // CBOR helpers
 
 fn cbor(bytes: &[u8], limits: &Limits) -> Result<Value, String> {
-    ciborium::de::from_reader_with_recursion_limit(bytes, limits.max_cbor_depth)
-        .map_err(|e| cap(&e.to_string()))
+    // Clamped: the recursion is on the stack, whatever a caller's Limits say.
+    let depth = limits.max_cbor_depth.min(crate::limits::MAX_NESTING);
+    ciborium::de::from_reader_with_recursion_limit(bytes, depth).map_err(|e| cap(&e.to_string()))
 }
 
 fn get<'v>(map: &'v Value, key: &str) -> Option<&'v Value> {
@@ -456,7 +457,7 @@ pub fn read(store: &Store<'_>, asset: &[u8], limits: &Limits) -> ContentCredenti
     };
     let mut budget = Budget {
         boxes: limits.max_jumbf_boxes,
-        max_depth: limits.max_jumbf_depth,
+        max_depth: limits.max_jumbf_depth.min(crate::limits::MAX_NESTING),
     };
     let top = parse_boxes(&store.bytes, 0, &mut budget, &mut cc.warnings);
     let Some(root) = top.iter().find(|b| b.label.as_deref() == Some("c2pa")) else {

@@ -510,6 +510,13 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
     if let Some(s) = sof {
         j.subsampling = subsampling(s);
     }
+    if icc_total > max {
+        // Half a profile would only yield a misleading "no description".
+        c.warnings.push(format!(
+            "ICC profile is {icc_total} bytes, over the {max}-byte metadata limit; not read"
+        ));
+        icc_chunks.clear();
+    }
     if !icc_chunks.is_empty() {
         icc_chunks.sort_by_key(|&(seq, _)| seq);
         let mut icc = Vec::with_capacity(icc_total.min(max));

@@ -122,6 +122,21 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
                         });
                     }
                 }
+                // The walk stops here; a folder with content below the cap
+                // is said aloud, or its pictures would silently get no report.
+                Ok(e)
+                    if e.file_type().is_dir()
+                        && e.depth() == options.max_depth
+                        && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some()) =>
+                {
+                    problems.push(WalkProblem {
+                        path: e.path().to_path_buf(),
+                        message: format!(
+                            "not walked: deeper than the depth limit ({} levels, --max-depth)",
+                            options.max_depth
+                        ),
+                    });
+                }
                 Ok(_) => {}
                 Err(err) => problems.push(WalkProblem {
                     path: err
@@ -164,7 +179,12 @@ mod tests {
             max_depth: 1,
             ..WalkOptions::default()
         };
-        assert_eq!(discover(&[d.to_path_buf()], &shallow).0.len(), 1);
+        let (c, problems) = discover(&[d.to_path_buf()], &shallow);
+        assert_eq!(c.len(), 1);
+        // `sub` holds pictures the walk did not reach: said, not skipped silently.
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].path.ends_with("sub"));
+        assert!(problems[0].message.contains("depth limit"));
     }
 
     #[cfg(unix)]

@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Hard ceiling for the nesting caps (`max_jumbf_depth`, `max_cbor_depth`):
+/// their parsers recurse, and a stack overflow aborts the process, which no
+/// per-file boundary can contain. Not even [`Limits::none`] goes past it.
+pub const MAX_NESTING: usize = 256;
+
 /// Caps applied to every input. Exceeding one is a per-file error, never an abort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -70,9 +75,9 @@ impl Limits {
             max_jumbf_boxes: usize::MAX,
             // Recursion depth stays bounded even here: the stack is not a limit
             // anyone can lift.
-            max_jumbf_depth: 256,
+            max_jumbf_depth: MAX_NESTING,
             max_c2pa_manifests: usize::MAX,
-            max_cbor_depth: 256,
+            max_cbor_depth: MAX_NESTING,
             max_cert_chain: usize::MAX,
         }
     }

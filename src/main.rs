@@ -25,7 +25,7 @@ use retrace::archive::{Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
-use retrace::limits::Limits;
+use retrace::limits::{Limits, MAX_NESTING};
 use retrace::pipeline::{first_seen, scan, Config, Engine, FirstSeen};
 use retrace::report::{self, html, text, Report};
 
@@ -65,11 +65,33 @@ struct LimitArgs {
     /// Deepest folder level walked.
     #[arg(long, global = true, value_name = "N")]
     max_depth: Option<usize>,
+    /// Most JUMBF boxes read from one Content Credentials (C2PA) store.
+    #[arg(long, global = true, value_name = "N")]
+    max_jumbf_boxes: Option<usize>,
+    /// Deepest nesting of JUMBF superboxes followed (at most 256).
+    #[arg(long, global = true, value_name = "N", value_parser = nesting())]
+    max_jumbf_depth: Option<usize>,
+    /// Most manifests read from one C2PA store.
+    #[arg(long, global = true, value_name = "N")]
+    max_c2pa_manifests: Option<usize>,
+    /// Deepest nesting of CBOR arrays, maps and tags decoded (at most 256).
+    #[arg(long, global = true, value_name = "N", value_parser = nesting())]
+    max_cbor_depth: Option<usize>,
+    /// Most certificates read from one signature's chain.
+    #[arg(long, global = true, value_name = "N")]
+    max_cert_chain: Option<usize>,
+}
+
+/// Nesting caps bound recursion: past the stack a parser aborts the whole
+/// process, which no per-file boundary can contain, so no flag lifts them.
+fn nesting() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_NESTING as u64)
 }
 
 impl LimitArgs {
     fn limits(&self) -> Limits {
         let d = Limits::default();
+        // Every field named, no `..d`: a new limit without a flag does not compile.
         Limits {
             max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
             max_pixels: self.max_pixels.unwrap_or(d.max_pixels),
@@ -78,7 +100,11 @@ impl LimitArgs {
             max_decoder_alloc: self.max_decoder_alloc.unwrap_or(d.max_decoder_alloc),
             max_metadata_bytes: self.max_metadata_bytes.unwrap_or(d.max_metadata_bytes),
             max_depth: self.max_depth.unwrap_or(d.max_depth),
-            ..d
+            max_jumbf_boxes: self.max_jumbf_boxes.unwrap_or(d.max_jumbf_boxes),
+            max_jumbf_depth: self.max_jumbf_depth.unwrap_or(d.max_jumbf_depth),
+            max_c2pa_manifests: self.max_c2pa_manifests.unwrap_or(d.max_c2pa_manifests),
+            max_cbor_depth: self.max_cbor_depth.unwrap_or(d.max_cbor_depth),
+            max_cert_chain: self.max_cert_chain.unwrap_or(d.max_cert_chain),
         }
     }
 }
@@ -258,7 +284,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_CLEAN);
             }
-            eprintln!("retrace: {e:#}");
+            // Error chains name paths, and paths come from strangers.
+            eprintln!("retrace: {}", report::escape_untrusted(&format!("{e:#}")));
             ExitCode::from(EXIT_ERROR)
         }
     }

@@ -2,15 +2,49 @@
 //! empty files, random bytes and decompression bombs must each give a report
 //! (with `errors` where processing failed), never a panic, a hang or a huge
 //! allocation. Inputs are generated in code from the committed samples.
+//!
+//! A panic in retrace's own code is a bug even when the per-file boundary
+//! contains it (the file's report would lose its metadata or its thumbnail
+//! comparison silently), so a panic hook records every panic and each test
+//! fails on one raised from `src/`. Panics inside dependencies are contained by
+//! design and only printed.
 
 use std::path::Path;
+use std::sync::{Mutex, Once};
 
 use retrace::limits::Limits;
 use retrace::pipeline::{Config, Engine};
 use retrace::read::Blob;
 
 fn engine() -> Engine {
+    watch_panics();
     Engine::new(Config::default(), None).unwrap()
+}
+
+/// Locations of every panic seen in this test binary, contained or not.
+static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn watch_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            PANICS.lock().unwrap_or_else(|p| p.into_inner()).push(at);
+            previous(info);
+        }));
+    });
+}
+
+/// Fail when retrace's own code panicked (tests share the hook, so a panic in
+/// a parallel test is caught too: any of them is a bug).
+fn assert_no_own_panics() {
+    let panics = PANICS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let own: Vec<_> = panics.iter().filter(|p| p.starts_with("src/")).collect();
+    assert!(own.is_empty(), "retrace panicked at {own:?}");
 }
 
 fn analyse(engine: &Engine, name: &str, bytes: Vec<u8>) -> retrace::report::Report {
@@ -56,6 +90,7 @@ fn truncated_files_report_errors_and_never_panic() {
             assert_eq!(r.bytes, Some(cut as u64));
         }
     }
+    assert_no_own_panics();
 }
 
 #[test]
@@ -75,6 +110,7 @@ fn bit_flips_never_panic() {
             assert_eq!(r.schema, "retrace.report/1");
         }
     }
+    assert_no_own_panics();
 }
 
 #[test]
@@ -184,4 +220,337 @@ fn decompression_bombs_are_refused_before_allocating() {
         "{:?}",
         r.errors
     );
+}
+
+/// A small valid JPEG (80×64) to carry hostile metadata.
+fn base_jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(80, 64, |x, y| {
+        image::Rgb([(x * 3) as u8, (y * 4) as u8, ((x * y) % 251) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// `base` with extra marker segments inserted right after SOI.
+fn with_segments(base: &[u8], segments: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    for (marker, payload) in segments {
+        assert!(payload.len() + 2 <= 0xFFFF, "segment too long");
+        out.extend([0xFF, *marker]);
+        out.extend(((payload.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(payload);
+    }
+    out.extend_from_slice(&base[2..]);
+    out
+}
+
+/// Little-endian TIFF writer for hand-made (and hand-broken) EXIF blocks.
+struct Tiff(Vec<u8>);
+impl Tiff {
+    fn new(ifd0: u32) -> Tiff {
+        let mut b = b"II*\0".to_vec();
+        b.extend(ifd0.to_le_bytes());
+        Tiff(b)
+    }
+    /// An IFD at the current end: `entries` as (tag, type, count, value/offset).
+    fn ifd(mut self, entries: &[(u16, u16, u32, u32)], next: u32) -> Tiff {
+        self.0.extend((entries.len() as u16).to_le_bytes());
+        for &(tag, kind, count, value) in entries {
+            self.0.extend(tag.to_le_bytes());
+            self.0.extend(kind.to_le_bytes());
+            self.0.extend(count.to_le_bytes());
+            self.0.extend(value.to_le_bytes());
+        }
+        self.0.extend(next.to_le_bytes());
+        self
+    }
+    fn raw(mut self, bytes: &[u8]) -> Tiff {
+        self.0.extend_from_slice(bytes);
+        self
+    }
+    fn app1(self) -> (u8, Vec<u8>) {
+        let mut p = b"Exif\0\0".to_vec();
+        p.extend(self.0);
+        (0xE1, p)
+    }
+}
+
+const ASCII: u16 = 2;
+const SHORT: u16 = 3;
+const LONG: u16 = 4;
+
+#[test]
+fn broken_exif_is_a_warning_and_the_picture_is_still_analysed() {
+    let e = engine();
+    let base = base_jpeg();
+    let cases: Vec<(&str, Tiff)> = vec![
+        ("IFD0 offset past the end", Tiff::new(0xFFFF_FF00)),
+        (
+            "value offset past the end",
+            Tiff::new(8).ifd(&[(0x010F, ASCII, 100, 0x7FFF_0000)], 0),
+        ),
+        (
+            "absurd entry count",
+            Tiff::new(8).raw(&0xFFFFu16.to_le_bytes()).raw(&[0; 24]),
+        ),
+        (
+            "absurd value count (count × 4 overflows 32 bits)",
+            Tiff::new(8).ifd(&[(0x0111, LONG, 0x4000_0001, 8)], 0),
+        ),
+        (
+            "IFD0 whose next IFD is itself",
+            Tiff::new(8).ifd(&[(0x0112, SHORT, 1, 1)], 8),
+        ),
+        (
+            "Exif IFD pointer back to IFD0",
+            Tiff::new(8).ifd(&[(0x8769, LONG, 1, 8)], 0),
+        ),
+        (
+            "GPS IFD pointer back to IFD0",
+            Tiff::new(8).ifd(&[(0x8825, LONG, 1, 8)], 0),
+        ),
+        (
+            "two IFDs pointing at each other",
+            Tiff::new(8)
+                .ifd(&[(0x0112, SHORT, 1, 1)], 26)
+                .ifd(&[(0x0201, LONG, 1, 8)], 8),
+        ),
+        (
+            "thumbnail range past the end",
+            Tiff::new(8).ifd(&[(0x0112, SHORT, 1, 1)], 26).ifd(
+                &[(0x0201, LONG, 1, 0xFFFF_FFF0), (0x0202, LONG, 1, 0xFFFF)],
+                0,
+            ),
+        ),
+        (
+            "thumbnail offset + length overflow",
+            Tiff::new(8)
+                .ifd(&[(0x0112, SHORT, 1, 1)], 26)
+                .ifd(&[(0x0201, LONG, 1, 56), (0x0202, LONG, 1, 0xFFFF_FFFF)], 0),
+        ),
+        (
+            "orientation out of range",
+            Tiff::new(8).ifd(&[(0x0112, SHORT, 1, 999)], 0),
+        ),
+    ];
+    for (what, tiff) in cases {
+        let bytes = with_segments(&base, &[tiff.app1()]);
+        let r = analyse(&e, what, bytes);
+        // The picture itself is fine: it is decoded and hashed whatever the EXIF says.
+        assert!(r.errors.is_empty(), "{what}: {:?}", r.errors);
+        assert!(r.hashes.contains_key("pdq"), "{what}");
+        let m = r.metadata.as_ref().unwrap();
+        let damaged = r.findings.iter().any(|f| f.code == "metadata_damaged");
+        let noted = !m.warnings.is_empty() || damaged;
+        if what != "orientation out of range" {
+            assert!(
+                noted,
+                "{what}: broken EXIF went unremarked: {:?}",
+                m.warnings
+            );
+        }
+        assert!(
+            m.warnings.iter().all(|w| w.len() < 2000),
+            "{what}: warnings stay short"
+        );
+    }
+    assert_no_own_panics();
+}
+
+#[test]
+fn huge_xmp_and_icc_stay_within_the_metadata_limit() {
+    let e = engine();
+    let base = base_jpeg();
+    // XMP: the largest single segment, deeply nested, with an entity
+    // declaration (never expanded), plus 300 ExtendedXMP segments.
+    let mut xmp = b"http://ns.adobe.com/xap/1.0/\0".to_vec();
+    xmp.extend_from_slice(
+        b"<!DOCTYPE x [<!ENTITY a \"aaaaaaaaaaaaaaaa\">]><x:xmpmeta xmlns:x=\"adobe:ns:meta/\">",
+    );
+    while xmp.len() < 60_000 {
+        xmp.extend_from_slice(b"<rdf:a>&a;");
+    }
+    let mut segments = vec![(0xE1, xmp)];
+    for i in 0..300u32 {
+        let mut ext = b"http://ns.adobe.com/xmp/extension/\0".to_vec();
+        ext.extend_from_slice(&[b'0'; 32]);
+        ext.extend((300 * 60_000u32).to_be_bytes());
+        ext.extend((i * 60_000).to_be_bytes());
+        ext.resize(60_040, b'x');
+        segments.push((0xE1, ext));
+    }
+    // ICC: 250 chunks of 64 000 bytes = 16 MB of profile.
+    for seq in 1..=250u8 {
+        let mut icc = b"ICC_PROFILE\0".to_vec();
+        icc.extend([seq, 250]);
+        icc.resize(64_014, seq);
+        segments.push((0xE2, icc));
+    }
+    let bytes = with_segments(&base, &segments);
+    let r = analyse(&e, "huge.jpg", bytes.clone());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(r.hashes.contains_key("pdq"));
+    let c = r.metadata.as_ref().unwrap().container.as_ref().unwrap();
+    assert!(c.jpeg.as_ref().unwrap().icc);
+
+    // The same file under a 1 MiB metadata limit: both blocks are refused with a
+    // warning that names the limit, and the picture is still analysed.
+    let tight = Engine::new(
+        Config {
+            limits: Limits {
+                max_metadata_bytes: 1 << 20,
+                ..Limits::default()
+            },
+            ..Config::default()
+        },
+        None,
+    )
+    .unwrap();
+    let r = analyse(&tight, "huge.jpg", bytes);
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let c = r.metadata.as_ref().unwrap().container.as_ref().unwrap();
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("ICC") && w.contains("limit")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(c.icc_description.is_none());
+    assert_no_own_panics();
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+/// Byte ranges of the JPEG segments with `marker` (payload only).
+fn segment_ranges(bytes: &[u8], marker: u8) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut pos = 2;
+    while pos + 4 <= bytes.len() && bytes[pos] == 0xFF {
+        let m = bytes[pos + 1];
+        let len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+        if m == 0xDA {
+            break;
+        }
+        if m == marker {
+            out.push(pos + 4..(pos + 2 + len).min(bytes.len()));
+        }
+        pos += 2 + len;
+    }
+    out
+}
+
+#[test]
+fn content_credentials_survive_truncation_and_bit_flips() {
+    let e = engine();
+    let mut rng = Rng(0xC2BA_0000_0001);
+    for name in [
+        "c2pa/signed.jpg",
+        "c2pa/signed.png",
+        "c2pa/ims_multiple_manifests.jpg",
+    ] {
+        let bytes = fixture(name);
+        let whole = analyse(&e, name, bytes.clone());
+        let c2pa = |r: &retrace::report::Report| {
+            r.metadata
+                .as_ref()
+                .and_then(|m| m.container.as_ref())
+                .and_then(|c| c.c2pa.clone())
+        };
+        assert!(c2pa(&whole).is_some(), "{name}: fixture has a manifest");
+        for k in 1..24 {
+            let cut = bytes.len() * k / 24;
+            let r = analyse(&e, name, bytes[..cut].to_vec());
+            assert_eq!(r.bytes, Some(cut as u64));
+        }
+        // Flips inside the manifest store reach the JUMBF, CBOR, COSE and
+        // X.509 parsers instead of the image decoder.
+        let store: Vec<usize> = if name.ends_with(".jpg") {
+            segment_ranges(&bytes, 0xEB).into_iter().flatten().collect()
+        } else {
+            let at = bytes.windows(4).position(|w| w == b"caBX").unwrap();
+            let len = u32::from_be_bytes(bytes[at - 4..at].try_into().unwrap()) as usize;
+            (at + 4..at + 4 + len).collect()
+        };
+        assert!(store.len() > 1000, "{name}: store found");
+        let mut changed = 0;
+        for _ in 0..40 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let i = store[(rng.next() % store.len() as u64) as usize];
+                b[i] ^= 1 << (rng.next() % 8);
+            }
+            let r = analyse(&e, name, b);
+            assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+            if c2pa(&r) != c2pa(&whole) {
+                changed += 1;
+            }
+        }
+        // Flips that never changed the reading never reached the parsers.
+        assert!(changed > 20, "{name}: only {changed} of 40 flips noticed");
+    }
+    assert_no_own_panics();
+}
+
+/// A JPEG whose EXIF IFD1 thumbnail is `thumb`.
+fn with_thumbnail(main: &[u8], thumb: &[u8]) -> Vec<u8> {
+    let tiff = Tiff::new(8)
+        .ifd(&[(0x0112, SHORT, 1, 1)], 26)
+        .ifd(
+            &[(0x0201, LONG, 1, 56), (0x0202, LONG, 1, thumb.len() as u32)],
+            0,
+        )
+        .raw(thumb);
+    with_segments(main, &[tiff.app1()])
+}
+
+#[test]
+fn exif_thumbnails_survive_truncation_and_bit_flips() {
+    let e = engine();
+    let main = base_jpeg();
+    let img = image::load_from_memory(&main).unwrap();
+    let mut thumb = Vec::new();
+    img.resize_exact(64, 48, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+            &mut thumb, 80,
+        ))
+        .unwrap();
+    let whole = analyse(&e, "thumb.jpg", with_thumbnail(&main, &thumb));
+    assert!(
+        whole.thumbnail_comparison.is_some(),
+        "the thumbnail is compared"
+    );
+    let mut rng = Rng(0x7468_756D_6221);
+    for k in 0..16 {
+        let cut = thumb.len() * k / 16;
+        // The IFD still claims the full length: the range overruns into the
+        // main picture's bytes or is cut short.
+        let mut bytes = with_thumbnail(&main, &thumb[..cut]);
+        let tiff_len_at = 2 + 4 + 6 + 8 + 2 + 12 + 4 + 2 + 12 + 8;
+        bytes[tiff_len_at..tiff_len_at + 4].copy_from_slice(&(thumb.len() as u32).to_le_bytes());
+        let r = analyse(&e, "thumb.jpg", bytes);
+        assert!(r.errors.is_empty(), "cut {cut}: {:?}", r.errors);
+        assert!(r.hashes.contains_key("pdq"));
+    }
+    for _ in 0..60 {
+        let mut t = thumb.clone();
+        for _ in 0..1 + rng.next() % 6 {
+            let i = 2 + (rng.next() % (t.len() as u64 - 2)) as usize;
+            t[i] ^= 1 << (rng.next() % 8);
+        }
+        let r = analyse(&e, "thumb.jpg", with_thumbnail(&main, &t));
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+    }
+    assert_no_own_panics();
 }

@@ -221,3 +221,30 @@ fn a_thumbnail_that_shows_an_archived_picture_is_reported() {
         .unwrap()
         .contains("thumbnail"));
 }
+
+#[test]
+fn c2pa_limits_have_flags_and_nesting_caps_cannot_be_lifted() {
+    let signed = repo().join("tests/fixtures/c2pa/signed.jpg");
+    let manifests = |extra: &[&str]| {
+        let out = run(retrace(None)
+            .arg("check")
+            .arg("--json")
+            .args(extra)
+            .arg(&signed));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        r["metadata"]["container"]["c2pa"]["manifests"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    assert!(manifests(&[]) > 0);
+    assert_eq!(manifests(&["--max-c2pa-manifests", "0"]), 0);
+    // Past the stack ceiling is a usage error, not a setting.
+    let out = run(retrace(None)
+        .args(["check", "--max-cbor-depth", "100000"])
+        .arg(&signed));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(retrace(None)
+        .args(["check", "--json", "--max-jumbf-depth", "256"])
+        .arg(&signed));
+    assert!(out.status.success() || out.status.code() == Some(1));
+}

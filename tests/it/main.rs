@@ -3,6 +3,9 @@
 mod cli;
 mod common;
 mod html;
+mod durability;
+mod hostile_tree;
+mod interrupt;
 mod samples;
 mod serve;
 mod watch;
