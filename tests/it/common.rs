@@ -184,6 +184,8 @@ pub fn which(names: &[&str]) -> Option<PathBuf> {
         }
     }
     None
+}
+
 /// A seeded xorshift, so a failing trial can be reproduced from its seed.
 pub struct Rng(pub u64);
 

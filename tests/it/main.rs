@@ -2,9 +2,9 @@
 
 mod cli;
 mod common;
-mod html;
 mod durability;
 mod hostile_tree;
+mod html;
 mod interrupt;
 mod samples;
 mod serve;
