@@ -250,12 +250,8 @@ fn process_one(
         Some(_) => {}
     }
     let relative = path.strip_prefix(dir).unwrap_or(path);
-    let mut name = relative.as_os_str().to_owned();
-    name.push(".json");
-    let target = out.join(name);
-    let mut bytes = serde_json::to_vec_pretty(&ex.report)?;
-    bytes.push(b'\n');
-    write_atomic(&target, &bytes)?;
+    // The page first, the JSON report last: a pipeline that picks up the
+    // report when it appears finds the page already there.
     if config.html {
         let mut page = Vec::new();
         html::write_page(&mut page, &ex.report, &engine.pictures(&ex, 640))?;
@@ -263,6 +259,12 @@ fn process_one(
         name.push(".html");
         write_atomic(&out.join(name), &page)?;
     }
+    let mut name = relative.as_os_str().to_owned();
+    name.push(".json");
+    let target = out.join(name);
+    let mut bytes = serde_json::to_vec_pretty(&ex.report)?;
+    bytes.push(b'\n');
+    write_atomic(&target, &bytes)?;
     if config.record {
         if let Some(entry) = engine.archive_entry(&ex) {
             let (first, from) = first_seen(&ex, &FirstSeen::Now);
