@@ -99,6 +99,33 @@ impl Report {
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
+
+    /// Drop what a batch no longer needs once this report has been written out,
+    /// so that a scan of 100k files holds a few hundred bytes per file, not the
+    /// whole report (EXIF fields, container segments, every match's evidence).
+    ///
+    /// Kept: path, sha256, size, format, dimensions, the whole-frame hashes,
+    /// `earliest_copy` (and it alone in `matches`, so [`Report::has_earlier_copy`]
+    /// still holds), finding codes and severities, errors, archive, claim and
+    /// cluster: what the batch table, `summary.json`, the near-duplicate groups
+    /// and the exit status read. Metadata is reduced to whether any EXIF field
+    /// was read (the groups rank copies with camera metadata higher).
+    pub fn retain_for_batch(&mut self) {
+        if let Some(m) = self.metadata.take() {
+            self.metadata = Some(crate::metadata::Metadata {
+                exif: m.exif.into_iter().take(1).collect(),
+                ..Default::default()
+            });
+        }
+        self.hashes
+            .retain(|k, _| matches!(k.as_str(), "pdq" | "pdq_quality" | "phash" | "dhash"));
+        self.matches.truncate(1);
+        for f in &mut self.findings {
+            f.message = String::new();
+        }
+        self.matches.shrink_to_fit();
+        self.findings.shrink_to_fit();
+    }
 }
 
 /// Write one report as a single JSON line.
