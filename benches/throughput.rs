@@ -427,11 +427,13 @@ fn memory(work: &Path, n: usize) {
     }
 }
 
-/// Like [`run_measured`], for a command whose exit status says "found copies" (1)
-/// rather than failure; returns the output size instead of the output.
+/// Run a command whose exit status may say "found copies" (1) or "some files had
+/// errors" (2); its output size and peak RSS in KiB.
 fn run_measured_any(mut cmd: Command) -> (u64, u64) {
     let out = tempfile::tempfile().unwrap();
     cmd.stdout(out.try_clone().unwrap());
+    // Reaped below with wait4, which std's `wait` cannot give the rusage of.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     #[cfg(target_os = "linux")]
     let peak = {
