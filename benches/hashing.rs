@@ -1,6 +1,5 @@
-//! Micro-benchmarks of the per-picture costs: decode of a real photo (scaled
-//! and full), the
-//! hashes of a working copy, the query views, and index lookups.
+//! Micro-benchmarks of the per-picture costs: decode of a real photo (scaled and
+//! full), the hashes of a working copy, the query views, and index lookups.
 //! Run: `cargo bench --bench hashing`. CI only builds it.
 
 use std::hint::black_box;
