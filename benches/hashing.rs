@@ -1,12 +1,12 @@
-//! Micro-benchmarks of the per-picture costs: decode of a real photo, the
-//! hashes of a working copy, the query views, and index lookups.
+//! Micro-benchmarks of the per-picture costs: decode of a real photo (scaled and
+//! full), the hashes of a working copy, the query views, and index lookups.
 //! Run: `cargo bench --bench hashing`. CI only builds it.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use retrace::decode::{decode, shrink};
+use retrace::decode::{decode, decode_full, decode_jpeg_scaled, dimensions, shrink, WORKING_SIDE};
 use retrace::hash::variants::query_variants;
 use retrace::hash::{compute, HashBits, HashKind};
 use retrace::index::MemoryIndex;
@@ -25,6 +25,20 @@ fn benches(c: &mut Criterion) {
     let limits = Limits::default();
     c.bench_function("decode Storm.jpg (1920x1280) to working copy", |b| {
         b.iter(|| decode(black_box(&blob), &limits).unwrap())
+    });
+    // The same file through the full decoder (what every JPEG took before scaled
+    // decoding) and through the scaled decoder alone (1/2 here: 960×640 → 512).
+    c.bench_function(
+        "decode Storm.jpg full size + shrink (reference path)",
+        |b| b.iter(|| decode_full(black_box(&blob), &limits).unwrap()),
+    );
+    let dims = dimensions(&blob, &limits).unwrap();
+    c.bench_function("decode Storm.jpg DCT-scaled 1/2 + shrink", |b| {
+        b.iter(|| {
+            decode_jpeg_scaled(black_box(&blob.bytes), dims, WORKING_SIDE, &limits)
+                .unwrap()
+                .unwrap()
+        })
     });
     let working = decode(&blob, &limits).unwrap().working;
     c.bench_function("hashes of a 512px working copy", |b| {

@@ -2,6 +2,13 @@
 //! decoder panics contained so that one hostile file costs one report, not the
 //! batch. Knows nothing of EXIF or the archive; orientation is applied by the
 //! caller-supplied value.
+//!
+//! Everything downstream works from a copy of at most [`WORKING_SIDE`] px, so a
+//! large JPEG is decoded in the DCT domain at 1/2, 1/4 or 1/8 scale (the inverse
+//! DCT of each 8×8 block computes only 4×4, 2×2 or 1×1 output pixels) and then
+//! area-averaged down: the entropy decoding is all that is still paid in full.
+//! Anything the scaled decoder does not handle the way the full decoder does
+//! (progressive, CMYK, 12-bit, odd sampling, damaged data) takes the full path.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,7 +17,7 @@ use image::{DynamicImage, ImageReader};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::read::Blob;
+use crate::read::{Blob, Format};
 
 /// Longest side of the working copy that hashes and alignment are computed from.
 ///
@@ -28,6 +35,22 @@ pub struct Decoded {
     pub height: u32,
     /// Downscaled copy (longest side ≤ [`WORKING_SIDE`]), orientation not yet applied.
     pub working: DynamicImage,
+    /// How the pixels were decoded.
+    pub path: DecodePath,
+}
+
+/// Which decoder produced the working copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodePath {
+    /// The whole picture at full size, then area-averaged.
+    Full,
+    /// A JPEG decoded in the DCT domain at `1/denominator` scale (2, 4 or 8), then
+    /// area-averaged.
+    ScaledJpeg {
+        /// 2, 4 or 8.
+        denominator: u32,
+    },
 }
 
 /// Read only the header and check the dimensions against the limits.
@@ -144,18 +167,128 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 }
 
 /// Decode the pixels (header checked first) and make the working copy.
+///
+/// A JPEG at least twice [`WORKING_SIDE`] on its longest side is decoded at the
+/// smallest DCT scale that still gives the working side; anything the scaled
+/// decoder declines or fails on is decoded in full, so the result never depends
+/// on which decoder could read the file, only the speed does.
 pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
     let (width, height) = dimensions(blob, limits)?;
-    let format = blob.format.image_format().expect("checked by dimensions");
+    if blob.format == Format::Jpeg {
+        if let Ok(Some(d)) = decode_jpeg_scaled(&blob.bytes, (width, height), WORKING_SIDE, limits)
+        {
+            return Ok(d);
+        }
+    }
+    decode_full_checked(blob, (width, height), limits)
+}
+
+/// Decode at full size with the `image` crate, whatever the format, and make the
+/// working copy: the reference that the scaled path is measured against.
+pub fn decode_full(blob: &Blob, limits: &Limits) -> Result<Decoded> {
+    let dims = dimensions(blob, limits)?;
+    decode_full_checked(blob, dims, limits)
+}
+
+fn decode_full_checked(
+    blob: &Blob,
+    (width, height): (u32, u32),
+    limits: &Limits,
+) -> Result<Decoded> {
+    let format = blob
+        .format
+        .image_format()
+        .ok_or_else(|| Error::Format(format!("no pixel decoder for {}", blob.format.name())))?;
     let mut reader = ImageReader::with_format(Cursor::new(&blob.bytes[..]), format);
     reader.limits(image_limits(limits));
     let image = contain(|| reader.decode())?.map_err(Error::Decode)?;
-    let working = contain(|| shrink(&image, WORKING_SIDE))?;
+    let working = contain(|| shrink_owned(image, WORKING_SIDE))?;
     Ok(Decoded {
         width,
         height,
         working,
+        path: DecodePath::Full,
     })
+}
+
+/// The largest DCT scale denominator (8, 4, 2) whose output still has a longest
+/// side of at least `side`; 1 when no reduction keeps it.
+///
+/// A reduced inverse DCT gives `ceil(len / n)` pixels per dimension.
+pub fn dct_denominator(width: u32, height: u32, side: u32) -> u32 {
+    let long = width.max(height);
+    [8, 4, 2]
+        .into_iter()
+        .find(|&n| long.div_ceil(n) >= side)
+        .unwrap_or(1)
+}
+
+/// Decode a JPEG in the DCT domain at the smallest scale whose longest side is
+/// still at least `side`, then area-average to `side`.
+///
+/// `Ok(None)` means "not for this path": no reduction is possible, or the file is
+/// progressive, CMYK/YCCK, 12/16-bit or lossless, or the two decoders disagree on
+/// its size. The caller then decodes in full. `dims` must already have been
+/// checked against `limits` (by [`dimensions`]); the output buffer is capped by
+/// `limits.max_decoder_alloc` as well.
+pub fn decode_jpeg_scaled(
+    bytes: &[u8],
+    dims: (u32, u32),
+    side: u32,
+    limits: &Limits,
+) -> Result<Option<Decoded>> {
+    use jpeg_decoder::{CodingProcess, PixelFormat};
+    let (width, height) = dims;
+    let n = dct_denominator(width, height, side);
+    if n == 1 {
+        return Ok(None);
+    }
+    let mut dec = jpeg_decoder::Decoder::new(bytes);
+    dec.set_max_decoding_buffer_size(
+        usize::try_from(limits.max_decoder_alloc).unwrap_or(usize::MAX),
+    );
+    contain(|| dec.read_info())?.map_err(|e| Error::Format(format!("scaled JPEG header: {e}")))?;
+    let Some(info) = dec.info() else {
+        return Ok(None);
+    };
+    // Progressive files keep every coefficient of the full image until the last
+    // scan, CMYK needs the Adobe inversion the full decoder applies, and 16-bit
+    // output is not what hashes take: those are rare and go the reference way.
+    if info.coding_process != CodingProcess::DctSequential
+        || !matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24)
+        || (u32::from(info.width), u32::from(info.height)) != (width, height)
+    {
+        return Ok(None);
+    }
+    // jpeg-decoder picks the smallest scale at which either side reaches the
+    // request, which for a square request is the longest-side rule above.
+    let req = u16::try_from(side).unwrap_or(u16::MAX);
+    let (sw, sh) =
+        contain(|| dec.scale(req, req))?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    if (sw, sh) != (width.div_ceil(n), height.div_ceil(n)) {
+        return Ok(None);
+    }
+    let pixels =
+        contain(|| dec.decode())?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
+    let image = match info.pixel_format {
+        PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
+        _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
+    };
+    let Some(image) = image else {
+        return Ok(None);
+    };
+    // The target comes from the stored size, not the scaled one, so that both
+    // paths give the same working size (rounding `ceil(w / n)` first can differ
+    // by a pixel).
+    let (tw, th) = working_size(width, height, side);
+    let working = contain(|| image.thumbnail_exact(tw, th))?;
+    Ok(Some(Decoded {
+        width,
+        height,
+        working,
+        path: DecodePath::ScaledJpeg { denominator: n },
+    }))
 }
 
 /// Downscale so the longest side is at most `side`, by area averaging.
@@ -168,18 +301,30 @@ pub fn shrink(image: &DynamicImage, side: u32) -> DynamicImage {
     if w <= side && h <= side {
         return image.clone();
     }
-    let (tw, th) = if w >= h {
-        (
-            side,
-            ((u64::from(h) * u64::from(side)) / u64::from(w)).max(1) as u32,
-        )
-    } else {
-        (
-            ((u64::from(w) * u64::from(side)) / u64::from(h)).max(1) as u32,
-            side,
-        )
-    };
+    let (tw, th) = working_size(w, h, side);
     image.thumbnail_exact(tw, th)
+}
+
+/// The size a `width`×`height` picture is shrunk to: longest side `side`, the
+/// other rounded down, at least 1; unchanged when it already fits.
+pub fn working_size(width: u32, height: u32, side: u32) -> (u32, u32) {
+    let scale = |a: u32, b: u32| ((u64::from(a) * u64::from(side)) / u64::from(b)).max(1) as u32;
+    if width <= side && height <= side {
+        (width, height)
+    } else if width >= height {
+        (side, scale(height, width))
+    } else {
+        (scale(width, height), side)
+    }
+}
+
+/// [`shrink`] taking ownership, so a picture already small enough is not copied.
+fn shrink_owned(image: DynamicImage, side: u32) -> DynamicImage {
+    if image.width() <= side && image.height() <= side {
+        image
+    } else {
+        shrink(&image, side)
+    }
 }
 
 /// Run decoder code and turn a panic into a per-file error.

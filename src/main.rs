@@ -795,7 +795,12 @@ fn scan_cmd(
                 failure = Some(e);
                 cancel.store(true, Ordering::SeqCst);
             }
-            reports.push(ex.report);
+            // The full report has been streamed or written; the batch keeps only
+            // what the table, the summary and the groups need, so memory stays
+            // flat on big folders.
+            let mut kept = ex.report;
+            kept.retain_for_batch();
+            reports.push(kept);
         },
     )?;
     pb.finish_and_clear();
@@ -813,8 +818,15 @@ fn scan_cmd(
         if c.is_some() {
             r.cluster = c;
             // Reports written while the batch ran did not know their group yet.
+            // The batch kept only a summary of each, so the written file is read
+            // back and only its `cluster` field set.
             if let Some(target) = out_names.get(&r.path) {
-                let mut bytes = serde_json::to_vec_pretty(r)?;
+                let text = std::fs::read(target)
+                    .with_context(|| format!("reading back {}", target.display()))?;
+                let mut full: Report = serde_json::from_slice(&text)
+                    .with_context(|| format!("reading back {}", target.display()))?;
+                full.cluster = r.cluster.clone();
+                let mut bytes = serde_json::to_vec_pretty(&full)?;
                 bytes.push(b'\n');
                 write_atomic(target, &bytes)?;
             }

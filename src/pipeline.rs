@@ -87,9 +87,9 @@ impl Engine {
         let mut index = MemoryIndex::new();
         let mut archive_images = 0;
         if let Some(a) = &archive {
-            for (id, region, bits, _quality) in a.current_hashes()? {
-                index.insert(id, &region, bits);
-            }
+            a.for_each_current_hash(|id, region, bits, _quality| {
+                index.insert(id, region, bits);
+            })?;
             archive_images = a.image_count()?;
         }
         Ok(Engine {

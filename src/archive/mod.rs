@@ -415,31 +415,51 @@ impl Archive {
     /// (a damaged or foreign database) are skipped, not trusted.
     pub fn current_hashes(&self) -> Result<Vec<HashRow>> {
         let mut out = Vec::new();
-        for kind in HashKind::ALL {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT image_id, region, bits, quality FROM hashes WHERE kind = ?1 AND stamp = ?2",
-                )
-                .map_err(db)?;
-            let rows = stmt
-                .query_map([kind.name(), kind.stamp()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, Option<u8>>(3)?,
-                    ))
-                })
-                .map_err(db)?;
-            for row in rows {
-                let (id, region, bits, quality) = row.map_err(db)?;
-                if let Some(bits) = HashBits::from_bytes(kind, &bits) {
-                    out.push((id, region, bits, quality));
-                }
-            }
-        }
+        self.for_each_current_hash(|id, region, bits, quality| {
+            out.push((id, region.to_string(), bits, quality));
+        })?;
         Ok(out)
+    }
+
+    /// [`Archive::current_hashes`] without collecting them: each row is handed to
+    /// `f` as it is read, its region borrowed from SQLite's row buffer.
+    ///
+    /// One pass over the table in storage order (`NOT INDEXED`: the stamp index
+    /// would turn the read into one random lookup per row), with kind and stamp
+    /// compared in place, so loading a million-image archive allocates nothing
+    /// per row.
+    pub fn for_each_current_hash(
+        &self,
+        mut f: impl FnMut(i64, &str, HashBits, Option<u8>),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT image_id, kind, stamp, region, bits, quality FROM hashes NOT INDEXED")
+            .map_err(db)?;
+        let mut rows = stmt.query([]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let text = |i| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
+            let Some(kind) = text(1).and_then(HashKind::from_name) else {
+                continue;
+            };
+            if text(2) != Some(kind.stamp()) {
+                continue;
+            }
+            let (Some(region), Ok(id)) = (text(3), row.get::<_, i64>(0)) else {
+                continue;
+            };
+            let Some(bits) = row
+                .get_ref(4)
+                .ok()
+                .and_then(|v| v.as_blob().ok())
+                .and_then(|b| HashBits::from_bytes(kind, b))
+            else {
+                continue;
+            };
+            let quality = row.get::<_, Option<u8>>(5).ok().flatten();
+            f(id, region, bits, quality);
+        }
+        Ok(())
     }
 
     /// Number of distinct images.
@@ -545,6 +565,38 @@ impl Archive {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loading_skips_other_stamps_kinds_and_damaged_bits() {
+        let mut a = Archive::in_memory().unwrap();
+        a.record_batch(&[(image("aa"), seen("/a.jpg", "2020-01-01T00:00:00Z"))])
+            .unwrap();
+        let id = a.lookup_sha256("aa").unwrap().unwrap();
+        let insert = |kind: &str, stamp: &str, region: &str, bits: &[u8]| {
+            a.conn
+                .execute(
+                    "INSERT INTO hashes (image_id, kind, stamp, region, bits) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![id, kind, stamp, region, bits],
+                )
+                .unwrap();
+        };
+        insert("phash", "phash:older:v0", "c70", &[0; 8]);
+        insert("nohash", HashKind::Phash.stamp(), "c50", &[0; 8]);
+        insert("pdq", HashKind::Pdq.stamp(), "tl70", &[0; 8]); // 64 bits, PDQ has 256
+        insert("dhash", HashKind::Dhash.stamp(), "tr70", &[0xAB; 8]);
+        let mut got = Vec::new();
+        a.for_each_current_hash(|i, region, bits, _| got.push((i, region.to_string(), bits.kind)))
+            .unwrap();
+        got.sort_by(|x, y| x.1.cmp(&y.1));
+        assert_eq!(
+            got,
+            vec![
+                (id, "full".to_string(), HashKind::Phash),
+                (id, "tr70".to_string(), HashKind::Dhash)
+            ]
+        );
+        assert_eq!(a.current_hashes().unwrap().len(), 2);
+    }
 
     fn image(sha: &str) -> NewImage {
         NewImage {

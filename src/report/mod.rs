@@ -108,6 +108,37 @@ impl Report {
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }
+
+    /// Drop what a batch no longer needs once this report has been written out,
+    /// so that a scan of 100k files holds a few hundred bytes per file, not the
+    /// whole report (EXIF fields, container segments, every match's evidence).
+    ///
+    /// Kept: path, sha256, size, format, dimensions, the whole-frame hashes,
+    /// `earliest_copy` (and it alone in `matches`, so [`Report::has_earlier_copy`]
+    /// still holds), finding codes and severities, errors, archive, claim and
+    /// cluster: what the batch table, `summary.json`, the near-duplicate groups
+    /// and the exit status read. Metadata is reduced to whether any EXIF field
+    /// was read (the groups rank copies with camera metadata higher).
+    pub fn retain_for_batch(&mut self) {
+        // `Metadata` is large even when empty (every field inline), so a picture
+        // without EXIF keeps none at all.
+        if let Some(m) = self.metadata.take() {
+            if !m.exif.is_empty() {
+                self.metadata = Some(crate::metadata::Metadata {
+                    exif: m.exif.into_iter().take(1).collect(),
+                    ..Default::default()
+                });
+            }
+        }
+        self.hashes
+            .retain(|k, _| matches!(k.as_str(), "pdq" | "pdq_quality" | "phash" | "dhash"));
+        self.matches.truncate(1);
+        for f in &mut self.findings {
+            f.message = String::new();
+        }
+        self.matches.shrink_to_fit();
+        self.findings.shrink_to_fit();
+    }
 }
 
 /// Write one report as a single JSON line.
@@ -143,6 +174,43 @@ pub fn escape_untrusted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::Severity;
+
+    #[test]
+    fn a_batch_keeps_what_its_table_summary_and_groups_read() {
+        let field = |tag: &str| crate::metadata::ExifField {
+            ifd: "0th".into(),
+            tag: tag.into(),
+            value: "x".into(),
+        };
+        let mut r = Report::new("a.jpg".into());
+        r.metadata = Some(crate::metadata::Metadata {
+            make: Some("Canon".into()),
+            exif: vec![field("Make"), field("Model")],
+            ..Default::default()
+        });
+        for k in ["pdq", "phash", "dhash", "pdq_quality", "thumbnail_pdq"] {
+            r.hashes.insert(k.into(), "00".into());
+        }
+        r.findings
+            .push(Finding::new("no_metadata", Severity::Info, "long text"));
+        r.retain_for_batch();
+        let m = r.metadata.as_ref().unwrap();
+        assert_eq!((m.exif.len(), m.make.as_deref()), (1, None));
+        assert_eq!(
+            r.hashes.keys().collect::<Vec<_>>(),
+            ["dhash", "pdq", "pdq_quality", "phash"]
+        );
+        assert_eq!(
+            (r.findings[0].code.as_str(), r.findings[0].message.as_str()),
+            ("no_metadata", "")
+        );
+        assert!(!r.has_earlier_copy() && !r.has_errors());
+        let mut bare = Report::new("b.png".into());
+        bare.metadata = Some(Default::default());
+        bare.retain_for_batch();
+        assert!(bare.metadata.is_none());
+    }
 
     #[test]
     fn escapes_controls_and_bidi_but_keeps_plain_text() {

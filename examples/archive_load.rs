@@ -1,0 +1,165 @@
+//! How long `check` takes against a large archive: opening it, loading its hashes
+//! into the in-memory index, and answering for one picture.
+//!
+//! The archive is synthetic: N image rows with random hashes (whole frame and
+//! every archive window, all three kinds, current stamps, as `archive add` writes
+//! them) inserted straight into SQLite, without thumbnails or sightings. It is
+//! built once under the cargo target dir and reused.
+//!
+//! ```sh
+//! cargo run --release --example archive_load -- 1000000 [PICTURE]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use retrace::archive::Archive;
+use retrace::hash::variants::ARCHIVE_WINDOWS;
+use retrace::hash::HashKind;
+use retrace::pipeline::{Config, Engine};
+
+/// splitmix64: reproducible without a dependency.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn vm_hwm_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// CPU seconds (user + system) this process has used: on a shared machine the
+/// wall clock also counts other people's compiles.
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn build(path: &Path, n: u64) {
+    // Migrations and pragmas as retrace sets them.
+    drop(Archive::open(path).unwrap());
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "synchronous", "OFF").unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut img = tx
+            .prepare(
+                "INSERT INTO images (id, sha256, format, width, height, bytes, first_seen, added_at)
+                 VALUES (?1, ?2, 'jpeg', 4000, 3000, 4000000, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+            )
+            .unwrap();
+        let mut hash = tx
+            .prepare(
+                "INSERT INTO hashes (image_id, kind, stamp, region, bits, quality)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .unwrap();
+        let mut state = 42u64;
+        let regions: Vec<&str> = std::iter::once("full")
+            .chain(ARCHIVE_WINDOWS.iter().map(|(r, _)| *r))
+            .collect();
+        for id in 1..=n as i64 {
+            img.execute(rusqlite::params![id, format!("{id:064x}")])
+                .unwrap();
+            for region in &regions {
+                for kind in HashKind::ALL {
+                    let bytes: Vec<u8> = (0..kind.bits() / 64)
+                        .flat_map(|_| next(&mut state).to_be_bytes())
+                        .collect();
+                    let quality = (kind == HashKind::Pdq).then_some(90);
+                    hash.execute(rusqlite::params![
+                        id,
+                        kind.name(),
+                        kind.stamp(),
+                        region,
+                        bytes,
+                        quality
+                    ])
+                    .unwrap();
+                }
+            }
+            if id % 100_000 == 0 {
+                eprintln!("  {id} images");
+            }
+        }
+    }
+    tx.commit().unwrap();
+    // One big transaction leaves everything in the WAL; `archive add` commits 64
+    // pictures at a time and SQLite checkpoints as it goes, so do the same here
+    // before measuring reads.
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = args.get(1).map_or(1_000_000, |a| a.parse().unwrap());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let picture = args.get(2).map(PathBuf::from).unwrap_or_else(|| {
+        root.join("../shared/ref/pdq/images/reg-test-input/exif-rotn/exif-rotn-1.jpg")
+    });
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("archive-load");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("synthetic-{n}.db"));
+    if !path.exists() {
+        eprintln!("building {} (synthetic rows, once) ...", path.display());
+        let t = Instant::now();
+        let tmp = dir.join(format!("synthetic-{n}.db.part"));
+        let _ = std::fs::remove_file(&tmp);
+        build(&tmp, n);
+        std::fs::rename(&tmp, &path).unwrap();
+        eprintln!("built in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let size = std::fs::metadata(&path).unwrap().len();
+    let (start, cpu0) = (Instant::now(), cpu_s());
+    let archive = Archive::open_existing(&path).unwrap();
+    let mut rows = 0u64;
+    archive
+        .for_each_current_hash(|_, _, _, _| rows += 1)
+        .unwrap();
+    let (read, read_cpu) = (start.elapsed(), cpu_s() - cpu0);
+    let (start, cpu0) = (Instant::now(), cpu_s());
+    let engine = Engine::new(Config::default(), Some(archive)).unwrap();
+    let (loaded, loaded_cpu) = (start.elapsed(), cpu_s() - cpu0);
+    let (start, cpu0) = (Instant::now(), cpu_s());
+    let ex = engine.process_path(&picture);
+    let (checked, checked_cpu) = (start.elapsed(), cpu_s() - cpu0);
+    assert!(ex.report.errors.is_empty(), "{:?}", ex.report.errors);
+    println!(
+        "{n} images, {rows} hash rows ({:.0} MB file); wall / CPU seconds:\n  \
+         reading the rows alone   {:.2} / {:.2}\n  \
+         open + load the index    {:.2} / {:.2}\n  \
+         check {} {:.2} / {:.2}\npeak RSS {:.0} MB",
+        size as f64 / 1e6,
+        read.as_secs_f64(),
+        read_cpu,
+        loaded.as_secs_f64(),
+        loaded_cpu,
+        picture.file_name().unwrap().to_string_lossy(),
+        checked.as_secs_f64(),
+        checked_cpu,
+        vm_hwm_mb()
+    );
+}

@@ -1,0 +1,228 @@
+//! The scaled JPEG path against the full decode it replaces, on real photographs
+//! (`../shared/ref` beside the checkout, and `samples/`): the hashes must stay
+//! within a stated distance, files the scaled decoder does not handle must take the
+//! full path, and limits and damage must still give errors, never panics.
+//!
+//! Without `../shared/ref`, the tests that need it print why and pass.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, RgbImage};
+use retrace::decode::{self, DecodePath, WORKING_SIDE};
+use retrace::error::Error;
+use retrace::hash;
+use retrace::limits::Limits;
+use retrace::read::{self, Blob, Format};
+
+/// Largest full-vs-scaled distance accepted per algorithm. Measured over the 60
+/// real JPEGs of `../shared/ref` and `samples/` that take the scaled path
+/// (`cargo run --release --example scaled_decode`): PDQ max 14 (mean 3.9), pHash
+/// max 4, dHash max 2. The limits leave room above that and stay far below the
+/// matching thresholds (PDQ 52, pHash 8, dHash 10), so a copy that matched its
+/// original before still matches it.
+const MAX_PDQ: u32 = 20;
+const MAX_PHASH: u32 = 6;
+const MAX_DHASH: u32 = 6;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/ref").join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not present", p.display());
+        None
+    }
+}
+
+fn jpegs_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(jpegs_in(&p));
+        } else if std::fs::read(&p).is_ok_and(|b| read::sniff(&b) == Format::Jpeg) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn blob(path: &Path) -> Blob {
+    read::read_file(path, &Limits::default()).unwrap()
+}
+
+#[test]
+fn scaled_hashes_stay_close_to_full_decode_hashes_on_real_photos() {
+    let mut files = jpegs_in(&root().join("samples"));
+    if let Some(p) = shared("photos") {
+        files.extend(jpegs_in(&p));
+    }
+    // One 12 MP phone photo (4032×3024, decoded at 1/4): the camera-size case.
+    if let Some(p) = shared("pdq/images/reg-test-input/exif-rotn/exif-rotn-6.jpg") {
+        files.push(p);
+    }
+    let limits = Limits::default();
+    let mut scaled = 0;
+    let mut failures = Vec::new();
+    for p in &files {
+        let b = blob(p);
+        let (Ok(full), Ok(fast)) = (
+            decode::decode_full(&b, &limits),
+            decode::decode(&b, &limits),
+        ) else {
+            panic!("{}: one path decodes, the other does not", p.display());
+        };
+        assert_eq!((full.width, full.height), (fast.width, fast.height));
+        assert_eq!(
+            (full.working.width(), full.working.height()),
+            (fast.working.width(), fast.working.height()),
+            "{}",
+            p.display()
+        );
+        if fast.path == DecodePath::Full {
+            continue;
+        }
+        scaled += 1;
+        let (a, b) = (hash::compute(&full.working), hash::compute(&fast.working));
+        let d = (
+            a.pdq.unwrap().distance(&b.pdq.unwrap()).unwrap(),
+            a.phash.distance(&b.phash).unwrap(),
+            a.dhash.distance(&b.dhash).unwrap(),
+        );
+        eprintln!("{}: {:?} pdq/phash/dhash {:?}", p.display(), fast.path, d);
+        if d.0 > MAX_PDQ || d.1 > MAX_PHASH || d.2 > MAX_DHASH {
+            failures.push(format!("{}: {d:?}", p.display()));
+        }
+    }
+    // samples/ alone has 12 large baseline JPEGs.
+    assert!(scaled >= 10, "only {scaled} files took the scaled path");
+    assert!(failures.is_empty(), "moved too far: {failures:?}");
+}
+
+#[test]
+fn progressive_and_cmyk_jpegs_take_the_full_path() {
+    for rel in [
+        "photos/debian/mate-backgrounds/GreenMeadow.jpg", // progressive, 1280×1024
+        "pdq/images/reg-test-input/dih/bridge-2-rotate-90.jpg", // progressive, 1004×1600
+        "pdq/images/misc-images/modes/CMYK.jpg",          // Adobe CMYK, 1600×1004
+    ] {
+        let Some(p) = shared(rel) else { continue };
+        let d = decode::decode(&blob(&p), &Limits::default()).unwrap();
+        assert_eq!(d.path, DecodePath::Full, "{rel}");
+        assert_eq!(d.working.width().max(d.working.height()), WORKING_SIDE);
+    }
+}
+
+fn jpeg(w: u32, h: u32, quality: u8) -> Vec<u8> {
+    let img = DynamicImage::ImageRgb8(RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            ((x * 7) ^ (y * 3)) as u8,
+            ((x / 5 + y / 3) * 4) as u8,
+            ((x * y) >> 6) as u8,
+        ])
+    }));
+    let mut out = Cursor::new(Vec::new());
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut out, quality,
+    ))
+    .unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn the_scale_is_the_smallest_that_keeps_the_working_side() {
+    // (width, height) → denominator: the longest side counts, rounded up.
+    for (w, h, n) in [
+        (4096, 3072, 8),
+        (4089, 3000, 8), // 4089/8 rounds up to 512
+        (4088, 3000, 4),
+        (4000, 3000, 4),
+        (3000, 4000, 4),
+        (2048, 1536, 4),
+        (2045, 1536, 4),
+        (2044, 1536, 2),
+        (1024, 10, 2),
+        (1023, 700, 2), // 1023/2 rounds up to 512
+        (1022, 700, 1),
+        (512, 512, 1),
+    ] {
+        assert_eq!(decode::dct_denominator(w, h, 512), n, "{w}×{h}");
+    }
+    let b = Blob::from_bytes(jpeg(2100, 1000, 90));
+    let d = decode::decode(&b, &Limits::default()).unwrap();
+    assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 4 });
+    assert_eq!((d.width, d.height), (2100, 1000));
+    assert_eq!((d.working.width(), d.working.height()), (512, 243));
+    // Small pictures gain nothing from scaling and keep the reference decoder.
+    let b = Blob::from_bytes(jpeg(900, 600, 90));
+    assert_eq!(
+        decode::decode(&b, &Limits::default()).unwrap().path,
+        DecodePath::Full
+    );
+}
+
+#[test]
+fn limits_still_refuse_before_the_scaled_decoder_allocates() {
+    let b = Blob::from_bytes(jpeg(1600, 1200, 80));
+    let tight = Limits {
+        max_pixels: 1600 * 1200 - 1,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode::decode(&b, &tight),
+        Err(Error::Limit { .. })
+    ));
+    // The decoder's own allocation cap is passed to both decoders: too small for
+    // either output buffer, the file fails instead of allocating.
+    let no_room = Limits {
+        max_decoder_alloc: 100_000,
+        ..Limits::default()
+    };
+    assert!(decode::decode(&b, &no_room).is_err());
+    // A 60 000 × 60 000 header (the bytes are a JPEG header only) is refused by
+    // its size, before any decoder allocates for it.
+    let mut bomb = jpeg(1024, 1024, 50);
+    let sof = bomb
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("baseline SOF0");
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+    assert!(matches!(
+        decode::decode(&Blob::from_bytes(bomb), &Limits::default()),
+        Err(Error::Limit { .. })
+    ));
+}
+
+#[test]
+fn damaged_jpegs_fall_back_or_fail_without_panicking() {
+    let bytes = jpeg(1100, 800, 85);
+    let whole = decode::decode(&Blob::from_bytes(bytes.clone()), &Limits::default()).unwrap();
+    assert_eq!(whole.path, DecodePath::ScaledJpeg { denominator: 2 });
+    // Cuts everywhere: headers, tables, mid-scan. A cut the scaled decoder refuses
+    // goes to the full decoder, which may fill the rest in grey (the pipeline
+    // reports that separately) or fail; neither may panic.
+    let step = (bytes.len() / 150).max(1);
+    for cut in (0..bytes.len()).step_by(step) {
+        let b = Blob::from_bytes(bytes[..cut].to_vec());
+        if let Ok(d) = decode::decode(&b, &Limits::default()) {
+            assert_eq!((d.width, d.height), (1100, 800), "prefix {cut}");
+            assert!(d.working.width().max(d.working.height()) <= WORKING_SIDE);
+        }
+    }
+    // Garbage in the entropy-coded data.
+    let mut garbled = bytes.clone();
+    let mid = garbled.len() / 2;
+    for (i, v) in garbled[mid..mid + 64].iter_mut().enumerate() {
+        *v = (i as u8).wrapping_mul(37) | 0x01;
+    }
+    let _ = decode::decode(&Blob::from_bytes(garbled), &Limits::default());
+}
