@@ -167,18 +167,27 @@ struct WatchArgs {
     /// Source label for --record.
     #[arg(long, default_value = "")]
     source: String,
-    /// The date the pictures are claimed to show (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    claim_date: Option<String>,
-    /// The place the pictures are claimed to show: LAT,LON[,RADIUS_KM].
-    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]")]
-    claim_location: Option<String>,
+    #[command(flatten)]
+    claim: ClaimArgs,
     /// Milliseconds a file's size and mtime must stay unchanged before it is read.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     settle_ms: u64,
     /// Seconds between full walks of the folder (catches missed events).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     rescan: u64,
+}
+
+/// What the pictures are claimed to show, on every command that analyses them
+/// (`scan`, `check`, `watch`): one definition, so they parse alike.
+#[derive(Args, Debug)]
+struct ClaimArgs {
+    /// The date the pictures are claimed to show (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    claim_date: Option<String>,
+    /// The place the pictures are claimed to show: decimal degrees, radius in km (default 25).
+    /// Negative values (south, west) are accepted as they are.
+    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]", allow_hyphen_values = true)]
+    claim_location: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,12 +244,8 @@ struct ScanArgs {
     /// Source label for --record.
     #[arg(long, default_value = "")]
     source: String,
-    /// The date the pictures are claimed to show (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    claim_date: Option<String>,
-    /// The place the pictures are claimed to show: decimal degrees, radius in km (default 25).
-    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]", allow_hyphen_values = true)]
-    claim_location: Option<String>,
+    #[command(flatten)]
+    claim: ClaimArgs,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -253,12 +258,8 @@ struct CheckArgs {
     /// Print the JSON report instead of the readable page.
     #[arg(long)]
     json: bool,
-    /// The date the picture is claimed to show (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    claim_date: Option<String>,
-    /// The place the picture is claimed to show: decimal degrees, radius in km (default 25).
-    #[arg(long, value_name = "LAT,LON[,RADIUS_KM]", allow_hyphen_values = true)]
-    claim_location: Option<String>,
+    #[command(flatten)]
+    claim: ClaimArgs,
 }
 
 const EXIT_CLEAN: u8 = 0;
@@ -298,7 +299,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn claim(date: &Option<String>, location: &Option<String>) -> Result<Claim> {
+fn claim(args: &ClaimArgs) -> Result<Claim> {
+    let (date, location) = (&args.claim_date, &args.claim_location);
     Ok(Claim {
         location: match location {
             Some(l) => Some(parse_location(l).with_context(|| {
@@ -449,7 +451,7 @@ fn run(cli: Cli) -> Result<u8> {
             let engine = Engine::new(
                 Config {
                     limits,
-                    claim: claim(&args.claim_date, &args.claim_location)?,
+                    claim: claim(&args.claim)?,
                     ..Config::default()
                 },
                 open_archive(&cli.archive, true)?,
@@ -472,7 +474,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check(args) => {
             let config = Config {
                 limits,
-                claim: claim(&args.claim_date, &args.claim_location)?,
+                claim: claim(&args.claim)?,
                 ..Config::default()
             };
             let engine = Engine::new(config, open_archive(&cli.archive, false)?)?;
@@ -721,7 +723,7 @@ fn scan_cmd(
     }
     let config = Config {
         limits,
-        claim: claim(&args.claim_date, &args.claim_location)?,
+        claim: claim(&args.claim)?,
         ..Config::default()
     };
     let engine = Engine::new(config, open_archive(archive, args.record)?)?;
