@@ -292,6 +292,24 @@ fn is_editor(s: &str) -> bool {
     EDITORS.iter().any(|e| lower.contains(e))
 }
 
+/// The editors among `agents`, each once, the first five quoted and joined;
+/// `None` when there is none.
+fn editor_names<'a>(agents: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for a in agents {
+        if is_editor(a) && !seen.contains(&a) {
+            seen.push(a);
+        }
+    }
+    (!seen.is_empty()).then(|| {
+        seen.iter()
+            .take(5)
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 /// EXIF Software, XMP CreatorTool and XMP History agents, each named once.
 fn edited_with_software(meta: &Metadata, f: &mut Vec<Finding>) {
     let mut said: Vec<String> = Vec::new();
@@ -302,46 +320,20 @@ fn edited_with_software(meta: &Metadata, f: &mut Vec<Finding>) {
         if let Some(t) = x.creator_tool.as_deref().filter(|s| is_editor(s)) {
             said.push(format!("XMP CreatorTool {t:?}"));
         }
-        let mut agents: Vec<&str> = Vec::new();
-        for a in x.history.iter().filter_map(|h| h.software_agent.as_deref()) {
-            if is_editor(a) && !agents.contains(&a) {
-                agents.push(a);
-            }
-        }
-        if !agents.is_empty() {
-            said.push(format!(
-                "XMP History {}",
-                agents
-                    .iter()
-                    .take(5)
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+        if let Some(names) =
+            editor_names(x.history.iter().filter_map(|h| h.software_agent.as_deref()))
+        {
+            said.push(format!("XMP History {names}"));
         }
     }
     if let Some(cc) = meta.container.as_ref().and_then(|c| c.c2pa.as_ref()) {
-        let mut agents: Vec<&str> = Vec::new();
-        for a in cc
+        let agents = cc
             .manifests
             .iter()
             .flat_map(|m| &m.actions)
-            .filter_map(|a| a.software_agent.as_deref())
-        {
-            if is_editor(a) && !agents.contains(&a) {
-                agents.push(a);
-            }
-        }
-        if !agents.is_empty() {
-            said.push(format!(
-                "Content Credentials actions by {}",
-                agents
-                    .iter()
-                    .take(5)
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            .filter_map(|a| a.software_agent.as_deref());
+        if let Some(names) = editor_names(agents) {
+            said.push(format!("Content Credentials actions by {names}"));
         }
     }
     if !said.is_empty() {
