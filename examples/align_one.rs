@@ -4,6 +4,7 @@
 //! Run: `cargo run --release --example align_one -- QUERY ARCHIVED`
 use retrace::align::{align, AlignParams, Thumb};
 use retrace::decode::{shrink, WORKING_SIDE};
+// The same thumbnails as the pipeline makes, so what this prints is what matching saw.
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -13,7 +14,7 @@ fn main() {
     };
     let load = |p: &str| shrink(&image::open(p).expect("readable image"), WORKING_SIDE);
     let (qi, ai) = (load(q), load(a));
-    let qt = Thumb::from_image_with_side(&qi, 256);
+    let qt = Thumb::from_image_with_side(&qi, retrace::pipeline::QUERY_THUMB_SIDE);
     let at = Thumb::from_bytes(&Thumb::from_image(&ai).to_bytes()).expect("thumb");
     let t = std::time::Instant::now();
     let got = align(&qt, &at, &AlignParams::default());

@@ -563,7 +563,7 @@ mod tests {
     fn query(img: &DynamicImage, sha: &str, index: &MemoryIndex, a: &Mutex<Archive>) -> Vec<Match> {
         let full = compute(img);
         let v = variants::query_variants(img, &full);
-        let t = Thumb::from_image_with_side(img, 256);
+        let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
         let q = Query {
             sha256: sha,
             variants: &v,
