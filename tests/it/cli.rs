@@ -248,3 +248,91 @@ fn c2pa_limits_have_flags_and_nesting_caps_cannot_be_lifted() {
         .arg(&signed));
     assert!(out.status.success() || out.status.code() == Some(1));
 }
+
+/// Great-circle distance on a sphere of radius 6371 km (the mean Earth radius
+/// the IUGG gives), by the spherical law of cosines — a formula independent of
+/// the haversine form the library uses.
+fn great_circle_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
+    let dl = (b.1 - a.1).to_radians();
+    (p1.sin() * p2.sin() + p1.cos() * p2.cos() * dl.cos())
+        .clamp(-1.0, 1.0)
+        .acos()
+        * 6371.0
+}
+
+#[test]
+fn claim_location_on_the_command_line_turns_gps_into_findings() {
+    // A real iPhone photo taken in Madrid (west of Greenwich: negative longitude,
+    // which the flag must accept as a value, not as an option). ExifTool 12.57
+    // reads its position as 40.4469722, -3.7247528.
+    let photo = repo().join("../shared/ref/exif/exif-samples/jpg/hdr/iphone_hdr_YES.jpg");
+    if !photo.is_file() {
+        eprintln!("skipped: {} is absent (../shared/ref)", photo.display());
+        return;
+    }
+    let gps = (40.446_972_2, -3.724_752_8);
+    let check = |claim: &str| -> serde_json::Value {
+        let out = run(retrace(None)
+            .args(["check", "--json", "--claim-location", claim])
+            .arg(&photo));
+        assert_eq!(out.status.code(), Some(0), "claim {claim}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let findings = |r: &serde_json::Value, code: &str| -> Vec<serde_json::Value> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"] == code)
+            .cloned()
+            .collect()
+    };
+    // Kyiv, claimed: about 2,860 km away, far outside the default 25 km radius.
+    let r = check("50.45,30.52");
+    assert_eq!(r["claim_location"]["latitude"], 50.45);
+    assert_eq!(r["claim_location"]["longitude"], 30.52);
+    let far = findings(&r, "location_far_from_claim");
+    assert_eq!(far.len(), 1, "{:#}", r["findings"]);
+    assert_eq!(far[0]["severity"], "high");
+    let msg = far[0]["message"].as_str().unwrap();
+    let expected = great_circle_km(gps, (50.45, 30.52));
+    let said: f64 = msg
+        .split(" km from")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no distance in {msg:?}"));
+    assert!(
+        (said - expected).abs() <= 0.005 * expected + 1.0,
+        "said {said} km, expected {expected:.0} km: {msg}"
+    );
+    assert!(findings(&r, "location_near_claim").is_empty());
+
+    // Madrid's Puerta del Sol, 3–4 km from where it was taken: near, informative only.
+    let r = check("40.4168,-3.7038");
+    assert!(findings(&r, "location_far_from_claim").is_empty());
+    assert_eq!(findings(&r, "location_near_claim").len(), 1);
+    assert!(great_circle_km(gps, (40.4168, -3.7038)) < 5.0);
+    // The same place with a 1 km radius: now too far.
+    let r = check("40.4168,-3.7038,1");
+    assert_eq!(findings(&r, "location_far_from_claim").len(), 1);
+    assert_eq!(r["claim_location"]["radius_km"], 1.0);
+
+    // A file without GPS cannot be checked, and says so.
+    let no_gps = samples().join("incoming").join("new_flower.jpg");
+    let out = run(retrace(None)
+        .args(["check", "--json", "--claim-location", "50.45,30.52"])
+        .arg(&no_gps));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings(&r, "claim_location_unchecked").len(), 1);
+    assert!(findings(&r, "location_far_from_claim").is_empty());
+
+    // Nonsense is a usage error, not a silent no-op.
+    for bad in ["95,10", "50.45", "north,east", "50,30,-5"] {
+        let out = run(retrace(None)
+            .args(["check", "--claim-location", bad])
+            .arg(&no_gps));
+        assert_eq!(out.status.code(), Some(2), "--claim-location {bad}");
+    }
+}
