@@ -100,6 +100,21 @@ pub struct JpegStructure {
     pub standard_tables: bool,
     /// Encoder family guess with its evidence, for people.
     pub encoder: Option<String>,
+    /// Machine-readable encoder family: `ijg` (the IJG/libjpeg standard tables
+    /// at an IJG quality: libjpeg, libjpeg-turbo, mozjpeg with its
+    /// `-quant-table 0`, Pillow, ImageMagick, GIMP and most platforms'
+    /// re-encoders), `ijg_scaled` (the standard tables multiplied by factors
+    /// that no IJG quality gives: typical of camera firmware and of encoders
+    /// with their own quality curve), `adobe` (non-standard tables with Adobe
+    /// and Photoshop segments), `custom` (tables of their own: many cameras and
+    /// editors).
+    pub encoder_family: Option<String>,
+    /// ExifTool's `JPEGDigest` of this file: the MD5 of the DQT segments (in
+    /// table-slot order, separated by a zero byte) and, after a colon, the
+    /// components' sampling factors in hex (`221111` is 4:2:0). The same key
+    /// ExifTool's and JPEGsnoop's signature lists use, so a reader can look up
+    /// which camera or program writes these tables.
+    pub dqt_digest: Option<String>,
 }
 
 /// One JPEG marker segment.
@@ -339,6 +354,9 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
     let mut irb = Vec::new();
     let mut app11: Vec<&[u8]> = Vec::new();
     let mut sof: Option<&[u8]> = None;
+    // DQT segment payloads by the slot of their first table, a later one
+    // replacing an earlier one: what ExifTool hashes for its JPEGDigest.
+    let mut dqt_segments: [Option<&[u8]>; 4] = [None; 4];
     let push = |j: &mut JpegStructure, marker: String, offset: usize, length: usize| {
         if j.segments.len() < MAX_SEGMENTS {
             j.segments.push(Segment {
@@ -463,7 +481,16 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                     c.comments.push(text_of(data));
                 }
             }
-            0xDB => read_dqt(data, &mut j, c),
+            0xDB => {
+                if let Some(slot) = data
+                    .first()
+                    .map(|b| usize::from(b & 0x0F))
+                    .filter(|&i| i < 4)
+                {
+                    dqt_segments[slot] = Some(data);
+                }
+                read_dqt(data, &mut j, c)
+            }
             // Only the first frame header counts (hierarchical files have more).
             0xC0..=0xCF if !matches!(m, 0xC4 | 0xC8 | 0xCC) && sof.is_none() => {
                 sof = Some(data);
@@ -532,7 +559,35 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
         raw.c2pa = Some(("JPEG APP11", store));
     }
     estimate_quality(&mut j);
+    j.dqt_digest = dqt_digest(&dqt_segments, sof);
     j
+}
+
+/// ExifTool's JPEGDigest (see [`JpegStructure::dqt_digest`]).
+fn dqt_digest(segments: &[Option<&[u8]>; 4], sof: Option<&[u8]>) -> Option<String> {
+    use md5::{Digest, Md5};
+    if segments.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut h = Md5::new();
+    let mut first = true;
+    for seg in segments.iter().flatten() {
+        if !first {
+            h.update([0u8]);
+        }
+        first = false;
+        h.update(seg);
+    }
+    let mut out: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(sof) = sof {
+        let n = usize::from(*sof.get(5)?);
+        let factors: Option<Vec<u8>> = (0..n.min(4)).map(|i| sof.get(7 + 3 * i).copied()).collect();
+        out.push(':');
+        for f in factors? {
+            out.push_str(&format!("{f:02x}"));
+        }
+    }
+    Some(out)
 }
 
 /// Zigzag position → natural (row-major) index, as in ITU T.81 figure A.6.
@@ -665,15 +720,67 @@ fn estimate_quality(j: &mut JpegStructure) {
     j.quality = Some(q);
     j.standard_tables = d == 0;
     let ps = j.adobe && j.photoshop_irb;
-    j.encoder = Some(if j.standard_tables {
-        format!("libjpeg/IJG standard tables at quality {q}")
+    let scaled = || -> Option<Vec<f64>> {
+        let mut factors = vec![ijg_scale_factor(&luma.values, &IJG_LUMA)?];
+        if let Some(ch) = chroma {
+            factors.push(ijg_scale_factor(&ch.values, &IJG_CHROMA)?);
+        }
+        Some(factors)
+    };
+    let (family, text) = if j.standard_tables {
+        ("ijg", format!("libjpeg/IJG standard tables at quality {q}"))
     } else if ps {
-        format!(
-            "Adobe Photoshop (Adobe and Photoshop segments; non-standard tables, closest IJG quality {q})"
+        (
+            "adobe",
+            format!(
+                "Adobe Photoshop (Adobe and Photoshop segments; non-standard tables, closest IJG quality {q})"
+            ),
+        )
+    } else if let Some(f) = scaled() {
+        let f: Vec<String> = f.iter().map(|x| format!("{x:.3}")).collect();
+        (
+            "ijg_scaled",
+            format!(
+                "IJG standard tables scaled by {} (not an IJG quality: camera firmware or an encoder with its own quality curve), closest IJG quality {q}",
+                f.join(" / ")
+            ),
         )
     } else {
-        format!("non-standard tables (camera or editor), closest IJG quality {q}")
+        (
+            "custom",
+            format!("non-standard tables (camera or editor), closest IJG quality {q}"),
+        )
+    };
+    j.encoder_family = Some(family.to_string());
+    j.encoder = Some(text);
+}
+
+/// The factor `s` for which `table` is `base × s` rounded, every entry within
+/// one step of rounding (encoders round, truncate or clamp differently), or
+/// `None`. Entries clamped at 255 (8-bit tables) or 1 carry no information
+/// about the factor and are only required to be consistent with it.
+fn ijg_scale_factor(table: &[u16], base: &[u16; 64]) -> Option<f64> {
+    if table.len() != 64 {
+        return None;
+    }
+    let informative: Vec<(f64, f64)> = table
+        .iter()
+        .zip(base)
+        .filter(|(&t, _)| t > 1 && t < 255)
+        .map(|(&t, &b)| (f64::from(t), f64::from(b)))
+        .collect();
+    // Too few free entries and any table "fits" some factor.
+    if informative.len() < 32 {
+        return None;
+    }
+    // Least squares through the origin: s = Σ t·b / Σ b².
+    let s = informative.iter().map(|(t, b)| t * b).sum::<f64>()
+        / informative.iter().map(|(_, b)| b * b).sum::<f64>();
+    let fits = table.iter().zip(base).all(|(&t, &b)| {
+        let want = (f64::from(b) * s).round().clamp(1.0, 255.0);
+        (f64::from(t) - want).abs() <= 1.0 + f64::from(b) * s * 0.02
     });
+    fits.then_some(s)
 }
 
 // ---------------------------------------------------------------------------

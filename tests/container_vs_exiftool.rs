@@ -207,3 +207,87 @@ fn container_agrees_with_exiftool() {
         assert!(a * 10 >= n * 9, "{name}: {a}/{n}; see the list above");
     }
 }
+
+/// The quantization-table digest and the IJG family against ExifTool's
+/// `JPEGDigest` and its names for the digests it knows
+/// (`tests/fixtures/exiftool/jpegdigest-12.57.tsv`, made by the command in its
+/// first line over `../shared/ref`). The digest must be equal for every file
+/// ExifTool digests; wherever ExifTool names the IJG library at a quality,
+/// retrace must say `ijg` at that quality, and it must never say `ijg` where
+/// ExifTool names something else.
+#[test]
+fn quantization_digest_and_ijg_family_agree_with_exiftool() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/ref");
+    if !root.is_dir() {
+        eprintln!("SKIP quantization digest: ../shared/ref not found next to the crate");
+        return;
+    }
+    let table = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exiftool/jpegdigest-12.57.tsv"),
+    )
+    .unwrap();
+    let limits = Limits::default();
+    let (mut digests, mut ijg, mut others) = (0, 0, 0);
+    let mut families: BTreeMap<String, usize> = BTreeMap::new();
+    for line in table.lines().filter(|l| !l.starts_with('#')) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (file, digest, name) = (cols[0], cols[1], cols[2]);
+        let bytes = std::fs::read(root.join(file)).unwrap();
+        let c = read_container(&bytes, sniff(&bytes), &limits);
+        let Some(j) = c.jpeg.as_ref() else {
+            panic!("{file}: no JPEG structure read");
+        };
+        if digest.is_empty() {
+            continue;
+        }
+        digests += 1;
+        let ours = j.dqt_digest.clone().unwrap_or_default();
+        // ExifTool leaves the sampling suffix off when the bare MD5 is in its list.
+        let ours_cmp = if digest.contains(':') {
+            ours.clone()
+        } else {
+            ours.split(':').next().unwrap_or("").to_string()
+        };
+        assert_eq!(ours_cmp, digest, "{file}: digest");
+        let family = j.encoder_family.clone().unwrap_or_default();
+        *families.entry(family.clone()).or_default() += 1;
+        if let Some(q) = name
+            .strip_prefix("Independent JPEG Group library (used by many applications), Quality ")
+        {
+            ijg += 1;
+            assert_eq!(family, "ijg", "{file}: ExifTool says {name}");
+            // "0 or 1" and "(Grayscale)" forms: the first number is the quality.
+            let q: u8 = q
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            let ours_q = j.quality.unwrap();
+            assert!(
+                ours_q == q || (q <= 1 && ours_q <= 1),
+                "{file}: quality {ours_q}, ExifTool {q}"
+            );
+        } else if !name.starts_with("Unknown") {
+            others += 1;
+            if family == "ijg" {
+                // The digest covers the DQT segments' bytes, so IJG tables laid
+                // out differently (both in one segment, as cameras write them)
+                // get a digest of their own, which ExifTool's list files under
+                // the camera it first saw it from. The tables are still IJG's.
+                eprintln!(
+                    "  {file}: ExifTool names the layout {name:?}; the tables are IJG's ({})",
+                    j.encoder.as_deref().unwrap_or("")
+                );
+                assert!(j.standard_tables);
+            }
+        }
+    }
+    eprintln!(
+        "{digests} digests equal to ExifTool's; {ijg} files ExifTool names IJG, all ijg at its quality; \
+         {others} named otherwise (IJG tables in another layout listed above); retrace's families: {families:?}"
+    );
+    assert!(
+        digests > 100 && ijg > 50,
+        "the corpus shrank: {digests} digests, {ijg} IJG"
+    );
+}
