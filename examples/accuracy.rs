@@ -70,6 +70,8 @@ pub struct Options {
     pub dump: Option<PathBuf>,
     /// Run only these transformations (all when empty).
     pub only: Vec<String>,
+    /// Override of `MatchParams::align_unsupported`.
+    pub align_unsupported: Option<usize>,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             verbose: false,
             dump: None,
             only: Vec::new(),
+            align_unsupported: None,
         }
     }
 }
@@ -110,6 +113,13 @@ fn parse_args() -> Result<Options, String> {
                     return Err(format!("--only: no transformation named {bad:?}"));
                 }
             }
+            "--align-unsupported" => {
+                o.align_unsupported = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--align-unsupported needs a number")?,
+                )
+            }
             "--threads" => {
                 o.threads = args
                     .next()
@@ -119,7 +129,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N]"
                 );
                 std::process::exit(0);
             }
@@ -1025,7 +1035,11 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
         ));
     }
     let archive = Archive::in_memory().map_err(|e| e.to_string())?;
-    let engine = Engine::new(Config::default(), Some(archive)).map_err(|e| e.to_string())?;
+    let mut config = Config::default();
+    if let Some(n) = opts.align_unsupported {
+        config.matching.align_unsupported = n;
+    }
+    let engine = Engine::new(config, Some(archive)).map_err(|e| e.to_string())?;
 
     // Read every photo; drop those the library cannot decode cleanly.
     let mut skipped = Vec::new();

@@ -49,6 +49,12 @@ pub struct MatchParams {
     pub nearest_per_view: usize,
     /// At most this many candidates are verified per picture.
     pub max_candidates: usize,
+    /// Of the candidates no hash agrees with at all (reached only as nearest
+    /// neighbours), the aligner tries this many, nearest first. Aligning is
+    /// most of the time of a scan; the archive windows make the original of a
+    /// crop or a screenshot its nearest neighbour, so the far ones are nearly
+    /// always unrelated pictures.
+    pub align_unsupported: usize,
     /// Thumbnail alignment settings.
     pub align: AlignParams,
     /// Whether a confident alignment needs a hash of some view to agree too
@@ -69,6 +75,7 @@ impl Default for MatchParams {
             pdq_min_quality: 50,
             nearest_per_view: 3,
             max_candidates: 24,
+            align_unsupported: 24,
             align: AlignParams::default(),
             alignment_needs_hash_support: true,
         }
@@ -306,16 +313,22 @@ pub fn find_matches(
     params: &MatchParams,
 ) -> Result<Vec<Match>> {
     let mut candidates: HashMap<i64, Candidate> = HashMap::new();
-    for (vi, variant) in query.variants.iter().enumerate() {
-        for bits in variant.hashes.iter() {
-            let mut hits = index.within(&bits, params.possible(bits.kind));
-            hits.extend(index.nearest(&bits, params.nearest_per_view));
-            for hit in hits {
-                let c = candidates.entry(hit.image_id).or_default();
-                let pair = c.pairs.entry((vi, hit.region)).or_default();
-                let slot = pair.by_kind.entry(bits.kind).or_insert(hit.distance);
-                *slot = (*slot).min(hit.distance);
-            }
+    // Every view's hashes in one request, so that those the index's tables
+    // cannot answer cheaply share one pass over the stored hashes.
+    let asked: Vec<(usize, crate::hash::HashBits)> = query
+        .variants
+        .iter()
+        .enumerate()
+        .flat_map(|(vi, v)| v.hashes.iter().map(move |bits| (vi, bits)))
+        .collect();
+    let bits: Vec<crate::hash::HashBits> = asked.iter().map(|(_, b)| *b).collect();
+    let found = index.search_many(&bits, |k| params.possible(k), params.nearest_per_view);
+    for ((vi, bits), hits) in asked.iter().zip(found) {
+        for hit in hits {
+            let c = candidates.entry(hit.image_id).or_default();
+            let pair = c.pairs.entry((*vi, hit.region)).or_default();
+            let slot = pair.by_kind.entry(bits.kind).or_insert(hit.distance);
+            *slot = (*slot).min(hit.distance);
         }
     }
     let exact_id = lookup.by_sha256(query.sha256)?;
@@ -343,6 +356,7 @@ pub fn find_matches(
     order.truncate(params.max_candidates);
 
     let mut out = Vec::new();
+    let mut unsupported_aligned = 0;
     for (id, _) in order {
         let Some(c) = candidates.get_mut(&id) else {
             continue;
@@ -406,7 +420,13 @@ pub fn find_matches(
             evidence.insert(0, "identical bytes (same SHA-256)".into());
         } else if confidence != Some(Confidence::Confirmed) {
             // The hashes alone did not settle it: align the thumbnails.
-            if let (Some(qt), Some(bytes)) = (query.thumb, lookup.thumb(id)?) {
+            let unsupported = confidence.is_none();
+            if unsupported {
+                unsupported_aligned += 1;
+            }
+            let try_align = !unsupported || unsupported_aligned <= params.align_unsupported;
+            let archived = if try_align { lookup.thumb(id)? } else { None };
+            if let (Some(qt), Some(bytes)) = (query.thumb, archived) {
                 if let Some(at) = Thumb::from_bytes(&bytes) {
                     if let Some(a) = align::align(qt, &at, &params.align) {
                         if a.confident {

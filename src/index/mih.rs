@@ -72,6 +72,8 @@
 
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
+
 /// Bits of a substring that address its bucket: a table is a direct-addressed
 /// array of 2^17 posting lists.
 const BUCKET_BITS: u32 = 17;
@@ -807,6 +809,98 @@ impl<const W: usize> Store<W> {
         }
         // Every substring distance of every table searched: every entry seen.
         true
+    }
+
+    /// For each query, every entry within `r` together with its `k` nearest
+    /// entries, as (distance, entry) in result order (the union of
+    /// [`Store::within`] and [`Store::nearest`], each entry once).
+    ///
+    /// Matching asks this for a dozen views of one picture at once. A query the
+    /// tables answer cheaply is answered there; all the others share one pass
+    /// over the entries, which reads the hashes from memory once instead of once
+    /// per query: at a million archived pictures the hashes of one kind are
+    /// hundreds of megabytes, and reading them is most of a scan's cost. The
+    /// shared pass is split by queries across `threads` workers.
+    pub(super) fn search_many(
+        &self,
+        qs: &[[u64; W]],
+        r: u32,
+        k: usize,
+        threads: usize,
+    ) -> Vec<Vec<(u32, u32)>> {
+        // A query that joins the shared pass costs about a scan's arithmetic but
+        // no memory traffic of its own; the tables must be clearly cheaper.
+        self.search_many_with_budget(qs, r, k, threads, self.scan_cost() / 4.0)
+    }
+
+    /// [`Store::search_many`] with the tables' share per query limited to
+    /// `budget` (infinite: tables wherever built; `0`: the shared pass only).
+    pub(super) fn search_many_with_budget(
+        &self,
+        qs: &[[u64; W]],
+        r: u32,
+        k: usize,
+        threads: usize,
+        budget: f64,
+    ) -> Vec<Vec<(u32, u32)>> {
+        let mut out: Vec<Vec<(u32, u32)>> = vec![Vec::new(); qs.len()];
+        if self.words.len == 0 {
+            return out;
+        }
+        let mut pending = Vec::new();
+        for (i, q) in qs.iter().enumerate() {
+            let within = self.within_indexed(q, r, budget);
+            let near = match (&self.tables, &within) {
+                (Some(tables), Some(_)) if k > 0 => {
+                    let mut top = Top::new(k, u32::MAX);
+                    self.nearest_indexed(tables, q, &mut top, budget)
+                        .then_some(top)
+                }
+                (_, Some(_)) if k == 0 => Some(Top::new(0, u32::MAX)),
+                _ => None,
+            };
+            match (within, near) {
+                (Some(mut w), Some(top)) => {
+                    w.extend(top.items.into_iter().map(|(d, _, e)| (d, e)));
+                    out[i] = self.ordered(w);
+                }
+                _ => pending.push(i),
+            }
+        }
+        if pending.is_empty() {
+            return out;
+        }
+        let per = pending.len().div_ceil(threads.max(1));
+        let scanned: Vec<(usize, Vec<(u32, u32)>)> = pending
+            .par_chunks(per.max(1))
+            .flat_map_iter(|group| {
+                let mut hits: Vec<Vec<(u32, u32)>> = vec![Vec::new(); group.len()];
+                let mut tops: Vec<Top> = group.iter().map(|_| Top::new(k, u32::MAX)).collect();
+                self.words.for_each(|e, w| {
+                    for (j, &i) in group.iter().enumerate() {
+                        let d = distance(w, &qs[i]);
+                        if d <= r {
+                            hits[j].push((d, e as u32));
+                        }
+                        if k > 0 && d <= tops[j].bound() {
+                            tops[j].offer(d, self.image_ids[e], e as u32);
+                        }
+                    }
+                });
+                group
+                    .iter()
+                    .zip(hits.into_iter().zip(tops))
+                    .map(|(&i, (mut h, top))| {
+                        h.extend(top.items.into_iter().map(|(d, _, e)| (d, e)));
+                        (i, self.ordered(h))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (i, v) in scanned {
+            out[i] = v;
+        }
+        out
     }
 
     fn nearest_scan(&self, q: &[u64; W], top: &mut Top) {

@@ -252,6 +252,73 @@ impl MemoryIndex {
         self.nearest_by(query, k, max_distance, Plan::Auto)
     }
 
+    /// For each query, the stored hashes of its kind within `radius(kind)`
+    /// together with its `k` nearest, nearest first: the union of
+    /// [`MemoryIndex::within`] and [`MemoryIndex::nearest`] (each stored hash
+    /// once), answered for all queries at once so that those the tables cannot
+    /// answer cheaply share one pass over the stored hashes (see
+    /// `Store::search_many`), run on rayon's workers.
+    pub fn search_many(
+        &self,
+        queries: &[HashBits],
+        radius: impl Fn(HashKind) -> u32,
+        k: usize,
+    ) -> Vec<Vec<Hit>> {
+        self.search_many_by(queries, radius, k, Plan::Auto)
+    }
+
+    fn search_many_by(
+        &self,
+        queries: &[HashBits],
+        radius: impl Fn(HashKind) -> u32,
+        k: usize,
+        plan: Plan,
+    ) -> Vec<Vec<Hit>> {
+        fn run<const W: usize>(
+            s: &Store<W>,
+            qs: &[[u64; W]],
+            r: u32,
+            k: usize,
+            threads: usize,
+            plan: Plan,
+        ) -> Vec<Vec<(u32, u32)>> {
+            match plan {
+                Plan::Auto => s.search_many(qs, r, k, threads),
+                Plan::Scan => s.search_many_with_budget(qs, r, k, threads, 0.0),
+                #[cfg(test)]
+                Plan::Tables => s.search_many_with_budget(qs, r, k, threads, f64::INFINITY),
+            }
+        }
+        let mut out: Vec<Vec<Hit>> = vec![Vec::new(); queries.len()];
+        let threads = rayon::current_num_threads();
+        for (kind, shelf) in &self.by_kind {
+            let picked: Vec<usize> = (0..queries.len())
+                .filter(|&i| queries[i].kind == *kind)
+                .collect();
+            if picked.is_empty() {
+                continue;
+            }
+            let r = radius(*kind);
+            match shelf {
+                Shelf::Short(s) => {
+                    let qs: Vec<[u64; 1]> =
+                        picked.iter().map(|&i| narrow(&queries[i].words)).collect();
+                    for (&i, found) in picked.iter().zip(run(s, &qs, r, k, threads, plan)) {
+                        out[i] = self.hits(s, found);
+                    }
+                }
+                Shelf::Long(s) => {
+                    let qs: Vec<[u64; 4]> =
+                        picked.iter().map(|&i| narrow(&queries[i].words)).collect();
+                    for (&i, found) in picked.iter().zip(run(s, &qs, r, k, threads, plan)) {
+                        out[i] = self.hits(s, found);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// [`MemoryIndex::within`] by a linear scan of every stored hash: the reference
     /// the index is tested against, for benchmarks and cross-checks.
     pub fn within_scan(&self, query: &HashBits, max_distance: u32) -> Vec<Hit> {
@@ -492,6 +559,60 @@ mod tests {
             for q in queries.iter().chain(&stored).chain(&random) {
                 for idx in [&eager, &midway, &never] {
                     agree(idx, &rows, q, radii, &ks);
+                }
+            }
+            // All of them at once, with a query of a kind not stored mixed in.
+            let other = if kind == HashKind::Pdq {
+                HashKind::Dhash
+            } else {
+                HashKind::Pdq
+            };
+            let mut many: Vec<HashBits> = queries
+                .iter()
+                .chain(&stored)
+                .chain(&random)
+                .copied()
+                .collect();
+            many.insert(4, rng.hash(other));
+            let quarter = kind.bits() / 4;
+            for (r, k) in [
+                (quarter, 3),
+                (0, 1),
+                (1, 7),
+                (radii[5], 0),
+                (2 * quarter, 7),
+                (quarter, 44),
+            ] {
+                let expect: Vec<Vec<Hit>> = many
+                    .iter()
+                    .map(|q| {
+                        rows.sorted(q)
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(n, h)| h.distance <= r || *n < k)
+                            .map(|(_, h)| h)
+                            .collect()
+                    })
+                    .collect();
+                for idx in [&eager, &midway, &never] {
+                    assert_eq!(
+                        idx.search_many(&many, |_| r, k),
+                        expect,
+                        "{kind:?} search_many within {r} and {k} nearest"
+                    );
+                    assert_eq!(
+                        idx.search_many_by(&many, |_| r, k, Plan::Scan),
+                        expect,
+                        "{kind:?} search_many by one pass, within {r} and {k} nearest"
+                    );
+                    // The tables' enumeration is all of the buckets beyond a quarter.
+                    if r <= quarter / 2 && k <= 7 {
+                        assert_eq!(
+                            idx.search_many_by(&many, |_| r, k, Plan::Tables),
+                            expect,
+                            "{kind:?} search_many by tables, within {r} and {k} nearest"
+                        );
+                    }
                 }
             }
         }
