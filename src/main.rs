@@ -124,6 +124,8 @@ enum Command {
     /// Process every picture that lands in a folder, once it is completely written.
     #[cfg(feature = "watch")]
     Watch(WatchArgs),
+    /// Print the JSON Schema (draft 2020-12) of the `retrace.report/1` report.
+    Schema,
 }
 
 #[cfg(feature = "serve")]
@@ -469,6 +471,12 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let n = watch::run(&engine, &config, &cancel)?;
             eprintln!("retrace watch: stopped after processing {n} files");
+            Ok(EXIT_CLEAN)
+        }
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report::json_schema())?;
+            writeln!(out)?;
             Ok(EXIT_CLEAN)
         }
         Command::Check(args) => {
