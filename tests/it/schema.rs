@@ -273,7 +273,8 @@ fn the_schema_rejects_what_retrace_never_writes() {
     let mut r = serde_json::to_value(retrace::report::Report::new("x.jpg".into())).unwrap();
     assert!(violations(&v, &r).is_empty(), "{:?}", violations(&v, &r));
     // Each change breaks one promise of the contract.
-    let breakages: [(&str, fn(&mut Value)); 6] = [
+    type Breakage = (&'static str, fn(&mut Value));
+    let breakages: [Breakage; 6] = [
         ("another schema name", |r| {
             r["schema"] = "retrace.report/2".into()
         }),
