@@ -19,6 +19,7 @@ pub struct Claim {
 
 /// A claimed place: a point and how far from it still counts as "there".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ClaimedPlace {
     /// Signed decimal degrees, south negative.
     pub latitude: f64,

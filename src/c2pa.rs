@@ -44,6 +44,7 @@ const MAX_TEXT: usize = 1000;
 /// What the file's Content Credentials say and how far they could be checked.
 /// Part of the report under `metadata.container.c2pa`; fields only get added.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ContentCredentials {
     /// Where the store sits: `JPEG APP11`, `PNG caBX`, `WebP C2PA`.
@@ -66,6 +67,7 @@ pub struct ContentCredentials {
 
 /// One manifest (one signed claim) of the store.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Manifest {
     /// The manifest's JUMBF label (`urn:uuid:…`, `urn:c2pa:…`).
@@ -96,6 +98,7 @@ pub struct Manifest {
 
 /// One action from an actions assertion.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Action {
     /// `c2pa.created`, `c2pa.edited`, `c2pa.cropped`, …
@@ -112,6 +115,7 @@ pub struct Action {
 
 /// One ingredient: an asset this one was made from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Ingredient {
     /// `dc:title`.
@@ -128,6 +132,7 @@ pub struct Ingredient {
 
 /// The claim signature's signer and time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct SignatureInfo {
     /// COSE algorithm (`Es256`, `Ps256`, `Ed25519`, … as c2patool names them).
@@ -152,6 +157,7 @@ pub struct SignatureInfo {
 
 /// One validation result, with the C2PA specification's code.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Status {
     /// C2PA code (`claimSignature.validated`, `assertion.dataHash.mismatch`, …).

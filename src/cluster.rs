@@ -12,6 +12,7 @@ use crate::report::Report;
 
 /// A report's place in its batch's near-duplicate group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ClusterRef {
     /// Group number within the batch (stable: groups are numbered in path order).
     pub id: usize,

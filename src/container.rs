@@ -31,6 +31,7 @@ const MAX_XML_DEPTH: usize = 64;
 /// Everything the container says, per file. Part of the report under
 /// `metadata.container`; fields only ever get added.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Container {
     /// The JPEG structure, for JPEG files.
@@ -53,6 +54,7 @@ pub struct Container {
 
 /// One PNG text chunk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PngText {
     /// The chunk's keyword ("Software", "Comment", …).
     pub keyword: String,
@@ -62,6 +64,7 @@ pub struct PngText {
 
 /// The layout of a JPEG file and what its quantization tables say.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct JpegStructure {
     /// Segments in file order (at most [`MAX_SEGMENTS`]).
@@ -119,6 +122,7 @@ pub struct JpegStructure {
 
 /// One JPEG marker segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Segment {
     /// Marker name ("SOI", "APP1", "DQT", "SOF0", "SOS", …), with the APP
     /// identifier when known ("APP1 Exif", "APP2 ICC_PROFILE").
@@ -131,6 +135,7 @@ pub struct Segment {
 
 /// One DQT table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QuantTable {
     /// Table slot (0–3).
     pub id: u8,
@@ -140,6 +145,7 @@ pub struct QuantTable {
 
 /// Provenance fields of an XMP packet.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Xmp {
     /// xmp:CreateDate.
@@ -168,6 +174,7 @@ pub struct Xmp {
 
 /// One xmpMM:History entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct HistoryEvent {
     /// stEvt:action ("created", "saved", "converted", …).
@@ -180,6 +187,7 @@ pub struct HistoryEvent {
 
 /// IPTC-IIM record 2 fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Iptc {
     /// Caption/Abstract (2:120).

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// How sure a match is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// A person must look before anything is published.
@@ -18,6 +19,7 @@ pub enum Confidence {
 
 /// Part of a picture, as fractions of its width and height.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rect {
     /// Left edge, 0..1.
     pub x: f32,
@@ -31,6 +33,7 @@ pub struct Rect {
 
 /// Which part of which picture matched, when it is not the whole of both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MatchRegion {
     /// The part of the incoming picture that shows the archived one.
     pub query: Rect,
@@ -42,10 +45,12 @@ pub struct MatchRegion {
 
 /// An earlier copy found in the archive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Match {
     /// Where the earliest sighting of the archived copy was (path or URL).
     pub path: String,
     /// Archived copy's content SHA-256.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256: String,
     /// Source of the earliest sighting.
     pub source: String,
@@ -79,6 +84,7 @@ pub struct Match {
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Context.
@@ -91,6 +97,7 @@ pub enum Severity {
 
 /// One conclusion about the picture, with its reason in words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Finding {
     /// Stable machine code (`earlier_copy`, `no_metadata`, ...).
     pub code: String,
@@ -113,6 +120,7 @@ impl Finding {
 
 /// A stage that failed for this file; the report is still written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StageError {
     /// `read`, `decode`, `metadata`, `hash`, `match`, `record`.
     pub stage: String,

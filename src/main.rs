@@ -124,6 +124,8 @@ enum Command {
     /// Process every picture that lands in a folder, once it is completely written.
     #[cfg(feature = "watch")]
     Watch(WatchArgs),
+    /// Print the JSON Schema (draft 2020-12) of the `retrace.report/1` report.
+    Schema,
 }
 
 #[cfg(feature = "serve")]
@@ -148,6 +150,12 @@ struct ServeArgs {
     /// HTML pages kept for GET /v1/report/{sha256}.
     #[arg(long, default_value_t = 256, value_name = "N")]
     report_cache: usize,
+    /// Also write each check's report and page to DIR/<sha256>.json and
+    /// DIR/<sha256>.html (atomically), and serve pages from there when they
+    /// are no longer in memory, across restarts. The folder grows by two
+    /// files per distinct picture checked; nothing is ever deleted from it.
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
 }
 
 #[cfg(feature = "watch")]
@@ -439,6 +447,7 @@ fn run(cli: Cli) -> Result<u8> {
                     concurrency,
                     token,
                     report_cache: args.report_cache,
+                    report_dir: args.report_dir,
                 },
             )?;
             Ok(EXIT_CLEAN)
@@ -469,6 +478,12 @@ fn run(cli: Cli) -> Result<u8> {
             };
             let n = watch::run(&engine, &config, &cancel)?;
             eprintln!("retrace watch: stopped after processing {n} files");
+            Ok(EXIT_CLEAN)
+        }
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &report::json_schema())?;
+            writeln!(out)?;
             Ok(EXIT_CLEAN)
         }
         Command::Check(args) => {
@@ -682,11 +697,18 @@ fn discover_reporting(
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // Unique per process and call: two service requests may write the same
+    // page at once, and a shared temporary name would interleave their bytes.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))

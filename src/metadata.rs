@@ -34,6 +34,7 @@ pub const MAX_VALUE_CHARS: usize = 1000;
 /// every field is an `Option` or a `Vec`, so an absent value serialises as
 /// `null` or `[]` and readers of older reports keep working.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Metadata {
     /// Camera or device maker (IFD0 `Make`), trailing NULs/spaces removed.
@@ -92,6 +93,7 @@ pub struct Metadata {
 
 /// A position from the GPS IFD.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Gps {
     /// Signed decimal degrees, south negative.
     pub latitude: f64,
@@ -110,6 +112,7 @@ pub struct Gps {
 
 /// One EXIF field as read, for display and for diffing two copies of a picture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExifField {
     /// Which IFD the field came from: "0th" (main image), "1st" (thumbnail),
     /// "exif", "gps", "interop" (sub-IFDs of the 0th), or for sub-IFDs of other
@@ -126,6 +129,7 @@ pub struct ExifField {
 /// Byte range of the embedded EXIF thumbnail **inside the whole file's bytes**
 /// (not inside the EXIF block). Use [`exif_thumbnail`] to get the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ThumbnailRef {
     /// Offset from the start of the file.
     pub offset: usize,

@@ -11,9 +11,16 @@
 //! their timeout). Writes need a bearer token read from a file, never from the
 //! command line (which `ps` shows to every user); without one the service is
 //! read-only.
+//!
+//! With `--report-dir`, each check's report and page are also files named by
+//! content SHA-256 (written atomically), so `GET /v1/report/{sha256}` answers
+//! for pictures checked before a restart; memory stays bounded by the page
+//! cache, and the folder is the only thing that grows.
 
 use std::collections::VecDeque;
+use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,7 +55,14 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// HTML pages kept for `GET /v1/report/{sha256}` (most recent first).
     pub report_cache: usize,
+    /// Where every check's `<sha256>.json` and `<sha256>.html` are written,
+    /// and pages are read back from when not in memory.
+    pub report_dir: Option<PathBuf>,
 }
+
+/// Largest page or report read back from `--report-dir`: the files are ours,
+/// but the folder is not locked against others, so the read is bounded.
+const MAX_STORED_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 struct App {
     engine: Arc<Engine>,
@@ -88,6 +102,10 @@ fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
 /// Run the service until Ctrl-C; `ready` gets the bound address (the tests bind
 /// port 0 and read it from stdout).
 pub fn run(engine: Engine, config: ServeConfig) -> Result<()> {
+    // Before listening: clients may ask for stored pages as soon as it does.
+    if let Some(dir) = &config.report_dir {
+        prepare_report_dir(dir)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -171,45 +189,128 @@ async fn stats(State(app): State<Shared>) -> Result<Response, ApiError> {
 
 async fn report_page(
     State(app): State<Shared>,
-    UrlPath(sha): UrlPath<String>,
+    UrlPath(name): UrlPath<String>,
 ) -> Result<Response, ApiError> {
+    // `{sha256}` is the page; `{sha256}.json` the report, from --report-dir.
+    let (sha, json) = match name.strip_suffix(".json") {
+        Some(sha) => (sha, true),
+        None => (name.as_str(), false),
+    };
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err(
             StatusCode::BAD_REQUEST,
-            "expected a SHA-256 in hex (64 characters)",
+            "expected a SHA-256 in hex (64 characters), optionally followed by .json",
         ));
     }
     let sha = sha.to_ascii_lowercase();
-    let page = app
-        .pages
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .rev()
-        .find(|(k, _)| *k == sha)
-        .map(|(_, p)| p.clone());
-    match page {
-        Some(p) => Ok((
-            StatusCode::OK,
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                ),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(
-                        "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
-                    ),
-                ),
-            ],
-            Body::from(p.as_bytes().to_vec()),
-        )
-            .into_response()),
-        None => Err(err(
+    let in_memory = if json {
+        None
+    } else {
+        app.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == sha)
+            .map(|(_, p)| p.as_bytes().to_vec())
+    };
+    let bytes = match (in_memory, &app.config.report_dir) {
+        (Some(page), _) => Some(page),
+        (None, Some(dir)) => {
+            // The name is 64 hex digits: it cannot leave the folder.
+            let path = dir.join(format!("{sha}.{}", if json { "json" } else { "html" }));
+            tokio::task::spawn_blocking(move || read_stored(&path))
+                .await
+                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+                .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e))?
+        }
+        (None, None) => None,
+    };
+    let Some(bytes) = bytes else {
+        return Err(err(
             StatusCode::NOT_FOUND,
-            "no report for this SHA-256 among the recent checks (POST it to /v1/check first)",
-        )),
+            if app.config.report_dir.is_some() {
+                "no report for this SHA-256 (POST the picture to /v1/check first)"
+            } else {
+                "no report for this SHA-256 among the recent checks (POST it to /v1/check first)"
+            },
+        ));
+    };
+    if json {
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from(bytes),
+        )
+            .into_response());
+    }
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+                ),
+            ),
+        ],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+/// Create the folder and remove temporary files a crash left behind (a
+/// finished page or report is never a `.tmp`).
+fn prepare_report_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.len() > 64 && name.as_bytes()[..64].iter().all(u8::is_ascii_hexdigit);
+        if ours && name.ends_with(".tmp") && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// A stored page or report, `None` when there is none.
+fn read_stored(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("reading the stored report: {e}")),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_STORED_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("reading the stored report: {e}"))?;
+    if bytes.len() as u64 > MAX_STORED_FILE_BYTES {
+        return Err(format!(
+            "the stored report is larger than {MAX_STORED_FILE_BYTES} bytes"
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+/// Write a check's report and page into `--report-dir`. A failure is logged,
+/// never answered: the check itself succeeded.
+fn store(dir: &std::path::Path, sha: &str, report: &retrace::report::Report, page: &[u8]) {
+    let mut json = Vec::new();
+    let written = retrace::report::write_json(&mut json, report)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| crate::write_atomic(&dir.join(format!("{sha}.json")), &json))
+        .and_then(|()| crate::write_atomic(&dir.join(format!("{sha}.html")), page));
+    if let Err(e) = written {
+        eprintln!(
+            "retrace serve: could not store the report of {sha} in {}: {e:#}",
+            dir.display()
+        );
     }
 }
 
@@ -446,6 +547,7 @@ async fn check(State(app): State<Shared>, Query(params): Query<Params>, req: Req
         let blob = sniffed(bytes)?;
         let name = display_name(&params, &blob.sha256);
         let source = params.source.clone().unwrap_or_default();
+        let report_dir = a.config.report_dir.clone();
         let (report, page, record_error) = analyse(&a, move |engine| {
             let ex = engine.process_blob(&name, &blob, &claim);
             let mut page = Vec::new();
@@ -469,25 +571,35 @@ async fn check(State(app): State<Shared>, Query(params): Query<Params>, req: Req
                     None => record_error = Some("the picture could not be decoded".into()),
                 }
             }
+            if let (Some(dir), Some(sha)) = (&report_dir, &ex.report.sha256) {
+                store(dir, sha, &ex.report, &page);
+            }
             (ex.report, page, record_error)
         })
         .await?;
         if let Some(sha) = &report.sha256 {
             remember(&a, sha.clone(), String::from_utf8_lossy(&page).into_owned());
         }
-        let mut v = serde_json::to_value(&report).unwrap_or_default();
         // Additive: whether recording worked, which the report schema has no field for.
-        if let Some(o) = v.as_object_mut() {
-            if wants_record {
-                o.insert(
-                    "recorded".into(),
-                    serde_json::json!({"ok": record_error.is_none(), "error": record_error}),
-                );
-            }
-        }
-        Ok(json_response(StatusCode::OK, &v))
+        let answer = CheckAnswer {
+            report: &report,
+            recorded: wants_record
+                .then(|| serde_json::json!({"ok": record_error.is_none(), "error": record_error})),
+        };
+        Ok(json_response(StatusCode::OK, &answer))
     })
     .await
+}
+
+/// The answer of `/v1/check`: the report, serialised directly (a detour
+/// through `serde_json::Value` would widen its f32 fields, so that 0.85 came
+/// out as 0.8500000238418579, unlike the command line and the stored report).
+#[derive(serde::Serialize)]
+struct CheckAnswer<'a> {
+    #[serde(flatten)]
+    report: &'a retrace::report::Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded: Option<serde_json::Value>,
 }
 
 fn remember(app: &App, sha: String, page: String) {

@@ -16,6 +16,7 @@ use crate::hash::{self, variants, HashKind, Hashes};
 
 /// What the comparison found. Part of the report (`thumbnail_comparison`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ThumbnailComparison {
     /// Thumbnail size as decoded and oriented.
     pub width: u32,

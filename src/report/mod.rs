@@ -17,6 +17,7 @@ pub const SCHEMA: &str = "retrace.report/1";
 
 /// What was searched.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ArchiveSearch {
     /// Whether an archive was searched at all.
     pub searched: bool,
@@ -28,12 +29,18 @@ pub struct ArchiveSearch {
 
 /// The provenance report of one picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
     /// Always [`SCHEMA`].
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "Always `retrace.report/1`.", extend("const" = SCHEMA))
+    )]
     pub schema: String,
     /// The file as given or found (UTF-8, lossy for invalid names).
     pub path: String,
     /// Content SHA-256, when the file could be read.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256: Option<String>,
     /// File size in bytes.
     pub bytes: Option<u64>,
@@ -46,6 +53,7 @@ pub struct Report {
     /// What the file's metadata says; null when the file could not be read.
     pub metadata: Option<Metadata>,
     /// Algorithm name → hex hash (plus `pdq_quality`), computed after EXIF orientation.
+    #[cfg_attr(feature = "schema", schemars(schema_with = "hashes_schema"))]
     pub hashes: BTreeMap<String, serde_json::Value>,
     /// Earlier copies, earliest first-seen first.
     pub matches: Vec<Match>,
@@ -140,6 +148,51 @@ impl Report {
         self.findings.shrink_to_fit();
     }
 }
+
+/// The schema of [`Report::hashes`]: `serde_json::Value` alone would say
+/// "anything", but the map only ever holds lower-case hex hashes and the two
+/// PDQ qualities (see `pipeline::hashes_json`).
+#[cfg(feature = "schema")]
+fn hashes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let quality = schemars::json_schema!({
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+        "description": "PDQ quality, 0-100; below 50 PDQ is not used for matching."
+    });
+    schemars::json_schema!({
+        "type": "object",
+        "description": "Hash name -> lower-case hex: `pdq` (256 bits), `phash`, `dhash` (64 bits), and `thumbnail_pdq`, ... for the embedded EXIF thumbnail; plus the integer `pdq_quality` / `thumbnail_pdq_quality`.",
+        "properties": {
+            "pdq_quality": quality,
+            "thumbnail_pdq_quality": quality,
+        },
+        "additionalProperties": { "type": "string", "pattern": "^[0-9a-f]+$" }
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of `retrace.report/1` as this version
+/// writes it, generated from the types. It describes serialisation: every
+/// field is present (`null` when unknown); objects allow properties this
+/// version does not know, so a reader checking against it accepts reports
+/// of later versions, whose fields only get added. The committed copy is
+/// `src/report/retrace.report-1.schema.json`; `tests/it/schema.rs` fails when
+/// the two differ.
+#[cfg(feature = "schema")]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Report>();
+    schema.insert("$id".into(), SCHEMA_ID.into());
+    schema.insert("title".into(), SCHEMA.into());
+    schema.to_value()
+}
+
+/// The `$id` of the committed schema: a name, not a place to fetch it from
+/// (retrace works offline; the file ships in the repository).
+#[cfg(feature = "schema")]
+pub const SCHEMA_ID: &str = "urn:retrace:schema:retrace.report/1";
 
 /// Write one report as a single JSON line.
 pub fn write_jsonl(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {

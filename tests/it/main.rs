@@ -7,5 +7,7 @@ mod hostile_tree;
 mod html;
 mod interrupt;
 mod samples;
+#[cfg(feature = "schema")]
+mod schema;
 mod serve;
 mod watch;

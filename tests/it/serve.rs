@@ -341,3 +341,80 @@ fn serve_answers_503_past_the_deadline_and_stays_up() {
     // The abandoned analyses finish in the background; the service answers on.
     assert_eq!(s.get("/v1/health").json()["status"], "ok");
 }
+
+#[test]
+fn serve_report_dir_keeps_pages_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let reports = dir.path().join("reports");
+    // A temporary file a crash left behind is cleaned up at start; others stay.
+    std::fs::create_dir_all(&reports).unwrap();
+    let stale = reports.join(format!("{}.html.999-0.tmp", "a".repeat(64)));
+    std::fs::write(&stale, b"half a page").unwrap();
+    std::fs::write(reports.join("notes.txt"), b"not ours").unwrap();
+    let dir_arg = reports.to_str().unwrap();
+
+    let s = Server::start(&db, dir.path(), &["--report-dir", dir_arg]);
+    assert!(!stale.exists(), "stale temporary file left in place");
+    let r = s.post(
+        "/v1/check?claim_date=2024-03-01&name=storm.jpg",
+        &[],
+        &sample("incoming/storm_caption.jpg"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let checked = r.json();
+    let sha = checked["sha256"].as_str().unwrap().to_string();
+    drop(s);
+
+    // Both files are there, complete, and named by content.
+    let page = std::fs::read_to_string(reports.join(format!("{sha}.html"))).unwrap();
+    assert!(page.trim_end().ends_with("</html>"), "truncated page");
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.join(format!("{sha}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(stored, checked, "the stored report is the one answered");
+    let names: Vec<String> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.ends_with(".tmp")),
+        "temporary files left: {names:?}"
+    );
+    assert!(names.contains(&"notes.txt".to_string()));
+
+    // A new process, empty page cache: the page comes from the folder.
+    let s = Server::start(
+        &db,
+        dir.path(),
+        &["--report-dir", dir_arg, "--report-cache", "0"],
+    );
+    let page = s.get(&format!("/v1/report/{sha}"));
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(page
+        .text()
+        .contains("This picture was first seen on 2008-04-20"));
+    let json = s.get(&format!("/v1/report/{}.json", sha.to_uppercase()));
+    assert_eq!(json.status, 200, "{}", json.text());
+    assert_eq!(json.header("content-type"), Some("application/json"));
+    assert_eq!(json.json(), checked);
+    assert_eq!(s.get(&format!("/v1/report/{}", "0".repeat(64))).status, 404);
+    assert_eq!(
+        s.get(&format!("/v1/report/{}.json", "0".repeat(64))).status,
+        404
+    );
+    assert_eq!(s.get("/v1/report/..%2F..%2Fetc%2Fpasswd").status, 400);
+
+    // Without --report-dir, a restart forgets (what the folder is for).
+    drop(s);
+    let s = Server::start(&db, dir.path(), &[]);
+    assert_eq!(s.get(&format!("/v1/report/{sha}")).status, 404);
+}
