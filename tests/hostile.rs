@@ -554,3 +554,68 @@ fn exif_thumbnails_survive_truncation_and_bit_flips() {
     }
     assert_no_own_panics();
 }
+
+/// The fuzz targets' own entry points (bytes → report, bytes → metadata).
+#[path = "../fuzz/fuzz_targets/common.rs"]
+mod fuzz_entry;
+
+/// Every input committed under `tests/fixtures/fuzz-regressions/<target>/`
+/// (a crash libFuzzer found, kept once fixed) plus the fuzz seeds
+/// (`tests/fixtures/{exif,container,c2pa}`) goes through the same function as
+/// that fuzz target, so a crash found once stays a test even where cargo-fuzz
+/// is not installed. Like libFuzzer, this fails on any panic, contained or
+/// not: a contained one shows up as a `decoder panicked` error in the report.
+#[test]
+fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
+    watch_panics();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let files_in = |dir: &Path| -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.retain(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"));
+        v.sort();
+        v
+    };
+    let seeds: Vec<_> = ["exif", "container", "c2pa"]
+        .iter()
+        .flat_map(|d| files_in(&fixtures.join(d)))
+        .collect();
+    let regressions = fixtures.join("fuzz-regressions");
+    let mut ran = 0;
+    for (target, own) in [
+        ("analyze", files_in(&regressions.join("analyze"))),
+        ("metadata", files_in(&regressions.join("metadata"))),
+    ] {
+        for path in seeds.iter().chain(&own) {
+            let data = std::fs::read(path).unwrap();
+            let outcome = std::panic::catch_unwind(|| match target {
+                "analyze" => Some(fuzz_entry::analyze(&data)),
+                _ => {
+                    fuzz_entry::metadata(&data);
+                    None
+                }
+            });
+            let report = match outcome {
+                Ok(r) => r,
+                Err(_) => panic!("fuzz target {target} panics on {}", path.display()),
+            };
+            if let Some(r) = report {
+                let contained: Vec<_> = r
+                    .errors
+                    .iter()
+                    .filter(|e| e.message.contains("panicked"))
+                    .collect();
+                assert!(
+                    contained.is_empty(),
+                    "{target} on {}: {contained:?}",
+                    path.display()
+                );
+            }
+            ran += 1;
+        }
+    }
+    // The seeds alone are 18 files, each through both targets.
+    assert!(ran >= 2 * 18, "only {ran} inputs found under {fixtures:?}");
+    assert_no_own_panics();
+}

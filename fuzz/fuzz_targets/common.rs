@@ -1,8 +1,21 @@
-//! Limits for fuzzing: the defaults allow 150-megapixel pictures and 1 GiB
-//! decoder allocations, which libFuzzer would report as out-of-memory or slow
-//! inputs rather than bugs. The caps are smaller, the code paths the same.
+//! What the fuzz targets run, shared with `tests/hostile.rs`, which runs every
+//! committed crash input (`tests/fixtures/fuzz-regressions/`) through these
+//! same functions, so a crash found once stays a test without cargo-fuzz.
+//!
+//! The limits are smaller than the defaults: those allow 150-megapixel
+//! pictures and 1 GiB decoder allocations, which libFuzzer would report as
+//! out-of-memory or slow inputs rather than bugs. The code paths are the same.
+
+// Each fuzz target uses only its half of this file.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
 
 use retrace::limits::Limits;
+use retrace::metadata::read_metadata;
+use retrace::pipeline::{Config, Engine};
+use retrace::read::{sniff, Blob};
+use retrace::report::Report;
 
 pub fn limits() -> Limits {
     Limits {
@@ -13,4 +26,33 @@ pub fn limits() -> Limits {
         max_metadata_bytes: 4 * 1024 * 1024,
         ..Limits::default()
     }
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let config = Config {
+            limits: limits(),
+            ..Config::default()
+        };
+        Engine::new(config, None).expect("engine without archive")
+    })
+}
+
+/// The `analyze` target: bytes → finished report → JSON.
+pub fn analyze(data: &[u8]) -> Report {
+    let e = engine();
+    let blob = Blob::from_bytes(data.to_vec());
+    let mut ex = e.examine_blob("fuzz".to_string(), &blob);
+    e.analyze(&mut ex);
+    // The report must always serialise: it is the contract with every consumer.
+    let mut out = Vec::new();
+    retrace::report::write_json(&mut out, &ex.report).expect("report serialises");
+    ex.report
+}
+
+/// The `metadata` target: the format as the pipeline would sniff it, so that
+/// inputs mutate across formats.
+pub fn metadata(data: &[u8]) {
+    let _ = read_metadata(data, sniff(data), &limits());
 }
