@@ -459,6 +459,33 @@ impl Archive {
 mod tests {
     use super::*;
 
+    pub(super) fn image(sha: &str) -> NewImage {
+        NewImage {
+            sha256: sha.to_string(),
+            format: "jpeg".into(),
+            width: Some(10),
+            height: Some(20),
+            bytes: 123,
+            metadata_json: "{}".into(),
+            thumb: Some(vec![1, 2, 3]),
+            hashes: vec![StoredHash {
+                region: "full".into(),
+                bits: HashBits::from_hex(HashKind::Phash, "0123456789abcdef").unwrap(),
+                quality: None,
+            }],
+        }
+    }
+
+    pub(super) fn seen(location: &str, when: &str) -> Sighting {
+        Sighting {
+            location: location.into(),
+            source: "test".into(),
+            url: None,
+            first_seen: when.into(),
+            first_seen_from: "given".into(),
+        }
+    }
+
     #[test]
     fn known_content_gets_a_sighting_and_keeps_the_earliest_date() {
         let mut a = Archive::in_memory().unwrap();
