@@ -172,7 +172,9 @@ pub trait ArchiveBackend: Send {
     fn sightings(&self, id: i64) -> Result<Vec<Sighting>>;
     /// The verification thumbnail of one image.
     fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>>;
-    /// The current-stamp hashes of one image.
+    /// The current-stamp hashes of one image, ordered by kind and region, so
+    /// that matching breaks ties between equal distances the same way on
+    /// every backend.
     fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>>;
     /// Stream every current-stamp hash to `f`, in one snapshot, and say what
     /// that snapshot held.

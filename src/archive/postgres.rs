@@ -396,7 +396,10 @@ impl ArchiveBackend for PgArchive {
     fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>> {
         let rows = self
             .conn()?
-            .query(&format!("{HASH_COLUMNS} WHERE image_id = $1"), &[&id])
+            .query(
+                &format!("{HASH_COLUMNS} WHERE image_id = $1 ORDER BY kind, region"),
+                &[&id],
+            )
             .map_err(db)?;
         let mut out = Vec::new();
         for row in &rows {
@@ -452,7 +455,9 @@ impl ArchiveBackend for PgArchive {
         if since.images > 0 {
             let rows = tx
                 .query(
-                    &format!("{HASH_COLUMNS} WHERE image_id > $1 AND image_id <= $2"),
+                    &format!(
+                        "{HASH_COLUMNS} WHERE image_id > $1 AND image_id <= $2 ORDER BY image_id, kind, region"
+                    ),
                     &[&after, &since.last_id],
                 )
                 .map_err(db)?;

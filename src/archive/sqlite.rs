@@ -255,7 +255,8 @@ impl ArchiveBackend for SqliteArchive {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT kind, stamp, region, bits, quality FROM hashes WHERE image_id = ?1",
+                "SELECT kind, stamp, region, bits, quality FROM hashes WHERE image_id = ?1
+                 ORDER BY kind, region",
             )
             .map_err(db)?;
         let rows = stmt
@@ -331,7 +332,7 @@ impl ArchiveBackend for SqliteArchive {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT image_id, kind, stamp, region, bits, quality FROM hashes
-                     WHERE image_id > ?1 AND image_id <= ?2",
+                     WHERE image_id > ?1 AND image_id <= ?2 ORDER BY image_id, kind, region",
                 )
                 .map_err(db)?;
             let rows: &mut Vec<HashRow> = &mut since.rows;
