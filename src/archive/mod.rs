@@ -301,12 +301,11 @@ impl Archive {
 
     #[cfg(feature = "postgres")]
     fn open_postgres(url: &Path) -> Result<Archive> {
-        let shown = display_location(url);
-        let backend = postgres::PgArchive::connect(&url.to_string_lossy())
-            .map_err(|e| Error::Archive(format!("{shown}: {e}")))?;
+        // Callers name the location (redacted) in their own messages.
+        let backend = postgres::PgArchive::connect(&url.to_string_lossy())?;
         Ok(Archive::with_backend(
             Box::new(backend),
-            PathBuf::from(shown),
+            PathBuf::from(display_location(url)),
         ))
     }
 
