@@ -137,6 +137,10 @@ pub struct ArchiveInfo {
 /// One stored hash as loaded for the index: (image id, region, bits, quality).
 pub type HashRow = (i64, String, HashBits, Option<u8>);
 
+/// Where a backend hands the hash rows it streams: (image id, region borrowed
+/// from the row buffer, bits, quality).
+pub type HashSink<'a> = dyn FnMut(i64, &str, HashBits, Option<u8>) + 'a;
+
 /// What a full load of the current hashes saw, in one snapshot of the archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Loaded {
@@ -178,10 +182,7 @@ pub trait ArchiveBackend: Send {
     fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>>;
     /// Stream every current-stamp hash to `f`, in one snapshot, and say what
     /// that snapshot held.
-    fn load_current_hashes(
-        &self,
-        f: &mut dyn FnMut(i64, &str, HashBits, Option<u8>),
-    ) -> Result<Loaded>;
+    fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded>;
     /// The hashes of at most `max_images` images with ids above `after`,
     /// lowest ids first.
     fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since>;

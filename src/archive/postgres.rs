@@ -28,11 +28,10 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{
-    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, KnownImage, Loaded, NewImage,
-    Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
+    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink, KnownImage, Loaded,
+    NewImage, Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
-use crate::hash::HashBits;
 
 /// Numbered migrations; index + 1 is the schema version they lead to.
 const MIGRATIONS: &[&str] = &[
@@ -185,7 +184,7 @@ fn migrate(client: &mut Client) -> Result<()> {
 
 /// Hand one hash row (image_id, kind, stamp, region, bits, quality) to `f`
 /// when it is current and well-formed.
-fn hash_row(row: &Row, f: &mut dyn FnMut(i64, &str, HashBits, Option<u8>)) {
+fn hash_row(row: &Row, f: &mut HashSink) {
     let (Ok(id), Ok(kind), Ok(stamp), Ok(region), Ok(bits)) = (
         row.try_get::<_, i64>(0),
         row.try_get::<_, &str>(1),
@@ -469,10 +468,7 @@ impl ArchiveBackend for PgArchive {
         Ok(out)
     }
 
-    fn load_current_hashes(
-        &self,
-        f: &mut dyn FnMut(i64, &str, HashBits, Option<u8>),
-    ) -> Result<Loaded> {
+    fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded> {
         let mut client = self.conn()?;
         let mut tx = PgArchive::snapshot(&mut client)?;
         let row = tx

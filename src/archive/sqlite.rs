@@ -9,11 +9,10 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, KnownImage, Loaded, NewImage,
-    Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
+    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink, KnownImage, Loaded,
+    NewImage, Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
-use crate::hash::HashBits;
 
 /// Numbered migrations; index + 1 is the schema version they lead to.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -75,10 +74,7 @@ impl SqliteArchive {
 
     /// Hand each current hash row of `rows` to `f`, its region borrowed from
     /// SQLite's row buffer; kind and stamp are compared in place.
-    fn each_hash_row(
-        mut rows: rusqlite::Rows<'_>,
-        f: &mut dyn FnMut(i64, &str, HashBits, Option<u8>),
-    ) -> Result<()> {
+    fn each_hash_row(mut rows: rusqlite::Rows<'_>, f: &mut HashSink) -> Result<()> {
         while let Some(row) = rows.next().map_err(db)? {
             let text = |i| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
             let blob = row.get_ref(4).ok().and_then(|v| v.as_blob().ok());
@@ -287,10 +283,7 @@ impl ArchiveBackend for SqliteArchive {
     /// One pass over the table in storage order (`NOT INDEXED`: the stamp index
     /// would turn the read into one random lookup per row), inside one read
     /// transaction so that the highest id and the rows come from one snapshot.
-    fn load_current_hashes(
-        &self,
-        f: &mut dyn FnMut(i64, &str, HashBits, Option<u8>),
-    ) -> Result<Loaded> {
+    fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded> {
         let tx = self.conn.unchecked_transaction().map_err(db)?;
         let (last_id, images): (i64, i64) = tx
             .query_row(
