@@ -21,7 +21,7 @@ mod serve;
 #[cfg(feature = "watch")]
 mod watch;
 
-use retrace::archive::{Archive, Recorded, Sighting};
+use retrace::archive::{display_location, Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
@@ -33,9 +33,16 @@ use retrace::report::{self, html, text, Report};
 #[derive(Parser, Debug)]
 #[command(name = "retrace", version, about, long_about = None)]
 struct Cli {
-    /// Archive of known pictures (SQLite file).
-    #[arg(long, global = true, env = "RETRACE_ARCHIVE", value_name = "PATH")]
+    /// Archive of known pictures: a SQLite file, or a shared PostgreSQL
+    /// database as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (the
+    /// password may come from PGPASSWORD instead; it is never printed).
+    #[arg(long, global = true, env = "RETRACE_ARCHIVE", value_name = "PATH|URL")]
     archive: Option<PathBuf>,
+    /// How often, in milliseconds, a long run (serve, watch, scan) picks up the
+    /// pictures other processes recorded in the archive meanwhile (0: before
+    /// every picture).
+    #[arg(long, global = true, value_name = "MS", default_value_t = 1000)]
+    archive_refresh_ms: u64,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -329,18 +336,12 @@ fn claim(args: &ClaimArgs) -> Result<Claim> {
 }
 
 fn open_archive(path: &Option<PathBuf>, create: bool) -> Result<Option<Archive>> {
+    // Messages name the archive without a PostgreSQL URL's password.
+    let shown = |p: &Path| format!("opening archive {}", display_location(p));
     match path {
         None => Ok(None),
-        Some(p) if create => {
-            Ok(Some(Archive::open(p).with_context(|| {
-                format!("opening archive {}", p.display())
-            })?))
-        }
-        Some(p) => {
-            Ok(Some(Archive::open_existing(p).with_context(|| {
-                format!("opening archive {}", p.display())
-            })?))
-        }
+        Some(p) if create => Ok(Some(Archive::open(p).with_context(|| shown(p))?)),
+        Some(p) => Ok(Some(Archive::open_existing(p).with_context(|| shown(p))?)),
     }
 }
 
@@ -367,16 +368,16 @@ fn progress(total: usize) -> ProgressBar {
 
 fn run(cli: Cli) -> Result<u8> {
     let limits = cli.limits.limits();
+    let refresh = Some(std::time::Duration::from_millis(cli.archive_refresh_ms));
     let walk = WalkOptions {
         max_depth: limits.max_depth,
         ..WalkOptions::default()
     };
     match cli.command {
         Command::Archive(ArchiveCommand::Info { json }) => {
-            let Some(path) = &cli.archive else {
+            let Some(archive) = open_archive(&cli.archive, false)? else {
                 bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
             };
-            let archive = Archive::open_existing(path)?;
             let info = archive.info()?;
             let mut out = std::io::stdout().lock();
             if json {
@@ -406,7 +407,7 @@ fn run(cli: Cli) -> Result<u8> {
             };
             archive_add(path, args, limits, walk)
         }
-        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk),
+        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk, refresh),
         #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let token = match &args.token_file {
@@ -431,6 +432,7 @@ fn run(cli: Cli) -> Result<u8> {
             let engine = Engine::new(
                 Config {
                     limits,
+                    archive_refresh: refresh,
                     ..Config::default()
                 },
                 open_archive(&cli.archive, true)?,
@@ -461,6 +463,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Config {
                     limits,
                     claim: claim(&args.claim)?,
+                    archive_refresh: refresh,
                     ..Config::default()
                 },
                 open_archive(&cli.archive, true)?,
@@ -582,8 +585,8 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) ->
         Some(m) => read_manifest(m)?,
         None => HashMap::new(),
     };
-    let archive =
-        Archive::open(path).with_context(|| format!("opening archive {}", path.display()))?;
+    let archive = Archive::open(path)
+        .with_context(|| format!("opening archive {}", display_location(path)))?;
     let engine = Engine::new(
         Config {
             limits,
@@ -739,6 +742,7 @@ fn scan_cmd(
     args: ScanArgs,
     limits: Limits,
     walk: WalkOptions,
+    refresh: Option<std::time::Duration>,
 ) -> Result<u8> {
     if args.record && archive.is_none() {
         bail!("--record needs an archive: use --archive PATH or set RETRACE_ARCHIVE");
@@ -746,6 +750,7 @@ fn scan_cmd(
     let config = Config {
         limits,
         claim: claim(&args.claim)?,
+        archive_refresh: refresh,
         ..Config::default()
     };
     let engine = Engine::new(config, open_archive(archive, args.record)?)?;

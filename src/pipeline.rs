@@ -7,8 +7,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::{mpsc, Mutex, RwLock, TryLockError};
+use std::time::{Duration, Instant, SystemTime};
 
 use image::DynamicImage;
 use rayon::prelude::*;
@@ -39,6 +39,27 @@ pub struct Config {
     pub matching: MatchParams,
     /// When the embedded thumbnail counts as another picture.
     pub thumbnail: crate::thumbnail::Thresholds,
+    /// How stale the in-memory index may get before matching first reads the
+    /// pictures other processes recorded since; `None` is
+    /// [`DEFAULT_ARCHIVE_REFRESH`], zero reads before every picture.
+    pub archive_refresh: Option<Duration>,
+}
+
+/// How often a long-running engine (`serve`, `watch`, a long `scan`) picks up
+/// what other workers recorded: a picture recorded anywhere matches here about
+/// this long after it was committed. One indexed query when nothing is new.
+pub const DEFAULT_ARCHIVE_REFRESH: Duration = Duration::from_secs(1);
+
+/// Images read per step when following the archive: bounds the memory and the
+/// time the index is write-locked when another worker has just added many.
+const FOLLOW_STEP: u32 = 10_000;
+
+/// Where the in-memory index stands against the archive.
+struct Follow {
+    /// The highest image id in the index; newer rows are above it.
+    last_id: i64,
+    /// When the archive was last read for new rows.
+    at: Instant,
 }
 
 /// A picture read, decoded and hashed, before matching.
@@ -64,6 +85,7 @@ pub struct Engine {
     // Matching reads it from every worker; recording during a scan adds to it.
     index: RwLock<MemoryIndex>,
     archive_images: AtomicU64,
+    follow: Mutex<Follow>,
 }
 
 fn stage_error(stage: &str, e: &Error) -> StageError {
@@ -88,22 +110,86 @@ fn stage_error(stage: &str, e: &Error) -> StageError {
 pub const QUERY_THUMB_SIDE: u32 = 256;
 
 impl Engine {
-    /// Build an engine; with an archive, load its hashes into the in-memory index.
+    /// Build an engine; with an archive, load its hashes into the in-memory
+    /// index once. From then on the index follows the archive: see
+    /// [`Engine::follow_archive`].
     pub fn new(config: Config, archive: Option<Archive>) -> Result<Engine> {
         let mut index = MemoryIndex::new();
-        let mut archive_images = 0;
+        let mut loaded = crate::archive::Loaded::default();
         if let Some(a) = &archive {
-            a.for_each_current_hash(|id, region, bits, _quality| {
+            loaded = a.load_current_hashes(|id, region, bits, _quality| {
                 index.insert(id, region, bits);
             })?;
-            archive_images = a.image_count()?;
         }
         Ok(Engine {
             config,
             archive: archive.map(Mutex::new),
             index: RwLock::new(index),
-            archive_images: AtomicU64::new(archive_images),
+            archive_images: AtomicU64::new(loaded.images),
+            follow: Mutex::new(Follow {
+                last_id: loaded.last_id,
+                at: Instant::now(),
+            }),
         })
+    }
+
+    /// Add to the index the pictures recorded since it was last brought up to
+    /// date, by this process or any other on the same archive, when that was
+    /// longer ago than [`Config::archive_refresh`]. Returns how many images it
+    /// added. Never rebuilds: only rows above the highest image id already
+    /// indexed are read. Matching calls this before every picture; a thread
+    /// that finds another one already refreshing goes on without waiting.
+    pub fn follow_archive(&self) -> Result<u64> {
+        self.catch_up(false)
+    }
+
+    fn catch_up(&self, now: bool) -> Result<u64> {
+        let Some(archive) = &self.archive else {
+            return Ok(0);
+        };
+        let mut state = if now {
+            self.follow.lock().unwrap_or_else(|p| p.into_inner())
+        } else {
+            match self.follow.try_lock() {
+                Ok(s) => s,
+                Err(TryLockError::WouldBlock) => return Ok(0),
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            }
+        };
+        let interval = self
+            .config
+            .archive_refresh
+            .unwrap_or(DEFAULT_ARCHIVE_REFRESH);
+        if !now && state.at.elapsed() < interval {
+            return Ok(0);
+        }
+        let mut added = 0;
+        loop {
+            // The archive lock is released before the index is locked for
+            // writing: matching holds the index and then asks the archive.
+            let since = archive
+                .lock()
+                .map_err(|_| Error::Archive("archive lock poisoned".into()))?
+                .hashes_since(state.last_id, FOLLOW_STEP)?;
+            if since.images == 0 {
+                break;
+            }
+            {
+                let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+                for (id, region, bits, _) in &since.rows {
+                    index.insert(*id, region, *bits);
+                }
+            }
+            self.archive_images
+                .fetch_add(since.images, Ordering::Relaxed);
+            state.last_id = since.last_id;
+            added += since.images;
+            if since.images < u64::from(FOLLOW_STEP) {
+                break;
+            }
+        }
+        state.at = Instant::now();
+        Ok(added)
     }
 
     /// The configuration.
@@ -253,6 +339,7 @@ impl Engine {
     /// [`Engine::analyze`] against a claim of its own (the service gets one per
     /// request; the engine and its index are shared).
     pub fn analyze_with_claim(&self, ex: &mut Examined, claim: &Claim) {
+        let follow_error = self.follow_archive().err();
         let report = &mut ex.report;
         report.claim_date = claim.date.map(|d| d.to_string());
         report.claim_location = claim.location;
@@ -267,6 +354,10 @@ impl Engine {
                 .as_ref()
                 .map(|_| self.archive_images.load(Ordering::Relaxed)),
         };
+        if let Some(e) = follow_error {
+            // Matching goes on with the index as it is; the report says so.
+            report.errors.push(stage_error("match", &e));
+        }
         let mut unmatchable = None;
         let mut thumbnail_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
@@ -412,27 +503,21 @@ impl Engine {
     }
 
     /// Record pictures in the archive in one transaction, and make them
-    /// matchable for the rest of this run.
+    /// matchable for the rest of this run (together with whatever other
+    /// processes recorded meanwhile: the index follows the archive's ids, so
+    /// nothing is indexed twice).
     pub fn record(&self, items: &[(NewImage, Sighting)]) -> Result<Vec<Recorded>> {
         let archive = self
             .archive
             .as_ref()
             .ok_or_else(|| Error::Archive("no archive to record into".into()))?;
-        let mut a = archive
+        let out = archive
             .lock()
-            .map_err(|_| Error::Archive("archive lock poisoned".into()))?;
-        let out = a.record_batch(items)?;
-        for ((image, _), r) in items.iter().zip(&out) {
-            if *r == Recorded::Added {
-                if let Some(id) = a.lookup_sha256(&image.sha256)? {
-                    let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-                    for h in &image.hashes {
-                        index.insert(id, &h.region, h.bits);
-                    }
-                    self.archive_images.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+            .map_err(|_| Error::Archive("archive lock poisoned".into()))?
+            .record_batch(items)?;
+        // The batch is committed whatever happens next. Should reading it back
+        // fail, the next picture's refresh tries again and its report says so.
+        let _ = self.catch_up(true);
         Ok(out)
     }
 }

@@ -110,7 +110,12 @@ pub fn run(engine: Engine, config: ServeConfig) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    // The last reference is dropped here, after the runtime: a PostgreSQL
+    // archive closes its connection with blocking calls, which tokio refuses
+    // inside its own threads.
+    let engine = Arc::new(engine);
+    let served = engine.clone();
+    let result = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -124,7 +129,7 @@ pub fn run(engine: Engine, config: ServeConfig) -> Result<()> {
         use std::io::Write;
         std::io::stdout().flush()?;
         let app = Arc::new(App {
-            engine: Arc::new(engine),
+            engine: served,
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             pages: Mutex::new(VecDeque::new()),
             config,
@@ -135,7 +140,10 @@ pub fn run(engine: Engine, config: ServeConfig) -> Result<()> {
             })
             .await
             .context("serving")
-    })
+    });
+    drop(rt);
+    drop(engine);
+    result
 }
 
 fn router(app: Shared) -> Router {

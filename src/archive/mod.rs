@@ -1,31 +1,42 @@
-//! The archive of pictures seen before: a SQLite database, the only module that
-//! speaks SQL. Each distinct content (SHA-256) is one image row with its hashes,
-//! a metadata summary and a verification thumbnail; every time it was seen is a
-//! sighting. Every write is one transaction, so an interrupted run leaves the
-//! archive as it was after the last committed batch.
+//! The archive of pictures seen before. Each distinct content (SHA-256) is one
+//! image row with its hashes, a metadata summary and a verification thumbnail;
+//! every time it was seen is a sighting. Every write is one transaction, so an
+//! interrupted run leaves the archive as it was after the last committed batch.
+//!
+//! [`Archive`] is the face the rest of retrace uses; behind it an
+//! [`ArchiveBackend`] holds the data: a SQLite file (`sqlite.rs`, the default)
+//! or a PostgreSQL database shared by many workers (`postgres.rs`, cargo
+//! feature `postgres`), chosen by the location: `postgres://` or
+//! `postgresql://` URLs go to PostgreSQL, anything else is a file. The backend
+//! modules are the only ones that speak SQL.
 //!
 //! Dates are stored as ISO 8601 text as given (`2008-01-22T03:28:22`,
-//! `2019-06-12`, `2024-03-01T10:00:00Z`); "earliest" compares them as text, which
-//! orders correctly to the second for dates of the same shape and to the day
-//! across shapes. Camera times without an offset are local times anyway.
+//! `2019-06-12`, `2024-03-01T10:00:00Z`); "earliest" compares them as text
+//! (bytewise, `COLLATE "C"` on PostgreSQL), which orders correctly to the second
+//! for dates of the same shape and to the day across shapes. Camera times
+//! without an offset are local times anyway.
+//!
+//! Following new rows: image ids only grow, and an image's hashes are written
+//! in the transaction that creates it and never afterwards, so "every image with
+//! an id above the highest one loaded" is exactly what a worker's in-memory
+//! index is missing ([`Archive::hashes_since`]). Both backends make ids visible
+//! in commit order (SQLite has one writer at a time; PostgreSQL writers take one
+//! advisory lock per transaction), so no row can appear below the mark later.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::hash::{HashBits, HashKind};
 
-/// Numbered migrations; index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_initial.sql"),
-    include_str!("migrations/0002_watched_files.sql"),
-];
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sqlite;
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+/// The schema version this build writes (both backends have the same
+/// numbered migrations, each in its own dialect).
+pub const SCHEMA_VERSION: u32 = sqlite::MIGRATIONS.len() as u32;
 
 /// A picture to record.
 #[derive(Debug, Clone)]
@@ -107,7 +118,7 @@ pub struct KnownImage {
 /// Counts and ranges for `archive info`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveInfo {
-    /// Database file.
+    /// Database file, or the PostgreSQL URL without its password.
     pub path: PathBuf,
     /// Schema version found in the file.
     pub schema_version: u32,
@@ -126,14 +137,81 @@ pub struct ArchiveInfo {
 /// One stored hash as loaded for the index: (image id, region, bits, quality).
 pub type HashRow = (i64, String, HashBits, Option<u8>);
 
-/// An open archive.
-pub struct Archive {
-    conn: Connection,
-    path: PathBuf,
+/// Where a backend hands the hash rows it streams: (image id, region borrowed
+/// from the row buffer, bits, quality).
+pub type HashSink<'a> = dyn FnMut(i64, &str, HashBits, Option<u8>) + 'a;
+
+/// What a full load of the current hashes saw, in one snapshot of the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Loaded {
+    /// The highest image id in the snapshot: the next follow starts above it.
+    pub last_id: i64,
+    /// Images in the snapshot.
+    pub images: u64,
 }
 
-fn db(e: rusqlite::Error) -> Error {
-    Error::Archive(e.to_string())
+/// The hashes of images recorded since a mark (see [`Archive::hashes_since`]).
+#[derive(Debug, Clone, Default)]
+pub struct Since {
+    /// The highest image id read; the next call starts above it. Equal to the
+    /// mark given when nothing was new.
+    pub last_id: i64,
+    /// New images read.
+    pub images: u64,
+    /// Their current-stamp hashes.
+    pub rows: Vec<HashRow>,
+}
+
+/// The storage behind an [`Archive`]: the only code that speaks SQL. Every
+/// method is one statement or one transaction; ids are the backend's own.
+pub trait ArchiveBackend: Send {
+    /// Record pictures and their sightings in one transaction (see
+    /// [`Archive::record_batch`]).
+    fn record_batch(&mut self, items: &[(NewImage, Sighting)]) -> Result<Vec<Recorded>>;
+    /// The image id for a content hash, when known.
+    fn lookup_sha256(&self, sha256: &str) -> Result<Option<i64>>;
+    /// Everything known of one image, with its earliest sighting.
+    fn known_image(&self, id: i64) -> Result<Option<KnownImage>>;
+    /// All sightings of one image, earliest first.
+    fn sightings(&self, id: i64) -> Result<Vec<Sighting>>;
+    /// The verification thumbnail of one image.
+    fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>>;
+    /// The current-stamp hashes of one image, ordered by kind and region, so
+    /// that matching breaks ties between equal distances the same way on
+    /// every backend.
+    fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>>;
+    /// Stream every current-stamp hash to `f`, in one snapshot, and say what
+    /// that snapshot held.
+    fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded>;
+    /// The hashes of at most `max_images` images with ids above `after`,
+    /// lowest ids first.
+    fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since>;
+    /// Number of distinct images.
+    fn image_count(&self) -> Result<u64>;
+    /// Counts, ranges and versions (`path` left empty: the facade fills it).
+    fn info(&self) -> Result<ArchiveInfo>;
+    /// See [`Archive::watched`].
+    fn watched(&self, path: &[u8]) -> Result<Option<(u64, i64)>>;
+    /// See [`Archive::mark_watched`].
+    fn mark_watched(
+        &self,
+        path: &[u8],
+        size: u64,
+        mtime_ns: i64,
+        sha256: Option<&str>,
+        report: &str,
+    ) -> Result<()>;
+    /// See [`Archive::watched_count`].
+    fn watched_count(&self) -> Result<u64>;
+    /// The database's own consistency check.
+    fn integrity_check(&self) -> Result<()>;
+}
+
+/// An open archive.
+pub struct Archive {
+    backend: Box<dyn ArchiveBackend>,
+    // Shown in reports and messages: for PostgreSQL the URL without its password.
+    path: PathBuf,
 }
 
 /// Current UTC time as ISO 8601.
@@ -141,66 +219,123 @@ pub fn now_iso() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Whether an archive location names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(location: &Path) -> bool {
+    location.to_str().is_some_and(|s| {
+        let s = s.trim_start();
+        ["postgres://", "postgresql://"]
+            .iter()
+            .any(|p| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p))
+    })
+}
+
+/// An archive location as it may be shown: a file path as given, a PostgreSQL
+/// URL with its password (in the user part or a `password=` parameter)
+/// replaced by `***`. Every message, log line and report uses this form.
+pub fn display_location(location: &Path) -> String {
+    if !is_postgres_url(location) {
+        return location.display().to_string();
+    }
+    let s = location.to_string_lossy();
+    let (scheme, rest) = s.split_once("://").unwrap_or(("postgres", &s));
+    // The authority ends at the first '/', '?' or '#'; its user info at the last '@'.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+/// The bits of a stored hash when its kind is known, its stamp is the current
+/// one and its length fits the kind; a damaged or foreign row is skipped, not
+/// trusted.
+fn current_bits(kind: &str, stamp: &str, bits: &[u8]) -> Option<HashBits> {
+    let kind = HashKind::from_name(kind)?;
+    if stamp != kind.stamp() {
+        return None;
+    }
+    HashBits::from_bytes(kind, bits)
+}
+
 impl Archive {
-    /// Open (creating if needed) and migrate an archive file.
-    pub fn open(path: &Path) -> Result<Archive> {
-        let conn = Connection::open(path).map_err(db)?;
-        Archive::setup(conn, path.to_path_buf())
+    /// Open (creating if needed) and migrate an archive: a SQLite file, or a
+    /// PostgreSQL database when `location` is a `postgres://` URL.
+    pub fn open(location: &Path) -> Result<Archive> {
+        if is_postgres_url(location) {
+            return Archive::open_postgres(location);
+        }
+        Ok(Archive::with_backend(
+            Box::new(sqlite::SqliteArchive::open(location)?),
+            location.to_path_buf(),
+        ))
     }
 
-    /// Open an existing archive without creating it.
-    pub fn open_existing(path: &Path) -> Result<Archive> {
-        if !path.exists() {
+    /// Open an existing archive without creating it. A PostgreSQL database
+    /// exists once its administrator created it; an empty one gets the schema.
+    pub fn open_existing(location: &Path) -> Result<Archive> {
+        if !is_postgres_url(location) && !location.exists() {
             return Err(Error::Archive(format!(
                 "no archive at {} (create one with `retrace archive add`)",
-                path.display()
+                location.display()
             )));
         }
-        Archive::open(path)
+        Archive::open(location)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn open_postgres(url: &Path) -> Result<Archive> {
+        // Callers name the location (redacted) in their own messages.
+        let backend = postgres::PgArchive::connect(&url.to_string_lossy())?;
+        Ok(Archive::with_backend(
+            Box::new(backend),
+            PathBuf::from(display_location(url)),
+        ))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn open_postgres(url: &Path) -> Result<Archive> {
+        Err(Error::Archive(format!(
+            "{}: this retrace was built without PostgreSQL support (cargo feature `postgres`)",
+            display_location(url)
+        )))
     }
 
     /// A throw-away archive in memory, for tests and one-off runs.
     pub fn in_memory() -> Result<Archive> {
-        let conn = Connection::open_in_memory().map_err(db)?;
-        Archive::setup(conn, PathBuf::from(":memory:"))
+        Ok(Archive::with_backend(
+            Box::new(sqlite::SqliteArchive::in_memory()?),
+            PathBuf::from(":memory:"),
+        ))
     }
 
-    fn setup(conn: Connection, path: PathBuf) -> Result<Archive> {
-        // WAL lets readers go on while one process writes; the busy timeout turns
-        // a concurrent writer into a wait instead of "database is locked".
-        conn.busy_timeout(Duration::from_secs(60)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
-        let mut archive = Archive { conn, path };
-        archive.migrate()?;
-        Ok(archive)
-    }
-
-    fn migrate(&mut self) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let version: u32 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::Archive(format!(
-                "archive schema version {version} is newer than this retrace understands ({SCHEMA_VERSION}); upgrade retrace"
-            )));
+    /// An archive over a backend of the embedder's own; `shown` is how its
+    /// location appears in reports.
+    pub fn with_backend(backend: Box<dyn ArchiveBackend>, shown: PathBuf) -> Archive {
+        Archive {
+            backend,
+            path: shown,
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(db)?;
-            tx.pragma_update(None, "user_version", i as u32 + 1)
-                .map_err(db)?;
-        }
-        tx.commit().map_err(db)
     }
 
-    /// The database file.
+    /// The database file, or the PostgreSQL URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -211,203 +346,34 @@ impl Archive {
     /// already recorded, so re-running an import is idempotent), and the image's
     /// first-seen becomes the earliest of all its sightings.
     pub fn record_batch(&mut self, items: &[(NewImage, Sighting)]) -> Result<Vec<Recorded>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let now = now_iso();
-        let mut out = Vec::with_capacity(items.len());
-        for (image, sighting) in items {
-            let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM images WHERE sha256 = ?1",
-                    [&image.sha256],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            let (id, recorded) = match existing {
-                Some(id) => (id, Recorded::AlreadyKnown),
-                None => {
-                    tx.execute(
-                        "INSERT INTO images (sha256, format, width, height, bytes, metadata_json, thumb, first_seen, added_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        params![
-                            image.sha256,
-                            image.format,
-                            image.width,
-                            image.height,
-                            image.bytes as i64,
-                            image.metadata_json,
-                            image.thumb,
-                            sighting.first_seen,
-                            now
-                        ],
-                    )
-                    .map_err(db)?;
-                    let id = tx.last_insert_rowid();
-                    let mut stmt = tx
-                        .prepare_cached(
-                            "INSERT OR REPLACE INTO hashes (image_id, kind, stamp, region, bits, quality)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )
-                        .map_err(db)?;
-                    for h in &image.hashes {
-                        stmt.execute(params![
-                            id,
-                            h.bits.kind.name(),
-                            h.bits.kind.stamp(),
-                            h.region,
-                            h.bits.to_bytes(),
-                            h.quality
-                        ])
-                        .map_err(db)?;
-                    }
-                    (id, Recorded::Added)
-                }
-            };
-            tx.execute(
-                "INSERT OR IGNORE INTO sightings (image_id, location, source, url, first_seen, first_seen_from, added_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    sighting.location,
-                    sighting.source,
-                    sighting.url,
-                    sighting.first_seen,
-                    sighting.first_seen_from,
-                    now
-                ],
-            )
-            .map_err(db)?;
-            tx.execute(
-                "UPDATE images SET first_seen = (SELECT MIN(first_seen) FROM sightings WHERE image_id = ?1) WHERE id = ?1",
-                [id],
-            )
-            .map_err(db)?;
-            out.push(recorded);
-        }
-        tx.commit().map_err(db)?;
-        Ok(out)
+        self.backend.record_batch(items)
     }
 
     /// The image id for a content hash, when known.
     pub fn lookup_sha256(&self, sha256: &str) -> Result<Option<i64>> {
-        self.conn
-            .query_row("SELECT id FROM images WHERE sha256 = ?1", [sha256], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(db)
+        self.backend.lookup_sha256(sha256)
     }
 
     /// Everything known of one image, with its earliest sighting.
     pub fn known_image(&self, id: i64) -> Result<Option<KnownImage>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT i.id, i.sha256, i.format, i.width, i.height, i.metadata_json,
-                        s.location, s.source, s.url, s.first_seen, s.first_seen_from,
-                        (SELECT COUNT(*) FROM sightings WHERE image_id = i.id)
-                 FROM images i JOIN sightings s ON s.image_id = i.id
-                 WHERE i.id = ?1
-                 ORDER BY s.first_seen ASC, s.id ASC LIMIT 1",
-                [id],
-                |r| {
-                    Ok(KnownImage {
-                        id: r.get(0)?,
-                        sha256: r.get(1)?,
-                        format: r.get(2)?,
-                        width: r.get(3)?,
-                        height: r.get(4)?,
-                        metadata_json: r.get(5)?,
-                        earliest: Sighting {
-                            location: r.get(6)?,
-                            source: r.get(7)?,
-                            url: r.get(8)?,
-                            first_seen: r.get(9)?,
-                            first_seen_from: r.get(10)?,
-                        },
-                        sightings: r.get::<_, i64>(11)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db)?;
-        Ok(row)
+        self.backend.known_image(id)
     }
 
     /// All sightings of one image, earliest first.
     pub fn sightings(&self, id: i64) -> Result<Vec<Sighting>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT location, source, url, first_seen, first_seen_from FROM sightings
-                 WHERE image_id = ?1 ORDER BY first_seen ASC, id ASC",
-            )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok(Sighting {
-                    location: r.get(0)?,
-                    source: r.get(1)?,
-                    url: r.get(2)?,
-                    first_seen: r.get(3)?,
-                    first_seen_from: r.get(4)?,
-                })
-            })
-            .map_err(db)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        self.backend.sightings(id)
     }
 
     /// The verification thumbnail of one image.
     pub fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.conn
-            .query_row("SELECT thumb FROM images WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map(Option::flatten)
-            .map_err(db)
+        self.backend.thumb(id)
     }
 
     /// The current-stamp hashes of one image, every region and kind: matching
     /// measures every algorithm on a candidate, not only the ones the index
     /// happened to return, so a far PDQ distance can veto the 64-bit hashes.
     pub fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT kind, stamp, region, bits, quality FROM hashes WHERE image_id = ?1",
-            )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                    r.get::<_, Option<u8>>(4)?,
-                ))
-            })
-            .map_err(db)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (kind, stamp, region, bits, quality) = row.map_err(db)?;
-            let Some(kind) = HashKind::from_name(&kind) else {
-                continue;
-            };
-            if stamp != kind.stamp() {
-                continue;
-            }
-            if let Some(bits) = HashBits::from_bytes(kind, &bits) {
-                out.push(StoredHash {
-                    region,
-                    bits,
-                    quality,
-                });
-            }
-        }
-        Ok(out)
+        self.backend.image_hashes(id)
     }
 
     /// Every stored hash with the current stamp, for building an in-memory index:
@@ -422,101 +388,47 @@ impl Archive {
     }
 
     /// [`Archive::current_hashes`] without collecting them: each row is handed to
-    /// `f` as it is read, its region borrowed from SQLite's row buffer.
-    ///
-    /// One pass over the table in storage order (`NOT INDEXED`: the stamp index
-    /// would turn the read into one random lookup per row), with kind and stamp
-    /// compared in place, so loading a million-image archive allocates nothing
-    /// per row.
+    /// `f` as it is read, its region borrowed from the database's row buffer.
     pub fn for_each_current_hash(
         &self,
         mut f: impl FnMut(i64, &str, HashBits, Option<u8>),
     ) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT image_id, kind, stamp, region, bits, quality FROM hashes NOT INDEXED")
-            .map_err(db)?;
-        let mut rows = stmt.query([]).map_err(db)?;
-        while let Some(row) = rows.next().map_err(db)? {
-            let text = |i| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
-            let Some(kind) = text(1).and_then(HashKind::from_name) else {
-                continue;
-            };
-            if text(2) != Some(kind.stamp()) {
-                continue;
-            }
-            let (Some(region), Ok(id)) = (text(3), row.get::<_, i64>(0)) else {
-                continue;
-            };
-            let Some(bits) = row
-                .get_ref(4)
-                .ok()
-                .and_then(|v| v.as_blob().ok())
-                .and_then(|b| HashBits::from_bytes(kind, b))
-            else {
-                continue;
-            };
-            let quality = row.get::<_, Option<u8>>(5).ok().flatten();
-            f(id, region, bits, quality);
-        }
-        Ok(())
+        self.backend.load_current_hashes(&mut f).map(|_| ())
+    }
+
+    /// [`Archive::for_each_current_hash`], also saying what the snapshot read
+    /// held: the highest image id (where [`Archive::hashes_since`] goes on) and
+    /// the number of images.
+    pub fn load_current_hashes(
+        &self,
+        mut f: impl FnMut(i64, &str, HashBits, Option<u8>),
+    ) -> Result<Loaded> {
+        self.backend.load_current_hashes(&mut f)
+    }
+
+    /// The current-stamp hashes of the images recorded after image id `after`
+    /// (by any process), at most `max_images` images per call, lowest ids first:
+    /// an index loaded up to `after` follows the archive by calling this until
+    /// `last_id` stops moving. Cheap when nothing is new (one indexed lookup).
+    pub fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since> {
+        self.backend.hashes_since(after, max_images.max(1))
     }
 
     /// Number of distinct images.
     pub fn image_count(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM images", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as u64)
-            .map_err(db)
+        self.backend.image_count()
     }
 
     /// Counts, ranges and versions.
     pub fn info(&self) -> Result<ArchiveInfo> {
-        let schema_version: u32 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        let images = self.image_count()?;
-        let (sightings, min, max): (i64, Option<String>, Option<String>) = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*), MIN(first_seen), MAX(first_seen) FROM sightings",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .map_err(db)?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT stamp, COUNT(*) FROM hashes GROUP BY stamp ORDER BY stamp")
-            .map_err(db)?;
-        let hash_stamps = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-            })
-            .map_err(db)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db)?;
-        Ok(ArchiveInfo {
-            path: self.path.clone(),
-            schema_version,
-            images,
-            sightings: sightings as u64,
-            first_seen_min: min,
-            first_seen_max: max,
-            hash_stamps,
-        })
+        let mut info = self.backend.info()?;
+        info.path = self.path.clone();
+        Ok(info)
     }
 
     /// The (size, mtime in ns) at which `retrace watch` last processed a file.
     pub fn watched(&self, path: &[u8]) -> Result<Option<(u64, i64)>> {
-        self.conn
-            .query_row(
-                "SELECT size, mtime_ns FROM watched_files WHERE path = ?1",
-                [path],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)),
-            )
-            .optional()
-            .map_err(db)
+        self.backend.watched(path)
     }
 
     /// Remember that `retrace watch` processed this version of a file.
@@ -528,37 +440,20 @@ impl Archive {
         sha256: Option<&str>,
         report: &str,
     ) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO watched_files (path, size, mtime_ns, sha256, report, processed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![path, size as i64, mtime_ns, sha256, report, now_iso()],
-            )
-            .map(|_| ())
-            .map_err(db)
+        self.backend
+            .mark_watched(path, size, mtime_ns, sha256, report)
     }
 
     /// How many file versions `retrace watch` has processed.
     pub fn watched_count(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM watched_files", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(db)
+        self.backend.watched_count()
     }
 
-    /// Run SQLite's own consistency check; `Ok(())` when it answers "ok".
+    /// Run the database's own consistency check (SQLite's `integrity_check`;
+    /// on PostgreSQL the archive's invariants: no image without its sighting,
+    /// no first-seen missing).
     pub fn integrity_check(&self) -> Result<()> {
-        let answer: String = self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(db)?;
-        if answer == "ok" {
-            Ok(())
-        } else {
-            Err(Error::Archive(format!("integrity check: {answer}")))
-        }
+        self.backend.integrity_check()
     }
 }
 
@@ -566,39 +461,7 @@ impl Archive {
 mod tests {
     use super::*;
 
-    #[test]
-    fn loading_skips_other_stamps_kinds_and_damaged_bits() {
-        let mut a = Archive::in_memory().unwrap();
-        a.record_batch(&[(image("aa"), seen("/a.jpg", "2020-01-01T00:00:00Z"))])
-            .unwrap();
-        let id = a.lookup_sha256("aa").unwrap().unwrap();
-        let insert = |kind: &str, stamp: &str, region: &str, bits: &[u8]| {
-            a.conn
-                .execute(
-                    "INSERT INTO hashes (image_id, kind, stamp, region, bits) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    rusqlite::params![id, kind, stamp, region, bits],
-                )
-                .unwrap();
-        };
-        insert("phash", "phash:older:v0", "c70", &[0; 8]);
-        insert("nohash", HashKind::Phash.stamp(), "c50", &[0; 8]);
-        insert("pdq", HashKind::Pdq.stamp(), "tl70", &[0; 8]); // 64 bits, PDQ has 256
-        insert("dhash", HashKind::Dhash.stamp(), "tr70", &[0xAB; 8]);
-        let mut got = Vec::new();
-        a.for_each_current_hash(|i, region, bits, _| got.push((i, region.to_string(), bits.kind)))
-            .unwrap();
-        got.sort_by(|x, y| x.1.cmp(&y.1));
-        assert_eq!(
-            got,
-            vec![
-                (id, "full".to_string(), HashKind::Phash),
-                (id, "tr70".to_string(), HashKind::Dhash)
-            ]
-        );
-        assert_eq!(a.current_hashes().unwrap().len(), 2);
-    }
-
-    fn image(sha: &str) -> NewImage {
+    pub(super) fn image(sha: &str) -> NewImage {
         NewImage {
             sha256: sha.to_string(),
             format: "jpeg".into(),
@@ -615,7 +478,7 @@ mod tests {
         }
     }
 
-    fn seen(location: &str, when: &str) -> Sighting {
+    pub(super) fn seen(location: &str, when: &str) -> Sighting {
         Sighting {
             location: location.into(),
             source: "test".into(),
@@ -654,20 +517,6 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_batch_leaves_nothing_behind() {
-        let mut a = Archive::in_memory().unwrap();
-        // Simulate a write error after the image rows of the batch are inserted:
-        // without the sightings table every sighting insert fails.
-        a.conn.execute_batch("DROP TABLE sightings").unwrap();
-        let batch = [
-            (image("bb"), seen("b.jpg", "2020-01-01")),
-            (image("cc"), seen("c.jpg", "2020-01-02")),
-        ];
-        assert!(a.record_batch(&batch).is_err());
-        assert_eq!(a.image_count().unwrap(), 0);
-    }
-
-    #[test]
     fn reopening_keeps_schema_and_data() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.db");
@@ -695,5 +544,57 @@ mod tests {
         a.mark_watched(name, 12, 6, None, "out/x.json").unwrap();
         assert_eq!(a.watched(name).unwrap(), Some((12, 6)));
         assert_eq!(a.watched_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn following_returns_only_new_images_in_bounded_steps() {
+        let mut a = Archive::in_memory().unwrap();
+        let loaded = a.load_current_hashes(|_, _, _, _| ()).unwrap();
+        assert_eq!(loaded, Loaded::default());
+        assert_eq!(a.hashes_since(0, 10).unwrap().images, 0);
+        let batch: Vec<_> = ["e1", "e2", "e3"]
+            .iter()
+            .map(|s| (image(s), seen(&format!("{s}.jpg"), "2020-01-01")))
+            .collect();
+        a.record_batch(&batch).unwrap();
+        let first = a.hashes_since(loaded.last_id, 2).unwrap();
+        assert_eq!(first.images, 2);
+        assert_eq!(first.rows.len(), 2, "one hash per test image");
+        let second = a.hashes_since(first.last_id, 2).unwrap();
+        assert_eq!(second.images, 1);
+        assert_eq!(second.last_id, a.lookup_sha256("e3").unwrap().unwrap());
+        let mut ids: Vec<i64> = first.rows.iter().chain(&second.rows).map(|r| r.0).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        let done = a.hashes_since(second.last_id, 2).unwrap();
+        assert_eq!(
+            (done.images, done.last_id, done.rows.len()),
+            (0, second.last_id, 0)
+        );
+        // Known content adds a sighting, not an image: nothing new to follow.
+        a.record_batch(&[(image("e1"), seen("again.jpg", "2019-01-01"))])
+            .unwrap();
+        assert_eq!(a.hashes_since(second.last_id, 2).unwrap().images, 0);
+    }
+
+    #[test]
+    fn passwords_never_shown() {
+        let show = |s: &str| display_location(Path::new(s));
+        assert_eq!(show("archive.db"), "archive.db");
+        assert_eq!(
+            show("postgres://retrace:s3cret@db.example:5432/archive"),
+            "postgres://retrace:***@db.example:5432/archive"
+        );
+        assert_eq!(
+            show("postgresql://retrace@db/archive?password=s3cret&sslmode=disable"),
+            "postgresql://retrace@db/archive?password=***&sslmode=disable"
+        );
+        assert_eq!(
+            show("POSTGRES://u:p@ss:w@host/db"),
+            "POSTGRES://u:***@host/db"
+        );
+        assert!(!show("postgres://u:hunter2@h/db?PASSWORD=hunter2").contains("hunter2"));
+        assert!(is_postgres_url(Path::new("postgres://h/db")));
+        assert!(!is_postgres_url(Path::new("./postgres.db")));
     }
 }

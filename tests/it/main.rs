@@ -6,6 +6,8 @@ mod durability;
 mod hostile_tree;
 mod html;
 mod interrupt;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod samples;
 #[cfg(feature = "schema")]
 mod schema;

@@ -1,0 +1,210 @@
+//! A shared archive at scale: insert rate through the real write path, a
+//! worker's index load time and memory, and how fast a running worker follows
+//! what another one records. Works on any archive location; made for
+//! PostgreSQL.
+//!
+//! ```sh
+//! cargo run --release --example shared_archive -- postgres://USER@HOST/DB 1000000 [WRITERS]
+//! ```
+//!
+//! Synthetic pictures (random hashes for the whole frame and every archive
+//! window, all three kinds, no thumbnail), recorded with `Archive::record_batch`
+//! in batches of 64 as `archive add` does, by WRITERS threads (2) with a
+//! connection each. Inserting stops at N images, so a rerun on the same
+//! database skips straight to the measurements.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use retrace::archive::{Archive, NewImage, Sighting, StoredHash};
+use retrace::hash::variants::ARCHIVE_WINDOWS;
+use retrace::hash::{HashBits, HashKind};
+use retrace::pipeline::{Config, Engine};
+
+/// splitmix64: reproducible without a dependency.
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn status_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// CPU seconds (user + system) this process has used: on a shared machine the
+/// wall clock also counts other people's compiles.
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn picture(i: u64) -> (NewImage, Sighting) {
+    let mut state = i.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED;
+    let mut hashes = Vec::new();
+    let regions = std::iter::once("full").chain(ARCHIVE_WINDOWS.iter().map(|(r, _)| *r));
+    for region in regions {
+        for kind in HashKind::ALL {
+            let bytes: Vec<u8> = (0..kind.bits() / 64)
+                .flat_map(|_| next(&mut state).to_be_bytes())
+                .collect();
+            hashes.push(StoredHash {
+                region: region.to_string(),
+                bits: HashBits::from_bytes(kind, &bytes).unwrap(),
+                quality: (kind == HashKind::Pdq).then_some(90),
+            });
+        }
+    }
+    (
+        NewImage {
+            sha256: format!("{i:064x}"),
+            format: "jpeg".into(),
+            width: Some(4000),
+            height: Some(3000),
+            bytes: 4_000_000,
+            metadata_json: "{}".into(),
+            thumb: None,
+            hashes,
+        },
+        Sighting {
+            location: format!("/synthetic/{i}.jpg"),
+            source: "synthetic".into(),
+            url: None,
+            first_seen: "2020-01-01T00:00:00Z".into(),
+            first_seen_from: "given".into(),
+        },
+    )
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let location =
+        std::path::PathBuf::from(args.get(1).expect("archive location (postgres://...)"));
+    let n: u64 = args.get(2).map_or(1_000_000, |a| a.parse().unwrap());
+    let writers: u64 = args.get(3).map_or(2, |a| a.parse().unwrap());
+    let shown = retrace::archive::display_location(&location);
+
+    let have = Archive::open(&location).unwrap().image_count().unwrap();
+    if have < n {
+        eprintln!("{shown}: {have} images, inserting up to {n} with {writers} writers ...");
+        let done = AtomicU64::new(0);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for w in 0..writers {
+                let (location, done) = (&location, &done);
+                s.spawn(move || {
+                    let mut a = Archive::open(location).unwrap();
+                    let mine: Vec<u64> = (have..n).filter(|i| i % writers == w).collect();
+                    for chunk in mine.chunks(64) {
+                        let batch: Vec<_> = chunk.iter().map(|&i| picture(i)).collect();
+                        a.record_batch(&batch).unwrap();
+                        let d = done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        if (d + chunk.len() as u64) / 100_000 != d / 100_000 {
+                            eprintln!(
+                                "  {} images, {:.0} images/s",
+                                have + d + chunk.len() as u64,
+                                (d + chunk.len() as u64) as f64 / start.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                });
+            }
+        });
+        let secs = start.elapsed().as_secs_f64();
+        let added = done.load(Ordering::Relaxed);
+        let rows = added * picture(0).0.hashes.len() as u64;
+        println!(
+            "insert: {added} images ({rows} hash rows) in {secs:.0} s with {writers} writers: {:.0} images/s, {:.0} hash rows/s",
+            added as f64 / secs,
+            rows as f64 / secs
+        );
+    }
+
+    // A worker starting: connect, load every current hash into the index once.
+    let rss0 = status_mb("VmRSS:");
+    let (start, cpu0) = (Instant::now(), cpu_s());
+    let archive = Archive::open(&location).unwrap();
+    let config = Config {
+        archive_refresh: Some(Duration::ZERO),
+        ..Config::default()
+    };
+    let engine = Engine::new(config, Some(archive)).unwrap();
+    let (load, load_cpu) = (start.elapsed().as_secs_f64(), cpu_s() - cpu0);
+    let images = engine.archive_images();
+    println!(
+        "worker load: {images} images in {load:.1} s wall / {load_cpu:.1} s CPU; RSS +{:.0} MB ({:.0} MB now, peak {:.0} MB)",
+        status_mb("VmRSS:") - rss0,
+        status_mb("VmRSS:"),
+        status_mb("VmHWM:")
+    );
+
+    // Following when nothing is new: the cost every picture pays at most once a second.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        assert_eq!(engine.follow_archive().unwrap(), 0);
+        idle.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "follow, nothing new: p50 {:.2} ms, p99 {:.2} ms (200 calls)",
+        percentile(&mut idle, 0.5),
+        percentile(&mut idle, 0.99)
+    );
+
+    // Another worker records one picture; how long until this one has it indexed.
+    let mut other = Archive::open(&location).unwrap();
+    let mut lag = Vec::new();
+    let base = n + 10_000_000 + (images % 1_000_000) * 100;
+    for k in 0..20 {
+        other.record_batch(&[picture(base + k)]).unwrap();
+        let committed = Instant::now();
+        loop {
+            if engine.follow_archive().unwrap() > 0 {
+                break;
+            }
+        }
+        lag.push(committed.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "one picture recorded by another worker, indexed here after: p50 {:.2} ms, max {:.2} ms (20 trials; add the refresh interval, 1 s by default, for a running worker)",
+        percentile(&mut lag, 0.5),
+        percentile(&mut lag, 1.0)
+    );
+
+    // A worker that fell behind by 10 000 pictures catches up incrementally.
+    let behind = 10_000u64;
+    let start_insert = base + 100;
+    for chunk in (start_insert..start_insert + behind)
+        .collect::<Vec<_>>()
+        .chunks(64)
+    {
+        let batch: Vec<_> = chunk.iter().map(|&i| picture(i)).collect();
+        other.record_batch(&batch).unwrap();
+    }
+    let (t, cpu0) = (Instant::now(), cpu_s());
+    let got = engine.follow_archive().unwrap();
+    println!(
+        "catching up {got} new images: {:.2} s wall / {:.2} s CPU (a full reload took {load:.1} s)",
+        t.elapsed().as_secs_f64(),
+        cpu_s() - cpu0
+    );
+    println!("archive now {} images", engine.archive_images());
+}

@@ -1,0 +1,502 @@
+//! The archive in a SQLite file: WAL so readers go on while one process writes,
+//! a busy timeout so a concurrent writer waits instead of failing, `BEGIN
+//! IMMEDIATE` for every write so writers queue up front (and ids become visible
+//! in the order they were given), `PRAGMA user_version` as the schema version.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{
+    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink, KnownImage, Loaded,
+    NewImage, Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
+};
+use crate::error::{Error, Result};
+
+/// Numbered migrations; index + 1 is the schema version they lead to.
+pub(super) const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/sqlite/0002_watched_files.sql"),
+];
+
+pub(super) struct SqliteArchive {
+    conn: Connection,
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Archive(e.to_string())
+}
+
+impl SqliteArchive {
+    pub(super) fn open(path: &Path) -> Result<SqliteArchive> {
+        SqliteArchive::setup(Connection::open(path).map_err(db)?)
+    }
+
+    pub(super) fn in_memory() -> Result<SqliteArchive> {
+        SqliteArchive::setup(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn setup(conn: Connection) -> Result<SqliteArchive> {
+        // WAL lets readers go on while one process writes; the busy timeout turns
+        // a concurrent writer into a wait instead of "database is locked".
+        conn.busy_timeout(Duration::from_secs(60)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let mut archive = SqliteArchive { conn };
+        archive.migrate()?;
+        Ok(archive)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let version: u32 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Archive(format!(
+                "archive schema version {version} is newer than this retrace understands ({SCHEMA_VERSION}); upgrade retrace"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    /// Hand each current hash row of `rows` to `f`, its region borrowed from
+    /// SQLite's row buffer; kind and stamp are compared in place.
+    fn each_hash_row(mut rows: rusqlite::Rows<'_>, f: &mut HashSink) -> Result<()> {
+        while let Some(row) = rows.next().map_err(db)? {
+            let text = |i| row.get_ref(i).ok().and_then(|v| v.as_str().ok());
+            let blob = row.get_ref(4).ok().and_then(|v| v.as_blob().ok());
+            let (Some(kind), Some(stamp), Some(region), Some(blob), Ok(id)) =
+                (text(1), text(2), text(3), blob, row.get::<_, i64>(0))
+            else {
+                continue;
+            };
+            let Some(bits) = current_bits(kind, stamp, blob) else {
+                continue;
+            };
+            let quality = row.get::<_, Option<u8>>(5).ok().flatten();
+            f(id, region, bits, quality);
+        }
+        Ok(())
+    }
+}
+
+impl ArchiveBackend for SqliteArchive {
+    fn record_batch(&mut self, items: &[(NewImage, Sighting)]) -> Result<Vec<Recorded>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let now = now_iso();
+        let mut out = Vec::with_capacity(items.len());
+        for (image, sighting) in items {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM images WHERE sha256 = ?1",
+                    [&image.sha256],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let (id, recorded) = match existing {
+                Some(id) => (id, Recorded::AlreadyKnown),
+                None => {
+                    tx.execute(
+                        "INSERT INTO images (sha256, format, width, height, bytes, metadata_json, thumb, first_seen, added_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        params![
+                            image.sha256,
+                            image.format,
+                            image.width,
+                            image.height,
+                            image.bytes as i64,
+                            image.metadata_json,
+                            image.thumb,
+                            sighting.first_seen,
+                            now
+                        ],
+                    )
+                    .map_err(db)?;
+                    let id = tx.last_insert_rowid();
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO hashes (image_id, kind, stamp, region, bits, quality)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )
+                        .map_err(db)?;
+                    for h in &image.hashes {
+                        stmt.execute(params![
+                            id,
+                            h.bits.kind.name(),
+                            h.bits.kind.stamp(),
+                            h.region,
+                            h.bits.to_bytes(),
+                            h.quality
+                        ])
+                        .map_err(db)?;
+                    }
+                    (id, Recorded::Added)
+                }
+            };
+            tx.execute(
+                "INSERT OR IGNORE INTO sightings (image_id, location, source, url, first_seen, first_seen_from, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    sighting.location,
+                    sighting.source,
+                    sighting.url,
+                    sighting.first_seen,
+                    sighting.first_seen_from,
+                    now
+                ],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "UPDATE images SET first_seen = (SELECT MIN(first_seen) FROM sightings WHERE image_id = ?1) WHERE id = ?1",
+                [id],
+            )
+            .map_err(db)?;
+            out.push(recorded);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn lookup_sha256(&self, sha256: &str) -> Result<Option<i64>> {
+        self.conn
+            .query_row("SELECT id FROM images WHERE sha256 = ?1", [sha256], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)
+    }
+
+    fn known_image(&self, id: i64) -> Result<Option<KnownImage>> {
+        self.conn
+            .query_row(
+                "SELECT i.id, i.sha256, i.format, i.width, i.height, i.metadata_json,
+                        s.location, s.source, s.url, s.first_seen, s.first_seen_from,
+                        (SELECT COUNT(*) FROM sightings WHERE image_id = i.id)
+                 FROM images i JOIN sightings s ON s.image_id = i.id
+                 WHERE i.id = ?1
+                 ORDER BY s.first_seen ASC, s.id ASC LIMIT 1",
+                [id],
+                |r| {
+                    Ok(KnownImage {
+                        id: r.get(0)?,
+                        sha256: r.get(1)?,
+                        format: r.get(2)?,
+                        width: r.get(3)?,
+                        height: r.get(4)?,
+                        metadata_json: r.get(5)?,
+                        earliest: Sighting {
+                            location: r.get(6)?,
+                            source: r.get(7)?,
+                            url: r.get(8)?,
+                            first_seen: r.get(9)?,
+                            first_seen_from: r.get(10)?,
+                        },
+                        sightings: r.get::<_, i64>(11)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn sightings(&self, id: i64) -> Result<Vec<Sighting>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT location, source, url, first_seen, first_seen_from FROM sightings
+                 WHERE image_id = ?1 ORDER BY first_seen ASC, id ASC",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(Sighting {
+                    location: r.get(0)?,
+                    source: r.get(1)?,
+                    url: r.get(2)?,
+                    first_seen: r.get(3)?,
+                    first_seen_from: r.get(4)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+    }
+
+    fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row("SELECT thumb FROM images WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(db)
+    }
+
+    fn image_hashes(&self, id: i64) -> Result<Vec<StoredHash>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, stamp, region, bits, quality FROM hashes WHERE image_id = ?1
+                 ORDER BY kind, region",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Option<u8>>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, stamp, region, bits, quality) = row.map_err(db)?;
+            if let Some(bits) = current_bits(&kind, &stamp, &bits) {
+                out.push(StoredHash {
+                    region,
+                    bits,
+                    quality,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One pass over the table in storage order (`NOT INDEXED`: the stamp index
+    /// would turn the read into one random lookup per row), inside one read
+    /// transaction so that the highest id and the rows come from one snapshot.
+    fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded> {
+        let tx = self.conn.unchecked_transaction().map_err(db)?;
+        let (last_id, images): (i64, i64) = tx
+            .query_row(
+                "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM images",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db)?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT image_id, kind, stamp, region, bits, quality FROM hashes NOT INDEXED",
+                )
+                .map_err(db)?;
+            SqliteArchive::each_hash_row(stmt.query([]).map_err(db)?, f)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(Loaded {
+            last_id,
+            images: images as u64,
+        })
+    }
+
+    fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since> {
+        let tx = self.conn.unchecked_transaction().map_err(db)?;
+        let (last_id, images): (Option<i64>, i64) = tx
+            .query_row(
+                "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM images WHERE id > ?1 ORDER BY id LIMIT ?2)",
+                params![after, max_images],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db)?;
+        let mut since = Since {
+            last_id: last_id.unwrap_or(after),
+            images: images as u64,
+            rows: Vec::new(),
+        };
+        if since.images > 0 {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT image_id, kind, stamp, region, bits, quality FROM hashes
+                     WHERE image_id > ?1 AND image_id <= ?2 ORDER BY image_id, kind, region",
+                )
+                .map_err(db)?;
+            let rows: &mut Vec<HashRow> = &mut since.rows;
+            SqliteArchive::each_hash_row(
+                stmt.query(params![after, since.last_id]).map_err(db)?,
+                &mut |id, region, bits, quality| rows.push((id, region.to_string(), bits, quality)),
+            )?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(since)
+    }
+
+    fn image_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM images", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(db)
+    }
+
+    fn info(&self) -> Result<ArchiveInfo> {
+        let schema_version: u32 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        let images = self.image_count()?;
+        let (sightings, min, max): (i64, Option<String>, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), MIN(first_seen), MAX(first_seen) FROM sightings",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(db)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stamp, COUNT(*) FROM hashes GROUP BY stamp ORDER BY stamp")
+            .map_err(db)?;
+        let hash_stamps = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        Ok(ArchiveInfo {
+            path: Default::default(),
+            schema_version,
+            images,
+            sightings: sightings as u64,
+            first_seen_min: min,
+            first_seen_max: max,
+            hash_stamps,
+        })
+    }
+
+    fn watched(&self, path: &[u8]) -> Result<Option<(u64, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT size, mtime_ns FROM watched_files WHERE path = ?1",
+                [path],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn mark_watched(
+        &self,
+        path: &[u8],
+        size: u64,
+        mtime_ns: i64,
+        sha256: Option<&str>,
+        report: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO watched_files (path, size, mtime_ns, sha256, report, processed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![path, size as i64, mtime_ns, sha256, report, now_iso()],
+            )
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    fn watched_count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM watched_files", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(db)
+    }
+
+    fn integrity_check(&self) -> Result<()> {
+        let answer: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(db)?;
+        if answer == "ok" {
+            Ok(())
+        } else {
+            Err(Error::Archive(format!("integrity check: {answer}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{image, seen};
+    use super::*;
+    use crate::hash::HashKind;
+
+    #[test]
+    fn loading_skips_other_stamps_kinds_and_damaged_bits() {
+        let mut a = SqliteArchive::in_memory().unwrap();
+        a.record_batch(&[(image("aa"), seen("/a.jpg", "2020-01-01T00:00:00Z"))])
+            .unwrap();
+        let id = a.lookup_sha256("aa").unwrap().unwrap();
+        let insert = |kind: &str, stamp: &str, region: &str, bits: &[u8]| {
+            a.conn
+                .execute(
+                    "INSERT INTO hashes (image_id, kind, stamp, region, bits) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![id, kind, stamp, region, bits],
+                )
+                .unwrap();
+        };
+        insert("phash", "phash:older:v0", "c70", &[0; 8]);
+        insert("nohash", HashKind::Phash.stamp(), "c50", &[0; 8]);
+        insert("pdq", HashKind::Pdq.stamp(), "tl70", &[0; 8]); // 64 bits, PDQ has 256
+        insert("dhash", HashKind::Dhash.stamp(), "tr70", &[0xAB; 8]);
+        let mut got = Vec::new();
+        let loaded = a
+            .load_current_hashes(&mut |i, region, bits, _| {
+                got.push((i, region.to_string(), bits.kind))
+            })
+            .unwrap();
+        got.sort_by(|x, y| x.1.cmp(&y.1));
+        let want = vec![
+            (id, "full".to_string(), HashKind::Phash),
+            (id, "tr70".to_string(), HashKind::Dhash),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(
+            loaded,
+            Loaded {
+                last_id: id,
+                images: 1
+            }
+        );
+        // Following from before the image finds the same rows, through the index.
+        let since = a.hashes_since(0, 10).unwrap();
+        let mut rows: Vec<_> = since
+            .rows
+            .iter()
+            .map(|(i, r, b, _)| (*i, r.clone(), b.kind))
+            .collect();
+        rows.sort_by(|x, y| x.1.cmp(&y.1));
+        assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_nothing_behind() {
+        let mut a = SqliteArchive::in_memory().unwrap();
+        // Simulate a write error after the image rows of the batch are inserted:
+        // without the sightings table every sighting insert fails.
+        a.conn.execute_batch("DROP TABLE sightings").unwrap();
+        let batch = [
+            (image("bb"), seen("b.jpg", "2020-01-01")),
+            (image("cc"), seen("c.jpg", "2020-01-02")),
+        ];
+        assert!(a.record_batch(&batch).is_err());
+        assert_eq!(a.image_count().unwrap(), 0);
+    }
+}
