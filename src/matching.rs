@@ -169,7 +169,11 @@ struct HashVerdict {
 fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Option<HashVerdict> {
     let mut best: Option<(f32, HashVerdict)> = None;
     let mut strong_somewhere = false;
-    for ((vi, region), d) in &c.pairs {
+    // In a fixed order, so that equal ranks resolve the same way on every run
+    // (the map's order is random): the first view, then the region name.
+    let mut pairs: Vec<_> = c.pairs.iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    for ((vi, region), d) in pairs {
         let variant = &variants[*vi];
         let pdq_ok = variant
             .hashes

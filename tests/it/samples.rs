@@ -140,3 +140,30 @@ fn the_archive_keeps_camera_dates_and_catalogue_sources() {
     assert_eq!(r["earliest_copy"]["exact"], true);
     assert_eq!(r["earliest_copy"]["first_seen"], "2008-04-20T19:12:06");
 }
+
+/// The same picture against the same archive gives the same report, run after
+/// run: each process seeds its hash maps differently, so an order that leaked
+/// from one (a tie between two views resolved by iteration order) shows up as a
+/// different `evidence` or `region` from one run to the next.
+#[test]
+fn the_same_check_gives_the_same_report_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    for name in [
+        "china_resave.png",
+        "storm_crop_caption_640.jpg",
+        "dune_screenshot.jpg",
+    ] {
+        let f = samples().join("incoming").join(name);
+        let mut first: Option<serde_json::Value> = None;
+        for _ in 0..4 {
+            let out = run(retrace(Some(&db)).args(["check", "--json"]).arg(&f));
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(!r["matches"].as_array().unwrap().is_empty(), "{name}");
+            match &first {
+                None => first = Some(r),
+                Some(f) => assert_eq!(&r, f, "{name}: a second run reported differently"),
+            }
+        }
+    }
+}
