@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests: a temp dir per test and a command
 //! builder for the real `retrace` binary.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -261,5 +262,47 @@ pub fn wait_bounded(
             panic!("retrace did not finish within {limit:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A running `retrace serve` on an ephemeral loopback port, killed when dropped.
+pub struct Served {
+    child: Child,
+    pub addr: String,
+    // Kept open: serve may print more lines, and a closed pipe would fail them.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Served {
+    /// Spawn `cmd` (a `retrace … serve --bind 127.0.0.1:0 …` command) and wait
+    /// for the line that names the address it listens on.
+    pub fn spawn(cmd: &mut Command) -> Served {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start retrace serve");
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .filter(|a| a.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Served {
+            child,
+            addr,
+            _stdout: stdout,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

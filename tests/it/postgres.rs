@@ -8,9 +8,8 @@
 //! missing server is a failure.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
@@ -515,50 +514,15 @@ fn a_worker_killed_mid_ingest_leaves_whole_batches_and_a_rerun_completes() {
     );
 }
 
-struct Serve {
-    child: Child,
-    addr: String,
-    // Kept open: serve prints more lines, and a closed pipe would kill it.
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Serve {
-    fn start(archive: &Path, refresh_ms: &str) -> Serve {
-        let mut child = retrace(Some(archive))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--archive-refresh-ms",
-                refresh_ms,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .filter(|a| a.starts_with("127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Serve {
-            child,
-            addr,
-            _stdout: stdout,
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `retrace serve` following `archive` every `refresh_ms`.
+fn serve_following(archive: &Path, refresh_ms: &str) -> Served {
+    Served::spawn(retrace(Some(archive)).args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--archive-refresh-ms",
+        refresh_ms,
+    ]))
 }
 
 /// A long-running worker B (`serve`) learns what worker A (`archive add`)
@@ -573,9 +537,9 @@ fn catch_up(archive: &Path) -> f64 {
     // B starts on an archive that holds other pictures only.
     let out = add(archive, &other, "2020-01-01").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let b = Serve::start(archive, "500");
+    let b = serve_following(archive, "500");
     let copy = std::fs::read(samples().join("incoming/storm_recompressed_q65.jpg")).unwrap();
-    let check = |b: &Serve| {
+    let check = |b: &Served| {
         let r = http(&b.addr, "POST", "/v1/check", &[], &copy).unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
         let v = r.json();

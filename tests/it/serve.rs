@@ -1,45 +1,35 @@
 //! `retrace serve` over real HTTP on loopback: the real binary on an ephemeral
 //! port, spoken to with plain std TCP (no client crate), with the sample archive.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Stdio};
+
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
-struct Server {
-    child: Child,
-    addr: String,
+struct Server(Served);
+
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(db: &Path, dir: &Path, extra: &[&str]) -> Server {
         let token = dir.join("token");
         std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-        let mut child = retrace(Some(db))
-            .args(["serve", "--bind", "127.0.0.1:0", "--token-file"])
-            .arg(&token)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start retrace serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .filter(|a| a.starts_with("127.0.0.1:"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server { child, addr }
+        Server(Served::spawn(
+            retrace(Some(db))
+                .args(["serve", "--bind", "127.0.0.1:0", "--token-file"])
+                .arg(&token)
+                .args(extra),
+        ))
     }
 
     fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
@@ -48,13 +38,6 @@ impl Server {
 
     fn get(&self, path: &str) -> HttpResponse {
         http(&self.addr, "GET", path, &[], b"").expect("GET")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
