@@ -5,32 +5,18 @@
 //! cargo run --example jpeg_tables -- ../shared/ref/photos samples
 //! ```
 
+use std::path::PathBuf;
+
 use retrace::container::read_container;
+use retrace::discover::{discover, WalkOptions};
 use retrace::limits::Limits;
 use retrace::read::{sniff, Format};
 
-fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    if p.is_dir() {
-        let mut v: Vec<_> = std::fs::read_dir(p)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        v.sort();
-        for c in v {
-            walk(&c, out);
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-}
-
 fn main() {
-    let mut files = Vec::new();
-    for a in std::env::args().skip(1) {
-        walk(std::path::Path::new(&a), &mut files);
-    }
+    let roots: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let (found, _) = discover(&roots, &WalkOptions::default());
+    let mut files: Vec<PathBuf> = found.into_iter().map(|c| c.path).collect();
+    files.sort();
     let limits = Limits::default();
     for f in files {
         let Ok(bytes) = std::fs::read(&f) else {

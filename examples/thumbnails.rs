@@ -11,29 +11,12 @@ use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 use retrace::decode::{decode, orient};
+use retrace::discover::{discover, WalkOptions};
 use retrace::hash::compute;
 use retrace::limits::Limits;
 use retrace::metadata::{exif_thumbnail, read_metadata};
 use retrace::read::{read_file, Blob};
 use retrace::thumbnail::{compare, Thresholds, ThumbnailComparison};
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
-        {
-            out.push(p);
-        }
-    }
-}
 
 /// A named edit of the main picture.
 type Edit = fn(&DynamicImage) -> DynamicImage;
@@ -122,10 +105,16 @@ fn main() {
     } else {
         args
     };
-    let mut files = Vec::new();
-    for d in &dirs {
-        walk(d, &mut files);
-    }
+    let (found, _) = discover(&dirs, &WalkOptions::default());
+    let mut files: Vec<PathBuf> = found
+        .into_iter()
+        .map(|c| c.path)
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| x.eq_ignore_ascii_case("jpg") || x.eq_ignore_ascii_case("jpeg"))
+        })
+        .collect();
     files.sort();
     let limits = Limits::default();
     let items: Vec<Item> = files.iter().filter_map(|p| load(p, &limits)).collect();
