@@ -18,36 +18,9 @@ use retrace::hash::variants::ARCHIVE_WINDOWS;
 use retrace::hash::HashKind;
 use retrace::pipeline::{Config, Engine};
 
-/// splitmix64: reproducible without a dependency.
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn vm_hwm_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-/// CPU seconds (user + system) this process has used: on a shared machine the
-/// wall clock also counts other people's compiles.
-fn cpu_s() -> f64 {
-    // SAFETY: getrusage fills the struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
 
 fn build(path: &Path, n: u64) {
     // Migrations and pragmas as retrace sets them.
@@ -160,6 +133,6 @@ fn main() {
         picture.file_name().unwrap().to_string_lossy(),
         checked.as_secs_f64(),
         checked_cpu,
-        vm_hwm_mb()
+        status_mb("VmHWM:")
     );
 }

@@ -18,13 +18,9 @@ use retrace::hash::{HashBits, HashKind};
 use retrace::index::MemoryIndex;
 use retrace::matching::MatchParams;
 
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+#[path = "support/mod.rs"]
+mod support;
+use support::*;
 
 fn random(kind: HashKind, s: &mut u64) -> HashBits {
     let mut words = [0u64; 4];
