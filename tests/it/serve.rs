@@ -41,6 +41,22 @@ impl Server {
     }
 }
 
+/// The HTML page of the Storm sample's copy: served as HTML under the
+/// script-free policy, with its verdict.
+fn assert_storm_page(page: &HttpResponse) {
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    assert!(page
+        .text()
+        .contains("This picture was first seen on 2008-04-20"));
+}
+
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(samples().join(name)).unwrap()
 }
@@ -116,17 +132,7 @@ fn serve_checks_records_then_matches_the_recorded_picture() {
     // Its HTML page is served from the recent checks.
     let page = s.get(&format!("/v1/report/{sha}"));
     assert_eq!(page.status, 200);
-    assert!(page
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/html"));
-    assert!(page
-        .header("content-security-policy")
-        .unwrap()
-        .contains("default-src 'none'"));
-    assert!(page
-        .text()
-        .contains("This picture was first seen on 2008-04-20"));
+    assert_storm_page(&page);
     assert_eq!(s.get(&format!("/v1/report/{}", "0".repeat(64))).status, 404);
     assert_eq!(s.get("/v1/report/not-a-hash").status, 400);
 
@@ -374,17 +380,7 @@ fn serve_report_dir_keeps_pages_across_a_restart() {
     );
     let page = s.get(&format!("/v1/report/{sha}"));
     assert_eq!(page.status, 200, "{}", page.text());
-    assert!(page
-        .header("content-type")
-        .unwrap()
-        .starts_with("text/html"));
-    assert!(page
-        .header("content-security-policy")
-        .unwrap()
-        .contains("default-src 'none'"));
-    assert!(page
-        .text()
-        .contains("This picture was first seen on 2008-04-20"));
+    assert_storm_page(&page);
     let json = s.get(&format!("/v1/report/{}.json", sha.to_uppercase()));
     assert_eq!(json.status, 200, "{}", json.text());
     assert_eq!(json.header("content-type"), Some("application/json"));
