@@ -72,6 +72,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Override of `MatchParams::align_unsupported`.
     pub align_unsupported: Option<usize>,
+    /// Override of `MatchParams::refine_unsupported`.
+    pub refine_unsupported: Option<usize>,
 }
 
 impl Default for Options {
@@ -88,6 +90,7 @@ impl Default for Options {
             dump: None,
             only: Vec::new(),
             align_unsupported: None,
+            refine_unsupported: None,
         }
     }
 }
@@ -120,6 +123,13 @@ fn parse_args() -> Result<Options, String> {
                         .ok_or("--align-unsupported needs a number")?,
                 )
             }
+            "--refine-unsupported" => {
+                o.refine_unsupported = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .ok_or("--refine-unsupported needs a number")?,
+                )
+            }
             "--threads" => {
                 o.threads = args
                     .next()
@@ -129,7 +139,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N]"
                 );
                 std::process::exit(0);
             }
@@ -1038,6 +1048,9 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
     let mut config = Config::default();
     if let Some(n) = opts.align_unsupported {
         config.matching.align_unsupported = n;
+    }
+    if let Some(n) = opts.refine_unsupported {
+        config.matching.refine_unsupported = n;
     }
     let engine = Engine::new(config, Some(archive)).map_err(|e| e.to_string())?;
 

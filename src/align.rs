@@ -446,12 +446,93 @@ impl Default for AlignParams {
 /// the archive one (see [`QUERY_SIDE`]); the comparison runs at the coarser of the
 /// two resolutions where they overlap.
 pub fn align(query: &Thumb, archive: &Thumb, params: &AlignParams) -> Option<Alignment> {
-    if !query.is_valid() || !archive.is_valid() || params.transforms.is_empty() {
+    align_prepared(&PreparedQuery::new(query)?, archive, params)
+}
+
+/// The query side of [`align`], made once per incoming picture and reused for
+/// every archive candidate: its pyramid and its contrast-normalised resamplings
+/// depend only on the query and the scale, not on the archive picture. Matching
+/// aligns up to a few dozen candidates per picture, and without this each of
+/// them rebuilt the same query grids.
+///
+/// Holds a cache that grows with the scales visited (bounded by the scale range
+/// and pyramid depth, a few MB for a [`QUERY_SIDE`] query); drop it with the
+/// picture. Not `Sync`: one picture is matched on one thread.
+pub struct PreparedQuery<'a> {
+    thumb: &'a Thumb,
+    /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
+    qpyr: Vec<Plane>,
+    /// Contrast-normalised resampled queries by (scale index, level).
+    qcache: RefCell<HashMap<(i32, usize), Rc<Level>>>,
+}
+
+impl<'a> PreparedQuery<'a> {
+    /// `None` when the thumbnail is inconsistent (see [`Thumb::from_bytes`]).
+    pub fn new(thumb: &'a Thumb) -> Option<PreparedQuery<'a>> {
+        if !thumb.is_valid() {
+            return None;
+        }
+        let mut qpyr = vec![thumb.plane()];
+        while qpyr.last()?.w.min(qpyr.last()?.h) >= 2 * MIN_LEVEL_SIDE {
+            let next = qpyr.last()?.half();
+            qpyr.push(next);
+        }
+        Some(PreparedQuery {
+            thumb,
+            qpyr,
+            qcache: RefCell::new(HashMap::new()),
+        })
+    }
+}
+
+/// [`align`] with the query side already prepared; the same result.
+pub fn align_prepared(
+    query: &PreparedQuery<'_>,
+    archive: &Thumb,
+    params: &AlignParams,
+) -> Option<Alignment> {
+    search(query, archive, params)?.finish()
+}
+
+/// The first half of [`align`]: the coarse search over every scale, transform
+/// and offset. Its best correlation ranks candidates far better than their hash
+/// distances do, at about half the cost of a whole alignment, so a caller with
+/// many unlikely candidates can search them all and finish only the best few
+/// (see `MatchParams::refine_unsupported`). `search(..)?.finish()` is exactly
+/// [`align_prepared`].
+pub fn search<'a>(
+    query: &'a PreparedQuery<'a>,
+    archive: &'a Thumb,
+    params: &'a AlignParams,
+) -> Option<Searched<'a>> {
+    if !archive.is_valid() || params.transforms.is_empty() {
         return None;
     }
     let mut ctx = Ctx::new(query, archive, params)?;
     ctx.si_range = ctx.scale_range();
-    ctx.run()
+    let cands = ctx.coarse();
+    Some(Searched { ctx, cands })
+}
+
+/// A coarse search waiting to be refined and scored; see [`search`].
+pub struct Searched<'a> {
+    ctx: Ctx<'a>,
+    cands: Vec<Cand>,
+}
+
+impl Searched<'_> {
+    /// Best normalised cross-correlation of the coarse search (−1..1), `None`
+    /// when no scale and offset had texture enough to correlate. Only for
+    /// ranking candidates against each other: unrelated pictures reach 0.6–0.8
+    /// at the coarse level, so it decides nothing alone.
+    pub fn coarse_score(&self) -> Option<f32> {
+        self.cands.first().map(|c| c.ncc)
+    }
+
+    /// Refine, polish and score the coarse candidates: the rest of [`align`].
+    pub fn finish(self) -> Option<Alignment> {
+        self.ctx.finish(self.cands)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1047,14 +1128,14 @@ struct Ctx<'a> {
     params: &'a AlignParams,
     query: &'a Thumb,
     archive: &'a Thumb,
+    /// Query pyramid and resampling cache, shared across candidates.
+    prepared: &'a PreparedQuery<'a>,
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
-    qpyr: Vec<Plane>,
+    qpyr: &'a [Plane],
     /// Archive pyramids per searched transform, contrast-normalised (search).
     apyr: Vec<Vec<Level>>,
     /// The same, raw luma (scoring).
     araw: Vec<Vec<Plane>>,
-    /// Contrast-normalised resampled queries by (scale index, level).
-    qcache: RefCell<HashMap<(i32, usize), Rc<Level>>>,
     qw: f64,
     qh: f64,
     /// Scale-index range searched (refinement may not leave it).
@@ -1070,12 +1151,12 @@ struct Window {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(query: &'a Thumb, archive: &'a Thumb, params: &'a AlignParams) -> Option<Ctx<'a>> {
-        let mut qpyr = vec![query.plane()];
-        while qpyr.last()?.w.min(qpyr.last()?.h) >= 2 * MIN_LEVEL_SIDE {
-            let next = qpyr.last()?.half();
-            qpyr.push(next);
-        }
+    fn new(
+        prepared: &'a PreparedQuery<'a>,
+        archive: &'a Thumb,
+        params: &'a AlignParams,
+    ) -> Option<Ctx<'a>> {
+        let query = prepared.thumb;
         let mut base = vec![archive.plane()];
         while base.last()?.w.min(base.last()?.h) >= 2 * MIN_LEVEL_SIDE {
             let next = base.last()?.half();
@@ -1098,10 +1179,10 @@ impl<'a> Ctx<'a> {
             params,
             query,
             archive,
-            qpyr,
+            prepared,
+            qpyr: &prepared.qpyr,
             apyr,
             araw,
-            qcache: RefCell::new(HashMap::new()),
             qw: f64::from(query.width),
             qh: f64::from(query.height),
             si_range: (0, 0),
@@ -1111,7 +1192,7 @@ impl<'a> Ctx<'a> {
     /// The whole query, contrast-normalised, on the archive grid of `level` at
     /// scale index `si` (cached: the coarse search reuses it for every transform).
     fn query(&self, si: i32, level: usize) -> Option<Rc<Level>> {
-        if let Some(q) = self.qcache.borrow().get(&(si, level)) {
+        if let Some(q) = self.prepared.qcache.borrow().get(&(si, level)) {
             return Some(Rc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
@@ -1123,7 +1204,10 @@ impl<'a> Ctx<'a> {
             ow,
             oh,
         ))));
-        self.qcache.borrow_mut().insert((si, level), Rc::clone(&q));
+        self.prepared
+            .qcache
+            .borrow_mut()
+            .insert((si, level), Rc::clone(&q));
         Some(q)
     }
 
@@ -1222,7 +1306,8 @@ impl<'a> Ctx<'a> {
         (lo, hi)
     }
 
-    fn run(&self) -> Option<Alignment> {
+    /// Coarse search: the best few (scale, transform, offset) candidates, best first.
+    fn coarse(&self) -> Vec<Cand> {
         let p = self.params;
         let (aw, ah) = (
             f64::from(self.archive.width),
@@ -1300,7 +1385,13 @@ impl<'a> Ctx<'a> {
                 eprintln!("coarse {c:?} s={:.3}", scale_of(c.si));
             }
         }
+        cands
+    }
 
+    /// Refine the coarse candidates level by level, polish and score them.
+    fn finish(&self, cands: Vec<Cand>) -> Option<Alignment> {
+        let step = grid_steps(f64::from(self.params.coarse_scale_step.max(1.01)));
+        let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
         // Refine level by level, halving the field after each round so that only a
         // few candidates pay for the full-resolution comparison.
         if std::env::var_os("ALIGN_COARSE_ONLY").is_some() {

@@ -55,6 +55,13 @@ pub struct MatchParams {
     /// crop or a screenshot its nearest neighbour, so the far ones are nearly
     /// always unrelated pictures.
     pub align_unsupported: usize,
+    /// Of those unsupported candidates, all get the aligner's coarse search
+    /// and only this many, best coarse correlation first, are refined and
+    /// scored. The coarse correlation ranks the original of a crop or a
+    /// screenshot first far more often than hash distances do (see README,
+    /// "How many candidates the aligner tries"), and refining is about half
+    /// of each alignment's cost.
+    pub refine_unsupported: usize,
     /// Thumbnail alignment settings.
     pub align: AlignParams,
     /// Whether a confident alignment needs a hash of some view to agree too
@@ -76,6 +83,7 @@ impl Default for MatchParams {
             nearest_per_view: 3,
             max_candidates: 24,
             align_unsupported: 24,
+            refine_unsupported: 8,
             align: AlignParams::default(),
             alignment_needs_hash_support: true,
         }
@@ -309,6 +317,55 @@ fn describe_alignment(a: &align::Alignment) -> String {
     }
 }
 
+/// Align the candidates no hash supports, within the budget of
+/// [`MatchParams`]: the first `align_unsupported` in rank order get the coarse
+/// search, the `refine_unsupported` best of those by coarse correlation are
+/// finished. At most that many coarse searches are held at once.
+fn refine_unsupported(
+    prepared: Option<&align::PreparedQuery<'_>>,
+    judged: &[(i64, Option<HashVerdict>)],
+    exact_id: Option<i64>,
+    lookup: &dyn Lookup,
+    params: &MatchParams,
+) -> Result<HashMap<i64, Option<align::Alignment>>> {
+    let mut out = HashMap::new();
+    let Some(pq) = prepared else {
+        return Ok(out);
+    };
+    let ids: Vec<i64> = judged
+        .iter()
+        .filter(|(id, v)| {
+            Some(*id) != exact_id && v.as_ref().is_none_or(|v| v.confidence.is_none())
+        })
+        .map(|(id, _)| *id)
+        .take(params.align_unsupported)
+        .collect();
+    let mut thumbs = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        if let Some(t) = lookup.thumb(id)?.and_then(|b| Thumb::from_bytes(&b)) {
+            thumbs.push((id, t));
+        }
+    }
+    let keep = params.refine_unsupported;
+    // Best first; among equal scores the better-ranked candidate.
+    let mut best: Vec<(f32, usize, align::Searched<'_>)> = Vec::new();
+    for (i, (_, t)) in thumbs.iter().enumerate() {
+        let Some(searched) = align::search(pq, t, &params.align) else {
+            continue;
+        };
+        let Some(score) = searched.coarse_score() else {
+            continue;
+        };
+        best.push((score, i, searched));
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        best.truncate(keep);
+    }
+    for (_, i, searched) in best {
+        out.insert(thumbs[i].0, searched.finish());
+    }
+    Ok(out)
+}
+
 /// Find the archived pictures that the query is a copy of, best first.
 pub fn find_matches(
     query: &Query<'_>,
@@ -359,8 +416,8 @@ pub fn find_matches(
     order.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
     order.truncate(params.max_candidates);
 
-    let mut out = Vec::new();
-    let mut unsupported_aligned = 0;
+    // The hash verdict of every candidate, from all of its stored hashes.
+    let mut judged = Vec::with_capacity(order.len());
     for (id, _) in order {
         let Some(c) = candidates.get_mut(&id) else {
             continue;
@@ -385,9 +442,15 @@ pub fn find_matches(
                 }
             }
         }
-        let c = &*c;
-        let exact = Some(id) == exact_id;
         let verdict = judge_hashes(c, query.variants, params);
+        judged.push((id, verdict));
+    }
+    let prepared = query.thumb.and_then(align::PreparedQuery::new);
+    let mut refined = refine_unsupported(prepared.as_ref(), &judged, exact_id, lookup, params)?;
+
+    let mut out = Vec::new();
+    for (id, verdict) in judged {
+        let exact = Some(id) == exact_id;
         let mut confidence = verdict.as_ref().and_then(|v| v.confidence);
         let mut evidence = verdict
             .as_ref()
@@ -424,71 +487,68 @@ pub fn find_matches(
             evidence.insert(0, "identical bytes (same SHA-256)".into());
         } else if confidence != Some(Confidence::Confirmed) {
             // The hashes alone did not settle it: align the thumbnails.
-            let unsupported = confidence.is_none();
-            if unsupported {
-                unsupported_aligned += 1;
-            }
-            let try_align = !unsupported || unsupported_aligned <= params.align_unsupported;
-            let archived = if try_align { lookup.thumb(id)? } else { None };
-            if let (Some(qt), Some(bytes)) = (query.thumb, archived) {
-                if let Some(at) = Thumb::from_bytes(&bytes) {
-                    if let Some(a) = align::align(qt, &at, &params.align) {
-                        if a.confident {
-                            // Alignment is one signal; a confirmation needs a
-                            // second, independent one as strong as a whole-frame
-                            // confirmation (some view's hashes within the confirm
-                            // thresholds of some region's). Two weak signals do
-                            // not make a strong one: different exposures of one
-                            // scene (an HDR bracket) align well and sit just past
-                            // the hashes' confirm line. Alone it asks a person to look.
-                            let hash_support = verdict.as_ref().is_some_and(|v| v.strong_somewhere);
-                            let loose_hashes = confidence.is_some();
-                            confidence =
-                                Some(if hash_support || !params.alignment_needs_hash_support {
-                                    Confidence::Confirmed
-                                } else {
-                                    Confidence::Possible
-                                });
-                            transform = a.transform.as_str().to_string();
-                            evidence.push(format!(
-                                "thumbnail alignment: score {:.2}, correlation {:.2}, scale {:.2}{}",
-                                a.score,
-                                a.ncc,
-                                a.scale,
-                                if hash_support {
-                                    ", with hash support"
-                                } else if loose_hashes {
-                                    "; hashes agree only loosely, so only possible"
-                                } else {
-                                    "; no hash agreed, so only possible"
-                                }
-                            ));
-                            let full = |r: &align::Region| r.w * r.h > 0.95;
-                            region =
-                                (!(full(&a.query_region) && full(&a.archive_region))).then(|| {
-                                    MatchRegion {
-                                        query: Rect {
-                                            x: a.query_region.x,
-                                            y: a.query_region.y,
-                                            w: a.query_region.w,
-                                            h: a.query_region.h,
-                                        },
-                                        archive: Rect {
-                                            x: a.archive_region.x,
-                                            y: a.archive_region.y,
-                                            w: a.archive_region.w,
-                                            h: a.archive_region.h,
-                                        },
-                                        description: describe_alignment(&a),
-                                    }
-                                });
-                        } else if confidence.is_some() {
-                            evidence.push(format!(
-                                "thumbnail alignment inconclusive: score {:.2}, correlation {:.2}",
-                                a.score, a.ncc
-                            ));
+            let alignment = if confidence.is_none() {
+                refined.remove(&id).flatten()
+            } else {
+                match (prepared.as_ref(), lookup.thumb(id)?) {
+                    (Some(pq), Some(bytes)) => Thumb::from_bytes(&bytes)
+                        .and_then(|at| align::align_prepared(pq, &at, &params.align)),
+                    _ => None,
+                }
+            };
+            if let Some(a) = alignment {
+                if a.confident {
+                    // Alignment is one signal; a confirmation needs a
+                    // second, independent one as strong as a whole-frame
+                    // confirmation (some view's hashes within the confirm
+                    // thresholds of some region's). Two weak signals do
+                    // not make a strong one: different exposures of one
+                    // scene (an HDR bracket) align well and sit just past
+                    // the hashes' confirm line. Alone it asks a person to look.
+                    let hash_support = verdict.as_ref().is_some_and(|v| v.strong_somewhere);
+                    let loose_hashes = confidence.is_some();
+                    confidence = Some(if hash_support || !params.alignment_needs_hash_support {
+                        Confidence::Confirmed
+                    } else {
+                        Confidence::Possible
+                    });
+                    transform = a.transform.as_str().to_string();
+                    evidence.push(format!(
+                        "thumbnail alignment: score {:.2}, correlation {:.2}, scale {:.2}{}",
+                        a.score,
+                        a.ncc,
+                        a.scale,
+                        if hash_support {
+                            ", with hash support"
+                        } else if loose_hashes {
+                            "; hashes agree only loosely, so only possible"
+                        } else {
+                            "; no hash agreed, so only possible"
                         }
-                    }
+                    ));
+                    let full = |r: &align::Region| r.w * r.h > 0.95;
+                    region = (!(full(&a.query_region) && full(&a.archive_region))).then(|| {
+                        MatchRegion {
+                            query: Rect {
+                                x: a.query_region.x,
+                                y: a.query_region.y,
+                                w: a.query_region.w,
+                                h: a.query_region.h,
+                            },
+                            archive: Rect {
+                                x: a.archive_region.x,
+                                y: a.archive_region.y,
+                                w: a.archive_region.w,
+                                h: a.archive_region.h,
+                            },
+                            description: describe_alignment(&a),
+                        }
+                    });
+                } else if confidence.is_some() {
+                    evidence.push(format!(
+                        "thumbnail alignment inconclusive: score {:.2}, correlation {:.2}",
+                        a.score, a.ncc
+                    ));
                 }
             }
         }

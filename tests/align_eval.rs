@@ -889,3 +889,67 @@ fn debug_pair() {
         eprintln!("{}", describe(&got));
     }
 }
+
+/// Matching prepares the query once and reuses it for every candidate, and it
+/// searches coarsely first and finishes only some: neither may change what a
+/// plain `align` of the same pair finds, whatever the order of the candidates.
+#[test]
+fn prepared_query_and_staged_search_give_plain_results() {
+    use retrace::align::{align_prepared, search, PreparedQuery};
+    let Some(root) = ref_dir() else {
+        eprintln!(
+            "SKIP prepared_query_and_staged_search_give_plain_results: ../shared/ref not found"
+        );
+        return;
+    };
+    let params = AlignParams::default();
+    // Four photos, read directly: decoding all of `photos` is slow in debug builds.
+    let manifest = std::fs::read_to_string(root.join("photos/MANIFEST.tsv")).unwrap();
+    let imgs: Vec<DynamicImage> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| load(&root.join(l.split('\t').next()?)))
+        .take(4)
+        .collect();
+    assert_eq!(imgs.len(), 4, "four readable photos in the manifest");
+    let archive: Vec<Thumb> = imgs.iter().map(Thumb::from_image).collect();
+    let original = &imgs[2];
+    let (shot, _) = screenshot(original, 7);
+    let crop = crop_frac(
+        original,
+        Region {
+            x: 0.3,
+            y: 0.2,
+            w: 0.55,
+            h: 0.6,
+        },
+    );
+    for (what, copy) in [("screenshot", shot), ("crop", crop)] {
+        let q = Thumb::from_image_with_side(&copy, QUERY_SIDE);
+        let plain: Vec<Option<Alignment>> = archive.iter().map(|a| align(&q, a, &params)).collect();
+        assert!(
+            plain[2].as_ref().is_some_and(|a| a.confident),
+            "{what}: the original itself is not confident: {}",
+            describe(&plain[2])
+        );
+        for reversed in [false, true] {
+            let pq = PreparedQuery::new(&q).unwrap();
+            let mut order: Vec<usize> = (0..archive.len()).collect();
+            if reversed {
+                order.reverse();
+            }
+            for &i in &order {
+                let staged = search(&pq, &archive[i], &params).and_then(|s| s.finish());
+                assert_eq!(
+                    staged, plain[i],
+                    "{what}: staged search vs align, archive {i}"
+                );
+                let shared = align_prepared(&pq, &archive[i], &params);
+                assert_eq!(
+                    shared, plain[i],
+                    "{what}: shared query vs align, archive {i}"
+                );
+            }
+        }
+    }
+}
