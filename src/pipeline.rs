@@ -305,6 +305,23 @@ impl Engine {
                     decode::contain(|| crate::thumbnail::compare(mh, size, timg, t)).ok();
             }
         }
+        if let Some((entry, pimg, h)) = self.examine_preview(blob, &meta) {
+            for (k, v) in hashes_json(&h) {
+                report.hashes.insert(format!("preview_{k}"), v);
+            }
+            if let (Some(main), Some(mh)) = (&working, &hashes) {
+                let size = (main.width(), main.height());
+                let t = &self.config.thumbnail;
+                report.preview_comparison = decode::contain(|| {
+                    crate::thumbnail::PreviewComparison {
+                        mpf_entry: entry.number,
+                        type_code: entry.type_code,
+                        comparison: crate::thumbnail::compare(mh, size, &pimg, t),
+                    }
+                })
+                .ok();
+            }
+        }
         report.metadata = Some(meta.clone());
         Examined {
             report,
@@ -329,6 +346,35 @@ impl Engine {
         let img = decode::orient(d.working, meta.orientation);
         let h = decode::contain(|| hash::compute(&img)).ok()?;
         Some((img, h))
+    }
+
+    /// Decode and hash the MPF preview, the larger copy cameras and phones
+    /// append after the picture: like the EXIF thumbnail it often survives an
+    /// edit of the picture. Any failure just means no preview.
+    fn examine_preview(
+        &self,
+        blob: &Blob,
+        meta: &Metadata,
+    ) -> Option<(crate::mpf::MpfImage, DynamicImage, Hashes)> {
+        let (entry, bytes) = metadata::mpf_preview(&blob.bytes, meta)?;
+        let preview = Blob::from_bytes(bytes.to_vec());
+        let limits = &self.config.limits;
+        let d = decode::decode(&preview, limits).ok()?;
+        if d.width.min(d.height) < 32 {
+            return None;
+        }
+        // Each picture of a multi-picture file is a complete Exif JPEG, and
+        // cameras give the preview an APP1 of its own (ExifTool's -ee reads it
+        // as a document of its own): its Orientation says how its pixels are
+        // stored. Without one, it was stored as the main picture was.
+        let own = decode::contain(|| {
+            metadata::read_metadata(&preview.bytes, Format::Jpeg, limits).orientation
+        })
+        .ok()
+        .flatten();
+        let img = decode::orient(d.working, own.or(meta.orientation));
+        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        Some((entry.clone(), img, h))
     }
 
     /// Match against the archive and assess: the finished report.
@@ -428,6 +474,7 @@ impl Engine {
             claim,
             unmatchable,
             thumbnail: report.thumbnail_comparison.as_ref(),
+            preview: report.preview_comparison.as_ref(),
         });
         for m in &thumbnail_only {
             report.findings.insert(

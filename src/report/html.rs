@@ -398,6 +398,20 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             Some(&format!("{f}, {w}×{hh}, {} bytes", r.bytes.unwrap_or(0))),
         )?;
     }
+    if let Some(t) = &r.thumbnail_comparison {
+        row(out, "EXIF thumbnail", Some(&super::text::comparison(t)))?;
+    }
+    if let Some(p) = &r.preview_comparison {
+        row(
+            out,
+            "MPF preview",
+            Some(&format!(
+                "entry {}: {}",
+                p.mpf_entry,
+                super::text::comparison(&p.comparison)
+            )),
+        )?;
+    }
     row(out, "SHA-256", r.sha256.as_deref())?;
     writeln!(out, "</table>")?;
 

@@ -76,6 +76,29 @@ fn sev(s: Severity) -> &'static str {
     }
 }
 
+/// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
+/// in one line. Numbers only: nothing here comes from the file as text.
+pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
+    let d = t
+        .distance
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{}: {}×{}, aspect {:.2} vs {:.2} for the main picture ({d})",
+        if t.same_picture {
+            "same picture"
+        } else {
+            "ANOTHER picture or framing"
+        },
+        t.width,
+        t.height,
+        t.aspect_thumbnail,
+        t.aspect_main
+    )
+}
+
 /// The `check` page: verdict, findings, metadata, other matches, hashes, errors.
 pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
     writeln!(out, "{}", esc(&r.path))?;
@@ -206,6 +229,18 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
             "  {:<12} {f}, {w}×{h}, {} bytes",
             "Image",
             r.bytes.unwrap_or(0)
+        )?;
+    }
+    if let Some(t) = &r.thumbnail_comparison {
+        writeln!(out, "  {:<12} {}", "Thumbnail", comparison(t))?;
+    }
+    if let Some(p) = &r.preview_comparison {
+        writeln!(
+            out,
+            "  {:<12} MPF entry {}: {}",
+            "Preview",
+            p.mpf_entry,
+            comparison(&p.comparison)
         )?;
     }
     if let Some(s) = &r.sha256 {
