@@ -221,8 +221,7 @@ pub(crate) fn read_index(
                 == Some(&[0xFF, 0xD8][..]);
         // ExifTool's choice: the first large thumbnail with a place and a size,
         // usable or not (a broken first one is reported, not replaced).
-        let preview =
-            !preview_chosen && offset != 0 && size != 0 && is_preview_type(type_code);
+        let preview = !preview_chosen && offset != 0 && size != 0 && is_preview_type(type_code);
         preview_chosen |= preview;
         let name = type_name(type_code);
         if size > 0 && !in_file {
@@ -259,9 +258,25 @@ mod tests {
     /// An MPF segment body (after `MPF\0`) listing `entries` as
     /// (attributes, size, offset), big- or little-endian.
     fn segment(big: bool, entries: &[(u32, u32, u32)]) -> Vec<u8> {
-        let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-        let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-        let mut b = if big { b"MM\0*".to_vec() } else { b"II*\0".to_vec() };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut b = if big {
+            b"MM\0*".to_vec()
+        } else {
+            b"II*\0".to_vec()
+        };
         b.extend(w32(8));
         b.extend(w16(3));
         let list_at = 8 + 2 + 3 * 12 + 4;
@@ -319,7 +334,10 @@ mod tests {
                     (0, 60, false, false, false),
                 ]
             );
-            assert_eq!(ix.images[1].type_name, "Large Thumbnail (full HD equivalent)");
+            assert_eq!(
+                ix.images[1].type_name,
+                "Large Thumbnail (full HD equivalent)"
+            );
             assert_eq!(w.len(), 1, "{w:?}");
             assert!(w[0].contains("image 4") && w[0].contains("past the end"));
         }
@@ -366,7 +384,10 @@ mod tests {
         let ix = read_index(&seg, 0, &file, &mut w);
         assert_eq!(ix.images.len(), MAX_MPF_ENTRIES);
         assert!(ix.truncated);
-        assert!(w.iter().any(|m| m.contains("claims 16000000 bytes")), "{w:?}");
+        assert!(
+            w.iter().any(|m| m.contains("claims 16000000 bytes")),
+            "{w:?}"
+        );
         // Offsets and sizes at the top of the range do not wrap around.
         let seg = segment(false, &[(0x010001, u32::MAX, u32::MAX)]);
         let mut w = Vec::new();

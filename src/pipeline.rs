@@ -312,14 +312,13 @@ impl Engine {
             if let (Some(main), Some(mh)) = (&working, &hashes) {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
-                report.preview_comparison = decode::contain(|| {
-                    crate::thumbnail::PreviewComparison {
+                report.preview_comparison =
+                    decode::contain(|| crate::thumbnail::PreviewComparison {
                         mpf_entry: entry.number,
                         type_code: entry.type_code,
                         comparison: crate::thumbnail::compare(mh, size, &pimg, t),
-                    }
-                })
-                .ok();
+                    })
+                    .ok();
             }
         }
         report.metadata = Some(meta.clone());

@@ -549,7 +549,10 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
     let e = engine();
     let base = fixture("mpf/same.jpg");
     let whole = analyse(&e, "mpf.jpg", base.clone());
-    assert!(whole.preview_comparison.is_some(), "the preview is compared");
+    assert!(
+        whole.preview_comparison.is_some(),
+        "the preview is compared"
+    );
     let seg = segment_ranges(&base, 0xE2)[0].clone();
     assert_eq!(&base[seg.start..seg.start + 4], b"MPF\0");
     // make.py's layout: TIFF header after `MPF\0`, the entry list 50 bytes on.
@@ -568,8 +571,18 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
     for k in 0..8 {
         let cut = primary_len + (base.len() - primary_len) * k / 8;
         let r = check(&format!("cut at {cut}"), base[..cut].to_vec());
-        let warnings = &r.metadata.as_ref().unwrap().container.as_ref().unwrap().warnings;
-        assert!(warnings.iter().any(|w| w.contains("past the end")), "{warnings:?}");
+        let warnings = &r
+            .metadata
+            .as_ref()
+            .unwrap()
+            .container
+            .as_ref()
+            .unwrap()
+            .warnings;
+        assert!(
+            warnings.iter().any(|w| w.contains("past the end")),
+            "{warnings:?}"
+        );
         assert!(r.preview_comparison.is_none());
     }
     // The segment cut short (its length field follows): the index is read
@@ -594,8 +607,18 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
     // A million entries claimed: the two the segment holds are read, and
     // the claim is a warning.
     let r = check("a million entries", patch(count_field, 16_000_000));
-    let warnings = &r.metadata.as_ref().unwrap().container.as_ref().unwrap().warnings;
-    assert!(warnings.iter().any(|w| w.contains("claims 16000000 bytes")), "{warnings:?}");
+    let warnings = &r
+        .metadata
+        .as_ref()
+        .unwrap()
+        .container
+        .as_ref()
+        .unwrap()
+        .warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("claims 16000000 bytes")),
+        "{warnings:?}"
+    );
     assert!(r.preview_comparison.is_some());
     for (what, bytes) in [
         ("offset overflow", patch(preview + 8, 0xFFFF_FFF0)),
@@ -613,7 +636,11 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
         for _ in 0..1 + rng.next() % 4 {
             let span = (seg.end - tiff) + (base.len() - primary_len);
             let mut i = (rng.next() % span as u64) as usize;
-            i = if i < seg.end - tiff { tiff + i } else { primary_len + i - (seg.end - tiff) };
+            i = if i < seg.end - tiff {
+                tiff + i
+            } else {
+                primary_len + i - (seg.end - tiff)
+            };
             b[i] ^= 1 << (rng.next() % 8);
         }
         check("bit flips", b);

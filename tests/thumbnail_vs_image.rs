@@ -133,7 +133,9 @@ fn a_crop_under_the_old_thumbnail_is_found() {
 // of 58 files and a quarter in 15; the README says so.
 
 fn mpf_fixture(name: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mpf").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mpf")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -176,9 +178,20 @@ fn assert_index_matches_exiftool(name: &str, bytes: &[u8], exiftool: &Value, gro
         assert_eq!(u64::from(m.type_code), kind, "{name} {k}");
         assert_eq!(Some(u64::from(m.size)), g("MPImageLength"), "{name} {k}");
         assert_eq!(Some(m.file_offset), g("MPImageStart"), "{name} {k}");
-        assert_eq!(Some(u64::from(m.attributes >> 27)), g("MPImageFlags"), "{name} {k}");
-        let dependent = [g("DependentImage1EntryNumber"), g("DependentImage2EntryNumber")];
-        assert_eq!(dependent, m.dependent.map(|d| Some(u64::from(d))), "{name} {k}");
+        assert_eq!(
+            Some(u64::from(m.attributes >> 27)),
+            g("MPImageFlags"),
+            "{name} {k}"
+        );
+        let dependent = [
+            g("DependentImage1EntryNumber"),
+            g("DependentImage2EntryNumber"),
+        ];
+        assert_eq!(
+            dependent,
+            m.dependent.map(|d| Some(u64::from(d))),
+            "{name} {k}"
+        );
         listed = k;
         if !grouped {
             break;
@@ -224,7 +237,12 @@ fn a_one_entry_camera_index_matches_exiftool() {
     )
     .unwrap();
     let exiftool = all.iter().find(|r| r["SourceFile"] == name).unwrap();
-    assert_index_matches_exiftool(name, &std::fs::read(root.join(name)).unwrap(), exiftool, false);
+    assert_index_matches_exiftool(
+        name,
+        &std::fs::read(root.join(name)).unwrap(),
+        exiftool,
+        false,
+    );
 }
 
 #[test]
@@ -234,7 +252,11 @@ fn an_index_pointing_past_the_end_is_a_warning() {
     let bytes = mpf_fixture("ExifTool.jpg");
     let r = analyse(bytes);
     let c = r.metadata.as_ref().unwrap().container.as_ref().unwrap();
-    let past: Vec<_> = c.warnings.iter().filter(|w| w.contains("past the end")).collect();
+    let past: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.contains("past the end"))
+        .collect();
     assert_eq!(past.len(), 2, "{:?}", c.warnings);
     assert!(r.preview_comparison.is_none());
     assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -256,7 +278,11 @@ fn the_preview_is_compared_with_the_main_picture() {
             .unwrap_or_else(|| panic!("{name}: no preview compared"));
         assert_eq!(p.mpf_entry, 2, "{name}");
         assert_eq!(p.comparison.same_picture, same, "{name}: {p:?}");
-        assert_eq!(codes(&r).contains(&"preview_mismatch"), !same, "{name}: {p:?}");
+        assert_eq!(
+            codes(&r).contains(&"preview_mismatch"),
+            !same,
+            "{name}: {p:?}"
+        );
         assert!(r.hashes.contains_key("preview_pdq"), "{name}");
         assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
     }
@@ -277,7 +303,10 @@ fn a_preview_is_oriented_by_its_own_exif_else_by_the_main_pictures() {
     for name in ["rotated-own.jpg", "rotated-inherit.jpg"] {
         let r = analyse(mpf_fixture(name));
         let p = &r.preview_comparison.as_ref().unwrap().comparison;
-        assert!(p.aspect_main > 1.4 && p.aspect_thumbnail > 1.4, "{name}: {p:?}");
+        assert!(
+            p.aspect_main > 1.4 && p.aspect_thumbnail > 1.4,
+            "{name}: {p:?}"
+        );
     }
 }
 
@@ -287,9 +316,52 @@ fn a_gain_map_is_never_a_preview() {
     // extracts no PreviewImage.
     assert_eq!(exiftool_of("gainmap.jpg")["MPImage2:MPImageType"], 0);
     let r = analyse(mpf_fixture("gainmap.jpg"));
-    let j = r.metadata.as_ref().unwrap().container.as_ref().unwrap().jpeg.as_ref().unwrap();
+    let j = r
+        .metadata
+        .as_ref()
+        .unwrap()
+        .container
+        .as_ref()
+        .unwrap()
+        .jpeg
+        .as_ref()
+        .unwrap();
     assert!(j.mpf_images[1].in_file && j.mpf_images[1].jpeg_soi && !j.mpf_images[1].preview);
     assert!(r.preview_comparison.is_none());
     assert!(!codes(&r).contains(&"preview_mismatch"));
     assert!(!codes(&r).contains(&"thumbnail_mismatch"));
+}
+
+#[test]
+fn check_and_html_pages_show_the_preview_comparison() {
+    let r = analyse(mpf_fixture("cropped.jpg"));
+    let mut text = Vec::new();
+    retrace::report::text::write_check(&mut text, &r).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("[warn] preview_mismatch: The MPF preview (entry 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  Preview      MPF entry 2: ANOTHER picture or framing: 240×160"),
+        "{text}"
+    );
+    // The type names are ExifTool's for the codes it reads in this file.
+    assert!(
+        text.contains("  MPF          2 picture(s) listed: Baseline MP Primary Image, Large Thumbnail (full HD equivalent)\n"),
+        "{text}"
+    );
+    let mut html = Vec::new();
+    retrace::report::html::write_page(&mut html, &r, &Default::default()).unwrap();
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains("<tr><th>MPF preview</th><td>entry 2: ANOTHER picture or framing"),
+        "{html}"
+    );
+    // An index the file no longer fits says so.
+    let r = analyse(mpf_fixture("ExifTool.jpg"));
+    let mut text = Vec::new();
+    retrace::report::text::write_check(&mut text, &r).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("; 2 not where the index says"), "{text}");
 }

@@ -378,6 +378,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             }
             if let Some(j) = &c.jpeg {
                 row(out, "Encoder", j.encoder.as_deref())?;
+                row(out, "MPF", super::text::mpf_summary(j).as_deref())?;
             }
         }
         let n = meta.exif.len();

@@ -76,6 +76,31 @@ fn sev(s: Severity) -> &'static str {
     }
 }
 
+/// The MPF index in one line: what it lists and how much of it the file
+/// still holds. `None` without an index.
+pub(crate) fn mpf_summary(j: &crate::container::JpegStructure) -> Option<String> {
+    if j.mpf_images.is_empty() {
+        return None;
+    }
+    let kinds = j
+        .mpf_images
+        .iter()
+        .map(|m| m.type_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let misfit = j.mpf_images.iter().filter(|m| !m.jpeg_soi).count();
+    Some(format!(
+        "{} picture(s) listed: {kinds}{}{}",
+        j.mpf_images.len(),
+        if j.mpf_images_truncated { ", …" } else { "" },
+        if misfit > 0 {
+            format!("; {misfit} not where the index says (the file was cut or rewritten)")
+        } else {
+            String::new()
+        }
+    ))
+}
+
 /// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
 /// in one line. Numbers only: nothing here comes from the file as text.
 pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
@@ -198,6 +223,7 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
                     enc.push_str(", progressive");
                 }
                 row(out, "Encoder", Some(enc))?;
+                row(out, "MPF", mpf_summary(j))?;
             }
             if let Some(x) = &c.xmp {
                 row(out, "XMP tool", x.creator_tool.clone())?;
