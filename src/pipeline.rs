@@ -76,6 +76,8 @@ pub struct Examined {
     pub mtime: Option<SystemTime>,
     /// The embedded EXIF thumbnail, decoded and oriented, with its hashes.
     pub thumbnail: Option<(DynamicImage, Hashes)>,
+    /// The MPF preview, decoded and oriented, with its hashes.
+    pub preview: Option<(DynamicImage, Hashes)>,
 }
 
 /// The stages with their configuration and, optionally, an archive.
@@ -100,6 +102,25 @@ fn stage_error(stage: &str, e: &Error) -> StageError {
     StageError {
         stage: stage.to_string(),
         message,
+    }
+}
+
+/// The smaller copies a file carries of its own picture, matched against the
+/// archive besides the main picture.
+#[derive(Debug, Clone, Copy)]
+enum Embedded {
+    /// The EXIF (IFD1) thumbnail.
+    Thumbnail,
+    /// The MPF preview.
+    Preview,
+}
+
+impl Embedded {
+    fn name(self) -> &'static str {
+        match self {
+            Embedded::Thumbnail => "the embedded EXIF thumbnail",
+            Embedded::Preview => "the MPF preview",
+        }
     }
 }
 
@@ -244,6 +265,7 @@ impl Engine {
                     hashes: None,
                     mtime,
                     thumbnail: None,
+                    preview: None,
                 }
             }
         }
@@ -305,8 +327,9 @@ impl Engine {
                     decode::contain(|| crate::thumbnail::compare(mh, size, timg, t)).ok();
             }
         }
-        if let Some((entry, pimg, h)) = self.examine_preview(blob, &meta) {
-            for (k, v) in hashes_json(&h) {
+        let preview = self.examine_preview(blob, &meta);
+        if let Some((entry, pimg, h)) = &preview {
+            for (k, v) in hashes_json(h) {
                 report.hashes.insert(format!("preview_{k}"), v);
             }
             if let (Some(main), Some(mh)) = (&working, &hashes) {
@@ -316,7 +339,7 @@ impl Engine {
                     decode::contain(|| crate::thumbnail::PreviewComparison {
                         mpf_entry: entry.number,
                         type_code: entry.type_code,
-                        comparison: crate::thumbnail::compare(mh, size, &pimg, t),
+                        comparison: crate::thumbnail::compare(mh, size, pimg, t),
                     })
                     .ok();
             }
@@ -329,6 +352,7 @@ impl Engine {
             hashes,
             mtime: None,
             thumbnail,
+            preview: preview.map(|(_, img, h)| (img, h)),
         }
     }
 
@@ -404,7 +428,7 @@ impl Engine {
             report.errors.push(stage_error("match", &e));
         }
         let mut unmatchable = None;
-        let mut thumbnail_only = Vec::new();
+        let mut embedded_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
             let (variants, thumb) = match (&ex.working, &ex.hashes) {
                 (Some(img), Some(h)) => {
@@ -432,7 +456,14 @@ impl Engine {
                 Ok(m) => report.matches = m,
                 Err(e) => report.errors.push(stage_error("match", &e)),
             }
-            if let Some((timg, th)) = &ex.thumbnail {
+            // The embedded copies often keep the picture as it was before a
+            // crop or an edit: what they match and the main picture does not
+            // is reported as theirs.
+            for (copy, via) in [
+                (&ex.thumbnail, Embedded::Thumbnail),
+                (&ex.preview, Embedded::Preview),
+            ] {
+                let Some((timg, th)) = copy else { continue };
                 let tv = decode::contain(|| variants::query_variants(timg, th)).unwrap_or_default();
                 let tt = decode::contain(|| Thumb::from_image(timg)).ok();
                 let tq = Query {
@@ -448,10 +479,9 @@ impl Engine {
                             }
                             m.evidence.insert(
                                 0,
-                                "found through the embedded EXIF thumbnail, not the main picture"
-                                    .into(),
+                                format!("found through {}, not the main picture", via.name()),
                             );
-                            thumbnail_only.push(m.clone());
+                            embedded_only.push((via, m.clone()));
                             report.matches.push(m);
                         }
                         report.matches.sort_by(|a, b| {
@@ -475,14 +505,22 @@ impl Engine {
             thumbnail: report.thumbnail_comparison.as_ref(),
             preview: report.preview_comparison.as_ref(),
         });
-        for m in &thumbnail_only {
+        for (via, m) in &embedded_only {
+            let (code, what, short) = match via {
+                Embedded::Thumbnail => (
+                    "thumbnail_earlier_copy",
+                    "The embedded EXIF thumbnail",
+                    "thumbnail",
+                ),
+                Embedded::Preview => ("preview_earlier_copy", "The MPF preview", "preview"),
+            };
             report.findings.insert(
                 0,
                 crate::evidence::Finding::new(
-                    "thumbnail_earlier_copy",
+                    code,
                     crate::evidence::Severity::High,
                     format!(
-                        "The embedded EXIF thumbnail matches an archived picture that the main picture does not: first seen {} ({}). The thumbnail often keeps the picture as it was before a crop or an edit.",
+                        "{what} matches an archived picture that the main picture does not: first seen {} ({}). The {short} often keeps the picture as it was before a crop or an edit.",
                         m.first_seen, m.path
                     ),
                 ),
@@ -645,6 +683,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             hashes: None,
             mtime: None,
             thumbnail: None,
+            preview: None,
         }
     })
 }
