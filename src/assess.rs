@@ -147,6 +147,8 @@ pub struct Inputs<'a> {
     pub unmatchable: Option<String>,
     /// The embedded thumbnail compared with the main picture, when both decoded.
     pub thumbnail: Option<&'a crate::thumbnail::ThumbnailComparison>,
+    /// The MPF preview compared with the main picture, when both decoded.
+    pub preview: Option<&'a crate::thumbnail::PreviewComparison>,
 }
 
 /// Turn the evidence into findings, most severe first.
@@ -261,6 +263,9 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         date_inconsistent(meta, &mut f);
         if let Some(t) = input.thumbnail.filter(|t| !t.same_picture) {
             f.push(thumbnail_mismatch(t));
+        }
+        if let Some(p) = input.preview.filter(|p| !p.comparison.same_picture) {
+            f.push(preview_mismatch(p));
         }
         if let Some(gps) = &meta.gps {
             f.push(Finding::new(
@@ -506,6 +511,31 @@ fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
     )
 }
 
+/// A sibling of `thumbnail_mismatch` rather than the same code: the two are
+/// separate evidence (an editor may keep one and drop the other), both can
+/// fire on one file, and a reader filtering on either code keeps its meaning.
+fn preview_mismatch(p: &crate::thumbnail::PreviewComparison) -> Finding {
+    let t = &p.comparison;
+    let d = t
+        .distance
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
+    Finding::new(
+        "preview_mismatch",
+        Severity::Warning,
+        format!(
+            "The MPF preview (entry {}, the larger copy the camera or phone appended after the picture) shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the preview may show the earlier version.",
+            p.mpf_entry,
+            if framing { " or framing" } else { "" },
+            t.aspect_main,
+            t.aspect_thumbnail
+        ),
+    )
+}
+
 /// GPS position against the claimed place.
 fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Finding>) {
     let Some(gps) = meta.and_then(|m| m.gps.as_ref()) else {
@@ -719,6 +749,7 @@ mod tests {
             claim: &claim,
             unmatchable: None,
             thumbnail: None,
+            preview: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(codes.contains(&"earlier_copy"));
@@ -746,6 +777,7 @@ mod tests {
             claim: &Claim::default(),
             unmatchable: None,
             thumbnail: None,
+            preview: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(!codes.contains(&"earlier_copy"));
@@ -763,6 +795,7 @@ mod tests {
             claim: &Claim::default(),
             unmatchable: None,
             thumbnail: None,
+            preview: None,
         });
         assert!(f.iter().all(|x| x.code != "edited_with_software"));
     }
@@ -775,6 +808,7 @@ mod tests {
             claim: &Claim::default(),
             unmatchable: None,
             thumbnail: None,
+            preview: None,
         })
     }
 
@@ -957,6 +991,7 @@ mod tests {
             },
             unmatchable: None,
             thumbnail: None,
+            preview: None,
         })
     }
 

@@ -83,6 +83,11 @@ pub struct JpegStructure {
     pub adobe: bool,
     /// APP2 MPF present (multi-picture: phones and cameras store previews there).
     pub mpf: bool,
+    /// The pictures the MPF index lists (at most [`crate::mpf::MAX_MPF_ENTRIES`]),
+    /// each checked against the file; empty without an index.
+    pub mpf_images: Vec<crate::mpf::MpfImage>,
+    /// True when the index lists more pictures than were kept.
+    pub mpf_images_truncated: bool,
     /// APP13 "Photoshop 3.0" present (IPTC and Photoshop resources).
     pub photoshop_irb: bool,
     /// At least one COM segment.
@@ -462,6 +467,14 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                 }
             }
             0xE2 if data.starts_with(b"MPF\0") => {
+                // Only the first index counts: it is the one the primary
+                // picture's reader follows (ExifTool reads the same one).
+                if !j.mpf {
+                    // The TIFF header follows the marker, length and `MPF\0`.
+                    let ix = crate::mpf::read_index(&data[4..], start + 8, bytes, &mut c.warnings);
+                    j.mpf_images = ix.images;
+                    j.mpf_images_truncated = ix.truncated;
+                }
                 j.mpf = true;
                 name.push_str(" MPF");
             }

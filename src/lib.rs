@@ -23,6 +23,7 @@ pub mod index;
 pub mod limits;
 pub mod matching;
 pub mod metadata;
+pub mod mpf;
 pub mod pipeline;
 pub mod read;
 pub mod report;

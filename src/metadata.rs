@@ -147,6 +147,24 @@ pub fn exif_thumbnail<'a>(bytes: &'a [u8], meta: &Metadata) -> Option<&'a [u8]> 
     thumb.starts_with(&[0xFF, 0xD8]).then_some(thumb)
 }
 
+/// The MPF preview (the entry marked `preview` in
+/// `container.jpeg.mpf_images`) and its JPEG bytes: `None` without one, when
+/// its range does not fit `bytes`, or when the range does not start with a
+/// JPEG SOI marker.
+pub fn mpf_preview<'a>(
+    bytes: &'a [u8],
+    meta: &'a Metadata,
+) -> Option<(&'a crate::mpf::MpfImage, &'a [u8])> {
+    let jpeg = meta.container.as_ref()?.jpeg.as_ref()?;
+    let entry = jpeg.mpf_images.iter().find(|m| m.preview)?;
+    let start = usize::try_from(entry.file_offset).ok()?;
+    let end = start.checked_add(usize::try_from(entry.size).ok()?)?;
+    let preview = bytes.get(start..end)?;
+    preview
+        .starts_with(&[0xFF, 0xD8])
+        .then_some((entry, preview))
+}
+
 /// The `image` crate's transform for an EXIF orientation value, `None` when the
 /// value is not 1..=8.
 pub fn orientation_transform(orientation: u16) -> Option<image::metadata::Orientation> {

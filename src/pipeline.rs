@@ -76,6 +76,8 @@ pub struct Examined {
     pub mtime: Option<SystemTime>,
     /// The embedded EXIF thumbnail, decoded and oriented, with its hashes.
     pub thumbnail: Option<(DynamicImage, Hashes)>,
+    /// The MPF preview, decoded and oriented, with its hashes.
+    pub preview: Option<(DynamicImage, Hashes)>,
 }
 
 /// The stages with their configuration and, optionally, an archive.
@@ -100,6 +102,25 @@ fn stage_error(stage: &str, e: &Error) -> StageError {
     StageError {
         stage: stage.to_string(),
         message,
+    }
+}
+
+/// The smaller copies a file carries of its own picture, matched against the
+/// archive besides the main picture.
+#[derive(Debug, Clone, Copy)]
+enum Embedded {
+    /// The EXIF (IFD1) thumbnail.
+    Thumbnail,
+    /// The MPF preview.
+    Preview,
+}
+
+impl Embedded {
+    fn name(self) -> &'static str {
+        match self {
+            Embedded::Thumbnail => "the embedded EXIF thumbnail",
+            Embedded::Preview => "the MPF preview",
+        }
     }
 }
 
@@ -244,6 +265,7 @@ impl Engine {
                     hashes: None,
                     mtime,
                     thumbnail: None,
+                    preview: None,
                 }
             }
         }
@@ -305,6 +327,23 @@ impl Engine {
                     decode::contain(|| crate::thumbnail::compare(mh, size, timg, t)).ok();
             }
         }
+        let preview = self.examine_preview(blob, &meta);
+        if let Some((entry, pimg, h)) = &preview {
+            for (k, v) in hashes_json(h) {
+                report.hashes.insert(format!("preview_{k}"), v);
+            }
+            if let (Some(main), Some(mh)) = (&working, &hashes) {
+                let size = (main.width(), main.height());
+                let t = &self.config.thumbnail;
+                report.preview_comparison =
+                    decode::contain(|| crate::thumbnail::PreviewComparison {
+                        mpf_entry: entry.number,
+                        type_code: entry.type_code,
+                        comparison: crate::thumbnail::compare(mh, size, pimg, t),
+                    })
+                    .ok();
+            }
+        }
         report.metadata = Some(meta.clone());
         Examined {
             report,
@@ -313,6 +352,7 @@ impl Engine {
             hashes,
             mtime: None,
             thumbnail,
+            preview: preview.map(|(_, img, h)| (img, h)),
         }
     }
 
@@ -329,6 +369,35 @@ impl Engine {
         let img = decode::orient(d.working, meta.orientation);
         let h = decode::contain(|| hash::compute(&img)).ok()?;
         Some((img, h))
+    }
+
+    /// Decode and hash the MPF preview, the larger copy cameras and phones
+    /// append after the picture: like the EXIF thumbnail it often survives an
+    /// edit of the picture. Any failure just means no preview.
+    fn examine_preview(
+        &self,
+        blob: &Blob,
+        meta: &Metadata,
+    ) -> Option<(crate::mpf::MpfImage, DynamicImage, Hashes)> {
+        let (entry, bytes) = metadata::mpf_preview(&blob.bytes, meta)?;
+        let preview = Blob::from_bytes(bytes.to_vec());
+        let limits = &self.config.limits;
+        let d = decode::decode(&preview, limits).ok()?;
+        if d.width.min(d.height) < 32 {
+            return None;
+        }
+        // Each picture of a multi-picture file is a complete Exif JPEG, and
+        // cameras give the preview an APP1 of its own (ExifTool's -ee reads it
+        // as a document of its own): its Orientation says how its pixels are
+        // stored. Without one, it was stored as the main picture was.
+        let own = decode::contain(|| {
+            metadata::read_metadata(&preview.bytes, Format::Jpeg, limits).orientation
+        })
+        .ok()
+        .flatten();
+        let img = decode::orient(d.working, own.or(meta.orientation));
+        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        Some((entry.clone(), img, h))
     }
 
     /// Match against the archive and assess: the finished report.
@@ -359,7 +428,7 @@ impl Engine {
             report.errors.push(stage_error("match", &e));
         }
         let mut unmatchable = None;
-        let mut thumbnail_only = Vec::new();
+        let mut embedded_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
             let (variants, thumb) = match (&ex.working, &ex.hashes) {
                 (Some(img), Some(h)) => {
@@ -387,7 +456,14 @@ impl Engine {
                 Ok(m) => report.matches = m,
                 Err(e) => report.errors.push(stage_error("match", &e)),
             }
-            if let Some((timg, th)) = &ex.thumbnail {
+            // The embedded copies often keep the picture as it was before a
+            // crop or an edit: what they match and the main picture does not
+            // is reported as theirs.
+            for (copy, via) in [
+                (&ex.thumbnail, Embedded::Thumbnail),
+                (&ex.preview, Embedded::Preview),
+            ] {
+                let Some((timg, th)) = copy else { continue };
                 let tv = decode::contain(|| variants::query_variants(timg, th)).unwrap_or_default();
                 let tt = decode::contain(|| Thumb::from_image(timg)).ok();
                 let tq = Query {
@@ -403,10 +479,9 @@ impl Engine {
                             }
                             m.evidence.insert(
                                 0,
-                                "found through the embedded EXIF thumbnail, not the main picture"
-                                    .into(),
+                                format!("found through {}, not the main picture", via.name()),
                             );
-                            thumbnail_only.push(m.clone());
+                            embedded_only.push((via, m.clone()));
                             report.matches.push(m);
                         }
                         report.matches.sort_by(|a, b| {
@@ -428,15 +503,24 @@ impl Engine {
             claim,
             unmatchable,
             thumbnail: report.thumbnail_comparison.as_ref(),
+            preview: report.preview_comparison.as_ref(),
         });
-        for m in &thumbnail_only {
+        for (via, m) in &embedded_only {
+            let (code, what, short) = match via {
+                Embedded::Thumbnail => (
+                    "thumbnail_earlier_copy",
+                    "The embedded EXIF thumbnail",
+                    "thumbnail",
+                ),
+                Embedded::Preview => ("preview_earlier_copy", "The MPF preview", "preview"),
+            };
             report.findings.insert(
                 0,
                 crate::evidence::Finding::new(
-                    "thumbnail_earlier_copy",
+                    code,
                     crate::evidence::Severity::High,
                     format!(
-                        "The embedded EXIF thumbnail matches an archived picture that the main picture does not: first seen {} ({}). The thumbnail often keeps the picture as it was before a crop or an edit.",
+                        "{what} matches an archived picture that the main picture does not: first seen {} ({}). The {short} often keeps the picture as it was before a crop or an edit.",
                         m.first_seen, m.path
                     ),
                 ),
@@ -599,6 +683,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             hashes: None,
             mtime: None,
             thumbnail: None,
+            preview: None,
         }
     })
 }

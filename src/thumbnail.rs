@@ -1,4 +1,5 @@
-//! The embedded EXIF thumbnail against the main picture. Cameras write the
+//! The embedded EXIF thumbnail (and the MPF preview, a larger copy cameras and
+//! phones append after the picture) against the main picture. Cameras write the
 //! thumbnail together with the picture; many editors rewrite the picture and
 //! copy the EXIF block unchanged, so a thumbnail that shows something else
 //! (another framing, removed or added content) is the trace of an edit.
@@ -34,6 +35,22 @@ pub struct ThumbnailComparison {
     pub pdq_reliable: bool,
     /// The verdict under [`Thresholds`]: the thumbnail shows the main picture.
     pub same_picture: bool,
+}
+
+/// The MPF preview against the main picture. Part of the report
+/// (`preview_comparison`): the fields of [`ThumbnailComparison`], measured the
+/// same way under the same [`Thresholds`] (`aspect_thumbnail` is the
+/// preview's), plus which MPF entry was compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PreviewComparison {
+    /// The entry's `number` in `metadata.container.jpeg.mpf_images`.
+    pub mpf_entry: u32,
+    /// Its MP type code (`0x010001` VGA or `0x010002` full-HD large thumbnail).
+    pub type_code: u32,
+    /// The comparison itself.
+    #[serde(flatten)]
+    pub comparison: ThumbnailComparison,
 }
 
 /// Distances above which the thumbnail shows another picture or framing.

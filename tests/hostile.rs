@@ -540,13 +540,121 @@ fn exif_thumbnails_survive_truncation_and_bit_flips() {
     assert_no_own_panics();
 }
 
+/// A camera-like multi-picture file (`tests/fixtures/mpf/same.jpg`: a
+/// big-endian MPF index listing the primary and a 240 px preview appended
+/// after it), cut, flipped and given hostile entries. The primary picture is
+/// never touched, so every report must be complete, without errors.
+#[test]
+fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
+    let e = engine();
+    let base = fixture("mpf/same.jpg");
+    let whole = analyse(&e, "mpf.jpg", base.clone());
+    assert!(
+        whole.preview_comparison.is_some(),
+        "the preview is compared"
+    );
+    let seg = segment_ranges(&base, 0xE2)[0].clone();
+    assert_eq!(&base[seg.start..seg.start + 4], b"MPF\0");
+    // make.py's layout: TIFF header after `MPF\0`, the entry list 50 bytes on.
+    let tiff = seg.start + 4;
+    let list = tiff + 50;
+    let be32 = |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let primary_len = be32(&base, list + 4) as usize;
+    let check = |what: &str, bytes: Vec<u8>| {
+        let r = analyse(&e, "mpf.jpg", bytes);
+        assert!(r.errors.is_empty(), "{what}: {:?}", r.errors);
+        assert!(r.hashes.contains_key("pdq"), "{what}");
+        r
+    };
+    // The trailer cut anywhere: the preview is gone or undecodable, and the
+    // index says it points past the end.
+    for k in 0..8 {
+        let cut = primary_len + (base.len() - primary_len) * k / 8;
+        let r = check(&format!("cut at {cut}"), base[..cut].to_vec());
+        let warnings = &r
+            .metadata
+            .as_ref()
+            .unwrap()
+            .container
+            .as_ref()
+            .unwrap()
+            .warnings;
+        assert!(
+            warnings.iter().any(|w| w.contains("past the end")),
+            "{warnings:?}"
+        );
+        assert!(r.preview_comparison.is_none());
+    }
+    // The segment cut short (its length field follows): the index is read
+    // as far as it goes.
+    for keep in [4, 8, 12, 20, 49, 60] {
+        let mut b = base[..tiff + keep - 4].to_vec();
+        let len = (b.len() - seg.start + 2) as u16;
+        b[seg.start - 2..seg.start].copy_from_slice(&len.to_be_bytes());
+        b.extend_from_slice(&base[seg.end..]);
+        check(&format!("segment cut to {keep}"), b);
+    }
+    // Hostile entries: a million entries claimed, an offset that overflows,
+    // a preview pointing into the index itself or at offset 0 (the primary's
+    // own start), a size of 4 GiB.
+    let patch = |at: usize, v: u32| {
+        let mut b = base.clone();
+        b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        b
+    };
+    let count_field = tiff + 8 + 2 + 2 * 12 + 4;
+    let preview = list + 16;
+    // A million entries claimed: the two the segment holds are read, and
+    // the claim is a warning.
+    let r = check("a million entries", patch(count_field, 16_000_000));
+    let warnings = &r
+        .metadata
+        .as_ref()
+        .unwrap()
+        .container
+        .as_ref()
+        .unwrap()
+        .warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("claims 16000000 bytes")),
+        "{warnings:?}"
+    );
+    assert!(r.preview_comparison.is_some());
+    for (what, bytes) in [
+        ("offset overflow", patch(preview + 8, 0xFFFF_FFF0)),
+        ("into the index", patch(preview + 8, 8)),
+        ("offset 0", patch(preview + 8, 0)),
+        ("size 4 GiB", patch(preview + 4, u32::MAX)),
+    ] {
+        let r = check(what, bytes);
+        assert!(r.preview_comparison.is_none(), "{what}");
+    }
+    // Bit flips anywhere in the index and the preview.
+    let mut rng = Rng(0x6D70_6621);
+    for _ in 0..32 {
+        let mut b = base.clone();
+        for _ in 0..1 + rng.next() % 4 {
+            let span = (seg.end - tiff) + (base.len() - primary_len);
+            let mut i = (rng.next() % span as u64) as usize;
+            i = if i < seg.end - tiff {
+                tiff + i
+            } else {
+                primary_len + i - (seg.end - tiff)
+            };
+            b[i] ^= 1 << (rng.next() % 8);
+        }
+        check("bit flips", b);
+    }
+    assert_no_own_panics();
+}
+
 /// The fuzz targets' own entry points (bytes → report, bytes → metadata).
 #[path = "../fuzz/fuzz_targets/common.rs"]
 mod fuzz_entry;
 
 /// Every input committed under `tests/fixtures/fuzz-regressions/<target>/`
 /// (a crash libFuzzer found, kept once fixed) plus the fuzz seeds
-/// (`tests/fixtures/{exif,container,c2pa}`) goes through the same function as
+/// (`tests/fixtures/{exif,container,c2pa,mpf}`) goes through the same function as
 /// that fuzz target, so a crash found once stays a test even where cargo-fuzz
 /// is not installed. Like libFuzzer, this fails on any panic, contained or
 /// not: a contained one shows up as a `decoder panicked` error in the report.
@@ -562,7 +670,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
         v.sort();
         v
     };
-    let seeds: Vec<_> = ["exif", "container", "c2pa"]
+    let seeds: Vec<_> = ["exif", "container", "c2pa", "mpf"]
         .iter()
         .flat_map(|d| files_in(&fixtures.join(d)))
         .collect();
@@ -600,7 +708,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
             ran += 1;
         }
     }
-    // The seeds alone are 18 files, each through both targets.
-    assert!(ran >= 2 * 18, "only {ran} inputs found under {fixtures:?}");
+    // The seeds alone are 25 files, each through both targets.
+    assert!(ran >= 2 * 25, "only {ran} inputs found under {fixtures:?}");
     assert_no_own_panics();
 }

@@ -3,15 +3,23 @@
 //! absent). The edits are made here the way editors make them: the main picture
 //! re-encoded from new pixels while the camera's APP1 EXIF segment, thumbnail
 //! included, is copied unchanged.
+//!
+//! And the MPF preview, on the committed fixtures in `tests/fixtures/mpf`
+//! (real photographs assembled into multi-picture files; see its README): the
+//! index and the preview's bytes are checked against ExifTool's reading of the
+//! same files, the verdicts against how each file was made.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::DynamicImage;
+use retrace::limits::Limits;
+use retrace::metadata::{self, read_metadata};
 use retrace::pipeline::{Config, Engine};
-use retrace::read::Blob;
+use retrace::read::{sha256_hex, Blob, Format};
 use retrace::report::Report;
+use serde_json::Value;
 
 /// Camera JPEGs with their own, unedited EXIF thumbnails.
 const CAMERAS: &[&str] = &[
@@ -123,3 +131,237 @@ fn a_crop_under_the_old_thumbnail_is_found() {
 // Local retouches (a region painted over) are not asserted: measured with
 // `cargo run --example thumbnails`, half the frame painted grey is found in 39
 // of 58 files and a quarter in 15; the README says so.
+
+fn mpf_fixture(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mpf")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// ExifTool 12.57's reading of the MPF fixtures, one object per file
+/// (`tests/fixtures/exiftool/mpf-12.57.json`; the command is in
+/// `tests/fixtures/mpf/README.md`).
+fn exiftool_mpf() -> Vec<Value> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exiftool/mpf-12.57.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn exiftool_of(name: &str) -> Value {
+    exiftool_mpf()
+        .into_iter()
+        .find(|r| r["SourceFile"] == name)
+        .unwrap_or_else(|| panic!("{name}: no ExifTool reading"))
+}
+
+/// retrace's listing against ExifTool's `MPImage<k>` tags (ExifTool gives
+/// `MPImageStart` as a file offset and `MPImageFlags` as the top five bits).
+/// `grouped`: tags read with `-G3:1` (`MPImage2:MPImageType`); else with `-G`
+/// (`MPF:MPImageType`), which keeps only one entry.
+fn assert_index_matches_exiftool(name: &str, bytes: &[u8], exiftool: &Value, grouped: bool) {
+    let meta = read_metadata(bytes, Format::Jpeg, &Limits::default());
+    let j = meta.container.unwrap().jpeg.unwrap();
+    assert!(j.mpf, "{name}");
+    let mut listed = 0;
+    for k in 1.. {
+        let g = |t: &str| {
+            let key = if grouped {
+                format!("MPImage{k}:{t}")
+            } else {
+                format!("MPF:{t}")
+            };
+            exiftool[key].as_u64()
+        };
+        let Some(kind) = g("MPImageType") else { break };
+        let m = &j.mpf_images[k - 1];
+        assert_eq!(m.number as usize, k, "{name}");
+        assert_eq!(u64::from(m.type_code), kind, "{name} {k}");
+        assert_eq!(Some(u64::from(m.size)), g("MPImageLength"), "{name} {k}");
+        assert_eq!(Some(m.file_offset), g("MPImageStart"), "{name} {k}");
+        assert_eq!(
+            Some(u64::from(m.attributes >> 27)),
+            g("MPImageFlags"),
+            "{name} {k}"
+        );
+        let dependent = [
+            g("DependentImage1EntryNumber"),
+            g("DependentImage2EntryNumber"),
+        ];
+        assert_eq!(
+            dependent,
+            m.dependent.map(|d| Some(u64::from(d))),
+            "{name} {k}"
+        );
+        listed = k;
+        if !grouped {
+            break;
+        }
+    }
+    assert!(listed > 0, "{name}: ExifTool lists no MPF image");
+    assert_eq!(j.mpf_images.len(), listed, "{name}");
+}
+
+#[test]
+fn mpf_index_and_preview_bytes_match_exiftool() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exiftool");
+    let tsv = std::fs::read_to_string(dir.join("mpf-preview-12.57.tsv")).unwrap();
+    let mut files = 0;
+    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let [name, len, sha] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("bad line {line:?}")
+        };
+        let bytes = mpf_fixture(name);
+        assert_index_matches_exiftool(name, &bytes, &exiftool_of(name), true);
+        // What retrace takes as the preview is byte for byte what ExifTool
+        // extracts as `-MPF:PreviewImage`, and nothing when ExifTool has none.
+        let meta = read_metadata(&bytes, Format::Jpeg, &Limits::default());
+        match metadata::mpf_preview(&bytes, &meta) {
+            Some((entry, p)) => {
+                assert!(entry.preview, "{name}");
+                assert_eq!(p.len().to_string(), len, "{name}");
+                assert_eq!(sha256_hex(p), sha, "{name}");
+            }
+            None => assert_eq!(len, "0", "{name}: ExifTool extracts a preview"),
+        }
+        files += 1;
+    }
+    assert_eq!(files, 7);
+}
+
+#[test]
+fn a_one_entry_camera_index_matches_exiftool() {
+    let Some(root) = corpus() else { return };
+    let name = "exif-samples/jpg/tests/45-gps_ifd.jpg";
+    let all: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root.join("exiftool-12.57_json_G_n.json")).unwrap(),
+    )
+    .unwrap();
+    let exiftool = all.iter().find(|r| r["SourceFile"] == name).unwrap();
+    assert_index_matches_exiftool(
+        name,
+        &std::fs::read(root.join(name)).unwrap(),
+        exiftool,
+        false,
+    );
+}
+
+#[test]
+fn an_index_pointing_past_the_end_is_a_warning() {
+    // ExifTool's own test image: a FinePix index kept while the file was cut
+    // down to 26 kB, so its preview lies megabytes past the end.
+    let bytes = mpf_fixture("ExifTool.jpg");
+    let r = analyse(bytes);
+    let c = r.metadata.as_ref().unwrap().container.as_ref().unwrap();
+    let past: Vec<_> = c
+        .warnings
+        .iter()
+        .filter(|w| w.contains("past the end"))
+        .collect();
+    assert_eq!(past.len(), 2, "{:?}", c.warnings);
+    assert!(r.preview_comparison.is_none());
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
+
+#[test]
+fn the_preview_is_compared_with_the_main_picture() {
+    for (name, same) in [
+        ("same.jpg", true),
+        ("cropped.jpg", false),
+        ("other.jpg", false),
+        ("rotated-own.jpg", true),
+        ("rotated-inherit.jpg", true),
+    ] {
+        let r = analyse(mpf_fixture(name));
+        let p = r
+            .preview_comparison
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no preview compared"));
+        assert_eq!(p.mpf_entry, 2, "{name}");
+        assert_eq!(p.comparison.same_picture, same, "{name}: {p:?}");
+        assert_eq!(
+            codes(&r).contains(&"preview_mismatch"),
+            !same,
+            "{name}: {p:?}"
+        );
+        assert!(r.hashes.contains_key("preview_pdq"), "{name}");
+        assert!(r.errors.is_empty(), "{name}: {:?}", r.errors);
+    }
+}
+
+#[test]
+fn a_preview_is_oriented_by_its_own_exif_else_by_the_main_pictures() {
+    // The premise, from ExifTool: both main pictures say Orientation 6; the
+    // preview of one has an Exif block of its own saying 1, the other none.
+    let own = exiftool_of("rotated-own.jpg");
+    let inherit = exiftool_of("rotated-inherit.jpg");
+    assert_eq!(own["IFD0:Orientation"], 6);
+    assert_eq!(own["Doc2:IFD0:Orientation"], 1);
+    assert_eq!(inherit["IFD0:Orientation"], 6);
+    assert!(inherit.get("Doc2:IFD0:Orientation").is_none());
+    // Shown upright, both previews are landscape like the main picture; the
+    // wrong orientation would make one of them portrait.
+    for name in ["rotated-own.jpg", "rotated-inherit.jpg"] {
+        let r = analyse(mpf_fixture(name));
+        let p = &r.preview_comparison.as_ref().unwrap().comparison;
+        assert!(
+            p.aspect_main > 1.4 && p.aspect_thumbnail > 1.4,
+            "{name}: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn a_gain_map_is_never_a_preview() {
+    // ExifTool: entry 2 is type Undefined (what phones give gain maps), and it
+    // extracts no PreviewImage.
+    assert_eq!(exiftool_of("gainmap.jpg")["MPImage2:MPImageType"], 0);
+    let r = analyse(mpf_fixture("gainmap.jpg"));
+    let j = r
+        .metadata
+        .as_ref()
+        .unwrap()
+        .container
+        .as_ref()
+        .unwrap()
+        .jpeg
+        .as_ref()
+        .unwrap();
+    assert!(j.mpf_images[1].in_file && j.mpf_images[1].jpeg_soi && !j.mpf_images[1].preview);
+    assert!(r.preview_comparison.is_none());
+    assert!(!codes(&r).contains(&"preview_mismatch"));
+    assert!(!codes(&r).contains(&"thumbnail_mismatch"));
+}
+
+#[test]
+fn check_and_html_pages_show_the_preview_comparison() {
+    let r = analyse(mpf_fixture("cropped.jpg"));
+    let mut text = Vec::new();
+    retrace::report::text::write_check(&mut text, &r).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("[warn] preview_mismatch: The MPF preview (entry 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  Preview      MPF entry 2: ANOTHER picture or framing: 240×160"),
+        "{text}"
+    );
+    // The type names are ExifTool's for the codes it reads in this file.
+    assert!(
+        text.contains("  MPF          2 picture(s) listed: Baseline MP Primary Image, Large Thumbnail (full HD equivalent)\n"),
+        "{text}"
+    );
+    let mut html = Vec::new();
+    retrace::report::html::write_page(&mut html, &r, &Default::default()).unwrap();
+    let html = String::from_utf8(html).unwrap();
+    assert!(
+        html.contains("<tr><th>MPF preview</th><td>entry 2: ANOTHER picture or framing"),
+        "{html}"
+    );
+    // An index the file no longer fits says so.
+    let r = analyse(mpf_fixture("ExifTool.jpg"));
+    let mut text = Vec::new();
+    retrace::report::text::write_check(&mut text, &r).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("; 2 not where the index says"), "{text}");
+}

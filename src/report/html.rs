@@ -378,6 +378,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             }
             if let Some(j) = &c.jpeg {
                 row(out, "Encoder", j.encoder.as_deref())?;
+                row(out, "MPF", super::text::mpf_summary(j).as_deref())?;
             }
         }
         let n = meta.exif.len();
@@ -396,6 +397,20 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             out,
             "Image",
             Some(&format!("{f}, {w}×{hh}, {} bytes", r.bytes.unwrap_or(0))),
+        )?;
+    }
+    if let Some(t) = &r.thumbnail_comparison {
+        row(out, "EXIF thumbnail", Some(&super::text::comparison(t)))?;
+    }
+    if let Some(p) = &r.preview_comparison {
+        row(
+            out,
+            "MPF preview",
+            Some(&format!(
+                "entry {}: {}",
+                p.mpf_entry,
+                super::text::comparison(&p.comparison)
+            )),
         )?;
     }
     row(out, "SHA-256", r.sha256.as_deref())?;

@@ -70,6 +70,10 @@ pub struct Report {
     /// The embedded EXIF thumbnail compared with the main picture, when both decoded.
     #[serde(default)]
     pub thumbnail_comparison: Option<crate::thumbnail::ThumbnailComparison>,
+    /// The MPF preview (the larger copy a camera or phone appends after the
+    /// picture) compared with the main picture, when both decoded.
+    #[serde(default)]
+    pub preview_comparison: Option<crate::thumbnail::PreviewComparison>,
     /// The claimed place checked against, when given.
     #[serde(default)]
     pub claim_location: Option<crate::assess::ClaimedPlace>,
@@ -102,6 +106,7 @@ impl Report {
             claim_date: None,
             claim_location: None,
             thumbnail_comparison: None,
+            preview_comparison: None,
             cluster: None,
             generator: concat!("retrace ", env!("CARGO_PKG_VERSION")).to_string(),
         }
@@ -162,10 +167,11 @@ fn hashes_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     });
     schemars::json_schema!({
         "type": "object",
-        "description": "Hash name -> lower-case hex: `pdq` (256 bits), `phash`, `dhash` (64 bits), and `thumbnail_pdq`, ... for the embedded EXIF thumbnail; plus the integer `pdq_quality` / `thumbnail_pdq_quality`.",
+        "description": "Hash name -> lower-case hex: `pdq` (256 bits), `phash`, `dhash` (64 bits), `thumbnail_pdq`, ... for the embedded EXIF thumbnail and `preview_pdq`, ... for the MPF preview; plus the integer `pdq_quality` / `thumbnail_pdq_quality` / `preview_pdq_quality`.",
         "properties": {
             "pdq_quality": quality,
             "thumbnail_pdq_quality": quality,
+            "preview_pdq_quality": quality,
         },
         "additionalProperties": { "type": "string", "pattern": "^[0-9a-f]+$" }
     })

@@ -76,6 +76,54 @@ fn sev(s: Severity) -> &'static str {
     }
 }
 
+/// The MPF index in one line: what it lists and how much of it the file
+/// still holds. `None` without an index.
+pub(crate) fn mpf_summary(j: &crate::container::JpegStructure) -> Option<String> {
+    if j.mpf_images.is_empty() {
+        return None;
+    }
+    let kinds = j
+        .mpf_images
+        .iter()
+        .map(|m| m.type_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let misfit = j.mpf_images.iter().filter(|m| !m.jpeg_soi).count();
+    Some(format!(
+        "{} picture(s) listed: {kinds}{}{}",
+        j.mpf_images.len(),
+        if j.mpf_images_truncated { ", …" } else { "" },
+        if misfit > 0 {
+            format!("; {misfit} not where the index says (the file was cut or rewritten)")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
+/// in one line. Numbers only: nothing here comes from the file as text.
+pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
+    let d = t
+        .distance
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{}: {}×{}, aspect {:.2} vs {:.2} for the main picture ({d})",
+        if t.same_picture {
+            "same picture"
+        } else {
+            "ANOTHER picture or framing"
+        },
+        t.width,
+        t.height,
+        t.aspect_thumbnail,
+        t.aspect_main
+    )
+}
+
 /// The `check` page: verdict, findings, metadata, other matches, hashes, errors.
 pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
     writeln!(out, "{}", esc(&r.path))?;
@@ -175,6 +223,7 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
                     enc.push_str(", progressive");
                 }
                 row(out, "Encoder", Some(enc))?;
+                row(out, "MPF", mpf_summary(j))?;
             }
             if let Some(x) = &c.xmp {
                 row(out, "XMP tool", x.creator_tool.clone())?;
@@ -206,6 +255,18 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
             "  {:<12} {f}, {w}×{h}, {} bytes",
             "Image",
             r.bytes.unwrap_or(0)
+        )?;
+    }
+    if let Some(t) = &r.thumbnail_comparison {
+        writeln!(out, "  {:<12} {}", "Thumbnail", comparison(t))?;
+    }
+    if let Some(p) = &r.preview_comparison {
+        writeln!(
+            out,
+            "  {:<12} MPF entry {}: {}",
+            "Preview",
+            p.mpf_entry,
+            comparison(&p.comparison)
         )?;
     }
     if let Some(s) = &r.sha256 {

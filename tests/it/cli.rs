@@ -220,6 +220,36 @@ fn a_thumbnail_that_shows_an_archived_picture_is_reported() {
         .as_str()
         .unwrap()
         .contains("thumbnail"));
+
+    // The same through an MPF preview, with the same archive:
+    // `tests/fixtures/mpf/other.jpg` shows the archived rocket, and its
+    // preview the archived Grace Hopper portrait.
+    let f = repo().join("tests/fixtures/mpf/other.jpg");
+    let out = run(retrace(Some(&db)).arg("check").arg("--json").arg(&f));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let matches = r["matches"].as_array().unwrap();
+    let via_preview = |m: &&serde_json::Value| {
+        m["evidence"][0] == "found through the MPF preview, not the main picture"
+    };
+    let hopper = matches
+        .iter()
+        .find(via_preview)
+        .expect("a match through the preview");
+    assert!(hopper["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("grace_hopper.jpg"));
+    assert!(matches
+        .iter()
+        .any(|m| m["path"].as_str().unwrap().ends_with("rocket.jpg") && !via_preview(&m)));
+    let codes: Vec<_> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["code"])
+        .collect();
+    assert!(codes.contains(&&"preview_earlier_copy".into()), "{codes:?}");
+    assert!(codes.contains(&&"preview_mismatch".into()), "{codes:?}");
 }
 
 #[test]

@@ -195,6 +195,7 @@ fn real_reports_validate_against_the_committed_schema() {
         .arg("scan")
         .arg(&hostile)
         .arg(fixtures.join("exif"))
+        .arg(fixtures.join("mpf"))
         .arg("--jsonl"));
     assert_eq!(out.status.code(), Some(2));
     let streamed = jsonl(&out);
@@ -241,6 +242,10 @@ fn real_reports_validate_against_the_committed_schema() {
         "/cluster/representative",
         "/claim_location/radius_km",
         "/thumbnail_comparison/distance",
+        "/preview_comparison/distance",
+        "/preview_comparison/mpf_entry",
+        "/hashes/preview_pdq_quality",
+        "/metadata/container/jpeg/mpf_images/1/type_code",
         "/hashes/pdq_quality",
         "/hashes/thumbnail_pdq",
         "/metadata/gps/latitude",
