@@ -786,16 +786,40 @@ fn bridge_variants_align() {
         files.push(root.join(format!("pdq/images/reg-test-input/dih/bridge-{f}.jpg")));
     }
     files.sort();
+    let mut dihedral = std::collections::BTreeSet::new();
+    let mut checked = 0;
     for f in files {
         let Some(img) = load(&f) else { continue };
         let q = Thumb::from_image_with_side(&img, QUERY_SIDE);
         let got = align(&q, &orig, &params);
-        eprintln!(
-            "{:<28} {}",
-            f.file_name().unwrap().to_string_lossy(),
-            describe(&got)
-        );
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        eprintln!("{name:<28} {}", describe(&got));
+        checked += 1;
+        if name.starts_with("square-") {
+            // Squashed to a square: a change of aspect ratio is not one of the
+            // transforms the aligner searches, and must not pass for one.
+            assert!(
+                got.is_none_or(|g| !g.confident),
+                "{name}: squashed copy confirmed"
+            );
+            continue;
+        }
+        let g = got.unwrap_or_else(|| panic!("{name}: no alignment"));
+        assert!(g.confident, "{name}: {}", describe(&Some(g.clone())));
+        if name.starts_with("bridge-") {
+            // The seven rotations and flips of ThreatExchange's dihedral set.
+            assert_ne!(g.transform, Dihedral::Identity, "{name}");
+            dihedral.insert(g.transform.as_str());
+        } else {
+            assert_eq!(g.transform, Dihedral::Identity, "{name}");
+        }
     }
+    assert!(checked >= 20, "only {checked} bridge files read");
+    assert_eq!(
+        dihedral.len(),
+        7,
+        "each rotation or flip found as its own transform: {dihedral:?}"
+    );
 }
 
 /// Pairs that show the same scene but are different photographs.
