@@ -451,7 +451,7 @@ impl Archive {
     ///
     /// Goes through [`Archive::record_batch`], so the usual rules hold: content
     /// the destination knows gets only the sightings it lacks, and re-running a
-    /// copy adds nothing. Each step of [`COPY_STEP`] images is one transaction
+    /// copy adds nothing. Each step of 64 images is one transaction
     /// in `dest`; an interrupted copy leaves whole steps and is completed by
     /// running it again. Hashes of other stamps (older hasher versions) are not
     /// copied: this build never matches them. `progress` sees the running
