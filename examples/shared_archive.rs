@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use retrace::archive::{Archive, NewImage, Sighting, StoredHash};
 use retrace::hash::variants::ARCHIVE_WINDOWS;
 use retrace::hash::{HashBits, HashKind};
+use retrace::index::MemoryIndex;
 use retrace::pipeline::{Config, Engine};
 
 #[path = "support/mod.rs"]
@@ -80,9 +81,12 @@ fn main() {
         eprintln!("{shown}: {have} images, inserting up to {n} with {writers} writers ...");
         let done = AtomicU64::new(0);
         let start = Instant::now();
+        // The rate of each 100 000 as well as the running one: whether inserting
+        // slows as the tables and their indexes outgrow memory.
+        let lap = std::sync::Mutex::new(Instant::now());
         std::thread::scope(|s| {
             for w in 0..writers {
-                let (location, done) = (&location, &done);
+                let (location, done, lap) = (&location, &done, &lap);
                 s.spawn(move || {
                     let mut a = Archive::open(location).unwrap();
                     let mine: Vec<u64> = (have..n).filter(|i| i % writers == w).collect();
@@ -91,11 +95,15 @@ fn main() {
                         a.record_batch(&batch).unwrap();
                         let d = done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                         if (d + chunk.len() as u64) / 100_000 != d / 100_000 {
+                            let mut lap = lap.lock().unwrap();
                             eprintln!(
-                                "  {} images, {:.0} images/s",
+                                "  {} images, {:.0} images/s overall, {:.0} images/s for the last 100 000 ({:.0} s since start)",
                                 have + d + chunk.len() as u64,
-                                (d + chunk.len() as u64) as f64 / start.elapsed().as_secs_f64()
+                                (d + chunk.len() as u64) as f64 / start.elapsed().as_secs_f64(),
+                                100_000.0 / lap.elapsed().as_secs_f64(),
+                                start.elapsed().as_secs_f64()
                             );
+                            *lap = Instant::now();
                         }
                     }
                 });
@@ -180,4 +188,39 @@ fn main() {
         cpu_s() - cpu0
     );
     println!("archive now {} images", engine.archive_images());
+    drop(engine);
+
+    // Where a worker's memory goes: the index's own accounting, per kind, from
+    // the capacities it allocated (RSS above adds the allocator's slack and the
+    // rows in flight while loading).
+    let archive = Archive::open(&location).unwrap();
+    let mut index = MemoryIndex::new();
+    let mut images = std::collections::HashSet::new();
+    archive
+        .for_each_current_hash(|id, region, bits, _| {
+            images.insert(id);
+            index.insert(id, region, bits);
+        })
+        .unwrap();
+    let images = images.len().max(1) as f64;
+    let mut total = 0;
+    for kind in HashKind::ALL {
+        let m = index.memory(kind);
+        total += m.total();
+        println!(
+            "index {:<5} {:>10} hashes: {:>6.0} MB ({:.0} B/hash: entries {:.0} MB, postings {:.0} MB, list headers {:.0} MB)",
+            kind.name(),
+            m.entries,
+            m.total() as f64 / 1e6,
+            m.per_entry(),
+            m.entry_bytes as f64 / 1e6,
+            m.posting_bytes as f64 / 1e6,
+            m.table_bytes as f64 / 1e6
+        );
+    }
+    println!(
+        "index total {:.0} MB for {images:.0} images: {:.0} B per image",
+        total as f64 / 1e6,
+        total as f64 / images
+    );
 }

@@ -215,6 +215,19 @@ enum ArchiveCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every picture and sighting of another archive into this one, e.g.
+    /// a laptop's SQLite file into the shared PostgreSQL archive. Each picture
+    /// keeps its earliest first-seen; running it again adds nothing.
+    Copy {
+        /// The archive to read: a file or a postgres:// URL. Only read (its
+        /// schema is brought up to date, as by any command).
+        #[arg(long, value_name = "PATH|URL")]
+        from: PathBuf,
+        /// The archive to write, created if needed (default: --archive or
+        /// RETRACE_ARCHIVE).
+        #[arg(long, value_name = "PATH|URL")]
+        to: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -400,6 +413,12 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
             Ok(EXIT_CLEAN)
+        }
+        Command::Archive(ArchiveCommand::Copy { from, to }) => {
+            let Some(to) = to.or(cli.archive) else {
+                bail!("no archive to copy into: use --to PATH|URL, --archive or RETRACE_ARCHIVE");
+            };
+            archive_copy(&from, &to)
         }
         Command::Archive(ArchiveCommand::Add(args)) => {
             let Some(path) = &cli.archive else {
@@ -678,6 +697,42 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) ->
     } else {
         EXIT_CLEAN
     })
+}
+
+fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
+    let source = Archive::open_existing(from)
+        .with_context(|| format!("opening archive {}", display_location(from)))?;
+    let mut dest =
+        Archive::open(to).with_context(|| format!("opening archive {}", display_location(to)))?;
+    let pb = progress(source.image_count()? as usize);
+    let done = source
+        .copy_into(&mut dest, |c| pb.set_position(c.images))
+        .with_context(|| {
+            format!(
+                "copying {} into {} (every step recorded so far is complete; run it again to finish)",
+                display_location(from),
+                display_location(to)
+            )
+        })?;
+    pb.finish_and_clear();
+    println!(
+        "copied {} images ({} new, {} already known) and {} sightings from {} into {}",
+        done.images,
+        done.added,
+        done.images - done.added - done.without_sighting,
+        done.sightings,
+        display_location(from),
+        display_location(to)
+    );
+    if done.without_sighting > 0 {
+        eprintln!(
+            "retrace: {} images of {} have no sighting (a damaged archive) and were not copied",
+            done.without_sighting,
+            display_location(from)
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(EXIT_CLEAN)
 }
 
 /// Walk the paths and tell the user, escaped, about what could not be walked.

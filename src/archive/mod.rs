@@ -186,6 +186,11 @@ pub trait ArchiveBackend: Send {
     /// The hashes of at most `max_images` images with ids above `after`,
     /// lowest ids first.
     fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since>;
+    /// At most `max_images` images with ids above `after`, lowest ids first,
+    /// with their row ids and everything recorded of them except hashes and
+    /// sightings (left empty: see [`ArchiveBackend::image_hashes`] and
+    /// [`ArchiveBackend::sightings`]). What [`Archive::copy_into`] pages by.
+    fn images_after(&self, after: i64, max_images: u32) -> Result<Vec<(i64, NewImage)>>;
     /// Number of distinct images.
     fn image_count(&self) -> Result<u64>;
     /// Counts, ranges and versions (`path` left empty: the facade fills it).
@@ -206,6 +211,25 @@ pub trait ArchiveBackend: Send {
     /// The database's own consistency check.
     fn integrity_check(&self) -> Result<()>;
 }
+
+/// What [`Archive::copy_into`] read and recorded so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Copied {
+    /// Images read from the source.
+    pub images: u64,
+    /// Of those, content the destination did not have.
+    pub added: u64,
+    /// Sightings read from the source; each is recorded unless the destination
+    /// already has one with the same location and source.
+    pub sightings: u64,
+    /// Images left behind because the source has no sighting for them (a
+    /// damaged archive: every image is recorded with one).
+    pub without_sighting: u64,
+}
+
+/// Images per step of a copy: one read from the source, one transaction in
+/// the destination.
+const COPY_STEP: u32 = 64;
 
 /// An open archive.
 pub struct Archive {
@@ -419,6 +443,73 @@ impl Archive {
         self.backend.image_count()
     }
 
+    /// Record everything this archive holds into `dest` (another file or
+    /// backend: a laptop's SQLite archive into the newsroom's PostgreSQL one):
+    /// every image with its current-stamp hashes, metadata and thumbnail, and
+    /// every sighting with its source, URL and first-seen, so the destination's
+    /// first-seen of each picture becomes the earliest of both archives.
+    ///
+    /// Goes through [`Archive::record_batch`], so the usual rules hold: content
+    /// the destination knows gets only the sightings it lacks, and re-running a
+    /// copy adds nothing. Each step of 64 images is one transaction
+    /// in `dest`; an interrupted copy leaves whole steps and is completed by
+    /// running it again. Hashes of other stamps (older hasher versions) are not
+    /// copied: this build never matches them. `progress` sees the running
+    /// totals after each step.
+    pub fn copy_into(
+        &self,
+        dest: &mut Archive,
+        mut progress: impl FnMut(&Copied),
+    ) -> Result<Copied> {
+        let mut done = Copied::default();
+        let mut after = 0;
+        loop {
+            let page = self.backend.images_after(after, COPY_STEP)?;
+            let Some(&(last, _)) = page.last() else {
+                break;
+            };
+            let mut items = Vec::new();
+            for (id, mut image) in page {
+                image.hashes = self.image_hashes(id)?;
+                let sightings = self.sightings(id)?;
+                done.images += 1;
+                done.sightings += sightings.len() as u64;
+                if sightings.is_empty() {
+                    done.without_sighting += 1;
+                }
+                // Earliest first, as the source lists them; only the first
+                // occurrence of a content can add it, so the others carry no
+                // copy of the thumbnail and hashes.
+                for (k, s) in sightings.into_iter().enumerate() {
+                    let image = if k == 0 {
+                        image.clone()
+                    } else {
+                        NewImage {
+                            sha256: image.sha256.clone(),
+                            format: image.format.clone(),
+                            width: image.width,
+                            height: image.height,
+                            bytes: image.bytes,
+                            metadata_json: String::new(),
+                            thumb: None,
+                            hashes: Vec::new(),
+                        }
+                    };
+                    items.push((image, s));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            for (r, (image, _)) in dest.record_batch(&items)?.iter().zip(&items) {
+                if *r == Recorded::Added && seen.insert(&image.sha256) {
+                    done.added += 1;
+                }
+            }
+            after = last;
+            progress(&done);
+        }
+        Ok(done)
+    }
+
     /// Counts, ranges and versions.
     pub fn info(&self) -> Result<ArchiveInfo> {
         let mut info = self.backend.info()?;
@@ -575,6 +666,71 @@ mod tests {
         a.record_batch(&[(image("e1"), seen("again.jpg", "2019-01-01"))])
             .unwrap();
         assert_eq!(a.hashes_since(second.last_id, 2).unwrap().images, 0);
+    }
+
+    #[test]
+    fn copying_keeps_every_sighting_and_the_earliest_date_and_is_idempotent() {
+        let mut from = Archive::in_memory().unwrap();
+        let mut lots: Vec<_> = (0..150)
+            .map(|i| {
+                let mut im = image(&format!("c{i:03}"));
+                im.metadata_json = format!("{{\"n\":{i}}}");
+                (im, seen(&format!("lap/{i}.jpg"), "2021-03-01"))
+            })
+            .collect();
+        lots.push((image("c007"), seen("mail/7.jpg", "2016-07-07")));
+        from.record_batch(&lots).unwrap();
+        let mut to = Archive::in_memory().unwrap();
+        // The shared archive already knows one picture, seen later there, and
+        // one the laptop never saw.
+        to.record_batch(&[
+            (image("c007"), seen("desk/7.jpg", "2019-01-01")),
+            (image("zz"), seen("desk/z.jpg", "2010-01-01")),
+        ])
+        .unwrap();
+
+        let mut steps = 0;
+        let done = from.copy_into(&mut to, |_| steps += 1).unwrap();
+        assert_eq!(
+            done,
+            Copied {
+                images: 150,
+                added: 149,
+                sightings: 151,
+                without_sighting: 0
+            }
+        );
+        assert!(steps >= 3, "150 images are copied in steps of {COPY_STEP}");
+        let info = to.info().unwrap();
+        assert_eq!((info.images, info.sightings), (151, 153));
+        let id = to.lookup_sha256("c007").unwrap().unwrap();
+        let k = to.known_image(id).unwrap().unwrap();
+        assert_eq!(k.earliest.location, "mail/7.jpg");
+        assert_eq!(k.earliest.first_seen, "2016-07-07");
+        assert_eq!(k.sightings, 3);
+        assert_eq!(
+            k.metadata_json, "{}",
+            "known content keeps what the destination had"
+        );
+        let id = to.lookup_sha256("c042").unwrap().unwrap();
+        let from_id = from.lookup_sha256("c042").unwrap().unwrap();
+        assert_eq!(
+            to.known_image(id).unwrap().unwrap().metadata_json,
+            "{\"n\":42}"
+        );
+        assert_eq!(
+            to.image_hashes(id).unwrap(),
+            from.image_hashes(from_id).unwrap()
+        );
+        assert_eq!(to.thumb(id).unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(to.sightings(id).unwrap(), from.sightings(from_id).unwrap());
+        to.integrity_check().unwrap();
+
+        // Again: nothing new.
+        let again = from.copy_into(&mut to, |_| ()).unwrap();
+        assert_eq!(again.added, 0);
+        let info = to.info().unwrap();
+        assert_eq!((info.images, info.sightings), (151, 153));
     }
 
     #[test]

@@ -523,6 +523,35 @@ impl ArchiveBackend for PgArchive {
         Ok(since)
     }
 
+    fn images_after(&self, after: i64, max_images: u32) -> Result<Vec<(i64, NewImage)>> {
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT id, sha256, format, width, height, bytes, metadata_json, thumb FROM images
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &i64::from(max_images)],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    NewImage {
+                        sha256: r.try_get(1)?,
+                        format: r.try_get(2)?,
+                        width: uint(r.try_get(3)?),
+                        height: uint(r.try_get(4)?),
+                        bytes: r.try_get::<_, i64>(5)?.max(0) as u64,
+                        metadata_json: r.try_get(6)?,
+                        thumb: r.try_get(7)?,
+                        hashes: Vec::new(),
+                    },
+                ))
+            })
+            .collect::<std::result::Result<Vec<_>, postgres::Error>>()
+            .map_err(db)
+    }
+
     fn image_count(&self) -> Result<u64> {
         let n: i64 = self
             .conn()?

@@ -338,6 +338,34 @@ impl ArchiveBackend for SqliteArchive {
         Ok(since)
     }
 
+    fn images_after(&self, after: i64, max_images: u32) -> Result<Vec<(i64, NewImage)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, sha256, format, width, height, bytes, metadata_json, thumb FROM images
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![after, max_images], |r| {
+                Ok((
+                    r.get(0)?,
+                    NewImage {
+                        sha256: r.get(1)?,
+                        format: r.get(2)?,
+                        width: r.get(3)?,
+                        height: r.get(4)?,
+                        bytes: r.get::<_, i64>(5)?.max(0) as u64,
+                        metadata_json: r.get(6)?,
+                        thumb: r.get(7)?,
+                        hashes: Vec::new(),
+                    },
+                ))
+            })
+            .map_err(db)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db)
+    }
+
     fn image_count(&self) -> Result<u64> {
         self.conn
             .query_row("SELECT COUNT(*) FROM images", [], |r| r.get::<_, i64>(0))

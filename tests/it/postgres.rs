@@ -581,3 +581,157 @@ fn a_running_worker_follows_what_another_records() {
     let secs = catch_up(&pg.database("follow"));
     eprintln!("catch-up on PostgreSQL: matched {secs:.2} s after the other worker finished");
 }
+
+/// `watch` and serve's write endpoints on PostgreSQL: the very tests that run
+/// on SQLite (tests/it/watch.rs, tests/it/serve.rs), on one cluster; then
+/// other processes see what they wrote.
+#[test]
+fn watch_and_serve_writes_behave_the_same_on_postgresql() {
+    let Some(pg) = Pg::start("watch_and_serve_writes_behave_the_same_on_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let served = pg.database("served");
+    add_samples(&served);
+    crate::serve::checks_records_then_matches(&served, dir.path());
+    // The two pictures serve recorded (one by /v1/check?record, one by
+    // /v1/archive) are in the shared archive, each with its one sighting.
+    let out = run_quiet(retrace(Some(&served)).args(["archive", "info", "--json"]));
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (info["images"].as_u64(), info["sightings"].as_u64()),
+        (Some(9), Some(9))
+    );
+    assert_eq!(
+        check_consistent(&pg, "served", hashes_per_image(&pg, "served")),
+        9
+    );
+
+    let watched = pg.database("watched");
+    add_samples(&watched);
+    crate::watch::complete_files_once_across_restarts(&watched, &dir.path().join("watch"));
+    // What watch remembers lives in the database, where any worker finds it:
+    // the four pictures it processed, across its restart.
+    assert_eq!(pg.count("watched", "SELECT COUNT(*) FROM watched_files"), 4);
+}
+
+/// A newsroom moving its laptop archive (SQLite, built by `archive add` from
+/// the samples) into the shared one, which already saw one of the pictures,
+/// later: every picture and sighting arrives, the earliest first-seen wins,
+/// reports are the laptop's, and copying again adds nothing.
+#[test]
+fn a_sqlite_archive_copied_into_postgresql_keeps_everything_once() {
+    let Some(pg) = Pg::start("a_sqlite_archive_copied_into_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let laptop = dir.path().join("laptop.db");
+    add_samples(&laptop);
+    let url = pg.database("copied");
+    let one = dir.path().join("desk");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(samples().join("archive/Storm.jpg"), one.join("Storm.jpg")).unwrap();
+    assert_eq!(
+        add(&url, &one, "2023-05-05")
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let copy = || {
+        let out = run_quiet(
+            retrace(None)
+                .args(["archive", "copy", "--from"])
+                .arg(&laptop)
+                .arg("--to")
+                .arg(&url),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = copy();
+    assert!(
+        said.starts_with("copied 7 images (6 new, 1 already known) and 7 sightings"),
+        "{said}"
+    );
+    assert!(said.contains("retrace:***@127.0.0.1"), "{said}");
+    let storm_first_seen = "SELECT i.first_seen FROM images i JOIN sightings s ON s.image_id = i.id
+                            WHERE s.location LIKE '%desk/Storm.jpg'";
+    let dates: Vec<String> = pg
+        .client("copied")
+        .query(storm_first_seen, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        dates,
+        ["2008-04-20T19:12:06"],
+        "the laptop's earlier date wins"
+    );
+    assert_eq!(
+        check_consistent(&pg, "copied", hashes_per_image(&pg, "copied")),
+        7
+    );
+
+    let info = |a: &Path| {
+        let out = run_quiet(retrace(Some(a)).args(["archive", "info", "--json"]));
+        let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    let (laptop_info, pg_info) = (info(&laptop), info(&url));
+    assert_eq!(pg_info["sightings"], 8, "the laptop's 7 and the desk's own");
+    assert_eq!(pg_info["images"], laptop_info["images"]);
+    assert_eq!(pg_info["hash_stamps"], laptop_info["hash_stamps"]);
+    assert_eq!(pg_info["first_seen_min"], laptop_info["first_seen_min"]);
+
+    // The laptop's reports, but wherever they name the Storm picture the shared
+    // archive also has the desk's sighting of it.
+    let storm: String = pg
+        .client("copied")
+        .query_one(
+            "SELECT i.sha256 FROM images i JOIN sightings s ON s.image_id = i.id
+             WHERE s.location LIKE '%desk/Storm.jpg'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let (code_laptop, mut want) = scan_reports(&laptop);
+    let mut bumped = 0;
+    let mut bump = |m: &mut Value| {
+        if m["sha256"] == storm.as_str() {
+            m["sightings"] = (m["sightings"].as_u64().unwrap() + 1).into();
+            bumped += 1;
+        }
+    };
+    for r in want.values_mut() {
+        r["matches"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(&mut bump);
+        bump(&mut r["earliest_copy"]);
+    }
+    assert!(bumped > 0, "the samples have copies of Storm");
+    let (code_pg, got) = scan_reports(&url);
+    assert_eq!(code_pg, code_laptop);
+    assert_eq!(got.len(), want.len());
+    for (path, w) in &want {
+        assert_eq!(got.get(path), Some(w), "{path} differs after the copy");
+    }
+
+    let again = copy();
+    assert!(
+        again.starts_with("copied 7 images (0 new, 7 already known)"),
+        "{again}"
+    );
+    assert_eq!(info(&url), pg_info, "copying again adds nothing");
+}

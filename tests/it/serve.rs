@@ -98,7 +98,14 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 fn serve_checks_records_then_matches_the_recorded_picture() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_archive(dir.path());
-    let s = Server::start(&db, dir.path(), &["--max-body-bytes", "5000000"]);
+    checks_records_then_matches(&db, dir.path());
+}
+
+/// What `serve` does with an archive holding the samples (any backend): checks,
+/// records through both write endpoints, and matches what it recorded. `dir`
+/// holds the token file.
+pub(crate) fn checks_records_then_matches(db: &Path, dir: &Path) {
+    let s = Server::start(db, dir, &["--max-body-bytes", "5000000"]);
 
     let h = s.get("/v1/health").json();
     assert_eq!(h["status"], "ok");

@@ -90,8 +90,15 @@ fn mtime(p: PathBuf) -> SystemTime {
 fn watch_processes_complete_files_once_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_archive(dir.path());
-    let inbox = dir.path().join("inbox");
-    let out = dir.path().join("reports");
+    complete_files_once_across_restarts(&db, dir.path());
+}
+
+/// What `watch` does with an archive holding the samples (any backend), which
+/// also keeps its memory of the files it processed; `dir` gets the inbox and
+/// the reports.
+pub(crate) fn complete_files_once_across_restarts(db: &Path, dir: &Path) {
+    let inbox = dir.join("inbox");
+    let out = dir.join("reports");
     std::fs::create_dir_all(inbox.join("sub")).unwrap();
     // Already there before the watcher starts.
     std::fs::copy(
@@ -99,7 +106,7 @@ fn watch_processes_complete_files_once_across_restarts() {
         inbox.join("early.jpg"),
     )
     .unwrap();
-    let w = Watcher::start(&db, &inbox, &out);
+    let w = Watcher::start(db, &inbox, &out);
 
     std::fs::copy(
         samples().join("incoming/china_resave.png"),
@@ -162,7 +169,7 @@ fn watch_processes_complete_files_once_across_restarts() {
         inbox.join("while_down.jpg"),
     )
     .unwrap();
-    let w = Watcher::start(&db, &inbox, &out);
+    let w = Watcher::start(db, &inbox, &out);
     w.wait_for("the picture that arrived while down", || {
         out.join("while_down.jpg.json").exists()
     });
