@@ -299,3 +299,126 @@ fn truncated_and_corrupted_stores_never_panic() {
         let _ = read(s);
     }
 }
+
+// ISO BMFF (HEIF, AVIF): the store sits in a top-level C2PA `uuid` box and the
+// hard binding is `c2pa.hash.bmff.v3`, which c2pa-rs checks with the offsets of
+// the top-level boxes hashed in.
+
+#[test]
+fn signed_heic_agrees_with_c2pa_rs() {
+    let cc = compare_with_reference("signed.heic", Format::Heif);
+    assert_eq!(cc.carrier, "BMFF uuid");
+    let codes: Vec<&str> = cc.manifests[0]
+        .validation
+        .iter()
+        .map(|v| v.code.as_str())
+        .collect();
+    assert!(codes.contains(&"assertion.bmffHash.match"), "{codes:?}");
+}
+
+#[test]
+fn signed_avif_agrees_with_c2pa_rs() {
+    let cc = compare_with_reference("signed.avif", Format::Heif);
+    assert_eq!(cc.carrier, "BMFF uuid");
+}
+
+/// Offset and size of the first top-level box of a kind.
+fn top_box(b: &[u8], kind: &[u8; 4]) -> (usize, usize) {
+    let mut at = 0;
+    while at + 8 <= b.len() {
+        let size = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        if &b[at + 4..at + 8] == kind {
+            return (at, size);
+        }
+        at += size;
+    }
+    panic!("no {} box", String::from_utf8_lossy(kind));
+}
+
+/// Each case flips one byte of `signed.heic`; the verdicts are c2pa-python
+/// 0.38.1's on the same altered files (README): the coded picture (`mdat`)
+/// and the item table (`meta`) are bound, the excluded `ftyp` is not.
+#[test]
+fn changed_heic_boxes_break_the_bmff_hash_and_excluded_ones_do_not() {
+    let b = fixture("signed.heic");
+    let (mdat, mdat_len) = top_box(&b, b"mdat");
+    let (meta, _) = top_box(&b, b"meta");
+    for (what, at, want) in [
+        ("last mdat byte", mdat + mdat_len - 1, &["assertion.bmffHash.mismatch"][..]),
+        ("a meta byte", meta + 20, &["assertion.bmffHash.mismatch"][..]),
+        ("ftyp minor version", 12, &[][..]),
+        ("an ftyp compatible brand", 20, &[][..]),
+    ] {
+        let mut x = b.clone();
+        x[at] ^= 0x01;
+        let cc = credentials(&x, Format::Heif);
+        assert_eq!(codes(&cc), want, "{what}");
+        let state = if want.is_empty() { "valid" } else { "invalid" };
+        assert_eq!(cc.validation_state, state, "{what}");
+    }
+}
+
+#[test]
+fn moved_heic_boxes_break_the_bmff_hash() {
+    // Eight bytes of `free` (an excluded box) before `meta` change no hashed
+    // byte, only the offsets of `meta` and `mdat`, which v2 and v3 hash in.
+    // c2pa-python 0.38.1 says `assertion.bmffHash.mismatch` too (README).
+    let b = fixture("signed.heic");
+    let (meta, _) = top_box(&b, b"meta");
+    let mut x = b[..meta].to_vec();
+    x.extend_from_slice(b"\0\0\0\x08free");
+    x.extend_from_slice(&b[meta..]);
+    let cc = credentials(&x, Format::Heif);
+    assert_eq!(codes(&cc), ["assertion.bmffHash.mismatch"]);
+}
+
+#[test]
+fn hostile_bmff_files_never_panic() {
+    let b = fixture("signed.heic");
+    let limits = Limits::default();
+    let read = |x: &[u8]| read_metadata(x, Format::Heif, &limits);
+    let (uuid, _) = top_box(&b, b"uuid");
+    let (meta, _) = top_box(&b, b"meta");
+    let (mdat, _) = top_box(&b, b"mdat");
+    // Sizes that lie: 4 GiB, largesize 2^63 and u64::MAX, 0 (to the end),
+    // below the header, on the store's box and on the nested boxes.
+    for at in [uuid, meta, mdat, meta + 12, uuid + 8 + 16 + 4 + 9 + 8] {
+        for size in [
+            &[0xFF, 0xFF, 0xFF, 0xFF][..],
+            &[0, 0, 0, 0],
+            &[0, 0, 0, 1],
+            &[0, 0, 0, 3],
+        ] {
+            let mut x = b.clone();
+            x[at..at + 4].copy_from_slice(size);
+            let _ = read(&x);
+            for large in [1u64 << 63, u64::MAX, 0, 7] {
+                let mut y = x.clone();
+                y[at + 8..at + 16].copy_from_slice(&large.to_be_bytes());
+                let _ = read(&y);
+            }
+        }
+    }
+    // Boxes nested past any real file: a `meta` of 40 000 `moov`s.
+    let mut deep = b[..meta].to_vec();
+    let n = 40_000usize;
+    for i in 0..n {
+        let size = ((n - i) * 8) as u32;
+        deep.extend_from_slice(&size.to_be_bytes());
+        deep.extend_from_slice(b"moov");
+    }
+    let cc = read(&deep).container.unwrap().c2pa.unwrap();
+    assert_ne!(cc.validation_state, "valid");
+    // Every prefix near the store's header and the box boundaries, then a
+    // stride through the rest: cut files are never valid.
+    let mut cuts: Vec<usize> = (0..b.len()).step_by(61).collect();
+    for edge in [uuid, meta, mdat] {
+        cuts.extend(edge.saturating_sub(40)..(edge + 60).min(b.len()));
+    }
+    for cut in cuts {
+        let m = read(&b[..cut]);
+        if let Some(cc) = m.container.and_then(|c| c.c2pa) {
+            assert_ne!(cc.validation_state, "valid", "prefix {cut}");
+        }
+    }
+}
