@@ -48,8 +48,9 @@ fn s(v: &Value, k: &str) -> Option<String> {
 /// action, software agent, when, digital source type.
 type ActionRow = (String, Option<String>, Option<String>, Option<String>);
 
-/// Checks c2pa-rs performs and retrace does not (listed in `not_checked`).
-const NOT_PERFORMED: &[&str] = &["timeStamp.validated", "timeStamp.trusted"];
+/// Checks c2pa-rs performs and retrace does not (listed in `not_checked`):
+/// trust in the time-stamp authority needs a trust list.
+const NOT_PERFORMED: &[&str] = &["timeStamp.trusted"];
 
 /// Everything c2pa-python reports that retrace also reports, field by field.
 fn compare_with_reference(file: &str, format: Format) -> ContentCredentials {
@@ -207,6 +208,95 @@ fn adobe_signed_jpeg_with_an_ingredient_agrees_with_c2pa_rs() {
         active.signature.as_ref().unwrap().time.as_deref(),
         Some("2025-04-09T22:46:13+00:00")
     );
+    // The ingredient's own manifest is time-stamped too; c2pa-python reports
+    // `timeStamp.validated` for it under `ingredientDeltas`.
+    assert!(cc.manifests[0]
+        .validation
+        .iter()
+        .any(|v| v.success && v.code == "timeStamp.validated"));
+}
+
+/// The active manifest's time-stamp token in `ims_multiple_manifests.jpg`:
+/// the last CBOR `val` byte string of the store (the active manifest is last).
+fn last_token(b: &[u8]) -> std::ops::Range<usize> {
+    let at = b
+        .windows(4)
+        .rposition(|w| w == b"\x63val")
+        .expect("a tstTokens val");
+    // A byte string with a two-byte length (0x59).
+    assert_eq!(b[at + 4], 0x59);
+    let len = u16::from_be_bytes([b[at + 5], b[at + 6]]) as usize;
+    at + 7..at + 7 + len
+}
+
+fn time_stamp_failure(b: &[u8]) -> (Vec<String>, String, Option<String>) {
+    let cc = credentials(b, Format::Jpeg);
+    let active = cc.manifests.last().unwrap();
+    let why = active
+        .validation
+        .iter()
+        .find(|v| v.code.starts_with("timeStamp."))
+        .map(|v| v.explanation.clone())
+        .unwrap_or_default();
+    let time = active.signature.as_ref().unwrap().time.clone();
+    (codes(&cc), why, time)
+}
+
+/// The verdicts are c2pa-python 0.38.1's on the same altered files (README):
+/// `timeStamp.mismatch` for TSTInfo and the imprint, `timeStamp.untrusted`
+/// for the TSA's signature, no signing time, and then the signer's
+/// certificate judged at the present, when it has expired
+/// (`signingCredential.expired` there, `claimSignature.outsideValidity` here).
+#[test]
+fn altered_time_stamps_are_flagged_and_their_time_not_used() {
+    let b = fixture("ims_multiple_manifests.jpg");
+    let token = last_token(&b);
+    // genTime inside TSTInfo: the TSA's signed messageDigest no longer fits.
+    let gen = token.start
+        + b[token.clone()]
+            .windows(15)
+            .position(|w| w == b"20250409224613Z")
+            .expect("genTime");
+    let mut x = b.clone();
+    x[gen + 3] = b'6';
+    let (codes_, why, time) = time_stamp_failure(&x);
+    assert_eq!(
+        codes_,
+        ["timeStamp.mismatch", "claimSignature.outsideValidity"]
+    );
+    assert!(why.contains("TSTInfo was changed"), "{why}");
+    assert_eq!(time, None);
+    // The messageImprint (SHA-256 OID, then a 32-byte OCTET STRING): the
+    // stamp no longer belongs to this signature.
+    let sha256 = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    let t = &b[token.clone()];
+    let imprint = (0..t.len() - 13)
+        .find(|&i| {
+            t[i..].starts_with(&sha256)
+                && (t[i + 11..].starts_with(&[0x04, 0x20])
+                    || t[i + 11..].starts_with(&[0x05, 0x00, 0x04, 0x20]))
+        })
+        .expect("messageImprint");
+    let hashed = token.start + imprint + if t[imprint + 11] == 0x05 { 15 } else { 13 };
+    let mut x = b.clone();
+    x[hashed] ^= 0x01;
+    let (codes_, why, _) = time_stamp_failure(&x);
+    assert_eq!(
+        codes_,
+        ["timeStamp.mismatch", "claimSignature.outsideValidity"]
+    );
+    assert!(why.contains("other bytes"), "{why}");
+    // The last bytes of the token are the TSA's signature value.
+    let mut x = b.clone();
+    x[token.end - 3] ^= 0x01;
+    let (codes_, why, _) = time_stamp_failure(&x);
+    assert_eq!(
+        codes_,
+        ["timeStamp.untrusted", "claimSignature.outsideValidity"]
+    );
+    assert!(why.contains("signature does not verify"), "{why}");
 }
 
 fn codes(cc: &ContentCredentials) -> Vec<String> {
@@ -344,8 +434,16 @@ fn changed_heic_boxes_break_the_bmff_hash_and_excluded_ones_do_not() {
     let (mdat, mdat_len) = top_box(&b, b"mdat");
     let (meta, _) = top_box(&b, b"meta");
     for (what, at, want) in [
-        ("last mdat byte", mdat + mdat_len - 1, &["assertion.bmffHash.mismatch"][..]),
-        ("a meta byte", meta + 20, &["assertion.bmffHash.mismatch"][..]),
+        (
+            "last mdat byte",
+            mdat + mdat_len - 1,
+            &["assertion.bmffHash.mismatch"][..],
+        ),
+        (
+            "a meta byte",
+            meta + 20,
+            &["assertion.bmffHash.mismatch"][..],
+        ),
         ("ftyp minor version", 12, &[][..]),
         ("an ftyp compatible brand", 20, &[][..]),
     ] {
