@@ -162,7 +162,8 @@ pub struct SignatureInfo {
     pub not_before: Option<String>,
     /// Certificate validity, RFC 3339.
     pub not_after: Option<String>,
-    /// Signing time from the RFC 3161 time-stamp, RFC 3339; null without one.
+    /// Signing time from the RFC 3161 time-stamp, RFC 3339; null without one
+    /// or when the time-stamp does not verify.
     pub time: Option<String>,
     /// Certificates in the chain.
     pub chain_length: usize,
@@ -2168,6 +2169,61 @@ mod tests {
         x.extend((1u64 << 63).to_be_bytes());
         assert!(header(&x, 0).is_none());
         assert!(header(&[0, 0, 0, 4, b'j', b'u', b'm', b'b'], 0).is_none());
+    }
+
+    /// A top-level C2PA `uuid` box: size, type, extended type, full-box
+    /// header, purpose, 64-bit offset, then `payload`.
+    fn c2pa_uuid(size: Option<u32>, purpose: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut body = C2PA_UUID.to_vec();
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        body.extend_from_slice(purpose);
+        body.extend_from_slice(&[0; 8]);
+        body.extend_from_slice(payload);
+        let size = size.unwrap_or(body.len() as u32 + 8);
+        [&size.to_be_bytes()[..], b"uuid", &body].concat()
+    }
+
+    #[test]
+    fn bmff_store_is_found_and_lying_boxes_are_not_followed() {
+        let ftyp = b"\0\0\0\x10ftypheic\0\0\0\0".to_vec();
+        let store = superbox("c2pa", &[]);
+        let mut padded = store.clone();
+        padded.extend_from_slice(&[0; 5]);
+        let file = [ftyp.clone(), c2pa_uuid(None, b"manifest\0", &padded)].concat();
+        let mut w = Vec::new();
+        // The padding after the store's superbox is not part of the store.
+        assert_eq!(bmff_store(&file, 1 << 20, &mut w), Some(&store[..]));
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            bmff_store(&file, 10, &mut w),
+            None,
+            "over the metadata limit"
+        );
+        for bad in [
+            c2pa_uuid(Some(u32::MAX), b"manifest\0", &store),
+            c2pa_uuid(Some(12), b"manifest\0", &store),
+            c2pa_uuid(None, b"manifest", b""),
+            c2pa_uuid(None, b"update\0", &store),
+        ] {
+            let file = [ftyp.clone(), bad].concat();
+            assert_eq!(bmff_store(&file, 1 << 20, &mut w), None);
+            for cut in 0..file.len() {
+                let _ = bmff_store(&file[..cut], 1 << 20, &mut w);
+            }
+        }
+        // largesize 2^63 on the box after the store: the store is still read.
+        let mut file = [ftyp, c2pa_uuid(None, b"manifest\0", &store)].concat();
+        file.extend_from_slice(&[0, 0, 0, 1, b'm', b'd', b'a', b't']);
+        file.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        assert_eq!(bmff_store(&file, 1 << 20, &mut w), Some(&store[..]));
+        let limits = Limits::default();
+        assert!(bmff_tree(&file, &limits).is_ok(), "mdat is cut to the file");
+        let n = file.len();
+        file[n - 12..n - 8].copy_from_slice(b"moov");
+        assert!(matches!(
+            bmff_tree(&file, &limits),
+            Err(BmffWalkError::Broken(_))
+        ));
     }
 
     #[test]
