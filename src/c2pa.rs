@@ -1236,6 +1236,8 @@ fn check_bmff_hash(
             .and_then(|i| usize::try_from(i).ok())
     };
     let mut excluded: Vec<(usize, usize)> = Vec::new();
+    // Starts of boxes excluded whole: their offsets are not hashed either.
+    let mut whole: Vec<usize> = Vec::new();
     // Top-level box starts, minus the boxes excluded whole.
     let mut offsets: Vec<usize> = boxes
         .iter()
@@ -1310,7 +1312,7 @@ fn check_bmff_hash(
             }
             if subsets.is_empty() {
                 excluded.push((bx.start, bx.start + bx.size));
-                offsets.retain(|&o| o != bx.start);
+                whole.push(bx.start);
             }
             for &(o, l) in &subsets {
                 if o > bx.size {
@@ -1323,8 +1325,17 @@ fn check_bmff_hash(
                 };
                 excluded.push((bx.start + o, bx.start + o + len));
             }
+            // Exclusions times boxes times subsets can be made huge.
+            if excluded.len() > limits.max_bmff_boxes {
+                return not_checked(format!(
+                    "the BMFF hash binding: more than {} excluded ranges",
+                    limits.max_bmff_boxes
+                ));
+            }
         }
     }
+    whole.sort_unstable();
+    offsets.retain(|o| whole.binary_search(o).is_err());
     // The included ranges: the file minus the exclusions, in order.
     excluded.sort_unstable();
     let mut included: Vec<(usize, usize)> = Vec::new();
@@ -1348,7 +1359,12 @@ fn check_bmff_hash(
         (Some(f), Some(l)) => (f.0, l.1.saturating_sub(1)),
         _ => (0, asset.len().saturating_sub(1)),
     };
-    offsets.retain(|&o| included.iter().any(|r| r.0 <= o && o < r.1) || (first < o && o < last));
+    let inside = |o: usize| {
+        // `included` is sorted and disjoint: the last range starting at or before o.
+        let i = included.partition_point(|r| r.0 <= o);
+        i > 0 && o < included[i - 1].1
+    };
+    offsets.retain(|&o| inside(o) || (first < o && o < last));
     offsets.sort_unstable();
     let marks: Vec<[u8; 8]> = offsets.iter().map(|&o| (o as u64).to_be_bytes()).collect();
     let mut parts: Vec<&[u8]> = Vec::new();

@@ -471,6 +471,27 @@ fn moved_heic_boxes_break_the_bmff_hash() {
 }
 
 #[test]
+fn a_bmff_walk_over_its_limit_is_not_checked_rather_than_passed() {
+    let b = fixture("signed.heic");
+    let few = Limits {
+        max_bmff_boxes: 3,
+        ..Limits::default()
+    };
+    let cc = read_metadata(&b, Format::Heif, &few)
+        .container
+        .and_then(|c| c.c2pa)
+        .unwrap();
+    assert_eq!(cc.validation_state, "incomplete");
+    assert!(
+        cc.not_checked
+            .iter()
+            .any(|n| n.contains("more than 3 boxes")),
+        "{:?}",
+        cc.not_checked
+    );
+}
+
+#[test]
 fn hostile_bmff_files_never_panic() {
     let b = fixture("signed.heic");
     let limits = Limits::default();
