@@ -226,7 +226,15 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
         Format::Webp => walk_webp(bytes, &mut raw),
         // TIFF tag 700 and HEIF items hold a plain packet: the XMP spec's
         // packet scanning finds it without walking those containers.
-        Format::Tiff | Format::Heif => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
+        Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
+        Format::Heif => {
+            raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec);
+            // Only the top-level C2PA `uuid` box is looked for; c2pa walks
+            // the boxes again for the hash binding.
+            if let Some(store) = crate::c2pa::bmff_store(bytes, max, &mut c.warnings) {
+                raw.c2pa = Some(("BMFF uuid", store.to_vec()));
+            }
+        }
         _ => {}
     }
     if let Some(packet) = raw.xmp.take() {

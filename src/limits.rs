@@ -37,6 +37,8 @@ pub struct Limits {
     pub max_cbor_depth: usize,
     /// Most certificates read from one signature's chain.
     pub max_cert_chain: usize,
+    /// Most ISO BMFF boxes (HEIF, AVIF) walked to check a C2PA BMFF hash.
+    pub max_bmff_boxes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +59,9 @@ impl Default for Limits {
             max_c2pa_manifests: 64,
             max_cbor_depth: 64,
             max_cert_chain: 16,
+            // A still HEIF has a dozen boxes on the walked paths; a long
+            // fragmented video has a few per fragment.
+            max_bmff_boxes: 100_000,
         }
     }
 }
@@ -79,6 +84,7 @@ impl Limits {
             max_c2pa_manifests: usize::MAX,
             max_cbor_depth: MAX_NESTING,
             max_cert_chain: usize::MAX,
+            max_bmff_boxes: usize::MAX,
         }
     }
 }

@@ -87,6 +87,9 @@ struct LimitArgs {
     /// Most certificates read from one signature's chain.
     #[arg(long, global = true, value_name = "N")]
     max_cert_chain: Option<usize>,
+    /// Most ISO BMFF boxes walked to check a C2PA BMFF hash (HEIF, AVIF).
+    #[arg(long, global = true, value_name = "N")]
+    max_bmff_boxes: Option<usize>,
 }
 
 /// Nesting caps bound recursion: past the stack a parser aborts the whole
@@ -112,6 +115,7 @@ impl LimitArgs {
             max_c2pa_manifests: self.max_c2pa_manifests.unwrap_or(d.max_c2pa_manifests),
             max_cbor_depth: self.max_cbor_depth.unwrap_or(d.max_cbor_depth),
             max_cert_chain: self.max_cert_chain.unwrap_or(d.max_cert_chain),
+            max_bmff_boxes: self.max_bmff_boxes.unwrap_or(d.max_bmff_boxes),
         }
     }
 }
