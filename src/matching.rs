@@ -50,9 +50,8 @@ pub struct MatchParams {
     /// At most this many candidates are verified per picture.
     pub max_candidates: usize,
     /// Of the candidates no hash agrees with at all (reached only as nearest
-    /// neighbours), the aligner tries this many, nearest first. Aligning is
-    /// most of the time of a scan; the archive windows make the original of a
-    /// crop or a screenshot its nearest neighbour, so the far ones are nearly
+    /// neighbours), the aligner's coarse search looks at this many, nearest
+    /// first. Aligning is most of the time of a scan; the far ones are nearly
     /// always unrelated pictures.
     pub align_unsupported: usize,
     /// Of those unsupported candidates, all get the aligner's coarse search
