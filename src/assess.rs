@@ -492,12 +492,7 @@ const GPS_MARGIN_WITH_OFFSET_H: f64 = 2.0;
 const GPS_MARGIN_NO_OFFSET_H: f64 = 15.0;
 
 fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
-    let d = t
-        .distance
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
         "thumbnail_mismatch",
@@ -516,12 +511,7 @@ fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
 /// fire on one file, and a reader filtering on either code keeps its meaning.
 fn preview_mismatch(p: &crate::thumbnail::PreviewComparison) -> Finding {
     let t = &p.comparison;
-    let d = t
-        .distance
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
         "preview_mismatch",

@@ -527,6 +527,43 @@ pub fn read(store: &Store<'_>, asset: &[u8], limits: &Limits) -> ContentCredenti
     cc
 }
 
+/// The status of a hard binding once its hashed parts are gathered: `kind`
+/// names the assertion in the codes (`dataHash`, `bmffHash`), `noun` what was
+/// hashed, in words.
+fn hash_verdict(
+    m: &mut Manifest,
+    alg: &str,
+    parts: &[&[u8]],
+    expected: &[u8],
+    url: Option<String>,
+    kind: &str,
+    noun: &str,
+) {
+    match hash_with(alg, parts) {
+        None => status(
+            m,
+            "algorithm.unsupported",
+            false,
+            url,
+            format!("hash algorithm {alg:?}"),
+        ),
+        Some(h) if h == expected => status(
+            m,
+            &format!("assertion.{kind}.match"),
+            true,
+            url,
+            format!("the file's {noun} are those that were signed"),
+        ),
+        Some(_) => status(
+            m,
+            &format!("assertion.{kind}.mismatch"),
+            false,
+            url,
+            format!("the file's {noun} differ from those that were signed: it was changed after signing"),
+        ),
+    }
+}
+
 fn status(m: &mut Manifest, code: &str, success: bool, url: Option<String>, why: String) {
     if m.validation.len() < MAX_LIST {
         m.validation.push(Status {
@@ -914,30 +951,7 @@ fn check_data_hash(a: &JBox<'_>, asset: &[u8], alg: &str, limits: &Limits, m: &m
         at = e;
     }
     parts.push(&asset[at..]);
-    match hash_with(&alg, &parts) {
-        None => status(
-            m,
-            "algorithm.unsupported",
-            false,
-            url,
-            format!("hash algorithm {alg:?}"),
-        ),
-        Some(h) if h == *expected => status(
-            m,
-            "assertion.dataHash.match",
-            true,
-            url,
-            "the file's bytes are those that were signed".into(),
-        ),
-        Some(_) => status(
-            m,
-            "assertion.dataHash.mismatch",
-            false,
-            url,
-            "the file's bytes differ from those that were signed: it was changed after signing"
-                .into(),
-        ),
-    }
+    hash_verdict(m, &alg, &parts, expected, url, "dataHash", "bytes");
 }
 
 // ---------------------------------------------------------------------------
@@ -1383,30 +1397,7 @@ fn check_bmff_hash(
         parts.push(&asset[from..e]);
     }
     parts.extend(marks[next..].iter().map(|m| &m[..]));
-    match hash_with(&alg, &parts) {
-        None => status(
-            m,
-            "algorithm.unsupported",
-            false,
-            url,
-            format!("hash algorithm {alg:?}"),
-        ),
-        Some(h) if h == *expected => status(
-            m,
-            "assertion.bmffHash.match",
-            true,
-            url,
-            "the file's boxes are those that were signed".into(),
-        ),
-        Some(_) => status(
-            m,
-            "assertion.bmffHash.mismatch",
-            false,
-            url,
-            "the file's boxes differ from those that were signed: it was changed after signing"
-                .into(),
-        ),
-    }
+    hash_verdict(m, &alg, &parts, expected, url, "bmffHash", "boxes");
 }
 
 // ---------------------------------------------------------------------------

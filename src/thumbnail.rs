@@ -53,6 +53,17 @@ pub struct PreviewComparison {
     pub comparison: ThumbnailComparison,
 }
 
+impl ThumbnailComparison {
+    /// The distances in words for findings and pages: `pdq 14, phash 2, ...`.
+    pub fn distances(&self) -> String {
+        self.distance
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Distances above which the thumbnail shows another picture or framing.
 /// Measured with `cargo run --example thumbnails` (see README, "Thumbnail vs
 /// image"): camera files with their own thumbnails against the same files

@@ -540,6 +540,17 @@ fn exif_thumbnails_survive_truncation_and_bit_flips() {
     assert_no_own_panics();
 }
 
+/// The container's warnings of a report that has them.
+fn container_warnings(r: &retrace::report::Report) -> &[String] {
+    &r.metadata
+        .as_ref()
+        .expect("metadata")
+        .container
+        .as_ref()
+        .expect("container")
+        .warnings
+}
+
 /// A camera-like multi-picture file (`tests/fixtures/mpf/same.jpg`: a
 /// big-endian MPF index listing the primary and a 240 px preview appended
 /// after it), cut, flipped and given hostile entries. The primary picture is
@@ -571,14 +582,7 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
     for k in 0..8 {
         let cut = primary_len + (base.len() - primary_len) * k / 8;
         let r = check(&format!("cut at {cut}"), base[..cut].to_vec());
-        let warnings = &r
-            .metadata
-            .as_ref()
-            .unwrap()
-            .container
-            .as_ref()
-            .unwrap()
-            .warnings;
+        let warnings = container_warnings(&r);
         assert!(
             warnings.iter().any(|w| w.contains("past the end")),
             "{warnings:?}"
@@ -607,14 +611,7 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
     // A million entries claimed: the two the segment holds are read, and
     // the claim is a warning.
     let r = check("a million entries", patch(count_field, 16_000_000));
-    let warnings = &r
-        .metadata
-        .as_ref()
-        .unwrap()
-        .container
-        .as_ref()
-        .unwrap()
-        .warnings;
+    let warnings = container_warnings(&r);
     assert!(
         warnings.iter().any(|w| w.contains("claims 16000000 bytes")),
         "{warnings:?}"

@@ -104,12 +104,7 @@ pub(crate) fn mpf_summary(j: &crate::container::JpegStructure) -> Option<String>
 /// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
 /// in one line. Numbers only: nothing here comes from the file as text.
 pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
-    let d = t
-        .distance
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let d = t.distances();
     format!(
         "{}: {}×{}, aspect {:.2} vs {:.2} for the main picture ({d})",
         if t.same_picture {
