@@ -360,15 +360,7 @@ impl Engine {
     /// picture before a crop or an edit. Any failure just means no thumbnail.
     fn examine_thumbnail(&self, blob: &Blob, meta: &Metadata) -> Option<(DynamicImage, Hashes)> {
         let bytes = metadata::exif_thumbnail(&blob.bytes, meta)?;
-        let thumb = Blob::from_bytes(bytes.to_vec());
-        let d = decode::decode(&thumb, &self.config.limits).ok()?;
-        // Too small to say anything reliable about a picture.
-        if d.width.min(d.height) < 32 {
-            return None;
-        }
-        let img = decode::orient(d.working, meta.orientation);
-        let h = decode::contain(|| hash::compute(&img)).ok()?;
-        Some((img, h))
+        self.examine_embedded(bytes, meta.orientation)
     }
 
     /// Decode and hash the MPF preview, the larger copy cameras and phones
@@ -380,24 +372,34 @@ impl Engine {
         meta: &Metadata,
     ) -> Option<(crate::mpf::MpfImage, DynamicImage, Hashes)> {
         let (entry, bytes) = metadata::mpf_preview(&blob.bytes, meta)?;
-        let preview = Blob::from_bytes(bytes.to_vec());
-        let limits = &self.config.limits;
-        let d = decode::decode(&preview, limits).ok()?;
-        if d.width.min(d.height) < 32 {
-            return None;
-        }
         // Each picture of a multi-picture file is a complete Exif JPEG, and
         // cameras give the preview an APP1 of its own (ExifTool's -ee reads it
         // as a document of its own): its Orientation says how its pixels are
         // stored. Without one, it was stored as the main picture was.
         let own = decode::contain(|| {
-            metadata::read_metadata(&preview.bytes, Format::Jpeg, limits).orientation
+            metadata::read_metadata(bytes, Format::Jpeg, &self.config.limits).orientation
         })
         .ok()
         .flatten();
-        let img = decode::orient(d.working, own.or(meta.orientation));
-        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        let (img, h) = self.examine_embedded(bytes, own.or(meta.orientation))?;
         Some((entry.clone(), img, h))
+    }
+
+    /// An embedded copy (thumbnail, preview) decoded under the limits, turned
+    /// upright and hashed; `None` when it fails or is too small to say
+    /// anything reliable about a picture.
+    fn examine_embedded(
+        &self,
+        bytes: &[u8],
+        orientation: Option<u16>,
+    ) -> Option<(DynamicImage, Hashes)> {
+        let d = decode::decode(&Blob::from_bytes(bytes.to_vec()), &self.config.limits).ok()?;
+        if d.width.min(d.height) < 32 {
+            return None;
+        }
+        let img = decode::orient(d.working, orientation);
+        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        Some((img, h))
     }
 
     /// Match against the archive and assess: the finished report.
