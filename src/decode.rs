@@ -227,22 +227,50 @@ pub fn dct_denominator(width: u32, height: u32, side: u32) -> u32 {
 /// still at least `side`, then area-average to `side`.
 ///
 /// `Ok(None)` means "not for this path": no reduction is possible, or the file is
-/// progressive, CMYK/YCCK, 12/16-bit or lossless, or the two decoders disagree on
-/// its size. The caller then decodes in full. `dims` must already have been
-/// checked against `limits` (by [`dimensions`]); the output buffer is capped by
-/// `limits.max_decoder_alloc` as well.
+/// progressive, CMYK/YCCK, 12/16-bit, arithmetic-coded or lossless, or the two
+/// decoders disagree on its size. The caller then decodes in full. `dims` must
+/// already have been checked against `limits` (by [`dimensions`]); the output
+/// buffer is capped by `limits.max_decoder_alloc` as well.
+///
+/// The DCT-domain decoder is jpeg-decoder, or libjpeg-turbo with the `turbojpeg`
+/// feature; both decline the same files, so which one is built changes the speed
+/// and the last bits of a few pixels, not which path a file takes.
 pub fn decode_jpeg_scaled(
     bytes: &[u8],
     dims: (u32, u32),
     side: u32,
     limits: &Limits,
 ) -> Result<Option<Decoded>> {
-    use jpeg_decoder::{CodingProcess, PixelFormat};
     let (width, height) = dims;
     let n = dct_denominator(width, height, side);
     if n == 1 {
         return Ok(None);
     }
+    let Some(image) = scaled_pixels(bytes, dims, n, limits)? else {
+        return Ok(None);
+    };
+    // The target comes from the stored size, not the scaled one, so that both
+    // paths give the same working size (rounding `ceil(w / n)` first can differ
+    // by a pixel).
+    let (tw, th) = working_size(width, height, side);
+    let working = contain(|| image.thumbnail_exact(tw, th))?;
+    Ok(Some(Decoded {
+        width,
+        height,
+        working,
+        path: DecodePath::ScaledJpeg { denominator: n },
+    }))
+}
+
+/// The picture at `1/n` scale by jpeg-decoder's reduced inverse DCT.
+#[cfg(not(feature = "turbojpeg"))]
+fn scaled_pixels(
+    bytes: &[u8],
+    (width, height): (u32, u32),
+    n: u32,
+    limits: &Limits,
+) -> Result<Option<DynamicImage>> {
+    use jpeg_decoder::{CodingProcess, PixelFormat};
     let mut dec = jpeg_decoder::Decoder::new(bytes);
     dec.set_max_decoding_buffer_size(
         usize::try_from(limits.max_decoder_alloc).unwrap_or(usize::MAX),
@@ -261,8 +289,8 @@ pub fn decode_jpeg_scaled(
         return Ok(None);
     }
     // jpeg-decoder picks the smallest scale at which either side reaches the
-    // request, which for a square request is the longest-side rule above.
-    let req = u16::try_from(side).unwrap_or(u16::MAX);
+    // request: asking for the scaled size of the longest side gives `1/n`.
+    let req = u16::try_from(width.max(height).div_ceil(n)).unwrap_or(u16::MAX);
     let (sw, sh) =
         contain(|| dec.scale(req, req))?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
@@ -271,24 +299,83 @@ pub fn decode_jpeg_scaled(
     }
     let pixels =
         contain(|| dec.decode())?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
-    let image = match info.pixel_format {
+    Ok(match info.pixel_format {
         PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
         _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
-    };
-    let Some(image) = image else {
-        return Ok(None);
-    };
-    // The target comes from the stored size, not the scaled one, so that both
-    // paths give the same working size (rounding `ceil(w / n)` first can differ
-    // by a pixel).
-    let (tw, th) = working_size(width, height, side);
-    let working = contain(|| image.thumbnail_exact(tw, th))?;
-    Ok(Some(Decoded {
-        width,
-        height,
-        working,
-        path: DecodePath::ScaledJpeg { denominator: n },
-    }))
+    })
+}
+
+/// The picture at `1/n` scale by libjpeg-turbo's reduced inverse DCT.
+#[cfg(feature = "turbojpeg")]
+fn scaled_pixels(
+    bytes: &[u8],
+    (width, height): (u32, u32),
+    n: u32,
+    limits: &Limits,
+) -> Result<Option<DynamicImage>> {
+    use std::cell::RefCell;
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, ScalingFactor};
+    thread_local! {
+        // A handle per worker thread, reused: "buffers reused per worker".
+        static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
+    }
+    let failed = |e: turbojpeg::Error| Error::Format(format!("scaled JPEG (libjpeg-turbo): {e}"));
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let dec = match &mut *slot {
+            Some(d) => d,
+            None => slot.insert(Decompressor::new().map_err(failed)?),
+        };
+        let header = dec.read_header(bytes).map_err(failed)?;
+        // The same files as jpeg-decoder's path declines (see there); arithmetic
+        // coding too, which the full decoder cannot read: a file must not decode
+        // only in the build that has libjpeg-turbo.
+        if header.is_progressive
+            || header.is_lossless
+            || header.is_arithmetic
+            || (header.width, header.height) != (width as usize, height as usize)
+        {
+            return Ok(None);
+        }
+        let (format, channels) = match header.colorspace {
+            Colorspace::Gray => (PixelFormat::GRAY, 1),
+            Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, 3),
+            _ => return Ok(None),
+        };
+        let factor = ScalingFactor::new(1, n as usize);
+        let scaled = header.scaled(factor);
+        let (sw, sh) = (scaled.width, scaled.height);
+        if (sw, sh) != (width.div_ceil(n) as usize, height.div_ceil(n) as usize) {
+            return Ok(None);
+        }
+        let Some(len) = sw
+            .checked_mul(sh)
+            .and_then(|p| p.checked_mul(channels))
+            .filter(|&len| len as u64 <= limits.max_decoder_alloc)
+        else {
+            return Ok(None);
+        };
+        dec.set_scaling_factor(factor).map_err(failed)?;
+        let mut pixels = vec![0u8; len];
+        let out = Image {
+            pixels: &mut pixels[..],
+            width: sw,
+            pitch: sw * channels,
+            height: sh,
+            format,
+        };
+        // libjpeg-turbo reports corrupt data as an error (its warnings
+        // included), so a damaged file takes the full decoder, as with
+        // jpeg-decoder.
+        contain(|| dec.decompress(bytes, out))?.map_err(failed)?;
+        let (sw, sh) = (sw as u32, sh as u32);
+        Ok(match format {
+            PixelFormat::GRAY => {
+                image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
+            }
+            _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
+        })
+    })
 }
 
 /// Downscale so the longest side is at most `side`, by area averaging.
