@@ -56,6 +56,12 @@ impl Pg {
     /// A fresh cluster, or `None` (after saying why) when this machine has no
     /// PostgreSQL and the run does not require one.
     fn start(test: &str) -> Option<Pg> {
+        Pg::start_with(test, |_| String::new())
+    }
+
+    /// [`Pg::start`] with more server options, made from the data directory
+    /// after `initdb` (which wants it empty).
+    fn start_with(test: &str, more: impl FnOnce(&Pg) -> String) -> Option<Pg> {
         let required = std::env::var_os("RETRACE_REQUIRE_PG").is_some_and(|v| v == "1");
         let Some(bin) = pg_bin() else {
             assert!(
@@ -102,9 +108,10 @@ impl Pg {
             String::from_utf8_lossy(&initdb.stderr)
         );
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=60",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=60 {}",
             pg.port,
-            pg.data.display()
+            pg.data.display(),
+            more(&pg)
         );
         let log = pg.data.join("server.log");
         let started = pg.run(
@@ -734,4 +741,166 @@ fn a_sqlite_archive_copied_into_postgresql_keeps_everything_once() {
         "{again}"
     );
     assert_eq!(info(&url), pg_info, "copying again adds nothing");
+}
+
+/// `openssl` with arguments, in `dir`; panics with its message on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (Debian's postgresql depends on it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`{name}.pem`, `{name}.key`) made in `dir`.
+fn make_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+        ],
+    );
+}
+
+#[test]
+fn sslmode_require_encrypts_and_verifies_the_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let c = certs.path();
+    make_ca(c, "ca");
+    make_ca(c, "other-ca");
+    openssl(
+        c,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        c.join("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(
+        c,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    let Some(pg) = Pg::start_with("sslmode_require_encrypts_and_verifies_the_server", |pg| {
+        // The server reads its key as the cluster's owner, and refuses a key
+        // others can read.
+        for f in ["server.pem", "server.key"] {
+            let to = pg.data.join(f);
+            std::fs::copy(c.join(f), &to).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some(user) = &pg.run_as {
+                let (uid, gid) = uid_gid(user).unwrap();
+                std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        format!(
+            "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            pg.data.join("server.pem").display(),
+            pg.data.join("server.key").display()
+        )
+    }) else {
+        return;
+    };
+    // Only encrypted connections may reach this database, so a retrace that
+    // works on it is one that encrypted.
+    let plain = pg.database("tls");
+    let hba = pg.data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("hostnossl tls all 127.0.0.1/32 reject\n{rules}"),
+    )
+    .unwrap();
+    let reload = pg.run("pg_ctl", &["-D", pg.data.to_str().unwrap(), "reload"]);
+    assert!(reload.status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    let url = PathBuf::from(format!("{}?sslmode=require", plain.display()));
+    let with_ca = |ca: &str| {
+        let mut cmd = retrace(Some(&url));
+        cmd.env("PGSSLROOTCERT", c.join(ca));
+        cmd
+    };
+
+    // Verified against the CA that signed the server's certificate: works.
+    let out = run_quiet(
+        with_ca("ca.pem")
+            .args(["archive", "add"])
+            .arg(samples().join("archive"))
+            .arg("--manifest")
+            .arg(samples().join("archive/sources.tsv")),
+    );
+    assert_eq!(out.status.code(), Some(0), "archive add over TLS");
+    let out = run_quiet(with_ca("ca.pem").args(["archive", "info", "--json"]));
+    assert_eq!(out.status.code(), Some(0));
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(info["images"].as_u64().unwrap() > 0, "{info}");
+
+    // A certificate from another CA (a man in the middle): refused.
+    let out = run_quiet(with_ca("other-ca.pem").args(["archive", "info"]));
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("certificate"), "{err}");
+
+    // Without sslmode=require the connection is plain, and this server refuses it.
+    let out = run_quiet(retrace(Some(&plain)).args(["archive", "info"]));
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pg_hba") || err.contains("encryption"),
+        "{err}"
+    );
+
+    // A CA file that is not there is named in the error, not skipped.
+    let out = run_quiet(with_ca("missing.pem").args(["archive", "info"]));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PGSSLROOTCERT"));
 }
