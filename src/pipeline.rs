@@ -138,9 +138,11 @@ impl Engine {
         let mut index = MemoryIndex::new();
         let mut loaded = crate::archive::Loaded::default();
         if let Some(a) = &archive {
+            index.start_bulk();
             loaded = a.load_current_hashes(|id, region, bits, _quality| {
                 index.insert(id, region, bits);
             })?;
+            index.finish_bulk();
         }
         Ok(Engine {
             config,

@@ -624,6 +624,15 @@ impl<const W: usize> Store<W> {
         }
     }
 
+    /// From now on build the tables once `index_from` hashes are stored: at
+    /// once when there are that many already. `usize::MAX` defers them.
+    pub(super) fn set_index_from(&mut self, index_from: usize) {
+        self.index_from = index_from;
+        if self.tables.is_none() && self.words.len >= index_from {
+            self.tables = Some(Tables::build(Layout::of(W), &self.words));
+        }
+    }
+
     pub(super) fn bytes(&self) -> Bytes {
         let entries =
             self.words.bytes() + self.image_ids.capacity() * 8 + self.regions.capacity() * 2;
