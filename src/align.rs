@@ -15,7 +15,7 @@
 //! pure and deterministic, and never panics on untrusted thumbnail bytes.
 
 use image::DynamicImage;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -842,14 +842,6 @@ impl Level {
         }
         Level { img, s1, s2 }
     }
-
-    /// Sums of values and squares over [x0, x1) × [y0, y1).
-    fn sums(&self, x0: usize, y0: usize, x1: usize, y1: usize) -> (f64, f64) {
-        let w = self.img.w + 1;
-        let at = |t: &[f64], x: usize, y: usize| t[y * w + x];
-        let f = |t: &[f64]| at(t, x1, y1) - at(t, x0, y1) - at(t, x1, y0) + at(t, x0, y0);
-        (f(&self.s1), f(&self.s2))
-    }
 }
 
 /// Dot product written with independent lanes so that it vectorises.
@@ -897,24 +889,68 @@ fn overlap(aw: usize, ah: usize, qw: usize, qh: usize, dx: i32, dy: i32) -> Opti
 }
 
 /// NCC at every offset of a rectangle of offsets, reported through `f(dx, dy, ncc)`
-/// (offsets whose overlap is flat are skipped).
-///
-/// The cross term is computed one offset row at a time as a sum of scaled archive
-/// rows (`num[dx] += q[x] · a[x + dx]`): the inner loop runs over contiguous offsets
-/// and vectorises, which makes the exhaustive coarse search several times faster
-/// than one dot product per offset. The archive is zero-padded so that query
-/// pixels falling outside it add nothing; the window sums come from the
-/// summed-area tables over the true overlap.
-#[inline(never)]
+/// (offsets whose overlap is flat are skipped), computing the cross terms
+/// directly. The coarse search uses [`ncc_all_many`], which gets the same values
+/// up to rounding through FFTs; this is its reference in the tests.
+#[cfg(test)]
 fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnMut(i32, i32, f32)) {
-    let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
-    // Keep every offset within the reach of the padding.
-    let x_lo = xr.0.max(-(qw as i32));
-    let x_hi = xr.1.min(aw as i32);
-    if x_hi < x_lo || yr.1 < yr.0 {
+    let Some(g) = OffsetGrid::new(a, q, xr, yr) else {
         return;
+    };
+    let cross = cross_direct(a, q, &g);
+    let ncc = ncc_from_cross(a, q, &g, &cross);
+    for (dy, row) in (g.y_lo..=g.y_hi).zip(ncc.chunks_exact(g.nx())) {
+        for (dx, &v) in (g.x_lo..).zip(row) {
+            if v != f32::NEG_INFINITY {
+                f(dx, dy, v);
+            }
+        }
     }
-    let nx = (x_hi - x_lo + 1) as usize;
+}
+
+/// The offsets [`ncc_all`] visits: x clamped to where the padding reaches, y to
+/// where any row overlaps.
+#[derive(Debug, Clone, Copy)]
+struct OffsetGrid {
+    x_lo: i32,
+    x_hi: i32,
+    y_lo: i32,
+    y_hi: i32,
+}
+
+impl OffsetGrid {
+    fn new(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32)) -> Option<OffsetGrid> {
+        let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
+        let g = OffsetGrid {
+            x_lo: xr.0.max(-(qw as i32)),
+            x_hi: xr.1.min(aw as i32),
+            y_lo: yr.0.max(-(qh as i32)),
+            y_hi: yr.1.min(ah as i32),
+        };
+        (g.x_hi >= g.x_lo && g.y_hi >= g.y_lo).then_some(g)
+    }
+
+    fn nx(&self) -> usize {
+        (self.x_hi - self.x_lo + 1) as usize
+    }
+
+    fn ny(&self) -> usize {
+        (self.y_hi - self.y_lo + 1) as usize
+    }
+}
+
+/// Cross terms Σ q[y − dy][x − dx] · a[y][x] over the overlap at every offset of
+/// `g`, row-major by dy then dx (zero where nothing overlaps).
+///
+/// Computed one offset row at a time as a sum of scaled archive rows
+/// (`num[dx] += q[x] · a[x + dx]`): the inner loop runs over contiguous offsets
+/// and vectorises. The wider picture is zero-padded so that pixels falling
+/// outside it add nothing.
+fn cross_direct(a: &Level, q: &Level, g: &OffsetGrid) -> Vec<f32> {
+    let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
+    let (x_lo, x_hi) = (g.x_lo, g.x_hi);
+    let nx = g.nx();
+    let mut out = vec![0.0f32; nx * g.ny()];
     // Iterate over the narrower picture's pixels and slide the wider one (zero
     // padded) along contiguous offsets: the work per row is min(aw, qw) × nx.
     let query_narrow = qw <= aw;
@@ -927,7 +963,6 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
     };
     let pw = pad + data_len.max(qw + x_hi.max(0) as usize) + nx + 1;
     let rows = if query_narrow { ah } else { qh };
-    let mut num = vec![0.0f32; nx];
     let mut padded = vec![0.0f32; pw * rows];
     if query_narrow {
         // padded[y][pad + x] = a[y][x]
@@ -944,13 +979,12 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
             }
         }
     }
-    for dy in yr.0..=yr.1 {
+    for (dy, num) in (g.y_lo..=g.y_hi).zip(out.chunks_exact_mut(nx)) {
         let yq0 = (-dy).max(0) as usize;
         let yq1 = (ah as i32 - dy).min(qh as i32);
         if yq1 <= yq0 as i32 {
             continue;
         }
-        num.iter_mut().for_each(|v| *v = 0.0);
         for yq in yq0..yq1 as usize {
             let ya = (yq as i32 + dy) as usize;
             if query_narrow {
@@ -975,26 +1009,295 @@ fn ncc_all(a: &Level, q: &Level, xr: (i32, i32), yr: (i32, i32), mut f: impl FnM
                 }
             }
         }
-        for (i, &sqa) in num.iter().enumerate() {
-            let dx = x_lo + i as i32;
-            let Some(r) = overlap(aw, ah, qw, qh, dx, dy) else {
+    }
+    out
+}
+
+/// NCC at every offset of `g` (row-major, dy then dx) from the cross terms of
+/// [`cross_direct`] or [`cross_fft`]; `NEG_INFINITY` where the overlap is empty
+/// or flat. The window sums come from the summed-area tables over the true
+/// overlap, read as one strip of rows per dy so that each offset costs a few
+/// subtractions and a single division: this runs for every offset of the coarse
+/// search (tens of thousands per candidate), and written per offset with full
+/// rectangle lookups it cost more than the FFTs.
+fn ncc_from_cross(a: &Level, q: &Level, g: &OffsetGrid, cross: &[f32]) -> Vec<f32> {
+    let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
+    let nx = g.nx();
+    // Overlap along one axis at offset d: archive [p0, p1) and the query from q0.
+    let span = |d: i32, alen: usize, qlen: usize| -> (usize, usize, usize) {
+        let p0 = d.max(0);
+        let p1 = (d + qlen as i32).min(alen as i32);
+        if p1 <= p0 {
+            (0, 0, 0)
+        } else {
+            (p0 as usize, p1 as usize, (p0 - d) as usize)
+        }
+    };
+    let xs: Vec<(usize, usize, usize)> = (g.x_lo..=g.x_hi).map(|dx| span(dx, aw, qw)).collect();
+    let (aws, qws) = (aw + 1, qw + 1);
+    let (mut a1, mut a2) = (vec![0.0f64; aws], vec![0.0f64; aws]);
+    let (mut q1, mut q2) = (vec![0.0f64; qws], vec![0.0f64; qws]);
+    let mut out = vec![f32::NEG_INFINITY; nx * g.ny()];
+    for ((dy, row), o) in (g.y_lo..=g.y_hi)
+        .zip(cross.chunks_exact(nx))
+        .zip(out.chunks_exact_mut(nx))
+    {
+        let (y0, y1, qy0) = span(dy, ah, qh);
+        let h = y1 - y0;
+        if h == 0 {
+            continue;
+        }
+        let qy1 = qy0 + h;
+        // Prefix sums along x of the rows [y0, y1) (archive) and [qy0, qy1) (query).
+        for x in 0..aws {
+            a1[x] = a.s1[y1 * aws + x] - a.s1[y0 * aws + x];
+            a2[x] = a.s2[y1 * aws + x] - a.s2[y0 * aws + x];
+        }
+        for x in 0..qws {
+            q1[x] = q.s1[qy1 * qws + x] - q.s1[qy0 * qws + x];
+            q2[x] = q.s2[qy1 * qws + x] - q.s2[qy0 * qws + x];
+        }
+        for ((o, &sqa), &(x0, x1, qx0)) in o.iter_mut().zip(row).zip(&xs) {
+            if x1 == x0 {
                 continue;
-            };
-            let n = ((r.x1 - r.x0) * (r.y1 - r.y0)) as f64;
-            let (qx0, qy0) = ((r.x0 as i32 - dx) as usize, (r.y0 as i32 - dy) as usize);
-            let (sa, saa) = a.sums(r.x0, r.y0, r.x1, r.y1);
-            let (sq, sqq) = q.sums(qx0, qy0, qx0 + r.x1 - r.x0, qy0 + r.y1 - r.y0);
-            let va = (saa - sa * sa / n) as f32;
-            let vq = (sqq - sq * sq / n) as f32;
+            }
+            let w = x1 - x0;
+            let n = (w * h) as f64;
+            let inv_n = 1.0 / n;
+            let (sa, saa) = (a1[x1] - a1[x0], a2[x1] - a2[x0]);
+            let (sq, sqq) = (q1[qx0 + w] - q1[qx0], q2[qx0 + w] - q2[qx0]);
+            let va = (saa - sa * sa * inv_n) as f32;
+            let vq = (sqq - sq * sq * inv_n) as f32;
             let floor = (SEARCH_VAR_MIN * n) as f32;
             if va < floor || vq < floor {
                 continue;
             }
-            // f32 from here: this runs for every offset of the coarse search.
-            let cov = sqa - (sa * sq / n) as f32;
-            f(dx, dy, cov / (va * vq).sqrt());
+            // f32 from here: the cross terms are f32 already.
+            let cov = sqa - (sa * sq * inv_n) as f32;
+            *o = cov / (va * vq).sqrt();
         }
     }
+    out
+}
+
+/// Largest FFT grid (points) used for the cross terms. Stored thumbnails are
+/// 128 px and queries 320 px, so the coarse levels need at most ~450 × 300
+/// points (level 0 of a large inset); only oversized thumbnails from a damaged
+/// or foreign archive go beyond, and they take the direct path, whose buffers
+/// are a quarter of the size, instead of allocating tens of MB per call.
+const MAX_FFT_POINTS: usize = 1 << 18;
+
+/// Smallest length ≥ n whose only prime factors are 2, 3 and 5: rustfft is
+/// fastest on those, and the extra padding costs less than a prime length.
+fn smooth_len(n: usize) -> usize {
+    let mut m = n.max(1);
+    loop {
+        let mut r = m;
+        for p in [2, 3, 5] {
+            while r % p == 0 {
+                r /= p;
+            }
+        }
+        if r == 1 {
+            return m;
+        }
+        m += 1;
+    }
+}
+
+/// FFT grid size (x, y) on which circular correlation equals the linear one at
+/// every offset of `g`: a shift wraps around only if it reaches past both
+/// pictures, i.e. the period must exceed aw − x_lo and qw + x_hi (likewise in y).
+/// `None` when it would exceed [`MAX_FFT_POINTS`].
+fn fft_grid(a: &Plane, q: &Plane, g: &OffsetGrid) -> Option<(usize, usize)> {
+    let need = |alen: usize, qlen: usize, lo: i32, hi: i32| {
+        let n = (alen as i64 - i64::from(lo))
+            .max(qlen as i64 + i64::from(hi))
+            .max(alen.max(qlen) as i64);
+        smooth_len(n.max(1) as usize)
+    };
+    let px = need(a.w, q.w, g.x_lo, g.x_hi);
+    let py = need(a.h, q.h, g.y_lo, g.y_hi);
+    (px.checked_mul(py)? <= MAX_FFT_POINTS).then_some((px, py))
+}
+
+thread_local! {
+    /// rustfft's planner caches plans by length; the coarse search meets a few
+    /// dozen lengths, so one planner per thread plans each once.
+    static FFT_PLANNER: RefCell<rustfft::FftPlanner<f32>> = RefCell::new(rustfft::FftPlanner::new());
+}
+
+type Cpx = rustfft::num_complex::Complex32;
+
+/// Forward and inverse plans for a `px × py` grid.
+struct Plans2 {
+    fx: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    fy: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    ix: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    iy: std::sync::Arc<dyn rustfft::Fft<f32>>,
+}
+
+impl Plans2 {
+    fn new(px: usize, py: usize) -> Plans2 {
+        FFT_PLANNER.with(|pl| {
+            let mut pl = pl.borrow_mut();
+            Plans2 {
+                fx: pl.plan_fft_forward(px),
+                fy: pl.plan_fft_forward(py),
+                ix: pl.plan_fft_inverse(px),
+                iy: pl.plan_fft_inverse(py),
+            }
+        })
+    }
+}
+
+/// 2-D forward FFT of `re + i·im` (each w × h, placed at the origin of a zero
+/// `px × py` grid). The spectrum is returned transposed (index kx · py + ky),
+/// which is the layout the inverse starts from.
+fn fft2_forward(
+    plans: &Plans2,
+    (px, py): (usize, usize),
+    re: &Plane,
+    im: Option<&Plane>,
+    scratch: &mut Vec<Cpx>,
+) -> Vec<Cpx> {
+    let (w, h) = (re.w, re.h);
+    let mut rows = vec![Cpx::new(0.0, 0.0); px * h];
+    for y in 0..h {
+        let out = &mut rows[y * px..y * px + w];
+        let r = &re.p[y * w..(y + 1) * w];
+        match im {
+            Some(im) => {
+                let i = &im.p[y * w..(y + 1) * w];
+                for ((o, &a), &b) in out.iter_mut().zip(r).zip(i) {
+                    *o = Cpx::new(a, b);
+                }
+            }
+            None => {
+                for (o, &a) in out.iter_mut().zip(r) {
+                    *o = Cpx::new(a, 0.0);
+                }
+            }
+        }
+    }
+    // Rows past h are zero and stay zero: only the h picture rows are transformed.
+    run_fft(&*plans.fx, &mut rows, scratch);
+    let mut cols = vec![Cpx::new(0.0, 0.0); px * py];
+    for y in 0..h {
+        for (kx, &v) in rows[y * px..(y + 1) * px].iter().enumerate() {
+            cols[kx * py + y] = v;
+        }
+    }
+    run_fft(&*plans.fy, &mut cols, scratch);
+    cols
+}
+
+fn run_fft(plan: &dyn rustfft::Fft<f32>, buf: &mut [Cpx], scratch: &mut Vec<Cpx>) {
+    let n = plan.get_inplace_scratch_len();
+    if scratch.len() < n {
+        scratch.resize(n, Cpx::new(0.0, 0.0));
+    }
+    plan.process_with_scratch(buf, &mut scratch[..n]);
+}
+
+/// Cross terms as [`cross_direct`] gives them, for one or two archive planes of
+/// the same size at once, through FFTs: correlation is linear in the archive,
+/// so correlating `a0 + i·a1` with the (real) query gives both at once, one in
+/// the real part and one in the imaginary part. `qspec` is the query's spectrum
+/// on the same grid (see [`fft2_forward`]). f32 throughout: the values differ
+/// from the direct sums by rounding only (relative ~1e-6 of the pictures'
+/// energy), far below the differences the search ranks by.
+fn cross_fft(
+    plans: &Plans2,
+    grid: (usize, usize),
+    a: [Option<&Plane>; 2],
+    qspec: &[Cpx],
+    g: &OffsetGrid,
+    scratch: &mut Vec<Cpx>,
+) -> [Vec<f32>; 2] {
+    let (px, py) = grid;
+    let (nx, ny) = (g.nx(), g.ny());
+    let Some(a0) = a[0] else {
+        return [Vec::new(), Vec::new()];
+    };
+    let mut spec = fft2_forward(plans, grid, a0, a[1], scratch);
+    for (s, q) in spec.iter_mut().zip(qspec) {
+        *s *= q.conj();
+    }
+    run_fft(&*plans.iy, &mut spec, scratch);
+    // Back to rows, only those of the offsets asked for.
+    let mut rows = vec![Cpx::new(0.0, 0.0); px * ny];
+    for (j, dy) in (g.y_lo..=g.y_hi).enumerate() {
+        let iy = dy.rem_euclid(py as i32) as usize;
+        for (kx, o) in rows[j * px..(j + 1) * px].iter_mut().enumerate() {
+            *o = spec[kx * py + iy];
+        }
+    }
+    run_fft(&*plans.ix, &mut rows, scratch);
+    let norm = 1.0 / (px * py) as f32;
+    let mut out = [
+        vec![0.0f32; nx * ny],
+        vec![0.0f32; if a[1].is_some() { nx * ny } else { 0 }],
+    ];
+    for j in 0..ny {
+        let row = &rows[j * px..(j + 1) * px];
+        for (i, dx) in (g.x_lo..=g.x_hi).enumerate() {
+            let v = row[dx.rem_euclid(px as i32) as usize] * norm;
+            out[0][j * nx + i] = v.re;
+            if let Some(o) = out[1].get_mut(j * nx + i) {
+                *o = v.im;
+            }
+        }
+    }
+    out
+}
+
+/// NCC at every offset (as [`ncc_from_cross`] lays them out on the returned
+/// grid) for several archive planes of one size against one query, in the order
+/// given; `None` when no offset overlaps or the sizes differ. The cross terms
+/// come from FFTs, two archive planes per transform (see [`cross_fft`]): for
+/// the coarse search's crop scales the archive level is several times the
+/// overlap, and the direct sums cost |overlap| × |offsets| (~9 M multiply-adds
+/// per candidate against ~60 FFTs of a few thousand points).
+fn ncc_all_many(
+    archives: &[&Level],
+    q: &Level,
+    xr: (i32, i32),
+    yr: (i32, i32),
+) -> Option<(OffsetGrid, Vec<Vec<f32>>)> {
+    let first = archives.first()?;
+    let g = OffsetGrid::new(first, q, xr, yr)?;
+    if archives
+        .iter()
+        .any(|a| (a.img.w, a.img.h) != (first.img.w, first.img.h))
+    {
+        return None;
+    }
+    let Some(grid) = fft_grid(&first.img, &q.img, &g) else {
+        let out = archives
+            .iter()
+            .map(|a| ncc_from_cross(a, q, &g, &cross_direct(a, q, &g)))
+            .collect();
+        return Some((g, out));
+    };
+    let plans = Plans2::new(grid.0, grid.1);
+    let mut scratch = Vec::new();
+    let qspec = fft2_forward(&plans, grid, &q.img, None, &mut scratch);
+    let mut out = Vec::with_capacity(archives.len());
+    for pair in archives.chunks(2) {
+        let cross = cross_fft(
+            &plans,
+            grid,
+            [Some(&pair[0].img), pair.get(1).map(|a| &a.img)],
+            &qspec,
+            &g,
+            &mut scratch,
+        );
+        for (a, c) in pair.iter().zip(&cross) {
+            out.push(ncc_from_cross(a, q, &g, c));
+        }
+    }
+    Some((g, out))
 }
 
 thread_local! {
@@ -1132,14 +1435,28 @@ struct Ctx<'a> {
     prepared: &'a PreparedQuery<'a>,
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: &'a [Plane],
-    /// Archive pyramids per searched transform, contrast-normalised (search).
-    apyr: Vec<Vec<Level>>,
-    /// The same, raw luma (scoring).
-    araw: Vec<Vec<Plane>>,
+    /// Archive pyramid, raw luma, untransformed.
+    base: Vec<Plane>,
+    /// The same, contrast-normalised, made on first use.
+    base_lcn: Vec<OnceCell<Plane>>,
+    /// Archive pyramids per searched transform, contrast-normalised (search),
+    /// made on first use: most candidates are only coarse-searched, which reads
+    /// one or two levels of the rotated transforms, and building all of them
+    /// eagerly cost about as much as a third of the coarse search.
+    apyr: Vec<Vec<OnceCell<Level>>>,
+    /// The same, raw luma (scoring), made on first use.
+    araw: Vec<Vec<OnceCell<Plane>>>,
     qw: f64,
     qh: f64,
     /// Scale-index range searched (refinement may not leave it).
     si_range: (i32, i32),
+}
+
+/// `n × m` empty cells, filled on first use.
+fn lazy_grid<T>(n: usize, m: usize) -> Vec<Vec<OnceCell<T>>> {
+    (0..n)
+        .map(|_| (0..m).map(|_| OnceCell::new()).collect())
+        .collect()
 }
 
 /// A query window: resampled query grid pixels [x, x + p.w) × [y, y + p.h),
@@ -1162,31 +1479,42 @@ impl<'a> Ctx<'a> {
             let next = base.last()?.half();
             base.push(next);
         }
-        // Normalisation commutes with the dihedral transforms (square window), so
-        // it is done once per level.
-        let base_lcn: Vec<Plane> = base.iter().map(lcn).collect();
-        let apyr = params
-            .transforms
-            .iter()
-            .map(|&d| base_lcn.iter().map(|p| Level::new(p.dihedral(d))).collect())
-            .collect();
-        let araw = params
-            .transforms
-            .iter()
-            .map(|&d| base.iter().map(|p| p.dihedral(d)).collect())
-            .collect();
+        let (nt, nl) = (params.transforms.len(), base.len());
+        let (apyr, araw) = (lazy_grid(nt, nl), lazy_grid(nt, nl));
         Some(Ctx {
             params,
             query,
             archive,
             prepared,
             qpyr: &prepared.qpyr,
+            base_lcn: base.iter().map(|_| OnceCell::new()).collect(),
+            base,
             apyr,
             araw,
             qw: f64::from(query.width),
             qh: f64::from(query.height),
             si_range: (0, 0),
         })
+    }
+
+    /// Number of archive pyramid levels.
+    fn levels(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Contrast-normalised archive level under transform `t`. Normalisation
+    /// commutes with the dihedral transforms (square window), so it is done once
+    /// per level and shared by the transforms.
+    fn alevel(&self, t: usize, level: usize) -> &Level {
+        self.apyr[t][level].get_or_init(|| {
+            let n = self.base_lcn[level].get_or_init(|| lcn(&self.base[level]));
+            Level::new(n.dihedral(self.params.transforms[t]))
+        })
+    }
+
+    /// Raw archive level under transform `t` (block scoring).
+    fn araw(&self, t: usize, level: usize) -> &Plane {
+        self.araw[t][level].get_or_init(|| self.base[level].dihedral(self.params.transforms[t]))
     }
 
     /// The whole query, contrast-normalised, on the archive grid of `level` at
@@ -1273,7 +1601,7 @@ impl<'a> Ctx<'a> {
 
     /// Finest archive level at which the query is not upsampled much.
     fn final_level(&self, si: i32) -> usize {
-        let levels = self.apyr[0].len();
+        let levels = self.levels();
         let mut l = 0;
         while l + 1 < levels && scale_of(si) * f64::from(1u32 << l) < f64::from(MIN_QUERY_PX) {
             l += 1;
@@ -1318,7 +1646,7 @@ impl<'a> Ctx<'a> {
         let rot_lo = (r * f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
         let rot_hi = (r / f64::from(p.rotated_min_fraction)).ln() * SCALE_GRID;
         let step = grid_steps(f64::from(p.coarse_scale_step.max(1.01)));
-        let levels = self.apyr[0].len();
+        let levels = self.levels();
         let relaxed = self.relaxed_cover();
         let dbg = std::env::var_os("ALIGN_DEBUG").is_some();
 
@@ -1340,25 +1668,57 @@ impl<'a> Ctx<'a> {
                 lc += 1;
             }
             if let Some(q) = self.query(si, lc) {
-                for (t, pyr) in self.apyr.iter().enumerate() {
-                    let d = p.transforms[t];
-                    if !whole && !matches!(d, Dihedral::Identity | Dihedral::Mirror) {
+                let ts: Vec<usize> = (0..p.transforms.len())
+                    .filter(|&t| {
+                        whole || matches!(p.transforms[t], Dihedral::Identity | Dihedral::Mirror)
+                    })
+                    .collect();
+                // Transforms that keep the axes and those that swap them give
+                // archive levels of two different shapes; each shape is one batch.
+                let mut per_t: Vec<Option<(OffsetGrid, Vec<f32>)>> = vec![None; p.transforms.len()];
+                for swapped in [false, true] {
+                    let batch: Vec<usize> = ts
+                        .iter()
+                        .copied()
+                        .filter(|&t| p.transforms[t].swaps_axes() == swapped)
+                        .collect();
+                    let Some(&t0) = batch.first() else {
                         continue;
+                    };
+                    let a0 = &self.alevel(t0, lc).img;
+                    let xr = offset_range(a0.w, q.img.w, relaxed);
+                    let yr = offset_range(a0.h, q.img.h, relaxed);
+                    let levels: Vec<&Level> = batch.iter().map(|&t| self.alevel(t, lc)).collect();
+                    if let Some((g, nccs)) = ncc_all_many(&levels, &q, xr, yr) {
+                        for (&t, v) in batch.iter().zip(nccs) {
+                            per_t[t] = Some((g, v));
+                        }
                     }
-                    let a = &pyr[lc];
-                    let xr = offset_range(a.img.w, q.img.w, relaxed);
-                    let yr = offset_range(a.img.h, q.img.h, relaxed);
+                }
+                for &t in &ts {
+                    let Some((g, nccs)) = &per_t[t] else {
+                        continue;
+                    };
                     // Keep the best two separate peaks per scale and transform:
                     // with an occluder the true peak is sometimes only second here.
-                    let mut all: Vec<(i32, i32, f32)> = Vec::new();
-                    ncc_all(a, &q, xr, yr, |dx, dy, v| all.push((dx, dy, v)));
+                    // Ties go to the last offset in scan order.
                     let top = |skip: Option<(i32, i32, f32)>| {
-                        all.iter()
-                            .filter(|c| {
-                                skip.is_none_or(|b| (b.0 - c.0).abs() > 2 || (b.1 - c.1).abs() > 2)
-                            })
-                            .copied()
-                            .max_by(|x, y| x.2.total_cmp(&y.2))
+                        let mut best: Option<(i32, i32, f32)> = None;
+                        for (dy, row) in (g.y_lo..).zip(nccs.chunks_exact(g.nx())) {
+                            for (dx, &v) in (g.x_lo..).zip(row) {
+                                if v == f32::NEG_INFINITY
+                                    || skip.is_some_and(|b| {
+                                        (b.0 - dx).abs() <= 2 && (b.1 - dy).abs() <= 2
+                                    })
+                                {
+                                    continue;
+                                }
+                                if best.is_none_or(|b| v.total_cmp(&b.2).is_ge()) {
+                                    best = Some((dx, dy, v));
+                                }
+                            }
+                        }
+                        best
                     };
                     let first = top(None);
                     let second = first.and_then(|f| top(Some(f)));
@@ -1466,7 +1826,7 @@ impl<'a> Ctx<'a> {
     /// Scale step (grid units) at a candidate's level that moves the far edge of
     /// the overlap by about one pixel.
     fn fine_step(&self, c: &Cand) -> i32 {
-        let a = &self.apyr[c.t][c.level].img;
+        let a = &self.alevel(c.t, c.level).img;
         let qext = (self.qw.max(self.qh)) / (scale_of(c.si) * f64::from(1u32 << c.level));
         let ext = qext.min(a.w.max(a.h) as f64).max(4.0);
         grid_steps(1.0 + 1.0 / ext)
@@ -1486,7 +1846,7 @@ impl<'a> Ctx<'a> {
     /// grows from the query's corner, so keeping the integer offset would slide
     /// the far side of the overlap by up to several pixels.)
     fn recentre(&self, c: &Cand, si: i32) -> (f64, f64) {
-        let a = &self.apyr[c.t][c.level].img;
+        let a = &self.alevel(c.t, c.level).img;
         let unit = f64::from(1u32 << c.level);
         let k_old = scale_of(c.si) * unit;
         let k_new = scale_of(si) * unit;
@@ -1505,7 +1865,7 @@ impl<'a> Ctx<'a> {
     /// repeated while the best moves (at most `rounds` times).
     fn refine(&self, mut c: Cand, ds: i32, radius: i32, rounds: usize) -> Cand {
         let relaxed = self.relaxed_cover();
-        let a = &self.apyr[c.t][c.level].img;
+        let a = &self.alevel(c.t, c.level).img;
         let mut windows: Vec<(i32, (f64, f64), Window)> = Vec::new();
         let mut seen: Vec<(i32, i32, i32, u64, u64)> = Vec::new();
         for _ in 0..rounds {
@@ -1606,7 +1966,7 @@ impl<'a> Ctx<'a> {
     /// 3 × 3 neighbouring offsets is fitted with a parabola per axis (the usual
     /// sub-pixel peak estimate): one window instead of a search over phases.
     fn polish(&self, c: Cand) -> Cand {
-        let a = &self.apyr[c.t][c.level].img;
+        let a = &self.alevel(c.t, c.level).img;
         // Scale first: correlation at si ± ds with centre-preserving exact
         // offsets, parabola through the three values, rounded to the scale grid.
         let ds = (self.fine_step(&c) / 2).max(1);
@@ -1657,7 +2017,7 @@ impl<'a> Ctx<'a> {
     fn evaluate(&self, c: &Cand) -> Option<Alignment> {
         let p = self.params;
         let t = self.params.transforms[c.t];
-        let a = &self.araw[c.t][c.level];
+        let a = self.araw(c.t, c.level);
         let unit = f64::from(1u32 << c.level);
         let k = scale_of(c.si) * unit;
         let (_, _, gw, gh) = self.query_grid(c.si, c.level)?;
@@ -1981,6 +2341,90 @@ mod tests {
             image::Luma([(128.0 + acc[(y * w + x) as usize]).clamp(0.0, 255.0) as u8])
         });
         DynamicImage::ImageLuma8(img)
+    }
+
+    /// Pseudo-random plane with values of the magnitude `lcn` produces.
+    fn noise_plane(w: usize, h: usize, seed: u32) -> Plane {
+        let mut x = seed.max(1);
+        let p = (0..w * h)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 2001) as f32 / 10.0 - 100.0
+            })
+            .collect();
+        Plane::new(w, h, p)
+    }
+
+    #[test]
+    fn fft_cross_terms_equal_direct_sums() {
+        // Query narrower than the archive (crops), wider (insets), mixed, and
+        // offset ranges reaching past the pictures; odd and even batch sizes.
+        let shapes = [
+            ((64, 42), (26, 17)),
+            ((16, 10), (57, 37)),
+            ((16, 12), (14, 11)),
+            ((33, 20), (19, 41)),
+            ((5, 4), (4, 5)),
+        ];
+        for (k, &((aw, ah), (qw, qh))) in shapes.iter().enumerate() {
+            let q = Level::new(noise_plane(qw, qh, 7 + k as u32));
+            let archives: Vec<Level> = (0..3)
+                .map(|i| Level::new(noise_plane(aw, ah, 100 * (k as u32 + 1) + i)))
+                .collect();
+            let refs: Vec<&Level> = archives.iter().collect();
+            for (xr, yr) in [
+                (offset_range(aw, qw, 0.7), offset_range(ah, qh, 0.7)),
+                (
+                    (-(qw as i32) - 3, aw as i32 + 3),
+                    (-(qh as i32) - 3, ah as i32 + 3),
+                ),
+            ] {
+                let (g, fast) = ncc_all_many(&refs, &q, xr, yr).expect("offsets overlap");
+                assert_eq!(fast.len(), archives.len());
+                let mut checked = 0;
+                for (a, nccs) in archives.iter().zip(&fast) {
+                    let mut slow: Vec<(i32, i32, f32)> = Vec::new();
+                    ncc_all(a, &q, xr, yr, |dx, dy, v| slow.push((dx, dy, v)));
+                    let finite = nccs.iter().filter(|v| **v != f32::NEG_INFINITY).count();
+                    assert_eq!(finite, slow.len(), "shape {k}");
+                    for &(dx, dy, v) in &slow {
+                        let i = (dy - g.y_lo) as usize * g.nx() + (dx - g.x_lo) as usize;
+                        // The FFT's rounding error is relative to the whole
+                        // pictures' energy, so it grows as the overlap shrinks;
+                        // the search only asks for overlaps spanning most of the
+                        // smaller picture, where it is ~1e-5.
+                        let r = overlap(aw, ah, qw, qh, dx, dy).expect("overlaps");
+                        let n = ((r.x1 - r.x0) * (r.y1 - r.y0)) as f32;
+                        let tol = 1e-4 * ((aw * ah).max(qw * qh) as f32 / n);
+                        assert!((nccs[i] - v).abs() < tol, "shape {k}: {} vs {v}", nccs[i]);
+                        // And the reference agrees with a plain per-offset NCC.
+                        // (None only at the flatness floor, where f32 and f64 may differ.)
+                        if let Some(plain) =
+                            ncc_window(&a.img, &q.img, (0, 0), (q.img.w, q.img.h), dx, dy)
+                        {
+                            assert!((plain - v).abs() < 1e-4, "shape {k}: {plain} vs {v}");
+                            checked += 1;
+                        }
+                    }
+                }
+                assert!(checked > 20, "shape {k}: only {checked} offsets");
+            }
+        }
+    }
+
+    #[test]
+    fn smooth_lengths_have_small_factors_only() {
+        assert_eq!(smooth_len(0), 1);
+        assert_eq!(smooth_len(7), 8);
+        assert_eq!(smooth_len(61), 64);
+        assert_eq!(smooth_len(71), 72);
+        assert_eq!(smooth_len(121), 125);
+        for n in 1..600 {
+            let m = smooth_len(n);
+            assert!(m >= n && m < n + n / 4 + 2, "{n} -> {m}");
+        }
     }
 
     #[test]
