@@ -3,6 +3,8 @@
 //! the copy most likely closest to the original is named, with the reason.
 //! Works from finished reports only (their whole-frame hashes and sizes).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{HashBits, HashKind};
@@ -39,8 +41,46 @@ pub struct Cluster {
     pub reason: String,
 }
 
-fn hash(r: &Report, kind: HashKind) -> Option<HashBits> {
-    HashBits::from_hex(kind, r.hashes.get(kind.name())?.as_str()?)
+/// What grouping reads of a picture: a whole [`Report`], or what a batch kept
+/// of one (`crate::batch::BatchRecord`).
+pub trait Member {
+    /// The path, to name the representative and the members.
+    fn path(&self) -> &str;
+    /// Bytes equal exactly when the contents are (the SHA-256), when read.
+    fn content(&self) -> Option<&[u8]>;
+    /// A whole-frame hash.
+    fn hash(&self, kind: HashKind) -> Option<HashBits>;
+    /// PDQ's quality, 0 when unknown.
+    fn pdq_quality(&self) -> u64;
+    /// Stored width and height (0 when unknown), file size, and whether
+    /// any EXIF field was read.
+    fn size(&self) -> (u32, u32, u64, bool);
+}
+
+impl Member for Report {
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn content(&self) -> Option<&[u8]> {
+        self.sha256.as_deref().map(str::as_bytes)
+    }
+    fn hash(&self, kind: HashKind) -> Option<HashBits> {
+        HashBits::from_hex(kind, self.hashes.get(kind.name())?.as_str()?)
+    }
+    fn pdq_quality(&self) -> u64 {
+        self.hashes
+            .get("pdq_quality")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    }
+    fn size(&self) -> (u32, u32, u64, bool) {
+        (
+            self.width.unwrap_or(0),
+            self.height.unwrap_or(0),
+            self.bytes.unwrap_or(0),
+            self.metadata.as_ref().is_some_and(|m| !m.exif.is_empty()),
+        )
+    }
 }
 
 fn find(parent: &mut [usize], mut i: usize) -> usize {
@@ -53,17 +93,17 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 
 /// Rank of a copy: more pixels, then camera metadata, then more bytes per
 /// pixel (less re-compression). Larger is closer to the original.
-fn rank(r: &Report) -> (u64, bool, u64) {
-    let px = u64::from(r.width.unwrap_or(0)) * u64::from(r.height.unwrap_or(0));
-    let exif = r.metadata.as_ref().is_some_and(|m| !m.exif.is_empty());
-    let bpp = (r.bytes.unwrap_or(0) * 1000).checked_div(px).unwrap_or(0);
+fn rank(r: &impl Member) -> (u64, bool, u64) {
+    let (w, h, bytes, exif) = r.size();
+    let px = u64::from(w) * u64::from(h);
+    let bpp = (bytes * 1000).checked_div(px).unwrap_or(0);
     (px, exif, bpp)
 }
 
 /// Group the reports (sorted by path first by the caller, for stable ids) and
 /// return the groups of two or more; `reports[i]`'s group is set in `out[i]`.
-pub fn cluster(
-    reports: &[Report],
+pub fn cluster<M: Member>(
+    reports: &[M],
     params: &MatchParams,
 ) -> (Vec<Option<ClusterRef>>, Vec<Cluster>) {
     let n = reports.len();
@@ -72,12 +112,8 @@ pub fn cluster(
     let pdq: Vec<Option<HashBits>> = reports
         .iter()
         .map(|r| {
-            let q = r
-                .hashes
-                .get("pdq_quality")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
-            hash(r, HashKind::Pdq).filter(|_| q >= u64::from(params.pdq_min_quality))
+            r.hash(HashKind::Pdq)
+                .filter(|_| r.pdq_quality() >= u64::from(params.pdq_min_quality))
         })
         .collect();
     for (i, h) in pdq.iter().enumerate() {
@@ -85,10 +121,14 @@ pub fn cluster(
             index.insert(i as i64, "full", *h);
         }
     }
+    // The first picture with each content: joining every later copy to it
+    // makes the same groups as joining every pair, without n² comparisons.
+    let mut first_with: HashMap<&[u8], usize> = HashMap::new();
     for i in 0..n {
         // Identical content is one picture whatever its hashes say.
-        for j in 0..i {
-            if reports[i].sha256.is_some() && reports[i].sha256 == reports[j].sha256 {
+        if let Some(content) = reports[i].content() {
+            let j = *first_with.entry(content).or_insert(i);
+            if j != i {
                 let (a, b) = (find(&mut parent, i), find(&mut parent, j));
                 parent[a] = b;
             }
@@ -106,7 +146,7 @@ pub fn cluster(
                 } else {
                     params.dhash_possible
                 };
-                match (hash(&reports[i], k), hash(&reports[j], k)) {
+                match (reports[i].hash(k), reports[j].hash(k)) {
                     (Some(a), Some(b)) => a.distance(&b).is_some_and(|d| d <= limit),
                     _ => false,
                 }
@@ -133,10 +173,11 @@ pub fn cluster(
             .expect("groups are non-empty");
         let r = &reports[best];
         let (px, exif, bpp) = rank(r);
+        let (width, height, _, _) = r.size();
         let reason = format!(
             "largest resolution ({}×{}, {:.1} MP){}, {:.2} bytes per pixel (least re-compression among equals)",
-            r.width.unwrap_or(0),
-            r.height.unwrap_or(0),
+            width,
+            height,
             px as f64 / 1e6,
             if exif {
                 ", carries camera metadata"
@@ -149,17 +190,20 @@ pub fn cluster(
             refs[m] = Some(ClusterRef {
                 id,
                 size: members.len(),
-                representative: r.path.clone(),
+                representative: r.path().to_string(),
                 is_representative: m == best,
                 reason: reason.clone(),
             });
         }
-        let mut paths: Vec<String> = members.iter().map(|&m| reports[m].path.clone()).collect();
+        let mut paths: Vec<String> = members
+            .iter()
+            .map(|&m| reports[m].path().to_string())
+            .collect();
         paths.sort();
         clusters.push(Cluster {
             id,
             members: paths,
-            representative: r.path.clone(),
+            representative: r.path().to_string(),
             reason,
         });
     }

@@ -11,6 +11,7 @@
 pub mod align;
 pub mod archive;
 pub mod assess;
+pub mod batch;
 pub mod c2pa;
 pub mod cluster;
 pub mod container;

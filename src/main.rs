@@ -23,6 +23,7 @@ mod watch;
 
 use retrace::archive::{display_location, Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
+use retrace::batch::{Batch, BatchRecord};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
 use retrace::limits::{Limits, MAX_NESTING};
@@ -527,15 +528,16 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 text::write_check(&mut out, r)?;
             }
-            Ok(exit_for(std::slice::from_ref(r)))
+            Ok(exit_for(r.has_errors(), r.has_earlier_copy()))
         }
     }
 }
 
-fn exit_for(reports: &[Report]) -> u8 {
-    if reports.iter().any(Report::has_errors) {
+/// The exit status from whether any picture had errors, and any an earlier copy.
+fn exit_for(errors: bool, copies: bool) -> u8 {
+    if errors {
         EXIT_ERROR
-    } else if reports.iter().any(Report::has_earlier_copy) {
+    } else if copies {
         EXIT_FOUND
     } else {
         EXIT_CLEAN
@@ -816,9 +818,7 @@ fn scan_cmd(
     let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
     let pb = progress(candidates.len());
-    let mut reports: Vec<Report> = Vec::new();
-    let mut out_names: HashMap<String, PathBuf> = HashMap::new();
-    let mut html_pages: HashMap<String, String> = HashMap::new();
+    let mut batch = Batch::new();
     let mut html_used = std::collections::HashSet::new();
     let mut to_record = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
@@ -835,6 +835,8 @@ fn scan_cmd(
                 return;
             }
             let r = &ex.report;
+            let mut written = None;
+            let mut page_name = None;
             let result = (|| -> Result<()> {
                 if args.jsonl {
                     let mut out = stdout.lock();
@@ -848,7 +850,7 @@ fn scan_cmd(
                     let mut bytes = serde_json::to_vec_pretty(r)?;
                     bytes.push(b'\n');
                     write_atomic(&target, &bytes)?;
-                    out_names.insert(r.path.clone(), target);
+                    written = Some(target.into_boxed_path());
                 }
                 if let Some(dir) = &args.html {
                     let page = html_page_name(r, &html_used);
@@ -856,7 +858,7 @@ fn scan_cmd(
                     let mut bytes = Vec::new();
                     html::write_page(&mut bytes, r, &engine.pictures(&ex, HTML_PREVIEW_SIDE))?;
                     write_atomic(&dir.join(&page), &bytes)?;
-                    html_pages.insert(r.path.clone(), page);
+                    page_name = Some(page.into_boxed_str());
                 }
                 if args.record {
                     if let Some(entry) = engine.archive_entry(&ex) {
@@ -884,11 +886,10 @@ fn scan_cmd(
                 cancel.store(true, Ordering::SeqCst);
             }
             // The full report has been streamed or written; the batch keeps only
-            // what the table, the summary and the groups need, so memory stays
-            // flat on big folders.
-            let mut kept = ex.report;
-            kept.retain_for_batch();
-            reports.push(kept);
+            // what the table, the summary, the groups and the index read.
+            let kept = batch.keep(&ex.report);
+            kept.written = written;
+            kept.page = page_name;
         },
     )?;
     pb.finish_and_clear();
@@ -900,44 +901,43 @@ fn scan_cmd(
             .record(&to_record)
             .context("recording into the archive")?;
     }
-    reports.sort_by(|a, b| a.path.cmp(&b.path).then(a.sha256.cmp(&b.sha256)));
-    let (refs, clusters) = cluster::cluster(&reports, &engine.config().matching);
-    for (r, c) in reports.iter_mut().zip(refs) {
-        if c.is_some() {
-            r.cluster = c;
-            // Reports written while the batch ran did not know their group yet.
-            // The batch kept only a summary of each, so the written file is read
-            // back and only its `cluster` field set.
-            if let Some(target) = out_names.get(&r.path) {
-                let text = std::fs::read(target)
-                    .with_context(|| format!("reading back {}", target.display()))?;
-                let mut full: Report = serde_json::from_slice(&text)
-                    .with_context(|| format!("reading back {}", target.display()))?;
-                full.cluster = r.cluster.clone();
-                let mut bytes = serde_json::to_vec_pretty(&full)?;
-                bytes.push(b'\n');
-                write_atomic(target, &bytes)?;
-            }
+    batch.sort();
+    let records = batch.records();
+    let (refs, clusters) = cluster::cluster(records, &engine.config().matching);
+    for (r, c) in records.iter().zip(refs) {
+        // Reports written while the batch ran did not know their group yet:
+        // the written file is read back and only its `cluster` field set.
+        if let (Some(c), Some(target)) = (c, &r.written) {
+            let text = std::fs::read(target)
+                .with_context(|| format!("reading back {}", target.display()))?;
+            let mut full: Report = serde_json::from_slice(&text)
+                .with_context(|| format!("reading back {}", target.display()))?;
+            full.cluster = Some(c);
+            let mut bytes = serde_json::to_vec_pretty(&full)?;
+            bytes.push(b'\n');
+            write_atomic(target, &bytes)?;
         }
     }
+    let copies = records.iter().filter(|r| r.has_earlier_copy()).count();
+    let errors = records.iter().filter(|r| r.has_errors()).count();
     if let Some(dir) = &args.out {
         let summary = serde_json::json!({
             "schema": "retrace.summary/1",
             "generator": concat!("retrace ", env!("CARGO_PKG_VERSION")),
-            "images": reports.len(),
-            "with_earlier_copy": reports.iter().filter(|r| r.has_earlier_copy()).count(),
-            "with_errors": reports.iter().filter(|r| r.has_errors()).count(),
+            "images": records.len(),
+            "with_earlier_copy": copies,
+            "with_errors": errors,
             "interrupted": cancel.load(Ordering::SeqCst),
             "clusters": clusters,
-            "reports": reports.iter().map(|r| serde_json::json!({
-                "path": r.path,
-                "sha256": r.sha256,
-                "earliest_copy": r.earliest_copy.as_ref().map(|m| serde_json::json!({
+            "reports": records.iter().map(|r| serde_json::json!({
+                "path": r.path(),
+                "sha256": r.sha256(),
+                "earliest_copy": r.earliest_copy().map(|m| serde_json::json!({
                     "path": m.path, "source": m.source, "first_seen": m.first_seen,
                     "confidence": m.confidence, "transform": m.transform,
                 })),
-                "findings": r.findings.iter().map(|f| f.code.clone()).collect::<Vec<_>>(),
-                "errors": r.errors,
+                "findings": r.finding_codes().collect::<Vec<_>>(),
+                "errors": r.errors(),
             })).collect::<Vec<_>>(),
         });
         let mut bytes = serde_json::to_vec_pretty(&summary)?;
@@ -945,22 +945,25 @@ fn scan_cmd(
         write_atomic(&dir.join("summary.json"), &bytes)?;
     }
     if let Some(dir) = &args.html {
-        let entries: Vec<html::IndexEntry> = reports
-            .iter()
-            .filter_map(|r| {
-                html_pages.get(&r.path).map(|p| html::IndexEntry {
-                    report: r,
-                    page: p.clone(),
-                })
+        let paged = || records.iter().filter(|r| r.page.is_some());
+        let totals = (
+            paged().count(),
+            paged().filter(|r| r.has_earlier_copy()).count(),
+            paged().filter(|r| r.has_errors()).count(),
+        );
+        let entries = paged().filter_map(|r| {
+            r.page.as_deref().map(|page| html::IndexEntry {
+                report: r.outcome(),
+                page,
             })
-            .collect();
+        });
         let mut bytes = Vec::new();
-        html::write_index(&mut bytes, &entries)?;
+        html::write_index(&mut bytes, totals, entries)?;
         write_atomic(&dir.join("index.html"), &bytes)?;
     }
     if !args.jsonl {
         let mut out = stdout.lock();
-        text::write_summary(&mut out, &reports)?;
+        text::write_summary(&mut out, records.iter().map(BatchRecord::outcome))?;
         for c in &clusters {
             writeln!(
                 out,
@@ -976,7 +979,7 @@ fn scan_cmd(
         eprintln!("retrace: interrupted; reports written so far are complete files");
         return Ok(EXIT_INTERRUPTED);
     }
-    let code = exit_for(&reports);
+    let code = exit_for(errors > 0, copies > 0);
     Ok(if problems.is_empty() {
         code
     } else {

@@ -11,7 +11,7 @@
 
 use std::io::{self, Write};
 
-use super::{escape_untrusted, Report};
+use super::{escape_untrusted, CopyRef, Outcome, Report};
 use crate::assess::{date_of, describe_gap};
 use crate::evidence::{Confidence, Match, Severity};
 
@@ -88,18 +88,22 @@ fn safe_url(u: &str) -> Option<&str> {
 }
 
 fn where_seen(m: &Match) -> &str {
+    seen_at(CopyRef::of(m))
+}
+
+fn seen_at(m: CopyRef<'_>) -> &str {
     if m.source.is_empty() {
-        &m.path
+        m.path
     } else {
-        &m.source
+        m.source
     }
 }
 
 /// How severe the page's verdict is, for its colour.
-fn verdict_severity(r: &Report) -> Severity {
+fn verdict_severity(r: &Outcome<'_>) -> Severity {
     r.findings
         .iter()
-        .map(|f| f.severity)
+        .map(|&(_, s)| s)
         .max()
         .unwrap_or(Severity::Info)
 }
@@ -109,7 +113,12 @@ fn verdict_severity(r: &Report) -> Severity {
 /// "This picture was first seen on 2019-06-12 at <source>, 4 years before the
 /// claimed date." A possible match says that a person must compare.
 pub fn verdict_sentence(r: &Report) -> String {
-    if r.sha256.is_none() {
+    outcome_sentence(&r.outcome())
+}
+
+/// [`verdict_sentence`] from what a batch kept of a report.
+pub fn outcome_sentence(r: &Outcome<'_>) -> String {
+    if !r.readable {
         let why = r
             .errors
             .first()
@@ -117,20 +126,20 @@ pub fn verdict_sentence(r: &Report) -> String {
             .unwrap_or_default();
         return format!("This file could not be read{why}.");
     }
-    match &r.earliest_copy {
+    match r.earliest_copy {
         Some(m) => {
-            let date = date_of(&m.first_seen)
+            let date = date_of(m.first_seen)
                 .map(|d| d.to_string())
-                .unwrap_or_else(|| m.first_seen.clone());
+                .unwrap_or_else(|| m.first_seen.to_string());
             let lead = match m.confidence {
                 Confidence::Confirmed => "This picture was first seen",
                 Confidence::Possible => {
                     "A picture that may be this one (a person must compare them) was first seen"
                 }
             };
-            let mut s = format!("{lead} on {date} at {}", where_seen(m));
-            let claim = r.claim_date.as_deref().and_then(date_of);
-            if let (Some(seen), Some(claim)) = (date_of(&m.first_seen), claim) {
+            let mut s = format!("{lead} on {date} at {}", seen_at(m));
+            let claim = r.claim_date.and_then(date_of);
+            if let (Some(seen), Some(claim)) = (date_of(m.first_seen), claim) {
                 if seen < claim {
                     s.push_str(&format!(
                         ", {} before the claimed date",
@@ -145,9 +154,9 @@ pub fn verdict_sentence(r: &Report) -> String {
             s.push('.');
             s
         }
-        None if r.archive.searched => format!(
+        None if r.archive_searched => format!(
             "No earlier copy of this picture is in the archive ({} pictures searched).",
-            r.archive.images.unwrap_or(0)
+            r.archive_images.unwrap_or(0)
         ),
         None => "No archive was searched: only the file itself was examined.".to_string(),
     }
@@ -231,7 +240,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
     writeln!(
         out,
         "<p class=\"verdict {}\" id=\"verdict\">{}</p>",
-        sev_class(verdict_severity(r)),
+        sev_class(verdict_severity(&r.outcome())),
         h(&verdict_sentence(r))
     )?;
     if let Some(m) = &r.earliest_copy {
@@ -456,46 +465,46 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
     )
 }
 
-/// One entry of the batch index: the report and the page's file name (which
-/// the caller made from hex digits and digits only, so it needs no escaping,
-/// but it is escaped anyway).
+/// One entry of the batch index: what the batch kept of the report and the
+/// page's file name (which the caller made from hex digits and digits only, so
+/// it needs no escaping, but it is escaped anyway).
 pub struct IndexEntry<'a> {
-    /// The report.
-    pub report: &'a Report,
+    /// The report, as far as its verdict goes.
+    pub report: Outcome<'a>,
     /// The page's file name relative to the index.
-    pub page: String,
+    pub page: &'a str,
 }
 
-/// Write the batch index: one row per picture, verdict and worst finding.
-pub fn write_index(out: &mut impl Write, entries: &[IndexEntry<'_>]) -> io::Result<()> {
+/// Write the batch index: one row per picture, verdict and worst finding. The
+/// totals come first, so the caller counts them (`copies`, `errors`) and the
+/// rows come one at a time.
+pub fn write_index<'a>(
+    out: &mut impl Write,
+    (images, copies, errors): (usize, usize, usize),
+    entries: impl IntoIterator<Item = IndexEntry<'a>>,
+) -> io::Result<()> {
     head(out, "retrace: batch report")?;
-    let copies = entries
-        .iter()
-        .filter(|e| e.report.has_earlier_copy())
-        .count();
-    let errors = entries.iter().filter(|e| e.report.has_errors()).count();
     writeln!(
         out,
-        "<h1>retrace batch report</h1><p id=\"totals\">{} pictures: {copies} with an earlier copy, {} without, {errors} with errors.</p>",
-        entries.len(),
-        entries.len() - copies
+        "<h1>retrace batch report</h1><p id=\"totals\">{images} pictures: {copies} with an earlier copy, {} without, {errors} with errors.</p>",
+        images - copies
     )?;
     writeln!(
         out,
         "<table id=\"index\"><tr><th>Picture</th><th>Verdict</th><th>Findings</th></tr>"
     )?;
     for e in entries {
-        let r = e.report;
+        let r = &e.report;
         writeln!(
             out,
             "<tr class=\"{}\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
             sev_class(verdict_severity(r)),
-            h(&e.page),
-            h(&r.path),
-            h(&verdict_sentence(r)),
+            h(e.page),
+            h(r.path),
+            h(&outcome_sentence(r)),
             h(&r.findings
                 .iter()
-                .map(|f| f.code.as_str())
+                .map(|&(code, _)| code)
                 .collect::<Vec<_>>()
                 .join(", "))
         )?;
@@ -592,9 +601,10 @@ mod tests {
         let mut out = Vec::new();
         write_index(
             &mut out,
-            &[IndexEntry {
-                report: &r,
-                page: "p.html".into(),
+            (1, 1, 0),
+            [IndexEntry {
+                report: r.outcome(),
+                page: "p.html",
             }],
         )
         .unwrap();

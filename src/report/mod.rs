@@ -122,35 +122,83 @@ impl Report {
         !self.errors.is_empty()
     }
 
-    /// Drop what a batch no longer needs once this report has been written out,
-    /// so that a scan of 100k files holds a few hundred bytes per file, not the
-    /// whole report (EXIF fields, container segments, every match's evidence).
-    ///
-    /// Kept: path, sha256, size, format, dimensions, the whole-frame hashes,
-    /// `earliest_copy` (and it alone in `matches`, so [`Report::has_earlier_copy`]
-    /// still holds), finding codes and severities, errors, archive, claim and
-    /// cluster: what the batch table, `summary.json`, the near-duplicate groups
-    /// and the exit status read. Metadata is reduced to whether any EXIF field
-    /// was read (the groups rank copies with camera metadata higher).
-    pub fn retain_for_batch(&mut self) {
-        // `Metadata` is large even when empty (every field inline), so a picture
-        // without EXIF keeps none at all.
-        if let Some(m) = self.metadata.take() {
-            if !m.exif.is_empty() {
-                self.metadata = Some(crate::metadata::Metadata {
-                    exif: m.exif.into_iter().take(1).collect(),
-                    ..Default::default()
-                });
-            }
+    /// What the one-line verdicts (the `scan` table and `watch` line, the HTML
+    /// index and a page's headline) read of this report.
+    pub fn outcome(&self) -> Outcome<'_> {
+        Outcome {
+            path: &self.path,
+            readable: self.sha256.is_some(),
+            hashed: !self.hashes.is_empty(),
+            errors: &self.errors,
+            has_earlier_copy: self.has_earlier_copy(),
+            earliest_copy: self.earliest_copy.as_ref().map(CopyRef::of),
+            archive_searched: self.archive.searched,
+            archive_images: self.archive.images,
+            claim_date: self.claim_date.as_deref(),
+            findings: self
+                .findings
+                .iter()
+                .map(|f| (f.code.as_str(), f.severity))
+                .collect(),
         }
-        self.hashes
-            .retain(|k, _| matches!(k.as_str(), "pdq" | "pdq_quality" | "phash" | "dhash"));
-        self.matches.truncate(1);
-        for f in &mut self.findings {
-            f.message = String::new();
+    }
+}
+
+/// The part of a report that a one-line verdict reads, borrowed from a whole
+/// [`Report`] or from what a batch kept of one (`crate::batch::BatchRecord`),
+/// so that both say exactly the same thing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome<'a> {
+    /// The file as given or found.
+    pub path: &'a str,
+    /// Whether the file could be read (it has a SHA-256).
+    pub readable: bool,
+    /// Whether any hash was computed.
+    pub hashed: bool,
+    /// Stages that failed.
+    pub errors: &'a [StageError],
+    /// Whether at least one earlier copy was found.
+    pub has_earlier_copy: bool,
+    /// The earliest of them.
+    pub earliest_copy: Option<CopyRef<'a>>,
+    /// Whether an archive was searched.
+    pub archive_searched: bool,
+    /// How many pictures it held.
+    pub archive_images: Option<u64>,
+    /// The claimed date checked against.
+    pub claim_date: Option<&'a str>,
+    /// Finding codes and severities, most severe first.
+    pub findings: Vec<(&'a str, crate::evidence::Severity)>,
+}
+
+/// What a one-line verdict says of an earlier copy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CopyRef<'a> {
+    /// Where its earliest sighting was.
+    pub path: &'a str,
+    /// Source of that sighting.
+    pub source: &'a str,
+    /// Its publication URL.
+    pub url: Option<&'a str>,
+    /// When it was first seen.
+    pub first_seen: &'a str,
+    /// `confirmed` or `possible`.
+    pub confidence: crate::evidence::Confidence,
+    /// What was done to it to give the incoming picture.
+    pub transform: &'a str,
+}
+
+impl<'a> CopyRef<'a> {
+    /// The view of a whole match.
+    pub fn of(m: &'a Match) -> CopyRef<'a> {
+        CopyRef {
+            path: &m.path,
+            source: &m.source,
+            url: m.url.as_deref(),
+            first_seen: &m.first_seen,
+            confidence: m.confidence,
+            transform: &m.transform,
         }
-        self.matches.shrink_to_fit();
-        self.findings.shrink_to_fit();
     }
 }
 
@@ -233,43 +281,6 @@ pub fn escape_untrusted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::Severity;
-
-    #[test]
-    fn a_batch_keeps_what_its_table_summary_and_groups_read() {
-        let field = |tag: &str| crate::metadata::ExifField {
-            ifd: "0th".into(),
-            tag: tag.into(),
-            value: "x".into(),
-        };
-        let mut r = Report::new("a.jpg".into());
-        r.metadata = Some(crate::metadata::Metadata {
-            make: Some("Canon".into()),
-            exif: vec![field("Make"), field("Model")],
-            ..Default::default()
-        });
-        for k in ["pdq", "phash", "dhash", "pdq_quality", "thumbnail_pdq"] {
-            r.hashes.insert(k.into(), "00".into());
-        }
-        r.findings
-            .push(Finding::new("no_metadata", Severity::Info, "long text"));
-        r.retain_for_batch();
-        let m = r.metadata.as_ref().unwrap();
-        assert_eq!((m.exif.len(), m.make.as_deref()), (1, None));
-        assert_eq!(
-            r.hashes.keys().collect::<Vec<_>>(),
-            ["dhash", "pdq", "pdq_quality", "phash"]
-        );
-        assert_eq!(
-            (r.findings[0].code.as_str(), r.findings[0].message.as_str()),
-            ("no_metadata", "")
-        );
-        assert!(!r.has_earlier_copy() && !r.has_errors());
-        let mut bare = Report::new("b.png".into());
-        bare.metadata = Some(Default::default());
-        bare.retain_for_batch();
-        assert!(bare.metadata.is_none());
-    }
 
     #[test]
     fn escapes_controls_and_bidi_but_keeps_plain_text() {

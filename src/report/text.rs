@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{escape_untrusted as esc, Report};
+use super::{escape_untrusted as esc, CopyRef, Outcome, Report};
 use crate::evidence::{Confidence, Match, Severity};
 
 fn verdict(r: &Report) -> String {
@@ -19,7 +19,7 @@ fn verdict(r: &Report) -> String {
                 Confidence::Possible => "Possible",
             },
             esc(&m.first_seen),
-            esc(&origin(m))
+            esc(&origin(CopyRef::of(m)))
         ),
         None if r.archive.searched => format!(
             "No earlier copy in the archive ({} images searched).",
@@ -32,11 +32,11 @@ fn verdict(r: &Report) -> String {
     }
 }
 
-fn origin(m: &Match) -> String {
-    match (&m.source, &m.url) {
+fn origin(m: CopyRef<'_>) -> String {
+    match (m.source, m.url) {
         (s, Some(u)) if !s.is_empty() => format!("{s} <{u}> ({})", m.path),
         (s, None) if !s.is_empty() => format!("{s} ({})", m.path),
-        _ => m.path.clone(),
+        _ => m.path.to_string(),
     }
 }
 
@@ -274,7 +274,7 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
                 out,
                 "  {}  {}\n      {}",
                 esc(&m.first_seen),
-                esc(&origin(m)),
+                esc(&origin(CopyRef::of(m))),
                 esc(&match_detail(m))
             )?;
         }
@@ -298,9 +298,14 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// One line of the `scan` table.
+/// One line of the `scan` table (and of `watch`).
 pub fn summary_line(r: &Report) -> String {
-    let status = if r.sha256.is_none() || (r.has_errors() && r.hashes.is_empty()) {
+    outcome_line(&r.outcome())
+}
+
+/// One line of the `scan` table, from what the batch kept.
+pub fn outcome_line(r: &Outcome<'_>) -> String {
+    let status = if !r.readable || (!r.errors.is_empty() && !r.hashed) {
         format!(
             "ERROR  {}",
             r.errors
@@ -308,7 +313,7 @@ pub fn summary_line(r: &Report) -> String {
                 .map(|e| format!("{}: {}", e.stage, e.message))
                 .unwrap_or_default()
         )
-    } else if let Some(m) = &r.earliest_copy {
+    } else if let Some(m) = r.earliest_copy {
         format!(
             "{}  first seen {}  {}{}",
             match m.confidence {
@@ -323,27 +328,33 @@ pub fn summary_line(r: &Report) -> String {
                 String::new()
             }
         )
-    } else if r.archive.searched {
+    } else if r.archive_searched {
         "new: no earlier copy".to_string()
     } else {
         "not matched: no archive".to_string()
     };
-    format!("{}  {}", esc(&r.path), esc(&status))
+    format!("{}  {}", esc(r.path), esc(&status))
 }
 
-/// The `scan` table with a closing count.
-pub fn write_summary(out: &mut impl Write, reports: &[Report]) -> io::Result<()> {
-    for r in reports {
-        writeln!(out, "{}", summary_line(r))?;
+/// The `scan` table with a closing count; the rows come one at a time so that
+/// a batch need not hold them all.
+pub fn write_summary<'a>(
+    out: &mut impl Write,
+    rows: impl IntoIterator<Item = Outcome<'a>>,
+) -> io::Result<()> {
+    let (mut images, mut copies, mut errors) = (0usize, 0usize, 0usize);
+    for r in rows {
+        writeln!(out, "{}", outcome_line(&r))?;
+        images += 1;
+        copies += usize::from(r.has_earlier_copy);
+        errors += usize::from(!r.errors.is_empty());
     }
-    let copies = reports.iter().filter(|r| r.has_earlier_copy()).count();
-    let errors = reports.iter().filter(|r| r.has_errors()).count();
     writeln!(
         out,
         "\n{} images: {} with an earlier copy, {} without, {} with errors",
-        reports.len(),
+        images,
         copies,
-        reports.len() - copies,
+        images - copies,
         errors
     )
 }

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, topic modules, shared helpers in `common`.
 
+mod batch;
 mod cli;
 mod common;
 mod durability;
