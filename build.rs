@@ -1,0 +1,4 @@
+// Intentionally empty; see `[build-dependencies]` in Cargo.toml.
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+}
