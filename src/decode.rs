@@ -266,6 +266,21 @@ pub fn decode_jpeg_scaled(
     }))
 }
 
+/// Size of a reduced inverse DCT's output at `1/n`: `ceil(len / n)` a side.
+/// Either decoder's own answer must equal it, or the file takes the full path.
+fn scaled_size(width: u32, height: u32, n: u32) -> (u32, u32) {
+    (width.div_ceil(n), height.div_ceil(n))
+}
+
+/// A decoder's output, one byte per sample: luma (`gray`) or RGB.
+fn raw_image(w: u32, h: u32, gray: bool, pixels: Vec<u8>) -> Option<DynamicImage> {
+    if gray {
+        image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+    } else {
+        image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+    }
+}
+
 /// The picture at `1/n` scale by jpeg-decoder's reduced inverse DCT. Compiled
 /// in every build so that one lint run (all features) checks both decoders.
 #[cfg_attr(feature = "turbojpeg", allow(dead_code))]
@@ -299,15 +314,17 @@ fn scaled_pixels(
     let (sw, sh) =
         contain(|| dec.scale(req, req))?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
-    if (sw, sh) != (width.div_ceil(n), height.div_ceil(n)) {
+    if (sw, sh) != scaled_size(width, height, n) {
         return Ok(None);
     }
     let pixels =
         contain(|| dec.decode())?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
-    Ok(match info.pixel_format {
-        PixelFormat::L8 => image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8),
-        _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
-    })
+    Ok(raw_image(
+        sw,
+        sh,
+        info.pixel_format == PixelFormat::L8,
+        pixels,
+    ))
 }
 
 /// The picture at `1/n` scale by libjpeg-turbo's reduced inverse DCT.
@@ -349,10 +366,11 @@ fn scaled_pixels_turbo(
         };
         let factor = ScalingFactor::new(1, n as usize);
         let scaled = header.scaled(factor);
-        let (sw, sh) = (scaled.width, scaled.height);
-        if (sw, sh) != (width.div_ceil(n) as usize, height.div_ceil(n) as usize) {
+        let (sw, sh) = scaled_size(width, height, n);
+        if (scaled.width, scaled.height) != (sw as usize, sh as usize) {
             return Ok(None);
         }
+        let (sw, sh) = (scaled.width, scaled.height);
         let Some(len) = sw
             .checked_mul(sh)
             .and_then(|p| p.checked_mul(channels))
@@ -373,13 +391,7 @@ fn scaled_pixels_turbo(
         // included), so a damaged file takes the full decoder, as with
         // jpeg-decoder.
         contain(|| dec.decompress(bytes, out))?.map_err(failed)?;
-        let (sw, sh) = (sw as u32, sh as u32);
-        Ok(match format {
-            PixelFormat::GRAY => {
-                image::GrayImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageLuma8)
-            }
-            _ => image::RgbImage::from_raw(sw, sh, pixels).map(DynamicImage::ImageRgb8),
-        })
+        Ok(raw_image(sw as u32, sh as u32, channels == 1, pixels))
     })
 }
 
