@@ -214,7 +214,7 @@ impl Layout {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn distance<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
     let mut d = 0;
     for i in 0..W {
@@ -226,7 +226,7 @@ fn distance<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
 /// Distance over the first half of the words. For a random hash it already
 /// exceeds the small radii (64 ± 6 of 128 bits for PDQ), so a scan seldom needs
 /// the second half.
-#[inline]
+#[inline(always)]
 fn head<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
     let mut d = 0;
     for i in 0..W.div_ceil(2) {
@@ -236,7 +236,7 @@ fn head<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
 }
 
 /// Distance over the words [`head`] leaves out.
-#[inline]
+#[inline(always)]
 fn tail<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
     let mut d = 0;
     for i in W.div_ceil(2)..W {
@@ -245,32 +245,38 @@ fn tail<const W: usize>(a: &[u64; W], b: &[u64; W]) -> u32 {
     d
 }
 
-/// Run `f` compiled for the POPCNT instruction when the CPU has it.
-///
-/// x86-64's baseline predates POPCNT, so without this every `count_ones` in a
-/// scan is a dozen shifts, masks and adds. Measured with `cargo bench --bench
-/// index -- "linear scan|auto"` at 100k PDQ hashes (one run each, load ~6):
-/// 3 nearest by scan 912 -> 588 us, within 31 by scan 359 -> 256 us; the
-/// one-word pHash scan did not change. The closure is inlined
-/// into the feature-enabled function, so the loops inside it get the
-/// instruction; other CPUs and architectures run `f` as it is. The answers are
-/// the same either way: only how a popcount is computed changes.
+/// [`Store::within_scan`]'s loop, to be inlined into its POPCNT-enabled caller.
 #[inline(always)]
-fn with_popcnt<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "popcnt")]
-        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-            f()
+fn within_scan_body<const W: usize>(
+    words: &Words<W>,
+    q: &[u64; W],
+    r: u32,
+    split: bool,
+    hits: &mut Vec<(u32, u32)>,
+) {
+    for e in 0..words.len {
+        let w = words.get(e);
+        let head = head(w, q);
+        if split && head > r {
+            continue;
         }
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU was just seen to support the one feature `run`
-            // is compiled with.
-            return unsafe { run(f) };
+        let d = head + tail(w, q);
+        if d <= r {
+            hits.push((d, e as u32));
         }
     }
-    f()
 }
+
+// POPCNT. x86-64's baseline predates it, so without it every `count_ones` in
+// a scan is a dozen shifts, masks and adds. The three loops that compute
+// distances (`Words::scan_many`, `within_scan_body`, `Store::verify_body`) are
+// each compiled twice: inlined into a function with the feature enabled, run
+// when the CPU has it, and as they are otherwise. Only the loop bodies inlined
+// into that function get the instruction; an earlier version enabled it
+// around closures, which the compiler sometimes kept as separate functions
+// without it (`objdump -d` of `examples/views_lookup` showed the bit-twiddling
+// popcount in the shared pass, the table verification and `within_scan`).
+// The answers are the same either way: only how a popcount is computed changes.
 
 /// Append with a quarter's growth instead of doubling: posting lists are most of
 /// the memory, and doubling would leave a third of it empty on average.
@@ -306,7 +312,7 @@ impl<const W: usize> Words<W> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn get(&self, e: usize) -> &[u64; W] {
         Self::slot(&self.lines[e / Self::PER_LINE], e % Self::PER_LINE)
     }
@@ -338,7 +344,69 @@ impl<const W: usize> Words<W> {
         }
     }
 
-    #[inline]
+    /// Every entry against every query of `qs`: `slow(entry, j, d)` is called
+    /// when the distance `d` to query `j` is at most `limits[j]`, and returns
+    /// the new limit. Compiled for POPCNT when the CPU has it (see above).
+    fn scan_many(
+        &self,
+        qs: &[[u64; W]],
+        limits: &mut [u32],
+        slow: &mut impl FnMut(usize, usize, u32) -> u32,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "popcnt")]
+            unsafe fn fast<const W: usize, F: FnMut(usize, usize, u32) -> u32>(
+                words: &Words<W>,
+                qs: &[[u64; W]],
+                limits: &mut [u32],
+                slow: &mut F,
+            ) {
+                words.scan_many_body(qs, limits, slow)
+            }
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                // SAFETY: the CPU was just seen to support the one feature
+                // `fast` is compiled with.
+                return unsafe { fast(self, qs, limits, slow) };
+            }
+        }
+        self.scan_many_body(qs, limits, slow)
+    }
+
+    #[inline(always)]
+    fn scan_many_body<F: FnMut(usize, usize, u32) -> u32>(
+        &self,
+        qs: &[[u64; W]],
+        limits: &mut [u32],
+        slow: &mut F,
+    ) {
+        let limits = &mut limits[..qs.len()];
+        let full = self.len / Self::PER_LINE;
+        for (l, line) in self.lines[..full].iter().enumerate() {
+            for s in 0..Self::PER_LINE {
+                let w = Self::slot(line, s);
+                for (j, q) in qs.iter().enumerate() {
+                    let d = distance(w, q);
+                    if d <= limits[j] {
+                        limits[j] = slow(l * Self::PER_LINE + s, j, d);
+                    }
+                }
+            }
+        }
+        if let Some(line) = self.lines.get(full) {
+            for s in 0..self.len % Self::PER_LINE {
+                let w = Self::slot(line, s);
+                for (j, q) in qs.iter().enumerate() {
+                    let d = distance(w, q);
+                    if d <= limits[j] {
+                        limits[j] = slow(full * Self::PER_LINE + s, j, d);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
     fn slot(line: &Line, j: usize) -> &[u64; W] {
         line.0[j * W..j * W + W].try_into().expect("W divides 8")
     }
@@ -733,20 +801,39 @@ impl<const W: usize> Store<W> {
     /// of cache misses are in flight at once), then compute on the copy in L1.
     /// Reading and computing candidate by candidate kept only a few misses in
     /// flight and was about twice as slow.
-    #[inline]
     fn verify(&self, q: &[u64; W], candidates: &[u32], mut each: impl FnMut(u32, u32)) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "popcnt")]
+            unsafe fn fast<const W: usize, F: FnMut(u32, u32)>(
+                s: &Store<W>,
+                q: &[u64; W],
+                candidates: &[u32],
+                each: &mut F,
+            ) {
+                s.verify_body(q, candidates, each)
+            }
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                // SAFETY: the CPU was just seen to support the one feature
+                // `fast` is compiled with.
+                return unsafe { fast(self, q, candidates, &mut each) };
+            }
+        }
+        self.verify_body(q, candidates, &mut each)
+    }
+
+    #[inline(always)]
+    fn verify_body<F: FnMut(u32, u32)>(&self, q: &[u64; W], candidates: &[u32], each: &mut F) {
         const CHUNK: usize = 64;
         let mut copy = [[0u64; W]; CHUNK];
-        with_popcnt(|| {
-            for chunk in candidates.chunks(CHUNK) {
-                for (c, &e) in copy.iter_mut().zip(chunk) {
-                    *c = *self.words.get(e as usize);
-                }
-                for (c, &e) in copy.iter().zip(chunk) {
-                    each(distance(c, q), e);
-                }
+        for chunk in candidates.chunks(CHUNK) {
+            for (c, &e) in copy.iter_mut().zip(chunk) {
+                *c = *self.words.get(e as usize);
             }
-        })
+            for (c, &e) in copy.iter().zip(chunk) {
+                each(distance(c, q), e);
+            }
+        }
     }
 
     /// [`Store::within`] by reading every entry.
@@ -756,18 +843,26 @@ impl<const W: usize> Store<W> {
         // would mispredict.
         let split = W > 1 && r + 12 < 16 * W as u32;
         let mut hits = Vec::new();
-        with_popcnt(|| {
-            self.words.for_each(|e, w| {
-                let head = head(w, q);
-                if split && head > r {
-                    return;
-                }
-                let d = head + tail(w, q);
-                if d <= r {
-                    hits.push((d, e as u32));
-                }
-            })
-        });
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "popcnt")]
+            unsafe fn fast<const W: usize>(
+                words: &Words<W>,
+                q: &[u64; W],
+                r: u32,
+                split: bool,
+                hits: &mut Vec<(u32, u32)>,
+            ) {
+                within_scan_body(words, q, r, split, hits)
+            }
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                // SAFETY: the CPU was just seen to support the one feature
+                // `fast` is compiled with.
+                unsafe { fast(&self.words, q, r, split, &mut hits) };
+                return self.ordered(hits);
+            }
+        }
+        within_scan_body(&self.words, q, r, split, &mut hits);
         self.ordered(hits)
     }
 
@@ -916,18 +1011,22 @@ impl<const W: usize> Store<W> {
             .flat_map_iter(|group| {
                 let mut hits: Vec<Vec<(u32, u32)>> = vec![Vec::new(); group.len()];
                 let mut tops: Vec<Top> = group.iter().map(|_| Top::new(k, u32::MAX)).collect();
-                with_popcnt(|| {
-                    self.words.for_each(|e, w| {
-                        for (j, &i) in group.iter().enumerate() {
-                            let d = distance(w, &qs[i]);
-                            if d <= r {
-                                hits[j].push((d, e as u32));
-                            }
-                            if k > 0 && d <= tops[j].bound() {
-                                tops[j].offer(d, self.image_ids[e], e as u32);
-                            }
-                        }
-                    })
+                // The group's queries side by side, and per query the one distance
+                // an entry must not exceed to matter (the radius or the k-th
+                // nearest so far, whichever is larger): the loop over every entry
+                // is distances and one comparison each, and only the rare entry
+                // that matters takes the slow path.
+                let local: Vec<[u64; W]> = group.iter().map(|&i| qs[i]).collect();
+                let limit = |top: &Top| if k > 0 { r.max(top.bound()) } else { r };
+                let mut limits: Vec<u32> = tops.iter().map(limit).collect();
+                self.words.scan_many(&local, &mut limits, &mut |e, j, d| {
+                    if d <= r {
+                        hits[j].push((d, e as u32));
+                    }
+                    if k > 0 && d <= tops[j].bound() {
+                        tops[j].offer(d, self.image_ids[e], e as u32);
+                    }
+                    limit(&tops[j])
                 });
                 group
                     .iter()
@@ -946,16 +1045,12 @@ impl<const W: usize> Store<W> {
     }
 
     fn nearest_scan(&self, q: &[u64; W], top: &mut Top) {
-        let mut bound = top.bound();
-        with_popcnt(|| {
-            self.words.for_each(|e, w| {
-                let d = distance(w, q);
-                if d <= bound {
-                    top.offer(d, self.image_ids[e], e as u32);
-                    bound = top.bound();
-                }
-            })
-        });
+        let mut bound = [top.bound()];
+        self.words
+            .scan_many(std::slice::from_ref(q), &mut bound, &mut |e, _, d| {
+                top.offer(d, self.image_ids[e], e as u32);
+                top.bound()
+            });
     }
 }
 
