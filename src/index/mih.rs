@@ -693,6 +693,34 @@ impl<const W: usize> Store<W> {
         }
     }
 
+    /// Room for `n` entries in all, allocated exactly (a snapshot knows its counts).
+    pub(super) fn reserve(&mut self, n: usize) {
+        let lines = n.div_ceil(Words::<W>::PER_LINE);
+        self.words
+            .lines
+            .reserve_exact(lines.saturating_sub(self.words.lines.len()));
+        self.image_ids
+            .reserve_exact(n.saturating_sub(self.image_ids.len()));
+        self.regions
+            .reserve_exact(n.saturating_sub(self.regions.len()));
+    }
+
+    #[cfg(test)]
+    pub(super) fn words_of(&self, entry: u32) -> &[u64; W] {
+        self.words.get(entry as usize)
+    }
+
+    /// Every entry in entry order: its words, image id and region number.
+    pub(super) fn for_each_entry<E>(
+        &self,
+        mut f: impl FnMut(&[u64; W], i64, u16) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for e in 0..self.words.len {
+            f(self.words.get(e), self.image_ids[e], self.regions[e])?;
+        }
+        Ok(())
+    }
+
     /// From now on build the tables once `index_from` hashes are stored: at
     /// once when there are that many already. `usize::MAX` defers them.
     pub(super) fn set_index_from(&mut self, index_from: usize) {

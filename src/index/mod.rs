@@ -11,6 +11,9 @@
 //! as the fallback for radii where probing would cost more than reading everything.
 
 mod mih;
+mod snapshot;
+
+pub use snapshot::{SnapshotOf, MAX_HEADER as MAX_SNAPSHOT_HEADER};
 
 use std::collections::HashMap;
 
