@@ -113,26 +113,64 @@ fn main() {
         .for_each_current_hash(|_, _, _, _| rows += 1)
         .unwrap();
     let (read, read_cpu) = (start.elapsed(), cpu_s() - cpu0);
-    let (start, cpu0) = (Instant::now(), cpu_s());
-    let engine = Engine::new(Config::default(), Some(archive)).unwrap();
-    let (loaded, loaded_cpu) = (start.elapsed(), cpu_s() - cpu0);
-    let (start, cpu0) = (Instant::now(), cpu_s());
-    let ex = engine.process_path(&picture);
-    let (checked, checked_cpu) = (start.elapsed(), cpu_s() - cpu0);
-    assert!(ex.report.errors.is_empty(), "{:?}", ex.report.errors);
     println!(
         "{n} images, {rows} hash rows ({:.0} MB file); wall / CPU seconds:\n  \
-         reading the rows alone   {:.2} / {:.2}\n  \
-         open + load the index    {:.2} / {:.2}\n  \
-         check {} {:.2} / {:.2}\npeak RSS {:.0} MB",
+         reading the rows alone                      {:.2} / {:.2}",
         size as f64 / 1e6,
         read.as_secs_f64(),
         read_cpu,
-        loaded.as_secs_f64(),
-        loaded_cpu,
-        picture.file_name().unwrap().to_string_lossy(),
-        checked.as_secs_f64(),
-        checked_cpu,
-        status_mb("VmHWM:")
+    );
+    let name = picture.file_name().unwrap().to_string_lossy().to_string();
+    let snapshot = dir.join(format!("synthetic-{n}.db.index"));
+    let _ = std::fs::remove_file(&snapshot);
+    // As `check` opens an archive: no substring tables, the snapshot written
+    // on the first run and read on the next ones.
+    let check_config = || Config {
+        index_cache: Some(snapshot.clone()),
+        index_cache_min_images: 1,
+        index_scan_only: true,
+        ..Config::default()
+    };
+    let mut reports = Vec::new();
+    for (what, config) in [
+        ("open + load, no tables, + save snapshot", check_config()),
+        ("open + load from the snapshot", check_config()),
+    ]
+    .into_iter()
+    .chain(
+        args.iter()
+            .any(|a| a == "--tables")
+            .then(|| ("open + load + build the tables", Config::default())),
+    ) {
+        let (start, cpu0) = (Instant::now(), cpu_s());
+        let engine = Engine::new(config, Some(Archive::open_existing(&path).unwrap())).unwrap();
+        let (loaded, loaded_cpu) = (start.elapsed(), cpu_s() - cpu0);
+        let (start, cpu0) = (Instant::now(), cpu_s());
+        let ex = engine.process_path(&picture);
+        let (checked, checked_cpu) = (start.elapsed(), cpu_s() - cpu0);
+        assert!(ex.report.errors.is_empty(), "{:?}", ex.report.errors);
+        let load = engine.index_load();
+        println!(
+            "  {what:<43} {:.2} / {:.2}{}\n    then check {name}  {:.2} / {:.2}",
+            loaded.as_secs_f64(),
+            loaded_cpu,
+            match &load.saved {
+                Some(Ok(bytes)) => format!(" (snapshot {:.0} MB)", *bytes as f64 / 1e6),
+                Some(Err(e)) => format!(" (snapshot failed: {e})"),
+                None if load.from_snapshot => " (from the snapshot)".to_string(),
+                None => String::new(),
+            },
+            checked.as_secs_f64(),
+            checked_cpu,
+        );
+        reports.push(serde_json::to_value(&ex.report.archive).unwrap());
+    }
+    // Every way of loading answers the same.
+    assert!(reports.windows(2).all(|w| w[0] == w[1]));
+    println!("peak RSS {:.0} MB", status_mb("VmHWM:"));
+    println!(
+        "now: /usr/bin/time -f '%e s %M KB' target/release/retrace check {} --archive {}",
+        picture.display(),
+        path.display()
     );
 }

@@ -27,7 +27,9 @@ use retrace::batch::{Batch, BatchRecord};
 use retrace::cluster;
 use retrace::discover::{discover, WalkOptions};
 use retrace::limits::{Limits, MAX_NESTING};
-use retrace::pipeline::{first_seen, scan, Config, Engine, FirstSeen};
+use retrace::pipeline::{
+    first_seen, scan, Config, Engine, FirstSeen, DEFAULT_INDEX_CACHE_MIN_IMAGES,
+};
 use retrace::report::{self, html, text, Report};
 
 /// Where did this picture come from? Offline provenance for circulating images.
@@ -44,6 +46,15 @@ struct Cli {
     /// every picture).
     #[arg(long, global = true, value_name = "MS", default_value_t = 1000)]
     archive_refresh_ms: u64,
+    /// The archive's hash index saved between runs, so that a large archive
+    /// loads in one read instead of row by row (written once the archive holds
+    /// 20 000 pictures, brought up to date as it grows). Default: the SQLite
+    /// file's path with `.index` appended; none for PostgreSQL.
+    #[arg(long, global = true, value_name = "PATH")]
+    index_cache: Option<PathBuf>,
+    /// Neither read nor write an index snapshot.
+    #[arg(long, global = true, conflicts_with = "index_cache")]
+    no_index_cache: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -353,6 +364,47 @@ fn claim(args: &ClaimArgs) -> Result<Claim> {
     })
 }
 
+/// Where the index snapshot lives, from the flags and the archive's location.
+struct IndexOpts {
+    cache: Option<PathBuf>,
+}
+
+impl IndexOpts {
+    fn from_cli(cli: &Cli) -> IndexOpts {
+        let cache = if cli.no_index_cache {
+            None
+        } else if let Some(p) = &cli.index_cache {
+            Some(p.clone())
+        } else {
+            cli.archive
+                .as_ref()
+                .filter(|a| !retrace::archive::is_postgres_url(a))
+                .map(|a| {
+                    let mut name = a.as_os_str().to_os_string();
+                    name.push(".index");
+                    PathBuf::from(name)
+                })
+        };
+        IndexOpts { cache }
+    }
+}
+
+/// [`Engine::new`] with the index snapshot settings; a snapshot that could not
+/// be used or written is worth a line on stderr, not a failure.
+fn new_engine(idx: &IndexOpts, mut config: Config, archive: Option<Archive>) -> Result<Engine> {
+    config.index_cache = idx.cache.clone();
+    config.index_cache_min_images = DEFAULT_INDEX_CACHE_MIN_IMAGES;
+    let engine = Engine::new(config, archive)?;
+    let load = engine.index_load();
+    if let Some(why) = &load.snapshot_refused {
+        eprintln!("retrace: index snapshot not used ({why}); loaded from the archive");
+    }
+    if let Some(Err(why)) = &load.saved {
+        eprintln!("retrace: could not save the index snapshot: {why}");
+    }
+    Ok(engine)
+}
+
 fn open_archive(path: &Option<PathBuf>, create: bool) -> Result<Option<Archive>> {
     // Messages name the archive without a PostgreSQL URL's password.
     let shown = |p: &Path| format!("opening archive {}", display_location(p));
@@ -387,6 +439,7 @@ fn progress(total: usize) -> ProgressBar {
 fn run(cli: Cli) -> Result<u8> {
     let limits = cli.limits.limits();
     let refresh = Some(std::time::Duration::from_millis(cli.archive_refresh_ms));
+    let idx = IndexOpts::from_cli(&cli);
     let walk = WalkOptions {
         max_depth: limits.max_depth,
         ..WalkOptions::default()
@@ -429,9 +482,9 @@ fn run(cli: Cli) -> Result<u8> {
             let Some(path) = &cli.archive else {
                 bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
             };
-            archive_add(path, args, limits, walk)
+            archive_add(path, args, limits, walk, &idx)
         }
-        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk, refresh),
+        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk, refresh, &idx),
         #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let token = match &args.token_file {
@@ -453,7 +506,8 @@ fn run(cli: Cli) -> Result<u8> {
             };
             // An upload is a file: the file cap bounds the body cap too.
             let max_body_bytes = args.max_body_bytes.min(limits.max_file_bytes);
-            let engine = Engine::new(
+            let engine = new_engine(
+                &idx,
                 Config {
                     limits,
                     archive_refresh: refresh,
@@ -483,7 +537,8 @@ fn run(cli: Cli) -> Result<u8> {
             if cli.archive.is_none() {
                 bail!("watch needs an archive to remember what it processed: use --archive PATH or set RETRACE_ARCHIVE");
             }
-            let engine = Engine::new(
+            let engine = new_engine(
+                &idx,
                 Config {
                     limits,
                     claim: claim(&args.claim)?,
@@ -514,12 +569,15 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(EXIT_CLEAN)
         }
         Command::Check(args) => {
+            // One picture: scanning the stored hashes once costs less than
+            // building the index's tables for them.
             let config = Config {
                 limits,
                 claim: claim(&args.claim)?,
+                index_scan_only: true,
                 ..Config::default()
             };
-            let engine = Engine::new(config, open_archive(&cli.archive, false)?)?;
+            let engine = new_engine(&idx, config, open_archive(&cli.archive, false)?)?;
             let ex = engine.process_path(&args.file);
             let r = &ex.report;
             let mut out = std::io::stdout().lock();
@@ -595,7 +653,13 @@ fn read_manifest(path: &Path) -> Result<HashMap<PathBuf, ManifestRow>> {
 /// little, large enough that SQLite's commit cost is amortised.
 const RECORD_BATCH: usize = 64;
 
-fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) -> Result<u8> {
+fn archive_add(
+    path: &Path,
+    args: AddArgs,
+    limits: Limits,
+    walk: WalkOptions,
+    idx: &IndexOpts,
+) -> Result<u8> {
     let policy = match args.first_seen.as_deref() {
         None => FirstSeen::Auto,
         Some("exif") => FirstSeen::Exif,
@@ -612,7 +676,8 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, walk: WalkOptions) ->
     };
     let archive = Archive::open(path)
         .with_context(|| format!("opening archive {}", display_location(path)))?;
-    let engine = Engine::new(
+    let engine = new_engine(
+        idx,
         Config {
             limits,
             ..Config::default()
@@ -804,6 +869,7 @@ fn scan_cmd(
     limits: Limits,
     walk: WalkOptions,
     refresh: Option<std::time::Duration>,
+    idx: &IndexOpts,
 ) -> Result<u8> {
     if args.record && archive.is_none() {
         bail!("--record needs an archive: use --archive PATH or set RETRACE_ARCHIVE");
@@ -814,7 +880,7 @@ fn scan_cmd(
         archive_refresh: refresh,
         ..Config::default()
     };
-    let engine = Engine::new(config, open_archive(archive, args.record)?)?;
+    let engine = new_engine(idx, config, open_archive(archive, args.record)?)?;
     let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
     let pb = progress(candidates.len());

@@ -4,7 +4,7 @@
 //! at any stage still yields a report with its `errors`, and the batch goes on.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex, RwLock, TryLockError};
@@ -43,6 +43,34 @@ pub struct Config {
     /// pictures other processes recorded since; `None` is
     /// [`DEFAULT_ARCHIVE_REFRESH`], zero reads before every picture.
     pub archive_refresh: Option<Duration>,
+    /// Where the archive's index is saved between runs (see
+    /// [`crate::index::SnapshotOf`]); `None`: loaded from the archive every
+    /// time. A snapshot that does not fit the archive is ignored and replaced.
+    pub index_cache: Option<PathBuf>,
+    /// Below this many images the index is not saved: loading from the
+    /// database is quick there (the CLI uses [`DEFAULT_INDEX_CACHE_MIN_IMAGES`]).
+    pub index_cache_min_images: u64,
+    /// Look up by scanning the stored hashes only, without building the
+    /// index's substring tables: for a process that matches a picture or two
+    /// (`check`), where building them costs more than they save.
+    pub index_scan_only: bool,
+}
+
+/// [`Config::index_cache_min_images`] of the CLI: an archive of this many
+/// images loads from SQLite in about a second.
+pub const DEFAULT_INDEX_CACHE_MIN_IMAGES: u64 = 20_000;
+
+/// How the engine's index was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexLoad {
+    /// From the snapshot at [`Config::index_cache`].
+    pub from_snapshot: bool,
+    /// Why a snapshot that was there was not used.
+    pub snapshot_refused: Option<String>,
+    /// Images read from the archive after the snapshot's.
+    pub caught_up: u64,
+    /// A snapshot written by this engine: its size, or why writing failed.
+    pub saved: Option<std::result::Result<u64, String>>,
 }
 
 /// How often a long-running engine (`serve`, `watch`, a long `scan`) picks up
@@ -88,6 +116,7 @@ pub struct Engine {
     index: RwLock<MemoryIndex>,
     archive_images: AtomicU64,
     follow: Mutex<Follow>,
+    index_load: IndexLoad,
 }
 
 fn stage_error(stage: &str, e: &Error) -> StageError {
@@ -130,6 +159,53 @@ impl Embedded {
 /// measured end to end.
 pub const QUERY_THUMB_SIDE: u32 = 256;
 
+/// The snapshot at `path` when it was taken from this archive: its last image
+/// is still there with the same content. `Err(None)` when there is no file.
+fn load_snapshot(
+    archive: &Archive,
+    path: &Path,
+) -> std::result::Result<(MemoryIndex, crate::index::SnapshotOf), Option<String>> {
+    if !path.exists() {
+        return Err(None);
+    }
+    let (index, of) =
+        MemoryIndex::load_snapshot(path).map_err(|e| Some(format!("{}: {e}", path.display())))?;
+    let same = of.last_id > 0
+        && archive
+            .sha256_of(of.last_id)
+            .ok()
+            .flatten()
+            .is_some_and(|sha| sha == of.last_sha256);
+    if !same {
+        return Err(Some(format!(
+            "{}: taken from another archive (image {} differs)",
+            path.display(),
+            of.last_id
+        )));
+    }
+    Ok((index, of))
+}
+
+fn save_snapshot(
+    archive: &Archive,
+    index: &MemoryIndex,
+    path: &Path,
+    loaded: &crate::archive::Loaded,
+) -> std::result::Result<u64, String> {
+    let sha = archive
+        .sha256_of(loaded.last_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("image {} is gone", loaded.last_id))?;
+    let of = crate::index::SnapshotOf {
+        last_id: loaded.last_id,
+        images: loaded.images,
+        last_sha256: sha,
+    };
+    index
+        .save_snapshot(path, &of)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 impl Engine {
     /// Build an engine; with an archive, load its hashes into the in-memory
     /// index once. From then on the index follows the archive: see
@@ -137,14 +213,36 @@ impl Engine {
     pub fn new(config: Config, archive: Option<Archive>) -> Result<Engine> {
         let mut index = MemoryIndex::new();
         let mut loaded = crate::archive::Loaded::default();
+        let mut load = IndexLoad::default();
         if let Some(a) = &archive {
-            index.start_bulk();
-            loaded = a.load_current_hashes(|id, region, bits, _quality| {
-                index.insert(id, region, bits);
-            })?;
-            index.finish_bulk();
+            match config.index_cache.as_deref().map(|p| load_snapshot(a, p)) {
+                Some(Ok((idx, of))) => {
+                    index = idx;
+                    loaded = crate::archive::Loaded {
+                        last_id: of.last_id,
+                        images: of.images,
+                    };
+                    load.from_snapshot = true;
+                }
+                Some(Err(why)) => load.snapshot_refused = why,
+                None => {}
+            }
+            if !load.from_snapshot {
+                index.start_bulk();
+                loaded = a.load_current_hashes(|id, region, bits, _quality| {
+                    index.insert(id, region, bits);
+                })?;
+                if let Some(path) = &config.index_cache {
+                    if loaded.images >= config.index_cache_min_images.max(1) {
+                        load.saved = Some(save_snapshot(a, &index, path, &loaded));
+                    }
+                }
+            }
+            if !config.index_scan_only {
+                index.finish_bulk();
+            }
         }
-        Ok(Engine {
+        let mut engine = Engine {
             config,
             archive: archive.map(Mutex::new),
             index: RwLock::new(index),
@@ -153,7 +251,43 @@ impl Engine {
                 last_id: loaded.last_id,
                 at: Instant::now(),
             }),
-        })
+            index_load: load,
+        };
+        if engine.index_load.from_snapshot {
+            // What was recorded since the snapshot, before the first picture
+            // (the refresh interval would let a one-off `check` skip it). When
+            // that is a tenth of the archive, the snapshot is brought up to date.
+            let added = engine.catch_up(true)?;
+            engine.index_load.caught_up = added;
+            let snapshot_images = loaded.images;
+            if added > 0
+                && added >= (snapshot_images / 10).max(engine.config.index_cache_min_images)
+            {
+                if let (Some(a), Some(path)) = (&engine.archive, &engine.config.index_cache) {
+                    let last_id = engine
+                        .follow
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .last_id;
+                    let now = crate::archive::Loaded {
+                        last_id,
+                        images: engine.archive_images(),
+                    };
+                    let a = a
+                        .lock()
+                        .map_err(|_| Error::Archive("archive lock poisoned".into()))?;
+                    let index = engine.index.read().unwrap_or_else(|p| p.into_inner());
+                    engine.index_load.saved = Some(save_snapshot(&a, &index, path, &now));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    /// How the index was loaded (from a snapshot or the archive, and whether
+    /// a snapshot was written).
+    pub fn index_load(&self) -> &IndexLoad {
+        &self.index_load
     }
 
     /// Add to the index the pictures recorded since it was last brought up to

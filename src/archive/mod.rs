@@ -438,6 +438,16 @@ impl Archive {
         self.backend.hashes_since(after, max_images.max(1))
     }
 
+    /// Content SHA-256 of image `id`, whatever else is recorded of it.
+    pub fn sha256_of(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .backend
+            .images_after(id.saturating_sub(1), 1)?
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, img)| img.sha256))
+    }
+
     /// Number of distinct images.
     pub fn image_count(&self) -> Result<u64> {
         self.backend.image_count()

@@ -6,6 +6,7 @@ mod common;
 mod durability;
 mod hostile_tree;
 mod html;
+mod index_cache;
 mod interrupt;
 #[cfg(feature = "postgres")]
 mod postgres;
