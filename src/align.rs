@@ -675,11 +675,16 @@ fn resample(src: &Plane, kx: f64, ky: f64, (x0, y0): (f64, f64), ow: usize, oh: 
         let row = &src.p[y * src.w..(y + 1) * src.w];
         let out = &mut tmp[(y - row0) * ow..(y - row0 + 1) * ow];
         for (o, &(start, off, len)) in out.iter_mut().zip(&wx.taps) {
-            *o = wx.w[off..off + len]
-                .iter()
-                .zip(&row[start..start + len])
-                .map(|(a, b)| a * b)
-                .sum();
+            let (w, s) = (&wx.w[off..off + len], &row[start..start + len]);
+            // Queries are read from the pyramid level just finer than the grid,
+            // so almost every pixel has two or three taps; written out, they
+            // skip the general loop. Sums in the same order (`sum` starts from
+            // −0.0, which adds nothing).
+            *o = match (w, s) {
+                ([w0, w1], [s0, s1]) => w0 * s0 + w1 * s1,
+                ([w0, w1, w2], [s0, s1, s2]) => w0 * s0 + w1 * s1 + w2 * s2,
+                _ => w.iter().zip(s).map(|(a, b)| a * b).sum(),
+            };
         }
     }
     let mut p = vec![0.0f32; ow * oh];
@@ -724,96 +729,154 @@ const LCN_GAIN: f32 = 32.0;
 /// that the search prefers wrong alignments that avoid the bar. After
 /// normalisation a flat bar is ~0 inside, high-contrast text weighs no more per
 /// pixel than the photo's own texture, and contrast or brightness edits cancel.
+///
+/// Every query window of the refinement goes through here, which made it the
+/// aligner's largest cost. The arithmetic is that of plain running sums and a
+/// per-pixel formula, in the same order (a test compares it bit for bit with
+/// the plain loops it replaced); only the loops are arranged so that they overlap or
+/// vectorise.
 fn lcn(p: &Plane) -> Plane {
     let (w, h) = (p.w, p.h);
+    if w == 0 || h == 0 {
+        return p.clone();
+    }
     let r = LCN_RADIUS;
     // Horizontal box sums of v and v² (clamped window), then vertical ones:
     // separable running sums in f32 (values are centred, so precision is ample).
     let mut h1 = vec![0.0f32; w * h];
     let mut h2 = vec![0.0f32; w * h];
-    for y in 0..h {
-        let row = &p.p[y * w..(y + 1) * w];
-        let (o1, o2) = (&mut h1[y * w..(y + 1) * w], &mut h2[y * w..(y + 1) * w]);
-        let (mut s1, mut s2) = (0.0f32, 0.0f32);
-        for &v in row.iter().take(r.min(w)) {
-            s1 += v;
-            s2 += v * v;
-        }
-        for x in 0..w {
-            if x + r < w {
-                let v = row[x + r];
-                s1 += v;
-                s2 += v * v;
-            }
-            if x > r {
-                let v = row[x - r - 1];
-                s1 -= v;
-                s2 -= v * v;
-            }
-            o1[x] = s1;
-            o2[x] = s2;
-        }
+    // A running sum is a chain of dependent additions; several rows at once
+    // give the processor independent chains to overlap.
+    const ROWS: usize = 8;
+    let mut y = 0;
+    while y + ROWS <= h {
+        let span = y * w..(y + ROWS) * w;
+        row_sums::<ROWS>(&p.p[span.clone()], w, &mut h1[span.clone()], &mut h2[span]);
+        y += ROWS;
+    }
+    for y in y..h {
+        let span = y * w..(y + 1) * w;
+        row_sums::<1>(&p.p[span.clone()], w, &mut h1[span.clone()], &mut h2[span]);
     }
     let count = |i: usize, n: usize| (i + r + 1).min(n) - i.saturating_sub(r);
     let floor2 = LCN_FLOOR * LCN_FLOOR;
+    // 1 / (pixels in the clamped window), looked up instead of divided per pixel:
+    // the window holds at most (2r + 1)² pixels.
+    let inv: Vec<f32> = (0..=(2 * r + 1) * (2 * r + 1))
+        .map(|n| 1.0 / n.max(1) as f32)
+        .collect();
+    let cx: Vec<usize> = (0..w).map(|x| count(x, w)).collect();
+    let mut inv_n = vec![0.0f32; w];
     let mut out = vec![0.0f32; w * h];
     let mut c1 = vec![0.0f32; w];
     let mut c2 = vec![0.0f32; w];
     for y in 0..r.min(h) {
-        for x in 0..w {
-            c1[x] += h1[y * w + x];
-            c2[x] += h2[y * w + x];
-        }
+        add_row(&mut c1, &h1[y * w..(y + 1) * w]);
+        add_row(&mut c2, &h2[y * w..(y + 1) * w]);
     }
     for y in 0..h {
         if y + r < h {
-            let row = (y + r) * w;
-            for x in 0..w {
-                c1[x] += h1[row + x];
-                c2[x] += h2[row + x];
-            }
+            let row = (y + r) * w..(y + r + 1) * w;
+            add_row(&mut c1, &h1[row.clone()]);
+            add_row(&mut c2, &h2[row]);
         }
         if y > r {
-            let row = (y - r - 1) * w;
-            for x in 0..w {
-                c1[x] -= h1[row + x];
-                c2[x] -= h2[row + x];
+            let row = (y - r - 1) * w..(y - r) * w;
+            for (c, &v) in c1.iter_mut().zip(&h1[row.clone()]) {
+                *c -= v;
+            }
+            for (c, &v) in c2.iter_mut().zip(&h2[row]) {
+                *c -= v;
             }
         }
         let cy = count(y, h);
-        for x in 0..w {
-            let inv_n = 1.0 / (count(x, w) * cy) as f32;
-            let m = c1[x] * inv_n;
-            let var = (c2[x] * inv_n - m * m).max(0.0);
-            out[y * w + x] = LCN_GAIN * (p.p[y * w + x] - m) / (var + floor2).sqrt();
+        for (i, &c) in inv_n.iter_mut().zip(&cx) {
+            *i = inv[c * cy];
+        }
+        let src = &p.p[y * w..(y + 1) * w];
+        let dst = &mut out[y * w..(y + 1) * w];
+        for ((((o, &v), &s1), &s2), &k) in dst.iter_mut().zip(src).zip(&c1).zip(&c2).zip(&inv_n) {
+            let m = s1 * k;
+            let var = (s2 * k - m * m).max(0.0);
+            *o = LCN_GAIN * (v - m) / (var + floor2).sqrt();
         }
     }
-    blur121(&Plane::new(w, h, out))
+    // The sums are spent: their buffers hold the blur's passes.
+    blur121_into(w, h, &out, &mut h1, &mut h2);
+    Plane::new(w, h, h2)
+}
+
+fn add_row(acc: &mut [f32], row: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(row) {
+        *a += v;
+    }
+}
+
+/// Running 5-pixel sums of v and v² (window clamped at the ends) along each of
+/// `N` rows of width `w`, advanced in step so that the rows' chains overlap.
+fn row_sums<const N: usize>(p: &[f32], w: usize, o1: &mut [f32], o2: &mut [f32]) {
+    let r = LCN_RADIUS;
+    let (mut s1, mut s2) = ([0.0f32; N], [0.0f32; N]);
+    for x in 0..r.min(w) {
+        for k in 0..N {
+            let v = p[k * w + x];
+            s1[k] += v;
+            s2[k] += v * v;
+        }
+    }
+    for x in 0..w {
+        if x + r < w {
+            for k in 0..N {
+                let v = p[k * w + x + r];
+                s1[k] += v;
+                s2[k] += v * v;
+            }
+        }
+        if x > r {
+            for k in 0..N {
+                let v = p[k * w + x - r - 1];
+                s1[k] -= v;
+                s2[k] -= v * v;
+            }
+        }
+        for k in 0..N {
+            o1[k * w + x] = s1[k];
+            o2[k * w + x] = s2[k];
+        }
+    }
 }
 
 /// Separable [1 2 1]/4 blur (edges clamped). Applied after normalisation so that
 /// the correlation peak is about two pixels wide instead of one: the coarse
 /// search's scale steps and the refinement's integer offsets then land on the
 /// slope of the peak rather than beside it.
-fn blur121(p: &Plane) -> Plane {
-    let (w, h) = (p.w, p.h);
-    let mut tmp = vec![0.0f32; w * h];
-    for y in 0..h {
-        let row = &p.p[y * w..(y + 1) * w];
-        for x in 0..w {
-            let l = row[x.saturating_sub(1)];
-            let r = row[(x + 1).min(w - 1)];
-            tmp[y * w + x] = 0.25 * (l + r) + 0.5 * row[x];
+///
+/// `tmp` and `out` hold at least `w × h` values; the interior is written as
+/// whole-slice arithmetic, which vectorises, and the clamped edges apart.
+fn blur121_into(w: usize, h: usize, p: &[f32], tmp: &mut [f32], out: &mut [f32]) {
+    for (row, t) in p.chunks_exact(w).zip(tmp.chunks_exact_mut(w)).take(h) {
+        let at =
+            |x: usize| 0.25 * (row[x.saturating_sub(1)] + row[(x + 1).min(w - 1)]) + 0.5 * row[x];
+        t[0] = at(0);
+        t[w - 1] = at(w - 1);
+        if w > 2 {
+            for (((o, &l), &c), &r) in t[1..w - 1]
+                .iter_mut()
+                .zip(&row[..w - 2])
+                .zip(&row[1..w - 1])
+                .zip(&row[2..])
+            {
+                *o = 0.25 * (l + r) + 0.5 * c;
+            }
         }
     }
-    let mut out = vec![0.0f32; w * h];
     for y in 0..h {
         let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
-        for x in 0..w {
-            out[y * w + x] = 0.25 * (tmp[u * w + x] + tmp[d * w + x]) + 0.5 * tmp[y * w + x];
+        let (tu, td, tc) = (&tmp[u * w..][..w], &tmp[d * w..][..w], &tmp[y * w..][..w]);
+        for (((o, &a), &b), &c) in out[y * w..][..w].iter_mut().zip(tu).zip(td).zip(tc) {
+            *o = 0.25 * (a + b) + 0.5 * c;
         }
     }
-    Plane::new(w, h, out)
 }
 
 /// A plane with summed-area tables of values and squares, for O(1) window sums.
@@ -1038,6 +1101,7 @@ fn ncc_from_cross(a: &Level, q: &Level, g: &OffsetGrid, cross: &[f32]) -> Vec<f3
     let (mut a1, mut a2) = (vec![0.0f64; aws], vec![0.0f64; aws]);
     let (mut q1, mut q2) = (vec![0.0f64; qws], vec![0.0f64; qws]);
     let mut out = vec![f32::NEG_INFINITY; nx * g.ny()];
+    let (mut num, mut den) = (vec![0.0f32; nx], vec![0.0f32; nx]);
     for ((dy, row), o) in (g.y_lo..=g.y_hi)
         .zip(cross.chunks_exact(nx))
         .zip(out.chunks_exact_mut(nx))
@@ -1057,13 +1121,23 @@ fn ncc_from_cross(a: &Level, q: &Level, g: &OffsetGrid, cross: &[f32]) -> Vec<f3
             q1[x] = q.s1[qy1 * qws + x] - q.s1[qy0 * qws + x];
             q2[x] = q.s2[qy1 * qws + x] - q.s2[qy0 * qws + x];
         }
-        for ((o, &sqa), &(x0, x1, qx0)) in o.iter_mut().zip(row).zip(&xs) {
+        // Sums and variances per offset first; the square roots and divisions
+        // then run as one loop that vectorises (they were most of the time).
+        // `den` < 0 marks an empty or flat overlap.
+        let mut last_w = (usize::MAX, 0.0f64);
+        for (((c, d), &sqa), &(x0, x1, qx0)) in num.iter_mut().zip(den.iter_mut()).zip(row).zip(&xs)
+        {
+            *d = -1.0;
             if x1 == x0 {
                 continue;
             }
             let w = x1 - x0;
             let n = (w * h) as f64;
-            let inv_n = 1.0 / n;
+            // Most offsets share the overlap's width: one division per width.
+            if last_w.0 != w {
+                last_w = (w, 1.0 / n);
+            }
+            let inv_n = last_w.1;
             let (sa, saa) = (a1[x1] - a1[x0], a2[x1] - a2[x0]);
             let (sq, sqq) = (q1[qx0 + w] - q1[qx0], q2[qx0 + w] - q2[qx0]);
             let va = (saa - sa * sa * inv_n) as f32;
@@ -1073,8 +1147,14 @@ fn ncc_from_cross(a: &Level, q: &Level, g: &OffsetGrid, cross: &[f32]) -> Vec<f3
                 continue;
             }
             // f32 from here: the cross terms are f32 already.
-            let cov = sqa - (sa * sq * inv_n) as f32;
-            *o = cov / (va * vq).sqrt();
+            *c = sqa - (sa * sq * inv_n) as f32;
+            *d = va * vq;
+        }
+        for ((o, &c), &d) in o.iter_mut().zip(&num).zip(&den) {
+            // Computed for flat overlaps too, then discarded: a branch around it
+            // kept the loop from vectorising.
+            let v = c / d.sqrt();
+            *o = if d < 0.0 { f32::NEG_INFINITY } else { v };
         }
     }
     out
@@ -1239,10 +1319,15 @@ fn cross_fft(
         vec![0.0f32; nx * ny],
         vec![0.0f32; if a[1].is_some() { nx * ny } else { 0 }],
     ];
+    // Column of each dx on the circular grid, made once: a remainder per
+    // output value (an integer division) showed in the profile.
+    let cols: Vec<usize> = (g.x_lo..=g.x_hi)
+        .map(|dx| dx.rem_euclid(px as i32) as usize)
+        .collect();
     for j in 0..ny {
         let row = &rows[j * px..(j + 1) * px];
-        for (i, dx) in (g.x_lo..=g.x_hi).enumerate() {
-            let v = row[dx.rem_euclid(px as i32) as usize] * norm;
+        for (i, &col) in cols.iter().enumerate() {
+            let v = row[col] * norm;
             out[0][j * nx + i] = v.re;
             if let Some(o) = out[1].get_mut(j * nx + i) {
                 *o = v.im;
@@ -1332,27 +1417,14 @@ fn ncc_window(
     for y in 0..h {
         let ar = &a.p[(r.y0 + y) * a.w + r.x0..][..w];
         let qr = &win.p[(wy0 + y) * win.w + wx0..][..w];
-        // Eight independent lanes per sum so that the loop vectorises.
-        let mut acc = [[0.0f32; 8]; 5];
-        let (ca, cq) = (ar.chunks_exact(8), qr.chunks_exact(8));
-        let (ta, tq) = (ca.remainder(), cq.remainder());
-        for (xa, xq) in ca.zip(cq) {
-            for i in 0..8 {
-                acc[0][i] += xa[i];
-                acc[1][i] += xa[i] * xa[i];
-                acc[2][i] += xq[i];
-                acc[3][i] += xq[i] * xq[i];
-                acc[4][i] += xa[i] * xq[i];
-            }
-        }
-        let mut t = acc.map(|l| l.iter().sum::<f32>());
-        for (&x, &q) in ta.iter().zip(tq) {
-            t[0] += x;
-            t[1] += x * x;
-            t[2] += q;
-            t[3] += q * q;
-            t[4] += x * q;
-        }
+        // Eight independent lanes per sum so that the loops vectorise.
+        let t = [
+            lane_sum(ar, ar, |a, _| a),
+            lane_sum(ar, ar, |a, _| a * a),
+            lane_sum(qr, qr, |q, _| q),
+            lane_sum(qr, qr, |q, _| q * q),
+            lane_sum(ar, qr, |a, q| a * q),
+        ];
         sa += f64::from(t[0]);
         saa += f64::from(t[1]);
         sq += f64::from(t[2]);
@@ -1366,6 +1438,28 @@ fn ncc_window(
         return None;
     }
     Some(((sqa - sa * sq / n) / (va * vq).sqrt()) as f32)
+}
+
+/// Σ f(v, o) over a row: eight lanes over whole chunks, the lanes added in
+/// order, then the tail one by one (the order `ncc_window` has always summed
+/// in). One call per kind of sum: LLVM vectorised a loop carrying several
+/// sums across the sums instead of the lanes, with shuffles and spills, and
+/// that loop cost about a third more than these five.
+#[inline(always)]
+fn lane_sum(v: &[f32], o: &[f32], f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut l = [0.0f32; 8];
+    let (cv, co) = (v.chunks_exact(8), o.chunks_exact(8));
+    let (tv, to) = (cv.remainder(), co.remainder());
+    for (x, y) in cv.zip(co) {
+        for i in 0..8 {
+            l[i] += f(x[i], y[i]);
+        }
+    }
+    let mut s = l.iter().sum::<f32>();
+    for (&x, &y) in tv.iter().zip(to) {
+        s += f(x, y);
+    }
+    s
 }
 
 /// Offsets along one axis for which the overlap spans at least `cover` of the
@@ -2309,6 +2403,260 @@ fn detrend(v: &mut [f32], b: usize, half: f32, sxx: f32) -> f32 {
 mod tests {
     use super::*;
 
+    /// The loop `ncc_window` had before its sums were split in two passes.
+    fn ncc_window_reference(
+        a: &Plane,
+        win: &Plane,
+        wo: (usize, usize),
+        gdim: (usize, usize),
+        dx: i32,
+        dy: i32,
+    ) -> Option<f32> {
+        let r = overlap(a.w, a.h, gdim.0, gdim.1, dx, dy)?;
+        let qx0 = (r.x0 as i32 - dx) as usize;
+        let qy0 = (r.y0 as i32 - dy) as usize;
+        let (wx0, wy0) = (qx0.checked_sub(wo.0)?, qy0.checked_sub(wo.1)?);
+        let (w, h) = (r.x1 - r.x0, r.y1 - r.y0);
+        if wx0 + w > win.w || wy0 + h > win.h {
+            return None;
+        }
+        let (mut sa, mut saa, mut sq, mut sqq, mut sqa) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for y in 0..h {
+            let ar = &a.p[(r.y0 + y) * a.w + r.x0..][..w];
+            let qr = &win.p[(wy0 + y) * win.w + wx0..][..w];
+            // Eight independent lanes per sum so that the loop vectorises.
+            let mut acc = [[0.0f32; 8]; 5];
+            let (ca, cq) = (ar.chunks_exact(8), qr.chunks_exact(8));
+            let (ta, tq) = (ca.remainder(), cq.remainder());
+            for (xa, xq) in ca.zip(cq) {
+                for i in 0..8 {
+                    acc[0][i] += xa[i];
+                    acc[1][i] += xa[i] * xa[i];
+                    acc[2][i] += xq[i];
+                    acc[3][i] += xq[i] * xq[i];
+                    acc[4][i] += xa[i] * xq[i];
+                }
+            }
+            let mut t = acc.map(|l| l.iter().sum::<f32>());
+            for (&x, &q) in ta.iter().zip(tq) {
+                t[0] += x;
+                t[1] += x * x;
+                t[2] += q;
+                t[3] += q * q;
+                t[4] += x * q;
+            }
+            sa += f64::from(t[0]);
+            saa += f64::from(t[1]);
+            sq += f64::from(t[2]);
+            sqq += f64::from(t[3]);
+            sqa += f64::from(t[4]);
+        }
+        let n = (w * h) as f64;
+        let va = saa - sa * sa / n;
+        let vq = sqq - sq * sq / n;
+        if va < SEARCH_VAR_MIN * n || vq < SEARCH_VAR_MIN * n {
+            return None;
+        }
+        Some(((sqa - sa * sq / n) / (va * vq).sqrt()) as f32)
+    }
+
+    /// `resample` before its common tap counts were written out.
+    fn resample_reference(
+        src: &Plane,
+        kx: f64,
+        ky: f64,
+        (x0, y0): (f64, f64),
+        ow: usize,
+        oh: usize,
+    ) -> Plane {
+        let (ow, oh) = (ow.max(1), oh.max(1));
+        let wx = AxisWeights::new(src.w, kx, x0, ow);
+        let wy = AxisWeights::new(src.h, ky, y0, oh);
+        // Only the source rows some output row reads are filtered horizontally.
+        let row0 = wy.taps.first().map_or(0, |t| t.0);
+        let row1 = wy
+            .taps
+            .iter()
+            .map(|&(s, _, l)| s + l)
+            .max()
+            .unwrap_or(src.h)
+            .min(src.h);
+        let mut tmp = vec![0.0f32; (row1 - row0) * ow];
+        for y in row0..row1 {
+            let row = &src.p[y * src.w..(y + 1) * src.w];
+            let out = &mut tmp[(y - row0) * ow..(y - row0 + 1) * ow];
+            for (o, &(start, off, len)) in out.iter_mut().zip(&wx.taps) {
+                *o = wx.w[off..off + len]
+                    .iter()
+                    .zip(&row[start..start + len])
+                    .map(|(a, b)| a * b)
+                    .sum();
+            }
+        }
+        let mut p = vec![0.0f32; ow * oh];
+        for (y, &(start, off, len)) in wy.taps.iter().enumerate() {
+            let out = &mut p[y * ow..(y + 1) * ow];
+            for (j, &wt) in wy.w[off..off + len].iter().enumerate() {
+                let r = start + j - row0;
+                let src_row = &tmp[r * ow..(r + 1) * ow];
+                for (o, s) in out.iter_mut().zip(src_row) {
+                    *o += wt * s;
+                }
+            }
+        }
+        Plane::new(ow, oh, p)
+    }
+
+    /// `ncc_from_cross` before its divisions were batched.
+    fn ncc_from_cross_reference(a: &Level, q: &Level, g: &OffsetGrid, cross: &[f32]) -> Vec<f32> {
+        let (aw, ah, qw, qh) = (a.img.w, a.img.h, q.img.w, q.img.h);
+        let nx = g.nx();
+        // Overlap along one axis at offset d: archive [p0, p1) and the query from q0.
+        let span = |d: i32, alen: usize, qlen: usize| -> (usize, usize, usize) {
+            let p0 = d.max(0);
+            let p1 = (d + qlen as i32).min(alen as i32);
+            if p1 <= p0 {
+                (0, 0, 0)
+            } else {
+                (p0 as usize, p1 as usize, (p0 - d) as usize)
+            }
+        };
+        let xs: Vec<(usize, usize, usize)> = (g.x_lo..=g.x_hi).map(|dx| span(dx, aw, qw)).collect();
+        let (aws, qws) = (aw + 1, qw + 1);
+        let (mut a1, mut a2) = (vec![0.0f64; aws], vec![0.0f64; aws]);
+        let (mut q1, mut q2) = (vec![0.0f64; qws], vec![0.0f64; qws]);
+        let mut out = vec![f32::NEG_INFINITY; nx * g.ny()];
+        for ((dy, row), o) in (g.y_lo..=g.y_hi)
+            .zip(cross.chunks_exact(nx))
+            .zip(out.chunks_exact_mut(nx))
+        {
+            let (y0, y1, qy0) = span(dy, ah, qh);
+            let h = y1 - y0;
+            if h == 0 {
+                continue;
+            }
+            let qy1 = qy0 + h;
+            // Prefix sums along x of the rows [y0, y1) (archive) and [qy0, qy1) (query).
+            for x in 0..aws {
+                a1[x] = a.s1[y1 * aws + x] - a.s1[y0 * aws + x];
+                a2[x] = a.s2[y1 * aws + x] - a.s2[y0 * aws + x];
+            }
+            for x in 0..qws {
+                q1[x] = q.s1[qy1 * qws + x] - q.s1[qy0 * qws + x];
+                q2[x] = q.s2[qy1 * qws + x] - q.s2[qy0 * qws + x];
+            }
+            for ((o, &sqa), &(x0, x1, qx0)) in o.iter_mut().zip(row).zip(&xs) {
+                if x1 == x0 {
+                    continue;
+                }
+                let w = x1 - x0;
+                let n = (w * h) as f64;
+                let inv_n = 1.0 / n;
+                let (sa, saa) = (a1[x1] - a1[x0], a2[x1] - a2[x0]);
+                let (sq, sqq) = (q1[qx0 + w] - q1[qx0], q2[qx0 + w] - q2[qx0]);
+                let va = (saa - sa * sa * inv_n) as f32;
+                let vq = (sqq - sq * sq * inv_n) as f32;
+                let floor = (SEARCH_VAR_MIN * n) as f32;
+                if va < floor || vq < floor {
+                    continue;
+                }
+                // f32 from here: the cross terms are f32 already.
+                let cov = sqa - (sa * sq * inv_n) as f32;
+                *o = cov / (va * vq).sqrt();
+            }
+        }
+        out
+    }
+
+    /// The straightforward loops `lcn` replaced; it must match them bit for bit.
+    fn lcn_reference(p: &Plane) -> Plane {
+        let (w, h) = (p.w, p.h);
+        let r = LCN_RADIUS;
+        // Horizontal box sums of v and v² (clamped window), then vertical ones:
+        // separable running sums in f32 (values are centred, so precision is ample).
+        let mut h1 = vec![0.0f32; w * h];
+        let mut h2 = vec![0.0f32; w * h];
+        for y in 0..h {
+            let row = &p.p[y * w..(y + 1) * w];
+            let (o1, o2) = (&mut h1[y * w..(y + 1) * w], &mut h2[y * w..(y + 1) * w]);
+            let (mut s1, mut s2) = (0.0f32, 0.0f32);
+            for &v in row.iter().take(r.min(w)) {
+                s1 += v;
+                s2 += v * v;
+            }
+            for x in 0..w {
+                if x + r < w {
+                    let v = row[x + r];
+                    s1 += v;
+                    s2 += v * v;
+                }
+                if x > r {
+                    let v = row[x - r - 1];
+                    s1 -= v;
+                    s2 -= v * v;
+                }
+                o1[x] = s1;
+                o2[x] = s2;
+            }
+        }
+        let count = |i: usize, n: usize| (i + r + 1).min(n) - i.saturating_sub(r);
+        let floor2 = LCN_FLOOR * LCN_FLOOR;
+        let mut out = vec![0.0f32; w * h];
+        let mut c1 = vec![0.0f32; w];
+        let mut c2 = vec![0.0f32; w];
+        for y in 0..r.min(h) {
+            for x in 0..w {
+                c1[x] += h1[y * w + x];
+                c2[x] += h2[y * w + x];
+            }
+        }
+        for y in 0..h {
+            if y + r < h {
+                let row = (y + r) * w;
+                for x in 0..w {
+                    c1[x] += h1[row + x];
+                    c2[x] += h2[row + x];
+                }
+            }
+            if y > r {
+                let row = (y - r - 1) * w;
+                for x in 0..w {
+                    c1[x] -= h1[row + x];
+                    c2[x] -= h2[row + x];
+                }
+            }
+            let cy = count(y, h);
+            for x in 0..w {
+                let inv_n = 1.0 / (count(x, w) * cy) as f32;
+                let m = c1[x] * inv_n;
+                let var = (c2[x] * inv_n - m * m).max(0.0);
+                out[y * w + x] = LCN_GAIN * (p.p[y * w + x] - m) / (var + floor2).sqrt();
+            }
+        }
+        blur121_reference(&Plane::new(w, h, out))
+    }
+
+    fn blur121_reference(p: &Plane) -> Plane {
+        let (w, h) = (p.w, p.h);
+        let mut tmp = vec![0.0f32; w * h];
+        for y in 0..h {
+            let row = &p.p[y * w..(y + 1) * w];
+            for x in 0..w {
+                let l = row[x.saturating_sub(1)];
+                let r = row[(x + 1).min(w - 1)];
+                tmp[y * w + x] = 0.25 * (l + r) + 0.5 * row[x];
+            }
+        }
+        let mut out = vec![0.0f32; w * h];
+        for y in 0..h {
+            let (u, d) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            for x in 0..w {
+                out[y * w + x] = 0.25 * (tmp[u * w + x] + tmp[d * w + x]) + 0.5 * tmp[y * w + x];
+            }
+        }
+        Plane::new(w, h, out)
+    }
+
     /// Deterministic multi-octave value noise: texture at several scales without
     /// the periodicity of sums of sines (which would make shifted copies match).
     fn textured(w: u32, h: u32) -> DynamicImage {
@@ -2355,6 +2703,101 @@ mod tests {
             })
             .collect();
         Plane::new(w, h, p)
+    }
+
+    #[test]
+    fn ncc_window_sums_in_the_same_order() {
+        let a = noise_plane(61, 45, 3);
+        let q = noise_plane(50, 37, 4);
+        let mut checked = 0;
+        for dy in -20..30 {
+            for dx in -25..30 {
+                for wo in [(0, 0), (3, 2)] {
+                    let (wx, wy) = (q.w - wo.0, q.h - wo.1);
+                    let win = Plane::new(
+                        wx,
+                        wy,
+                        (0..wy)
+                            .flat_map(|y| q.p[(y + wo.1) * q.w + wo.0..][..wx].to_vec())
+                            .collect(),
+                    );
+                    let fast = ncc_window(&a, &win, wo, (q.w, q.h), dx, dy);
+                    let slow = ncc_window_reference(&a, &win, wo, (q.w, q.h), dx, dy);
+                    assert_eq!(fast.map(f32::to_bits), slow.map(f32::to_bits), "{dx} {dy}");
+                    checked += usize::from(fast.is_some());
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    #[test]
+    fn resample_matches_plain_loops_bit_for_bit() {
+        let src = noise_plane(97, 61, 5);
+        for k in [0.45, 0.8, 1.0, 1.13, 1.5, 1.99, 2.0, 2.7, 3.3] {
+            for first in [(0.0, 0.0), (3.25, 1.5), (-0.5, 0.75), (7.0, 2.0)] {
+                let (ow, oh) = ((90.0 / k) as usize - 8, (55.0 / k) as usize - 4);
+                let fast = resample(&src, k, k * 1.01, first, ow, oh);
+                let slow = resample_reference(&src, k, k * 1.01, first, ow, oh);
+                let bits = |q: &Plane| q.p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&slow), "k {k} from {first:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ncc_from_cross_matches_plain_loop_bit_for_bit() {
+        for (k, &((aw, ah), (qw, qh))) in
+            [((64, 42), (26, 17)), ((16, 10), (57, 37)), ((5, 4), (4, 5))]
+                .iter()
+                .enumerate()
+        {
+            let a = Level::new(noise_plane(aw, ah, 21 + k as u32));
+            let mut q = noise_plane(qw, qh, 31 + k as u32);
+            // A flat band, so that some overlaps fall below the floor.
+            q.p[..qw * (qh / 2)].iter_mut().for_each(|v| *v = 1.0);
+            let q = Level::new(q);
+            let g = OffsetGrid::new(
+                &a,
+                &q,
+                (-(qw as i32) - 2, aw as i32 + 2),
+                (-(qh as i32) - 2, ah as i32 + 2),
+            )
+            .expect("offsets overlap");
+            let cross = cross_direct(&a, &q, &g);
+            let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let fast = ncc_from_cross(&a, &q, &g, &cross);
+            assert!(fast.contains(&f32::NEG_INFINITY));
+            assert_eq!(
+                bits(fast),
+                bits(ncc_from_cross_reference(&a, &q, &g, &cross)),
+                "shape {k}"
+            );
+        }
+    }
+
+    #[test]
+    fn lcn_matches_plain_loops_bit_for_bit() {
+        for (k, &(w, h)) in [
+            (1, 1),
+            (2, 3),
+            (5, 1),
+            (1, 7),
+            (4, 4),
+            (6, 9),
+            (9, 17),
+            (64, 42),
+            (33, 128),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let p = noise_plane(w, h, 11 + k as u32);
+            let (fast, slow) = (lcn(&p), lcn_reference(&p));
+            assert_eq!((fast.w, fast.h), (slow.w, slow.h));
+            let bits = |q: &Plane| q.p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{w} x {h}");
+        }
     }
 
     #[test]
