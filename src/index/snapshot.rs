@@ -251,7 +251,10 @@ impl MemoryIndex {
             .collect();
         // Each kind's section is read and parsed on its own rayon task from its
         // own file handle (PDQ is half of the file, so two workers halve the
-        // time); the sections' checksums are combined in file order.
+        // time); the sections' checksums are combined in file order. Should
+        // another process rename a new snapshot into place between the opens,
+        // the sections come from two files and the combined checksum (or a
+        // short read) refuses the mix.
         let mut sections = Vec::new();
         let mut offset = 8 + 8 + header_len;
         for (kind, count) in kinds {
