@@ -85,6 +85,34 @@ impl Shelf {
         }
     }
 
+    /// Room for `n` entries in all (see `Store::reserve`).
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Shelf::Short(s) => s.reserve(n),
+            Shelf::Long(s) => s.reserve(n),
+        }
+    }
+
+    /// Add one hash, given as the four words every kind fits in.
+    fn push(&mut self, words: &[u64; 4], image_id: i64, region: u16) {
+        match self {
+            Shelf::Short(s) => s.push(narrow(words), image_id, region),
+            Shelf::Long(s) => s.push(narrow(words), image_id, region),
+        }
+    }
+
+    /// Every entry in entry order: its words (as many as the kind has), image
+    /// id and region number.
+    fn for_each_entry<E>(
+        &self,
+        mut f: impl FnMut(&[u64], i64, u16) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self {
+            Shelf::Short(s) => s.for_each_entry(|w, id, r| f(w, id, r)),
+            Shelf::Long(s) => s.for_each_entry(|w, id, r| f(w, id, r)),
+        }
+    }
+
     fn set_index_from(&mut self, index_from: usize) {
         match self {
             Shelf::Short(s) => s.set_index_from(index_from),
@@ -182,14 +210,10 @@ impl MemoryIndex {
             }
         };
         let index_from = self.index_from;
-        match self
-            .by_kind
+        self.by_kind
             .entry(bits.kind)
             .or_insert_with(|| Shelf::new(bits.kind, index_from))
-        {
-            Shelf::Short(s) => s.push(narrow(&bits.words), image_id, region),
-            Shelf::Long(s) => s.push(narrow(&bits.words), image_id, region),
-        }
+            .push(&bits.words, image_id, region);
     }
 
     /// Number of stored hashes of one kind.

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{narrow, MemoryIndex, Shelf};
+use super::{MemoryIndex, Shelf};
 use crate::hash::HashKind;
 
 const MAGIC: &[u8; 8] = b"RTIDX\0\0\x01";
@@ -144,22 +144,13 @@ impl MemoryIndex {
             out.put(&(json.len() as u64).to_le_bytes())?;
             out.put(&json)?;
             for kind in &kinds {
-                match &self.by_kind[kind] {
-                    Shelf::Short(s) => s.for_each_entry(|w, id, region| {
-                        for word in w {
-                            out.put(&word.to_le_bytes())?;
-                        }
-                        out.put(&id.to_le_bytes())?;
-                        out.put(&region.to_le_bytes())
-                    })?,
-                    Shelf::Long(s) => s.for_each_entry(|w, id, region| {
-                        for word in w {
-                            out.put(&word.to_le_bytes())?;
-                        }
-                        out.put(&id.to_le_bytes())?;
-                        out.put(&region.to_le_bytes())
-                    })?,
-                }
+                self.by_kind[kind].for_each_entry(|w, id, region| {
+                    for word in w {
+                        out.put(&word.to_le_bytes())?;
+                    }
+                    out.put(&id.to_le_bytes())?;
+                    out.put(&region.to_le_bytes())
+                })?;
             }
             out.flush()?;
             let crc = out.crc.clone().finalize();
@@ -220,21 +211,23 @@ impl MemoryIndex {
         if header.regions.len() > usize::from(u16::MAX) {
             return Err(bad("too many regions"));
         }
-        let mut kinds = Vec::new();
-        let mut expected = 8 + 8 + header_len + 4;
+        // Each kind's section: (kind, entries, where it starts).
+        let mut sections: Vec<(HashKind, usize, u64)> = Vec::new();
+        let mut offset = 8 + 8 + header_len;
         for kc in &header.kinds {
             let kind =
                 HashKind::from_name(&kc.kind).ok_or_else(|| bad(format!("kind {:?}", kc.kind)))?;
-            if kinds.iter().any(|(k, _)| *k == kind) || kc.count > u64::from(u32::MAX) {
+            if sections.iter().any(|(k, _, _)| *k == kind) || kc.count > u64::from(u32::MAX) {
                 return Err(bad(format!("kind {:?} twice or too large", kc.kind)));
             }
-            expected = record_len(kind)
+            sections.push((kind, kc.count as usize, offset));
+            offset = record_len(kind)
                 .checked_mul(kc.count)
-                .and_then(|b| b.checked_add(expected))
+                .and_then(|b| b.checked_add(offset))
                 .ok_or_else(|| bad("sizes overflow"))?;
-            kinds.push((kind, kc.count as usize));
         }
         // Nothing is allocated for the entries before the file is seen to hold them.
+        let expected = offset.saturating_add(4);
         if expected != size {
             return Err(bad(format!(
                 "{size} bytes where the header announces {expected}"
@@ -255,12 +248,6 @@ impl MemoryIndex {
         // another process rename a new snapshot into place between the opens,
         // the sections come from two files and the combined checksum (or a
         // short read) refuses the mix.
-        let mut sections = Vec::new();
-        let mut offset = 8 + 8 + header_len;
-        for (kind, count) in kinds {
-            sections.push((kind, count, offset));
-            offset += record_len(kind) * count as u64;
-        }
         let regions = header.regions.len();
         let loaded: Vec<io::Result<(HashKind, Shelf, crc32fast::Hasher)>> = sections
             .par_iter()
@@ -297,10 +284,7 @@ fn read_section(
     let rec = record_len(kind) as usize;
     let nw = (rec - 10) / 8;
     let mut shelf = Shelf::new(kind, usize::MAX);
-    match &mut shelf {
-        Shelf::Short(s) => s.reserve(count),
-        Shelf::Long(s) => s.reserve(count),
-    }
+    shelf.reserve(count);
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut left = count;
     while left > 0 {
@@ -318,10 +302,7 @@ fn read_section(
             if usize::from(region) >= regions {
                 return Err(bad(format!("region number {region} of {regions}")));
             }
-            match &mut shelf {
-                Shelf::Short(s) => s.push(narrow(&words), id, region),
-                Shelf::Long(s) => s.push(narrow(&words), id, region),
-            }
+            shelf.push(&words, id, region);
         }
         left -= n;
     }
