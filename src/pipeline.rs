@@ -259,29 +259,31 @@ impl Engine {
             // that is a tenth of the archive, the snapshot is brought up to date.
             let added = engine.catch_up(true)?;
             engine.index_load.caught_up = added;
-            let snapshot_images = loaded.images;
-            if added > 0
-                && added >= (snapshot_images / 10).max(engine.config.index_cache_min_images)
+            if added > 0 && added >= (loaded.images / 10).max(engine.config.index_cache_min_images)
             {
-                if let (Some(a), Some(path)) = (&engine.archive, &engine.config.index_cache) {
-                    let last_id = engine
-                        .follow
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .last_id;
-                    let now = crate::archive::Loaded {
-                        last_id,
-                        images: engine.archive_images(),
-                    };
-                    let a = a
-                        .lock()
-                        .map_err(|_| Error::Archive("archive lock poisoned".into()))?;
-                    let index = engine.index.read().unwrap_or_else(|p| p.into_inner());
-                    engine.index_load.saved = Some(save_snapshot(&a, &index, path, &now));
-                }
+                engine.index_load.saved = engine.save_index_snapshot();
             }
         }
         Ok(engine)
+    }
+
+    /// Save the index as it stands now to [`Config::index_cache`]; `None`
+    /// without an archive or a snapshot path.
+    fn save_index_snapshot(&self) -> Option<std::result::Result<u64, String>> {
+        let (a, path) = (self.archive.as_ref()?, self.config.index_cache.as_ref()?);
+        // The follow lock first, as `catch_up` takes it: the mark and the
+        // index cannot move apart meanwhile.
+        let follow = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::archive::Loaded {
+            last_id: follow.last_id,
+            images: self.archive_images(),
+        };
+        // The index before the archive, in matching's order.
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let Ok(a) = a.lock() else {
+            return Some(Err("archive lock poisoned".into()));
+        };
+        Some(save_snapshot(&a, &index, path, &now))
     }
 
     /// How the index was loaded (from a snapshot or the archive, and whether
