@@ -74,6 +74,12 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use super::column::{bytes_of, Column, Plain};
+
 /// Bits of a substring that address its bucket: a table is a direct-addressed
 /// array of 2^17 posting lists.
 const BUCKET_BITS: u32 = 17;
@@ -281,7 +287,7 @@ fn within_scan_body<const W: usize>(
 /// Append with a quarter's growth instead of doubling: posting lists are most of
 /// the memory, and doubling would leave a third of it empty on average.
 #[inline]
-fn push_compact<T>(v: &mut Vec<T>, x: T) {
+pub(super) fn push_compact<T>(v: &mut Vec<T>, x: T) {
     if v.len() == v.capacity() {
         v.reserve_exact((v.len() / 4).max(4));
     }
@@ -295,10 +301,15 @@ fn push_compact<T>(v: &mut Vec<T>, x: T) {
 /// four words of each candidate) half again slower.
 #[repr(C, align(64))]
 #[derive(Clone, Copy)]
-struct Line([u64; 8]);
+pub(super) struct Line([u64; 8]);
 
+// SAFETY: eight `u64`s filling the 64-byte alignment exactly: no padding.
+unsafe impl Plain for Line {}
+
+/// Lines of a snapshot's mapping hold only whole lines: a partial last line is
+/// copied to memory, where the next hashes fill it.
 struct Words<const W: usize> {
-    lines: Vec<Line>,
+    lines: Column<Line>,
     len: usize,
 }
 
@@ -307,9 +318,32 @@ impl<const W: usize> Words<W> {
 
     fn new() -> Words<W> {
         Words {
-            lines: Vec::new(),
+            lines: Column::new(),
             len: 0,
         }
+    }
+
+    /// `len` hashes whose whole lines are in `lines` (mapped) and whose partial
+    /// last line, if any, is `partial`.
+    fn from_mapped(lines: Column<Line>, partial: Option<Line>, len: usize) -> Words<W> {
+        let mut words = Words { lines, len };
+        if let Some(line) = partial {
+            words.lines.push(line);
+        }
+        words
+    }
+
+    /// The whole lines (those in the mapping, then those in memory), with the
+    /// line number each slice starts at, and the partial last line if any.
+    #[inline(always)]
+    fn segments(&self) -> ([(&[Line], usize); 2], Option<&Line>) {
+        let base = self.lines.base();
+        let full = self.len / Self::PER_LINE - base.len();
+        let tail = self.lines.tail();
+        (
+            [(base, 0), (&tail[..full], base.len())],
+            tail.get(full).filter(|_| self.len % Self::PER_LINE != 0),
+        )
     }
 
     #[inline(always)]
@@ -320,10 +354,11 @@ impl<const W: usize> Words<W> {
     fn push(&mut self, w: [u64; W]) {
         let off = (self.len % Self::PER_LINE) * W;
         if off == 0 {
-            push_compact(&mut self.lines, Line([0; 8]));
+            self.lines.push(Line([0; 8]));
         }
-        let last = self.lines.len() - 1;
-        self.lines[last].0[off..off + W].copy_from_slice(&w);
+        // A partial line is always in memory (see `Words`).
+        let last = self.lines.tail_mut().last_mut().expect("a line in memory");
+        last.0[off..off + W].copy_from_slice(&w);
         self.len += 1;
     }
 
@@ -331,15 +366,18 @@ impl<const W: usize> Words<W> {
     /// constant trip count the compiler unrolls, then the last partial line.
     #[inline]
     fn for_each(&self, mut f: impl FnMut(usize, &[u64; W])) {
-        let full = self.len / Self::PER_LINE;
-        for (l, line) in self.lines[..full].iter().enumerate() {
-            for j in 0..Self::PER_LINE {
-                f(l * Self::PER_LINE + j, Self::slot(line, j));
+        let (whole, partial) = self.segments();
+        for (lines, first) in whole {
+            for (l, line) in lines.iter().enumerate() {
+                for j in 0..Self::PER_LINE {
+                    f((first + l) * Self::PER_LINE + j, Self::slot(line, j));
+                }
             }
         }
-        if let Some(line) = self.lines.get(full) {
+        if let Some(line) = partial {
+            let first = self.len / Self::PER_LINE * Self::PER_LINE;
             for j in 0..self.len % Self::PER_LINE {
-                f(full * Self::PER_LINE + j, Self::slot(line, j));
+                f(first + j, Self::slot(line, j));
             }
         }
     }
@@ -421,17 +459,19 @@ impl<const W: usize> Words<W> {
         b[..n].copy_from_slice(&limits[..n]);
         // A closure here would be compiled on its own, without POPCNT (see
         // above), so the one entry's work is a function inlined twice.
-        let full = self.len / Self::PER_LINE;
-        for (l, line) in self.lines[..full].iter().enumerate() {
-            for s in 0..Self::PER_LINE {
-                let e = l * Self::PER_LINE + s;
-                Self::visit(e, Self::slot(line, s), &q, &mut b, n, first, slow);
+        let (whole, partial) = self.segments();
+        for (lines, at) in whole {
+            for (l, line) in lines.iter().enumerate() {
+                for s in 0..Self::PER_LINE {
+                    let e = (at + l) * Self::PER_LINE + s;
+                    Self::visit(e, Self::slot(line, s), &q, &mut b, n, first, slow);
+                }
             }
         }
-        if let Some(line) = self.lines.get(full) {
+        if let Some(line) = partial {
+            let at = self.len / Self::PER_LINE * Self::PER_LINE;
             for s in 0..self.len % Self::PER_LINE {
-                let e = full * Self::PER_LINE + s;
-                Self::visit(e, Self::slot(line, s), &q, &mut b, n, first, slow);
+                Self::visit(at + s, Self::slot(line, s), &q, &mut b, n, first, slow);
             }
         }
         limits[..n].copy_from_slice(&b[..n]);
@@ -470,8 +510,8 @@ impl<const W: usize> Words<W> {
         line.0[j * W..j * W + W].try_into().expect("W divides 8")
     }
 
-    fn bytes(&self) -> usize {
-        self.lines.capacity() * std::mem::size_of::<Line>()
+    fn bytes(&self) -> (usize, usize) {
+        self.lines.bytes()
     }
 }
 
@@ -637,6 +677,8 @@ impl Tables {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Bytes {
     pub entries: usize,
+    /// Entries read in place from a snapshot's mapping (page cache, shared).
+    pub mapped: usize,
     pub postings: usize,
     pub list_headers: usize,
 }
@@ -694,8 +736,8 @@ impl Top {
 /// entry number (insertion order).
 pub(super) struct Store<const W: usize> {
     words: Words<W>,
-    image_ids: Vec<i64>,
-    regions: Vec<u16>,
+    image_ids: Column<i64>,
+    regions: Column<u16>,
     tables: Option<Tables>,
     index_from: usize,
 }
@@ -716,8 +758,8 @@ impl<const W: usize> Store<W> {
     pub(super) fn new(index_from: usize) -> Store<W> {
         Store {
             words: Words::new(),
-            image_ids: Vec::new(),
-            regions: Vec::new(),
+            image_ids: Column::new(),
+            regions: Column::new(),
             tables: None,
             index_from,
         }
@@ -741,8 +783,8 @@ impl<const W: usize> Store<W> {
         let entry = u32::try_from(self.words.len)
             .expect("entry numbers are u32: over 4 billion hashes of one kind");
         self.words.push(words);
-        push_compact(&mut self.image_ids, image_id);
-        push_compact(&mut self.regions, region);
+        self.image_ids.push(image_id);
+        self.regions.push(region);
         match &mut self.tables {
             Some(t) => t.add(&words, entry),
             None if self.words.len >= self.index_from => {
@@ -752,32 +794,75 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    /// Room for `n` entries in all, allocated exactly (a snapshot knows its counts).
-    pub(super) fn reserve(&mut self, n: usize) {
-        let lines = n.div_ceil(Words::<W>::PER_LINE);
-        self.words
-            .lines
-            .reserve_exact(lines.saturating_sub(self.words.lines.len()));
-        self.image_ids
-            .reserve_exact(n.saturating_sub(self.image_ids.len()));
-        self.regions
-            .reserve_exact(n.saturating_sub(self.regions.len()));
-    }
-
     #[cfg(test)]
     pub(super) fn words_of(&self, entry: u32) -> &[u64; W] {
         self.words.get(entry as usize)
     }
 
-    /// Every entry in entry order: its words, image id and region number.
-    pub(super) fn for_each_entry<E>(
+    /// A store over columns of a snapshot's mapping: `count` entries whose
+    /// lines start at byte `lines`, image ids at `ids` and region numbers at
+    /// `regions`. `None` when a column does not lie in the mapping or is not
+    /// aligned.
+    pub(super) fn from_mapped(
+        map: &Arc<Mmap>,
+        count: usize,
+        [lines, ids, regions]: [usize; 3],
+        index_from: usize,
+    ) -> Option<Store<W>> {
+        let whole = count / Words::<W>::PER_LINE;
+        let partial = if count % Words::<W>::PER_LINE == 0 {
+            None
+        } else {
+            Some(Column::<Line>::mapped(map, lines, whole + 1)?.base()[whole])
+        };
+        let mut store = Store {
+            words: Words::from_mapped(Column::mapped(map, lines, whole)?, partial, count),
+            image_ids: Column::mapped(map, ids, count)?,
+            regions: Column::mapped(map, regions, count)?,
+            tables: None,
+            index_from: usize::MAX,
+        };
+        store.set_index_from(index_from);
+        Some(store)
+    }
+
+    /// The columns as a snapshot stores them, in the machine's byte order: the
+    /// lines (the last one padded with zeros), the image ids, the region
+    /// numbers, each padded with zeros to a multiple of 64 bytes
+    /// ([`Store::column_bytes`]).
+    pub(super) fn write_columns<E>(
         &self,
-        mut f: impl FnMut(&[u64; W], i64, u16) -> Result<(), E>,
+        put: &mut impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        for e in 0..self.words.len {
-            f(self.words.get(e), self.image_ids[e], self.regions[e])?;
+        const ZEROS: [u8; 64] = [0; 64];
+        let lines = &self.words.lines;
+        for [base, tail] in [
+            [bytes_of(lines.base()), bytes_of(lines.tail())],
+            [bytes_of(self.image_ids.base()), bytes_of(self.image_ids.tail())],
+            [bytes_of(self.regions.base()), bytes_of(self.regions.tail())],
+        ] {
+            put(base)?;
+            put(tail)?;
+            let len = base.len() + tail.len();
+            put(&ZEROS[..len.next_multiple_of(64) - len])?;
         }
         Ok(())
+    }
+
+    /// The sizes [`Store::write_columns`] gives `count` entries' columns.
+    pub(super) fn column_bytes(count: u64) -> Option<[u64; 3]> {
+        let lines = count.div_ceil(Words::<W>::PER_LINE as u64).checked_mul(64)?;
+        let ids = count.checked_mul(8)?.checked_next_multiple_of(64)?;
+        let regions = count.checked_mul(2)?.checked_next_multiple_of(64)?;
+        Some([lines, ids, regions])
+    }
+
+    /// Whether every region number is below `n`.
+    pub(super) fn regions_below(&self, n: usize) -> bool {
+        let n = u16::try_from(n).unwrap_or(u16::MAX);
+        // No early exit: a branch-free fold over a column vectorises.
+        let max = |r: &[u16]| r.iter().fold(0u16, |m, &x| m.max(x));
+        self.len() == 0 || max(self.regions.base()).max(max(self.regions.tail())) < n
     }
 
     /// From now on build the tables once `index_from` hashes are stored: at
@@ -790,8 +875,13 @@ impl<const W: usize> Store<W> {
     }
 
     pub(super) fn bytes(&self) -> Bytes {
-        let entries =
-            self.words.bytes() + self.image_ids.capacity() * 8 + self.regions.capacity() * 2;
+        let [w, i, r] = [
+            self.words.bytes(),
+            self.image_ids.bytes(),
+            self.regions.bytes(),
+        ];
+        let entries = w.0 + i.0 + r.0;
+        let mapped = w.1 + i.1 + r.1;
         let (postings, list_headers) = self.tables.as_ref().map_or((0, 0), |t| {
             (
                 t.lists
@@ -803,6 +893,7 @@ impl<const W: usize> Store<W> {
         });
         Bytes {
             entries,
+            mapped,
             postings,
             list_headers,
         }

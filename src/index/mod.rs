@@ -10,6 +10,7 @@
 //! [`MemoryIndex::nearest_scan`]) as the reference the tables are tested against and
 //! as the fallback for radii where probing would cost more than reading everything.
 
+mod column;
 mod mih;
 mod snapshot;
 
@@ -38,8 +39,11 @@ pub struct Hit {
 pub struct MemoryUse {
     /// Stored hashes.
     pub entries: usize,
-    /// Hash words, image ids and region ids.
+    /// Hash words, image ids and region ids in memory.
     pub entry_bytes: usize,
+    /// Hash words, image ids and region ids read in place from a snapshot's
+    /// mapping: the page cache's, shared with other processes, not in `total`.
+    pub mapped_bytes: usize,
     /// Entry numbers in the substring tables' posting lists.
     pub posting_bytes: usize,
     /// The posting lists' headers: fixed once a kind is indexed.
@@ -85,14 +89,6 @@ impl Shelf {
         }
     }
 
-    /// Room for `n` entries in all (see `Store::reserve`).
-    fn reserve(&mut self, n: usize) {
-        match self {
-            Shelf::Short(s) => s.reserve(n),
-            Shelf::Long(s) => s.reserve(n),
-        }
-    }
-
     /// Add one hash, given as the four words every kind fits in.
     fn push(&mut self, words: &[u64; 4], image_id: i64, region: u16) {
         match self {
@@ -101,15 +97,39 @@ impl Shelf {
         }
     }
 
-    /// Every entry in entry order: its words (as many as the kind has), image
-    /// id and region number.
-    fn for_each_entry<E>(
-        &self,
-        mut f: impl FnMut(&[u64], i64, u16) -> Result<(), E>,
-    ) -> Result<(), E> {
+    fn from_mapped(
+        kind: HashKind,
+        map: &std::sync::Arc<memmap2::Mmap>,
+        count: usize,
+        at: [usize; 3],
+        index_from: usize,
+    ) -> Option<Shelf> {
+        Some(if kind.bits() <= 64 {
+            Shelf::Short(Store::from_mapped(map, count, at, index_from)?)
+        } else {
+            Shelf::Long(Store::from_mapped(map, count, at, index_from)?)
+        })
+    }
+
+    fn column_bytes(kind: HashKind, count: u64) -> Option<[u64; 3]> {
+        if kind.bits() <= 64 {
+            Store::<1>::column_bytes(count)
+        } else {
+            Store::<4>::column_bytes(count)
+        }
+    }
+
+    fn write_columns<E>(&self, put: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
         match self {
-            Shelf::Short(s) => s.for_each_entry(|w, id, r| f(w, id, r)),
-            Shelf::Long(s) => s.for_each_entry(|w, id, r| f(w, id, r)),
+            Shelf::Short(s) => s.write_columns(put),
+            Shelf::Long(s) => s.write_columns(put),
+        }
+    }
+
+    fn regions_below(&self, n: usize) -> bool {
+        match self {
+            Shelf::Short(s) => s.regions_below(n),
+            Shelf::Long(s) => s.regions_below(n),
         }
     }
 
@@ -236,6 +256,7 @@ impl MemoryIndex {
         MemoryUse {
             entries,
             entry_bytes: b.entries,
+            mapped_bytes: b.mapped,
             posting_bytes: b.postings,
             table_bytes: b.list_headers,
         }

@@ -1,0 +1,116 @@
+//! A column of plain values (hash words, image ids, region numbers) whose
+//! first part may lie in a read-only mapping of an index snapshot and whose
+//! rest is in memory: a snapshot loaded this way is searched where the page
+//! cache holds it, without being copied, and the pictures recorded since are
+//! appended as usual.
+
+use std::ops::Index;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+/// Values any bit pattern of which is valid, without padding, so that a slice
+/// of them may be viewed in a file's bytes (little-endian).
+///
+/// # Safety
+/// Implementors must be `Copy`, have no padding and no invalid bit patterns.
+pub(super) unsafe trait Plain: Copy + Send + Sync + 'static {}
+// SAFETY: integers have no padding and no invalid values.
+unsafe impl Plain for u16 {}
+// SAFETY: as above.
+unsafe impl Plain for i64 {}
+// SAFETY: as above.
+unsafe impl Plain for u64 {}
+
+/// The bytes of a slice of plain values, as a snapshot writes them.
+pub(super) fn bytes_of<T: Plain>(values: &[T]) -> &[u8] {
+    // SAFETY: `Plain` values have no padding, so every byte is initialised, and
+    // `u8` has no alignment to keep.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast(), std::mem::size_of_val(values)) }
+}
+
+pub(super) struct Column<T: Plain> {
+    /// The mapping, and where in it the mapped values start and how many.
+    map: Option<(Arc<Mmap>, usize, usize)>,
+    owned: Vec<T>,
+}
+
+impl<T: Plain> Column<T> {
+    pub(super) fn new() -> Column<T> {
+        Column {
+            map: None,
+            owned: Vec::new(),
+        }
+    }
+
+    /// The `len` values at byte `offset` of `map`; `None` when they do not fit
+    /// in it or are not aligned for `T`.
+    pub(super) fn mapped(map: &Arc<Mmap>, offset: usize, len: usize) -> Option<Column<T>> {
+        let end = len
+            .checked_mul(std::mem::size_of::<T>())?
+            .checked_add(offset)?;
+        let start = map.as_ptr() as usize;
+        if end > map.len() || (start + offset) % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        Some(Column {
+            map: Some((Arc::clone(map), offset, len)),
+            owned: Vec::new(),
+        })
+    }
+
+    /// The values in the mapping.
+    #[inline(always)]
+    pub(super) fn base(&self) -> &[T] {
+        match &self.map {
+            // SAFETY: `mapped` checked that the range lies in the mapping and
+            // is aligned; `Plain` values are valid for any bytes; the mapping
+            // lives as long as `self` (the `Arc`) and is never written: a
+            // snapshot is replaced by renaming a new file over it, never
+            // rewritten in place.
+            Some((map, offset, len)) => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().add(*offset).cast::<T>(), *len)
+            },
+            None => &[],
+        }
+    }
+
+    /// The values in memory, after those in the mapping.
+    #[inline(always)]
+    pub(super) fn tail(&self) -> &[T] {
+        &self.owned
+    }
+
+    pub(super) fn tail_mut(&mut self) -> &mut [T] {
+        &mut self.owned
+    }
+
+    /// Append with a quarter's growth instead of doubling: posting lists and
+    /// columns are most of the memory, and doubling would leave a third of it
+    /// empty on average.
+    pub(super) fn push(&mut self, x: T) {
+        super::mih::push_compact(&mut self.owned, x);
+    }
+
+    /// Bytes of memory allocated, and bytes mapped from a snapshot.
+    pub(super) fn bytes(&self) -> (usize, usize) {
+        (
+            self.owned.capacity() * std::mem::size_of::<T>(),
+            std::mem::size_of_val(self.base()),
+        )
+    }
+}
+
+impl<T: Plain> Index<usize> for Column<T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn index(&self, i: usize) -> &T {
+        let base = self.base();
+        if i < base.len() {
+            &base[i]
+        } else {
+            &self.owned[i - base.len()]
+        }
+    }
+}
