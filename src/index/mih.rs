@@ -402,6 +402,14 @@ impl<const W: usize> Words<W> {
             ) {
                 words.scan_many_body(qs, limits, slow)
             }
+            if W == 1
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: the CPU was just seen to support both features
+                // `simd::scan_many` is compiled with.
+                return unsafe { simd::scan_many(self, qs, limits, slow) };
+            }
             if std::arch::is_x86_feature_detected!("popcnt") {
                 // SAFETY: the CPU was just seen to support the one feature
                 // `fast` is compiled with.
@@ -512,6 +520,147 @@ impl<const W: usize> Words<W> {
 
     fn bytes(&self) -> (usize, usize) {
         self.lines.bytes()
+    }
+}
+
+/// The shared pass in AVX2 for the 64-bit kinds. POPCNT counts one word per
+/// instruction; here four entries' xors with a query are counted a byte at a
+/// time by table lookups (`vpshufb`) and summed by `vpsadbw` at once: at a
+/// million pictures, 0.09 -> 0.06 s per kind and dozen views. (The same for
+/// 256-bit PDQ hashes, with the four lanes' sums gathered per query, was no
+/// faster than POPCNT on this machine, and was taken back out.) The distances
+/// and the slow path's calls are exactly those of `Words::scan_many_body`: the
+/// vector test only decides whether a group of four entries is looked at one
+/// entry and one query at a time, in order, with the limits as they are then.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{distance, Words};
+    use std::arch::x86_64::*;
+
+    /// Each byte's count of set bits.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn popcount_bytes(x: __m256i) -> __m256i {
+        let table = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, //
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        );
+        let nibble = _mm256_set1_epi8(0x0f);
+        let lo = _mm256_and_si256(x, nibble);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(x), nibble);
+        _mm256_add_epi8(
+            _mm256_shuffle_epi8(table, lo),
+            _mm256_shuffle_epi8(table, hi),
+        )
+    }
+
+    /// Set bits of `a ^ b` in each 64-bit lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn lane_distances(a: __m256i, b: __m256i) -> __m256i {
+        _mm256_sad_epu8(
+            popcount_bytes(_mm256_xor_si256(a, b)),
+            _mm256_setzero_si256(),
+        )
+    }
+
+    /// See `Words::scan_many`; `W` is 1.
+    #[target_feature(enable = "avx2,popcnt")]
+    pub(super) unsafe fn scan_many<const W: usize, F: FnMut(usize, usize, u32) -> u32>(
+        words: &Words<W>,
+        qs: &[[u64; W]],
+        limits: &mut [u32],
+        slow: &mut F,
+    ) {
+        let limits = &mut limits[..qs.len()];
+        let mut at = 0;
+        while at < qs.len() {
+            let (q, l) = (&qs[at..], &mut limits[at..]);
+            at += match q.len() {
+                1..=4 => short::<W, 4, F>(words, q, l, at, slow),
+                _ => short::<W, 8, F>(words, q, l, at, slow),
+            };
+        }
+    }
+
+    /// The last, partial line one entry at a time.
+    #[target_feature(enable = "popcnt")]
+    #[inline]
+    unsafe fn partial<const W: usize, F: FnMut(usize, usize, u32) -> u32>(
+        words: &Words<W>,
+        qs: &[[u64; W]],
+        lim: &mut [u32],
+        first: usize,
+        slow: &mut F,
+    ) {
+        if let (_, Some(line)) = words.segments() {
+            let at = words.len / Words::<W>::PER_LINE * Words::<W>::PER_LINE;
+            for s in 0..words.len % Words::<W>::PER_LINE {
+                let w = Words::<W>::slot(line, s);
+                for (j, q) in qs.iter().enumerate() {
+                    let d = distance(w, q);
+                    if d <= lim[j] {
+                        lim[j] = slow(at + s, first + j, d);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Up to `Q` (4 or 8) 64-bit queries against every entry, four entries at
+    /// a time; returns how many queries that was.
+    #[target_feature(enable = "avx2,popcnt")]
+    unsafe fn short<const W: usize, const Q: usize, F: FnMut(usize, usize, u32) -> u32>(
+        words: &Words<W>,
+        qs: &[[u64; W]],
+        limits: &mut [u32],
+        first: usize,
+        slow: &mut F,
+    ) -> usize {
+        debug_assert!(W == 1 && (Q == 4 || Q == 8));
+        let n = qs.len().min(Q);
+        let mut qv = [_mm256_setzero_si256(); Q];
+        let mut lv = [_mm256_set1_epi64x(-1); Q];
+        let mut lim = [0u32; Q];
+        for j in 0..n {
+            qv[j] = _mm256_set1_epi64x(qs[j][0] as i64);
+            lim[j] = limits[j];
+            lv[j] = _mm256_set1_epi64x(i64::from(lim[j]));
+        }
+        let (whole, _) = words.segments();
+        for (lines, at) in whole {
+            for (l, line) in lines.iter().enumerate() {
+                for half in 0..2 {
+                    // SAFETY: a line is 64 aligned bytes, eight 64-bit hashes.
+                    let e = _mm256_load_si256(line.0.as_ptr().add(4 * half).cast());
+                    let mut far = _mm256_set1_epi64x(-1);
+                    for j in 0..Q {
+                        far = _mm256_and_si256(
+                            far,
+                            _mm256_cmpgt_epi64(lane_distances(e, qv[j]), lv[j]),
+                        );
+                    }
+                    if _mm256_movemask_epi8(far) == -1 {
+                        continue;
+                    }
+                    // The four entries one by one, as the plain loop takes them.
+                    let e0 = (at + l) * 8 + half * 4;
+                    for k in 0..4 {
+                        let w = line.0[4 * half + k];
+                        for j in 0..n {
+                            let d = (w ^ qs[j][0]).count_ones();
+                            if d <= lim[j] {
+                                lim[j] = slow(e0 + k, first + j, d);
+                                lv[j] = _mm256_set1_epi64x(i64::from(lim[j]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        partial(words, &qs[..n], &mut lim[..n], first, slow);
+        limits[..n].copy_from_slice(&lim[..n]);
+        n
     }
 }
 
