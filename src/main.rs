@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -577,8 +577,20 @@ fn run(cli: Cli) -> Result<u8> {
                 index_scan_only: true,
                 ..Config::default()
             };
-            let engine = new_engine(&idx, config, open_archive(&cli.archive, false)?)?;
-            let ex = engine.process_path(&args.file);
+            // The picture is read, decoded and hashed while the archive's
+            // index loads on another thread (at a million pictures each is
+            // about a tenth of a second).
+            let archive = open_archive(&cli.archive, false)?;
+            let examiner = Engine::new(config.clone(), None)?;
+            let (engine, ex) = std::thread::scope(|s| {
+                let loading = s.spawn(|| new_engine(&idx, config, archive));
+                let ex = examiner.examine_path_contained(&args.file);
+                let engine = loading
+                    .join()
+                    .map_err(|_| anyhow!("loading the archive's index panicked"))??;
+                anyhow::Ok((engine, ex))
+            })?;
+            let ex = engine.analyze_contained(ex);
             let r = &ex.report;
             let mut out = std::io::stdout().lock();
             if args.json {

@@ -599,11 +599,22 @@ impl Engine {
             // The embedded copies often keep the picture as it was before a
             // crop or an edit: what they match and the main picture does not
             // is reported as theirs.
-            for (copy, via) in [
-                (&ex.thumbnail, Embedded::Thumbnail),
-                (&ex.preview, Embedded::Preview),
+            for (copy, via, comparison) in [
+                (
+                    &ex.thumbnail,
+                    Embedded::Thumbnail,
+                    report.thumbnail_comparison.as_ref(),
+                ),
+                (
+                    &ex.preview,
+                    Embedded::Preview,
+                    report.preview_comparison.as_ref().map(|p| &p.comparison),
+                ),
             ] {
                 let Some((timg, th)) = copy else { continue };
+                if !worth_searching(comparison) {
+                    continue;
+                }
                 let tv = decode::contain(|| variants::query_variants(timg, th)).unwrap_or_default();
                 let tt = decode::contain(|| Thumb::from_image(timg)).ok();
                 let tq = Query {
@@ -683,6 +694,21 @@ impl Engine {
         contained(Path::new(name), || {
             let mut ex = self.examine_blob(name.to_string(), blob);
             self.analyze_with_claim(&mut ex, claim);
+            ex
+        })
+    }
+
+    /// Match and assess an examined picture, containing any panic as an error
+    /// in its report (as [`Engine::process_path`] does). With
+    /// [`Engine::examine_path_contained`] on another engine of the same
+    /// [`Config`], the picture can be examined while this one is still being
+    /// built: a one-off `check` of a large archive overlaps the index's load
+    /// with reading, decoding and hashing the picture, which need no index.
+    pub fn analyze_contained(&self, ex: Examined) -> Examined {
+        let path = PathBuf::from(&ex.report.path);
+        contained(&path, || {
+            let mut ex = ex;
+            self.analyze(&mut ex);
             ex
         })
     }
@@ -804,6 +830,16 @@ fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::In
 
 /// Run per-file work so that a panic (a bug here or in a decoder) costs this
 /// file only: it becomes an `internal` error in the file's report.
+/// Whether an embedded copy is matched against the archive on its own. A copy
+/// that shows the main picture (by the comparison's measured thresholds, README
+/// "Thumbnail vs image") keeps nothing the main picture does not, and at a
+/// million archived pictures its search cost as much as the main picture's
+/// (a third of a second): only a copy that differs, or that could not be
+/// compared, is searched.
+fn worth_searching(comparison: Option<&crate::thumbnail::ThumbnailComparison>) -> bool {
+    comparison.is_none_or(|c| !c.same_picture)
+}
+
 fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
         let msg = payload
@@ -924,4 +960,26 @@ pub fn scan(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_embedded_copies_that_differ_or_were_not_compared_are_searched() {
+        let comparison = |same_picture| crate::thumbnail::ThumbnailComparison {
+            width: 160,
+            height: 120,
+            trimmed: false,
+            aspect_main: 4.0 / 3.0,
+            aspect_thumbnail: 4.0 / 3.0,
+            distance: Default::default(),
+            pdq_reliable: true,
+            same_picture,
+        };
+        assert!(!worth_searching(Some(&comparison(true))));
+        assert!(worth_searching(Some(&comparison(false))));
+        assert!(worth_searching(None));
+    }
 }
