@@ -262,7 +262,9 @@ impl MemoryIndex {
                 .zip(Shelf::column_bytes(kind, kc.count).ok_or_else(|| bad("sizes overflow"))?)
             {
                 *start = usize::try_from(offset).map_err(|_| bad("sizes overflow"))?;
-                offset = offset.checked_add(len).ok_or_else(|| bad("sizes overflow"))?;
+                offset = offset
+                    .checked_add(len)
+                    .ok_or_else(|| bad("sizes overflow"))?;
             }
             sections.push((kind, kc.count as usize, at));
         }
