@@ -17,7 +17,7 @@
 use image::DynamicImage;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Longest side, in pixels, of the thumbnail stored for every archive picture.
 ///
@@ -463,7 +463,8 @@ pub struct PreparedQuery<'a> {
     /// Query pyramid, raw luma (level j = 2^j thumbnail pixels per pixel).
     qpyr: Vec<Plane>,
     /// Contrast-normalised resampled queries by (scale index, level).
-    qcache: RefCell<HashMap<(i32, usize), Rc<Level>>>,
+    /// Behind a lock: a picture's candidates are searched on several workers.
+    qcache: Mutex<HashMap<(i32, usize), Arc<Level>>>,
 }
 
 impl<'a> PreparedQuery<'a> {
@@ -480,7 +481,7 @@ impl<'a> PreparedQuery<'a> {
         Some(PreparedQuery {
             thumb,
             qpyr,
-            qcache: RefCell::new(HashMap::new()),
+            qcache: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -1591,12 +1592,19 @@ impl<'a> Ctx<'a> {
 
     /// The whole query, contrast-normalised, on the archive grid of `level` at
     /// scale index `si` (cached: the coarse search reuses it for every transform).
-    fn query(&self, si: i32, level: usize) -> Option<Rc<Level>> {
-        if let Some(q) = self.prepared.qcache.borrow().get(&(si, level)) {
-            return Some(Rc::clone(q));
+    fn query(&self, si: i32, level: usize) -> Option<Arc<Level>> {
+        let cache = || {
+            self.prepared
+                .qcache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if let Some(q) = cache().get(&(si, level)) {
+            return Some(Arc::clone(q));
         }
         let (j, kk, ow, oh) = self.query_grid(si, level)?;
-        let q = Rc::new(Level::new(lcn(&resample(
+        // Two workers may both make a missing level; the results are the same.
+        let q = Arc::new(Level::new(lcn(&resample(
             &self.qpyr[j],
             kk,
             kk,
@@ -1604,10 +1612,7 @@ impl<'a> Ctx<'a> {
             ow,
             oh,
         ))));
-        self.prepared
-            .qcache
-            .borrow_mut()
-            .insert((si, level), Rc::clone(&q));
+        cache().insert((si, level), Arc::clone(&q));
         Some(q)
     }
 

@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use crate::align::{self, AlignParams, Thumb};
 use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
@@ -346,22 +348,37 @@ fn refine_unsupported(
         }
     }
     let keep = params.refine_unsupported;
-    // Best first; among equal scores the better-ranked candidate.
-    let mut best: Vec<(f32, usize, align::Searched<'_>)> = Vec::new();
-    for (i, (_, t)) in thumbs.iter().enumerate() {
-        let Some(searched) = align::search(pq, t, &params.align) else {
-            continue;
-        };
-        let Some(score) = searched.coarse_score() else {
-            continue;
-        };
-        best.push((score, i, searched));
-        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        best.truncate(keep);
+    // Best first; among equal scores the better-ranked candidate. The coarse
+    // searches and the finishes run on rayon's workers (a one-off `check` has
+    // both cores to itself); each fold keeps only its `keep` best, so no more
+    // coarse searches are held at once than that per worker, and the chosen
+    // ones are the same as one after the other.
+    type Ranked<'a> = (f32, usize, align::Searched<'a>);
+    fn best_of(mut v: Vec<Ranked<'_>>, keep: usize) -> Vec<Ranked<'_>> {
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        v.truncate(keep);
+        v
     }
-    for (_, i, searched) in best {
-        out.insert(thumbs[i].0, searched.finish());
-    }
+    let best: Vec<Ranked<'_>> = thumbs
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, (_, t))| {
+            let searched = align::search(pq, t, &params.align)?;
+            Some((searched.coarse_score()?, i, searched))
+        })
+        .fold(Vec::new, |mut v, r| {
+            v.push(r);
+            best_of(v, keep)
+        })
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            best_of(a, keep)
+        });
+    let finished: Vec<(i64, Option<align::Alignment>)> = best
+        .into_par_iter()
+        .map(|(_, i, searched)| (thumbs[i].0, searched.finish()))
+        .collect();
+    out.extend(finished);
     Ok(out)
 }
 

@@ -310,12 +310,17 @@ fn serve_answers_100_concurrent_uploads() {
 fn serve_answers_503_past_the_deadline_and_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let db = sample_archive(dir.path());
-    // One slot and a 1 s deadline: six full-size checks queued behind each
-    // other cannot all finish in time (one takes well over 0.2 s here).
+    // One slot and a 1 s deadline: enough full-size checks queued behind each
+    // other to take three seconds cannot all finish in time. How many that is
+    // depends on the build and the machine, so one check is timed first.
     let s = Server::start(&db, dir.path(), &["--concurrency", "1", "--timeout", "1"]);
     let body = sample("incoming/storm_caption.jpg");
+    let start = std::time::Instant::now();
+    assert_eq!(s.post("/v1/check", &[], &body).status, 200);
+    let one = start.elapsed().as_secs_f64().max(1e-3);
+    let n = ((3.0 / one).ceil() as usize).clamp(6, 200);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..6)
+        let handles: Vec<_> = (0..n)
             .map(|_| scope.spawn(|| s.post("/v1/check", &[], &body)))
             .collect();
         handles
