@@ -20,14 +20,6 @@ use retrace::matching::MatchParams;
 mod support;
 use support::*;
 
-fn random(kind: HashKind, s: &mut u64) -> HashBits {
-    let mut words = [0u64; 4];
-    for w in words.iter_mut().take(kind.bits() as usize / 64) {
-        *w = next(s);
-    }
-    HashBits { kind, words }
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args

@@ -22,14 +22,6 @@ use retrace::matching::MatchParams;
 mod support;
 use support::*;
 
-fn random(kind: HashKind, s: &mut u64) -> HashBits {
-    let mut words = [0u64; 4];
-    for w in words.iter_mut().take(kind.bits() as usize / 64) {
-        *w = next(s);
-    }
-    HashBits { kind, words }
-}
-
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)

@@ -35,3 +35,12 @@ pub fn cpu_s() -> f64 {
     let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
     t(u.ru_utime) + t(u.ru_stime)
 }
+
+/// A random hash of `kind` from the stream (a picture never seen).
+pub fn random(kind: retrace::hash::HashKind, s: &mut u64) -> retrace::hash::HashBits {
+    let mut words = [0u64; 4];
+    for w in words.iter_mut().take(kind.bits() as usize / 64) {
+        *w = next(s);
+    }
+    retrace::hash::HashBits { kind, words }
+}
