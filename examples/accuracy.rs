@@ -74,6 +74,8 @@ pub struct Options {
     pub align_unsupported: Option<usize>,
     /// Override of `MatchParams::refine_unsupported`.
     pub refine_unsupported: Option<usize>,
+    /// Set `MatchParams::align_unsupported_when_known` (the old behaviour).
+    pub align_unsupported_when_known: bool,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             only: Vec::new(),
             align_unsupported: None,
             refine_unsupported: None,
+            align_unsupported_when_known: false,
         }
     }
 }
@@ -130,6 +133,7 @@ fn parse_args() -> Result<Options, String> {
                         .ok_or("--refine-unsupported needs a number")?,
                 )
             }
+            "--align-unsupported-when-known" => o.align_unsupported_when_known = true,
             "--threads" => {
                 o.threads = args
                     .next()
@@ -139,7 +143,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known]"
                 );
                 std::process::exit(0);
             }
@@ -1052,6 +1056,7 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
     if let Some(n) = opts.refine_unsupported {
         config.matching.refine_unsupported = n;
     }
+    config.matching.align_unsupported_when_known = opts.align_unsupported_when_known;
     let engine = Engine::new(config, Some(archive)).map_err(|e| e.to_string())?;
 
     // Read every photo; drop those the library cannot decode cleanly.

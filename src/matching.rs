@@ -63,6 +63,17 @@ pub struct MatchParams {
     /// "How many candidates the aligner tries"), and refining is about half
     /// of each alignment's cost.
     pub refine_unsupported: usize,
+    /// Whether the candidates no hash supports are aligned even when the
+    /// incoming picture is already known whole: identical bytes, or its whole
+    /// frame confirmed against the whole frame of an archived picture. Off by
+    /// default. Such a picture *is* that archived one, so any other archived
+    /// picture that shows part of it, or that it is part of, relates to the
+    /// archived one in the same way; the search would only repeat, for a copy,
+    /// what was there to find when the archived picture itself came in. It is
+    /// most of the time of a scan of known pictures (README, "Known pictures skip
+    /// the search of unsupported candidates"). Candidates a hash points at are
+    /// aligned either way.
+    pub align_unsupported_when_known: bool,
     /// Thumbnail alignment settings.
     pub align: AlignParams,
     /// Whether a confident alignment needs a hash of some view to agree too
@@ -85,6 +96,7 @@ impl Default for MatchParams {
             max_candidates: 24,
             align_unsupported: 24,
             refine_unsupported: 8,
+            align_unsupported_when_known: false,
             align: AlignParams::default(),
             alignment_needs_hash_support: true,
         }
@@ -173,11 +185,15 @@ struct HashVerdict {
     evidence: Vec<String>,
     /// Some pair agreed at confirmation strength (on any region).
     strong_somewhere: bool,
+    /// The whole incoming frame and the whole archived one agreed at
+    /// confirmation strength (under some transform).
+    whole_frame_strong: bool,
 }
 
 fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Option<HashVerdict> {
     let mut best: Option<(f32, HashVerdict)> = None;
     let mut strong_somewhere = false;
+    let mut whole_frame_strong = false;
     // In a fixed order, so that equal ranks resolve the same way on every run
     // (the map's order is random): the first view, then the region name.
     let mut pairs: Vec<_> = c.pairs.iter().collect();
@@ -220,6 +236,8 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
         // consistent by construction; any other pairing only says where to look.
         let whole = region == "full" || region == variant.region;
         strong_somewhere |= strong_pairs.iter().any(|&b| b);
+        whole_frame_strong |=
+            strong_pairs.iter().any(|&b| b) && region == "full" && variant.window == Window::FULL;
         let confidence = if strong_pairs.iter().any(|&b| b) {
             // A hit on an archive window only says where to look; the aligner confirms it.
             Some(if whole {
@@ -277,12 +295,14 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
                     distances,
                     evidence,
                     strong_somewhere: false,
+                    whole_frame_strong: false,
                 },
             ));
         }
     }
     best.map(|(_, mut v)| {
         v.strong_somewhere = strong_somewhere;
+        v.whole_frame_strong = whole_frame_strong;
         v
     })
 }
@@ -462,7 +482,15 @@ pub fn find_matches(
         judged.push((id, verdict));
     }
     let prepared = query.thumb.and_then(align::PreparedQuery::new);
-    let mut refined = refine_unsupported(prepared.as_ref(), &judged, exact_id, lookup, params)?;
+    let known_whole = exact_id.is_some()
+        || judged
+            .iter()
+            .any(|(_, v)| v.as_ref().is_some_and(|v| v.whole_frame_strong));
+    let mut refined = if known_whole && !params.align_unsupported_when_known {
+        HashMap::new()
+    } else {
+        refine_unsupported(prepared.as_ref(), &judged, exact_id, lookup, params)?
+    };
 
     let mut out = Vec::new();
     for (id, verdict) in judged {
@@ -661,6 +689,16 @@ mod tests {
     }
 
     fn query(img: &DynamicImage, sha: &str, index: &MemoryIndex, a: &Mutex<Archive>) -> Vec<Match> {
+        query_with(img, sha, index, a, &MatchParams::default())
+    }
+
+    fn query_with(
+        img: &DynamicImage,
+        sha: &str,
+        index: &MemoryIndex,
+        a: &Mutex<Archive>,
+        params: &MatchParams,
+    ) -> Vec<Match> {
         let full = compute(img);
         let v = variants::query_variants(img, &full);
         let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
@@ -669,7 +707,7 @@ mod tests {
             variants: &v,
             thumb: Some(&t),
         };
-        find_matches(&q, index, a, &MatchParams::default()).unwrap()
+        find_matches(&q, index, a, params).unwrap()
     }
 
     /// A candidate that the index returned through pHash alone must still be
@@ -787,5 +825,69 @@ mod tests {
 
         let other = load("not-in-archive/flower.jpg");
         assert!(query(&other, "w", &index, &a).is_empty());
+    }
+
+    /// A picture known whole (its whole frame confirmed against a whole
+    /// archived frame) does not have its unsupported candidates aligned: an
+    /// archived crop of it is found only when asked for. A picture that is not
+    /// known whole still gets them aligned, and finds its original that way.
+    #[test]
+    fn unsupported_candidates_are_aligned_only_for_pictures_not_known_whole() {
+        let storm = load("archive/Storm.jpg");
+        let crop = |img: &DynamicImage, x: f32, y: f32, f: f32| {
+            let (w, h) = (img.width() as f32, img.height() as f32);
+            img.crop_imm(
+                (x * w) as u32,
+                (y * h) as u32,
+                (f * w) as u32,
+                (f * h) as u32,
+            )
+        };
+        let part = crop(&storm, 0.3, 0.25, 0.55);
+        let (a, index) = archive_with(&[("storm", &storm), ("part", &part)]);
+        let copy = load("incoming/storm_recompressed_q65.jpg");
+        let names = |m: &[Match]| {
+            m.iter()
+                .map(|m| (m.sha256.clone(), m.confidence))
+                .collect::<Vec<_>>()
+        };
+
+        let thorough = MatchParams {
+            align_unsupported_when_known: true,
+            ..MatchParams::default()
+        };
+        let m = query_with(&copy, "x", &index, &a, &thorough);
+        assert!(
+            m.iter()
+                .any(|m| m.sha256 == "storm" && m.confidence == Confidence::Confirmed),
+            "{:?}",
+            names(&m)
+        );
+        let found_part = m.iter().find(|m| m.sha256 == "part");
+        assert!(
+            found_part.is_some_and(|p| p.evidence.iter().any(|e| e.contains("alignment"))),
+            "the archived crop is found by aligning it: {:?}",
+            names(&m)
+        );
+
+        let m = query(&copy, "x", &index, &a);
+        assert_eq!(
+            names(&m),
+            vec![("storm".to_string(), Confidence::Confirmed)]
+        );
+
+        // A crop of the photo is not known whole: its candidates are aligned
+        // and the photo is found although no hash agrees.
+        let cropped = crop(&copy, 0.1, 0.35, 0.5);
+        let m = query(&cropped, "y", &index, &a);
+        assert!(
+            m.iter()
+                .any(|m| m.sha256 == "storm"
+                    && m.evidence.iter().any(|e| e.contains("no hash agreed"))),
+            "{:?}",
+            m.iter()
+                .map(|m| (&m.sha256, &m.evidence))
+                .collect::<Vec<_>>()
+        );
     }
 }
