@@ -204,6 +204,34 @@ pub fn compute(image: &DynamicImage) -> Hashes {
     }
 }
 
+/// [`compute`] from the picture's two grey planes: `gray` as `to_luma8` gives
+/// it (what image_hasher hashes) and `luma` as [`pdq::luma_from_image`] gives
+/// it (what PDQ hashes), for a picture with no side above
+/// [`pdq::CPP_TOOL_MAX_SIDE`]. The same hashes as [`compute`] on the colour
+/// picture, bit for bit; the point is that a view of a picture (a crop, a
+/// turn, a flip) moves pixels only, so it can be cut from the planes made
+/// once instead of converting the colour view twice over.
+pub(crate) fn compute_planes(gray: &image::GrayImage, luma: &variants::LumaF32) -> Hashes {
+    let phash = HashBits::from_bytes(HashKind::Phash, phash_hasher().hash_image(gray).as_bytes())
+        .expect("image_hasher is configured for 64 bits");
+    let dhash = HashBits::from_bytes(HashKind::Dhash, dhash_hasher().hash_image(gray).as_bytes())
+        .expect("image_hasher is configured for 64 bits");
+    let (pdq, pdq_quality) =
+        match pdq::pdq_from_luma(luma.as_raw(), luma.width() as usize, luma.height() as usize) {
+            Some(p) => (
+                HashBits::from_bytes(HashKind::Pdq, &p.hash.0),
+                Some(p.quality),
+            ),
+            None => (None, None),
+        };
+    Hashes {
+        phash,
+        dhash,
+        pdq,
+        pdq_quality,
+    }
+}
+
 fn pdq_of(image: &DynamicImage) -> (Option<HashBits>, Option<u8>) {
     match pdq::pdq_from_image(image) {
         Some(p) => (
