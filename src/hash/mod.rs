@@ -212,25 +212,41 @@ pub fn compute(image: &DynamicImage) -> Hashes {
 /// turn, a flip) moves pixels only, so it can be cut from the planes made
 /// once instead of converting the colour view twice over.
 pub(crate) fn compute_planes(gray: &image::GrayImage, luma: &variants::LumaF32) -> Hashes {
-    let phash = HashBits::from_bytes(HashKind::Phash, phash_hasher().hash_image(gray).as_bytes())
-        .expect("image_hasher is configured for 64 bits");
-    let dhash = HashBits::from_bytes(HashKind::Dhash, dhash_hasher().hash_image(gray).as_bytes())
-        .expect("image_hasher is configured for 64 bits");
-    let (pdq, pdq_quality) =
-        match pdq::pdq_from_luma(luma.as_raw(), luma.width() as usize, luma.height() as usize) {
-            Some(p) => (
-                HashBits::from_bytes(HashKind::Pdq, &p.hash.0),
-                Some(p.quality),
-            ),
-            None => (None, None),
-        };
+    let pdq = pdq::pdq_from_luma(luma.as_raw(), luma.width() as usize, luma.height() as usize);
+    hashes_of_parts(gray, gray, pdq)
+}
+
+/// Hashes from what each algorithm reads: pHash's and dHash's grey pictures
+/// (image_hasher resizes each to its own grid) and PDQ's finished hash.
+pub(crate) fn hashes_of_parts(
+    for_phash: &image::GrayImage,
+    for_dhash: &image::GrayImage,
+    pdq: Option<pdq::Pdq>,
+) -> Hashes {
+    let phash = HashBits::from_bytes(
+        HashKind::Phash,
+        phash_hasher().hash_image(for_phash).as_bytes(),
+    )
+    .expect("image_hasher is configured for 64 bits");
+    let dhash = HashBits::from_bytes(
+        HashKind::Dhash,
+        dhash_hasher().hash_image(for_dhash).as_bytes(),
+    )
+    .expect("image_hasher is configured for 64 bits");
     Hashes {
         phash,
         dhash,
-        pdq,
-        pdq_quality,
+        pdq: pdq.and_then(|p| HashBits::from_bytes(HashKind::Pdq, &p.hash.0)),
+        pdq_quality: pdq.map(|p| p.quality),
     }
 }
+
+/// The grid image_hasher resizes to for pHash (its DCT input: twice the
+/// 8 × 8 hash) and for dHash (one column more than the hash, for the
+/// differences). Resizing to exactly these first changes nothing, since
+/// image_hasher then copies instead of resampling; the tests hold it to that.
+pub(crate) const PHASH_GRID: (u32, u32) = (16, 16);
+pub(crate) const DHASH_GRID: (u32, u32) = (9, 8);
 
 fn pdq_of(image: &DynamicImage) -> (Option<HashBits>, Option<u8>) {
     match pdq::pdq_from_image(image) {

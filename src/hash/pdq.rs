@@ -260,11 +260,14 @@ pub fn pdq_from_luma(luma: &[f32], width: usize, height: usize) -> Option<Pdq> {
 /// 64×64 input it can differ from ours by float rounding. Same `None` and tiny-input
 /// rules as [`pdq_from_luma`].
 pub fn pdq_dihedral_from_luma(luma: &[f32], width: usize, height: usize) -> Option<[PdqHash; 8]> {
-    let coeffs = match dct_from_luma(luma, width, height)? {
-        Some((coeffs, _)) => coeffs,
-        None => return Some([PdqHash::ZERO; 8]),
-    };
-    Some(Dihedral::ALL.map(|d| {
+    Some(match dct_from_luma(luma, width, height)? {
+        Some((coeffs, _)) => dihedral_of(&coeffs),
+        None => [PdqHash::ZERO; 8],
+    })
+}
+
+fn dihedral_of(coeffs: &[f32; DCT_SIDE * DCT_SIDE]) -> [PdqHash; 8] {
+    Dihedral::ALL.map(|d| {
         let mut moved = [0f32; DCT_SIDE * DCT_SIDE];
         for i in 0..DCT_SIDE {
             for j in 0..DCT_SIDE {
@@ -274,7 +277,7 @@ pub fn pdq_dihedral_from_luma(luma: &[f32], width: usize, height: usize) -> Opti
             }
         }
         PdqHash::from_coefficients(&moved)
-    }))
+    })
 }
 
 /// PDQ of a decoded image, following Meta's `pdq-photo-hasher`: an image with a side

@@ -5,7 +5,7 @@
 
 use image::{imageops, DynamicImage, GenericImageView, GrayImage, ImageBuffer, Luma, Pixel};
 
-use super::{compute, compute_planes, pdq, Hashes};
+use super::{compute, compute_planes, hashes_of_parts, pdq, Hashes, DHASH_GRID, PHASH_GRID};
 use crate::decode::shrink;
 
 /// A transform that may have been applied to an original to produce a copy.
@@ -84,6 +84,14 @@ impl Transform {
         }
     }
 
+    /// Whether undoing it swaps width and height.
+    fn swaps_axes(self) -> bool {
+        matches!(
+            self,
+            Transform::Rot90 | Transform::Rot270 | Transform::MirrorRot90 | Transform::MirrorRot270
+        )
+    }
+
     /// [`Transform::undo`] on one plane, moving the same pixels.
     fn undo_plane<P: Pixel + 'static>(self, img: &Plane<P>) -> Plane<P> {
         match self {
@@ -127,6 +135,37 @@ impl Planes {
             gray: imageops::crop_imm(&self.gray, x, y, w, h).to_image(),
             luma: imageops::crop_imm(&self.luma, x, y, w, h).to_image(),
         }
+    }
+
+    /// The hashes of the whole picture under every transform but the
+    /// identity, in [`Transform::ALL`] order. pHash and dHash read only a
+    /// small grid each, so the grey picture is resized to those grids once
+    /// (dHash's both ways round, for the transforms that swap the axes) and
+    /// only the grids are turned. That is not bit for bit what resizing each
+    /// turned picture gives (the filter's sums round in another order; the
+    /// tests bound it). PDQ is hashed from each turned luma plane, exactly as
+    /// before: its eight hashes from one DCT ([`pdq::pdq_dihedral_from_luma`])
+    /// were tried and moved a smooth photo's mirror image by 30 bits, since
+    /// its blur grid is not symmetric.
+    fn turned_hashes(&self) -> Vec<Hashes> {
+        use image::imageops::FilterType::Lanczos3;
+        let g = &self.gray;
+        let p16 = imageops::resize(g, PHASH_GRID.0, PHASH_GRID.1, Lanczos3);
+        let d_wide = imageops::resize(g, DHASH_GRID.0, DHASH_GRID.1, Lanczos3);
+        let d_tall = imageops::resize(g, DHASH_GRID.1, DHASH_GRID.0, Lanczos3);
+        Transform::ALL[1..]
+            .iter()
+            .map(|&t| {
+                let d = if t.swaps_axes() { &d_tall } else { &d_wide };
+                let luma = t.undo_plane(&self.luma);
+                let pdq = pdq::pdq_from_luma(
+                    luma.as_raw(),
+                    luma.width() as usize,
+                    luma.height() as usize,
+                );
+                hashes_of_parts(&t.undo_plane(&p16), &t.undo_plane(d), pdq)
+            })
+            .collect()
     }
 
     fn hashes(&self, t: Transform) -> Hashes {
@@ -317,12 +356,12 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
         window: Window::FULL,
         hashes: full.clone(),
     }];
-    for t in &Transform::ALL[1..] {
+    for (t, hashes) in Transform::ALL[1..].iter().zip(planes.turned_hashes()) {
         out.push(QueryVariant {
             transform: *t,
             region: "full",
             window: Window::FULL,
-            hashes: planes.hashes(*t),
+            hashes,
         });
     }
     let gray = &planes.gray;
@@ -547,6 +586,7 @@ fn longest_run(v: &[bool], gap: usize) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::HashKind;
     use image::{Luma, Rgb, RgbImage};
 
     fn textured(w: u32, h: u32) -> RgbImage {
@@ -559,11 +599,17 @@ mod tests {
     /// The views are cut from grey planes made once; hashing each view's
     /// colour pixels instead (what [`compute`] does, and what these functions
     /// did before) gives the same hashes, bit for bit, on real photos of every
-    /// pixel layout the samples hold (RGB JPEGs, RGBA and RGB PNGs, greys).
+    /// pixel layout the samples hold (RGB JPEGs, RGBA and RGB PNGs, greys),
+    /// except for the pHash and dHash of the turned whole frames, which are
+    /// resampled before they are turned: those stay within the bounds
+    /// `tests/scaled_decode.rs` holds a resampling change to (6 bits each), far
+    /// inside the matching thresholds.
     #[test]
     fn views_cut_from_the_planes_hash_as_the_colour_views_do() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
         let mut seen = 0;
+        let mut worst = [0u32; 3];
+        let mut turned = 0;
         for dir in ["archive", "incoming", "not-in-archive"] {
             for e in std::fs::read_dir(root.join(dir)).unwrap() {
                 let p = e.unwrap().path();
@@ -577,14 +623,25 @@ mod tests {
                     let got = query_variants(&img, &full);
                     for v in &got[1..] {
                         let want = compute(&v.transform.undo(&v.window.crop(&small)));
+                        let what = format!("{} {} {:?}", p.display(), v.region, v.transform);
+                        if v.region != "full" {
+                            assert_eq!(v.hashes, want, "{what}");
+                            continue;
+                        }
+                        turned += 1;
                         assert_eq!(
-                            v.hashes,
-                            want,
-                            "{} {} {:?}",
-                            p.display(),
-                            v.region,
-                            v.transform
+                            (v.hashes.pdq, v.hashes.pdq_quality),
+                            (want.pdq, want.pdq_quality),
+                            "{what}"
                         );
+                        let ds = [HashKind::Pdq, HashKind::Phash, HashKind::Dhash].map(|k| {
+                            let (a, b) = (v.hashes.get(k).unwrap(), want.get(k).unwrap());
+                            a.distance(&b).unwrap()
+                        });
+                        for (w, d) in worst.iter_mut().zip(ds) {
+                            *w = (*w).max(d);
+                        }
+                        assert!(ds[0] <= 20 && ds[1] <= 6 && ds[2] <= 6, "{what}: {ds:?}");
                     }
                     let archived = archive_hashes(&img);
                     for ((name, h), (_, window)) in archived[1..].iter().zip(ARCHIVE_WINDOWS) {
@@ -595,6 +652,41 @@ mod tests {
             }
         }
         assert!(seen >= 40, "only {seen} pictures");
+        eprintln!("{turned} turned whole frames; largest PDQ, pHash, dHash distances {worst:?}");
+    }
+
+    /// Resizing to the grids first is what image_hasher itself does: on the
+    /// untouched picture the hashes are identical to [`compute`]'s.
+    #[test]
+    fn the_hash_grids_are_image_hashers_own() {
+        use image::imageops::FilterType::Lanczos3;
+        for name in [
+            "archive/Storm.jpg",
+            "archive/china.jpg",
+            "not-in-archive/coffee.png",
+        ] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples")
+                .join(name);
+            let img = shrink(&image::open(&p).unwrap(), VARIANT_SIDE);
+            let g = img.to_luma8();
+            let h = super::super::hashes_of_parts(
+                &imageops::resize(&g, PHASH_GRID.0, PHASH_GRID.1, Lanczos3),
+                &imageops::resize(&g, DHASH_GRID.0, DHASH_GRID.1, Lanczos3),
+                None,
+            );
+            let want = compute(&img);
+            assert_eq!((h.phash, h.dhash), (want.phash, want.dhash), "{name}");
+        }
+    }
+
+    /// The transforms said to swap the axes are those that do.
+    #[test]
+    fn swapping_transforms_are_the_quarter_turns() {
+        let img = DynamicImage::ImageRgb8(textured(7, 5));
+        for t in Transform::ALL {
+            assert_eq!(t.swaps_axes(), t.undo(&img).width() == 5, "{}", t.name());
+        }
     }
 
     #[test]
