@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -87,6 +88,28 @@ fn looks_like_image(path: &Path) -> bool {
 pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Vec<WalkProblem>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
+    discover_each(
+        roots,
+        options,
+        |c| {
+            found.push(c);
+            ControlFlow::Continue(())
+        },
+        |p| problems.push(p),
+    );
+    (found, problems)
+}
+
+/// The walk of [`discover`], handing each candidate and problem over as it is
+/// found, in the same order, so that a batch can start on the first pictures
+/// while the rest of a large (or slow, networked) tree is still being listed.
+/// `found` returning `Break` stops the walk.
+pub fn discover_each(
+    roots: &[PathBuf],
+    options: &WalkOptions,
+    mut found: impl FnMut(Candidate) -> ControlFlow<()>,
+    mut problem: impl FnMut(WalkProblem),
+) {
     let prefix_roots = roots.len() > 1;
     for root in roots {
         let root_name = root
@@ -95,10 +118,13 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
             .unwrap_or_else(|| PathBuf::from("root"));
         if root.is_file() || !root.exists() {
             // A missing file becomes a per-file error at read time, with its report.
-            found.push(Candidate {
+            let candidate = Candidate {
                 path: root.clone(),
                 relative: root_name,
-            });
+            };
+            if found(candidate).is_break() {
+                return;
+            }
             continue;
         }
         let walker = WalkDir::new(root)
@@ -116,10 +142,13 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
                         } else {
                             rel
                         };
-                        found.push(Candidate {
+                        let candidate = Candidate {
                             path: p.to_path_buf(),
                             relative,
-                        });
+                        };
+                        if found(candidate).is_break() {
+                            return;
+                        }
                     }
                 }
                 // The walk stops here; a folder with content below the cap
@@ -129,7 +158,7 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
                         && e.depth() == options.max_depth
                         && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some()) =>
                 {
-                    problems.push(WalkProblem {
+                    problem(WalkProblem {
                         path: e.path().to_path_buf(),
                         message: format!(
                             "not walked: deeper than the depth limit ({} levels, --max-depth)",
@@ -138,7 +167,7 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
                     });
                 }
                 Ok(_) => {}
-                Err(err) => problems.push(WalkProblem {
+                Err(err) => problem(WalkProblem {
                     path: err
                         .path()
                         .map(Path::to_path_buf)
@@ -148,7 +177,6 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
             }
         }
     }
-    (found, problems)
 }
 
 #[cfg(test)]
@@ -185,6 +213,30 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert!(problems[0].path.ends_with("sub"));
         assert!(problems[0].message.contains("depth limit"));
+    }
+
+    #[test]
+    fn a_walk_told_to_stop_lists_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for name in ["a.jpg", "b.jpg", "c.jpg"] {
+            std::fs::write(d.join(name), b"x").unwrap();
+        }
+        let mut seen = Vec::new();
+        discover_each(
+            &[d.to_path_buf()],
+            &WalkOptions::default(),
+            |c| {
+                seen.push(c.relative);
+                if seen.len() == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+            |_| {},
+        );
+        assert_eq!(seen, vec![PathBuf::from("a.jpg"), PathBuf::from("b.jpg")]);
     }
 
     #[cfg(unix)]

@@ -25,10 +25,10 @@ use retrace::archive::{display_location, Archive, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::batch::{Batch, BatchRecord};
 use retrace::cluster;
-use retrace::discover::{discover, WalkOptions};
+use retrace::discover::{WalkOptions, WalkProblem};
 use retrace::limits::{Limits, MAX_NESTING};
 use retrace::pipeline::{
-    first_seen, scan, Config, Engine, FirstSeen, DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    first_seen, scan_walk, Config, Engine, FirstSeen, WalkProgress, DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
 use retrace::report::{self, html, text, Report};
 
@@ -696,9 +696,8 @@ fn archive_add(
         },
         Some(archive),
     )?;
-    let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
-    let pb = progress(candidates.len());
+    let pb = progress(0);
     let (mut added, mut known, mut failed) = (0usize, 0usize, 0usize);
     let mut batch = Vec::new();
     let mut record_error = None;
@@ -715,14 +714,15 @@ fn archive_add(
         batch.clear();
         Ok(())
     };
-    scan(
+    let problems = scan_walk(
         &engine,
-        &candidates,
+        &args.paths,
+        &walk,
         args.threads,
         &cancel,
         false,
-        |c, ex| {
-            pb.inc(1);
+        |walked, c, ex| {
+            tick(&pb, walked);
             let Some(entry) = engine.archive_entry(&ex) else {
                 failed += 1;
                 let why = ex
@@ -765,11 +765,12 @@ fn archive_add(
             }
         },
     )?;
+    pb.finish_and_clear();
+    say_walk_problems(&problems);
     if let Some(e) = record_error {
         return Err(e.context("recording into the archive"));
     }
     flush(&mut batch, &mut added, &mut known).context("recording into the archive")?;
-    pb.finish_and_clear();
     println!("added {added}, already known {known}, failed {failed}");
     if cancel.load(Ordering::SeqCst) {
         eprintln!("retrace: interrupted; every batch recorded so far is complete");
@@ -818,23 +819,27 @@ fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
     Ok(EXIT_CLEAN)
 }
 
-/// Walk the paths and tell the user, escaped, about what could not be walked.
-fn discover_reporting(
-    paths: &[PathBuf],
-    walk: &WalkOptions,
-) -> (
-    Vec<retrace::discover::Candidate>,
-    Vec<retrace::discover::WalkProblem>,
-) {
-    let (candidates, problems) = discover(paths, walk);
-    for p in &problems {
+/// Tell the user, escaped, about what could not be walked (after the batch:
+/// the walk runs beside it).
+fn say_walk_problems(problems: &[WalkProblem]) {
+    for p in problems {
         eprintln!(
             "retrace: {}: {}",
             report::escape_untrusted(&p.path.to_string_lossy()),
             report::escape_untrusted(&p.message)
         );
     }
-    (candidates, problems)
+}
+
+/// One more picture done; the bar's length follows the walk until it ends.
+fn tick(pb: &ProgressBar, walked: WalkProgress) {
+    pb.set_length(walked.found as u64);
+    if !walked.walked {
+        pb.set_message("(still listing files)");
+    } else if !pb.message().is_empty() {
+        pb.set_message("");
+    }
+    pb.inc(1);
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -893,22 +898,22 @@ fn scan_cmd(
         ..Config::default()
     };
     let engine = new_engine(idx, config, open_archive(archive, args.record)?)?;
-    let (candidates, problems) = discover_reporting(&args.paths, &walk);
     let cancel = cancel_flag();
-    let pb = progress(candidates.len());
+    let pb = progress(0);
     let mut batch = Batch::new();
     let mut html_used = std::collections::HashSet::new();
     let mut to_record = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
-    scan(
+    let problems = scan_walk(
         &engine,
-        &candidates,
+        &args.paths,
+        &walk,
         args.threads,
         &cancel,
         true,
-        |c, ex| {
-            pb.inc(1);
+        |walked, c, ex| {
+            tick(&pb, walked);
             if failure.is_some() {
                 return;
             }
@@ -971,6 +976,7 @@ fn scan_cmd(
         },
     )?;
     pb.finish_and_clear();
+    say_walk_problems(&problems);
     if let Some(e) = failure {
         return Err(e);
     }

@@ -3,10 +3,11 @@
 //! is called from here, in parallel with rayon or one by one. A file that fails
 //! at any stage still yields a report with its `errors`, and the batch goes on.
 
+use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{mpsc, Mutex, RwLock, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,7 +18,7 @@ use crate::align::Thumb;
 use crate::archive::{Archive, NewImage, Recorded, Sighting, StoredHash};
 use crate::assess::{self, Claim};
 use crate::decode;
-use crate::discover::Candidate;
+use crate::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
 use crate::error::{Error, Result};
 use crate::evidence::StageError;
 use crate::hash::{self, variants, Hashes};
@@ -924,25 +925,145 @@ pub fn scan(
     threads: Option<usize>,
     cancel: &AtomicBool,
     analyze: bool,
-    mut each: impl FnMut(&Candidate, Examined),
+    each: impl FnMut(&Candidate, Examined),
 ) -> Result<()> {
+    let pool = pool(threads)?;
+    run(
+        engine,
+        &pool,
+        std::iter::once(candidates.to_vec()),
+        cancel,
+        analyze,
+        each,
+    );
+    Ok(())
+}
+
+/// How far the walk of [`scan_walk`] has got when a picture is handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkProgress {
+    /// Candidates found so far (at least the pictures handed over so far).
+    pub found: usize,
+    /// Whether the walk has finished, so that `found` is the total.
+    pub walked: bool,
+}
+
+/// Candidates the walk lists ahead of the workers at most. The channel holds
+/// its slots from the start (56 bytes each, the paths aside), so this is kept
+/// small: a tree larger than this has its progress bar grow as it is walked.
+pub const WALK_AHEAD: usize = 8192;
+
+/// Candidates the workers take from the walk at once. Each batch is shared by
+/// the workers as [`scan`] shares its list; between batches a worker waits for
+/// the batch's last picture, so a batch is large enough that this is rare, and
+/// takes only what the walk has found already, so the first pictures start
+/// while the walk goes on.
+const WALK_BATCH: usize = 256;
+
+/// [`scan`] over roots that are walked while the first pictures are processed
+/// (a tree of 100 000 files, or one on a slow network share, takes seconds to
+/// minutes to list, and the walk's list need not be held). Candidates and
+/// problems are those of [`crate::discover::discover`]; the problems come back
+/// at the end. `each` also gets how far the walk has got, for a progress bar.
+pub fn scan_walk(
+    engine: &Engine,
+    roots: &[PathBuf],
+    walk: &WalkOptions,
+    threads: Option<usize>,
+    cancel: &AtomicBool,
+    analyze: bool,
+    mut each: impl FnMut(WalkProgress, &Candidate, Examined),
+) -> Result<Vec<WalkProblem>> {
+    let pool = pool(threads)?;
+    let found = AtomicUsize::new(0);
+    let walked = AtomicBool::new(false);
+    let (candidate_tx, candidate_rx) = mpsc::sync_channel::<Candidate>(WALK_AHEAD);
+    let problems = std::thread::scope(|s| {
+        let (found, walked) = (&found, &walked);
+        let walker = s.spawn(move || {
+            let mut problems = Vec::new();
+            discover_each(
+                roots,
+                walk,
+                |c| {
+                    // Counted before it is sent: a picture handed over is
+                    // never more than the count says was found.
+                    found.fetch_add(1, Ordering::AcqRel);
+                    if cancel.load(Ordering::Relaxed) || candidate_tx.send(c).is_err() {
+                        return ControlFlow::Break(());
+                    }
+                    ControlFlow::Continue(())
+                },
+                |p| problems.push(p),
+            );
+            walked.store(true, Ordering::Release);
+            // Dropping the sender here ends the batches below.
+            drop(candidate_tx);
+            problems
+        });
+        // Owned by the batches: when the workers stop early (cancelled), the
+        // receiver goes with them and the walk's next send fails and ends it.
+        let batches = std::iter::from_fn(move || {
+            let first = candidate_rx.recv().ok()?;
+            let mut batch = vec![first];
+            while batch.len() < WALK_BATCH {
+                match candidate_rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            Some(batch)
+        });
+        run(engine, &pool, batches, cancel, analyze, |c, ex| {
+            // `walked` first: once it is set, `found` is final.
+            let walked = walked.load(Ordering::Acquire);
+            let progress = WalkProgress {
+                found: found.load(Ordering::Acquire),
+                walked,
+            };
+            each(progress, c, ex)
+        });
+        walker.join().unwrap_or_else(|_| {
+            vec![WalkProblem {
+                path: PathBuf::new(),
+                message: "the walk of the folders stopped on an internal error".into(),
+            }]
+        })
+    });
+    Ok(problems)
+}
+
+fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         builder = builder.num_threads(n.max(1));
     }
-    let pool = builder.build().map_err(|e| Error::Invalid {
+    builder.build().map_err(|e| Error::Invalid {
         what: "thread count",
         message: e.to_string(),
-    })?;
+    })
+}
+
+/// Process batches of candidates one after the other, each shared by the pool's
+/// workers, and hand the results to `each` on the calling thread as they finish.
+fn run(
+    engine: &Engine,
+    pool: &rayon::ThreadPool,
+    batches: impl Iterator<Item = Vec<Candidate>> + Send,
+    cancel: &AtomicBool,
+    analyze: bool,
+    mut each: impl FnMut(&Candidate, Examined),
+) {
     // A bounded channel keeps memory flat when the consumer (disk, archive) is slower.
-    let (tx, rx) = mpsc::sync_channel::<(usize, Examined)>(64);
+    let (tx, rx) = mpsc::sync_channel::<(Candidate, Examined)>(64);
     std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
-                candidates
-                    .par_iter()
-                    .enumerate()
-                    .for_each_with(tx, |tx, (i, c)| {
+                for batch in batches {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    batch.into_par_iter().for_each_with(tx.clone(), |tx, c| {
                         if cancel.load(Ordering::Relaxed) {
                             return;
                         }
@@ -951,20 +1072,92 @@ pub fn scan(
                         } else {
                             engine.examine_path_contained(&c.path)
                         };
-                        let _ = tx.send((i, ex));
+                        let _ = tx.send((c, ex));
                     });
+                }
             });
         });
-        for (i, ex) in rx {
-            each(&candidates[i], ex);
+        for (c, ex) in rx {
+            each(&c, ex);
         }
     });
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn samples() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+    }
+
+    #[test]
+    fn a_walking_scan_processes_what_the_walk_lists_once_each() {
+        let engine = Engine::new(Config::default(), None).unwrap();
+        let roots = [samples().join("incoming"), samples().join("archive")];
+        let walk = WalkOptions::default();
+        let (listed, _) = crate::discover::discover(&roots, &walk);
+        assert!(listed.len() > 10);
+        let mut seen = Vec::new();
+        let mut last_found = 0;
+        let cancel = AtomicBool::new(false);
+        let problems = scan_walk(
+            &engine,
+            &roots,
+            &walk,
+            Some(2),
+            &cancel,
+            false,
+            |p, c, ex| {
+                assert!(p.found >= last_found, "the count only grows");
+                last_found = p.found;
+                seen.push(c.clone());
+                assert!(p.found >= seen.len(), "never more handed over than found");
+                assert_eq!(ex.report.path, c.path.to_string_lossy());
+            },
+        )
+        .unwrap();
+        assert!(problems.is_empty());
+        assert_eq!(last_found, listed.len());
+        seen.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut listed = listed;
+        listed.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(seen, listed);
+    }
+
+    #[test]
+    fn a_walking_scan_cancelled_processes_nothing_and_says_what_it_could_not_walk() {
+        let engine = Engine::new(Config::default(), None).unwrap();
+        let shallow = WalkOptions {
+            max_depth: 0,
+            ..WalkOptions::default()
+        };
+        let problems = scan_walk(
+            &engine,
+            &[samples()],
+            &shallow,
+            Some(2),
+            &AtomicBool::new(false),
+            false,
+            |_, c, _| panic!("nothing at depth 0 is a picture: {c:?}"),
+        )
+        .unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("depth limit"));
+
+        let mut handed = 0;
+        scan_walk(
+            &engine,
+            &[samples()],
+            &WalkOptions::default(),
+            Some(2),
+            &AtomicBool::new(true),
+            false,
+            |_, _, _| handed += 1,
+        )
+        .unwrap();
+        assert_eq!(handed, 0);
+    }
 
     #[test]
     fn only_embedded_copies_that_differ_or_were_not_compared_are_searched() {
