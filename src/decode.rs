@@ -151,16 +151,7 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
         i = next;
         if marker == 0xDA {
             // Entropy-coded data runs until the next real marker.
-            while i + 1 < n {
-                if bytes[i] == 0xFF
-                    && bytes[i + 1] != 0x00
-                    && !(0xD0..=0xD7).contains(&bytes[i + 1])
-                    && bytes[i + 1] != 0xFF
-                {
-                    break;
-                }
-                i += 1;
-            }
+            i = crate::read::skip_entropy_coded(bytes, i);
         }
     }
     false
