@@ -160,7 +160,8 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// Decode the pixels (header checked first) and make the working copy.
 ///
 /// A JPEG at least twice [`WORKING_SIDE`] on its longest side is decoded at the
-/// smallest DCT scale that still gives the working side; anything the scaled
+/// smallest DCT scale that still gives the working side (1/8 from 3/4 of it:
+/// see [`decode_jpeg_scaled`]); anything the scaled
 /// decoder declines or fails on is decoded in full, so the result never depends
 /// on which decoder could read the file, only the speed does.
 pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
@@ -215,7 +216,8 @@ pub fn dct_denominator(width: u32, height: u32, side: u32) -> u32 {
 }
 
 /// Decode a JPEG in the DCT domain at the smallest scale whose longest side is
-/// still at least `side`, then area-average to `side`.
+/// still at least `side` (or 1/8 when that is at least 3/4 of `side`), then
+/// area-average (or enlarge) to `side`.
 ///
 /// `Ok(None)` means "not for this path": no reduction is possible, or the file is
 /// progressive, CMYK/YCCK, 12/16-bit, arithmetic-coded or lossless, or the two
@@ -233,9 +235,17 @@ pub fn decode_jpeg_scaled(
     limits: &Limits,
 ) -> Result<Option<Decoded>> {
     let (width, height) = dims;
-    let n = dct_denominator(width, height, side);
+    let mut n = dct_denominator(width, height, side);
     if n == 1 {
         return Ok(None);
+    }
+    // 8 and 12 MP phone pictures (3072 to 4095 px long) are 384 to 511 px at
+    // 1/8: a little under the working side, and far over what any hash or the
+    // aligner reads (PDQ 64 px, the aligner 320). At 1/8 libjpeg-turbo skips
+    // most of the inverse DCT and leaves a quarter of the pixels to convert
+    // and average, so they are decoded at 1/8 and enlarged by at most 4/3.
+    if n == 4 && width.max(height).div_ceil(8) >= side * 3 / 4 {
+        n = 8;
     }
     #[cfg(feature = "turbojpeg")]
     let image = scaled_pixels_turbo(bytes, dims, n, limits)?;
@@ -248,7 +258,11 @@ pub fn decode_jpeg_scaled(
     // paths give the same working size (rounding `ceil(w / n)` first can differ
     // by a pixel).
     let (tw, th) = working_size(width, height, side);
-    let working = contain(|| image.thumbnail_exact(tw, th))?;
+    let working = if image.width() >= tw && image.height() >= th {
+        contain(|| image.thumbnail_exact(tw, th))?
+    } else {
+        contain(|| image.resize_exact(tw, th, image::imageops::FilterType::Triangle))?
+    };
     Ok(Some(Decoded {
         width,
         height,

@@ -162,6 +162,16 @@ fn the_scale_is_the_smallest_that_keeps_the_working_side() {
     assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 4 });
     assert_eq!((d.width, d.height), (2100, 1000));
     assert_eq!((d.working.width(), d.working.height()), (512, 243));
+    // 8 and 12 MP phone sizes: 1/8 gives at least 3/4 of the working side
+    // (400 px here), taken and enlarged to it; just under that, 1/4 as before.
+    let b = Blob::from_bytes(jpeg(3200, 2400, 90));
+    let d = decode::decode(&b, &Limits::default()).unwrap();
+    assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 8 });
+    assert_eq!((d.working.width(), d.working.height()), (512, 384));
+    let b = Blob::from_bytes(jpeg(3064, 1000, 90));
+    let d = decode::decode(&b, &Limits::default()).unwrap();
+    assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 4 });
+    assert_eq!((d.working.width(), d.working.height()), (512, 167));
     // Small pictures gain nothing from scaling and keep the reference decoder.
     let b = Blob::from_bytes(jpeg(900, 600, 90));
     assert_eq!(
