@@ -180,38 +180,28 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
 /// completeness check each spent 2-4% of a hashing run over camera JPEGs in one.
 pub fn skip_entropy_coded(bytes: &[u8], pos: usize) -> usize {
     let mut k = pos;
-    loop {
-        match bytes.get(k..k + 2) {
-            Some([0xFF, n]) if *n == 0 || (0xD0..=0xD7).contains(n) || *n == 0xFF => {
-                k += if *n == 0xFF { 1 } else { 2 };
-            }
-            Some([0xFF, _]) => return k,
-            Some(_) => match memchr::memchr(0xFF, &bytes[k + 1..]) {
-                Some(i) => k += 1 + i,
-                None => return bytes.len(),
-            },
-            None => return bytes.len(),
+    while let Some(i) = bytes.get(k..).and_then(|rest| memchr::memchr(0xFF, rest)) {
+        let at = k + i;
+        match bytes.get(at + 1) {
+            Some(0x00 | 0xD0..=0xD7 | 0xFF) => k = at + 1,
+            Some(_) => return at,
+            None => break,
         }
     }
+    bytes.len()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The byte-by-byte scan [`skip_entropy_coded`] replaced, as the reference.
+    /// The definition [`skip_entropy_coded`] must meet, a position at a time:
+    /// the first 0xFF from `pos` followed by a byte that is not a stuffed 0x00,
+    /// a restart code or more fill.
     fn skip_entropy_coded_bytewise(bytes: &[u8], pos: usize) -> usize {
-        let mut k = pos;
-        loop {
-            match bytes.get(k..k + 2) {
-                Some([0xFF, n]) if *n == 0 || (0xD0..=0xD7).contains(n) || *n == 0xFF => {
-                    k += if *n == 0xFF { 1 } else { 2 };
-                }
-                Some([0xFF, _]) => return k,
-                Some(_) => k += 1,
-                None => return bytes.len(),
-            }
-        }
+        (pos..bytes.len().saturating_sub(1))
+            .find(|&i| bytes[i] == 0xFF && !matches!(bytes[i + 1], 0x00 | 0xD0..=0xD7 | 0xFF))
+            .unwrap_or(bytes.len())
     }
 
     #[test]
