@@ -215,6 +215,20 @@ pub fn dct_denominator(width: u32, height: u32, side: u32) -> u32 {
         .unwrap_or(1)
 }
 
+/// The DCT scale the scaled path decodes at: [`dct_denominator`]'s, except
+/// that 8 and 12 MP phone pictures (3065 to 4088 px long) take 1/8 instead of
+/// 1/4. Their 1/8 is 384 to 511 px, a little under `side` and far over what
+/// any hash or the aligner reads (PDQ 64 px, the aligner 320); at 1/8
+/// libjpeg-turbo skips most of the inverse DCT and leaves a quarter of the
+/// pixels to convert and average. The working copy is then enlarged by at
+/// most 4/3.
+pub fn scaled_denominator(width: u32, height: u32, side: u32) -> u32 {
+    match dct_denominator(width, height, side) {
+        4 if width.max(height).div_ceil(8) >= side * 3 / 4 => 8,
+        n => n,
+    }
+}
+
 /// Decode a JPEG in the DCT domain at the smallest scale whose longest side is
 /// still at least `side` (or 1/8 when that is at least 3/4 of `side`), then
 /// area-average (or enlarge) to `side`.
@@ -235,17 +249,9 @@ pub fn decode_jpeg_scaled(
     limits: &Limits,
 ) -> Result<Option<Decoded>> {
     let (width, height) = dims;
-    let mut n = dct_denominator(width, height, side);
+    let n = scaled_denominator(width, height, side);
     if n == 1 {
         return Ok(None);
-    }
-    // 8 and 12 MP phone pictures (3072 to 4095 px long) are 384 to 511 px at
-    // 1/8: a little under the working side, and far over what any hash or the
-    // aligner reads (PDQ 64 px, the aligner 320). At 1/8 libjpeg-turbo skips
-    // most of the inverse DCT and leaves a quarter of the pixels to convert
-    // and average, so they are decoded at 1/8 and enlarged by at most 4/3.
-    if n == 4 && width.max(height).div_ceil(8) >= side * 3 / 4 {
-        n = 8;
     }
     #[cfg(feature = "turbojpeg")]
     let image = scaled_pixels_turbo(bytes, dims, n, limits)?;

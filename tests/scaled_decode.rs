@@ -157,6 +157,19 @@ fn the_scale_is_the_smallest_that_keeps_the_working_side() {
     ] {
         assert_eq!(decode::dct_denominator(w, h, 512), n, "{w}×{h}");
     }
+    // The scaled path's own choice: 1/8 from 3065 px (384 = 3/4 of 512 at 1/8), the
+    // rest as above.
+    for (w, h, n) in [
+        (4088, 3000, 8),
+        (3000, 4000, 8),
+        (3065, 2000, 8), // 3065/8 rounds up to 384
+        (3064, 2000, 4),
+        (2100, 1000, 4),
+        (1023, 700, 2),
+        (1022, 700, 1),
+    ] {
+        assert_eq!(decode::scaled_denominator(w, h, 512), n, "{w}×{h}");
+    }
     let b = Blob::from_bytes(jpeg(2100, 1000, 90));
     let d = decode::decode(&b, &Limits::default()).unwrap();
     assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 4 });
