@@ -834,11 +834,11 @@ fn say_walk_problems(problems: &[WalkProblem]) {
 /// One more picture done; the bar's length follows the walk until it ends.
 fn tick(pb: &ProgressBar, walked: WalkProgress) {
     pb.set_length(walked.found as u64);
-    if !walked.walked {
-        pb.set_message("(still listing files)");
-    } else if !pb.message().is_empty() {
-        pb.set_message("");
-    }
+    pb.set_message(if walked.walked {
+        ""
+    } else {
+        "(still listing files)"
+    });
     pb.inc(1);
 }
 

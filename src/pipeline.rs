@@ -928,14 +928,8 @@ pub fn scan(
     each: impl FnMut(&Candidate, Examined),
 ) -> Result<()> {
     let pool = pool(threads)?;
-    run(
-        engine,
-        &pool,
-        std::iter::once(candidates.to_vec()),
-        cancel,
-        analyze,
-        each,
-    );
+    let batch: Vec<&Candidate> = candidates.iter().collect();
+    run(engine, &pool, std::iter::once(batch), cancel, analyze, each);
     Ok(())
 }
 
@@ -1046,16 +1040,17 @@ fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 /// Process batches of candidates one after the other, each shared by the pool's
 /// workers, and hand the results to `each` on the calling thread as they finish.
-fn run(
+/// Candidates are owned (from a walk) or borrowed (from a caller's list).
+fn run<C: std::borrow::Borrow<Candidate> + Send>(
     engine: &Engine,
     pool: &rayon::ThreadPool,
-    batches: impl Iterator<Item = Vec<Candidate>> + Send,
+    batches: impl Iterator<Item = Vec<C>> + Send,
     cancel: &AtomicBool,
     analyze: bool,
     mut each: impl FnMut(&Candidate, Examined),
 ) {
     // A bounded channel keeps memory flat when the consumer (disk, archive) is slower.
-    let (tx, rx) = mpsc::sync_channel::<(Candidate, Examined)>(64);
+    let (tx, rx) = mpsc::sync_channel::<(C, Examined)>(64);
     std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
@@ -1067,10 +1062,11 @@ fn run(
                         if cancel.load(Ordering::Relaxed) {
                             return;
                         }
+                        let path = &c.borrow().path;
                         let ex = if analyze {
-                            engine.process_path(&c.path)
+                            engine.process_path(path)
                         } else {
-                            engine.examine_path_contained(&c.path)
+                            engine.examine_path_contained(path)
                         };
                         let _ = tx.send((c, ex));
                     });
@@ -1078,7 +1074,7 @@ fn run(
             });
         });
         for (c, ex) in rx {
-            each(&c, ex);
+            each(c.borrow(), ex);
         }
     });
 }
