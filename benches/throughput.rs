@@ -27,6 +27,8 @@
 //!   camera JPEGs and PDQ test photos), so that no picture is known and each
 //!   one's unrelated nearest candidates are aligned, as for a picture never seen
 //!   before (skipped without `../shared/ref`);
+//! - `scan-new-nocrop`: `scan-new` with the search of candidates that no hash
+//!   points at turned off (`--crop-search 0`);
 //! - `floor`: read + SHA-256 + metadata + decode (scaled when possible) + hashes,
 //!   no matching: what no pipeline built on these decoders can beat by much;
 //! - `naive`: `std::fs::read` + SHA-256 + `image` full decode + image_hasher pHash
@@ -59,9 +61,10 @@ use retrace::metadata;
 use retrace::pipeline::{self, Config, Engine};
 use retrace::read::{self, Blob, Format};
 
-const MODES: [&str; 6] = [
+const MODES: [&str; 7] = [
     "scan",
     "scan-new",
+    "scan-new-nocrop",
     "floor",
     "naive",
     "full-decode",
@@ -122,14 +125,14 @@ fn main() {
         corpus.display()
     );
     println!(
-        "{:<14} {:>7} {:>9} {:>8} {:>9} {:>12}",
-        "mode", "threads", "images/s", "MB/s", "peak MB", "vs naive"
+        "{:<16} {:>7} {:>9} {:>8} {:>9} {:>9} {:>9}",
+        "mode", "threads", "images/s", "MB/s", "peak MB", "vs naive", "÷ floor"
     );
     for &t in &threads {
         let mut runs: Vec<(&str, Vec<f64>, u64)> = Vec::new();
         for _ in 0..repeat.max(1) {
             for mode in MODES {
-                let archive = if mode == "scan-new" {
+                let archive = if mode.starts_with("scan-new") {
                     if others.is_empty() {
                         continue;
                     }
@@ -155,15 +158,18 @@ fn main() {
             })
             .collect();
         let naive = rows.iter().find(|r| r.0 == "naive").map_or(1.0, |r| r.1);
+        let floor = rows.iter().find(|r| r.0 == "floor").map_or(1.0, |r| r.1);
         for (mode, secs, peak_kb) in rows {
+            // "÷ floor": time per picture as a multiple of the floor's.
             println!(
-                "{:<14} {:>7} {:>9.1} {:>8.1} {:>9.0} {:>11.1}x",
+                "{:<16} {:>7} {:>9.1} {:>8.1} {:>9.0} {:>8.1}x {:>8.2}x",
                 mode,
                 t,
                 files as f64 / secs,
                 bytes as f64 / 1e6 / secs,
                 peak_kb as f64 / 1024.0,
-                naive / secs
+                naive / secs,
+                secs / floor
             );
         }
     }
@@ -355,10 +361,15 @@ fn child(mode: &str, corpus: &Path, threads: usize, archive: Option<&Path>) {
         .unwrap();
     let start = Instant::now();
     match mode {
-        "scan" | "scan-new" => {
+        "scan" | "scan-new" | "scan-new-nocrop" => {
             let known = mode == "scan";
             let archive = archive.map(|p| Archive::open_existing(p).unwrap());
-            let engine = Engine::new(Config::default(), archive).unwrap();
+            let mut config = Config::default();
+            if mode == "scan-new-nocrop" {
+                // `--crop-search 0`
+                config.matching.align_unsupported = 0;
+            }
+            let engine = Engine::new(config, archive).unwrap();
             let candidates: Vec<Candidate> = files
                 .iter()
                 .map(|p| Candidate {

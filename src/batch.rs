@@ -88,6 +88,7 @@ const HASHED: u8 = 8;
 const PDQ: u8 = 16;
 const PHASH: u8 = 32;
 const DHASH: u8 = 64;
+const CROP_SEARCH_OFF: u8 = 128;
 
 /// What a batch keeps of one report.
 #[derive(Debug)]
@@ -172,6 +173,7 @@ impl BatchRecord {
             earliest_copy: self.earliest_copy(),
             archive_searched: self.has(ARCHIVE_SEARCHED),
             archive_images: self.archive_images,
+            crop_search_off: self.has(CROP_SEARCH_OFF),
             claim_date: self.claim_date.as_deref(),
             findings: self.findings.iter().map(|(c, s)| (&**c, *s)).collect(),
         }
@@ -240,6 +242,10 @@ impl Batch {
                 flags |= flag
             }
         };
+        set(
+            r.archive.crop_search.is_some_and(|c| c.limit == 0),
+            CROP_SEARCH_OFF,
+        );
         set(
             r.metadata.as_ref().is_some_and(|m| !m.exif.is_empty()),
             EXIF,

@@ -27,6 +27,7 @@ use retrace::batch::{Batch, BatchRecord};
 use retrace::cluster;
 use retrace::discover::{WalkOptions, WalkProblem};
 use retrace::limits::{Limits, MAX_NESTING};
+use retrace::matching::MatchParams;
 use retrace::pipeline::{
     first_seen, scan_walk, Config, Engine, FirstSeen, WalkProgress, DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
@@ -55,6 +56,15 @@ struct Cli {
     /// Neither read nor write an index snapshot.
     #[arg(long, global = true, conflicts_with = "index_cache")]
     no_index_cache: bool,
+    /// How many archived pictures that no hash points at are searched, nearest
+    /// first, for a crop, a captioned copy or a screenshot of the incoming
+    /// picture by aligning thumbnails (default 24, at most 256). This search
+    /// is most of what a picture never seen before costs beyond decoding; 0
+    /// turns it off, and then crops and screenshots are found only when some
+    /// hash points at them. Reports say how many were searched
+    /// (`archive.crop_search`).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
+    crop_search: Option<u16>,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -436,9 +446,23 @@ fn progress(total: usize) -> ProgressBar {
     pb
 }
 
+/// The matching settings with the command line's `--crop-search`. A limit
+/// above the default also lets that many candidates through to verification,
+/// which would otherwise stop at `max_candidates` and cap the search there.
+fn match_params(crop_search: Option<u16>) -> MatchParams {
+    let mut p = MatchParams::default();
+    if let Some(n) = crop_search {
+        let n = usize::from(n);
+        p.align_unsupported = n;
+        p.max_candidates = p.max_candidates.max(n);
+    }
+    p
+}
+
 fn run(cli: Cli) -> Result<u8> {
     let limits = cli.limits.limits();
     let refresh = Some(std::time::Duration::from_millis(cli.archive_refresh_ms));
+    let matching = match_params(cli.crop_search);
     let idx = IndexOpts::from_cli(&cli);
     let walk = WalkOptions {
         max_depth: limits.max_depth,
@@ -484,7 +508,7 @@ fn run(cli: Cli) -> Result<u8> {
             };
             archive_add(path, args, limits, walk, &idx)
         }
-        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, walk, refresh, &idx),
+        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, matching, walk, refresh, &idx),
         #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let token = match &args.token_file {
@@ -510,6 +534,7 @@ fn run(cli: Cli) -> Result<u8> {
                 &idx,
                 Config {
                     limits,
+                    matching,
                     archive_refresh: refresh,
                     ..Config::default()
                 },
@@ -542,6 +567,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Config {
                     limits,
                     claim: claim(&args.claim)?,
+                    matching,
                     archive_refresh: refresh,
                     ..Config::default()
                 },
@@ -574,6 +600,7 @@ fn run(cli: Cli) -> Result<u8> {
             let config = Config {
                 limits,
                 claim: claim(&args.claim)?,
+                matching,
                 index_scan_only: true,
                 ..Config::default()
             };
@@ -884,6 +911,7 @@ fn scan_cmd(
     archive: &Option<PathBuf>,
     args: ScanArgs,
     limits: Limits,
+    matching: MatchParams,
     walk: WalkOptions,
     refresh: Option<std::time::Duration>,
     idx: &IndexOpts,
@@ -894,6 +922,7 @@ fn scan_cmd(
     let config = Config {
         limits,
         claim: claim(&args.claim)?,
+        matching,
         archive_refresh: refresh,
         ..Config::default()
     };

@@ -348,10 +348,10 @@ fn refine_unsupported(
     exact_id: Option<i64>,
     lookup: &dyn Lookup,
     params: &MatchParams,
-) -> Result<HashMap<i64, Option<align::Alignment>>> {
+) -> Result<(HashMap<i64, Option<align::Alignment>>, usize)> {
     let mut out = HashMap::new();
     let Some(pq) = prepared else {
-        return Ok(out);
+        return Ok((out, 0));
     };
     let ids: Vec<i64> = judged
         .iter()
@@ -399,7 +399,18 @@ fn refine_unsupported(
         .map(|(_, i, searched)| (thumbs[i].0, searched.finish()))
         .collect();
     out.extend(finished);
-    Ok(out)
+    Ok((out, thumbs.len()))
+}
+
+/// What [`find_matches_counted`] found, and how far it looked.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Earlier copies, earliest first-seen first.
+    pub matches: Vec<Match>,
+    /// How many archived pictures that no hash pointed at were searched by
+    /// the aligner (at most [`MatchParams::align_unsupported`]; 0 when the
+    /// picture is known whole).
+    pub unsupported_searched: usize,
 }
 
 /// Find the archived pictures that the query is a copy of, best first.
@@ -409,6 +420,17 @@ pub fn find_matches(
     lookup: &dyn Lookup,
     params: &MatchParams,
 ) -> Result<Vec<Match>> {
+    Ok(find_matches_counted(query, index, lookup, params)?.matches)
+}
+
+/// [`find_matches`], and how many candidates without hash support the aligner
+/// searched, for the report to say how far the search for crops went.
+pub fn find_matches_counted(
+    query: &Query<'_>,
+    index: &MemoryIndex,
+    lookup: &dyn Lookup,
+    params: &MatchParams,
+) -> Result<Found> {
     let mut candidates: HashMap<i64, Candidate> = HashMap::new();
     // Every view's hashes in one request, so that those the index's tables
     // cannot answer cheaply share one pass over the stored hashes.
@@ -486,8 +508,9 @@ pub fn find_matches(
         || judged
             .iter()
             .any(|(_, v)| v.as_ref().is_some_and(|v| v.whole_frame_strong));
-    let mut refined = if known_whole && !params.align_unsupported_when_known {
-        HashMap::new()
+    let (mut refined, unsupported_searched) = if known_whole && !params.align_unsupported_when_known
+    {
+        (HashMap::new(), 0)
     } else {
         refine_unsupported(prepared.as_ref(), &judged, exact_id, lookup, params)?
     };
@@ -628,7 +651,10 @@ pub fn find_matches(
             .then(b.confidence.cmp(&a.confidence))
             .then(a.sha256.cmp(&b.sha256))
     });
-    Ok(out)
+    Ok(Found {
+        matches: out,
+        unsupported_searched,
+    })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::limits::Limits;
 use crate::matching::{self, MatchParams, Query};
 use crate::metadata::{self, Metadata};
 use crate::read::{self, Blob, Format};
-use crate::report::{ArchiveSearch, Report};
+use crate::report::{ArchiveSearch, CropSearch, Report};
 
 /// Everything that shapes a run.
 #[derive(Debug, Clone, Default)]
@@ -563,6 +563,7 @@ impl Engine {
                 .archive
                 .as_ref()
                 .map(|_| self.archive_images.load(Ordering::Relaxed)),
+            crop_search: None,
         };
         if let Some(e) = follow_error {
             // Matching goes on with the index as it is; the report says so.
@@ -593,8 +594,15 @@ impl Engine {
                 thumb: thumb.as_ref(),
             };
             let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-            match matching::find_matches(&query, &index, archive, &self.config.matching) {
-                Ok(m) => report.matches = m,
+            match matching::find_matches_counted(&query, &index, archive, &self.config.matching) {
+                Ok(found) => {
+                    report.matches = found.matches;
+                    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    report.archive.crop_search = Some(CropSearch {
+                        limit: count(self.config.matching.align_unsupported),
+                        searched: count(found.unsupported_searched),
+                    });
+                }
                 Err(e) => report.errors.push(stage_error("match", &e)),
             }
             // The embedded copies often keep the picture as it was before a

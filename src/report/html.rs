@@ -155,8 +155,13 @@ pub fn outcome_sentence(r: &Outcome<'_>) -> String {
             s
         }
         None if r.archive_searched => format!(
-            "No earlier copy of this picture is in the archive ({} pictures searched).",
-            r.archive_images.unwrap_or(0)
+            "No earlier copy of this picture is in the archive ({} pictures searched).{}",
+            r.archive_images.unwrap_or(0),
+            if r.crop_search_off {
+                " The search for crops, captioned copies and screenshots was off: only those that some hash points at are found."
+            } else {
+                ""
+            }
         ),
         None => "No archive was searched: only the file itself was examined.".to_string(),
     }

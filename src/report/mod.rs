@@ -25,6 +25,28 @@ pub struct ArchiveSearch {
     pub path: Option<String>,
     /// How many distinct images it held.
     pub images: Option<u64>,
+    /// How far the search for crops, captions and screenshots went among the
+    /// archived pictures that no hash pointed at; null when no archive was
+    /// searched or the file could not be read.
+    #[serde(default)]
+    pub crop_search: Option<CropSearch>,
+}
+
+/// The thumbnail aligner's search of archived pictures that no hash of the
+/// incoming one points at: a crop, a captioned copy or a screenshot of an
+/// archived picture often has no hash near it, and this search is what finds
+/// them. It covers the nearest such pictures only, so a report without a
+/// match says how many were looked at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CropSearch {
+    /// The most that are searched per picture (`--crop-search`; 0: off).
+    pub limit: u32,
+    /// How many were searched for this picture. 0 also when the picture is
+    /// known whole (identical bytes, or its whole frame confirmed against an
+    /// archived one): such a picture is the archived one, and the search would
+    /// only repeat what was found when that came in.
+    pub searched: u32,
 }
 
 /// The provenance report of one picture.
@@ -134,6 +156,7 @@ impl Report {
             earliest_copy: self.earliest_copy.as_ref().map(CopyRef::of),
             archive_searched: self.archive.searched,
             archive_images: self.archive.images,
+            crop_search_off: self.archive.crop_search.is_some_and(|c| c.limit == 0),
             claim_date: self.claim_date.as_deref(),
             findings: self
                 .findings
@@ -165,6 +188,9 @@ pub struct Outcome<'a> {
     pub archive_searched: bool,
     /// How many pictures it held.
     pub archive_images: Option<u64>,
+    /// Whether the search for crops and screenshots among the archived
+    /// pictures no hash points at was turned off (`--crop-search 0`).
+    pub crop_search_off: bool,
     /// The claimed date checked against.
     pub claim_date: Option<&'a str>,
     /// Finding codes and severities, most severe first.

@@ -22,8 +22,14 @@ fn verdict(r: &Report) -> String {
             esc(&origin(CopyRef::of(m)))
         ),
         None if r.archive.searched => format!(
-            "No earlier copy in the archive ({} images searched).",
-            r.archive.images.unwrap_or(0)
+            "No earlier copy in the archive ({} images searched).{}",
+            r.archive.images.unwrap_or(0),
+            if r.archive.crop_search.is_some_and(|c| c.limit == 0) {
+                " The search for crops, captioned copies and screenshots was off \
+                 (--crop-search 0): only those that some hash points at are found."
+            } else {
+                ""
+            }
         ),
         None => {
             "No archive searched (--archive or RETRACE_ARCHIVE): only the file itself was examined."
@@ -328,6 +334,8 @@ pub fn outcome_line(r: &Outcome<'_>) -> String {
                 String::new()
             }
         )
+    } else if r.archive_searched && r.crop_search_off {
+        "new: no earlier copy (crop search off)".to_string()
     } else if r.archive_searched {
         "new: no earlier copy".to_string()
     } else {

@@ -167,3 +167,89 @@ fn the_same_check_gives_the_same_report_every_run() {
         }
     }
 }
+
+/// `--crop-search N` bounds the aligner's search of archived pictures that no
+/// hash points at, and every report says how far it went. The off-centre crop
+/// of Grace Hopper (half the area, upper left) has no hash near its original:
+/// that search is what finds it, so with the search off it is missed and the
+/// verdict says why. A recompressed copy is known whole and needs no search.
+#[test]
+fn the_crop_search_finds_the_off_centre_crop_and_reports_say_how_far_it_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let incoming = samples().join("incoming");
+    let crop = incoming.join("grace_hopper_crop_offcentre.jpg");
+    let check = |global: &[&str], file: &std::path::Path| -> serde_json::Value {
+        let out = run(retrace(Some(&db))
+            .args(global)
+            .args(["check", "--json"])
+            .arg(file));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let earliest = |r: &serde_json::Value| r["earliest_copy"]["path"].as_str().map(String::from);
+
+    let r = check(&[], &crop);
+    assert!(
+        earliest(&r).is_some_and(|p| p.ends_with("grace_hopper.jpg")),
+        "{:?}",
+        earliest(&r)
+    );
+    assert_eq!(r["archive"]["crop_search"]["limit"], 24);
+    let searched = r["archive"]["crop_search"]["searched"].as_u64().unwrap();
+    // The original is among them, and there are 7 archived pictures.
+    assert!((1..=7).contains(&searched), "searched {searched}");
+
+    let r = check(&["--crop-search", "0"], &crop);
+    assert_eq!(r["earliest_copy"], serde_json::Value::Null, "{r}");
+    assert_eq!(
+        r["archive"]["crop_search"],
+        serde_json::json!({"limit": 0, "searched": 0})
+    );
+    let out = run(retrace(Some(&db))
+        .args(["--crop-search", "0", "check"])
+        .arg(&crop));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--crop-search 0"), "{text}");
+    // The scan table and the HTML page (made from the batch's compact
+    // records, not the reports) say it too.
+    let html = dir.path().join("html");
+    let out = run(retrace(Some(&db))
+        .args(["--crop-search", "0", "scan"])
+        .arg(&crop)
+        .arg("--html")
+        .arg(&html));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("no earlier copy (crop search off)"),
+        "{table}"
+    );
+    let page = std::fs::read_dir(&html)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().is_some_and(|n| n != "index.html"))
+        .expect("a page for the picture");
+    let page = std::fs::read_to_string(page).unwrap();
+    assert!(page.contains("screenshots was off"), "{page}");
+
+    // Two candidates at most: only the nearest one or two are searched.
+    let r = check(&["--crop-search", "2"], &crop);
+    let searched = r["archive"]["crop_search"]["searched"].as_u64().unwrap();
+    assert!(searched <= 2, "searched {searched}");
+
+    let r = check(&[], &incoming.join("storm_recompressed_q65.jpg"));
+    assert!(earliest(&r).is_some_and(|p| p.ends_with("Storm.jpg")));
+    assert_eq!(
+        r["archive"]["crop_search"],
+        serde_json::json!({"limit": 24, "searched": 0})
+    );
+
+    // Without an archive nothing was searched at all.
+    let out = run(retrace(None).args(["check", "--json"]).arg(&crop));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["archive"]["crop_search"], serde_json::Value::Null);
+
+    let out = run(retrace(Some(&db))
+        .args(["--crop-search", "257", "check"])
+        .arg(&crop));
+    assert_eq!(out.status.code(), Some(2));
+}
