@@ -55,6 +55,14 @@ pub enum DecodePath {
 
 /// Read only the header and check the dimensions against the limits.
 pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
+    // `image`'s JPEG decoder copies the whole file into a buffer of its own
+    // before it reads the header: a fresh 4 MB a photo, 2-4% of a scan.
+    if blob.format == Format::Jpeg {
+        if let Some((w, h)) = jpeg_frame_size(&blob.bytes) {
+            check_dimensions(w, h, limits)?;
+            return Ok((w, h));
+        }
+    }
     let format = blob
         .format
         .image_format()
@@ -68,6 +76,50 @@ pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
     let (w, h) = contain(|| reader.into_dimensions())?.map_err(Error::Decode)?;
     check_dimensions(w, h, limits)?;
     Ok((w, h))
+}
+
+/// A JPEG's stored size from its first frame header (SOF0-SOF15 but DHT,
+/// JPG and DAC), walking the segments before it by their lengths. `None` for
+/// anything else, even a size of zero (a height to come from a DNL marker):
+/// the caller then asks the `image` crate, as it did for every file before.
+pub fn jpeg_frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        if *bytes.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(i + 1)?;
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => {
+                i += 1;
+                continue;
+            }
+            // Markers without a length; none belongs before the frame header
+            // except as noise, which `image` decides about.
+            0x01 | 0xD0..=0xD9 => return None,
+            // The scan before any frame header: not a JPEG we read.
+            0xDA => return None,
+            _ => {}
+        }
+        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+        if len < 2 {
+            return None;
+        }
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            // Length, precision (1), height (2), width (2).
+            if len < 7 {
+                return None;
+            }
+            let h = u16::from_be_bytes([*bytes.get(i + 5)?, *bytes.get(i + 6)?]);
+            let w = u16::from_be_bytes([*bytes.get(i + 7)?, *bytes.get(i + 8)?]);
+            return (w > 0 && h > 0).then_some((u32::from(w), u32::from(h)));
+        }
+        i = i.checked_add(2 + len)?;
+    }
 }
 
 fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<()> {

@@ -249,3 +249,86 @@ fn damaged_jpegs_fall_back_or_fail_without_panicking() {
     }
     let _ = decode::decode(&Blob::from_bytes(garbled), &Limits::default());
 }
+
+/// `decode::dimensions` reads a JPEG's size from its frame header itself
+/// (`jpeg_frame_size`) instead of through `image`, whose decoder copies the
+/// whole file first. The size must be ExifTool's (`File:ImageWidth`/`Height`,
+/// read from the SOF, in `../shared/ref/exif`'s readings) on every JPEG it
+/// read, and `image`'s wherever `image` reads the header; a file it declines
+/// goes to `image` as before.
+#[test]
+fn jpeg_frame_size_is_exiftools_and_images() {
+    // ExifTool's readings: an outside reference.
+    if let Some(dir) = shared("exif") {
+        let json = std::fs::read(dir.join("exiftool-12.57_json_G_n.json")).unwrap();
+        let entries: Vec<serde_json::Value> = serde_json::from_slice(&json).unwrap();
+        let mut compared = 0;
+        for e in &entries {
+            if e["File:FileType"] != "JPEG" {
+                continue;
+            }
+            let rel = e["SourceFile"].as_str().unwrap();
+            let (Some(w), Some(h)) = (
+                e["File:ImageWidth"].as_u64(),
+                e["File:ImageHeight"].as_u64(),
+            ) else {
+                continue;
+            };
+            let bytes = std::fs::read(dir.join(rel)).unwrap();
+            let got = decode::jpeg_frame_size(&bytes);
+            assert_eq!(got, Some((w as u32, h as u32)), "{rel}");
+            compared += 1;
+        }
+        eprintln!("{compared} JPEGs: the size ExifTool read");
+        assert!(compared >= 80, "only {compared} JPEGs had ExifTool sizes");
+    }
+    // `image`'s header reading, on every JPEG at hand, damaged ones included.
+    let mut files = jpegs_under(&root().join("samples"));
+    if let Some(d) = shared("") {
+        files.extend(jpegs_under(&d));
+    }
+    let mut read = 0;
+    for p in &files {
+        let bytes = std::fs::read(p).unwrap();
+        if read::sniff(&bytes) != Format::Jpeg {
+            continue;
+        }
+        let ours = decode::jpeg_frame_size(&bytes);
+        let theirs = image::ImageReader::with_format(Cursor::new(&bytes), image::ImageFormat::Jpeg)
+            .into_dimensions()
+            .ok();
+        if let Some(size) = ours {
+            assert_eq!(Some(size), theirs, "{}", p.display());
+            read += 1;
+        }
+    }
+    eprintln!("{read} of {} JPEGs: the size image reads", files.len());
+    assert!(read >= 100, "only {read} of {} JPEGs read", files.len());
+    // Cut anywhere, a header gives a size only when the frame header is whole.
+    let bytes = std::fs::read(root().join("samples/archive/Storm.jpg")).unwrap();
+    let whole = decode::jpeg_frame_size(&bytes).unwrap();
+    for cut in 0..bytes.len().min(4096) {
+        let got = decode::jpeg_frame_size(&bytes[..cut]);
+        assert!(got.is_none() || got == Some(whole), "cut at {cut}: {got:?}");
+    }
+    assert_eq!(decode::jpeg_frame_size(b"\xFF\xD8\xFF\xDA\x00\x02"), None);
+    assert_eq!(
+        decode::jpeg_frame_size(b"\xFF\xD8\xFF\xC0\x00\x0B\x08\x00\x00\x01\x00"),
+        None
+    );
+}
+
+fn jpegs_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "jpg" | "jpeg"))
+        })
+        .map(|e| e.into_path())
+        .collect()
+}
