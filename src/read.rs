@@ -103,6 +103,53 @@ pub struct Blob {
     pub format: Format,
 }
 
+/// Largest buffer a thread keeps from one file for the next (16 MiB: every
+/// camera JPEG). Reading into memory the thread has already touched spares
+/// the kernel's zeroing and a page fault per 4 KiB of every file; larger
+/// files get a buffer of their own, so what a worker holds stays small.
+const KEEP_BUFFER_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// The buffer of the last file this thread read, for the next one.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A buffer for a file of `len` bytes: the thread's spare one when there is.
+fn buffer_for(len: usize) -> Vec<u8> {
+    // A spare too small stays for the next file; this one gets a fresh buffer.
+    let spare = SPARE.try_with(|s| {
+        let v = s.take();
+        if v.capacity() >= len {
+            Some(v)
+        } else {
+            s.set(v);
+            None
+        }
+    });
+    let mut v = spare.ok().flatten().unwrap_or_default();
+    v.clear();
+    v
+}
+
+impl Drop for Blob {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        if bytes.capacity() <= KEEP_BUFFER_BYTES {
+            // Keep the larger of the two, so a run of small files does not
+            // trade a camera-size buffer for a small one. During a thread's
+            // teardown the slot is gone and the buffer is simply freed.
+            let _ = SPARE.try_with(|s| {
+                let spare = s.take();
+                s.set(if spare.capacity() >= bytes.capacity() {
+                    spare
+                } else {
+                    bytes
+                });
+            });
+        }
+    }
+}
+
 impl Blob {
     /// Wrap bytes already in memory (an upload, a test buffer).
     pub fn from_bytes(bytes: Vec<u8>) -> Blob {
@@ -150,7 +197,7 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
             limit: limits.max_file_bytes,
         });
     }
-    let mut bytes = Vec::new();
+    let mut bytes = buffer_for(usize::try_from(len).unwrap_or(usize::MAX));
     // `len` is bounded by the limit above, so reserving it is safe.
     bytes
         .try_reserve_exact(len as usize)
@@ -194,6 +241,60 @@ pub fn skip_entropy_coded(bytes: &[u8], pos: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread reads its next file into the buffer of its last one, and the
+    /// bytes are exactly the new file's: a smaller file after a larger one
+    /// must not carry the larger one's tail, and a file too large to keep is
+    /// not kept.
+    #[test]
+    fn a_thread_reuses_its_read_buffer_and_keeps_only_what_fits() {
+        // On a thread of its own, so no other test's blob fills the slot.
+        std::thread::spawn(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+            let small: Vec<u8> = (0..1_000u32).map(|i| (i % 13) as u8 + 100).collect();
+            let huge = vec![7u8; KEEP_BUFFER_BYTES + 1];
+            for (name, b) in [("big", &big), ("small", &small), ("huge", &huge)] {
+                std::fs::write(dir.path().join(name), b).unwrap();
+            }
+            let limits = Limits::default();
+            let read = |name: &str| read_file(&dir.path().join(name), &limits).unwrap();
+
+            let first = read("big");
+            assert_eq!(first.bytes, big);
+            let at = first.bytes.as_ptr();
+            drop(first);
+            let second = read("small");
+            assert_eq!(second.bytes, small, "the bytes are the small file's alone");
+            assert_eq!(second.sha256, sha256_hex(&small));
+            assert_eq!(
+                second.bytes.as_ptr(),
+                at,
+                "the big file's buffer was reused"
+            );
+            drop(second);
+            // The larger buffer stays the spare after a smaller file.
+            let third = read("big");
+            assert_eq!(third.bytes.as_ptr(), at);
+            assert_eq!(third.bytes, big);
+            drop(third);
+            // Too large to keep: freed, and the spare is still the big one's.
+            let h = read("huge");
+            assert_eq!(h.bytes.len(), huge.len());
+            drop(h);
+            assert_eq!(
+                SPARE.with(|s| {
+                    let v = s.take();
+                    let p = v.as_ptr();
+                    s.set(v);
+                    p
+                }),
+                at
+            );
+        })
+        .join()
+        .unwrap();
+    }
 
     /// The definition [`skip_entropy_coded`] must meet, a position at a time:
     /// the first 0xFF from `pos` followed by a byte that is not a stuffed 0x00,
