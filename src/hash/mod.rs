@@ -191,9 +191,13 @@ fn dhash_hasher() -> &'static Hasher {
 
 /// Compute every hash of an (already oriented, already downscaled) picture.
 pub fn compute(image: &DynamicImage) -> Hashes {
-    let phash = HashBits::from_bytes(HashKind::Phash, phash_hasher().hash_image(image).as_bytes())
+    // image_hasher turns a colour picture grey (`to_luma8`) for each hasher;
+    // turned once and handed to both, the hashes are the same bit for bit
+    // (`compute_hashes_what_image_hasher_hashes`).
+    let gray = image.to_luma8();
+    let phash = HashBits::from_bytes(HashKind::Phash, phash_hasher().hash_image(&gray).as_bytes())
         .expect("image_hasher is configured for 64 bits");
-    let dhash = HashBits::from_bytes(HashKind::Dhash, dhash_hasher().hash_image(image).as_bytes())
+    let dhash = HashBits::from_bytes(HashKind::Dhash, dhash_hasher().hash_image(&gray).as_bytes())
         .expect("image_hasher is configured for 64 bits");
     let (pdq, pdq_quality) = pdq_of(image);
     Hashes {
@@ -282,6 +286,40 @@ mod tests {
         assert_eq!(b.distance(&a), Some(5));
         let d = HashBits::from_hex(HashKind::Dhash, "ffff000000000000").unwrap();
         assert_eq!(a.distance(&d), None);
+    }
+
+    /// [`compute`] hands image_hasher the grey picture made once; on every
+    /// sample photo, colour and grey, and on a picture with alpha, that gives
+    /// what image_hasher gives for the picture itself.
+    #[test]
+    fn compute_hashes_what_image_hasher_hashes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let mut seen = 0;
+        for dir in ["archive", "incoming"] {
+            for e in std::fs::read_dir(root.join(dir)).unwrap() {
+                let Ok(img) = image::open(e.unwrap().path()) else {
+                    continue;
+                };
+                let img = crate::decode::shrink(&img, 512);
+                for img in [
+                    img.clone(),
+                    DynamicImage::ImageRgba8(img.to_rgba8()),
+                    img.grayscale(),
+                ] {
+                    let h = compute(&img);
+                    let p = phash_hasher().hash_image(&img);
+                    let d = dhash_hasher().hash_image(&img);
+                    assert_eq!(h.phash.to_hex(), hex_of(p.as_bytes()));
+                    assert_eq!(h.dhash.to_hex(), hex_of(d.as_bytes()));
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "only {seen} sample pictures");
+    }
+
+    fn hex_of(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     #[test]
