@@ -76,6 +76,8 @@ pub struct Options {
     pub refine_unsupported: Option<usize>,
     /// Set `MatchParams::align_unsupported_when_known` (the old behaviour).
     pub align_unsupported_when_known: bool,
+    /// Set `MatchParams::align_unsupported_turned` (the old behaviour).
+    pub align_unsupported_turned: bool,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             align_unsupported: None,
             refine_unsupported: None,
             align_unsupported_when_known: false,
+            align_unsupported_turned: false,
         }
     }
 }
@@ -134,6 +137,7 @@ fn parse_args() -> Result<Options, String> {
                 )
             }
             "--align-unsupported-when-known" => o.align_unsupported_when_known = true,
+            "--align-unsupported-turned" => o.align_unsupported_turned = true,
             "--threads" => {
                 o.threads = args
                     .next()
@@ -143,7 +147,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known] [--align-unsupported-turned]"
                 );
                 std::process::exit(0);
             }
@@ -1057,6 +1061,7 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
         config.matching.refine_unsupported = n;
     }
     config.matching.align_unsupported_when_known = opts.align_unsupported_when_known;
+    config.matching.align_unsupported_turned = opts.align_unsupported_turned;
     let engine = Engine::new(config, Some(archive)).map_err(|e| e.to_string())?;
 
     // Read every photo; drop those the library cannot decode cleanly.
