@@ -17,7 +17,7 @@ use image::{DynamicImage, ImageReader};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::read::{Blob, Format};
+use crate::read::{Blob, Format, JpegMarker};
 
 /// Longest side of the working copy that hashes and alignment are computed from.
 ///
@@ -83,43 +83,28 @@ pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
 /// anything else, even a size of zero (a height to come from a DNL marker):
 /// the caller then asks the `image` crate, as it did for every file before.
 pub fn jpeg_frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
-    if bytes.get(..2)? != [0xFF, 0xD8] {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
-    let mut i = 2;
-    loop {
-        if *bytes.get(i)? != 0xFF {
-            return None;
-        }
-        let marker = *bytes.get(i + 1)?;
-        match marker {
-            // Fill bytes before a marker.
-            0xFF => {
-                i += 1;
-                continue;
+    for m in crate::read::jpeg_markers(bytes) {
+        match m {
+            JpegMarker::Segment(marker, data)
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) =>
+            {
+                // Precision (1), height (2), width (2).
+                let h = u16::from_be_bytes([*data.get(1)?, *data.get(2)?]);
+                let w = u16::from_be_bytes([*data.get(3)?, *data.get(4)?]);
+                return (w > 0 && h > 0).then_some((u32::from(w), u32::from(h)));
             }
-            // Markers without a length; none belongs before the frame header
-            // except as noise, which `image` decides about.
-            0x01 | 0xD0..=0xD9 => return None,
-            // The scan before any frame header: not a JPEG we read.
-            0xDA => return None,
-            _ => {}
-        }
-        let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
-        if len < 2 {
-            return None;
-        }
-        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
-            // Length, precision (1), height (2), width (2).
-            if len < 7 {
-                return None;
+            // Before any frame header: another SOI, a scan, a bare marker or
+            // the end are not a JPEG we read; `image` decides about them.
+            JpegMarker::Segment(0xD8 | 0xDA, _) | JpegMarker::Bare(_) | JpegMarker::End => {
+                return None
             }
-            let h = u16::from_be_bytes([*bytes.get(i + 5)?, *bytes.get(i + 6)?]);
-            let w = u16::from_be_bytes([*bytes.get(i + 7)?, *bytes.get(i + 8)?]);
-            return (w > 0 && h > 0).then_some((u32::from(w), u32::from(h)));
+            JpegMarker::Segment(..) => {}
         }
-        i = i.checked_add(2 + len)?;
     }
+    None
 }
 
 fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<()> {
@@ -167,46 +152,7 @@ fn image_limits(limits: &Limits) -> image::Limits {
 /// marker is 0xFF followed by anything but 0x00 or a restart code) finds the
 /// cut in one linear pass.
 pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let mut i = 2; // after SOI
-    let n = bytes.len();
-    while i + 1 < n {
-        if bytes[i] != 0xFF {
-            return false;
-        }
-        let marker = bytes[i + 1];
-        match marker {
-            0xD9 => return true,
-            // Fill bytes before a marker.
-            0xFF => {
-                i += 1;
-                continue;
-            }
-            0x01 | 0xD0..=0xD7 => {
-                i += 2;
-                continue;
-            }
-            _ => {}
-        }
-        if i + 3 >= n {
-            return false;
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        if len < 2 {
-            return false;
-        }
-        let Some(next) = (i + 2).checked_add(len) else {
-            return false;
-        };
-        if next > n {
-            return false;
-        }
-        i = next;
-        if marker == 0xDA {
-            // Entropy-coded data runs until the next real marker.
-            i = crate::read::skip_entropy_coded(bytes, i);
-        }
-    }
-    false
+    crate::read::jpeg_markers(bytes).any(|m| m == JpegMarker::End)
 }
 
 /// Decode the pixels (header checked first) and make the working copy.

@@ -219,6 +219,64 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
     Ok(Blob::from_bytes(bytes))
 }
 
+/// One step of a walk over a JPEG's markers ([`jpeg_markers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpegMarker<'a> {
+    /// A marker without a length: a restart code (RSTn) or TEM.
+    Bare(u8),
+    /// A marker segment and its payload (after the two length bytes). After
+    /// SOS (0xDA) the walk skips the entropy-coded data that follows it.
+    Segment(u8, &'a [u8]),
+    /// EOI: the walk ends here.
+    End,
+}
+
+/// The markers of a JPEG after its SOI, each segment found by its length, in
+/// one linear pass. The walk stops after EOI, and without a word at the
+/// first thing that is not a marker or a segment running past the end of
+/// the bytes: a cut or damaged file ends without [`JpegMarker::End`]. SOI
+/// itself is not checked (callers do, each with its own answer).
+pub fn jpeg_markers(bytes: &[u8]) -> impl Iterator<Item = JpegMarker<'_>> {
+    let mut i = 2;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            // Any answer but a further step ends the walk.
+            done = true;
+            if *bytes.get(i)? != 0xFF {
+                return None;
+            }
+            let marker = *bytes.get(i + 1)?;
+            match marker {
+                0xD9 => return Some(JpegMarker::End),
+                // Fill bytes before a marker.
+                0xFF => {
+                    i += 1;
+                    done = false;
+                    continue;
+                }
+                0x01 | 0xD0..=0xD7 => {
+                    i += 2;
+                    done = false;
+                    return Some(JpegMarker::Bare(marker));
+                }
+                _ => {}
+            }
+            let len = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+            let data = bytes
+                .get(i + 4..(i + 2).checked_add(len)?)
+                .filter(|_| len >= 2)?;
+            i += 2 + len;
+            if marker == 0xDA {
+                i = skip_entropy_coded(bytes, i);
+            }
+            done = false;
+            return Some(JpegMarker::Segment(marker, data));
+        }
+        None
+    })
+}
+
 /// Where the entropy-coded data from `pos` ends: the next marker that is not a
 /// stuffed byte (FF00), a restart marker or fill, or the end of the file.
 ///
