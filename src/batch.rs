@@ -242,10 +242,7 @@ impl Batch {
                 flags |= flag
             }
         };
-        set(
-            r.archive.crop_search.is_some_and(|c| c.limit == 0),
-            CROP_SEARCH_OFF,
-        );
+        set(r.archive.crop_search_off(), CROP_SEARCH_OFF);
         set(
             r.metadata.as_ref().is_some_and(|m| !m.exif.is_empty()),
             EXIF,

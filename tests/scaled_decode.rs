@@ -140,36 +140,44 @@ fn jpeg(w: u32, h: u32, quality: u8) -> Vec<u8> {
 
 #[test]
 fn the_scale_is_the_smallest_that_keeps_the_working_side() {
-    // (width, height) → denominator: the longest side counts, rounded up.
-    for (w, h, n) in [
-        (4096, 3072, 8),
-        (4089, 3000, 8), // 4089/8 rounds up to 512
-        (4088, 3000, 4),
-        (4000, 3000, 4),
-        (3000, 4000, 4),
-        (2048, 1536, 4),
-        (2045, 1536, 4),
-        (2044, 1536, 2),
-        (1024, 10, 2),
-        (1023, 700, 2), // 1023/2 rounds up to 512
-        (1022, 700, 1),
-        (512, 512, 1),
-    ] {
-        assert_eq!(decode::dct_denominator(w, h, 512), n, "{w}×{h}");
-    }
+    // (width, height, denominator) for a working side of 512.
+    let expect = |choose: fn(u32, u32, u32) -> u32, cases: &[(u32, u32, u32)]| {
+        for &(w, h, n) in cases {
+            assert_eq!(choose(w, h, 512), n, "{w}×{h}");
+        }
+    };
+    // The longest side counts, rounded up.
+    expect(
+        decode::dct_denominator,
+        &[
+            (4096, 3072, 8),
+            (4089, 3000, 8), // 4089/8 rounds up to 512
+            (4088, 3000, 4),
+            (4000, 3000, 4),
+            (3000, 4000, 4),
+            (2048, 1536, 4),
+            (2045, 1536, 4),
+            (2044, 1536, 2),
+            (1024, 10, 2),
+            (1023, 700, 2), // 1023/2 rounds up to 512
+            (1022, 700, 1),
+            (512, 512, 1),
+        ],
+    );
     // The scaled path's own choice: 1/8 from 3065 px (384 = 3/4 of 512 at 1/8), the
     // rest as above.
-    for (w, h, n) in [
-        (4088, 3000, 8),
-        (3000, 4000, 8),
-        (3065, 2000, 8), // 3065/8 rounds up to 384
-        (3064, 2000, 4),
-        (2100, 1000, 4),
-        (1023, 700, 2),
-        (1022, 700, 1),
-    ] {
-        assert_eq!(decode::scaled_denominator(w, h, 512), n, "{w}×{h}");
-    }
+    expect(
+        decode::scaled_denominator,
+        &[
+            (4088, 3000, 8),
+            (3000, 4000, 8),
+            (3065, 2000, 8), // 3065/8 rounds up to 384
+            (3064, 2000, 4),
+            (2100, 1000, 4),
+            (1023, 700, 2),
+            (1022, 700, 1),
+        ],
+    );
     let b = Blob::from_bytes(jpeg(2100, 1000, 90));
     let d = decode::decode(&b, &Limits::default()).unwrap();
     assert_eq!(d.path, DecodePath::ScaledJpeg { denominator: 4 });

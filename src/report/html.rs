@@ -158,7 +158,7 @@ pub fn outcome_sentence(r: &Outcome<'_>) -> String {
             "No earlier copy of this picture is in the archive ({} pictures searched).{}",
             r.archive_images.unwrap_or(0),
             if r.crop_search_off {
-                " The search for crops, captioned copies and screenshots was off: only those that some hash points at are found."
+                super::CROP_SEARCH_OFF_NOTE
             } else {
                 ""
             }

@@ -32,6 +32,16 @@ pub struct ArchiveSearch {
     pub crop_search: Option<CropSearch>,
 }
 
+impl ArchiveSearch {
+    /// Whether the search for crops was turned off (`--crop-search 0`).
+    pub fn crop_search_off(&self) -> bool {
+        self.crop_search.is_some_and(|c| c.limit == 0)
+    }
+}
+
+/// What a verdict without an earlier copy adds when [`ArchiveSearch::crop_search_off`].
+pub const CROP_SEARCH_OFF_NOTE: &str = " The search for crops, captioned copies and screenshots was off (--crop-search 0): only those that some hash points at are found.";
+
 /// The thumbnail aligner's search of archived pictures that no hash of the
 /// incoming one points at: a crop, a captioned copy or a screenshot of an
 /// archived picture often has no hash near it, and this search is what finds
@@ -156,7 +166,7 @@ impl Report {
             earliest_copy: self.earliest_copy.as_ref().map(CopyRef::of),
             archive_searched: self.archive.searched,
             archive_images: self.archive.images,
-            crop_search_off: self.archive.crop_search.is_some_and(|c| c.limit == 0),
+            crop_search_off: self.archive.crop_search_off(),
             claim_date: self.claim_date.as_deref(),
             findings: self
                 .findings

@@ -24,9 +24,8 @@ fn verdict(r: &Report) -> String {
         None if r.archive.searched => format!(
             "No earlier copy in the archive ({} images searched).{}",
             r.archive.images.unwrap_or(0),
-            if r.archive.crop_search.is_some_and(|c| c.limit == 0) {
-                " The search for crops, captioned copies and screenshots was off \
-                 (--crop-search 0): only those that some hash points at are found."
+            if r.archive.crop_search_off() {
+                super::CROP_SEARCH_OFF_NOTE
             } else {
                 ""
             }
