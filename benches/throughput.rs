@@ -17,6 +17,13 @@
 //! it compresses like a camera file rather than a smooth upscale, encoded as a
 //! baseline JPEG at quality 92 and given its source's EXIF segment back.
 //!
+//! Its chroma is subsampled as cameras write it (`--chroma camera`, the
+//! default): 4:2:0, 4:2:2, 4:2:0, 4:4:4, 4:2:0 in turn, close to the 75 : 28 : 19
+//! of the 122 camera JPEGs in `../shared/ref/exif` (PIL's `get_sampling`).
+//! `--chroma 444` builds the corpus of earlier measurements instead: every file
+//! 4:4:4, written by `image`'s encoder, in `corpus-N` (the camera corpus is
+//! `corpus-N-camera`). 4:4:4 has twice the chroma blocks of 4:2:0 to entropy-decode.
+//!
 //! Every mode runs in a child process (this binary again, `--child MODE`) so that
 //! its peak resident set (`VmHWM`) is its own:
 //!
@@ -71,6 +78,23 @@ const MODES: [&str; 7] = [
     "scaled-decode",
 ];
 
+#[derive(Clone, Copy)]
+enum Chroma {
+    Camera,
+    All444,
+}
+
+/// Chroma subsampling cycled through for `--chroma camera`: 3 : 1 : 1, near the
+/// 75 : 28 : 19 (4:2:0 : 4:2:2 : 4:4:4) of the camera JPEGs in `../shared/ref/exif`.
+/// Five long, so that it does not run in step with the four sizes.
+const CAMERA_CHROMA: [jpeg_encoder::SamplingFactor; 5] = [
+    jpeg_encoder::SamplingFactor::R_4_2_0,
+    jpeg_encoder::SamplingFactor::R_4_2_2,
+    jpeg_encoder::SamplingFactor::R_4_2_0,
+    jpeg_encoder::SamplingFactor::R_4_4_4,
+    jpeg_encoder::SamplingFactor::R_4_2_0,
+];
+
 /// Camera sizes cycled through, landscape (4:3): 8, 12, 16, 24 MP.
 const SIZES: [(u32, u32); 4] = [(3264, 2448), (4000, 3000), (4608, 3456), (5984, 4000)];
 
@@ -104,8 +128,16 @@ fn main() {
         .collect();
     let repeat: usize = arg(&args, "--repeat").map_or(1, |n| n.parse().unwrap());
     let sources = sources();
-    let corpus = work.join(format!("corpus-{files}"));
-    build_corpus(&sources, &corpus, files);
+    let chroma = match arg(&args, "--chroma").as_deref() {
+        None | Some("camera") => Chroma::Camera,
+        Some("444") => Chroma::All444,
+        Some(other) => panic!("--chroma camera|444, not {other}"),
+    };
+    let corpus = work.join(match chroma {
+        Chroma::Camera => format!("corpus-{files}-camera"),
+        Chroma::All444 => format!("corpus-{files}"),
+    });
+    build_corpus(&sources, &corpus, files, chroma);
     let archive = work.join("sources.db");
     build_archive(&sources, &archive);
     let others = others();
@@ -118,10 +150,14 @@ fn main() {
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     println!(
-        "corpus: {} JPEGs, {:.1} MB ({:.1} MB each), 8-24 MP, in {}",
+        "corpus: {} JPEGs, {:.1} MB ({:.1} MB each), 8-24 MP, chroma {}, in {}",
         files,
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / files as f64,
+        match chroma {
+            Chroma::Camera => "as cameras (4:2:0, 4:2:2, 4:4:4)",
+            Chroma::All444 => "4:4:4",
+        },
         corpus.display()
     );
     println!(
@@ -238,7 +274,7 @@ fn exif_segment(bytes: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn build_corpus(sources: &[PathBuf], dir: &Path, files: usize) {
+fn build_corpus(sources: &[PathBuf], dir: &Path, files: usize, chroma: Chroma) {
     if list(dir).len() == files {
         return;
     }
@@ -273,11 +309,24 @@ fn build_corpus(sources: &[PathBuf], dir: &Path, files: usize) {
             ])
         });
         let mut jpeg = Vec::new();
-        grain
-            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
-                &mut jpeg, 92,
-            ))
-            .unwrap();
+        match chroma {
+            Chroma::All444 => grain
+                .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                    &mut jpeg, 92,
+                ))
+                .unwrap(),
+            Chroma::Camera => {
+                let mut enc = jpeg_encoder::Encoder::new(&mut jpeg, 92);
+                enc.set_sampling_factor(CAMERA_CHROMA[i % CAMERA_CHROMA.len()]);
+                enc.encode(
+                    grain.as_raw(),
+                    u16::try_from(w).unwrap(),
+                    u16::try_from(h).unwrap(),
+                    jpeg_encoder::ColorType::Rgb,
+                )
+                .unwrap();
+            }
+        }
         let mut out = jpeg[..2].to_vec();
         if let Some(exif) = exif_segment(&bytes) {
             out.extend_from_slice(&exif);

@@ -5,7 +5,7 @@
 
 use image::{imageops, DynamicImage, GenericImageView, GrayImage, ImageBuffer, Luma, Pixel};
 
-use super::{compute, compute_planes, hashes_of_parts, pdq, Hashes, DHASH_GRID, PHASH_GRID};
+use super::{compute, compute_planes, grids, hashes_of_parts, pdq, Hashes};
 use crate::decode::shrink;
 
 /// A transform that may have been applied to an original to produce a copy.
@@ -148,11 +148,10 @@ impl Planes {
     /// were tried and moved a smooth photo's mirror image by 30 bits, since
     /// its blur grid is not symmetric.
     fn turned_hashes(&self) -> Vec<Hashes> {
-        use image::imageops::FilterType::Lanczos3;
         let g = &self.gray;
-        let p16 = imageops::resize(g, PHASH_GRID.0, PHASH_GRID.1, Lanczos3);
-        let d_wide = imageops::resize(g, DHASH_GRID.0, DHASH_GRID.1, Lanczos3);
-        let d_tall = imageops::resize(g, DHASH_GRID.1, DHASH_GRID.0, Lanczos3);
+        let p16 = grids::phash(g);
+        let d_wide = grids::dhash(g, false);
+        let d_tall = grids::dhash(g, true);
         Transform::ALL[1..]
             .iter()
             .map(|&t| {
@@ -659,6 +658,7 @@ mod tests {
     /// untouched picture the hashes are identical to [`compute`]'s.
     #[test]
     fn the_hash_grids_are_image_hashers_own() {
+        use super::super::{DHASH_GRID, PHASH_GRID};
         use image::imageops::FilterType::Lanczos3;
         for name in [
             "archive/Storm.jpg",
