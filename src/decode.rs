@@ -263,9 +263,11 @@ pub fn decode_jpeg_scaled(
     // by a pixel).
     let (tw, th) = working_size(width, height, side);
     let working = if image.width() >= tw && image.height() >= th {
-        contain(|| image.thumbnail_exact(tw, th))?
+        contain(|| crate::resample::thumbnail_exact(&image, tw, th))?
     } else {
-        contain(|| image.resize_exact(tw, th, image::imageops::FilterType::Triangle))?
+        contain(|| {
+            crate::resample::resize_exact(&image, tw, th, image::imageops::FilterType::Triangle)
+        })?
     };
     Ok(Some(Decoded {
         width,
@@ -415,7 +417,7 @@ pub fn shrink(image: &DynamicImage, side: u32) -> DynamicImage {
         return image.clone();
     }
     let (tw, th) = working_size(w, h, side);
-    image.thumbnail_exact(tw, th)
+    crate::resample::thumbnail_exact(image, tw, th)
 }
 
 /// The size a `width`×`height` picture is shrunk to: longest side `side`, the

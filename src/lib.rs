@@ -28,4 +28,5 @@ pub mod mpf;
 pub mod pipeline;
 pub mod read;
 pub mod report;
+mod resample;
 pub mod thumbnail;

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use crate::read::hex;
 
 pub mod pdq;
-mod resize;
 pub mod variants;
 
 /// The hash algorithms retrace computes.
@@ -207,7 +206,7 @@ pub fn compute(image: &DynamicImage) -> Hashes {
 }
 
 /// pHash and dHash of a grey picture, as image_hasher computes them: the
-/// picture is resized to each hash's grid here, by [`resize::lanczos3_gray`]
+/// picture is resized to each hash's grid here, by [`crate::resample::lanczos3_gray`]
 /// (the same grid, a tenth of the time), and image_hasher, handed a picture
 /// already at its grid's size, copies it instead of resampling.
 fn grid_hashes(gray: &image::GrayImage) -> (HashBits, HashBits) {
@@ -215,9 +214,10 @@ fn grid_hashes(gray: &image::GrayImage) -> (HashBits, HashBits) {
     (h.phash, h.dhash)
 }
 
-/// The grids image_hasher reads, made by [`resize::lanczos3_gray`].
+/// The grids image_hasher reads, made by [`crate::resample::lanczos3_gray`].
 pub(crate) mod grids {
-    use super::{resize::lanczos3_gray, DHASH_GRID, PHASH_GRID};
+    use super::{DHASH_GRID, PHASH_GRID};
+    use crate::resample::lanczos3_gray;
     use image::GrayImage;
 
     /// pHash's 16 × 16 DCT input.
