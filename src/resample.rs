@@ -17,7 +17,7 @@
 //!
 //! Pixel types other than 8-bit grey and RGB go to `image` as before.
 
-use image::imageops::{self, FilterType};
+use image::imageops::FilterType;
 use image::{DynamicImage, GrayImage, RgbImage};
 
 /// `image`'s kernels, as `image` computes them.
@@ -241,6 +241,7 @@ pub(crate) fn thumbnail_exact(img: &DynamicImage, new_w: u32, new_h: u32) -> Dyn
 /// functions above.
 #[cfg(test)]
 fn image_resize(img: &DynamicImage, w: u32, h: u32, f: FilterType) -> DynamicImage {
+    use image::imageops;
     match img {
         DynamicImage::ImageLuma8(g) => DynamicImage::ImageLuma8(imageops::resize(g, w, h, f)),
         DynamicImage::ImageRgb8(g) => DynamicImage::ImageRgb8(imageops::resize(g, w, h, f)),
@@ -251,6 +252,7 @@ fn image_resize(img: &DynamicImage, w: u32, h: u32, f: FilterType) -> DynamicIma
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::imageops;
 
     fn same(got: &DynamicImage, want: &DynamicImage, what: &str) {
         assert_eq!(got.color(), want.color(), "{what}");
