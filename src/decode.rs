@@ -251,10 +251,20 @@ pub fn decode_jpeg_scaled(
     if n == 1 {
         return Ok(None);
     }
-    #[cfg(feature = "turbojpeg")]
-    let image = scaled_pixels_turbo(bytes, dims, n, limits)?;
-    #[cfg(not(feature = "turbojpeg"))]
-    let image = scaled_pixels(bytes, dims, n, limits)?;
+    // At 1/8 only the DC coefficients are needed; the DC-only decoder takes
+    // plain baseline files and leaves anything else to the general one.
+    let dc_only = if n == 8 {
+        contain(|| crate::jpeg_dc::decode(bytes, dims, limits))?
+    } else {
+        None
+    };
+    let image = match dc_only {
+        Some(image) => Some(image),
+        #[cfg(feature = "turbojpeg")]
+        None => scaled_pixels_turbo(bytes, dims, n, limits)?,
+        #[cfg(not(feature = "turbojpeg"))]
+        None => scaled_pixels(bytes, dims, n, limits)?,
+    };
     let Some(image) = image else {
         return Ok(None);
     };

@@ -21,6 +21,7 @@ pub mod error;
 pub mod evidence;
 pub mod hash;
 pub mod index;
+pub mod jpeg_dc;
 pub mod limits;
 pub mod matching;
 pub mod metadata;
