@@ -4,7 +4,9 @@ The issue's outside baseline: what a fact-checker's script does today. Run it
 on the corpus `cargo bench --bench throughput` builds, with 1 and 2 processes:
 
     pip install imagehash pillow
-    python3 benches/imagehash_baseline.py target/tmp/throughput/corpus-40 1 2
+    python3 benches/imagehash_baseline.py target/tmp/throughput/corpus-40-camera 1 2
+
+(`corpus-40` for the all-4:4:4 corpus of `--chroma 444`.)
 
 Each file is opened by Pillow and hashed by imagehash.phash and imagehash.dhash
 (which decode the whole picture, convert it to grey and shrink it). Nothing
