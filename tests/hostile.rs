@@ -676,11 +676,16 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
     for (target, own) in [
         ("analyze", files_in(&regressions.join("analyze"))),
         ("metadata", files_in(&regressions.join("metadata"))),
+        ("jpeg_dc", files_in(&regressions.join("jpeg_dc"))),
     ] {
         for path in seeds.iter().chain(&own) {
             let data = std::fs::read(path).unwrap();
             let outcome = std::panic::catch_unwind(|| match target {
                 "analyze" => Some(fuzz_entry::analyze(&data)),
+                "jpeg_dc" => {
+                    fuzz_entry::jpeg_dc(&data);
+                    None
+                }
                 _ => {
                     fuzz_entry::metadata(&data);
                     None

@@ -41,9 +41,6 @@ fn engine() -> &'static Engine {
 
 /// The `analyze` target: bytes → finished report → JSON.
 pub fn analyze(data: &[u8]) -> Report {
-    // The DC-only decoder directly as well: the pipeline reaches it only for
-    // JPEGs over ~3000 px, which mutated inputs rarely declare.
-    let _ = retrace::jpeg_dc::luma(data, &limits());
     let e = engine();
     let blob = Blob::from_bytes(data.to_vec());
     let mut ex = e.examine_blob("fuzz".to_string(), &blob);
@@ -58,4 +55,17 @@ pub fn analyze(data: &[u8]) -> Report {
 /// inputs mutate across formats.
 pub fn metadata(data: &[u8]) {
     let _ = read_metadata(data, sniff(data), &limits());
+}
+
+/// The `jpeg_dc` target: the DC-only decoder directly (the pipeline reaches
+/// it only for JPEGs over ~3000 px, which mutated inputs rarely declare),
+/// both its outputs, which must agree on the size.
+pub fn jpeg_dc(data: &[u8]) {
+    let limits = limits();
+    if let Some(l) = retrace::jpeg_dc::luma(data, &limits) {
+        let dims = retrace::decode::jpeg_frame_size(data);
+        if let Some(p) = dims.and_then(|d| retrace::jpeg_dc::decode(data, d, &limits)) {
+            assert_eq!((p.width(), p.height()), l.dimensions());
+        }
+    }
 }
