@@ -20,6 +20,50 @@ fn sample(name: &str) -> Blob {
     Blob::from_bytes(std::fs::read(p).expect("samples/archive present"))
 }
 
+/// A 12 MP phone photo (4032×3024, 4:2:0) at 1/8, the scale 8 MP and larger
+/// pictures take: the DC-only decoder against jpeg-decoder's and (with the
+/// `turbojpeg` feature) libjpeg-turbo's reduced inverse DCT, each to its raw
+/// 504×378 output. Skipped without `../shared/ref`.
+fn camera_size_eighth(c: &mut Criterion, limits: &Limits) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/ref/pdq/images/reg-test-input/exif-rotn/exif-rotn-1.jpg");
+    let Ok(bytes) = std::fs::read(&p) else {
+        eprintln!("skipped the 1/8 decoders: {} not present", p.display());
+        return;
+    };
+    let dims = retrace::decode::jpeg_frame_size(&bytes).unwrap();
+    c.bench_function("12 MP JPEG at 1/8: DC-only decoder (jpeg_dc)", |b| {
+        b.iter(|| retrace::jpeg_dc::decode(black_box(&bytes), dims, limits).unwrap())
+    });
+    c.bench_function("12 MP JPEG at 1/8: jpeg-decoder", |b| {
+        b.iter(|| {
+            let mut d = jpeg_decoder::Decoder::new(black_box(&bytes[..]));
+            d.read_info().unwrap();
+            d.scale(504, 504).unwrap();
+            d.decode().unwrap()
+        })
+    });
+    #[cfg(feature = "turbojpeg")]
+    c.bench_function("12 MP JPEG at 1/8: libjpeg-turbo", |b| {
+        let mut d = turbojpeg::Decompressor::new().unwrap();
+        let f = turbojpeg::ScalingFactor::new(1, 8);
+        d.set_scaling_factor(f).unwrap();
+        b.iter(|| {
+            let h = d.read_header(black_box(&bytes)).unwrap().scaled(f);
+            let mut px = vec![0u8; h.width * h.height * 3];
+            let out = turbojpeg::Image {
+                pixels: &mut px[..],
+                width: h.width,
+                pitch: h.width * 3,
+                height: h.height,
+                format: turbojpeg::PixelFormat::RGB,
+            };
+            d.decompress(&bytes, out).unwrap();
+            px
+        })
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let blob = sample("Storm.jpg");
     let limits = Limits::default();
@@ -40,6 +84,7 @@ fn benches(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    camera_size_eighth(c, &limits);
     let working = decode(&blob, &limits).unwrap().working;
     c.bench_function("hashes of a 512px working copy", |b| {
         b.iter(|| compute(black_box(&working)))
