@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::{GrayImage, ImageEncoder};
+use image::ImageEncoder;
 use retrace::jpeg_dc;
 use retrace::limits::Limits;
 
@@ -124,6 +124,7 @@ fn dc_luma_is_the_block_mean_of_images_full_decode() {
 #[cfg(feature = "turbojpeg")]
 #[test]
 fn dc_luma_is_libjpeg_turbos_eighth_scale_to_the_bit() {
+    use image::GrayImage;
     use turbojpeg::{Decompressor, Image, PixelFormat, ScalingFactor};
     let limits = Limits::default();
     let (mut taken, mut declined_by_us) = (0, 0);
