@@ -6,8 +6,8 @@
 //! code before it, but nothing else is done with them. That decoding was ~70%
 //! of the whole floor's time with libjpeg-turbo (`decode_mcu`), which decodes
 //! each AC code and its extra bits in two steps. Here one table lookup on the
-//! next 11 bits gives a short code *and* its extra bits' length together, so
-//! skipping a coefficient is one peek, one lookup and one shift.
+//! next 13 bits gives up to four whole codes with their extra bits, so
+//! skipping them is one peek, one lookup and one shift.
 //!
 //! The luma of the result is libjpeg-turbo's 1/8 output bit for bit
 //! (`(DC·q + 4) >> 3` plus 128, clamped); chroma is upsampled from the chroma
@@ -24,6 +24,7 @@
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::limits::Limits;
+use crate::read::JpegMarker;
 
 /// The picture at 1/8 scale (`ceil(w/8)` × `ceil(h/8)`), grey or RGB, or
 /// `None` when the file is not for this decoder (see the module notes).
@@ -42,20 +43,11 @@ pub fn decode(bytes: &[u8], dims: (u32, u32), limits: &Limits) -> Option<Dynamic
 pub fn luma(bytes: &[u8], limits: &Limits) -> Option<GrayImage> {
     let frame = parse(bytes)?;
     let planes = scan(bytes, &frame, limits)?;
-    let (w, h) = (
-        usize::from(frame.width).div_ceil(8),
-        usize::from(frame.height).div_ceil(8),
-    );
-    let (pw, plane) = &planes[0];
-    let mut grey = Vec::with_capacity(w * h);
-    for row in plane.chunks_exact(*pw).take(h) {
-        grey.extend_from_slice(&row[..w]);
-    }
-    GrayImage::from_raw(w as u32, h as u32, grey)
+    Some(luma_plane(&frame, &planes))
 }
 
 /// One frame component, as SOF and the scan header give it.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Component {
     h: usize,
     v: usize,
@@ -78,9 +70,9 @@ struct Frame {
     data: usize,
 }
 
-/// Bits a code and its extra bits may take together to be skipped in one
-/// lookup: 11 covers nearly every AC coefficient of a photo.
-const SKIP_BITS: u32 = 11;
+/// Bits of the one-code table `multi` is built from: as long as any code
+/// with its extra bits that fits `multi` can be.
+const SKIP_BITS: u32 = MULTI_BITS;
 /// Bits of the plain code lookup (for DC and for longer AC codes).
 const FAST_BITS: u32 = 9;
 
@@ -92,21 +84,17 @@ struct Huffman {
     max_code: [i32; 18],
     val_offset: [i32; 17],
     symbols: Vec<u8>,
-    /// Next `SKIP_BITS` bits → a whole AC coefficient: bits 0–4 the bits it
-    /// takes (code and extra bits), bits 5–9 how far it moves the position in
-    /// the block, bit 15 end of block; 0 when it does not fit.
-    skip: Box<[u16; 1 << SKIP_BITS]>,
     /// Next `MULTI_BITS` bits → as many whole AC codes as fit in them
     /// (up to [`MULTI_MAX`], stopping after an end of block): bits 0–3 the
     /// bits they take, 4–9 how far they move the position, 15 end of block.
     multi: Box<[u16; 1 << MULTI_BITS]>,
 }
 
-/// Bits looked at to skip several coefficients at once. The camera-size
-/// JPEGs of the throughput bench spend ~5.3 bits a coefficient (4.7 M codes in
-/// a 3.1 MB file), so 13 bits often hold two or three. 12, 13 and 14 bits
-/// (4 at most) took 18.1, 16.4 and 16.1 ms a file there: 13 keeps the table at
-/// 16 KB, so a picture's two AC tables stay in a 48 KB L1.
+/// Bits looked at to skip several coefficients at once. On a 12 MP phone
+/// photo (`cargo bench --features turbojpeg --bench hashing -- "12 MP JPEG at
+/// 1/8: DC"`, with this constant edited), 12, 13 and 14 bits took 13.96,
+/// 12.70 and 12.12 ms. 13 keeps the table at 16 KB, so a picture's two AC
+/// tables still fit a 48 KB L1 data cache and leave room in a 32 KB one.
 const MULTI_BITS: u32 = 13;
 const MULTI_MAX: usize = 4;
 
@@ -117,7 +105,10 @@ impl Huffman {
     /// can hold, or no symbols).
     fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Huffman> {
         let mut fast = Box::new([0u16; 1 << FAST_BITS]);
-        let mut skip = Box::new([0u16; 1 << SKIP_BITS]);
+        // Next `SKIP_BITS` bits → one whole AC code: bits 0–4 the bits it
+        // takes with its extra bits, 5–9 how far it moves the position in the
+        // block, 15 end of block; 0 when it does not fit.
+        let mut skip = vec![0u16; 1 << SKIP_BITS];
         let mut max_code = [-1i32; 18];
         let mut val_offset = [0i32; 17];
         let mut code: u32 = 0;
@@ -171,8 +162,7 @@ impl Huffman {
             for _ in 0..MULTI_MAX {
                 // The single table read at `used` bits in (zeros past the
                 // known bits: an entry longer than what is left is not taken).
-                let window = ((idx << used) & ((1 << MULTI_BITS) - 1)) >> (MULTI_BITS - SKIP_BITS);
-                let e = skip[window];
+                let e = skip[(idx << used) & ((1 << MULTI_BITS) - 1)];
                 let len = u32::from(e & 31);
                 if e == 0 || used + len > MULTI_BITS {
                     break;
@@ -198,7 +188,6 @@ impl Huffman {
             max_code,
             val_offset,
             symbols: symbols[..k].to_vec(),
-            skip,
             multi,
         })
     }
@@ -216,7 +205,6 @@ fn parse(b: &[u8]) -> Option<Frame> {
     if b.get(..2)? != [0xFF, 0xD8] {
         return None;
     }
-    let mut i = 2;
     let mut quant = [None::<i32>; 4];
     let mut dc_tables: [Option<Huffman>; 4] = Default::default();
     let mut ac_tables: [Option<Huffman>; 4] = Default::default();
@@ -224,24 +212,11 @@ fn parse(b: &[u8]) -> Option<Frame> {
     let mut restart_interval = 0;
     let mut adobe_transform = None;
     let mut jfif = false;
-    loop {
-        if *b.get(i)? != 0xFF {
+    for step in crate::read::jpeg_markers(b) {
+        // A restart marker, TEM or EOI before the scan: not a plain file.
+        let JpegMarker::Segment(marker, seg) = step else {
             return None;
-        }
-        let mut marker = *b.get(i + 1)?;
-        while marker == 0xFF {
-            i += 1;
-            marker = *b.get(i + 1)?;
-        }
-        i += 2;
-        if marker == 0xD8 || marker == 0xD9 || (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
-            return None;
-        }
-        let len = be16(b, i)?;
-        if len < 2 {
-            return None;
-        }
-        let seg = b.get(i + 2..i + len)?;
+        };
         match marker {
             // Baseline and extended sequential, Huffman.
             0xC0 | 0xC1 => {
@@ -267,8 +242,10 @@ fn parse(b: &[u8]) -> Option<Frame> {
                     .collect();
                 sof = Some((width, height, comps));
             }
-            // Progressive, lossless, hierarchical, arithmetic: not ours.
+            // Progressive, lossless, hierarchical, arithmetic: not ours; nor a
+            // second SOI.
             0xC2..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => return None,
+            0xD8 => return None,
             0xC4 => {
                 let mut s = seg;
                 while !s.is_empty() {
@@ -347,12 +324,6 @@ fn parse(b: &[u8]) -> Option<Frame> {
                         ac_table,
                     });
                 }
-                if components
-                    .iter()
-                    .any(|c| dc_tables[c.dc_table].is_none() || ac_tables[c.ac_table].is_none())
-                {
-                    return None;
-                }
                 let h_max = components.iter().map(|c| c.h).max()?;
                 let v_max = components.iter().map(|c| c.v).max()?;
                 // Luma must be the finest grid (chroma is upsampled to it).
@@ -371,13 +342,13 @@ fn parse(b: &[u8]) -> Option<Frame> {
                     restart_interval,
                     dc_tables,
                     ac_tables,
-                    data: i + len,
+                    data: seg.as_ptr_range().end as usize - b.as_ptr() as usize,
                 });
             }
             _ => {}
         }
-        i += len;
     }
+    None
 }
 
 /// A bit reader over entropy-coded data: bytes are stuffed (0xFF 0x00 is a
@@ -518,9 +489,9 @@ impl<'a> Bits<'a> {
         while k < 64 {
             self.refill();
             // Several coefficients at once, when all of them are in this
-            // block (else one at a time, so that a block ending at the 63rd
-            // coefficient without an end-of-block code ends where
-            // libjpeg-turbo ends it).
+            // block (else one at a time below, so that a block ending at the
+            // 63rd coefficient without an end-of-block code ends where
+            // libjpeg-turbo ends it), and when they fit in the table's bits.
             let m = t.multi[self.peek(MULTI_BITS)];
             if m != 0 && k + u32::from(m >> 4 & 63) < 64 {
                 self.consume(u32::from(m & 15));
@@ -528,15 +499,6 @@ impl<'a> Bits<'a> {
                     return Some(());
                 }
                 k += u32::from(m >> 4 & 63);
-                continue;
-            }
-            let e = t.skip[self.peek(SKIP_BITS)];
-            if e != 0 {
-                self.consume(u32::from(e & 31));
-                if e & SKIP_EOB != 0 {
-                    return Some(());
-                }
-                k += u32::from(e >> 5 & 31);
                 continue;
             }
             let rs = self.symbol(t)?;
@@ -556,18 +518,20 @@ impl<'a> Bits<'a> {
     }
 
     /// After a restart interval or the last one: skip the byte's fill bits,
-    /// and require that nothing but a marker follows.
+    /// require that marker `code` (RSTn or EOI) follows and nothing before
+    /// it, and start afresh after it.
     #[inline(always)]
-    fn at_marker(&mut self) -> bool {
+    fn expect_marker(&mut self, code: u8) -> bool {
         let partial = (self.count - self.padding.min(self.count)) % 8;
         self.consume(partial);
         if self.overran() || self.count != self.padding {
             return false;
         }
-        self.buf = 0;
-        self.count = 0;
-        self.padding = 0;
-        self.data.get(self.pos) == Some(&0xFF)
+        if self.data.get(self.pos..self.pos + 2) != Some(&[0xFF, code][..]) {
+            return false;
+        }
+        *self = Bits::new(self.data, self.pos + 2);
+        true
     }
 }
 
@@ -622,10 +586,9 @@ fn scan(bytes: &[u8], f: &Frame, limits: &Limits) -> Option<Vec<(usize, Vec<u8>)
     for m in 0..mcus {
         if f.restart_interval > 0 {
             if until_restart == 0 {
-                if !bits.at_marker() || bits.data.get(bits.pos + 1) != Some(&(0xD0 + next_rst)) {
+                if !bits.expect_marker(0xD0 + next_rst) {
                     return None;
                 }
-                bits.pos += 2;
                 next_rst = (next_rst + 1) & 7;
                 pred = [0; 3];
                 until_restart = f.restart_interval;
@@ -660,29 +623,39 @@ fn scan(bytes: &[u8], f: &Frame, limits: &Limits) -> Option<Vec<(usize, Vec<u8>)
             return None;
         }
     }
-    if !bits.at_marker() || bits.data.get(bits.pos + 1) != Some(&0xD9) {
+    if !bits.expect_marker(0xD9) {
         return None;
     }
     Some(planes)
 }
 
+/// The 1/8 picture's size: `ceil(w/8)` × `ceil(h/8)`.
+fn eighth(f: &Frame) -> (usize, usize) {
+    (
+        usize::from(f.width).div_ceil(8),
+        usize::from(f.height).div_ceil(8),
+    )
+}
+
+/// The luma plane cropped to the picture (its blocks run to whole MCUs).
+fn luma_plane(f: &Frame, planes: &[(usize, Vec<u8>)]) -> GrayImage {
+    let (w, h) = eighth(f);
+    let (pw, plane) = &planes[0];
+    let mut grey = Vec::with_capacity(w * h);
+    for row in plane.chunks_exact(*pw).take(h) {
+        grey.extend_from_slice(&row[..w]);
+    }
+    GrayImage::from_raw(w as u32, h as u32, grey).unwrap_or_default()
+}
+
 /// Crop the planes to the picture, upsample chroma to luma's grid (a
 /// triangle, as libjpeg's "fancy" upsampling) and convert to RGB.
 fn to_image(f: &Frame, planes: &[(usize, Vec<u8>)]) -> DynamicImage {
-    let (w, h) = (
-        usize::from(f.width).div_ceil(8),
-        usize::from(f.height).div_ceil(8),
-    );
-    let (yw, y) = &planes[0];
+    let (w, h) = eighth(f);
     if f.components.len() == 1 {
-        let mut grey = Vec::with_capacity(w * h);
-        for row in y.chunks_exact(*yw).take(h) {
-            grey.extend_from_slice(&row[..w]);
-        }
-        return DynamicImage::ImageLuma8(
-            GrayImage::from_raw(w as u32, h as u32, grey).unwrap_or_default(),
-        );
+        return DynamicImage::ImageLuma8(luma_plane(f, planes));
     }
+    let (yw, y) = &planes[0];
     // Chroma at luma's grid, ×16 in fixed point.
     let up = |ci: usize| -> Vec<u16> {
         let c = &f.components[ci];

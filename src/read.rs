@@ -239,7 +239,14 @@ pub enum JpegMarker<'a> {
 pub fn jpeg_markers(bytes: &[u8]) -> impl Iterator<Item = JpegMarker<'_>> {
     let mut i = 2;
     let mut done = false;
+    // The entropy-coded data after SOS is skipped when the next step is asked
+    // for, not before SOS is returned: a caller that stops at the scan header
+    // (the DC-only decoder) does not pay a pass over the whole picture.
+    let mut in_scan = false;
     std::iter::from_fn(move || {
+        if std::mem::take(&mut in_scan) {
+            i = skip_entropy_coded(bytes, i);
+        }
         while !done {
             // Any answer but a further step ends the walk.
             done = true;
@@ -267,9 +274,7 @@ pub fn jpeg_markers(bytes: &[u8]) -> impl Iterator<Item = JpegMarker<'_>> {
                 .get(i + 4..(i + 2).checked_add(len)?)
                 .filter(|_| len >= 2)?;
             i += 2 + len;
-            if marker == 0xDA {
-                i = skip_entropy_coded(bytes, i);
-            }
+            in_scan = marker == 0xDA;
             done = false;
             return Some(JpegMarker::Segment(marker, data));
         }
