@@ -18,8 +18,9 @@
 //! baseline JPEG at quality 92 and given its source's EXIF segment back.
 //!
 //! Its chroma is subsampled as cameras write it (`--chroma camera`, the
-//! default): 4:2:0, 4:2:2, 4:2:0, 4:4:4, 4:2:0 in turn, close to the 75 : 28 : 19
-//! of the 122 camera JPEGs in `../shared/ref/exif` (PIL's `get_sampling`).
+//! default): 4:2:0, 4:2:2, 4:2:0, 4:4:4, 4:2:0 in turn, close to the 75 : 29 : 19
+//! of the JPEGs in `../shared/ref/exif` (PIL's `get_sampling`; the command is in
+//! the README, "The bench corpus with cameras' chroma").
 //! `--chroma 444` builds the corpus of earlier measurements instead: every file
 //! 4:4:4, written by `image`'s encoder, in `corpus-N` (the camera corpus is
 //! `corpus-N-camera`). 4:4:4 has twice the chroma blocks of 4:2:0 to entropy-decode.
@@ -85,7 +86,7 @@ enum Chroma {
 }
 
 /// Chroma subsampling cycled through for `--chroma camera`: 3 : 1 : 1, near the
-/// 75 : 28 : 19 (4:2:0 : 4:2:2 : 4:4:4) of the camera JPEGs in `../shared/ref/exif`.
+/// 75 : 29 : 19 (4:2:0 : 4:2:2 : 4:4:4) of the JPEGs in `../shared/ref/exif`.
 /// Five long, so that it does not run in step with the four sizes.
 const CAMERA_CHROMA: [jpeg_encoder::SamplingFactor; 5] = [
     jpeg_encoder::SamplingFactor::R_4_2_0,
