@@ -390,6 +390,20 @@ fn block_means(bytes: &[u8]) -> Option<(usize, Vec<Option<f32>>)> {
     Some((bw, means))
 }
 
+/// How far the DC luma is from the block means: the mean absolute difference,
+/// how many blocks are off by more than 4 levels, and how many were compared.
+fn difference(luma: &image::GrayImage, means: &[Option<f32>]) -> (f64, usize, usize) {
+    let (mut n, mut sum, mut over) = (0usize, 0f64, 0usize);
+    for (&l, m) in luma.as_raw().iter().zip(means) {
+        let Some(m) = m else { continue };
+        let d = (f32::from(l) - m).abs();
+        n += 1;
+        sum += f64::from(d);
+        over += usize::from(d > 4.0);
+    }
+    (sum / n.max(1) as f64, over, n)
+}
+
 /// A DC coefficient is the block's exact mean; the full decode's pixels differ
 /// from the true ones by its inverse DCT's and colour conversion's rounding
 /// (±0.5 a pixel, which averages out over 64) and by clamping where the colour
@@ -414,17 +428,7 @@ fn dc_luma_is_the_block_mean_of_images_full_decode() {
         };
         assert_eq!(luma.width() as usize, bw, "{}", p.display());
         taken += 1;
-        let (mut n, mut sum, mut over) = (0usize, 0f64, 0usize);
-        for (i, m) in means.iter().enumerate() {
-            let Some(m) = m else { continue };
-            let d = (f32::from(luma.as_raw()[i]) - m).abs();
-            n += 1;
-            sum += f64::from(d);
-            if d > 4.0 {
-                over += 1;
-            }
-        }
-        let mean = sum / n.max(1) as f64;
+        let (mean, over, n) = difference(&luma, &means);
         (mean_sum, worst, over_all) = (mean_sum + mean, worst.max(mean), over_all + over);
         if mean > 0.5 || over * 1000 > n {
             failures.push(format!(
@@ -623,14 +627,8 @@ fn grey_and_every_chroma_layout() {
         let luma = retrace::jpeg_dc::luma(bytes, &limits).unwrap_or_else(|| panic!("{name}"));
         let (bw, means) = block_means(bytes).unwrap();
         assert_eq!(luma.width() as usize, bw);
-        let (mut n, mut sum) = (0, 0f32);
-        for (i, m) in means.iter().enumerate() {
-            if let Some(m) = m {
-                n += 1;
-                sum += (f32::from(luma.as_raw()[i]) - m).abs();
-            }
-        }
-        assert!(sum / n as f32 <= 0.6, "{name}: mean {}", sum / n as f32);
+        let (mean, _, _) = difference(&luma, &means);
+        assert!(mean <= 0.6, "{name}: mean {mean}");
         let picture = retrace::jpeg_dc::decode(bytes, dims, &limits).unwrap();
         assert_eq!((picture.width(), picture.height()), luma.dimensions());
         let rgb = picture.to_rgb8();
