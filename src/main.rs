@@ -788,16 +788,29 @@ fn archive_add(
             if batch.len() >= RECORD_BATCH && record_error.is_none() {
                 if let Err(e) = flush(&mut batch, &mut added, &mut known) {
                     record_error = Some(e);
+                    // Nothing more can be recorded: stop reading pictures.
+                    cancel.store(true, Ordering::SeqCst);
                 }
             }
         },
     )?;
     pb.finish_and_clear();
     say_walk_problems(&problems);
+    // A full disk or a lost database: say what is in the archive now, so
+    // that nobody has to guess how much of the batch to send again.
+    let before_failing = |e: anyhow::Error, added: usize, known: usize| {
+        e.context(format!(
+            "recording into the archive; {} before this error (every batch recorded \
+             is complete; the same command again records the rest)",
+            recorded_so_far(added, known)
+        ))
+    };
     if let Some(e) = record_error {
-        return Err(e.context("recording into the archive"));
+        return Err(before_failing(e, added, known));
     }
-    flush(&mut batch, &mut added, &mut known).context("recording into the archive")?;
+    if let Err(e) = flush(&mut batch, &mut added, &mut known) {
+        return Err(before_failing(e, added, known));
+    }
     println!("added {added}, already known {known}, failed {failed}");
     if cancel.load(Ordering::SeqCst) {
         eprintln!("retrace: interrupted; every batch recorded so far is complete");
@@ -810,19 +823,36 @@ fn archive_add(
     })
 }
 
+/// "recorded 64 pictures (60 new, 4 already known)", for messages after an error.
+fn recorded_so_far(added: usize, known: usize) -> String {
+    let n = added + known;
+    format!(
+        "recorded {n} picture{} ({added} new, {known} already known)",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
     let source = Archive::open_existing(from)
         .with_context(|| format!("opening archive {}", display_location(from)))?;
     let mut dest =
         Archive::open(to).with_context(|| format!("opening archive {}", display_location(to)))?;
     let pb = progress(source.image_count()? as usize);
+    let mut so_far = retrace::archive::Copied::default();
     let done = source
-        .copy_into(&mut dest, |c| pb.set_position(c.images))
+        .copy_into(&mut dest, |c| {
+            pb.set_position(c.images);
+            so_far = *c;
+        })
         .with_context(|| {
             format!(
-                "copying {} into {} (every step recorded so far is complete; run it again to finish)",
+                "copying {} into {}; {} images ({} new) and their {} sightings were copied before \
+                 this error (every step recorded so far is complete; run it again to finish)",
                 display_location(from),
-                display_location(to)
+                display_location(to),
+                so_far.images,
+                so_far.added,
+                so_far.sightings
             )
         })?;
     pb.finish_and_clear();
@@ -932,6 +962,7 @@ fn scan_cmd(
     let mut batch = Batch::new();
     let mut html_used = std::collections::HashSet::new();
     let mut to_record = Vec::new();
+    let (mut recorded, mut written_reports) = (0usize, 0usize);
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
     let problems = scan_walk(
@@ -962,6 +993,7 @@ fn scan_cmd(
                     let mut bytes = serde_json::to_vec_pretty(r)?;
                     bytes.push(b'\n');
                     write_atomic(&target, &bytes)?;
+                    written_reports += 1;
                     written = Some(target.into_boxed_path());
                 }
                 if let Some(dir) = &args.html {
@@ -987,6 +1019,7 @@ fn scan_cmd(
                         ));
                         if to_record.len() >= RECORD_BATCH {
                             engine.record(&to_record)?;
+                            recorded += to_record.len();
                             to_record.clear();
                         }
                     }
@@ -1006,13 +1039,29 @@ fn scan_cmd(
     )?;
     pb.finish_and_clear();
     say_walk_problems(&problems);
+    // What is on disk and in the archive now, so that nobody has to guess
+    // what to run again after a full disk or a lost database.
+    let done_before = |e: anyhow::Error, recorded: usize| {
+        let mut done = Vec::new();
+        if args.out.is_some() {
+            done.push(format!("{written_reports} reports written"));
+        }
+        if args.record {
+            done.push(format!("{recorded} pictures recorded"));
+        }
+        if done.is_empty() {
+            e
+        } else {
+            e.context(format!("{} before this error", done.join(", ")))
+        }
+    };
     if let Some(e) = failure {
-        return Err(e);
+        return Err(done_before(e, recorded));
     }
     if !to_record.is_empty() {
-        engine
-            .record(&to_record)
-            .context("recording into the archive")?;
+        if let Err(e) = engine.record(&to_record) {
+            return Err(done_before(e.into(), recorded).context("recording into the archive"));
+        }
     }
     batch.sort();
     let records = batch.records();

@@ -34,9 +34,54 @@ use crate::hash::{HashBits, HashKind};
 mod postgres;
 mod sqlite;
 
-/// The schema version this build writes (both backends have the same
-/// numbered migrations, each in its own dialect).
-pub const SCHEMA_VERSION: u32 = sqlite::MIGRATIONS.len() as u32;
+/// One step of the archive's schema, written once for each backend. The
+/// schema at version N is what the first N steps make.
+///
+/// To change the schema, append a step with a file for each backend under
+/// `migrations/` (never edit one that has shipped: archives out there have run
+/// it). Both backends then bring every archive they open up to date, once,
+/// under their lock: SQLite in one `BEGIN IMMEDIATE` transaction (one writer
+/// at a time), PostgreSQL in one transaction under an advisory lock; a
+/// process that comes second finds the work done. An archive whose version is
+/// above [`SCHEMA_VERSION`] was written by a newer retrace and is refused
+/// before anything in it is changed.
+pub(crate) struct Migration {
+    /// What the step adds, for messages.
+    pub name: &'static str,
+    /// The step in SQLite's dialect.
+    pub sqlite: &'static str,
+    /// The step in PostgreSQL's dialect.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub postgres: &'static str,
+}
+
+/// Every step, oldest first.
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "initial",
+        sqlite: include_str!("migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        name: "watched_files",
+        sqlite: include_str!("migrations/sqlite/0002_watched_files.sql"),
+        postgres: include_str!("migrations/postgres/0002_watched_files.sql"),
+    },
+];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The refusal of an archive whose schema is newer than this build's: its
+/// tables may mean things this build does not know, so it neither reads nor
+/// writes them.
+fn newer_schema(found: u32) -> Error {
+    Error::Archive(format!(
+        "the archive's schema is version {found}, newer than the {SCHEMA_VERSION} this retrace ({}) understands: \
+         it was written by a newer retrace; use that version or a newer one (the archive was not changed)",
+        env!("CARGO_PKG_VERSION")
+    ))
+}
 
 /// A picture to record.
 #[derive(Debug, Clone)]

@@ -2,10 +2,11 @@
 //! `postgres`), with the sync `postgres` crate (its own small tokio runtime per
 //! connection; the rest of retrace sees blocking calls, as with SQLite).
 //!
-//! - Migrations: numbered files in `migrations/postgres/`, applied in one
-//!   transaction under an advisory lock, recorded in `schema_version`; workers
-//!   starting together on an empty database wait for the first one, and then
-//!   find nothing to do.
+//! - Migrations: the steps of `MIGRATIONS` (files in `migrations/postgres/`)
+//!   that the database lacks, applied in one transaction under an advisory
+//!   lock, recorded in `schema_version`; workers starting together on an empty
+//!   database wait for the first one, and then find nothing to do. A current
+//!   schema takes no lock; a newer one is refused before anything is written.
 //! - Writes: each batch is one transaction; content is unique by SHA-256
 //!   (`INSERT ... ON CONFLICT`), a sighting unique by image, location and
 //!   source; the image's first-seen is recomputed as the earliest sighting in the
@@ -29,16 +30,11 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{
-    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink, KnownImage, Loaded,
-    NewImage, Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
+    current_bits, newer_schema, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink,
+    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredHash, MIGRATIONS,
+    SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
-
-/// Numbered migrations; index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/postgres/0001_initial.sql"),
-    include_str!("migrations/postgres/0002_watched_files.sql"),
-];
 
 // Advisory lock keys ("retrac" + a number), one for migrations, one for writes.
 const MIGRATION_LOCK: i64 = 0x7265_7472_6163_0001;
@@ -211,29 +207,68 @@ impl PgArchive {
     }
 }
 
+/// The schema version recorded in the database; 0 when it has no schema yet.
+fn schema_version(client: &mut impl postgres::GenericClient) -> Result<u32> {
+    // From the catalog table itself, read with this statement's snapshot:
+    // `to_regclass` goes through the session's catalog cache, which can still
+    // say "no such table" after waiting for the lock while another worker
+    // created it (the cache is refreshed when a table is locked, not an
+    // advisory lock). Two statements: one naming a table that does not exist
+    // fails to parse.
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+                            WHERE schemaname = current_schema() AND tablename = 'schema_version')",
+            &[],
+        )
+        .map_err(db)?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+        .map_err(db)?;
+    Ok(row.get::<_, i32>(0).max(0) as u32)
+}
+
+/// Bring the schema up to date: the steps the database lacks, in one
+/// transaction under an advisory lock, so that workers starting together on an
+/// empty database wait for the first one and then find nothing to do. A newer
+/// schema is refused before anything is written; a current one takes no lock.
 fn migrate(client: &mut Client) -> Result<()> {
+    let found = schema_version(client)?;
+    if found > SCHEMA_VERSION {
+        return Err(newer_schema(found));
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
     let mut tx = client.transaction().map_err(db)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(db)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (
-             version    INTEGER PRIMARY KEY,
-             applied_at TEXT    NOT NULL
-         )",
-    )
-    .map_err(db)?;
-    let version: i32 = tx
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
-        .map_err(db)?
-        .get(0);
-    let version = version.max(0) as u32;
+    // Read again under the lock (each statement sees what committed before it):
+    // another worker may have migrated meanwhile, or a newer retrace.
+    let version = schema_version(&mut tx)?;
     if version > SCHEMA_VERSION {
-        return Err(Error::Archive(format!(
-            "archive schema version {version} is newer than this retrace understands ({SCHEMA_VERSION}); upgrade retrace"
-        )));
+        return Err(newer_schema(version));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.batch_execute(sql).map_err(db)?;
+    if version < SCHEMA_VERSION {
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 version    INTEGER PRIMARY KEY,
+                 applied_at TEXT    NOT NULL
+             )",
+        )
+        .map_err(db)?;
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.batch_execute(step.postgres).map_err(|e| match db(e) {
+            Error::Archive(m) => {
+                Error::Archive(format!("schema migration {} ({}): {m}", i + 1, step.name))
+            }
+            other => other,
+        })?;
         tx.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
             &[&(i as i32 + 1), &now_iso()],

@@ -2,23 +2,30 @@
 //! a busy timeout so a concurrent writer waits instead of failing, `BEGIN
 //! IMMEDIATE` for every write so writers queue up front (and ids become visible
 //! in the order they were given), `PRAGMA user_version` as the schema version.
+//!
+//! Opening is safe for any number of processes at once, on a file that does
+//! not exist yet too: the schema version is read first (a newer one is refused
+//! before anything is written), the switch to WAL is retried while another
+//! process holds the file (SQLite answers that switch "database is locked" at
+//! once instead of waiting: it needs the file to itself), and the migrations
+//! run in one `BEGIN IMMEDIATE` transaction, so the first process applies them
+//! and the others, queued behind it, find nothing to do.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use super::{
-    current_bits, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink, KnownImage, Loaded,
-    NewImage, Recorded, Sighting, Since, StoredHash, SCHEMA_VERSION,
+    current_bits, newer_schema, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink,
+    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredHash, MIGRATIONS,
+    SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
 
-/// Numbered migrations; index + 1 is the schema version they lead to.
-pub(super) const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/sqlite/0001_initial.sql"),
-    include_str!("migrations/sqlite/0002_watched_files.sql"),
-];
+/// How long a process waits for another one's write (or WAL switch) before
+/// giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub(super) struct SqliteArchive {
     conn: Connection,
@@ -26,6 +33,40 @@ pub(super) struct SqliteArchive {
 
 fn db(e: rusqlite::Error) -> Error {
     Error::Archive(e.to_string())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+fn user_version(conn: &Connection) -> Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db)
+}
+
+/// Switch the file to WAL. SQLite makes the switch inside a read transaction
+/// that it then upgrades to an exclusive one, and an upgrade that finds
+/// another reader fails at once rather than calling the busy handler (waiting
+/// could deadlock two upgraders). Processes opening a new archive together do
+/// exactly that, so the switch is retried, with a growing pause that differs
+/// from process to process, until [`BUSY_TIMEOUT`]. A file already in WAL needs
+/// no upgrade and never fails here.
+fn switch_to_wal(conn: &Connection) -> Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let jitter = u64::from(std::process::id() % 7);
+    let mut pause_ms = 1u64;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            // "wal", or "memory" for an archive in memory.
+            Ok(_) => return Ok(()),
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(pause_ms + jitter));
+                pause_ms = (pause_ms * 2).min(50);
+            }
+            Err(e) => return Err(db(e)),
+        }
+    }
 }
 
 impl SqliteArchive {
@@ -38,19 +79,31 @@ impl SqliteArchive {
     }
 
     fn setup(conn: Connection) -> Result<SqliteArchive> {
-        // WAL lets readers go on while one process writes; the busy timeout turns
-        // a concurrent writer into a wait instead of "database is locked".
-        conn.busy_timeout(Duration::from_secs(60)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
+        // The busy timeout turns a concurrent writer into a wait instead of
+        // "database is locked".
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        // Before anything is written, even the journal mode.
+        let found = user_version(&conn)?;
+        if found > SCHEMA_VERSION {
+            return Err(newer_schema(found));
+        }
+        // WAL lets readers go on while one process writes.
+        switch_to_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let mut archive = SqliteArchive { conn };
-        archive.migrate()?;
+        // An archive already current takes no write lock: opening it never
+        // waits for another process's batch.
+        if found < SCHEMA_VERSION {
+            archive.migrate()?;
+        }
         Ok(archive)
     }
 
+    /// Apply the steps this file lacks, all in one transaction; `BEGIN
+    /// IMMEDIATE` takes the write lock first, so the version read inside is
+    /// the one the steps apply to.
     fn migrate(&mut self) -> Result<()> {
         let tx = self
             .conn
@@ -60,12 +113,17 @@ impl SqliteArchive {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(db)?;
         if version > SCHEMA_VERSION {
-            return Err(Error::Archive(format!(
-                "archive schema version {version} is newer than this retrace understands ({SCHEMA_VERSION}); upgrade retrace"
-            )));
+            // A newer retrace migrated it since the first look.
+            return Err(newer_schema(version));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(db)?;
+        if version == SCHEMA_VERSION {
+            // Nothing to do: no write, so the commit is a lock released.
+            return tx.commit().map_err(db);
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(step.sqlite).map_err(|e| {
+                Error::Archive(format!("schema migration {} ({}): {e}", i + 1, step.name))
+            })?;
             tx.pragma_update(None, "user_version", i as u32 + 1)
                 .map_err(db)?;
         }
@@ -512,6 +570,129 @@ mod tests {
             .collect();
         rows.sort_by(|x, y| x.1.cmp(&y.1));
         assert_eq!(rows, want);
+    }
+
+    /// A file as a newer retrace would leave it: a version above this
+    /// build's, a table this build does not know, the rollback journal (so
+    /// that any write, even a switch to WAL, would show in the bytes).
+    fn newer_archive(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            MIGRATIONS
+                .iter()
+                .map(|m| m.sqlite)
+                .collect::<Vec<_>>()
+                .concat()
+                .as_str(),
+        )
+        .unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE from_the_future (x BLOB); PRAGMA user_version = {};",
+            SCHEMA_VERSION + 1
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_not_a_byte_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("newer.db");
+        newer_archive(&p);
+        let before = std::fs::read(&p).unwrap();
+        let e = match SqliteArchive::open(&p) {
+            Ok(_) => panic!("a newer schema was opened"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains(&format!("version {}", SCHEMA_VERSION + 1)) && e.contains("newer retrace"),
+            "{e}"
+        );
+        assert!(e.contains("not changed"), "{e}");
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            before,
+            "the file was written to"
+        );
+        assert!(!dir.path().join("newer.db-wal").exists(), "switched to WAL");
+    }
+
+    #[test]
+    fn an_older_schema_is_migrated_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.db");
+        {
+            // What retrace wrote before `watch` existed: migration 1 only.
+            let conn = Connection::open(&p).unwrap();
+            conn.execute_batch(MIGRATIONS[0].sqlite).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO images (id, sha256, format, bytes, first_seen, added_at)
+                     VALUES (1, 'old', 'jpeg', 10, '2001-01-01', '2001-01-02');
+                 INSERT INTO sightings (image_id, location, first_seen, first_seen_from, added_at)
+                     VALUES (1, 'old.jpg', '2001-01-01', 'given', '2001-01-02');",
+            )
+            .unwrap();
+        }
+        let a = SqliteArchive::open(&p).unwrap();
+        assert_eq!(user_version(&a.conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(
+            a.watched_count().unwrap(),
+            0,
+            "migration 2's table is there"
+        );
+        assert_eq!(a.lookup_sha256("old").unwrap(), Some(1));
+        assert_eq!(a.sightings(1).unwrap()[0].location, "old.jpg");
+        a.integrity_check().unwrap();
+        drop(a);
+        // Opening it again finds nothing to do (a second run of migration 2
+        // would fail: its table exists).
+        let a = SqliteArchive::open(&p).unwrap();
+        assert_eq!(user_version(&a.conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// Threads of one process share SQLite's file locks the way processes do,
+    /// and a barrier lines them up far closer than processes can be: many
+    /// rounds of 8 at once on a new file, each opening it and writing a batch.
+    /// (tests/it/startup.rs does the same with real processes.)
+    #[test]
+    fn eight_connections_create_one_new_file_at_the_same_instant() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut failures = Vec::new();
+        for round in 0..60 {
+            let p = dir.path().join(format!("r{round}.db"));
+            let barrier = std::sync::Barrier::new(8);
+            let results: Vec<Result<()>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|t| {
+                        let (p, barrier) = (&p, &barrier);
+                        s.spawn(move || {
+                            barrier.wait();
+                            let mut a = SqliteArchive::open(p)?;
+                            a.record_batch(&[(
+                                image(&format!("t{t}")),
+                                seen("x.jpg", "2020-01-01"),
+                            )])
+                            .map(|_| ())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let failed = results.iter().filter(|r| r.is_err()).count() as u64;
+            failures.extend(
+                results
+                    .into_iter()
+                    .filter_map(|r| r.err())
+                    .map(|e| format!("round {round}: {e}")),
+            );
+            let a = SqliteArchive::open(&p).unwrap();
+            assert_eq!(a.image_count().unwrap() + failed, 8, "round {round}");
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failed opens: {failures:?}",
+            failures.len()
+        );
     }
 
     #[test]

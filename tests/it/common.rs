@@ -306,3 +306,66 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// Start every command at the same instant. Spawning a process takes
+/// milliseconds, longer than the races the callers look for, so each one is
+/// started behind `sh`, which waits for a line on its stdin and then `exec`s
+/// the command (same process, same pipes); once all are waiting, the lines go
+/// out together. Stdout and stderr are piped for `wait_with_output`.
+pub fn spawn_together(cmds: Vec<Command>) -> Vec<Child> {
+    use std::io::Write;
+    let mut children: Vec<Child> = cmds
+        .iter()
+        .map(|cmd| {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg(r#"read _ && exec "$0" "$@""#)
+                .arg(cmd.get_program())
+                .args(cmd.get_args());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => sh.env(k, v),
+                    None => sh.env_remove(k),
+                };
+            }
+            if let Some(d) = cmd.get_current_dir() {
+                sh.current_dir(d);
+            }
+            sh.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start sh")
+        })
+        .collect();
+    // Give every shell time to reach its `read`.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut stdins: Vec<_> = children
+        .iter_mut()
+        .map(|c| c.stdin.take().expect("piped stdin"))
+        .collect();
+    for s in &mut stdins {
+        let _ = s.write_all(b"go\n");
+    }
+    drop(stdins);
+    children
+}
+
+/// [`wait_bounded`], then the output, for a child spawned with piped stdout
+/// and stderr. Reading them while waiting keeps a chatty child from blocking
+/// on a full pipe.
+pub fn output_bounded(child: Child, limit: std::time::Duration) -> Output {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for retrace"),
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("retrace (pid {pid}) did not finish within {limit:?}");
+        }
+    }
+}

@@ -262,3 +262,61 @@ fn concurrent_writers_lose_nothing_and_never_see_locked() {
         0
     );
 }
+
+/// `archive add` with every file it writes capped at `limit` bytes
+/// (RLIMIT_FSIZE): a write past it fails as on a full disk (SIGXFSZ, which
+/// would kill the process instead, is ignored, so the write returns EFBIG).
+fn add_with_file_size_limit(db: &Path, folder: &Path, limit: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = add(db, folder);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            let lim = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_full_disk_stops_archive_add_saying_what_it_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = jpeg_folder(&dir.path().join("pics"), 0..200);
+    let reference_db = dir.path().join("reference.db");
+    let out = add(&reference_db, &folder).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let reference = hash_counts(&Connection::open(&reference_db).unwrap());
+    // Room for about half of it: the database file stays small until a
+    // checkpoint, so the write-ahead log is what hits the limit.
+    let whole = std::fs::metadata(&reference_db).unwrap().len()
+        + std::fs::metadata(dir.path().join("reference.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    let db = dir.path().join("full.db");
+    let out = add_with_file_size_limit(&db, &folder, whole / 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let n = check_consistent(&db, &reference, true, "full disk");
+    assert!(n > 0 && n < 200, "{n} pictures recorded: the limit missed");
+    assert!(
+        stderr.contains(&format!(
+            "recorded {n} pictures ({n} new, 0 already known) before this error"
+        )),
+        "the message does not say the {n} pictures in the archive: {stderr}"
+    );
+    // With room again, the same command records the rest.
+    let out = add(&db, &folder).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        check_consistent(&db, &reference, true, "after the full disk"),
+        200
+    );
+}

@@ -14,4 +14,5 @@ mod samples;
 #[cfg(feature = "schema")]
 mod schema;
 mod serve;
+mod startup;
 mod watch;

@@ -27,6 +27,8 @@ struct Pg {
     bin: PathBuf,
     port: u16,
     run_as: Option<String>,
+    // The server's options, for a restart.
+    opts: String,
 }
 
 fn pg_bin() -> Option<PathBuf> {
@@ -87,6 +89,7 @@ impl Pg {
             bin,
             port: free_port(),
             run_as,
+            opts: String::new(),
         };
         let initdb = pg.run(
             "initdb",
@@ -107,25 +110,31 @@ impl Pg {
             "initdb: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
-        let opts = format!(
+        let mut pg = pg;
+        pg.opts = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=60 {}",
             pg.port,
             pg.data.display(),
             more(&pg)
         );
-        let log = pg.data.join("server.log");
-        let started = pg.run(
+        pg.start_server();
+        Some(pg)
+    }
+
+    fn start_server(&self) {
+        let log = self.data.join("server.log");
+        let started = self.run(
             "pg_ctl",
             &[
                 "-D",
-                pg.data.to_str().unwrap(),
+                self.data.to_str().unwrap(),
                 "-l",
                 log.to_str().unwrap(),
                 "-w",
                 "-t",
                 "120",
                 "-o",
-                &opts,
+                &self.opts,
                 "start",
             ],
         );
@@ -135,7 +144,26 @@ impl Pg {
             String::from_utf8_lossy(&started.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        Some(pg)
+    }
+
+    /// Stop the server at once, as a crash or a lost network would.
+    fn stop_server(&self) {
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                self.data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> std::process::Output {
@@ -903,4 +931,207 @@ fn sslmode_require_encrypts_and_verifies_the_server() {
     let out = run_quiet(with_ca("missing.pem").args(["archive", "info"]));
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PGSSLROOTCERT"));
+}
+
+/// The distinct pictures and the versions recorded in `schema_version`.
+fn shas_and_versions(pg: &Pg, db: &str) -> (std::collections::BTreeSet<String>, Vec<i32>) {
+    let mut c = pg.client(db);
+    let shas = c
+        .query("SELECT sha256 FROM images", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let versions = c
+        .query("SELECT version FROM schema_version ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    (shas, versions)
+}
+
+fn assert_no_secret_in(outs: &[std::process::Output]) {
+    for out in outs {
+        assert_no_secret("stdout", &out.stdout);
+        assert_no_secret("stderr", &out.stderr);
+    }
+}
+
+#[test]
+fn eight_workers_create_one_new_postgresql_archive_at_the_same_instant() {
+    use crate::startup::{
+        assert_all_started, round_folders, run_together, workers, ROUNDS, WORKERS,
+    };
+    let Some(pg) = Pg::start("eight_workers_create_one_new_postgresql_archive") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..ROUNDS {
+        let (folders, want) = round_folders(dir.path(), round);
+        let name = format!("race{round}");
+        let url = pg.database(&name);
+        let outs = run_together(workers(&url, &folders));
+        let what = format!("round {round}");
+        assert_no_secret_in(&outs);
+        assert_all_started(&outs, &what);
+        let (shas, versions) = shas_and_versions(&pg, &name);
+        assert_eq!(shas, want, "{what}: every picture, once");
+        assert_eq!(versions, [1, 2], "{what}: each migration applied once");
+        assert_eq!(
+            pg.count(&name, "SELECT COUNT(*) FROM sightings"),
+            (WORKERS * 5) as i64,
+            "{what}: every worker's sighting of every picture"
+        );
+        let per = hashes_per_image(&pg, &name);
+        assert_eq!(check_consistent(&pg, &name, per), want.len() as i64);
+    }
+}
+
+#[test]
+fn an_older_postgresql_schema_is_migrated_once_while_eight_workers_open_it() {
+    use crate::startup::{assert_all_started, round_folders, run_together, workers, WORKERS};
+    let Some(pg) = Pg::start("an_older_postgresql_schema_is_migrated_once") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (folders, mut want) = round_folders(dir.path(), 0);
+    let url = pg.database("older");
+    // What a retrace before `watch` left: migration 1, recorded, with a picture.
+    pg.client("older")
+        .batch_execute(&format!(
+            "{}
+             CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+             INSERT INTO schema_version VALUES (1, '2001-01-01T00:00:00Z');
+             INSERT INTO images (sha256, format, bytes, first_seen, added_at)
+                 VALUES ('from-an-older-retrace', 'jpeg', 10, '2001-01-01', '2001-01-02');
+             INSERT INTO sightings (image_id, location, first_seen, first_seen_from, added_at)
+                 SELECT id, 'old.jpg', '2001-01-01', 'given', '2001-01-02' FROM images;",
+            include_str!("../../src/archive/migrations/postgres/0001_initial.sql")
+        ))
+        .unwrap();
+    let outs = run_together(workers(&url, &folders));
+    assert_no_secret_in(&outs);
+    assert_all_started(&outs, "older schema");
+    let (shas, versions) = shas_and_versions(&pg, "older");
+    assert_eq!(versions, [1, 2], "migration 2 applied once");
+    want.insert("from-an-older-retrace".into());
+    assert_eq!(shas, want, "the old picture is kept");
+    assert_eq!(
+        pg.count("older", "SELECT COUNT(*) FROM sightings"),
+        (WORKERS * 5 + 1) as i64
+    );
+    assert_eq!(
+        pg.count(
+            "older",
+            "SELECT COUNT(*) FROM schema_version WHERE version = 1 AND applied_at = '2001-01-01T00:00:00Z'"
+        ),
+        1,
+        "the step already there is not run again"
+    );
+}
+
+#[test]
+fn a_postgresql_archive_from_a_newer_retrace_is_refused_and_left_as_it_was() {
+    let Some(pg) = Pg::start("a_postgresql_archive_from_a_newer_retrace") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.database("newer");
+    add_samples(&url);
+    pg.client("newer")
+        .batch_execute(
+            "INSERT INTO schema_version VALUES (3, 'later'), (4, 'later');
+             CREATE TABLE from_the_future (x BYTEA);",
+        )
+        .unwrap();
+    // Everything the database holds, as text: tables, columns, rows counted.
+    let snapshot = || {
+        let mut c = pg.client("newer");
+        let mut s = String::new();
+        for r in c
+            .query(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns
+                 WHERE table_schema = 'public' ORDER BY 1, 2",
+                &[],
+            )
+            .unwrap()
+        {
+            let (t, col, ty): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            s.push_str(&format!("{t}.{col} {ty}\n"));
+        }
+        for t in ["images", "hashes", "sightings", "schema_version"] {
+            s.push_str(&format!(
+                "{t}: {}\n",
+                pg.count("newer", &format!("SELECT COUNT(*) FROM {t}"))
+            ));
+        }
+        s
+    };
+    let before = snapshot();
+    let folder = jpeg_folder(&dir.path().join("pics"), 0..2);
+    for args in [&["archive", "add"][..], &["scan", "--record"][..]] {
+        let out = run_quiet(retrace(Some(&url)).args(args).arg(&folder));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("version 4") && stderr.contains("newer retrace"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(snapshot(), before, "the database changed");
+}
+
+#[test]
+fn a_lost_database_stops_archive_add_saying_what_it_recorded() {
+    let Some(pg) = Pg::start("a_lost_database_stops_archive_add") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = jpeg_folder(&dir.path().join("pics"), 0..400);
+    let url = pg.database("lost");
+    let child = add(&url, &folder, "2020-01-01").spawn().unwrap();
+    // The server goes away once the first batches are in.
+    let start = Instant::now();
+    loop {
+        let n = pg
+            .client("postgres")
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = 'lost'",
+                &[],
+            )
+            .map(|r| r.get::<_, i64>(0))
+            .unwrap_or(0);
+        let tables = n > 0
+            && pg.count(
+                "lost",
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'images'",
+            ) > 0;
+        if tables && pg.count("lost", "SELECT COUNT(*) FROM images") >= 64 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no batch was recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pg.stop_server();
+    let out = output_bounded(child, Duration::from_secs(300));
+    assert_no_secret("stderr", &out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    pg.start_server();
+    let n = check_consistent(&pg, "lost", hashes_per_image(&pg, "lost"));
+    if n == 400 {
+        eprintln!("a_lost_database_stops_archive_add: the run finished before the server stopped");
+        return;
+    }
+    eprintln!("after the server stopped with {n} pictures in: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "recorded {n} pictures ({n} new, 0 already known) before this error"
+        )),
+        "the message does not say the {n} pictures in the archive: {stderr}"
+    );
 }
