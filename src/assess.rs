@@ -149,6 +149,8 @@ pub struct Inputs<'a> {
     pub thumbnail: Option<&'a crate::thumbnail::ThumbnailComparison>,
     /// The MPF preview compared with the main picture, when both decoded.
     pub preview: Option<&'a crate::thumbnail::PreviewComparison>,
+    /// The animation's frames, when the picture is animated.
+    pub animation: Option<&'a crate::decode::Animation>,
 }
 
 /// Turn the evidence into findings, most severe first.
@@ -240,12 +242,18 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             ));
         }
     }
+    if let Some(a) = input.animation {
+        f.push(animation(a));
+    }
     if let Some(place) = input.claim.location {
         claimed_place(input.metadata, place, &mut f);
     }
     if let Some(meta) = input.metadata {
         if let Some(cc) = meta.container.as_ref().and_then(|c| c.c2pa.as_ref()) {
             content_credentials(cc, &mut f);
+        }
+        if let Some(finding) = declared_ai(meta) {
+            f.push(finding);
         }
         if meta.exif.is_empty() {
             f.push(Finding::new(
@@ -498,7 +506,11 @@ fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
         "thumbnail_mismatch",
         Severity::Warning,
         format!(
-            "The embedded EXIF thumbnail shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the thumbnail may show the earlier version.",
+            "{} shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the thumbnail may show the earlier version.",
+            match t.heif_item {
+                Some(id) => format!("The HEIF thumbnail (item {id})"),
+                None => "The embedded EXIF thumbnail".to_string(),
+            },
             if framing { " or framing" } else { "" },
             t.aspect_main,
             t.aspect_thumbnail
@@ -524,6 +536,41 @@ fn preview_mismatch(p: &crate::thumbnail::PreviewComparison) -> Finding {
             t.aspect_thumbnail
         ),
     )
+}
+
+/// An animation: how long, and whether a later frame shows another picture
+/// than the first, which is the one hashed and matched.
+fn animation(a: &crate::decode::Animation) -> Finding {
+    let frames = if a.frames_truncated {
+        format!("at least {} frames", a.frames)
+    } else {
+        format!("{} frames", a.frames)
+    };
+    let seconds = a.duration_ms as f64 / 1000.0;
+    match &a.differing_frame {
+        Some(d) => Finding::new(
+            "animation_frame_differs",
+            Severity::Warning,
+            format!(
+                "The picture is an animation of {frames} ({seconds:.1} s), and frame {} (shown at {:.1} s) differs from the first as much as another picture does ({}): the picture that circulated may be a later frame. Only the first frame was hashed and matched against the archive.",
+                d.index + 1,
+                d.at_ms as f64 / 1000.0,
+                d.distance
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        None => Finding::new(
+            "animated",
+            Severity::Info,
+            format!(
+                "The picture is an animation of {frames} ({seconds:.1} s); the first frame was hashed and matched, and {} later frame(s) compared with it all show the same picture.",
+                a.frames_compared
+            ),
+        ),
+    }
 }
 
 /// GPS position against the claimed place.
@@ -632,29 +679,157 @@ fn content_credentials(cc: &crate::c2pa::ContentCredentials, f: &mut Vec<Finding
             ),
         )),
     }
-    let generative: Vec<String> = cc
-        .manifests
+}
+
+/// Generator names that tool fields (EXIF Software, XMP CreatorTool and
+/// History agents, PNG Software/Source chunks) carry when an image generator
+/// wrote the file, matched case-insensitively as substrings. Only names that
+/// mean an image generator and nothing else: "Imagen" alone is Spanish for
+/// "image", "Flux" and "Gemini" name other software too.
+const GENERATORS: &[(&str, &str)] = &[
+    ("midjourney", "Midjourney"),
+    ("dall-e", "DALL-E"),
+    ("dall·e", "DALL-E"),
+    ("chatgpt", "ChatGPT"),
+    ("openai", "OpenAI"),
+    ("stable diffusion", "Stable Diffusion"),
+    ("stablediffusion", "Stable Diffusion"),
+    ("stability ai", "Stability AI"),
+    ("dreamstudio", "DreamStudio"),
+    ("sdxl", "Stable Diffusion XL"),
+    ("novelai", "NovelAI"),
+    ("comfyui", "ComfyUI"),
+    ("invokeai", "InvokeAI"),
+    ("automatic1111", "Stable Diffusion web UI"),
+    ("fooocus", "Fooocus"),
+    ("adobe firefly", "Adobe Firefly"),
+    ("google imagen", "Google Imagen"),
+    ("bing image creator", "Bing Image Creator"),
+    ("image creator from microsoft", "Bing Image Creator"),
+    ("leonardo.ai", "Leonardo.Ai"),
+    ("ideogram", "Ideogram"),
+    ("draw things", "Draw Things"),
+    ("craiyon", "Craiyon"),
+    ("nightcafe", "NightCafe"),
+    ("playground ai", "Playground AI"),
+    ("flux.1", "FLUX.1"),
+];
+
+/// The generator a tool field names, if any.
+fn generator_named(s: &str) -> Option<&'static str> {
+    let lower = s.to_lowercase();
+    GENERATORS
         .iter()
-        .flat_map(|m| &m.actions)
-        .filter_map(|a| {
-            let t = a.digital_source_type.as_deref()?;
-            let kind = t.rsplit('/').next()?;
-            GENERATIVE_SOURCE_TYPES
-                .contains(&kind)
-                .then(|| format!("{} ({kind})", a.action))
-        })
-        .take(5)
-        .collect();
-    if !generative.is_empty() {
-        f.push(Finding::new(
+        .find(|(needle, _)| lower.contains(needle))
+        .map(|(_, name)| *name)
+}
+
+/// What a PNG text chunk that image generators write says about its
+/// writer: the chunk names (and for the generic ones, the shape of the
+/// text) of the Stable Diffusion front ends, which store their prompt and
+/// settings this way. `None` for any other chunk.
+fn generator_chunk(keyword: &str, text: &str) -> Option<&'static str> {
+    match keyword {
+        // AUTOMATIC1111, Forge, SD.Next: "prompt\nNegative prompt: …\nSteps: 20, Sampler: …, Seed: …".
+        "parameters"
+            if text.contains("Steps:") && (text.contains("Sampler:") || text.contains("Seed:")) =>
+        {
+            Some("Stable Diffusion web UI")
+        }
+        "parameters" | "fooocus_scheme"
+            if text.to_lowercase().contains("fooocus") || keyword == "fooocus_scheme" =>
+        {
+            Some("Fooocus")
+        }
+        // ComfyUI: the node graph as JSON.
+        "prompt" | "workflow"
+            if text.trim_start().starts_with('{')
+                && (text.contains("class_type") || text.contains("\"nodes\"")) =>
+        {
+            Some("ComfyUI")
+        }
+        "invokeai_metadata" | "invokeai_graph" | "sd-metadata" | "Dream" => Some("InvokeAI"),
+        "sui_image_params" => Some("StableSwarmUI"),
+        _ => None,
+    }
+}
+
+/// IPTC digital source types (the last path segment of the term's URI)
+/// that mean generative AI made the picture or part of it.
+fn generative_source_type(uri: &str) -> Option<&str> {
+    let kind = uri.trim().trim_end_matches('/').rsplit('/').next()?;
+    GENERATIVE_SOURCE_TYPES.contains(&kind).then_some(kind)
+}
+
+/// One `generative_ai` finding naming every place where the file declares
+/// that generative AI made it: Content Credentials actions, the IPTC digital
+/// source type in XMP, PNG text chunks of image generators, generator names
+/// in the tool fields. Only declarations count; nothing here looks at pixels,
+/// and the finding says that a file without one proves nothing.
+fn declared_ai(meta: &Metadata) -> Option<Finding> {
+    let mut said: Vec<String> = Vec::new();
+    let mut say = |s: String| {
+        if !said.contains(&s) && said.len() < 8 {
+            said.push(s);
+        }
+    };
+    let container = meta.container.as_ref();
+    if let Some(cc) = container.and_then(|c| c.c2pa.as_ref()) {
+        for a in cc.manifests.iter().flat_map(|m| &m.actions) {
+            if let Some(kind) = a
+                .digital_source_type
+                .as_deref()
+                .and_then(generative_source_type)
+            {
+                say(format!("Content Credentials action {} ({kind})", a.action));
+            }
+        }
+    }
+    if let Some(x) = container.and_then(|c| c.xmp.as_ref()) {
+        if let Some(kind) = x
+            .digital_source_type
+            .as_deref()
+            .and_then(generative_source_type)
+        {
+            say(format!("XMP Iptc4xmpExt:DigitalSourceType {kind}"));
+        }
+        if let Some(g) = x.creator_tool.as_deref().and_then(generator_named) {
+            say(format!("XMP CreatorTool names {g}"));
+        }
+        for h in x.history.iter().filter_map(|h| h.software_agent.as_deref()) {
+            if let Some(g) = generator_named(h) {
+                say(format!("XMP History agent names {g}"));
+            }
+        }
+    }
+    if let Some(g) = meta.software.as_deref().and_then(generator_named) {
+        say(format!("EXIF Software names {g}"));
+    }
+    for t in container.map(|c| c.png_text.as_slice()).unwrap_or_default() {
+        if let Some(g) = generator_chunk(&t.keyword, &t.text) {
+            say(format!(
+                "PNG text chunk {:?} as {g} writes it (prompt and settings)",
+                t.keyword
+            ));
+        } else if matches!(
+            t.keyword.as_str(),
+            "Software" | "Source" | "Generator" | "Creator Tool"
+        ) {
+            if let Some(g) = generator_named(&t.text) {
+                say(format!("PNG text chunk {:?} names {g}", t.keyword));
+            }
+        }
+    }
+    (!said.is_empty()).then(|| {
+        Finding::new(
             "generative_ai",
             Severity::Warning,
             format!(
-                "The Content Credentials say generative AI made this picture or part of it: {}.",
-                generative.join(", ")
+                "The file declares that generative AI made this picture or part of it: {}. This is what the file says, not a reading of the pixels, and such a declaration can be removed or added; a picture without one may still be generated: a missing declaration proves nothing.",
+                said.join("; ")
             ),
-        ));
-    }
+        )
+    })
 }
 
 fn source_or_path(m: &Match) -> String {
@@ -740,6 +915,7 @@ mod tests {
             unmatchable: None,
             thumbnail: None,
             preview: None,
+            animation: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(codes.contains(&"earlier_copy"));
@@ -768,6 +944,7 @@ mod tests {
             unmatchable: None,
             thumbnail: None,
             preview: None,
+            animation: None,
         });
         let codes: Vec<&str> = f.iter().map(|x| x.code.as_str()).collect();
         assert!(!codes.contains(&"earlier_copy"));
@@ -786,6 +963,7 @@ mod tests {
             unmatchable: None,
             thumbnail: None,
             preview: None,
+            animation: None,
         });
         assert!(f.iter().all(|x| x.code != "edited_with_software"));
     }
@@ -799,6 +977,7 @@ mod tests {
             unmatchable: None,
             thumbnail: None,
             preview: None,
+            animation: None,
         })
     }
 
@@ -982,6 +1161,7 @@ mod tests {
             unmatchable: None,
             thumbnail: None,
             preview: None,
+            animation: None,
         })
     }
 
@@ -1066,5 +1246,108 @@ mod tests {
         let bad = codes_for(&meta("invalid", true));
         assert_eq!(bad[0].code, "content_credentials_invalid");
         assert!(bad[0].message.contains("assertion.dataHash.mismatch"));
+    }
+
+    #[test]
+    fn declared_ai_origin_is_one_finding_naming_every_declaration() {
+        use crate::container::{Container, PngText, Xmp};
+        let with = |xmp: Option<Xmp>, png: Vec<(&str, &str)>, software: Option<&str>| Metadata {
+            software: software.map(str::to_string),
+            container: Some(Container {
+                xmp,
+                png_text: png
+                    .into_iter()
+                    .map(|(k, t)| PngText {
+                        keyword: k.into(),
+                        text: t.into(),
+                    })
+                    .collect(),
+                ..Container::default()
+            }),
+            ..Metadata::default()
+        };
+        let ai = |m: &Metadata| -> Vec<Finding> {
+            codes_for(m)
+                .into_iter()
+                .filter(|f| f.code == "generative_ai")
+                .collect()
+        };
+        let iptc = |term: &str| Xmp {
+            digital_source_type: Some(format!(
+                "http://cv.iptc.org/newscodes/digitalsourcetype/{term}"
+            )),
+            ..Xmp::default()
+        };
+        // What AUTOMATIC1111's web UI writes into its PNGs.
+        let a1111 = "a lighthouse in a storm\nNegative prompt: blurry\nSteps: 20, Sampler: DPM++ 2M, CFG scale: 7, Seed: 1234, Size: 512x512, Model: sd_xl_base_1.0";
+        let all = with(
+            Some(iptc("trainedAlgorithmicMedia")),
+            vec![("parameters", a1111)],
+            Some("Midjourney"),
+        );
+        let f = ai(&all);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let m = &f[0].message;
+        assert!(
+            m.contains("XMP Iptc4xmpExt:DigitalSourceType trainedAlgorithmicMedia"),
+            "{m}"
+        );
+        assert!(
+            m.contains("PNG text chunk \"parameters\" as Stable Diffusion web UI writes it"),
+            "{m}"
+        );
+        assert!(m.contains("EXIF Software names Midjourney"), "{m}");
+        assert!(m.contains("a missing declaration proves nothing"), "{m}");
+
+        // Each declaration alone is enough.
+        assert_eq!(
+            ai(&with(
+                Some(iptc("compositeWithTrainedAlgorithmicMedia")),
+                vec![],
+                None
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(
+            ai(&with(
+                None,
+                vec![(
+                    "prompt",
+                    r#"{"3": {"class_type": "KSampler", "inputs": {}}}"#
+                )],
+                None
+            ))
+            .len(),
+            1
+        );
+        assert_eq!(
+            ai(&with(None, vec![("Software", "NovelAI")], None)).len(),
+            1
+        );
+        let tool = Xmp {
+            creator_tool: Some("Adobe Firefly".into()),
+            ..Xmp::default()
+        };
+        assert_eq!(ai(&with(Some(tool), vec![], None)).len(), 1);
+
+        // Nothing is inferred from what is not a declaration.
+        for quiet in [
+            with(
+                Some(iptc("digitalCapture")),
+                vec![],
+                Some("Adobe Photoshop 25.0"),
+            ),
+            with(Some(iptc("algorithmicallyEnhanced")), vec![], None),
+            with(None, vec![("parameters", "exposure=3")], Some("GIMP 2.10")),
+            with(
+                None,
+                vec![("prompt", "say cheese"), ("Comment", "Stable lighting")],
+                None,
+            ),
+            with(None, vec![("Software", "Editor de imagen 2.0")], None),
+        ] {
+            assert!(ai(&quiet).is_empty(), "{quiet:?}");
+        }
     }
 }

@@ -976,17 +976,17 @@ const MAX_BMFF_DEPTH: usize = 32;
 
 /// One ISO BMFF box header: where it starts, how long it is (header
 /// included), where its content starts.
-struct BmffHeader {
-    kind: [u8; 4],
-    size: usize,
-    content: usize,
+pub(crate) struct BmffHeader {
+    pub(crate) kind: [u8; 4],
+    pub(crate) size: usize,
+    pub(crate) content: usize,
 }
 
 /// The box header at `at` inside `b[..end]`. A size of 0 runs to `end`, 1
 /// takes the 64-bit largesize; `mdat` past `end` is cut to it (c2pa-rs
 /// hashes a truncated media box the same way), any other box past it is an
 /// error.
-fn bmff_header(b: &[u8], at: usize, end: usize) -> Result<Option<BmffHeader>, String> {
+pub(crate) fn bmff_header(b: &[u8], at: usize, end: usize) -> Result<Option<BmffHeader>, String> {
     let (Some(size32), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) else {
         // Trailing bytes too short for a header: readers stop there.
         return Ok(None);

@@ -50,6 +50,9 @@ pub struct Container {
     pub warnings: Vec<String>,
     /// Content Credentials (C2PA manifest store), when the file carries one.
     pub c2pa: Option<crate::c2pa::ContentCredentials>,
+    /// The HEIF item structure (HEIC, HEIF, AVIF): the primary picture, its
+    /// thumbnails and auxiliary images, with their sizes and transformations.
+    pub heif: Option<crate::heif::HeifStructure>,
 }
 
 /// One PNG text chunk.
@@ -175,6 +178,10 @@ pub struct Xmp {
     pub rights: Option<String>,
     /// dc:description (the first alternative).
     pub description: Option<String>,
+    /// Iptc4xmpExt:DigitalSourceType: the IPTC term (a URI such as
+    /// `http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia`)
+    /// by which generators and platforms declare how the picture was made.
+    pub digital_source_type: Option<String>,
 }
 
 /// One xmpMM:History entry.
@@ -229,6 +236,7 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
         Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
         Format::Heif => {
             raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec);
+            c.heif = crate::heif::read_structure(bytes, limits, &mut c.warnings);
             // Only the top-level C2PA `uuid` box is looked for; c2pa walks
             // the boxes again for the hash binding.
             if let Some(store) = crate::c2pa::bmff_store(bytes, max, &mut c.warnings) {
@@ -958,6 +966,7 @@ const NS_XMPMM: &[u8] = b"http://ns.adobe.com/xap/1.0/mm/";
 const NS_STEVT: &[u8] = b"http://ns.adobe.com/xap/1.0/sType/ResourceEvent#";
 const NS_PS: &[u8] = b"http://ns.adobe.com/photoshop/1.0/";
 const NS_DC: &[u8] = b"http://purl.org/dc/elements/1.1/";
+const NS_IPTC_EXT: &[u8] = b"http://iptc.org/std/Iptc4xmpExt/2008-02-29/";
 
 /// A property this module keeps.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -976,6 +985,7 @@ enum Prop {
     Creator,
     Rights,
     Description,
+    DigitalSourceType,
     /// Any other property (its text is ignored).
     Other,
     /// An rdf: structural element.
@@ -999,6 +1009,7 @@ fn prop(ns: &[u8], local: &[u8]) -> Prop {
         (NS_DC, b"creator") => Prop::Creator,
         (NS_DC, b"rights") => Prop::Rights,
         (NS_DC, b"description") => Prop::Description,
+        (NS_IPTC_EXT, b"DigitalSourceType") => Prop::DigitalSourceType,
         _ => Prop::Other,
     }
 }
@@ -1020,6 +1031,7 @@ fn store(x: &mut Xmp, p: Prop, in_history: bool, v: &str) {
         Prop::OriginalDocumentId => set_once(&mut x.original_document_id, v),
         Prop::Rights => set_once(&mut x.rights, v),
         Prop::Description => set_once(&mut x.description, v),
+        Prop::DigitalSourceType => set_once(&mut x.digital_source_type, v),
         Prop::Creator if x.creator.len() < MAX_ENTRIES && !v.trim().is_empty() => {
             x.creator.push(cap(v.trim()));
         }
@@ -1109,6 +1121,19 @@ fn parse_xmp(packet: &[u8], warnings: &mut Vec<String>) -> Xmp {
                     x.history.push(HistoryEvent::default());
                 }
                 attributes(&reader, e, &mut x, in_history || p == Prop::History);
+                if p == Prop::DigitalSourceType {
+                    // A URI-valued property may be written as a resource.
+                    for a in e.attributes().with_checks(false).flatten().take(256) {
+                        let (ns, local) = reader.resolve_attribute(a.key);
+                        if matches!(ns, ResolveResult::Bound(n) if n.as_ref() == NS_RDF)
+                            && local.as_ref() == b"resource"
+                        {
+                            if let Ok(v) = a.unescape_value() {
+                                set_once(&mut x.digital_source_type, &v);
+                            }
+                        }
+                    }
+                }
                 if !empty {
                     if stack.len() >= MAX_XML_DEPTH {
                         warnings.push("XMP: nested too deeply; stopped".into());
@@ -1350,5 +1375,26 @@ mod tests {
         let mut w = Vec::new();
         parse_xmp(b"<a><b></a>", &mut w);
         assert!(!w.is_empty());
+    }
+
+    #[test]
+    fn xmp_digital_source_type_in_each_form() {
+        let ns = r#"xmlns:x="adobe:ns:meta/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/""#;
+        let term = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
+        for body in [
+            format!(r#"<rdf:Description Iptc4xmpExt:DigitalSourceType="{term}"/>"#),
+            format!(
+                r#"<rdf:Description><Iptc4xmpExt:DigitalSourceType>{term}</Iptc4xmpExt:DigitalSourceType></rdf:Description>"#
+            ),
+            format!(
+                r#"<rdf:Description><Iptc4xmpExt:DigitalSourceType rdf:resource="{term}"/></rdf:Description>"#
+            ),
+        ] {
+            let packet = format!(r#"<x:xmpmeta {ns}><rdf:RDF>{body}</rdf:RDF></x:xmpmeta>"#);
+            let mut w = Vec::new();
+            let x = parse_xmp(packet.as_bytes(), &mut w);
+            assert!(w.is_empty(), "{w:?}");
+            assert_eq!(x.digital_source_type.as_deref(), Some(term), "{body}");
+        }
     }
 }

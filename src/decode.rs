@@ -37,6 +37,10 @@ pub struct Decoded {
     pub working: DynamicImage,
     /// How the pixels were decoded.
     pub path: DecodePath,
+    /// `working` already shows the picture as the file says it is shown
+    /// (a HEIF's rotation, mirror and crop were applied by its decoder): the
+    /// EXIF orientation must not be applied again.
+    pub oriented: bool,
 }
 
 /// Which decoder produced the working copy.
@@ -51,6 +55,268 @@ pub enum DecodePath {
         /// 2, 4 or 8.
         denominator: u32,
     },
+    /// A HEIF (HEIC, AVIF) item decoded by libheif, its transformations
+    /// applied, then area-averaged.
+    Heif,
+}
+
+/// Decode a HEIF file's primary image (`item` `None`) or another of its
+/// images by item id (a thumbnail), as libheif shows it: rotation (`irot`),
+/// mirror (`imir`) and crop (`clap`) applied, grids assembled. `width` and
+/// `height` are the coded size (`ispe`), before those transformations, like
+/// a JPEG's stored size before its EXIF orientation.
+///
+/// Limits first: libheif's own security limits are set from `limits`
+/// (pixels, grid tiles, memory) before the file is read, and the image's
+/// size, known from its properties, is checked against the pixel caps
+/// before anything is decoded.
+#[cfg(feature = "heif")]
+pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<Decoded> {
+    use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
+    let failed = |what: &str, e: libheif_rs::HeifError| Error::Format(format!("HEIF {what}: {e}"));
+    // The tile count from the item structure first: libheif 1.23 applies
+    // its own tile limit to some layouts only, and this one holds for all.
+    let mut ignored = Vec::new();
+    if let Some(s) = crate::heif::read_structure(bytes, limits, &mut ignored) {
+        let id = item.or(s.primary_item);
+        if let Some(tiles) = s.items.iter().find(|i| Some(i.id) == id).map(|i| i.tiles) {
+            if u64::from(tiles) > limits.max_heif_tiles {
+                return Err(Error::Limit {
+                    what: "HEIF grid tiles",
+                    actual: tiles.into(),
+                    limit: limits.max_heif_tiles,
+                });
+            }
+        }
+    }
+    let lib = LibHeif::new();
+    let mut ctx = HeifContext::new().map_err(|e| failed("context", e))?;
+    let mut security = ctx.security_limits();
+    security.set_max_image_size_pixels(limits.max_pixels);
+    security.set_max_number_of_tiles(limits.max_heif_tiles);
+    security.set_max_memory_block_size(limits.max_decoder_alloc);
+    security.set_max_total_memory(limits.max_decoder_alloc);
+    ctx.set_security_limits(&security)
+        .map_err(|e| failed("limits", e))?;
+    contain(|| ctx.read_bytes(bytes))?.map_err(|e| failed("container", e))?;
+    let primary = ctx
+        .primary_image_handle()
+        .map_err(|e| failed("primary image", e))?;
+    let handle = match item {
+        None => primary,
+        Some(id) => primary.thumbnail(id).map_err(|e| failed("thumbnail", e))?,
+    };
+    // The coded size and the size as shown (rotated, cropped) both within
+    // the caps, before the decoder allocates anything.
+    let coded = (
+        u32::try_from(handle.ispe_width()).unwrap_or(0),
+        u32::try_from(handle.ispe_height()).unwrap_or(0),
+    );
+    let shown = (handle.width(), handle.height());
+    check_dimensions(shown.0, shown.1, limits)?;
+    let (width, height) = if coded.0 > 0 && coded.1 > 0 {
+        check_dimensions(coded.0, coded.1, limits)?;
+        coded
+    } else {
+        shown
+    };
+    if u64::from(shown.0) * u64::from(shown.1) * 3 > limits.max_decoder_alloc {
+        return Err(Error::Limit {
+            what: "decoded image bytes",
+            actual: u64::from(shown.0) * u64::from(shown.1) * 3,
+            limit: limits.max_decoder_alloc,
+        });
+    }
+    let image = contain(|| lib.decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None))?
+        .map_err(|e| failed("decoding", e))?;
+    let planes = image.planes();
+    let plane = planes
+        .interleaved
+        .ok_or_else(|| Error::Format("HEIF decoding: no interleaved RGB plane".into()))?;
+    let (w, h, stride) = (plane.width, plane.height, plane.stride);
+    let row = usize::try_from(w).unwrap_or(usize::MAX).saturating_mul(3);
+    if w == 0 || h == 0 || stride < row {
+        return Err(Error::Format(format!(
+            "HEIF decoding: unusable plane {w}×{h}, stride {stride}"
+        )));
+    }
+    let mut rgb = Vec::new();
+    rgb.try_reserve_exact(row * h as usize)
+        .map_err(|_| Error::Limit {
+            what: "decoded image bytes",
+            actual: (row * h as usize) as u64,
+            limit: limits.max_decoder_alloc,
+        })?;
+    for y in 0..h as usize {
+        let Some(line) = plane.data.get(y * stride..y * stride + row) else {
+            return Err(Error::Format(
+                "HEIF decoding: plane shorter than its size".into(),
+            ));
+        };
+        rgb.extend_from_slice(line);
+    }
+    let full = image::RgbImage::from_raw(w, h, rgb)
+        .map(DynamicImage::ImageRgb8)
+        .ok_or_else(|| Error::Format("HEIF decoding: plane size".into()))?;
+    let working = contain(|| shrink_owned(full, WORKING_SIDE))?;
+    Ok(Decoded {
+        width,
+        height,
+        working,
+        path: DecodePath::Heif,
+        oriented: true,
+    })
+}
+
+/// Without the `heif` feature a HEIF file gets the error it always got.
+#[cfg(not(feature = "heif"))]
+pub fn decode_heif(_bytes: &[u8], _item: Option<u32>, _limits: &Limits) -> Result<Decoded> {
+    Err(Error::Format(
+        "no pixel decoder for heif (HEIC, HEIF and AVIF pixels need a build with --features heif)"
+            .into(),
+    ))
+}
+
+/// Whether this build decodes HEIF (HEIC, AVIF) pixels.
+pub const HEIF_PIXELS: bool = cfg!(feature = "heif");
+
+/// How the picture that was hashed was obtained. Part of the report
+/// (`decode`): null when nothing could be decoded.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct DecodeInfo {
+    /// What the hashes describe: `image` (the file's own picture),
+    /// `heif_primary` (a HEIF's primary image, shown as the file says:
+    /// rotation, mirror and crop applied), `raw_preview` (the largest JPEG
+    /// preview a RAW file carries, turned by the RAW's orientation),
+    /// `first_frame` (the first frame of an animation).
+    pub source: String,
+    /// Which decoder made the pixels: `image` (full size), `jpeg_scaled`
+    /// (a JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain), `libheif`.
+    pub decoder: String,
+    /// The RAW file's preview that was hashed, when `source` is `raw_preview`.
+    pub raw_preview: Option<crate::raw::RawPreview>,
+    /// The animation, when the picture has more than one frame.
+    pub animation: Option<Animation>,
+}
+
+/// An animated picture (GIF, WebP, APNG): what was counted, and the later
+/// frame that shows something else than the first, if any.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct Animation {
+    /// Frames counted (all of them unless `frames_truncated`).
+    pub frames: u32,
+    /// There were more frames than `--max-frames`; only the first were
+    /// counted and compared.
+    pub frames_truncated: bool,
+    /// The frames' delays added up, in milliseconds.
+    pub duration_ms: u64,
+    /// Frames compared with the first (every later one counted).
+    pub frames_compared: u32,
+    /// The later frame that differs most from the first, when one differs
+    /// as much as an edited picture's thumbnail does (the thumbnail
+    /// thresholds): it could be the picture that circulated.
+    pub differing_frame: Option<DifferingFrame>,
+}
+
+/// A later frame of an animation that shows another picture than the first.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct DifferingFrame {
+    /// Its index, counting the first frame as 0.
+    pub index: u32,
+    /// When it is shown, in milliseconds from the start.
+    pub at_ms: u64,
+    /// Hamming distance per algorithm from the first frame.
+    pub distance: std::collections::BTreeMap<String, u32>,
+}
+
+impl DecodeInfo {
+    /// The source and decoder of a decoded picture.
+    pub fn of(d: &Decoded) -> DecodeInfo {
+        let (source, decoder) = match d.path {
+            DecodePath::Heif => ("heif_primary", "libheif"),
+            DecodePath::ScaledJpeg { .. } => ("image", "jpeg_scaled"),
+            _ => ("image", "image"),
+        };
+        DecodeInfo {
+            source: source.into(),
+            decoder: decoder.into(),
+            ..DecodeInfo::default()
+        }
+    }
+}
+
+/// Call `each` with every frame of an animated GIF, WebP or PNG (APNG), in
+/// order: its index from 0, its delay in milliseconds and its pixels (the
+/// whole canvas as shown at that frame, shrunk to at most `side` px). Stops
+/// after `limits.max_frames` frames or when `each` breaks. Returns the
+/// frames given and whether there were more; `Ok(None)` for a still
+/// picture (one frame, or a format without animation).
+///
+/// The canvas size is checked against the limits before the first frame is
+/// decoded, and the decoder gets the allocation cap; each frame is shrunk
+/// before the next is decoded, so memory holds one canvas at a time.
+pub fn frames(
+    blob: &Blob,
+    limits: &Limits,
+    side: u32,
+    mut each: impl FnMut(u32, u64, DynamicImage) -> std::ops::ControlFlow<()>,
+) -> Result<Option<(u32, bool)>> {
+    use image::{AnimationDecoder, ImageDecoder};
+    dimensions(blob, limits)?;
+    let cursor = || Cursor::new(&blob.bytes[..]);
+    let failed = Error::Decode;
+    let frames: image::Frames<'_> = match blob.format {
+        Format::Gif => {
+            let mut d = image::codecs::gif::GifDecoder::new(cursor()).map_err(failed)?;
+            d.set_limits(image_limits(limits)).map_err(failed)?;
+            d.into_frames()
+        }
+        Format::Webp => {
+            let mut d = image::codecs::webp::WebPDecoder::new(cursor()).map_err(failed)?;
+            if !d.has_animation() {
+                return Ok(None);
+            }
+            d.set_limits(image_limits(limits)).map_err(failed)?;
+            d.into_frames()
+        }
+        Format::Png => {
+            let mut d = image::codecs::png::PngDecoder::new(cursor()).map_err(failed)?;
+            if !d.is_apng().map_err(failed)? {
+                return Ok(None);
+            }
+            d.set_limits(image_limits(limits)).map_err(failed)?;
+            d.apng().map_err(failed)?.into_frames()
+        }
+        _ => return Ok(None),
+    };
+    let mut frames = frames;
+    let mut n = 0u32;
+    let mut more = false;
+    loop {
+        let Some(frame) = contain(|| frames.next())? else {
+            break;
+        };
+        let frame = frame.map_err(failed)?;
+        if n as usize >= limits.max_frames {
+            more = true;
+            break;
+        }
+        let (num, den) = frame.delay().numer_denom_ms();
+        let ms = u64::from(num) / u64::from(den.max(1));
+        let img = contain(|| shrink_owned(DynamicImage::ImageRgba8(frame.into_buffer()), side))?;
+        let flow = each(n, ms, img);
+        n += 1;
+        if flow.is_break() {
+            break;
+        }
+    }
+    Ok((n > 1 || more).then_some((n, more)))
 }
 
 /// Read only the header and check the dimensions against the limits.
@@ -163,6 +429,9 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// decoder declines or fails on is decoded in full, so the result never depends
 /// on which decoder could read the file, only the speed does.
 pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
+    if blob.format == Format::Heif {
+        return decode_heif(&blob.bytes, None, limits);
+    }
     let (width, height) = dimensions(blob, limits)?;
     if blob.format == Format::Jpeg {
         if let Ok(Some(d)) = decode_jpeg_scaled(&blob.bytes, (width, height), WORKING_SIDE, limits)
@@ -198,6 +467,7 @@ fn decode_full_checked(
         height,
         working,
         path: DecodePath::Full,
+        oriented: false,
     })
 }
 
@@ -284,6 +554,7 @@ pub fn decode_jpeg_scaled(
         height,
         working,
         path: DecodePath::ScaledJpeg { denominator: n },
+        oriented: false,
     }))
 }
 

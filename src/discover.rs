@@ -16,7 +16,8 @@ use crate::read::{sniff, Format};
 /// File name extensions treated as images without looking inside.
 pub const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "tif", "tiff", "bmp", "heic", "heif",
-    "avif",
+    "avif", // Camera RAW files, hashed through their JPEG preview.
+    "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "dng", "orf", "raf", "rw2", "pef", "srw",
 ];
 
 /// One file to analyse.

@@ -37,8 +37,15 @@ pub struct Limits {
     pub max_cbor_depth: usize,
     /// Most certificates read from one signature's chain.
     pub max_cert_chain: usize,
-    /// Most ISO BMFF boxes (HEIF, AVIF) walked to check a C2PA BMFF hash.
+    /// Most ISO BMFF boxes (HEIF, AVIF) walked to check a C2PA BMFF hash
+    /// or to list a HEIF file's items.
     pub max_bmff_boxes: usize,
+    /// Most tiles of a HEIF grid decoded (the grid's size is checked
+    /// against the pixel caps as well, before any tile is decoded).
+    pub max_heif_tiles: u64,
+    /// Most frames of an animation (GIF, WebP, APNG) decoded to count them
+    /// and compare them with the first; the report says when there were more.
+    pub max_frames: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +69,12 @@ impl Default for Limits {
             // A still HEIF has a dozen boxes on the walked paths; a long
             // fragmented video has a few per fragment.
             max_bmff_boxes: 100_000,
+            // A 48 MP phone picture in 512 px tiles has 192; 4096 such
+            // tiles are 1 gigapixel, far over `max_pixels` anyway.
+            max_heif_tiles: 4096,
+            // Each frame is a full canvas: 500 frames of a 1000 px GIF are
+            // 2 GB decoded one after the other, a few seconds' work.
+            max_frames: 500,
         }
     }
 }
@@ -85,6 +98,8 @@ impl Limits {
             max_cbor_depth: MAX_NESTING,
             max_cert_chain: usize::MAX,
             max_bmff_boxes: usize::MAX,
+            max_heif_tiles: u64::MAX,
+            max_frames: usize::MAX,
         }
     }
 }

@@ -109,9 +109,17 @@ struct LimitArgs {
     /// Most certificates read from one signature's chain.
     #[arg(long, global = true, value_name = "N")]
     max_cert_chain: Option<usize>,
-    /// Most ISO BMFF boxes walked to check a C2PA BMFF hash (HEIF, AVIF).
+    /// Most ISO BMFF boxes walked to check a C2PA BMFF hash or list a HEIF
+    /// file's items (HEIF, AVIF).
     #[arg(long, global = true, value_name = "N")]
     max_bmff_boxes: Option<usize>,
+    /// Most tiles of a HEIF grid decoded (build with `--features heif`).
+    #[arg(long, global = true, value_name = "N")]
+    max_heif_tiles: Option<u64>,
+    /// Most frames of an animation (GIF, WebP, APNG) decoded to count and
+    /// compare them.
+    #[arg(long, global = true, value_name = "N")]
+    max_frames: Option<usize>,
 }
 
 /// Nesting caps bound recursion: past the stack a parser aborts the whole
@@ -138,6 +146,8 @@ impl LimitArgs {
             max_cbor_depth: self.max_cbor_depth.unwrap_or(d.max_cbor_depth),
             max_cert_chain: self.max_cert_chain.unwrap_or(d.max_cert_chain),
             max_bmff_boxes: self.max_bmff_boxes.unwrap_or(d.max_bmff_boxes),
+            max_heif_tiles: self.max_heif_tiles.unwrap_or(d.max_heif_tiles),
+            max_frames: self.max_frames.unwrap_or(d.max_frames),
         }
     }
 }

@@ -194,7 +194,7 @@ pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata 
     let mut meta = Metadata::default();
     if !matches!(
         format,
-        Format::Jpeg | Format::Tiff | Format::Png | Format::Webp | Format::Heif
+        Format::Jpeg | Format::Tiff | Format::Png | Format::Webp | Format::Heif | Format::Raw
     ) {
         return meta;
     }
@@ -227,10 +227,17 @@ pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata 
 }
 
 fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
+    if format == Format::Raw {
+        return extract_raw(bytes, limits, meta);
+    }
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
     // Measure the block before parsing so the cap holds for the parse itself.
     let located = locate_exif(bytes, format);
-    if let Some((_, len)) = located {
+    // A TIFF-based RAW file is its EXIF block as far as kamadak-exif is
+    // concerned, and almost all of it is sensor data that the parse never
+    // touches (it reads the IFDs only): the cap would refuse every RAW file.
+    let raw_tiff = format == Format::Tiff && crate::raw::is_tiff_raw(bytes);
+    if let Some((_, len)) = located.filter(|_| !raw_tiff) {
         if len > max {
             meta.warnings.push(format!(
                 "EXIF block is {len} bytes, over the {max}-byte metadata limit; not parsed"
@@ -342,6 +349,36 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
     meta.gps = gps(&exif, meta);
     meta.thumbnail = thumbnail(&exif, blob_start, meta);
     list_fields(&exif, max, meta);
+}
+
+/// The EXIF of a RAW file in a container of its own: ORF and RW2 are TIFF
+/// with another magic number (read as TIFF, every offset unchanged); RAF
+/// keeps its EXIF in the APP1 of the JPEG it embeds (read there, the
+/// thumbnail's offset moved into file coordinates). CR3's EXIF (CMT boxes)
+/// is not read yet; no warning, since nothing in the file is wrong.
+fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
+    use crate::raw::RawKind;
+    match crate::raw::sniff(bytes) {
+        Some(RawKind::VendorTiff) => {
+            let mut tiff = bytes.to_vec();
+            let magic: &[u8] = if tiff.starts_with(b"MM") {
+                b"\0*"
+            } else {
+                b"*\0"
+            };
+            tiff[2..4].copy_from_slice(magic);
+            extract(&tiff, Format::Tiff, limits, meta);
+        }
+        Some(RawKind::Raf) => {
+            if let Some((p, jpeg)) = crate::raw::largest_preview(bytes, RawKind::Raf) {
+                extract(jpeg, Format::Jpeg, limits, meta);
+                if let Some(t) = meta.thumbnail.as_mut() {
+                    t.offset = t.offset.saturating_add(p.offset as usize);
+                }
+            }
+        }
+        Some(RawKind::Cr3 | RawKind::Tiff) | None => {}
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -103,8 +103,11 @@ pub struct Examined {
     pub hashes: Option<Hashes>,
     /// File modification time, when read from disk.
     pub mtime: Option<SystemTime>,
-    /// The embedded EXIF thumbnail, decoded and oriented, with its hashes.
+    /// The embedded EXIF thumbnail, decoded and oriented, with its hashes;
+    /// for a HEIF file without one, the primary image's thumbnail item.
     pub thumbnail: Option<(DynamicImage, Hashes)>,
+    /// The HEIF item id of `thumbnail` when it is a HEIF thumbnail item.
+    pub thumbnail_heif_item: Option<u32>,
     /// The MPF preview, decoded and oriented, with its hashes.
     pub preview: Option<(DynamicImage, Hashes)>,
 }
@@ -141,6 +144,8 @@ fn stage_error(stage: &str, e: &Error) -> StageError {
 enum Embedded {
     /// The EXIF (IFD1) thumbnail.
     Thumbnail,
+    /// A HEIF file's thumbnail item, looked up as an EXIF thumbnail is.
+    HeifThumbnail,
     /// The MPF preview.
     Preview,
 }
@@ -149,10 +154,16 @@ impl Embedded {
     fn name(self) -> &'static str {
         match self {
             Embedded::Thumbnail => "the embedded EXIF thumbnail",
+            Embedded::HeifThumbnail => "the HEIF thumbnail",
             Embedded::Preview => "the MPF preview",
         }
     }
 }
+
+/// Longest side each frame of an animation is shrunk to before it is
+/// compared with the first: well above what the hashes read (PDQ 64 px), and
+/// small enough that a long animation costs little more than its decoding.
+const FRAME_SIDE: u32 = 128;
 
 /// Longest side of the incoming picture's thumbnail handed to the aligner. The
 /// accuracy benchmark's figures were measured at this side; the aligner's own
@@ -404,6 +415,7 @@ impl Engine {
                     hashes: None,
                     mtime,
                     thumbnail: None,
+                    thumbnail_heif_item: None,
                     preview: None,
                 }
             }
@@ -437,13 +449,24 @@ impl Engine {
                     message: "truncated or damaged JPEG: no end-of-image marker; the hashes describe only the part that could be decoded".into(),
                 });
             }
-            match decode::decode(blob, limits) {
-                Ok(d) => {
+            match self.decode_picture(blob) {
+                Ok((d, info)) => {
                     report.width = Some(d.width);
                     report.height = Some(d.height);
-                    let oriented = decode::orient(d.working, meta.orientation);
+                    report.decode = Some(info);
+                    let oriented = if d.oriented {
+                        d.working
+                    } else {
+                        decode::orient(d.working, meta.orientation)
+                    };
                     match decode::contain(|| hash::compute(&oriented)) {
                         Ok(h) => {
+                            if let Some(info) = report.decode.as_mut() {
+                                info.animation = self.animation(blob, &h, &mut report.errors);
+                                if info.animation.is_some() {
+                                    info.source = "first_frame".into();
+                                }
+                            }
                             report.hashes = hashes_json(&h);
                             hashes = Some(h);
                             working = Some(oriented);
@@ -454,7 +477,13 @@ impl Engine {
                 Err(e) => report.errors.push(stage_error("decode", &e)),
             }
         }
-        let thumbnail = self.examine_thumbnail(blob, &meta);
+        let (thumbnail, thumbnail_heif_item) = match self.examine_thumbnail(blob, &meta) {
+            Some(t) => (Some(t), None),
+            None => match self.examine_heif_thumbnail(blob, &meta) {
+                Some((id, img, h)) => (Some((img, h)), Some(id)),
+                None => (None, None),
+            },
+        };
         if let Some((timg, h)) = &thumbnail {
             for (k, v) in hashes_json(h) {
                 report.hashes.insert(format!("thumbnail_{k}"), v);
@@ -462,8 +491,12 @@ impl Engine {
             if let (Some(main), Some(mh)) = (&working, &hashes) {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
-                report.thumbnail_comparison =
-                    decode::contain(|| crate::thumbnail::compare(mh, size, timg, t)).ok();
+                report.thumbnail_comparison = decode::contain(|| {
+                    let mut c = crate::thumbnail::compare(mh, size, timg, t);
+                    c.heif_item = thumbnail_heif_item;
+                    c
+                })
+                .ok();
             }
         }
         let preview = self.examine_preview(blob, &meta);
@@ -491,7 +524,119 @@ impl Engine {
             hashes,
             mtime: None,
             thumbnail,
+            thumbnail_heif_item,
             preview: preview.map(|(_, img, h)| (img, h)),
+        }
+    }
+
+    /// Decode and hash a HEIF file's thumbnail item (the largest of the
+    /// primary image's), which cameras and phones write with the picture and
+    /// which, like an EXIF thumbnail, may outlive an edit of it. It comes out
+    /// of libheif already turned as the file says. Needs the `heif` feature;
+    /// any failure just means no thumbnail.
+    fn examine_heif_thumbnail(
+        &self,
+        blob: &Blob,
+        meta: &Metadata,
+    ) -> Option<(u32, DynamicImage, Hashes)> {
+        if blob.format != Format::Heif || !decode::HEIF_PIXELS {
+            return None;
+        }
+        let structure = meta.container.as_ref()?.heif.as_ref()?;
+        let item = crate::heif::primary_thumbnail(structure)?;
+        let d = decode::decode_heif(&blob.bytes, Some(item.id), &self.config.limits).ok()?;
+        let img = d.working;
+        if img.width().min(img.height()) < 32 {
+            return None;
+        }
+        let h = decode::contain(|| hash::compute(&img)).ok()?;
+        Some((item.id, img, h))
+    }
+
+    /// The picture that stands for the file, decoded: a RAW file's largest
+    /// JPEG preview (the sensor data is not demosaiced), else the file's own
+    /// picture (a HEIF's primary image, an animation's first frame).
+    fn decode_picture(&self, blob: &Blob) -> Result<(decode::Decoded, decode::DecodeInfo)> {
+        let limits = &self.config.limits;
+        let kind = match blob.format {
+            Format::Raw => crate::raw::sniff(&blob.bytes),
+            Format::Tiff if crate::raw::is_tiff_raw(&blob.bytes) => Some(crate::raw::RawKind::Tiff),
+            _ => None,
+        };
+        let Some(kind) = kind else {
+            let d = decode::decode(blob, limits)?;
+            let info = decode::DecodeInfo::of(&d);
+            return Ok((d, info));
+        };
+        let (preview, jpeg) = crate::raw::largest_preview(&blob.bytes, kind).ok_or_else(|| {
+            Error::Format(
+                "RAW file without a readable JPEG preview (its sensor data is not decoded)".into(),
+            )
+        })?;
+        let d = decode::decode(&Blob::from_bytes(jpeg.to_vec()), limits)?;
+        let mut info = decode::DecodeInfo::of(&d);
+        info.source = "raw_preview".into();
+        info.raw_preview = Some(preview);
+        Ok((d, info))
+    }
+
+    /// Count an animation's frames and compare each later frame with the
+    /// first (already hashed as the picture), by the thresholds that tell an
+    /// edited picture's thumbnail from the picture; `None` for a still.
+    /// A frame that fails to decode ends the count with an error in the
+    /// report; the first frame's hashes stand.
+    fn animation(
+        &self,
+        blob: &Blob,
+        first: &Hashes,
+        errors: &mut Vec<StageError>,
+    ) -> Option<decode::Animation> {
+        if !matches!(blob.format, Format::Gif | Format::Webp | Format::Png) {
+            return None;
+        }
+        let mut a = decode::Animation::default();
+        let mut at_ms = 0u64;
+        let mut worst: Option<(u32, decode::DifferingFrame)> = None;
+        let t = &self.config.thumbnail;
+        let outcome = decode::frames(blob, &self.config.limits, FRAME_SIDE, |i, ms, img| {
+            if i > 0 {
+                a.frames_compared += 1;
+                let c = crate::thumbnail::compare(first, (img.width(), img.height()), &img, t);
+                if !c.same_picture {
+                    // The most different: PDQ when both hashes are reliable, else pHash.
+                    let score = c
+                        .distance
+                        .get(if c.pdq_reliable { "pdq" } else { "phash" })
+                        .copied()
+                        .unwrap_or(0);
+                    if worst.as_ref().is_none_or(|(s, _)| score > *s) {
+                        worst = Some((
+                            score,
+                            decode::DifferingFrame {
+                                index: i,
+                                at_ms,
+                                distance: c.distance.clone(),
+                            },
+                        ));
+                    }
+                }
+            }
+            at_ms = at_ms.saturating_add(ms);
+            std::ops::ControlFlow::Continue(())
+        });
+        match outcome {
+            Ok(Some((frames, more))) => {
+                a.frames = frames;
+                a.frames_truncated = more;
+                a.duration_ms = at_ms;
+                a.differing_frame = worst.map(|(_, f)| f);
+                Some(a)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                errors.push(stage_error("animation", &e));
+                None
+            }
         }
     }
 
@@ -611,7 +756,11 @@ impl Engine {
             for (copy, via, comparison) in [
                 (
                     &ex.thumbnail,
-                    Embedded::Thumbnail,
+                    if ex.thumbnail_heif_item.is_some() {
+                        Embedded::HeifThumbnail
+                    } else {
+                        Embedded::Thumbnail
+                    },
                     report.thumbnail_comparison.as_ref(),
                 ),
                 (
@@ -664,7 +813,11 @@ impl Engine {
             unmatchable,
             thumbnail: report.thumbnail_comparison.as_ref(),
             preview: report.preview_comparison.as_ref(),
+            animation: report.decode.as_ref().and_then(|d| d.animation.as_ref()),
         });
+        // Without the main picture's pixels nothing says whether it shows what
+        // the embedded copy shows: the finding must not claim that it differs.
+        let main_decoded = ex.hashes.is_some();
         for (via, m) in &embedded_only {
             let (code, what, short) = match via {
                 Embedded::Thumbnail => (
@@ -672,18 +825,25 @@ impl Engine {
                     "The embedded EXIF thumbnail",
                     "thumbnail",
                 ),
+                Embedded::HeifThumbnail => {
+                    ("thumbnail_earlier_copy", "The HEIF thumbnail", "thumbnail")
+                }
                 Embedded::Preview => ("preview_earlier_copy", "The MPF preview", "preview"),
+            };
+            let message = if main_decoded {
+                format!(
+                    "{what} matches an archived picture that the main picture does not: first seen {} ({}). The {short} often keeps the picture as it was before a crop or an edit.",
+                    m.first_seen, m.path
+                )
+            } else {
+                format!(
+                    "{what} matches an archived picture first seen {} ({}). The main picture could not be decoded (see errors), so it was not compared with the archive or with the {short}: the file probably shows that picture, but only the {short} was seen to.",
+                    m.first_seen, m.path
+                )
             };
             report.findings.insert(
                 0,
-                crate::evidence::Finding::new(
-                    code,
-                    crate::evidence::Severity::High,
-                    format!(
-                        "{what} matches an archived picture that the main picture does not: first seen {} ({}). The {short} often keeps the picture as it was before a crop or an edit.",
-                        m.first_seen, m.path
-                    ),
-                ),
+                crate::evidence::Finding::new(code, crate::evidence::Severity::High, message),
             );
         }
     }
@@ -868,6 +1028,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             hashes: None,
             mtime: None,
             thumbnail: None,
+            thumbnail_heif_item: None,
             preview: None,
         }
     })
@@ -1174,6 +1335,7 @@ mod tests {
             distance: Default::default(),
             pdq_reliable: true,
             same_picture,
+            heif_item: None,
         };
         assert!(!worth_searching(Some(&comparison(true))));
         assert!(worth_searching(Some(&comparison(false))));

@@ -28,8 +28,12 @@ pub enum Format {
     Tiff,
     /// Windows bitmap.
     Bmp,
-    /// HEIF / HEIC / AVIF (ISO-BMFF); metadata only, pixels are not decoded.
+    /// HEIF / HEIC / AVIF (ISO-BMFF); pixels with the `heif` feature.
     Heif,
+    /// A camera RAW file in a container of its own (Olympus ORF, Panasonic
+    /// RW2, Fujifilm RAF, Canon CR3); TIFF-based RAW files (CR2, NEF, ARW,
+    /// DNG, …) are [`Format::Tiff`]. Hashed through their JPEG preview.
+    Raw,
     /// Anything else.
     Unknown,
 }
@@ -45,6 +49,7 @@ impl Format {
             Format::Tiff => "tiff",
             Format::Bmp => "bmp",
             Format::Heif => "heif",
+            Format::Raw => "raw",
             Format::Unknown => "unknown",
         }
     }
@@ -58,7 +63,7 @@ impl Format {
             Format::Webp => image::ImageFormat::WebP,
             Format::Tiff => image::ImageFormat::Tiff,
             Format::Bmp => image::ImageFormat::Bmp,
-            Format::Heif | Format::Unknown => return None,
+            Format::Heif | Format::Raw | Format::Unknown => return None,
         })
     }
 }
@@ -74,6 +79,8 @@ pub fn sniff(bytes: &[u8]) -> Format {
         Format::Gif
     } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Format::Webp
+    } else if crate::raw::sniff(bytes).is_some() {
+        Format::Raw
     } else if starts(b"II*\0") || starts(b"MM\0*") || starts(b"II+\0") || starts(b"MM\0+") {
         Format::Tiff
     } else if starts(b"BM") && bytes.len() >= 26 {

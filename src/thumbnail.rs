@@ -35,6 +35,11 @@ pub struct ThumbnailComparison {
     pub pdq_reliable: bool,
     /// The verdict under [`Thresholds`]: the thumbnail shows the main picture.
     pub same_picture: bool,
+    /// The HEIF thumbnail item compared (its id in
+    /// `metadata.container.heif.items`); null for an EXIF thumbnail or an
+    /// MPF preview.
+    #[serde(default)]
+    pub heif_item: Option<u32>,
 }
 
 /// The MPF preview against the main picture. Part of the report
@@ -139,5 +144,6 @@ pub fn compare(
         distance,
         pdq_reliable,
         same_picture,
+        heif_item: None,
     }
 }

@@ -651,7 +651,7 @@ mod fuzz_entry;
 
 /// Every input committed under `tests/fixtures/fuzz-regressions/<target>/`
 /// (a crash libFuzzer found, kept once fixed) plus the fuzz seeds
-/// (`tests/fixtures/{exif,container,c2pa,mpf}`) goes through the same function as
+/// (`tests/fixtures/{exif,container,c2pa,mpf,heif,animation}`) goes through the same function as
 /// that fuzz target, so a crash found once stays a test even where cargo-fuzz
 /// is not installed. Like libFuzzer, this fails on any panic, contained or
 /// not: a contained one shows up as a `decoder panicked` error in the report.
@@ -667,7 +667,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
         v.sort();
         v
     };
-    let seeds: Vec<_> = ["exif", "container", "c2pa", "mpf"]
+    let seeds: Vec<_> = ["exif", "container", "c2pa", "mpf", "heif", "animation"]
         .iter()
         .flat_map(|d| files_in(&fixtures.join(d)))
         .collect();
@@ -677,6 +677,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
         ("analyze", files_in(&regressions.join("analyze"))),
         ("metadata", files_in(&regressions.join("metadata"))),
         ("jpeg_dc", files_in(&regressions.join("jpeg_dc"))),
+        ("formats", files_in(&regressions.join("formats"))),
     ] {
         for path in seeds.iter().chain(&own) {
             let data = std::fs::read(path).unwrap();
@@ -684,6 +685,10 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
                 "analyze" => Some(fuzz_entry::analyze(&data)),
                 "jpeg_dc" => {
                     fuzz_entry::jpeg_dc(&data);
+                    None
+                }
+                "formats" => {
+                    fuzz_entry::formats(&data);
                     None
                 }
                 _ => {

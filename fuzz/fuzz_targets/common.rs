@@ -69,3 +69,27 @@ pub fn jpeg_dc(data: &[u8]) {
         }
     }
 }
+
+/// The `formats` target: the parsers of the formats that reach pixels
+/// through more than one picture — the HEIF item structure and its decoder
+/// (libheif when built with `--features heif`, else the clear error), the
+/// RAW preview walk for every RAW container, and the frames of an animation.
+pub fn formats(data: &[u8]) {
+    let limits = limits();
+    let mut warnings = Vec::new();
+    let _ = retrace::heif::read_structure(data, &limits, &mut warnings);
+    let _ = retrace::decode::decode_heif(data, None, &limits);
+    for kind in [
+        retrace::raw::RawKind::Tiff,
+        retrace::raw::RawKind::VendorTiff,
+        retrace::raw::RawKind::Cr3,
+        retrace::raw::RawKind::Raf,
+    ] {
+        let _ = retrace::raw::largest_preview(data, kind);
+    }
+    let _ = retrace::raw::is_tiff_raw(data);
+    let blob = Blob::from_bytes(data.to_vec());
+    let _ = retrace::decode::frames(&blob, &limits, 64, |_, _, _| {
+        std::ops::ControlFlow::Continue(())
+    });
+}

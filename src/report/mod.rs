@@ -113,6 +113,10 @@ pub struct Report {
     /// (`scan` only; null when alone or not known when the report was streamed).
     #[serde(default)]
     pub cluster: Option<crate::cluster::ClusterRef>,
+    /// How the picture that was hashed was obtained (which image of the
+    /// file, which decoder); null when nothing could be decoded.
+    #[serde(default)]
+    pub decode: Option<crate::decode::DecodeInfo>,
     /// The program that wrote the report.
     pub generator: String,
 }
@@ -140,6 +144,7 @@ impl Report {
             thumbnail_comparison: None,
             preview_comparison: None,
             cluster: None,
+            decode: None,
             generator: concat!("retrace ", env!("CARGO_PKG_VERSION")).to_string(),
         }
     }

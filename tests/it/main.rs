@@ -4,6 +4,7 @@ mod batch;
 mod cli;
 mod common;
 mod durability;
+mod formats;
 mod hostile_tree;
 mod html;
 mod index_cache;

@@ -1,0 +1,438 @@
+//! RAW camera files (CR2, CR3, NEF, ARW, DNG, ORF, RAF, RW2, PEF, …): which
+//! JPEG previews the camera embedded and which of them is the largest. The
+//! sensor data itself is not decoded (that is demosaicing, a raw
+//! converter's work); the camera's own full-size or near-full-size JPEG is
+//! what the photographer saw and what any copy of the picture was made from.
+//!
+//! It owns finding those previews and nothing else: it must not decode
+//! pixels or read EXIF (metadata does, from the RAW). Every offset, count and
+//! length is checked against the file; the IFDs walked are capped by
+//! [`MAX_IFDS`] and their nesting by [`MAX_IFD_DEPTH`].
+//!
+//! Written by hand: the Rust RAW decoders (rawloader, rawler) decode sensor
+//! data and do not return embedded previews; what is needed here is a walk
+//! over TIFF IFDs, a few BMFF boxes and one fixed header.
+
+use serde::{Deserialize, Serialize};
+
+use crate::read::{jpeg_markers, JpegMarker};
+
+/// Most IFDs visited in one file (IFD chain plus SubIFDs); real RAW files
+/// have two to six.
+pub const MAX_IFDS: usize = 64;
+/// Deepest SubIFD nesting followed.
+pub const MAX_IFD_DEPTH: usize = 4;
+/// Most entries read from one IFD.
+const MAX_ENTRIES: usize = 1024;
+
+/// The embedded JPEG that was hashed as a RAW file's picture. Part of the
+/// report (`decode.raw_preview`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default)]
+pub struct RawPreview {
+    /// Where the JPEG starts in the file.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub length: u64,
+    /// Its stored width (before the RAW's orientation).
+    pub width: u32,
+    /// Its stored height.
+    pub height: u32,
+    /// Where it was found: `ifd0`, `ifd1`, `subifd0` (TIFF-based RAW:
+    /// JPEGInterchangeFormat or a JPEG strip), `jpg_from_raw` (RW2),
+    /// `cr3_prvw` (CR3's preview box), `raf_header` (RAF).
+    pub location: String,
+    /// How many JPEG previews the file carries (the largest is used).
+    pub candidates: u32,
+}
+
+/// The kind of RAW file, from its first bytes and its TIFF structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawKind {
+    /// TIFF-structured with the standard magic (CR2, NEF, ARW, DNG, PEF, …).
+    Tiff,
+    /// TIFF-structured with a vendor magic: Olympus ORF (`IIRO`, `IIRS`,
+    /// `MMOR`) or Panasonic RW2 (`IIU\0`).
+    VendorTiff,
+    /// Canon CR3 (ISO BMFF, brand `crx `).
+    Cr3,
+    /// Fujifilm RAF.
+    Raf,
+}
+
+/// Which RAW container this is, by its first bytes alone, for the formats
+/// that no other sniffer recognises (TIFF-based RAW files sniff as TIFF;
+/// [`is_tiff_raw`] tells them apart).
+pub fn sniff(bytes: &[u8]) -> Option<RawKind> {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    if starts(b"IIRO") || starts(b"IIRS") || starts(b"MMOR") || starts(b"IIU\0") {
+        Some(RawKind::VendorTiff)
+    } else if starts(b"FUJIFILMCCD-RAW") {
+        Some(RawKind::Raf)
+    } else if bytes.get(4..12) == Some(b"ftypcrx ") {
+        Some(RawKind::Cr3)
+    } else {
+        None
+    }
+}
+
+/// A TIFF whose structure says it holds sensor data: Canon's CR2 signature,
+/// a DNGVersion tag, a CFA or LinearRaw photometric interpretation or a
+/// vendor's raw compression in any IFD. A plain TIFF is decoded as a picture;
+/// a RAW one through its preview.
+pub fn is_tiff_raw(bytes: &[u8]) -> bool {
+    if bytes.get(8..10) == Some(b"CR") {
+        return true;
+    }
+    let Some(t) = Tiff::new(bytes) else {
+        return false;
+    };
+    let mut raw = false;
+    t.walk(|_, ifd| {
+        raw |= ifd.dng
+            || matches!(ifd.photometric, Some(32803 | 34892))
+            || matches!(
+                ifd.compression,
+                Some(34713 | 65535 | 32767 | 32769 | 32770 | 34316 | 65000)
+            );
+    });
+    raw
+}
+
+/// A TIFF reader over the file; every read is checked.
+struct Tiff<'a> {
+    b: &'a [u8],
+    big: bool,
+    first: usize,
+}
+
+/// What one IFD says about previews and raw data.
+#[derive(Default)]
+struct Ifd {
+    jpeg: Option<(u64, u64)>,
+    strip: Option<(u64, u64)>,
+    strips: u32,
+    compression: Option<u32>,
+    photometric: Option<u32>,
+    dng: bool,
+    jpg_from_raw: Option<(u64, u64)>,
+    sub_ifds: Vec<usize>,
+}
+
+impl<'a> Tiff<'a> {
+    fn new(b: &'a [u8]) -> Option<Tiff<'a>> {
+        let big = match b.get(..2)? {
+            b"II" => false,
+            b"MM" => true,
+            _ => return None,
+        };
+        let mut t = Tiff { b, big, first: 0 };
+        t.first = t.u32(4)? as usize;
+        Some(t)
+    }
+    fn u16(&self, at: usize) -> Option<u32> {
+        let s = self.b.get(at..at.checked_add(2)?)?;
+        let a = [s[0], s[1]];
+        Some(u32::from(if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        }))
+    }
+    fn u32(&self, at: usize) -> Option<u32> {
+        let s = self.b.get(at..at.checked_add(4)?)?;
+        let a = [s[0], s[1], s[2], s[3]];
+        Some(if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    }
+
+    /// The first value of an entry of type SHORT or LONG, and where its
+    /// values lie with their count (for arrays: SubIFDs, strips).
+    fn entry(&self, at: usize) -> Option<(u32, u32, u32, usize)> {
+        let tag = self.u16(at)?;
+        let kind = self.u16(at + 2)?;
+        let count = self.u32(at + 4)?;
+        let size = match kind {
+            1 | 2 | 6 | 7 => 1usize,
+            3 | 8 => 2,
+            4 | 9 | 13 => 4,
+            _ => return Some((tag, kind, count, 0)),
+        };
+        let total = size.checked_mul(count as usize)?;
+        let values = if total <= 4 {
+            at + 8
+        } else {
+            self.u32(at + 8)? as usize
+        };
+        Some((tag, kind, count, values))
+    }
+
+    fn value(&self, kind: u32, at: usize) -> Option<u32> {
+        match kind {
+            3 => self.u16(at),
+            4 | 13 => self.u32(at),
+            _ => None,
+        }
+    }
+
+    fn read_ifd(&self, at: usize) -> Option<(Ifd, usize)> {
+        let n = (self.u16(at)? as usize).min(MAX_ENTRIES);
+        let mut ifd = Ifd::default();
+        let (mut jpeg_at, mut jpeg_len) = (None, None);
+        let (mut strip_at, mut strip_len) = (None, None);
+        for i in 0..n {
+            let Some((tag, kind, count, values)) = self.entry(at + 2 + i * 12) else {
+                continue;
+            };
+            let first = || self.value(kind, values);
+            match tag {
+                0x0103 => ifd.compression = first(),
+                0x0106 => ifd.photometric = first(),
+                0x0111 => {
+                    strip_at = first();
+                    ifd.strips = count;
+                }
+                0x0117 => strip_len = first(),
+                0x0201 => jpeg_at = first(),
+                0x0202 => jpeg_len = first(),
+                0xC612 => ifd.dng = true,
+                // Panasonic RW2's JpgFromRaw: the JPEG as an UNDEFINED array.
+                0x002E if kind == 7 && count > 0 => {
+                    ifd.jpg_from_raw = Some((values as u64, u64::from(count)));
+                }
+                0x014A => {
+                    for k in 0..count.min(16) as usize {
+                        let v = if kind == 3 {
+                            self.u16(values + 2 * k)
+                        } else {
+                            self.u32(values + 4 * k)
+                        };
+                        if let Some(v) = v {
+                            ifd.sub_ifds.push(v as usize);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let (Some(a), Some(l)) = (jpeg_at, jpeg_len) {
+            ifd.jpeg = Some((u64::from(a), u64::from(l)));
+        }
+        if let (Some(a), Some(l), 1) = (strip_at, strip_len, ifd.strips) {
+            if matches!(ifd.compression, Some(6 | 7)) {
+                ifd.strip = Some((u64::from(a), u64::from(l)));
+            }
+        }
+        let next = self.u32(at.checked_add(2 + n * 12)?).unwrap_or(0) as usize;
+        Some((ifd, next))
+    }
+
+    /// Every IFD of the chain and its SubIFDs, with its name.
+    fn walk(&self, mut f: impl FnMut(String, &Ifd)) {
+        let mut seen = Vec::new();
+        let mut stack: Vec<(String, usize, usize)> = Vec::new();
+        let mut at = self.first;
+        let mut i = 0;
+        while at != 0 && i < MAX_IFDS {
+            stack.push((format!("ifd{i}"), at, 0));
+            i += 1;
+            // The chain's next pointer comes from the IFD itself.
+            let Some((_, next)) = self.read_ifd(at) else {
+                break;
+            };
+            at = next;
+        }
+        stack.reverse();
+        let mut sub = 0;
+        while let Some((name, at, depth)) = stack.pop() {
+            if seen.contains(&at) || seen.len() >= MAX_IFDS {
+                continue;
+            }
+            seen.push(at);
+            let Some((ifd, _)) = self.read_ifd(at) else {
+                continue;
+            };
+            if depth < MAX_IFD_DEPTH {
+                for &s in &ifd.sub_ifds {
+                    stack.push((format!("subifd{sub}"), s, depth + 1));
+                    sub += 1;
+                }
+            }
+            f(name, &ifd);
+        }
+    }
+}
+
+/// A baseline or extended (not lossless) JPEG's size from its frame header:
+/// the previews. Lossless JPEG (SOF3) is how CR2 and many DNGs store the
+/// sensor data itself, which is not a picture to hash.
+fn jpeg_preview_size(b: &[u8]) -> Option<(u32, u32)> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    for m in jpeg_markers(b) {
+        match m {
+            JpegMarker::Segment(0xC0..=0xC2, data) => {
+                let h = u32::from(u16::from_be_bytes([*data.get(1)?, *data.get(2)?]));
+                let w = u32::from(u16::from_be_bytes([*data.get(3)?, *data.get(4)?]));
+                return (w > 0 && h > 0).then_some((w, h));
+            }
+            JpegMarker::Segment(0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA, _)
+            | JpegMarker::Bare(_)
+            | JpegMarker::End => return None,
+            JpegMarker::Segment(..) => {}
+        }
+    }
+    None
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Every JPEG preview candidate: (offset, length, location).
+fn candidates(bytes: &[u8], kind: RawKind) -> Vec<(u64, u64, String)> {
+    let mut out = Vec::new();
+    match kind {
+        RawKind::Tiff | RawKind::VendorTiff => {
+            // ORF and RW2 differ from TIFF in their magic number only.
+            let Some(t) = Tiff::new(bytes) else {
+                return out;
+            };
+            t.walk(|name, ifd| {
+                for c in [ifd.jpeg, ifd.strip].into_iter().flatten() {
+                    out.push((c.0, c.1, name.clone()));
+                }
+                if let Some(c) = ifd.jpg_from_raw {
+                    out.push((c.0, c.1, "jpg_from_raw".into()));
+                }
+            });
+        }
+        RawKind::Raf => {
+            // The header gives the embedded JPEG's offset and length.
+            if let (Some(at), Some(len)) = (be32(bytes, 84), be32(bytes, 88)) {
+                out.push((u64::from(at), u64::from(len), "raf_header".into()));
+            }
+        }
+        RawKind::Cr3 => {
+            // The top-level `uuid` box eaf42b5e-… holds a PRVW box: a
+            // 1620-px JPEG after a small header of its own.
+            let mut at = 0usize;
+            let mut boxes = 0;
+            while let Ok(Some(h)) = crate::c2pa::bmff_header(bytes, at, bytes.len()) {
+                boxes += 1;
+                if boxes > 1000 {
+                    break;
+                }
+                if &h.kind == b"uuid" {
+                    let end = at + h.size;
+                    let body = bytes.get(h.content..end).unwrap_or_default();
+                    if let Some(p) = body.windows(4).position(|w| w == b"PRVW") {
+                        let start = h.content + p;
+                        let window = bytes.get(start..(start + 64).min(end)).unwrap_or_default();
+                        if let Some(soi) = window.windows(3).position(|w| w == [0xFF, 0xD8, 0xFF]) {
+                            let j = start + soi;
+                            // The PRVW box (4 bytes before its type) ends the JPEG.
+                            let prvw_end = start
+                                .checked_sub(4)
+                                .and_then(|s| be32(bytes, s))
+                                .map(|len| (start - 4).saturating_add(len as usize))
+                                .filter(|&e| e <= end && e > j)
+                                .unwrap_or(end);
+                            out.push((j as u64, (prvw_end - j) as u64, "cr3_prvw".into()));
+                        }
+                    }
+                }
+                at += h.size;
+            }
+        }
+    }
+    out
+}
+
+/// The largest JPEG preview a RAW file of this kind carries, with its bytes:
+/// `None` when there is none that lies inside the file and reads as a
+/// baseline or progressive JPEG.
+pub fn largest_preview(bytes: &[u8], kind: RawKind) -> Option<(RawPreview, &[u8])> {
+    let all = candidates(bytes, kind);
+    let mut best: Option<(RawPreview, &[u8])> = None;
+    let mut valid = 0u32;
+    for (offset, length, location) in all {
+        let start = usize::try_from(offset).ok()?;
+        let Some(jpeg) = usize::try_from(length)
+            .ok()
+            .and_then(|l| start.checked_add(l))
+            .and_then(|end| bytes.get(start..end))
+        else {
+            continue;
+        };
+        let Some((width, height)) = jpeg_preview_size(jpeg) else {
+            continue;
+        };
+        valid += 1;
+        let area = u64::from(width) * u64::from(height);
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| area > u64::from(b.width) * u64::from(b.height))
+        {
+            best = Some((
+                RawPreview {
+                    offset,
+                    length,
+                    width,
+                    height,
+                    location,
+                    candidates: 0,
+                },
+                jpeg,
+            ));
+        }
+    }
+    best.map(|(mut p, j)| {
+        p.candidates = valid;
+        (p, j)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_magics_are_recognised_and_others_are_not() {
+        assert_eq!(sniff(b"IIRO\x08\0\0\0"), Some(RawKind::VendorTiff));
+        assert_eq!(sniff(b"IIU\0\x08\0\0\0"), Some(RawKind::VendorTiff));
+        assert_eq!(sniff(b"FUJIFILMCCD-RAW 0201"), Some(RawKind::Raf));
+        assert_eq!(sniff(b"\0\0\0\x18ftypcrx \0\0\0\x01"), Some(RawKind::Cr3));
+        assert_eq!(sniff(b"II*\0\x08\0\0\0"), None);
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic"), None);
+    }
+
+    #[test]
+    fn every_prefix_of_a_tiff_walk_is_safe() {
+        // IFD0 with a JPEGInterchangeFormat pointing past the end, a SubIFD
+        // pointing at itself and a next-IFD loop.
+        let mut b = b"II*\0\x08\0\0\0".to_vec();
+        b.extend_from_slice(&3u16.to_le_bytes());
+        for (tag, kind, count, value) in [
+            (0x0201u16, 4u16, 1u32, 0xFFFF_FF00u32),
+            (0x0202, 4, 1, 1000),
+            (0x014A, 4, 1, 8),
+        ] {
+            b.extend_from_slice(&tag.to_le_bytes());
+            b.extend_from_slice(&kind.to_le_bytes());
+            b.extend_from_slice(&count.to_le_bytes());
+            b.extend_from_slice(&value.to_le_bytes());
+        }
+        b.extend_from_slice(&8u32.to_le_bytes());
+        for cut in 0..=b.len() {
+            assert!(largest_preview(&b[..cut], RawKind::Tiff).is_none());
+            let _ = is_tiff_raw(&b[..cut]);
+        }
+    }
+}
