@@ -713,3 +713,62 @@ fn a_png_with_a_stable_diffusion_parameters_chunk_is_reported() {
     let m = finding(&r, "generative_ai").unwrap_or_else(|| panic!("{}", r["findings"]));
     assert!(m.contains("PNG text chunk \"parameters\""), "{m}");
 }
+
+/// Hostile HEIF through libheif: every 61st prefix and single bit flips
+/// across the HEIC and AVIF fixtures (and the iPhone file's header part)
+/// give a report, never a crash of the process; the decode errors, if any,
+/// are per file. (C++ has no panic to contain: a crash here would end the
+/// test binary, which is what this is for.)
+#[cfg(feature = "heif")]
+#[test]
+fn truncated_and_flipped_heif_files_give_reports_through_libheif() {
+    use retrace::pipeline::{Config, Engine};
+    use retrace::read::Blob;
+    let engine = Engine::new(Config::default(), None).unwrap();
+    let mut files: Vec<Vec<u8>> = [
+        "rocket.heic",
+        "china_irot1.avif",
+        "grace_hopper_imir_crop.avif",
+    ]
+    .iter()
+    .map(|n| std::fs::read(heif_fixture(n)).unwrap())
+    .collect();
+    if let Some(p) = shared("exif/exif-samples/heic/samplefilehub.heif") {
+        files.push(std::fs::read(p).unwrap());
+    }
+    let mut reports = 0;
+    for bytes in &files {
+        let mut inputs: Vec<Vec<u8>> = (0..bytes.len())
+            .step_by(61)
+            .map(|n| bytes[..n].to_vec())
+            .collect();
+        // Flips in the boxes (the first 2 KB) and a few in the coded data.
+        let mut x = 0x9E37_79B9u32;
+        for _ in 0..200 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let at = if x % 4 == 0 {
+                x as usize % bytes.len()
+            } else {
+                x as usize % bytes.len().min(2048)
+            };
+            let mut b = bytes.clone();
+            b[at] ^= 1 << (x % 8);
+            inputs.push(b);
+        }
+        for input in inputs {
+            let ex = engine.examine_blob("hostile.heic".into(), &Blob::from_bytes(input));
+            assert!(
+                ex.report
+                    .errors
+                    .iter()
+                    .all(|e| !e.message.contains("panicked")),
+                "{:?}",
+                ex.report.errors
+            );
+            reports += 1;
+        }
+    }
+    assert!(reports > 800, "{reports}");
+}
