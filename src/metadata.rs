@@ -354,8 +354,8 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
 /// The EXIF of a RAW file in a container of its own: ORF and RW2 are TIFF
 /// with another magic number (read as TIFF, every offset unchanged); RAF
 /// keeps its EXIF in the APP1 of the JPEG it embeds (read there, the
-/// thumbnail's offset moved into file coordinates). CR3's EXIF (CMT boxes)
-/// is not read yet; no warning, since nothing in the file is wrong.
+/// thumbnail's offset moved into file coordinates); CR3 keeps IFD0, EXIF
+/// and GPS as separate TIFF structures, joined into one first.
 fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
     use crate::raw::RawKind;
     match crate::raw::sniff(bytes) {
@@ -377,7 +377,14 @@ fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
                 }
             }
         }
-        Some(RawKind::Cr3 | RawKind::Tiff) | None => {}
+        Some(RawKind::Cr3) => {
+            if let Some(tiff) = crate::raw::cr3_exif_tiff(bytes) {
+                extract(&tiff, Format::Tiff, limits, meta);
+                // Offsets into the rebuilt TIFF mean nothing in the file.
+                meta.thumbnail = None;
+            }
+        }
+        Some(RawKind::Tiff) | None => {}
     }
 }
 

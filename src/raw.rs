@@ -355,6 +355,189 @@ fn candidates(bytes: &[u8], kind: RawKind) -> Vec<(u64, u64, String)> {
     out
 }
 
+/// A TIFF entry as stored: tag, type, count and its value bytes (in the
+/// source's byte order).
+type Entry<'a> = (u16, u16, u32, &'a [u8]);
+
+impl<'a> Tiff<'a> {
+    /// The entries of the first IFD with their values, each value bounded
+    /// by the buffer; entries whose values lie outside it are dropped.
+    fn entries(&self) -> Vec<Entry<'a>> {
+        let at = self.first;
+        let Some(n) = self.u16(at) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for i in 0..(n as usize).min(MAX_ENTRIES) {
+            let e = at + 2 + i * 12;
+            let (Some(tag), Some(kind), Some(count)) =
+                (self.u16(e), self.u16(e + 2), self.u32(e + 4))
+            else {
+                break;
+            };
+            let size = match kind {
+                1 | 2 | 6 | 7 => 1usize,
+                3 | 8 => 2,
+                4 | 9 | 11 | 13 => 4,
+                5 | 10 | 12 => 8,
+                _ => continue,
+            };
+            let Some(len) = size.checked_mul(count as usize) else {
+                continue;
+            };
+            let value = if len <= 4 {
+                self.b.get(e + 8..e + 8 + len)
+            } else {
+                self.u32(e + 8)
+                    .and_then(|o| self.b.get(o as usize..(o as usize).checked_add(len)?))
+            };
+            if let Some(v) = value {
+                out.push((tag as u16, kind as u16, count, v));
+            }
+        }
+        out
+    }
+}
+
+/// CR3's EXIF as one classic TIFF that the EXIF reader takes like any
+/// other: CR3 keeps IFD0, the EXIF IFD and the GPS IFD as three separate
+/// TIFF structures in the `CMT1`, `CMT2` and `CMT4` boxes of Canon's `uuid`
+/// box in `moov`. Their entries are copied (values moved, byte order kept)
+/// into IFD0 with pointers to the other two; the sub-IFD pointers they
+/// carry themselves (interoperability, maker note offsets) are dropped, as
+/// they point into the separate structures. `None` without `CMT1`, or when
+/// the three disagree on byte order.
+pub fn cr3_exif_tiff(bytes: &[u8]) -> Option<Vec<u8>> {
+    const CANON_UUID: [u8; 16] = [
+        0x85, 0xc0, 0xb6, 0x87, 0x82, 0x0f, 0x11, 0xe0, 0x81, 0x11, 0xf4, 0xce, 0x46, 0x2b, 0x6a,
+        0x48,
+    ];
+    let child = |start: usize, end: usize, want: &[u8; 4]| -> Option<(usize, usize)> {
+        let mut at = start;
+        let mut n = 0;
+        while let Ok(Some(h)) = crate::c2pa::bmff_header(bytes, at, end) {
+            n += 1;
+            if n > 1000 {
+                return None;
+            }
+            let box_end = at + h.size;
+            if &h.kind == want
+                && (want != b"uuid" || bytes.get(h.content - 16..h.content) == Some(&CANON_UUID))
+            {
+                return Some((h.content, box_end));
+            }
+            at = box_end;
+        }
+        None
+    };
+    let (moov, moov_end) = child(0, bytes.len(), b"moov")?;
+    let (canon, canon_end) = child(moov, moov_end, b"uuid")?;
+    let tiff_in = |name: &[u8; 4]| {
+        child(canon, canon_end, name)
+            .and_then(|(s, e)| bytes.get(s..e))
+            .and_then(Tiff::new)
+    };
+    let ifd0 = tiff_in(b"CMT1")?;
+    let exif = tiff_in(b"CMT2");
+    let gps = tiff_in(b"CMT4");
+    let big = ifd0.big;
+    if [&exif, &gps]
+        .iter()
+        .any(|t| t.as_ref().is_some_and(|t| t.big != big))
+    {
+        return None;
+    }
+    let pointers = [0x8769u16, 0x8825, 0xA005, 0x014A];
+    let keep = |t: &Tiff<'_>| -> Vec<(u16, u16, u32, Vec<u8>)> {
+        t.entries()
+            .into_iter()
+            .filter(|e| !pointers.contains(&e.0))
+            .map(|(tag, kind, count, v)| (tag, kind, count, v.to_vec()))
+            .collect()
+    };
+    let mut ifds = vec![keep(&ifd0)];
+    let mut subs = Vec::new();
+    for (tag, t) in [(0x8769u16, &exif), (0x8825, &gps)] {
+        if let Some(t) = t {
+            subs.push(tag);
+            ifds.push(keep(t));
+        }
+    }
+    let (u16b, u32b) = (
+        |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        },
+        |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        },
+    );
+    // IFD0 gets one LONG pointer per sub-IFD, filled in below.
+    for &tag in &subs {
+        ifds[0].push((tag, 4, 1, vec![0; 4]));
+    }
+    for ifd in &mut ifds {
+        ifd.sort_by_key(|e| e.0);
+    }
+    let size = |ifd: &[(u16, u16, u32, Vec<u8>)]| -> usize {
+        2 + 12 * ifd.len()
+            + 4
+            + ifd
+                .iter()
+                .map(|e| {
+                    if e.3.len() > 4 {
+                        (e.3.len() + 1) & !1
+                    } else {
+                        0
+                    }
+                })
+                .sum::<usize>()
+    };
+    let mut starts = vec![8usize];
+    for ifd in &ifds[..ifds.len() - 1] {
+        starts.push(starts.last()? + size(ifd));
+    }
+    for (i, &tag) in subs.iter().enumerate() {
+        let e = ifds[0].iter_mut().find(|e| e.0 == tag)?;
+        e.3 = u32b(u32::try_from(starts[i + 1]).ok()?).to_vec();
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(if big { b"MM\0*" } else { b"II*\0" });
+    out.extend_from_slice(&u32b(8));
+    for (ifd, &start) in ifds.iter().zip(&starts) {
+        let mut data = start + 2 + 12 * ifd.len() + 4;
+        let mut tail = Vec::new();
+        out.extend_from_slice(&u16b(u16::try_from(ifd.len()).ok()?));
+        for (tag, kind, count, v) in ifd {
+            out.extend_from_slice(&u16b(*tag));
+            out.extend_from_slice(&u16b(*kind));
+            out.extend_from_slice(&u32b(*count));
+            if v.len() <= 4 {
+                let mut inline = v.clone();
+                inline.resize(4, 0);
+                out.extend_from_slice(&inline);
+            } else {
+                out.extend_from_slice(&u32b(u32::try_from(data).ok()?));
+                tail.extend_from_slice(v);
+                if v.len() % 2 == 1 {
+                    tail.push(0);
+                }
+                data += (v.len() + 1) & !1;
+            }
+        }
+        out.extend_from_slice(&u32b(0));
+        out.extend_from_slice(&tail);
+    }
+    Some(out)
+}
+
 /// The largest JPEG preview a RAW file of this kind carries, with its bytes:
 /// `None` when there is none that lies inside the file and reads as a
 /// baseline or progressive JPEG.
@@ -433,6 +616,34 @@ mod tests {
         for cut in 0..=b.len() {
             assert!(largest_preview(&b[..cut], RawKind::Tiff).is_none());
             let _ = is_tiff_raw(&b[..cut]);
+        }
+    }
+
+    /// ExifTool's CR3 test file: the three CMT structures joined give
+    /// ExifTool's Make, Model and LensModel (the field-by-field comparison
+    /// is tests/exif_vs_exiftool.rs); every prefix is safe.
+    #[test]
+    fn cr3_exif_is_joined_and_prefixes_are_safe() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/ref/exif/exiftool-t-images/CanonRaw.cr3");
+        let Ok(b) = std::fs::read(&p) else {
+            eprintln!("skipped: {} is absent", p.display());
+            return;
+        };
+        let tiff = cr3_exif_tiff(&b).unwrap();
+        let exif = exif::Reader::new().read_raw(tiff).unwrap();
+        let text = |t| {
+            exif.get_field(t, exif::In::PRIMARY)
+                .map(|f| f.display_value().to_string())
+        };
+        assert_eq!(text(exif::Tag::Make).as_deref(), Some("\"Canon\""));
+        assert_eq!(text(exif::Tag::Model).as_deref(), Some("\"Canon EOS M50\""));
+        assert_eq!(
+            text(exif::Tag::LensModel).as_deref(),
+            Some("\"EF-M15-45mm f/3.5-6.3 IS STM\"")
+        );
+        for cut in (0..b.len()).step_by(13) {
+            let _ = cr3_exif_tiff(&b[..cut]);
         }
     }
 }

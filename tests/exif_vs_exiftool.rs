@@ -320,15 +320,13 @@ fn agrees_with_exiftool() {
         if meta.warnings.iter().any(|w| w.contains("panicked")) {
             panics.push(src.to_string());
         }
-        // Containers read_metadata does not open by design (CR3's CMT boxes,
-        // MRW, X3F, PSD, JPEG 2000, JXL, GIF, BMP, …): listed, not scored.
-        // ORF, RW2 and RAF (format `raw`) are read and scored.
-        let cr3 = retrace::raw::sniff(&blob.bytes) == Some(retrace::raw::RawKind::Cr3);
+        // Containers read_metadata does not open by design (MRW, X3F, PSD,
+        // JPEG 2000, JXL, GIF, BMP, …): listed, not scored. ORF, RW2, RAF and
+        // CR3 (format `raw`) are read and scored.
         if !matches!(
             blob.format,
             Format::Jpeg | Format::Tiff | Format::Png | Format::Webp | Format::Heif | Format::Raw
-        ) || cr3
-        {
+        ) {
             if et.keys().any(|k| k.starts_with("EXIF:")) {
                 unsupported.push(format!("{src} ({})", blob.format.name()));
             }

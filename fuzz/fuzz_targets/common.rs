@@ -88,6 +88,7 @@ pub fn formats(data: &[u8]) {
         let _ = retrace::raw::largest_preview(data, kind);
     }
     let _ = retrace::raw::is_tiff_raw(data);
+    let _ = retrace::raw::cr3_exif_tiff(data);
     let blob = Blob::from_bytes(data.to_vec());
     let _ = retrace::decode::frames(&blob, &limits, 64, |_, _, _| {
         std::ops::ControlFlow::Continue(())
