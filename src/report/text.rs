@@ -124,6 +124,30 @@ pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
     )
 }
 
+/// Which picture of the file was hashed, when it is not simply the file's
+/// picture: a HEIF's primary image, a RAW's preview, an animation's first
+/// frame.
+pub(crate) fn decoded_from(d: &crate::decode::DecodeInfo) -> Option<String> {
+    match d.source.as_str() {
+        "heif_primary" => Some("the primary image, as shown (libheif)".into()),
+        "raw_preview" => d.raw_preview.as_ref().map(|p| {
+            format!(
+                "the RAW's embedded JPEG preview, {}×{} ({}; the largest of {})",
+                p.width, p.height, p.location, p.candidates
+            )
+        }),
+        "first_frame" => d.animation.as_ref().map(|a| {
+            format!(
+                "the first frame of {}{} frames, {:.1} s",
+                if a.frames_truncated { "at least " } else { "" },
+                a.frames,
+                a.duration_ms as f64 / 1000.0
+            )
+        }),
+        _ => None,
+    }
+}
+
 /// The `check` page: verdict, findings, metadata, other matches, hashes, errors.
 pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
     writeln!(out, "{}", esc(&r.path))?;
@@ -256,6 +280,9 @@ pub fn write_check(out: &mut impl Write, r: &Report) -> io::Result<()> {
             "Image",
             r.bytes.unwrap_or(0)
         )?;
+    }
+    if let Some(d) = r.decode.as_ref().and_then(decoded_from) {
+        writeln!(out, "  {:<12} {d}", "Hashed")?;
     }
     if let Some(t) = &r.thumbnail_comparison {
         writeln!(out, "  {:<12} {}", "Thumbnail", comparison(t))?;

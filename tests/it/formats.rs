@@ -548,6 +548,15 @@ fn animated_webp_frames_are_counted_and_a_differing_frame_is_reported() {
     assert_eq!(a["differing_frame"]["at_ms"], 1000, "{a}");
     let m = finding(&r, "animation_frame_differs").unwrap();
     assert!(m.contains("frame 2 (shown at 1.0 s)"), "{m}");
+    // `check` says which picture was hashed.
+    let text = run(retrace(None)
+        .arg("check")
+        .arg(dir.join("china_then_rocket.webp")));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Hashed       the first frame of 2 frames, 1.8 s"),
+        "{text}"
+    );
 
     let r = check_json(None, &dir.join("china_twice.webp"), &[]);
     let a = &r["decode"]["animation"];
