@@ -199,6 +199,19 @@ struct ServeArgs {
     /// files per distinct picture checked; nothing is ever deleted from it.
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// Close a connection that sends no request for this many seconds, or
+    /// takes longer than this to send a request's headers.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    idle_timeout: u64,
+    /// Connections served at once; more wait in the system's queue until one
+    /// closes. Each holds a file descriptor.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Bytes of uploads held in memory at once (never less than
+    /// --max-body-bytes); a request waits, within its deadline, until its
+    /// body fits.
+    #[arg(long, default_value_t = 1024 * 1024 * 1024, value_name = "BYTES")]
+    upload_memory: u64,
 }
 
 #[cfg(feature = "watch")]
@@ -563,6 +576,9 @@ fn run(cli: Cli) -> Result<u8> {
                     token,
                     report_cache: args.report_cache,
                     report_dir: args.report_dir,
+                    idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(1)),
+                    max_connections: args.max_connections.max(1),
+                    upload_memory: args.upload_memory,
                 },
             )?;
             Ok(EXIT_CLEAN)

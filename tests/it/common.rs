@@ -271,6 +271,8 @@ pub struct Served {
     pub addr: String,
     // Kept open: serve may print more lines, and a closed pipe would fail them.
     _stdout: BufReader<ChildStdout>,
+    // Everything it wrote to stderr (also passed on to the test's stderr).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Served {
@@ -279,9 +281,19 @@ impl Served {
     pub fn spawn(cmd: &mut Command) -> Served {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start retrace serve");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (pipe, kept) = (child.stderr.take().expect("piped stderr"), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("serve: {line}");
+                let mut k = kept.lock().unwrap();
+                k.push_str(&line);
+                k.push('\n');
+            }
+        });
         let mut line = String::new();
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         stdout.read_line(&mut line).unwrap();
@@ -296,7 +308,31 @@ impl Served {
             child,
             addr,
             _stdout: stdout,
+            stderr,
         }
+    }
+}
+
+impl Served {
+    /// The server's process id (for signals and /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `signal` to the server.
+    pub fn signal(&self, signal: libc::c_int) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        assert_eq!(unsafe { libc::kill(self.pid() as libc::pid_t, signal) }, 0);
+    }
+
+    /// Wait for the server to exit, at most `limit` (a hang fails the test).
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        wait_bounded(&mut self.child, limit)
+    }
+
+    /// What the server has written to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 }
 

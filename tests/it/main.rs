@@ -9,11 +9,13 @@ mod hostile_tree;
 mod html;
 mod index_cache;
 mod interrupt;
+mod openapi;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod samples;
 #[cfg(feature = "schema")]
 mod schema;
 mod serve;
+mod serve_edges;
 mod startup;
 mod watch;
