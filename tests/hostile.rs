@@ -751,13 +751,14 @@ fn http_fuzz_seeds_and_regressions_run_clean_through_the_request_path() {
         let out = std::panic::catch_unwind(|| http_entry::serve_bytes(&data))
             .unwrap_or_else(|_| panic!("the http target panics on {}", path.display()));
         let statuses: Vec<String> = String::from_utf8_lossy(&out)
-            .split("HTTP/1.1 ")
+            .split("HTTP/1.")
             .skip(1)
+            .map(|a| a.get(2..).unwrap_or(""))
             .map(|a| a.chars().take(3).collect())
             .collect();
         eprintln!("{}: {statuses:?}", path.display());
         assert!(
-            out.starts_with(b"HTTP/1.1 "),
+            out.starts_with(b"HTTP/1."),
             "{}: no answer: {:?}",
             path.display(),
             String::from_utf8_lossy(&out)
