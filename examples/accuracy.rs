@@ -5,7 +5,8 @@
 //! (options: `--quick` a handful of small photos, `--json PATH` the results as
 //! JSON, `--ref DIR` the reference data, default `../shared/ref`, `--threads N`,
 //! `--verbose` every miss and false match with its hash distances, `--dump DIR`
-//! the copies of the first three photos, to look at).
+//! the copies of the first three photos, to look at, `--distractors N` N
+//! unrelated pictures added to the archive, see below).
 //!
 //! Real photographs from `../shared/ref` (photos shipped in Debian and PyPI
 //! packages, the camera JPEGs of exif-samples, Meta's PDQ test photos) are split
@@ -30,26 +31,44 @@
 //! Deterministic: noise, crop offsets and the blocky "text" come from a seeded
 //! PRNG keyed by photo and transformation, whatever the thread count.
 //!
+//! At archive scale (`--distractors N`): the first N pictures that
+//! `benches/distractors/make.sh` made (`--distractor-dir`, default
+//! `bench-data/distractors`; tiles of unrelated real photographs, none of them
+//! a benchmark photo) are recorded first, through the same path as `retrace
+//! archive add` (`pipeline::scan`, `Engine::archive_entry`, `Engine::record`,
+//! in manifest order), then the archived photos. A match to a distractor
+//! picture is a false match like any other; the baselines search them too.
+//! Ingesting is slow (tens of pictures a second), so `--distractor-archive
+//! PATH` keeps the distractors' archive in a file (and what made it in
+//! `PATH.json`) and copies it for each run; it is rebuilt when the pictures,
+//! the archive schema, the hash stamps or what the archive stores for a
+//! picture differ. The run also prints the ingest rate, the archive file's and
+//! the index snapshot's bytes per picture, how long the index takes to load
+//! from each, query time percentiles and the process's peak memory.
+//!
 //! `tests/accuracy_smoke.rs` includes this file as a module and runs the quick
 //! mode, so the transformations live in one place.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
-use retrace::archive::{Archive, Sighting, StoredHash};
+use retrace::archive::{Archive, Sighting, StoredHash, SCHEMA_VERSION};
+use retrace::discover::Candidate;
 use retrace::evidence::Confidence;
 use retrace::hash::variants::query_variants;
-use retrace::hash::{HashKind, Hashes};
+use retrace::hash::{HashBits, HashKind, Hashes};
 use retrace::limits::Limits;
-use retrace::pipeline::{Config, Engine};
+use retrace::pipeline::{self, Config, Engine};
 use retrace::read::{Blob, Format};
+use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- options
 
@@ -78,6 +97,14 @@ pub struct Options {
     pub align_unsupported_when_known: bool,
     /// Set `MatchParams::align_unsupported_turned` (the old behaviour).
     pub align_unsupported_turned: bool,
+    /// Unrelated pictures added to the archive: the first N of the set that
+    /// `benches/distractors/make.sh` made in `distractor_dir`.
+    pub distractors: usize,
+    /// Where `benches/distractors/make.sh` wrote the distractor pictures.
+    pub distractor_dir: PathBuf,
+    /// Keep the archive of the distractor pictures in this SQLite file and
+    /// reuse it while it holds the same pictures made the same way.
+    pub distractor_archive: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -97,6 +124,9 @@ impl Default for Options {
             refine_unsupported: None,
             align_unsupported_when_known: false,
             align_unsupported_turned: false,
+            distractors: 0,
+            distractor_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-data/distractors"),
+            distractor_archive: None,
         }
     }
 }
@@ -136,6 +166,22 @@ fn parse_args() -> Result<Options, String> {
                         .ok_or("--refine-unsupported needs a number")?,
                 )
             }
+            "--distractors" => {
+                o.distractors = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("--distractors needs a number")?
+            }
+            "--distractor-dir" => {
+                o.distractor_dir = args.next().ok_or("--distractor-dir needs a folder")?.into()
+            }
+            "--distractor-archive" => {
+                o.distractor_archive = Some(
+                    args.next()
+                        .ok_or("--distractor-archive needs a path")?
+                        .into(),
+                )
+            }
             "--align-unsupported-when-known" => o.align_unsupported_when_known = true,
             "--align-unsupported-turned" => o.align_unsupported_turned = true,
             "--threads" => {
@@ -147,7 +193,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known] [--align-unsupported-turned]"
+                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known] [--align-unsupported-turned] [--distractors N] [--distractor-dir DIR] [--distractor-archive PATH]"
                 );
                 std::process::exit(0);
             }
@@ -978,7 +1024,7 @@ pub const TRANSFORMATIONS: &[Transformation] = &[
 struct Archived {
     photo: usize,
     sha256: String,
-    full: Hashes,
+    full: Full,
     regions: Vec<StoredHash>,
 }
 
@@ -991,6 +1037,15 @@ pub enum Baseline {
     Right,
     /// The nearest archived photo within the threshold is another photo.
     Wrong(usize),
+    /// The nearest archived picture within the threshold is a distractor picture.
+    Distractor,
+}
+
+impl Baseline {
+    /// It named a picture that is not the original.
+    pub fn is_wrong(self) -> bool {
+        matches!(self, Baseline::Wrong(_) | Baseline::Distractor)
+    }
 }
 
 /// The outcome of one query.
@@ -1010,6 +1065,10 @@ pub struct Outcome {
     pub how: Option<String>,
     /// Archived photos matched that are not the original: (photo, tier, how).
     pub wrong: Vec<(usize, Confidence, String)>,
+    /// Distractor pictures matched: (their file, tier, how).
+    pub wrong_distractor: Vec<(String, Confidence, String)>,
+    /// Seconds to examine and match the copy (its bytes already in memory).
+    pub seconds: f64,
     /// PDQ-alone answer.
     pub pdq: Baseline,
     /// pHash-alone answer.
@@ -1031,12 +1090,69 @@ pub struct Summary {
     pub outcomes: Vec<Outcome>,
     /// Seconds taken.
     pub seconds: f64,
+    /// The archive's size and costs.
+    pub scale: Scale,
+}
+
+/// What the archive held and what it cost.
+#[derive(Debug, Clone, Default)]
+pub struct Scale {
+    /// Distractor pictures in the archive.
+    pub distractors: usize,
+    /// Of those asked for, pictures the library could not read (not recorded).
+    pub distractors_failed: usize,
+    /// Pictures in the archive in all.
+    pub pictures: u64,
+    /// How the distractors were ingested, when there were any.
+    pub ingest: Option<Ingest>,
+    /// The SQLite file's bytes (with its WAL, if any).
+    pub archive_bytes: u64,
+    /// The index snapshot's bytes.
+    pub index_bytes: u64,
+    /// Seconds to build the engine's index from the archive (and save the snapshot).
+    pub load_archive_s: f64,
+    /// Seconds to build the engine's index from the snapshot.
+    pub load_snapshot_s: f64,
+    /// The process's peak resident memory, KiB (Linux).
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// An ingest of the distractor pictures.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    /// Pictures read.
+    pub pictures: usize,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Worker threads.
+    pub threads: usize,
+    /// Read from a kept archive's record instead of measured in this run.
+    pub reused: Option<String>,
+}
+
+/// The whole-picture hashes the baselines compare.
+#[derive(Debug, Clone, Copy)]
+struct Full {
+    pdq: Option<HashBits>,
+    quality: Option<u8>,
+    phash: Option<HashBits>,
+}
+
+impl From<&Hashes> for Full {
+    fn from(h: &Hashes) -> Full {
+        Full {
+            pdq: h.pdq,
+            quality: h.pdq_quality,
+            phash: Some(h.phash),
+        }
+    }
 }
 
 struct Ctx<'a> {
     engine: &'a Engine,
     photos: &'a [Photo],
     archived: &'a [Archived],
+    distractor_full: &'a [Full],
     by_sha: HashMap<&'a str, usize>,
     dump: Option<&'a Path>,
     only: &'a [String],
@@ -1044,7 +1160,7 @@ struct Ctx<'a> {
 
 /// Build the archive, make and query every copy.
 pub fn run(opts: &Options) -> Result<Summary, String> {
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let mut photos = photo_set(&opts.ref_dir, opts.quick);
     if photos.iter().filter(|p| p.archived).count() < 2 {
         return Err(format!(
@@ -1052,7 +1168,6 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
             opts.ref_dir.display()
         ));
     }
-    let archive = Archive::in_memory().map_err(|e| e.to_string())?;
     let mut config = Config::default();
     if let Some(n) = opts.align_unsupported {
         config.matching.align_unsupported = n;
@@ -1062,7 +1177,9 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
     }
     config.matching.align_unsupported_when_known = opts.align_unsupported_when_known;
     config.matching.align_unsupported_turned = opts.align_unsupported_turned;
-    let engine = Engine::new(config, Some(archive)).map_err(|e| e.to_string())?;
+    // What the archive stores of a picture does not depend on the archive, so
+    // the photos are examined before there is one.
+    let examiner = Engine::new(config.clone(), None).map_err(|e| e.to_string())?;
 
     // Read every photo; drop those the library cannot decode cleanly.
     let mut skipped = Vec::new();
@@ -1077,13 +1194,13 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
                 continue;
             }
         };
-        let ex = engine.examine_blob(p.name.clone(), &blob);
+        let ex = examiner.examine_blob(p.name.clone(), &blob);
         if let Some(err) = ex.report.errors.first() {
             skipped.push((p.name, format!("{}: {}", err.stage, err.message)));
             continue;
         }
         if p.archived {
-            let Some(entry) = engine.archive_entry(&ex) else {
+            let Some(entry) = examiner.archive_entry(&ex) else {
                 skipped.push((p.name, "no archive entry".into()));
                 continue;
             };
@@ -1091,7 +1208,7 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
             archived.push(Archived {
                 photo: kept.len(),
                 sha256: blob.sha256.clone(),
-                full: ex.hashes.clone().expect("hashed"),
+                full: Full::from(ex.hashes.as_ref().expect("hashed")),
                 regions: entry.hashes.clone(),
             });
             // Distinct first-seen dates in an order unrelated to the names,
@@ -1108,12 +1225,60 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
         }
         kept.push(p);
     }
-    engine.record(&batch).map_err(|e| e.to_string())?;
+    drop(examiner);
     let photos = kept;
+
+    // The archive is a file, as in use, so that its size can be told.
+    let work = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
+    let db = work.path().join("archive.db");
+    let mut scale = Scale::default();
+    let distractor_full = if opts.distractors > 0 {
+        let (ingest, failed) = distractor_archive(opts, &config, &db)?;
+        scale.ingest = Some(ingest);
+        scale.distractors_failed = failed;
+        scale.distractors = opts.distractors - failed;
+        full_hashes(&db)?
+    } else {
+        Vec::new()
+    };
+    {
+        let mut archive = Archive::open(&db).map_err(|e| e.to_string())?;
+        archive.record_batch(&batch).map_err(|e| e.to_string())?;
+        scale.pictures = archive.image_count().map_err(|e| e.to_string())?;
+    }
+    scale.archive_bytes = file_len(&db) + file_len(&sibling(&db, "-wal"));
+    // The index as `check` and `scan` load it: from the archive the first
+    // time (saving the snapshot), from the snapshot after that.
+    let snapshot = sibling(&db, ".index");
+    config.index_cache = Some(snapshot.clone());
+    config.index_cache_min_images = 1;
+    let open = || Archive::open(&db).map_err(|e| e.to_string());
+    let t = Instant::now();
+    let first = Engine::new(config.clone(), Some(open()?)).map_err(|e| e.to_string())?;
+    scale.load_archive_s = t.elapsed().as_secs_f64();
+    if let Some(Err(e)) = &first.index_load().saved {
+        eprintln!("accuracy: the index snapshot was not saved: {e}");
+    }
+    drop(first);
+    scale.index_bytes = file_len(&snapshot);
+    let t = Instant::now();
+    let engine = Engine::new(config, Some(open()?)).map_err(|e| e.to_string())?;
+    scale.load_snapshot_s = t.elapsed().as_secs_f64();
+    if !engine.index_load().from_snapshot {
+        eprintln!(
+            "accuracy: the index was not loaded from its snapshot ({})",
+            engine
+                .index_load()
+                .snapshot_refused
+                .as_deref()
+                .unwrap_or("no snapshot")
+        );
+    }
     let ctx = Ctx {
         engine: &engine,
         photos: &photos,
         archived: &archived,
+        distractor_full: &distractor_full,
         by_sha: archived
             .iter()
             .enumerate()
@@ -1141,14 +1306,316 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
             });
         }
     });
+    eprintln!();
     let mut outcomes = results.into_inner().expect("results");
     outcomes.sort_by_key(|o| (o.transform, o.photo));
+    scale.peak_rss_kib = peak_rss_kib();
     Ok(Summary {
         photos,
         skipped,
         outcomes,
         seconds: start.elapsed().as_secs_f64(),
+        scale,
     })
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+/// `archive.db` → `archive.db-wal`, `archive.db.index`, ...
+fn sibling(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The process's peak resident set (Linux `VmHWM`).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One distractor picture: its file relative to the set's folder, the
+/// absolute path, its SHA-256 as the manifest lists it.
+struct DistractorFile {
+    rel: String,
+    path: PathBuf,
+    sha256: String,
+}
+
+/// The first `n` pictures of the set in `dir`, in manifest order.
+fn distractor_files(dir: &Path, n: usize) -> Result<Vec<DistractorFile>, String> {
+    let manifest = dir.join("manifest.tsv");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "{}: {e} (make the distractor pictures with benches/distractors/make.sh {} {n})",
+            manifest.display(),
+            dir.display()
+        )
+    })?;
+    let mut out = Vec::with_capacity(n);
+    for line in text.lines().skip(1).take(n) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (Some(rel), Some(sha)) = (cols.get(1), cols.get(9)) else {
+            return Err(format!(
+                "{}: a line without a file and a SHA-256: {line:?}",
+                manifest.display()
+            ));
+        };
+        out.push(DistractorFile {
+            rel: (*rel).to_string(),
+            path: dir.join(rel),
+            sha256: (*sha).to_string(),
+        });
+    }
+    if out.len() < n {
+        return Err(format!(
+            "{} lists {} pictures, fewer than --distractors {n} (make more with benches/distractors/make.sh {} {n})",
+            manifest.display(),
+            out.len(),
+            dir.display()
+        ));
+    }
+    Ok(out)
+}
+
+/// Leaves `db` holding the distractor pictures: copied from the kept archive
+/// when it holds the same pictures made the same way, else ingested (and
+/// kept, when asked). Returns how they were ingested and how many failed.
+fn distractor_archive(
+    opts: &Options,
+    config: &Config,
+    db: &Path,
+) -> Result<(Ingest, usize), String> {
+    let files = distractor_files(&opts.distractor_dir, opts.distractors)?;
+    let mut listed = Sha256::new();
+    for f in &files {
+        listed.update(format!("{}\t{}\n", f.rel, f.sha256));
+    }
+    let key = serde_json::json!({
+        "format": "retrace.accuracy.distractors/1",
+        "pictures": files.len(),
+        "files_sha256": hex(&listed.finalize()),
+        "schema_version": SCHEMA_VERSION,
+        "stamps": HashKind::ALL.iter().map(|k| k.stamp()).collect::<Vec<_>>(),
+        "entry_sha256": entry_fingerprint(config, &files[0].path)?,
+    });
+    let Some(keep) = &opts.distractor_archive else {
+        return ingest_distractors(config, db, &files, opts.threads);
+    };
+    let record_path = sibling(keep, ".json");
+    let record: Option<serde_json::Value> = std::fs::read(&record_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let why = match &record {
+        _ if !keep.exists() => "none kept yet".to_string(),
+        None => format!("no readable {}", record_path.display()),
+        Some(r) if r.get("key") != Some(&key) => {
+            format!(
+                "it was made from other pictures or by another build: {}",
+                r.get("key").map(|k| k.to_string()).unwrap_or_default()
+            )
+        }
+        Some(r) => {
+            std::fs::copy(keep, db).map_err(|e| format!("copying {}: {e}", keep.display()))?;
+            let num = |k: &str| r["ingest"][k].as_f64().unwrap_or(0.0);
+            let ingest = Ingest {
+                pictures: num("pictures") as usize,
+                seconds: num("seconds"),
+                threads: num("threads") as usize,
+                reused: Some(format!(
+                    "{}, built {}",
+                    keep.display(),
+                    r["built"].as_str().unwrap_or("?")
+                )),
+            };
+            return Ok((ingest, r["failed"].as_u64().unwrap_or(0) as usize));
+        }
+    };
+    eprintln!(
+        "accuracy: building the distractor archive {} ({why})",
+        keep.display()
+    );
+    let partial = sibling(keep, ".partial");
+    for p in [
+        partial.clone(),
+        sibling(&partial, "-wal"),
+        sibling(&partial, "-shm"),
+    ] {
+        let _ = std::fs::remove_file(p);
+    }
+    let (ingest, failed) = ingest_distractors(config, &partial, &files, opts.threads)?;
+    let _ = std::fs::remove_file(&record_path);
+    std::fs::rename(&partial, keep).map_err(|e| format!("{}: {e}", keep.display()))?;
+    let record = serde_json::json!({
+        "key": key,
+        "ingest": {"pictures": ingest.pictures, "seconds": ingest.seconds, "threads": ingest.threads},
+        "failed": failed,
+        "built": retrace::archive::now_iso(),
+    });
+    std::fs::write(&record_path, format!("{record:#}\n"))
+        .map_err(|e| format!("{}: {e}", record_path.display()))?;
+    std::fs::copy(keep, db).map_err(|e| format!("copying {}: {e}", keep.display()))?;
+    Ok((ingest, failed))
+}
+
+/// What the archive would store for one picture, with the schema and stamps:
+/// when any of it changes, a kept distractor archive is stale.
+fn entry_fingerprint(config: &Config, picture: &Path) -> Result<String, String> {
+    let engine = Engine::new(config.clone(), None).map_err(|e| e.to_string())?;
+    let ex = engine.examine_path(picture);
+    let entry = engine
+        .archive_entry(&ex)
+        .ok_or_else(|| format!("{}: the library cannot read it", picture.display()))?;
+    Ok(hex(&Sha256::digest(
+        format!("{SCHEMA_VERSION}\n{entry:?}").as_bytes(),
+    )))
+}
+
+/// Record the pictures into the archive at `path` as `retrace archive add`
+/// does (examined in parallel by `pipeline::scan`, recorded 64 at a time),
+/// in the order listed, so that their ids do not depend on the thread count.
+fn ingest_distractors(
+    config: &Config,
+    path: &Path,
+    files: &[DistractorFile],
+    threads: usize,
+) -> Result<(Ingest, usize), String> {
+    const RECORD_BATCH: usize = 64;
+    let start = Instant::now();
+    let archive = Archive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let engine = Engine::new(config.clone(), Some(archive)).map_err(|e| e.to_string())?;
+    let candidates: Vec<Candidate> = files
+        .iter()
+        .map(|f| Candidate {
+            path: f.path.clone(),
+            relative: PathBuf::from(&f.rel),
+        })
+        .collect();
+    let index_of: HashMap<&Path, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.path.as_path(), i))
+        .collect();
+    let first_day = chrono::NaiveDate::from_ymd_opt(2018, 1, 1).expect("a date");
+    let cancel = AtomicBool::new(false);
+    let mut pending = BTreeMap::new();
+    let (mut next, mut done, mut failed) = (0usize, 0usize, 0usize);
+    let mut batch = Vec::new();
+    let mut error = None;
+    let flush = |batch: &mut Vec<_>, error: &mut Option<String>| {
+        if error.is_none() && !batch.is_empty() {
+            if let Err(e) = engine.record(batch) {
+                *error = Some(format!(
+                    "recording distractors into {}: {e}",
+                    path.display()
+                ));
+                cancel.store(true, Ordering::SeqCst);
+            }
+        }
+        batch.clear();
+    };
+    pipeline::scan(
+        &engine,
+        &candidates,
+        Some(threads.max(1)),
+        &cancel,
+        false,
+        |c, ex| {
+            let i = index_of[c.path.as_path()];
+            let item = engine.archive_entry(&ex).map(|entry| {
+                // Spread over 2018–2023, so that a false match is sometimes
+                // earlier than the archived original and `earliest_copy` is
+                // put to the test.
+                let day = first_day + chrono::Days::new((i as u64 * 7919) % 2000);
+                let sighting = Sighting {
+                    location: files[i].rel.clone(),
+                    source: "accuracy distractors".into(),
+                    url: None,
+                    first_seen: day.format("%Y-%m-%d").to_string(),
+                    first_seen_from: "given".into(),
+                };
+                (entry, sighting)
+            });
+            if item.is_none() {
+                failed += 1;
+                let why = ex
+                    .report
+                    .errors
+                    .first()
+                    .map(|e| format!("{}: {}", e.stage, e.message));
+                eprintln!(
+                    "\naccuracy: distractor {} not recorded: {}",
+                    files[i].rel,
+                    why.unwrap_or_default()
+                );
+            }
+            pending.insert(i, item);
+            while let Some(item) = pending.remove(&next) {
+                next += 1;
+                batch.extend(item);
+                if batch.len() >= RECORD_BATCH {
+                    flush(&mut batch, &mut error);
+                }
+            }
+            done += 1;
+            if done % 500 == 0 {
+                let rate = done as f64 / start.elapsed().as_secs_f64();
+                eprint!(
+                    "\r{done}/{} distractor pictures recorded, {rate:.1}/s",
+                    files.len()
+                );
+            }
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    flush(&mut batch, &mut error);
+    eprintln!();
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok((
+        Ingest {
+            pictures: files.len(),
+            seconds: start.elapsed().as_secs_f64(),
+            threads,
+            reused: None,
+        },
+        failed,
+    ))
+}
+
+/// The whole-picture hashes of every picture in the archive at `db`.
+fn full_hashes(db: &Path) -> Result<Vec<Full>, String> {
+    let archive = Archive::open(db).map_err(|e| e.to_string())?;
+    let mut by_id: BTreeMap<i64, Full> = BTreeMap::new();
+    archive
+        .for_each_current_hash(|id, region, bits, quality| {
+            if region != "full" {
+                return;
+            }
+            let f = by_id.entry(id).or_insert(Full {
+                pdq: None,
+                quality: None,
+                phash: None,
+            });
+            match bits.kind {
+                HashKind::Pdq => {
+                    f.pdq = Some(bits);
+                    f.quality = quality;
+                }
+                HashKind::Phash => f.phash = Some(bits),
+                _ => {}
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(by_id.into_values().collect())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
@@ -1170,6 +1637,8 @@ fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
             confirmed: false,
             how: None,
             wrong: Vec::new(),
+            wrong_distractor: Vec::new(),
+            seconds: 0.0,
             pdq: Baseline::Nothing,
             phash: Baseline::Nothing,
             diag: None,
@@ -1210,10 +1679,12 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
     let blob = Blob::from_bytes(copy);
     debug_assert_ne!(blob.format, Format::Unknown);
     let t = &TRANSFORMATIONS[o.transform];
+    let timer = Instant::now();
     let mut ex = ctx
         .engine
         .examine_blob(format!("{}#{}", ctx.photos[o.photo].name, t.name), &blob);
     ctx.engine.analyze(&mut ex);
+    o.seconds = timer.elapsed().as_secs_f64();
     if let Some(e) = ex.report.errors.first() {
         o.error = Some(format!("{}: {}", e.stage, e.message));
     }
@@ -1239,6 +1710,17 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
             o.how = Some(how);
         } else if let Some(&ai) = ctx.by_sha.get(m.sha256.as_str()) {
             o.wrong.push((ctx.archived[ai].photo, m.confidence, how));
+        } else {
+            // Not a benchmark photo: a distractor picture.
+            let file = ctx
+                .engine
+                .with_archive(|a| {
+                    let id = a.lookup_sha256(&m.sha256).ok().flatten()?;
+                    Some(a.known_image(id).ok().flatten()?.earliest.location)
+                })
+                .flatten()
+                .unwrap_or_else(|| m.sha256.clone());
+            o.wrong_distractor.push((file, m.confidence, how));
         }
     }
     o.earliest =
@@ -1246,13 +1728,14 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
 
     if let Some(h) = &ex.hashes {
         o.pdq = baseline(ctx, own, |a| {
-            let ok = h.pdq_quality.is_some_and(|q| q >= 50)
-                && a.full.pdq_quality.is_some_and(|q| q >= 50);
-            let d = h.pdq.zip(a.full.pdq).and_then(|(x, y)| x.distance(&y))?;
+            let ok = h.pdq_quality.is_some_and(|q| q >= 50) && a.quality.is_some_and(|q| q >= 50);
+            let d = h.pdq.zip(a.pdq).and_then(|(x, y)| x.distance(&y))?;
             (ok && d <= 31).then_some(d)
         });
         o.phash = baseline(ctx, own, |a| {
-            h.phash.distance(&a.full.phash).filter(|&d| d <= 10)
+            a.phash
+                .and_then(|p| h.phash.distance(&p))
+                .filter(|&d| d <= 10)
         });
         if let (Some(i), false) = (own, o.any) {
             o.diag = diagnose(&ex, h, &ctx.archived[i]);
@@ -1261,23 +1744,24 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
     o
 }
 
-/// The nearest archived photo under `within` (which returns the distance
-/// when the pair counts), judged against the query's own original.
-fn baseline(
-    ctx: &Ctx<'_>,
-    own: Option<usize>,
-    within: impl Fn(&Archived) -> Option<u32>,
-) -> Baseline {
+/// The nearest archived picture under `within` (which returns the distance
+/// when the pair counts), judged against the query's own original. A
+/// distractor picture is the nearest only when strictly nearer than every
+/// benchmark photo within the threshold.
+fn baseline(ctx: &Ctx<'_>, own: Option<usize>, within: impl Fn(&Full) -> Option<u32>) -> Baseline {
     let best = ctx
         .archived
         .iter()
         .enumerate()
-        .filter_map(|(i, a)| within(a).map(|d| (d, i)))
+        .filter_map(|(i, a)| within(&a.full).map(|d| (d, i)))
         .min();
-    match best {
-        None => Baseline::Nothing,
-        Some((_, i)) if Some(i) == own => Baseline::Right,
-        Some((_, i)) => Baseline::Wrong(ctx.archived[i].photo),
+    let distractor = ctx.distractor_full.iter().filter_map(&within).min();
+    match (best, distractor) {
+        (None, None) => Baseline::Nothing,
+        (None, Some(_)) => Baseline::Distractor,
+        (Some((d, _)), Some(dd)) if dd < d => Baseline::Distractor,
+        (Some((_, i)), _) if Some(i) == own => Baseline::Right,
+        (Some((_, i)), _) => Baseline::Wrong(ctx.archived[i].photo),
     }
 }
 
@@ -1370,6 +1854,14 @@ pub struct Falses {
     pub hard_confirmed: usize,
     /// Of the false matches, those from distractor queries.
     pub from_distractors: usize,
+    /// Of the false confirmed matches, those to distractor pictures in the archive.
+    pub confirmed_to_pictures: usize,
+    /// Of the false possible matches, those to distractor pictures in the archive.
+    pub possible_to_pictures: usize,
+    /// Queries where PDQ alone named a distractor picture.
+    pub pdq_to_pictures: usize,
+    /// Queries where pHash alone named a distractor picture.
+    pub phash_to_pictures: usize,
     /// Queries where PDQ alone named another photo (hard negatives included).
     pub pdq: usize,
     /// Queries where pHash alone named another photo (hard negatives included).
@@ -1411,15 +1903,21 @@ impl Summary {
                         r.pdq += usize::from(o.pdq == Baseline::Right);
                         r.phash += usize::from(o.phash == Baseline::Right);
                     }
-                    let wc = o.wrong.iter().any(|w| w.1 == Confidence::Confirmed);
+                    let wc = o.wrong.iter().any(|w| w.1 == Confidence::Confirmed)
+                        || o.wrong_distractor
+                            .iter()
+                            .any(|w| w.1 == Confidence::Confirmed);
                     let wp = o
                         .wrong
                         .iter()
-                        .any(|w| w.1 == Confidence::Possible && !self.is_hard(o.photo, w.0));
+                        .any(|w| w.1 == Confidence::Possible && !self.is_hard(o.photo, w.0))
+                        || o.wrong_distractor
+                            .iter()
+                            .any(|w| w.1 == Confidence::Possible);
                     r.false_confirmed += usize::from(wc);
                     r.false_possible += usize::from(wp);
-                    r.pdq_false += usize::from(matches!(o.pdq, Baseline::Wrong(_)));
-                    r.phash_false += usize::from(matches!(o.phash, Baseline::Wrong(_)));
+                    r.pdq_false += usize::from(o.pdq.is_wrong());
+                    r.phash_false += usize::from(o.phash.is_wrong());
                 }
                 r
             })
@@ -1450,10 +1948,29 @@ impl Summary {
                     f.from_distractors += 1;
                 }
             }
+            for (_, tier, _) in &o.wrong_distractor {
+                match tier {
+                    Confidence::Confirmed => {
+                        f.confirmed += 1;
+                        f.confirmed_to_pictures += 1;
+                        c = true;
+                    }
+                    Confidence::Possible => {
+                        f.possible += 1;
+                        f.possible_to_pictures += 1;
+                        p = true;
+                    }
+                }
+                if !self.photos[o.photo].archived {
+                    f.from_distractors += 1;
+                }
+            }
             f.confirmed_queries += usize::from(c);
             f.possible_queries += usize::from(p);
-            f.pdq += usize::from(matches!(o.pdq, Baseline::Wrong(_)));
-            f.phash += usize::from(matches!(o.phash, Baseline::Wrong(_)));
+            f.pdq += usize::from(o.pdq.is_wrong());
+            f.phash += usize::from(o.phash.is_wrong());
+            f.pdq_to_pictures += usize::from(o.pdq == Baseline::Distractor);
+            f.phash_to_pictures += usize::from(o.phash == Baseline::Distractor);
         }
         f
     }
@@ -1469,6 +1986,19 @@ impl Summary {
             TRANSFORMATIONS.len(),
             self.outcomes.len(),
             self.seconds
+        );
+        let _ = writeln!(
+            s,
+            "archive: the {archived} photos + {} distractor pictures{}",
+            self.scale.distractors,
+            if self.scale.distractors_failed > 0 {
+                format!(
+                    " ({} more could not be read)",
+                    self.scale.distractors_failed
+                )
+            } else {
+                String::new()
+            }
         );
         for (name, why) in &self.skipped {
             let _ = writeln!(s, "  skipped {name}: {why}");
@@ -1543,6 +2073,13 @@ impl Summary {
             "  retrace possible between different photos of one scene (acceptable): {}",
             f.hard_possible
         );
+        if self.scale.distractors > 0 {
+            let _ = writeln!(
+                s,
+                "  of these, to the {} distractor pictures: {} confirmed, {} possible",
+                self.scale.distractors, f.confirmed_to_pictures, f.possible_to_pictures
+            );
+        }
         let _ = writeln!(
             s,
             "  PDQ alone (≤ 31): {} queries named another photo = {:.2}%",
@@ -1555,6 +2092,14 @@ impl Summary {
             f.phash,
             pct(f.phash, f.queries)
         );
+        if self.scale.distractors > 0 {
+            let _ = writeln!(
+                s,
+                "  of the baselines' false answers, a distractor picture: PDQ {}, pHash {}",
+                f.pdq_to_pictures, f.phash_to_pictures
+            );
+        }
+        s.push_str(&self.render_scale());
         let targeted: Vec<&Row> = rows.iter().filter(|r| r.target.is_some()).collect();
         let passed = targeted.iter().filter(|r| r.pass() == Some(true)).count();
         let _ = writeln!(
@@ -1617,6 +2162,79 @@ impl Summary {
         s
     }
 
+    /// Query times in seconds, sorted.
+    fn query_times(&self) -> Vec<f64> {
+        let mut t: Vec<f64> = self.outcomes.iter().map(|o| o.seconds).collect();
+        t.sort_by(f64::total_cmp);
+        t
+    }
+
+    fn render_scale(&self) -> String {
+        let sc = &self.scale;
+        let mut s = String::new();
+        let per = |bytes: u64| bytes as f64 / sc.pictures.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "\nArchive and costs ({} pictures in the archive):",
+            sc.pictures
+        );
+        match &sc.ingest {
+            Some(i) => {
+                let _ = writeln!(
+                    s,
+                    "  ingest of the distractors: {:.1} pictures/s ({} pictures in {:.0} s, {} threads, as `retrace archive add`){}",
+                    i.pictures as f64 / i.seconds.max(1e-9),
+                    i.pictures,
+                    i.seconds,
+                    i.threads,
+                    i.reused
+                        .as_ref()
+                        .map(|r| format!("; measured when the kept archive was built: {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            None => {
+                let _ = writeln!(s, "  ingest: no distractors (--distractors N)");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "  archive file: {:.1} MB = {:.1} KB per picture; index snapshot: {:.1} MB = {:.2} KB per picture",
+            sc.archive_bytes as f64 / 1e6,
+            per(sc.archive_bytes) / 1e3,
+            sc.index_bytes as f64 / 1e6,
+            per(sc.index_bytes) / 1e3
+        );
+        let _ = writeln!(
+            s,
+            "  index load: {:.2} s from the archive (saving the snapshot), {:.2} s from the snapshot",
+            sc.load_archive_s, sc.load_snapshot_s
+        );
+        let t = self.query_times();
+        let q = |p: f64| {
+            t.get(((t.len() as f64 * p).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let _ = writeln!(
+            s,
+            "  query time (examine + match one copy, bytes in memory, {} queries, threads in parallel): p50 {:.3} s, p90 {:.3} s, p99 {:.3} s, max {:.3} s",
+            t.len(),
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            t.last().copied().unwrap_or(0.0)
+        );
+        if let Some(kib) = sc.peak_rss_kib {
+            let _ = writeln!(
+                s,
+                "  peak memory of the whole benchmark process: {:.0} MB",
+                kib as f64 * 1024.0 / 1e6
+            );
+        }
+        s
+    }
+
     fn details(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -1663,19 +2281,33 @@ impl Summary {
                     how
                 );
             }
+            for (file, _, how) in &o.wrong_distractor {
+                let _ = writeln!(
+                    s,
+                    "  {} [{}]{} → distractor picture {file}: {how}",
+                    self.photos[o.photo].name,
+                    TRANSFORMATIONS[o.transform].name,
+                    if self.photos[o.photo].archived {
+                        ""
+                    } else {
+                        " (distractor)"
+                    },
+                );
+            }
         }
         let _ = writeln!(s, "\nBaseline false matches:");
         for o in &self.outcomes {
             for (which, b) in [("PDQ", o.pdq), ("pHash", o.phash)] {
-                if let Baseline::Wrong(other) = b {
-                    let _ = writeln!(
-                        s,
-                        "  {which}: {} [{}] → {}",
-                        self.photos[o.photo].name,
-                        TRANSFORMATIONS[o.transform].name,
-                        self.photos[other].name
-                    );
-                }
+                let other = match b {
+                    Baseline::Wrong(other) => self.photos[other].name.as_str(),
+                    Baseline::Distractor => "a distractor picture",
+                    _ => continue,
+                };
+                let _ = writeln!(
+                    s,
+                    "  {which}: {} [{}] → {other}",
+                    self.photos[o.photo].name, TRANSFORMATIONS[o.transform].name,
+                );
             }
         }
         s
@@ -1752,6 +2384,38 @@ impl Summary {
             f.pdq,
             f.phash
         );
+        let sc = &self.scale;
+        let t = self.query_times();
+        let q = |p: f64| {
+            t.get(((t.len() as f64 * p).ceil() as usize).saturating_sub(1))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let _ = writeln!(
+            s,
+            "  \"scale\": {{\"distractor_pictures\": {}, \"distractors_failed\": {}, \"false_confirmed_to_pictures\": {}, \"false_possible_to_pictures\": {}, \"pictures\": {}, \"ingest_pictures\": {}, \"ingest_seconds\": {:.1}, \"ingest_threads\": {}, \"ingest_reused\": {}, \"archive_bytes\": {}, \"index_snapshot_bytes\": {}, \"index_load_archive_s\": {:.3}, \"index_load_snapshot_s\": {:.3}, \"query_p50_s\": {:.4}, \"query_p90_s\": {:.4}, \"query_p99_s\": {:.4}, \"query_max_s\": {:.4}, \"peak_rss_kib\": {}}},",
+            sc.distractors,
+            sc.distractors_failed,
+            f.confirmed_to_pictures,
+            f.possible_to_pictures,
+            sc.pictures,
+            sc.ingest.as_ref().map_or(0, |i| i.pictures),
+            sc.ingest.as_ref().map_or(0.0, |i| i.seconds),
+            sc.ingest.as_ref().map_or(0, |i| i.threads),
+            sc.ingest
+                .as_ref()
+                .and_then(|i| i.reused.as_deref())
+                .map_or("null".into(), json_str),
+            sc.archive_bytes,
+            sc.index_bytes,
+            sc.load_archive_s,
+            sc.load_snapshot_s,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            t.last().copied().unwrap_or(0.0),
+            sc.peak_rss_kib.map_or("null".into(), |k| k.to_string())
+        );
         let misses: Vec<String> = self
             .outcomes
             .iter()
@@ -1789,6 +2453,30 @@ impl Summary {
             })
             .collect();
         let _ = writeln!(s, "  \"wrong_matches\": [{}],", wrong.join(",\n    "));
+        let wrong_pictures: Vec<String> = self
+            .outcomes
+            .iter()
+            .flat_map(|o| {
+                o.wrong_distractor.iter().map(move |(file, tier, how)| {
+                    format!(
+                        "{{\"photo\": {}, \"transformation\": {}, \"matched\": {}, \"tier\": {}, \"how\": {}}}",
+                        json_str(&self.photos[o.photo].name),
+                        json_str(TRANSFORMATIONS[o.transform].name),
+                        json_str(file),
+                        json_str(match tier {
+                            Confidence::Confirmed => "confirmed",
+                            Confidence::Possible => "possible",
+                        }),
+                        json_str(how)
+                    )
+                })
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "  \"wrong_matches_to_distractor_pictures\": [{}],",
+            wrong_pictures.join(",\n    ")
+        );
         let _ = writeln!(s, "  \"seconds\": {:.1}", self.seconds);
         s.push_str("}\n");
         s
