@@ -439,8 +439,11 @@ async fn stats(State(app): State<Shared>) -> Result<Response, ApiError> {
 
 async fn report_page(
     State(app): State<Shared>,
-    UrlPath(name): UrlPath<String>,
+    name: Result<UrlPath<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, ApiError> {
+    // A segment whose percent-encoding is not UTF-8 is refused as JSON too
+    // (axum's own refusal is plain text); found by the http fuzz target.
+    let UrlPath(name) = name.map_err(|e| err(StatusCode::BAD_REQUEST, e.body_text()))?;
     // `{sha256}` is the page; `{sha256}.json` the report, from --report-dir.
     let (sha, json) = match name.strip_suffix(".json") {
         Some(sha) => (sha, true),
