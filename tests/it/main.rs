@@ -16,6 +16,6 @@ mod samples;
 #[cfg(feature = "schema")]
 mod schema;
 mod serve;
-mod serve_edges;
+pub mod serve_edges;
 mod startup;
 mod watch;

@@ -1135,3 +1135,67 @@ fn a_lost_database_stops_archive_add_saying_what_it_recorded() {
         "the message does not say the {n} pictures in the archive: {stderr}"
     );
 }
+
+#[test]
+fn kill_9_during_archive_uploads_leaves_a_postgresql_archive_consistent() {
+    let Some(pg) = Pg::start("kill_9_during_archive_uploads_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.database("served");
+    let mut acknowledged: Vec<String> = Vec::new();
+    for trial in 0..3u64 {
+        let after = Duration::from_millis(1000 + trial * 500);
+        let per_trial = 6 * crate::serve_edges::UPLOADS_PER_CLIENT;
+        let answered =
+            crate::serve_edges::uploads_then_kill_9(&url, dir.path(), trial * per_trial, after);
+        assert!(
+            (answered.len() as u64) < per_trial,
+            "trial {trial}: every upload was done before the kill"
+        );
+        acknowledged.extend(answered);
+        if acknowledged.is_empty() {
+            continue;
+        }
+        // The server rolled back whatever the killed service had in flight.
+        let per = hashes_per_image(&pg, "served");
+        let n = check_consistent(&pg, "served", per);
+        assert_eq!(
+            pg.count("served", "SELECT COUNT(*) FROM sightings"),
+            n,
+            "trial {trial}: one sighting per picture"
+        );
+        let mut c = pg.client("served");
+        for sha in &acknowledged {
+            let found: i64 = c
+                .query_one("SELECT COUNT(*) FROM images WHERE sha256 = $1", &[sha])
+                .unwrap()
+                .get(0);
+            assert_eq!(
+                found, 1,
+                "trial {trial}: an answered upload ({sha}) is missing"
+            );
+        }
+        eprintln!(
+            "kill -9 trial {trial} on PostgreSQL: {n} pictures, {} answered",
+            acknowledged.len()
+        );
+    }
+    assert!(
+        !acknowledged.is_empty(),
+        "no upload was answered before a kill"
+    );
+    // No transaction of the killed services is left holding the write lock.
+    let start = Instant::now();
+    while pg.count(
+        "served",
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'",
+    ) > 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "an advisory lock outlived its service"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -484,50 +484,73 @@ fn sigterm_and_ctrl_c_finish_the_requests_in_flight() {
     }
 }
 
+/// Uploads each client of [`uploads_then_kill_9`] sends, at most: more than
+/// get through before the kill, which the callers check.
+pub(crate) const UPLOADS_PER_CLIENT: u64 = 400;
+
+/// One trial: a service on `archive`, 6 clients uploading distinct pictures
+/// to `POST /v1/archive` (seeds from `first_seed` on), `kill -9` after
+/// `after`. Returns the SHA-256 of every upload answered 201 or 200.
+pub(crate) fn uploads_then_kill_9(
+    archive: &Path,
+    dir: &Path,
+    first_seed: u64,
+    after: Duration,
+) -> Vec<String> {
+    let s = start(archive, dir, &["--concurrency", "2"]);
+    let stop_at = Instant::now() + after;
+    let seeds: Vec<Vec<u64>> = (0..6)
+        .map(|w| {
+            (0..UPLOADS_PER_CLIENT)
+                .map(|i| first_seed + w * UPLOADS_PER_CLIENT + i)
+                .collect()
+        })
+        .collect();
+    let done: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = seeds
+            .iter()
+            .map(|seeds| {
+                let addr = &s.addr;
+                scope.spawn(move || {
+                    let mut ok = Vec::new();
+                    for &seed in seeds {
+                        let body = small_jpeg(seed);
+                        let path = format!(
+                            "/v1/archive?source=trial&first_seen=2020-01-01&name=p{seed}.jpg"
+                        );
+                        match http(addr, "POST", &path, &[AUTH], &body) {
+                            Ok(r) if r.status == 201 || r.status == 200 => {
+                                ok.push(r.json()["sha256"].as_str().unwrap().to_string())
+                            }
+                            // The server died under this request.
+                            _ => break,
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+        s.signal(libc::SIGKILL);
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    done.into_iter().flatten().collect()
+}
+
 #[test]
 fn kill_9_during_archive_uploads_leaves_the_archive_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("archive.db");
     let mut rng = Rng(0x5EED_0023_0009);
-    let mut next_seed = 0u64;
     let mut acknowledged: Vec<String> = Vec::new();
     for trial in 0..4 {
-        let s = start(&db, dir.path(), &["--concurrency", "2"]);
-        let stop_at = Instant::now() + Duration::from_millis(800 + rng.below(1500));
-        let seeds: Vec<Vec<u64>> = (0..6)
-            .map(|w| (0..40).map(|i| next_seed + w * 40 + i).collect())
-            .collect();
-        next_seed += 6 * 40;
-        let done: Vec<Vec<String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = seeds
-                .iter()
-                .map(|seeds| {
-                    let addr = &s.addr;
-                    scope.spawn(move || {
-                        let mut ok = Vec::new();
-                        for &seed in seeds {
-                            let body = small_jpeg(seed);
-                            let path = format!(
-                                "/v1/archive?source=trial&first_seen=2020-01-01&name=p{seed}.jpg"
-                            );
-                            match http(addr, "POST", &path, &[AUTH], &body) {
-                                Ok(r) if r.status == 201 || r.status == 200 => {
-                                    ok.push(r.json()["sha256"].as_str().unwrap().to_string())
-                                }
-                                // The server died under this request.
-                                _ => break,
-                            }
-                        }
-                        ok
-                    })
-                })
-                .collect();
-            std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
-            s.signal(libc::SIGKILL);
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        acknowledged.extend(done.into_iter().flatten());
-        drop(s);
+        let after = Duration::from_millis(300 + rng.below(1500));
+        let answered = uploads_then_kill_9(&db, dir.path(), trial * 6 * UPLOADS_PER_CLIENT, after);
+        assert!(
+            (answered.len() as u64) < 6 * UPLOADS_PER_CLIENT,
+            "trial {trial}: every upload was done before the kill"
+        );
+        acknowledged.extend(answered);
         // The file as the killed server left it: whole, every picture with its
         // hashes and its sighting, every answered upload in it.
         let conn = Connection::open(&db).unwrap();
