@@ -77,6 +77,7 @@ struct EarliestCopy {
     first_seen: Box<str>,
     confidence: Confidence,
     transform: Box<str>,
+    region: Option<Box<str>>,
 }
 
 type Findings = Arc<[(Arc<str>, Severity)]>;
@@ -153,6 +154,7 @@ impl BatchRecord {
             first_seen: &m.first_seen,
             confidence: m.confidence,
             transform: &m.transform,
+            region: m.region.as_deref(),
         })
     }
 
@@ -271,6 +273,7 @@ impl Batch {
                 first_seen: m.first_seen.as_str().into(),
                 confidence: m.confidence,
                 transform: m.transform.as_str().into(),
+                region: m.region.as_ref().map(|r| r.description.as_str().into()),
             };
             intern(&mut self.copies, &copy, |c| Arc::new(c.clone()))
         });

@@ -315,6 +315,11 @@ struct ScanArgs {
     /// SHA-256) plus index.html.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
+    /// Write one row per picture to FILE (RFC 4180 CSV, for spreadsheets):
+    /// path, sha256, verdict, confidence, the earliest copy with its date,
+    /// source and URL, transform, region, findings, errors, the verdict in words.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
     /// After matching, add the scanned pictures to the archive, first seen now.
     #[arg(long)]
     record: bool,
@@ -1148,6 +1153,14 @@ fn scan_cmd(
         let mut bytes = Vec::new();
         html::write_index(&mut bytes, totals, entries)?;
         write_atomic(&dir.join("index.html"), &bytes)?;
+    }
+    if let Some(file) = &args.csv {
+        let mut w = report::csv::CsvWriter::new(Vec::new())?;
+        for r in records {
+            w.row(r.sha256().as_deref(), &r.outcome())?;
+        }
+        write_atomic(file, &w.finish()?)
+            .with_context(|| format!("writing --csv {}", file.display()))?;
     }
     if !args.jsonl {
         let mut out = stdout.lock();

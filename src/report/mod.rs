@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::evidence::{Finding, Match, StageError};
 use crate::metadata::Metadata;
 
+pub mod csv;
 pub mod html;
 pub mod text;
 
@@ -227,6 +228,8 @@ pub struct CopyRef<'a> {
     pub confidence: crate::evidence::Confidence,
     /// What was done to it to give the incoming picture.
     pub transform: &'a str,
+    /// Which part matched, in words, when not the whole.
+    pub region: Option<&'a str>,
 }
 
 impl<'a> CopyRef<'a> {
@@ -239,6 +242,7 @@ impl<'a> CopyRef<'a> {
             first_seen: &m.first_seen,
             confidence: m.confidence,
             transform: &m.transform,
+            region: m.region.as_ref().map(|r| r.description.as_str()),
         }
     }
 }

@@ -17,5 +17,6 @@ mod samples;
 mod schema;
 mod serve;
 pub mod serve_edges;
+mod spreadsheet;
 mod startup;
 mod watch;
