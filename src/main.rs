@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod logs;
 #[cfg(feature = "serve")]
 mod serve;
 #[cfg(feature = "watch")]
@@ -65,6 +66,13 @@ struct Cli {
     /// (`archive.crop_search`).
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=256))]
     crop_search: Option<u16>,
+    /// More log lines on stderr: -v says what each run does, -vv each picture,
+    /// -vvv everything. Reports and tables on stdout are never mixed with them.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr: no warnings, no progress bar, no closing summary line.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -169,6 +177,19 @@ enum Command {
     Watch(WatchArgs),
     /// Print the JSON Schema (draft 2020-12) of the `retrace.report/1` report.
     Schema,
+    /// Print a shell completion script: e.g. `retrace completions bash >
+    /// ~/.local/share/bash-completion/completions/retrace`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of retrace, or write one page per command
+    /// into a folder (`retrace.1`, `retrace-scan.1`, ...).
+    Man {
+        /// Write every page into DIR instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[cfg(feature = "serve")]
@@ -361,6 +382,7 @@ fn main() -> ExitCode {
             });
         }
     };
+    logs::init(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -432,13 +454,24 @@ impl IndexOpts {
 fn new_engine(idx: &IndexOpts, mut config: Config, archive: Option<Archive>) -> Result<Engine> {
     config.index_cache = idx.cache.clone();
     config.index_cache_min_images = DEFAULT_INDEX_CACHE_MIN_IMAGES;
+    let started = std::time::Instant::now();
     let engine = Engine::new(config, archive)?;
     let load = engine.index_load();
+    tracing::info!(
+        "archive index ready in {:.2} s ({}{} pictures read from the archive)",
+        started.elapsed().as_secs_f64(),
+        if load.from_snapshot {
+            "from the snapshot, "
+        } else {
+            ""
+        },
+        load.caught_up
+    );
     if let Some(why) = &load.snapshot_refused {
-        eprintln!("retrace: index snapshot not used ({why}); loaded from the archive");
+        tracing::warn!("index snapshot not used ({why}); loaded from the archive");
     }
     if let Some(Err(why)) = &load.saved {
-        eprintln!("retrace: could not save the index snapshot: {why}");
+        tracing::warn!("could not save the index snapshot: {why}");
     }
     Ok(engine)
 }
@@ -462,7 +495,7 @@ fn cancel_flag() -> Arc<AtomicBool> {
 }
 
 fn progress(total: usize) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || logs::quiet() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(total as u64);
@@ -619,6 +652,24 @@ fn run(cli: Cli) -> Result<u8> {
             eprintln!("retrace watch: stopped after processing {n} files");
             Ok(EXIT_CLEAN)
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "retrace", &mut std::io::stdout().lock());
+            Ok(EXIT_CLEAN)
+        }
+        Command::Man { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    clap_mangen::generate_to(cmd, &dir)
+                        .with_context(|| format!("writing man pages into {}", dir.display()))?;
+                }
+                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?,
+            }
+            Ok(EXIT_CLEAN)
+        }
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &report::json_schema())?;
@@ -740,6 +791,7 @@ fn archive_add(
             FirstSeen::Given(d.to_string())
         }
     };
+    let started = std::time::Instant::now();
     let manifest = match &args.manifest {
         Some(m) => read_manifest(m)?,
         None => HashMap::new(),
@@ -843,6 +895,12 @@ fn archive_add(
         return Err(before_failing(e, added, known));
     }
     println!("added {added}, already known {known}, failed {failed}");
+    logs::summary(&format!(
+        "recorded {} pictures in {:.1} s into {}",
+        added + known,
+        started.elapsed().as_secs_f64(),
+        display_location(path)
+    ));
     if cancel.load(Ordering::SeqCst) {
         eprintln!("retrace: interrupted; every batch recorded so far is complete");
         return Ok(EXIT_INTERRUPTED);
@@ -987,6 +1045,7 @@ fn scan_cmd(
         archive_refresh: refresh,
         ..Config::default()
     };
+    let started = std::time::Instant::now();
     let engine = new_engine(idx, config, open_archive(archive, args.record)?)?;
     let cancel = cancel_flag();
     let pb = progress(0);
@@ -1009,6 +1068,7 @@ fn scan_cmd(
                 return;
             }
             let r = &ex.report;
+            tracing::debug!("{}", text::outcome_line(&r.outcome()));
             let mut written = None;
             let mut page_name = None;
             let result = (|| -> Result<()> {
@@ -1176,6 +1236,12 @@ fn scan_cmd(
             )?;
         }
     }
+    logs::summary(&format!(
+        "scanned {} pictures in {:.1} s: {copies} with an earlier copy, {} without, {errors} with errors",
+        records.len(),
+        started.elapsed().as_secs_f64(),
+        records.len() - copies
+    ));
     if cancel.load(Ordering::SeqCst) {
         eprintln!("retrace: interrupted; reports written so far are complete files");
         return Ok(EXIT_INTERRUPTED);

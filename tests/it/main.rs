@@ -19,4 +19,5 @@ mod serve;
 pub mod serve_edges;
 mod spreadsheet;
 mod startup;
+mod terminal;
 mod watch;
