@@ -20,7 +20,7 @@
 //! Its chroma is subsampled as cameras write it (`--chroma camera`, the
 //! default): 4:2:0, 4:2:2, 4:2:0, 4:4:4, 4:2:0 in turn, close to the 75 : 29 : 19
 //! of the JPEGs in `../shared/ref/exif` (PIL's `get_sampling`; the command is in
-//! the README, "The bench corpus with cameras' chroma").
+//! docs/performance.md, "Throughput of a batch").
 //! `--chroma 444` builds the corpus of earlier measurements instead: every file
 //! 4:4:4, written by `image`'s encoder, in `corpus-N` (the camera corpus is
 //! `corpus-N-camera`). 4:4:4 has twice the chroma blocks of 4:2:0 to entropy-decode.

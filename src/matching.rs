@@ -22,8 +22,8 @@ use crate::index::MemoryIndex;
 
 /// Distances and counts that turn hash distances into decisions.
 ///
-/// The defaults come from the measured distributions written down in the
-/// README ("How the thresholds were set"); re-measure with
+/// The defaults come from the measured distributions written down in
+/// docs/matching.md ("How the thresholds were set"); re-measure with
 /// `cargo run --release --example distances`. Measured on 100 real photos
 /// (9 circulation changes each, 4950 different-photo pairs): PDQ (quality ≥ 50)
 /// same-photo max 46 (a 320 px q60 messenger copy), different-photo min 88 (a
@@ -59,8 +59,8 @@ pub struct MatchParams {
     /// Of those unsupported candidates, all get the aligner's coarse search
     /// and only this many, best coarse correlation first, are refined and
     /// scored. The coarse correlation ranks the original of a crop or a
-    /// screenshot first far more often than hash distances do (see README,
-    /// "How many candidates the aligner tries"), and refining is about half
+    /// screenshot first far more often than hash distances do (see
+    /// docs/matching.md, "The crop search"), and refining is about half
     /// of each alignment's cost.
     pub refine_unsupported: usize,
     /// Whether the candidates no hash supports are aligned even when the
@@ -70,8 +70,8 @@ pub struct MatchParams {
     /// picture that shows part of it, or that it is part of, relates to the
     /// archived one in the same way; the search would only repeat, for a copy,
     /// what was there to find when the archived picture itself came in. It is
-    /// most of the time of a scan of known pictures (README, "Known pictures skip
-    /// the search of unsupported candidates"). Candidates a hash points at are
+    /// most of the time of a scan of known pictures (docs/matching.md, "The crop
+    /// search"). Candidates a hash points at are
     /// aligned either way.
     pub align_unsupported_when_known: bool,
     /// Whether the candidates no hash supports are also searched turned by a
@@ -84,7 +84,7 @@ pub struct MatchParams {
     /// screenshots, which circulate upright or mirrored. Searching the other
     /// six turns of every unsupported candidate cost ~11% of a scan of new
     /// pictures, and their chance correlations outranked the true original
-    /// (README, "The crop search searches upright and mirrored").
+    /// (docs/matching.md, "The crop search").
     pub align_unsupported_turned: bool,
     /// Thumbnail alignment settings.
     pub align: AlignParams,

@@ -1000,8 +1000,8 @@ fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::In
 /// Run per-file work so that a panic (a bug here or in a decoder) costs this
 /// file only: it becomes an `internal` error in the file's report.
 /// Whether an embedded copy is matched against the archive on its own. A copy
-/// that shows the main picture (by the comparison's measured thresholds, README
-/// "Thumbnail vs image") keeps nothing the main picture does not, and at a
+/// that shows the main picture (by the comparison's measured thresholds,
+/// docs/metadata.md "Thumbnail vs image") keeps nothing the main picture does not, and at a
 /// million archived pictures its search cost as much as the main picture's
 /// (a third of a second): only a copy that differs, or that could not be
 /// compared, is searched.

@@ -70,8 +70,8 @@ impl ThumbnailComparison {
 }
 
 /// Distances above which the thumbnail shows another picture or framing.
-/// Measured with `cargo run --example thumbnails` (see README, "Thumbnail vs
-/// image"): camera files with their own thumbnails against the same files
+/// Measured with `cargo run --example thumbnails` (see docs/metadata.md,
+/// "Thumbnail vs image"): camera files with their own thumbnails against the same files
 /// cropped or edited and against other files' thumbnails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Thresholds {

@@ -130,7 +130,7 @@ fn a_crop_under_the_old_thumbnail_is_found() {
 
 // Local retouches (a region painted over) are not asserted: measured with
 // `cargo run --example thumbnails`, half the frame painted grey is found in 39
-// of 58 files and a quarter in 15; the README says so.
+// of 58 files and a quarter in 15; docs/metadata.md says so.
 
 fn mpf_fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

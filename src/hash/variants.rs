@@ -237,8 +237,8 @@ const fn win(x: f32, y: f32, w: f32, h: f32) -> Window {
 /// - 0.8 centred covers "10% off every side", and `top85` the picture above a
 ///   caption bar drawn over its bottom.
 ///
-/// Each window costs three stored hashes per archived picture (see the README's
-/// index memory figures).
+/// Each window costs three stored hashes per archived picture (what that costs in
+/// memory: docs/archive.md and docs/performance.md).
 pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ("tl87", win(0.0, 0.0, 0.87, 0.87)),
     ("tr87", win(0.13, 0.0, 0.87, 0.87)),

@@ -1,7 +1,7 @@
 //! The index saved to a file, so that a process can load a large archive's
 //! hashes in one sequential read instead of stepping through one database row
 //! per hash (at a million pictures: minutes from SQLite or PostgreSQL, against
-//! a fraction of a second from here; README "A large archive").
+//! a fraction of a second from here; docs/performance.md).
 //!
 //! A snapshot is a cache: the archive stays the truth. It says which archive
 //! state it was taken from ([`SnapshotOf`], checked by the caller against the
