@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod durability;
 mod formats;
+mod front_door;
 mod hostile_tree;
 mod html;
 mod index_cache;
