@@ -266,7 +266,7 @@ fn a_heic_made_from_an_archived_sample_finds_its_earlier_copy() {
         );
         let transform = m["transform"].as_str().unwrap();
         // A mirrored 80% crop is found by the aligner alone ("possible"), as
-        // crops of that size are (README "Accuracy"); the others are whole.
+        // crops of that size are (docs/matching.md, "Accuracy"); the others are whole.
         if !name.contains("crop") {
             assert_eq!(m["confidence"], "confirmed", "{name}: {m}");
         }

@@ -151,3 +151,120 @@ fn the_demo_fails_when_the_scan_fails() {
     assert!(stderr.contains("The demo failed"), "{stderr}");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// GitHub's anchor for a heading: lower case, punctuation other than `-` and
+/// `_` dropped, spaces as `-`; a repeated heading gets `-1`, `-2`, ….
+fn anchors(markdown: &str) -> BTreeSet<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut out = BTreeSet::new();
+    let mut heading: Option<String> = None;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => heading = Some(String::new()),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = heading.as_mut() {
+                    h.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                let text = heading.take().unwrap_or_default();
+                let slug: String = text
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+                    .map(|c| if c == ' ' { '-' } else { c })
+                    .collect();
+                let mut anchor = slug.clone();
+                let mut n = 0;
+                while !out.insert(anchor.clone()) {
+                    n += 1;
+                    anchor = format!("{slug}-{n}");
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every link target of a Markdown text (links and images, not code).
+fn link_targets(markdown: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    Parser::new_ext(markdown, Options::ENABLE_TABLES)
+        .filter_map(|event| match event {
+            Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                Some(dest_url.to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn links_between_the_readme_and_docs_resolve() {
+    let root = repo();
+    let mut pages = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        let name = page.strip_prefix(&root).unwrap().display().to_string();
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (file, anchor) = match target.split_once('#') {
+                Some((f, a)) => (f, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let linked = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            if !linked.exists() {
+                broken.push(format!("{name}: {target} (no such file)"));
+                continue;
+            }
+            if let Some(anchor) = anchor {
+                let linked_text = std::fs::read_to_string(&linked).unwrap_or_default();
+                if !anchors(&linked_text).contains(anchor) {
+                    broken.push(format!("{name}: {target} (no such heading)"));
+                }
+            }
+        }
+    }
+    // README.md alone links every page of docs/; finding none means the parse
+    // failed, not that the links are fine.
+    assert!(
+        checked >= pages.len(),
+        "only {checked} links found in {pages:?}"
+    );
+    assert!(broken.is_empty(), "broken links: {broken:#?}");
+}
+
+#[test]
+fn github_anchors_are_computed_as_github_does() {
+    // Headings from docs/ and the anchors GitHub gives them.
+    let md = "## The contract: openapi.yaml\n\n### The baseline: the matcher before issue 21's rework\n\n\
+              ## `check` at a million pictures\n\n## Tests\n\n## Tests\n\n```sh\n# not a heading\n```\n";
+    let got = anchors(md);
+    let want: BTreeSet<String> = [
+        "the-contract-openapiyaml",
+        "the-baseline-the-matcher-before-issue-21s-rework",
+        "check-at-a-million-pictures",
+        "tests",
+        "tests-1",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(got, want);
+}
