@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 mod logs;
 #[cfg(feature = "serve")]
 mod serve;
+mod settings;
 #[cfg(feature = "watch")]
 mod watch;
 
@@ -73,6 +74,15 @@ struct Cli {
     /// Only errors on stderr: no warnings, no progress bar, no closing summary line.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Read settings from this TOML file instead of `retrace.toml` in the
+    /// working folder or in the user's config folder (`retrace config` shows
+    /// the settings in force; flags override the file).
+    #[arg(long, global = true, env = "RETRACE_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Read no config file, not even one --config or RETRACE_CONFIG names:
+    /// flags, environment variables and built-in defaults only.
+    #[arg(long, global = true)]
+    no_config: bool,
     #[command(flatten)]
     limits: LimitArgs,
     #[command(subcommand)]
@@ -177,6 +187,10 @@ enum Command {
     Watch(WatchArgs),
     /// Print the JSON Schema (draft 2020-12) of the `retrace.report/1` report.
     Schema,
+    /// Print the settings in force (archive, limits, serve and watch
+    /// settings) as a config file, each with where it came from: a flag, an
+    /// environment variable, the config file (and its line) or the default.
+    Config,
     /// Print a shell completion script: e.g. `retrace completions bash >
     /// ~/.local/share/bash-completion/completions/retrace`.
     Completions {
@@ -370,8 +384,31 @@ const EXIT_FOUND: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// The ids of the flags that go in the config file's `[limits]`.
+fn limit_ids() -> Vec<String> {
+    let cmd = LimitArgs::augment_args(clap::Command::new("limits"));
+    cmd.get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let limit_ids = limit_ids();
+    // The config file's keys become the flags' defaults before the command
+    // line is parsed (src/settings.rs).
+    let (mut cmd, loaded) = match settings::load(&args, Cli::command(), &limit_ids) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("retrace: {}", report::escape_untrusted(&format!("{e:#}")));
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let parsed = cmd
+        .try_get_matches_from_mut(&args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|c| (c, m)))
+        .map_err(|e| e.format(&mut cmd));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -383,6 +420,36 @@ fn main() -> ExitCode {
         }
     };
     logs::init(cli.verbose, cli.quiet);
+    if let Command::Config = cli.command {
+        let shown = |id: &str, v: &str| match id {
+            // A PostgreSQL URL's password is never printed.
+            "archive" => display_location(Path::new(v)),
+            _ => v.to_string(),
+        };
+        let builtin = |table, id: &str| match table {
+            settings::Table::Limits => serde_json::to_value(Limits::default())
+                .ok()
+                .and_then(|l| l.get(id).map(|v| v.to_string())),
+            _ => None,
+        };
+        let mut out = std::io::stdout().lock();
+        return match settings::print(
+            &mut out,
+            &Cli::command(),
+            &cmd,
+            &matches,
+            &loaded,
+            shown,
+            builtin,
+        ) {
+            Ok(()) => ExitCode::from(EXIT_CLEAN),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_CLEAN),
+            Err(e) => {
+                eprintln!("retrace: writing the settings: {e}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        };
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -670,6 +737,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(EXIT_CLEAN)
         }
+        // Printed by main, which holds the parsed command line.
+        Command::Config => Ok(EXIT_CLEAN),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &report::json_schema())?;

@@ -16,10 +16,19 @@ pub fn samples() -> PathBuf {
 pub fn retrace(archive: Option<&Path>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_retrace"));
     c.env_remove("RETRACE_ARCHIVE");
+    // No config file but the test's own: not the developer's
+    // (~/.config/retrace/retrace.toml), not one a shell exported.
+    c.env_remove("RETRACE_CONFIG");
+    c.env("XDG_CONFIG_HOME", no_user_config());
     if let Some(a) = archive {
         c.arg("--archive").arg(a);
     }
     c
+}
+
+/// A user config folder that holds nothing (never created).
+pub fn no_user_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-user-config")
 }
 
 pub fn run(cmd: &mut Command) -> Output {

@@ -3,6 +3,7 @@
 mod batch;
 mod cli;
 mod common;
+mod config;
 mod durability;
 mod formats;
 mod front_door;
