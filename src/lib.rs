@@ -19,6 +19,7 @@ pub mod decode;
 pub mod discover;
 pub mod error;
 pub mod evidence;
+pub mod features;
 pub mod hash;
 pub mod heif;
 pub mod index;

@@ -11,6 +11,7 @@
 //! as the fallback for radii where probing would cost more than reading everything.
 
 mod column;
+pub mod features;
 mod mih;
 mod snapshot;
 

@@ -1,0 +1,479 @@
+//! Does a set of features show the same scene as another, under one
+//! similarity transform (scale, turn, shift, and optionally a mirror)?
+//!
+//! Descriptors are paired by nearest neighbour with a ratio test, then a
+//! deterministic RANSAC over two-point similarity hypotheses keeps the largest
+//! set of pairs that agree on position, orientation and scale; the inliers are
+//! refitted by least squares. Unrelated pictures leave a handful of pairs that
+//! agree by chance; a copy leaves tens. How many is how sure: the count is what
+//! the chance model in [`crate::matching::chance`] turns into an expected number
+//! of false matches.
+//!
+//! Pure, deterministic, bounded by [`VerifyParams`]; no I/O.
+
+use super::{distance, Features};
+
+/// How two feature sets are compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyParams {
+    /// Largest descriptor distance (of 256 bits) for a pair.
+    pub max_distance: u32,
+    /// A pair's distance must be below this fraction of the second-best one.
+    pub ratio: f32,
+    /// Largest position error of an inlier, as a fraction of the archived
+    /// picture's diagonal.
+    pub tolerance: f32,
+    /// Largest orientation disagreement of an inlier, in radians.
+    pub angle_tolerance: f32,
+    /// Largest disagreement of an inlier's pyramid levels with the
+    /// hypothesis' scale, in levels.
+    pub level_tolerance: f32,
+    /// RANSAC hypotheses tried at most.
+    pub iterations: usize,
+    /// Smallest and largest scale (archived pixels per incoming pixel) accepted.
+    pub min_scale: f32,
+    /// See `min_scale`.
+    pub max_scale: f32,
+}
+
+impl Default for VerifyParams {
+    fn default() -> Self {
+        VerifyParams {
+            max_distance: 64,
+            ratio: 0.9,
+            tolerance: 0.015,
+            angle_tolerance: 25f32.to_radians(),
+            level_tolerance: 2.0,
+            iterations: 400,
+            min_scale: 1.0 / 8.0,
+            max_scale: 8.0,
+        }
+    }
+}
+
+/// A similarity transform from incoming-picture pixels to archived-picture
+/// pixels: `X = a·x − b·y + tx`, `Y = b·x + a·y + ty` (after the mirror, when
+/// [`Verified::mirrored`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// `scale · cos(turn)`.
+    pub a: f32,
+    /// `scale · sin(turn)`.
+    pub b: f32,
+    /// Shift along x.
+    pub tx: f32,
+    /// Shift along y.
+    pub ty: f32,
+}
+
+impl Similarity {
+    /// Archived pixels per incoming pixel.
+    pub fn scale(&self) -> f32 {
+        self.a.hypot(self.b)
+    }
+
+    /// Turn in radians (image coordinates, y down: positive is clockwise on screen).
+    pub fn angle(&self) -> f32 {
+        self.b.atan2(self.a)
+    }
+
+    /// Map a point.
+    pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            self.a * x - self.b * y + self.tx,
+            self.b * x + self.a * y + self.ty,
+        )
+    }
+
+    /// The inverse transform.
+    pub fn inverse(&self) -> Option<Similarity> {
+        let d = self.a * self.a + self.b * self.b;
+        if d.is_nan() || d <= f32::EPSILON {
+            return None;
+        }
+        let (a, b) = (self.a / d, -self.b / d);
+        Some(Similarity {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        })
+    }
+
+    /// From two point pairs `(x, y) → (X, Y)`.
+    fn from_two(p: [(f32, f32); 2], q: [(f32, f32); 2]) -> Option<Similarity> {
+        let (dx, dy) = (p[1].0 - p[0].0, p[1].1 - p[0].1);
+        let (ex, ey) = (q[1].0 - q[0].0, q[1].1 - q[0].1);
+        let d = dx * dx + dy * dy;
+        if d <= 1e-6 {
+            return None;
+        }
+        let a = (ex * dx + ey * dy) / d;
+        let b = (ey * dx - ex * dy) / d;
+        Some(Similarity {
+            a,
+            b,
+            tx: q[0].0 - (a * p[0].0 - b * p[0].1),
+            ty: q[0].1 - (b * p[0].0 + a * p[0].1),
+        })
+    }
+
+    /// Least-squares fit to point pairs.
+    fn fit(p: &[(f32, f32)], q: &[(f32, f32)]) -> Option<Similarity> {
+        let n = p.len() as f64;
+        if p.len() < 2 {
+            return None;
+        }
+        let mean = |v: &[(f32, f32)]| {
+            let (sx, sy) = v.iter().fold((0.0f64, 0.0f64), |(a, b), &(x, y)| {
+                (a + f64::from(x), b + f64::from(y))
+            });
+            (sx / n, sy / n)
+        };
+        let (mpx, mpy) = mean(p);
+        let (mqx, mqy) = mean(q);
+        let (mut sxx, mut sa, mut sb) = (0.0f64, 0.0f64, 0.0f64);
+        for (&(x, y), &(u, v)) in p.iter().zip(q) {
+            let (x, y) = (f64::from(x) - mpx, f64::from(y) - mpy);
+            let (u, v) = (f64::from(u) - mqx, f64::from(v) - mqy);
+            sxx += x * x + y * y;
+            sa += x * u + y * v;
+            sb += x * v - y * u;
+        }
+        if sxx <= 1e-9 {
+            return None;
+        }
+        let (a, b) = (sa / sxx, sb / sxx);
+        Some(Similarity {
+            a: a as f32,
+            b: b as f32,
+            tx: (mqx - (a * mpx - b * mpy)) as f32,
+            ty: (mqy - (b * mpx + a * mpy)) as f32,
+        })
+    }
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The incoming picture matched mirrored (left to right) before `transform`.
+    pub mirrored: bool,
+    /// Incoming pixels (mirrored when `mirrored`) → archived pixels.
+    pub transform: Similarity,
+    /// Pairs that agree with `transform`.
+    pub inliers: usize,
+    /// Pairs that passed the descriptor tests.
+    pub tentative: usize,
+    /// Fraction of the incoming picture's area spanned by the inliers (their
+    /// bounding box).
+    pub query_cover: f32,
+    /// Fraction of the archived picture's area spanned by the inliers.
+    pub archive_cover: f32,
+}
+
+/// One tentative pair: incoming point and angle, archived point and angle, levels.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    q: (f32, f32),
+    a: (f32, f32),
+    dq: f32,
+    da: f32,
+    lq: f32,
+    la: f32,
+}
+
+fn wrap(a: f32) -> f32 {
+    let t = std::f32::consts::TAU;
+    let r = a.rem_euclid(t);
+    if r > t / 2.0 {
+        r - t
+    } else {
+        r
+    }
+}
+
+/// Pairs of each incoming descriptor with its nearest archived one, kept when
+/// close and unambiguous, then at most one per archived feature (the closest).
+fn tentative(
+    query: &Features,
+    descriptors: &[[u64; 4]],
+    mirrored: bool,
+    archived: &Features,
+    p: &VerifyParams,
+) -> Vec<Pair> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "popcnt")]
+        unsafe fn fast(
+            query: &Features,
+            descriptors: &[[u64; 4]],
+            mirrored: bool,
+            archived: &Features,
+            p: &VerifyParams,
+        ) -> Vec<Pair> {
+            tentative_inline(query, descriptors, mirrored, archived, p)
+        }
+        if super::has_popcnt() {
+            // SAFETY: the CPU was just seen to support the one feature `fast`
+            // is compiled with.
+            return unsafe { fast(query, descriptors, mirrored, archived, p) };
+        }
+    }
+    tentative_inline(query, descriptors, mirrored, archived, p)
+}
+
+#[inline(always)]
+fn tentative_inline(
+    query: &Features,
+    descriptors: &[[u64; 4]],
+    mirrored: bool,
+    archived: &Features,
+    p: &VerifyParams,
+) -> Vec<Pair> {
+    let mut best_for_archived: Vec<Option<(u32, usize)>> = vec![None; archived.items.len()];
+    for (qi, d) in descriptors.iter().enumerate() {
+        let (mut d1, mut d2, mut at) = (u32::MAX, u32::MAX, 0usize);
+        for (ai, f) in archived.items.iter().enumerate() {
+            let x = distance(d, &f.descriptor);
+            if x < d1 {
+                d2 = d1;
+                d1 = x;
+                at = ai;
+            } else if x < d2 {
+                d2 = x;
+            }
+        }
+        if d1 > p.max_distance || (d2 != u32::MAX && d1 as f32 > p.ratio * d2 as f32) {
+            continue;
+        }
+        let slot = &mut best_for_archived[at];
+        if slot.is_none_or(|(d, _)| d1 < d) {
+            *slot = Some((d1, qi));
+        }
+    }
+    let w = query.width.max(1) as f32 - 1.0;
+    best_for_archived
+        .iter()
+        .enumerate()
+        .filter_map(|(ai, s)| {
+            let (_, qi) = (*s)?;
+            let qf = &query.items[qi];
+            let af = &archived.items[ai];
+            let (qx, qa) = if mirrored {
+                (w - qf.x, std::f32::consts::PI - qf.angle)
+            } else {
+                (qf.x, qf.angle)
+            };
+            Some(Pair {
+                q: (qx, qf.y),
+                a: (af.x, af.y),
+                dq: qa,
+                da: af.angle,
+                lq: f32::from(qf.level),
+                la: f32::from(af.level),
+            })
+        })
+        .collect()
+}
+
+/// Small deterministic generator for RANSAC's samples.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Consensus {
+    transform: Similarity,
+    inliers: Vec<usize>,
+}
+
+fn agrees(t: &Similarity, pair: &Pair, tol2: f32, p: &VerifyParams, log_step: f32) -> bool {
+    let (x, y) = t.apply(pair.q.0, pair.q.1);
+    let (ex, ey) = (x - pair.a.0, y - pair.a.1);
+    if ex * ex + ey * ey > tol2 {
+        return false;
+    }
+    if wrap(pair.da - pair.dq - t.angle()).abs() > p.angle_tolerance {
+        return false;
+    }
+    // A feature found on level l spans scale_factor^l pixels: an archived
+    // feature l_a levels up matches an incoming one l_q up when the transform
+    // scales by about scale_factor^(l_a − l_q).
+    let expected = t.scale().ln() / log_step;
+    (pair.la - pair.lq - expected).abs() <= p.level_tolerance
+}
+
+fn ransac(pairs: &[Pair], tol: f32, p: &VerifyParams, log_step: f32) -> Option<Consensus> {
+    let n = pairs.len();
+    if n < 2 {
+        return None;
+    }
+    let tol2 = tol * tol;
+    let mut rng = SplitMix(0x7265_7472_6163_6521 ^ n as u64);
+    let exhaustive = n * (n - 1) / 2 <= p.iterations;
+    let mut tries: Vec<(usize, usize)> = Vec::new();
+    if exhaustive {
+        for i in 0..n {
+            for j in i + 1..n {
+                tries.push((i, j));
+            }
+        }
+    } else {
+        for _ in 0..p.iterations {
+            let i = rng.below(n);
+            let j = rng.below(n - 1);
+            tries.push((i, if j >= i { j + 1 } else { j }));
+        }
+    }
+    let mut best: Option<(usize, Similarity)> = None;
+    for (i, j) in tries {
+        let (pi, pj) = (&pairs[i], &pairs[j]);
+        let Some(t) = Similarity::from_two([pi.q, pj.q], [pi.a, pj.a]) else {
+            continue;
+        };
+        let s = t.scale();
+        if !(p.min_scale..=p.max_scale).contains(&s) {
+            continue;
+        }
+        // Both samples must agree with their own hypothesis' turn and scale.
+        if !agrees(&t, pi, tol2, p, log_step) || !agrees(&t, pj, tol2, p, log_step) {
+            continue;
+        }
+        let count = pairs
+            .iter()
+            .filter(|q| agrees(&t, q, tol2, p, log_step))
+            .count();
+        if best.as_ref().is_none_or(|(c, _)| count > *c) {
+            best = Some((count, t));
+        }
+    }
+    let (_, mut t) = best?;
+    // Refit on the inliers, twice: the two samples fix the transform only as
+    // well as their own positions are known.
+    for _ in 0..2 {
+        let inliers: Vec<usize> = (0..n)
+            .filter(|&k| agrees(&t, &pairs[k], tol2, p, log_step))
+            .collect();
+        let (qs, as_): (Vec<_>, Vec<_>) = inliers.iter().map(|&k| (pairs[k].q, pairs[k].a)).unzip();
+        match Similarity::fit(&qs, &as_) {
+            Some(f) if (p.min_scale..=p.max_scale).contains(&f.scale()) => t = f,
+            _ => break,
+        }
+    }
+    let inliers = (0..n)
+        .filter(|&k| agrees(&t, &pairs[k], tol2, p, log_step))
+        .collect();
+    Some(Consensus {
+        transform: t,
+        inliers,
+    })
+}
+
+fn cover(points: impl Iterator<Item = (f32, f32)>, w: u32, h: u32) -> f32 {
+    let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    let mut any = false;
+    for (x, y) in points {
+        any = true;
+        x0 = x0.min(x);
+        y0 = y0.min(y);
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    }
+    if !any {
+        return 0.0;
+    }
+    let area = (w.max(1) as f32) * (h.max(1) as f32);
+    ((x1 - x0).max(0.0) * (y1 - y0).max(0.0) / area).clamp(0.0, 1.0)
+}
+
+/// Compare an incoming picture's features (with mirrored descriptors when it
+/// has them) with an archived picture's; the better of the upright and the
+/// mirrored consensus, or `None` when neither has two agreeing pairs.
+pub fn verify(
+    query: &Features,
+    archived: &Features,
+    scale_factor: f32,
+    p: &VerifyParams,
+) -> Option<Verified> {
+    if query.is_empty() || archived.len() < 2 {
+        return None;
+    }
+    let diag = (archived.width as f32).hypot(archived.height as f32);
+    let tol = (p.tolerance * diag).max(1.0);
+    let log_step = scale_factor.max(1.01).ln();
+    let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
+    let mut best: Option<Verified> = None;
+    let sets = [
+        (false, Some(&upright[..])),
+        (true, query.mirrored.as_ref().map(|m| &m.0[..])),
+    ];
+    for (mirrored, descriptors) in sets {
+        let Some(descriptors) = descriptors else {
+            continue;
+        };
+        if descriptors.len() != query.items.len() {
+            continue;
+        }
+        let pairs = tentative(query, descriptors, mirrored, archived, p);
+        let Some(c) = ransac(&pairs, tol, p, log_step) else {
+            continue;
+        };
+        let v = Verified {
+            mirrored,
+            transform: c.transform,
+            inliers: c.inliers.len(),
+            tentative: pairs.len(),
+            query_cover: cover(
+                c.inliers.iter().map(|&k| pairs[k].q),
+                query.width,
+                query.height,
+            ),
+            archive_cover: cover(
+                c.inliers.iter().map(|&k| pairs[k].a),
+                archived.width,
+                archived.height,
+            ),
+        };
+        if best.as_ref().is_none_or(|b| v.inliers > b.inliers) {
+            best = Some(v);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_point_and_least_squares_fits_recover_a_similarity() {
+        let t = Similarity {
+            a: 0.8 * 0.3f32.cos(),
+            b: 0.8 * 0.3f32.sin(),
+            tx: 12.0,
+            ty: -7.0,
+        };
+        let p = [(10.0, 20.0), (200.0, 40.0), (50.0, 300.0), (120.0, 120.0)];
+        let q: Vec<_> = p.iter().map(|&(x, y)| t.apply(x, y)).collect();
+        let two = Similarity::from_two([p[0], p[1]], [q[0], q[1]]).unwrap();
+        let fit = Similarity::fit(&p, &q).unwrap();
+        for s in [two, fit] {
+            assert!((s.scale() - 0.8).abs() < 1e-4);
+            assert!((s.angle() - 0.3).abs() < 1e-4);
+            assert!((s.tx - 12.0).abs() < 1e-2 && (s.ty + 7.0).abs() < 1e-2);
+        }
+        let inv = t.inverse().unwrap();
+        let (x, y) = inv.apply(q[2].0, q[2].1);
+        assert!((x - 50.0).abs() < 1e-3 && (y - 300.0).abs() < 1e-3);
+    }
+}
