@@ -52,6 +52,7 @@ fn picture(i: u64) -> (NewImage, Sighting) {
             metadata_json: "{}".into(),
             thumb: None,
             hashes,
+            features: None,
         },
         Sighting {
             location: format!("/synthetic/{i}.jpg"),

@@ -878,6 +878,8 @@ mod tests {
             format: "jpeg".into(),
             width: None,
             height: None,
+            chance: None,
+            geometry: None,
         }
     }
 

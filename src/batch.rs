@@ -71,6 +71,7 @@ impl Digest {
 /// The earliest copy as the table, the summary and the index show it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct EarliestCopy {
+    sha256: Box<str>,
     path: Box<str>,
     source: Box<str>,
     url: Option<Box<str>>,
@@ -204,6 +205,9 @@ impl Member for BatchRecord {
     fn size(&self) -> (u32, u32, u64, bool) {
         (self.width, self.height, self.bytes, self.has(EXIF))
     }
+    fn archived(&self) -> Option<&str> {
+        self.earliest_copy.as_deref().map(|c| &*c.sha256)
+    }
 }
 
 /// The records of a batch and the values they share.
@@ -267,6 +271,7 @@ impl Batch {
         set(dhash.is_some(), DHASH);
         let earliest_copy = r.earliest_copy.as_ref().map(|m| {
             let copy = EarliestCopy {
+                sha256: m.sha256.as_str().into(),
                 path: m.path.as_str().into(),
                 source: m.source.as_str().into(),
                 url: m.url.as_deref().map(Into::into),
@@ -364,6 +369,8 @@ mod tests {
             format: "jpeg".into(),
             width: Some(10),
             height: Some(10),
+            chance: None,
+            geometry: None,
         }
     }
 

@@ -41,6 +41,57 @@ pub struct MatchRegion {
     pub archive: Rect,
     /// In words: "the incoming picture is a crop of 48% of the archived one".
     pub description: String,
+    /// The part of the incoming picture that shows the archived one, as a
+    /// polygon of `[x, y]` fractions (a turned copy's part is a turned
+    /// rectangle); `query` is its bounding box. Null when the match came from
+    /// hashes or thumbnail alignment, which know only rectangles.
+    #[serde(default)]
+    pub query_polygon: Option<Vec<[f32; 2]>>,
+    /// The part of the archived picture that the incoming one shows, as a
+    /// polygon of `[x, y]` fractions; `archive` is its bounding box.
+    #[serde(default)]
+    pub archive_polygon: Option<Vec<[f32; 2]>>,
+}
+
+/// How likely a match is to be chance, at this archive's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Chance {
+    /// The expected number of archived pictures unrelated to the incoming one
+    /// that would agree with it at least this well by chance, given the
+    /// archive's size and the comparisons made (an E-value). `possible` needs
+    /// it at most 1e-3, `confirmed` at most 1e-6 and a second, independent
+    /// signal. 0 for identical bytes.
+    pub expected_false: f64,
+    /// The signal it was computed for: `local_features` (agreeing feature
+    /// pairs), `pdq`, `phash`, `dhash` (hash distance), `identical_bytes`.
+    pub signal: String,
+    /// Pictures in the archive when it was searched.
+    pub archive_images: u64,
+}
+
+/// The verified geometry of a match found through local features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Geometry {
+    /// Feature pairs that agree with the transform.
+    pub inliers: u32,
+    /// Feature pairs whose descriptors matched, before the geometric check.
+    pub tentative: u32,
+    /// Fraction of the incoming picture spanned by the agreeing features.
+    pub query_cover: f32,
+    /// Fraction of the archived picture spanned by the agreeing features.
+    pub archive_cover: f32,
+    /// Archived pixels per incoming pixel.
+    pub scale: f32,
+    /// Turn from the archived picture to the incoming one, degrees clockwise.
+    pub rotation_degrees: f32,
+    /// The incoming picture is mirrored.
+    pub mirrored: bool,
+    /// How far the agreeing features lie from where the transform puts them
+    /// (root mean square, in pixels of each feature's own scale): about a
+    /// pixel for a copy, more for another photograph of the same scene.
+    pub residual: f32,
 }
 
 /// An earlier copy found in the archive.
@@ -80,6 +131,13 @@ pub struct Match {
     pub width: Option<u32>,
     /// Archived copy's height.
     pub height: Option<u32>,
+    /// How likely this match is to be chance at this archive's size; null in
+    /// reports made before it was computed.
+    #[serde(default)]
+    pub chance: Option<Chance>,
+    /// The verified transform, when the match came through local features.
+    #[serde(default)]
+    pub geometry: Option<Geometry>,
 }
 
 /// How much a finding matters.

@@ -574,15 +574,12 @@ fn progress(total: usize) -> ProgressBar {
     pb
 }
 
-/// The matching settings with the command line's `--crop-search`. A limit
-/// above the default also lets that many candidates through to verification,
-/// which would otherwise stop at `max_candidates` and cap the search there.
+/// The matching settings with the command line's `--crop-search`: how many
+/// archived pictures the local-feature index points at are verified.
 fn match_params(crop_search: Option<u16>) -> MatchParams {
     let mut p = MatchParams::default();
     if let Some(n) = crop_search {
-        let n = usize::from(n);
-        p.align_unsupported = n;
-        p.max_candidates = p.max_candidates.max(n);
+        p.feature_candidates = usize::from(n);
     }
     p
 }

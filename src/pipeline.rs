@@ -21,6 +21,7 @@ use crate::decode;
 use crate::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
 use crate::error::{Error, Result};
 use crate::evidence::StageError;
+use crate::features::{FeatureParams, Features};
 use crate::hash::{self, variants, Hashes};
 use crate::index::MemoryIndex;
 use crate::limits::Limits;
@@ -110,6 +111,9 @@ pub struct Examined {
     pub thumbnail_heif_item: Option<u32>,
     /// The MPF preview, decoded and oriented, with its hashes.
     pub preview: Option<(DynamicImage, Hashes)>,
+    /// Local features of the working copy as an incoming picture
+    /// ([`FeatureParams::query`]), once computed (by matching or recording).
+    pub features: Option<Features>,
 }
 
 /// The stages with their configuration and, optionally, an archive.
@@ -198,6 +202,21 @@ fn load_snapshot(
     Ok((index, of))
 }
 
+/// The local features of a working copy as an incoming picture.
+fn query_features(img: &DynamicImage) -> Features {
+    Features::of_image(img, &FeatureParams::query())
+}
+
+/// Index the stored visual words of every image up to `up_to`; rows that do
+/// not parse (a damaged or foreign database) are skipped, not trusted.
+fn load_words(archive: &Archive, index: &mut MemoryIndex, up_to: i64) -> Result<u64> {
+    archive.load_current_words(up_to, |id, bytes| {
+        if let Some(words) = crate::index::features::words_from_bytes(bytes) {
+            index.insert_words(id, &words);
+        }
+    })
+}
+
 fn save_snapshot(
     archive: &Archive,
     index: &MemoryIndex,
@@ -235,6 +254,9 @@ impl Engine {
                         images: of.images,
                     };
                     load.from_snapshot = true;
+                    if index.features().is_empty() {
+                        load_words(a, &mut index, of.last_id)?;
+                    }
                 }
                 Some(Err(why)) => load.snapshot_refused = why,
                 None => {}
@@ -244,6 +266,7 @@ impl Engine {
                 loaded = a.load_current_hashes(|id, region, bits, _quality| {
                     index.insert(id, region, bits);
                 })?;
+                load_words(a, &mut index, loaded.last_id)?;
                 if let Some(path) = &config.index_cache {
                     if loaded.images >= config.index_cache_min_images.max(1) {
                         load.saved = Some(save_snapshot(a, &index, path, &loaded));
@@ -350,6 +373,11 @@ impl Engine {
                 for (id, region, bits, _) in &since.rows {
                     index.insert(*id, region, *bits);
                 }
+                for (id, bytes) in &since.words {
+                    if let Some(words) = crate::index::features::words_from_bytes(bytes) {
+                        index.insert_words(*id, &words);
+                    }
+                }
             }
             self.archive_images
                 .fetch_add(since.images, Ordering::Relaxed);
@@ -417,6 +445,7 @@ impl Engine {
                     thumbnail: None,
                     thumbnail_heif_item: None,
                     preview: None,
+                    features: None,
                 }
             }
         }
@@ -526,6 +555,7 @@ impl Engine {
             thumbnail,
             thumbnail_heif_item,
             preview: preview.map(|(_, img, h)| (img, h)),
+            features: None,
         }
     }
 
@@ -717,6 +747,14 @@ impl Engine {
         let mut unmatchable = None;
         let mut embedded_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
+            if ex.features.is_none() && self.config.matching.feature_candidates > 0 {
+                if let Some(img) = &ex.working {
+                    match decode::contain(|| query_features(img)) {
+                        Ok(f) => ex.features = Some(f),
+                        Err(e) => report.errors.push(stage_error("hash", &e)),
+                    }
+                }
+            }
             let (variants, thumb) = match (&ex.working, &ex.hashes) {
                 (Some(img), Some(h)) => {
                     let v = decode::contain(|| variants::query_variants(img, h));
@@ -737,6 +775,9 @@ impl Engine {
                 sha256: &sha,
                 variants: &variants,
                 thumb: thumb.as_ref(),
+                features: ex.features.as_ref(),
+                image: ex.working.as_ref(),
+                archive_images: self.archive_images(),
             };
             let index = self.index.read().unwrap_or_else(|p| p.into_inner());
             match matching::find_matches_counted(&query, &index, archive, &self.config.matching) {
@@ -744,7 +785,10 @@ impl Engine {
                     report.matches = found.matches;
                     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
                     report.archive.crop_search = Some(CropSearch {
-                        limit: count(self.config.matching.align_unsupported),
+                        limit: count(
+                            self.config.matching.align_unsupported
+                                + self.config.matching.feature_candidates,
+                        ),
                         searched: count(found.unsupported_searched),
                     });
                 }
@@ -779,6 +823,9 @@ impl Engine {
                     sha256: "",
                     variants: &tv,
                     thumb: tt.as_ref(),
+                    features: None,
+                    image: None,
+                    archive_images: self.archive_images(),
                 };
                 match matching::find_matches(&tq, &index, archive, &self.config.matching) {
                     Ok(found) => {
@@ -904,6 +951,28 @@ impl Engine {
             }
         }
         let thumb = decode::contain(|| Thumb::from_image(img)).ok()?;
+        // The stored set is a subset of the query set, so a picture recorded
+        // after it was matched costs no second extraction.
+        let features = decode::contain(|| {
+            let computed;
+            let query = match &ex.features {
+                Some(f) => f,
+                None => {
+                    computed = query_features(img);
+                    &computed
+                }
+            };
+            let stored = query.for_archive(&FeatureParams::archive());
+            (!stored.is_empty()).then(|| crate::archive::StoredFeatures {
+                data: stored.to_bytes(),
+                words: crate::index::features::words_to_bytes(&crate::index::features::words(
+                    crate::features::vocabulary::Vocabulary::builtin(),
+                    &stored,
+                )),
+            })
+        })
+        .ok()
+        .flatten();
         let meta = ex.metadata.clone().unwrap_or_default();
         let summary = serde_json::json!({
             "make": meta.make, "model": meta.model, "software": meta.software,
@@ -918,6 +987,7 @@ impl Engine {
             metadata_json: summary.to_string(),
             thumb: Some(thumb.to_bytes()),
             hashes,
+            features,
         })
     }
 
@@ -1030,6 +1100,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             thumbnail: None,
             thumbnail_heif_item: None,
             preview: None,
+            features: None,
         }
     })
 }

@@ -67,6 +67,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0002_watched_files.sql"),
         postgres: include_str!("migrations/postgres/0002_watched_files.sql"),
     },
+    Migration {
+        name: "features",
+        sqlite: include_str!("migrations/sqlite/0003_features.sql"),
+        postgres: include_str!("migrations/postgres/0003_features.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
@@ -102,7 +107,23 @@ pub struct NewImage {
     pub thumb: Option<Vec<u8>>,
     /// Hashes of the whole picture and of its regions.
     pub hashes: Vec<StoredHash>,
+    /// Its local features, when it has any (see [`crate::features`]).
+    pub features: Option<StoredFeatures>,
 }
+
+/// A picture's local features as the archive keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFeatures {
+    /// Keypoints and descriptors, [`crate::features::Features::to_bytes`]
+    /// (made as [`crate::features::STAMP`] names).
+    pub data: Vec<u8>,
+    /// Their visual words under [`crate::features::vocabulary::STAMP`]
+    /// ([`crate::index::features::words_to_bytes`]): what the index is built from.
+    pub words: Vec<u8>,
+}
+
+/// Where a backend hands the stored words it streams: (image id, words).
+pub type WordSink<'a> = dyn FnMut(i64, &[u8]) + 'a;
 
 /// One stored hash.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,6 +226,8 @@ pub struct Since {
     pub images: u64,
     /// Their current-stamp hashes.
     pub rows: Vec<HashRow>,
+    /// Their visual words (current stamps), by image id.
+    pub words: Vec<(i64, Vec<u8>)>,
 }
 
 /// The storage behind an [`Archive`]: the only code that speaks SQL. Every
@@ -228,6 +251,12 @@ pub trait ArchiveBackend: Send {
     /// Stream every current-stamp hash to `f`, in one snapshot, and say what
     /// that snapshot held.
     fn load_current_hashes(&self, f: &mut HashSink) -> Result<Loaded>;
+    /// The stored features of one image, when it has them with the current
+    /// stamp; `words` is empty when they were quantised with another vocabulary.
+    fn features(&self, id: i64) -> Result<Option<StoredFeatures>>;
+    /// Stream the visual words (current stamps) of every image with an id up
+    /// to `up_to` to `f`; returns how many.
+    fn load_current_words(&self, up_to: i64, f: &mut WordSink) -> Result<u64>;
     /// The hashes of at most `max_images` images with ids above `after`,
     /// lowest ids first.
     fn hashes_since(&self, after: i64, max_images: u32) -> Result<Since>;
@@ -445,6 +474,25 @@ impl Archive {
         self.backend.image_hashes(id)
     }
 
+    /// The stored local features of one image (current stamp) and their
+    /// words, for verifying a candidate the feature index pointed at.
+    pub fn features(&self, id: i64) -> Result<Option<StoredFeatures>> {
+        self.backend.features(id)
+    }
+
+    /// The stored features and words of one image (current stamps), as an
+    /// archive copy carries them (only with words of this vocabulary).
+    fn stored_features(&self, id: i64) -> Result<Option<StoredFeatures>> {
+        Ok(self.backend.features(id)?.filter(|f| !f.words.is_empty()))
+    }
+
+    /// Hand the visual words of every image up to id `up_to` (the `last_id` of
+    /// [`Archive::load_current_hashes`]) to `f`, for building the feature
+    /// index; words made with another vocabulary or detector are skipped.
+    pub fn load_current_words(&self, up_to: i64, mut f: impl FnMut(i64, &[u8])) -> Result<u64> {
+        self.backend.load_current_words(up_to, &mut f)
+    }
+
     /// Every stored hash with the current stamp, for building an in-memory index:
     /// (image id, region, bits, quality). Rows whose bits do not fit their kind
     /// (a damaged or foreign database) are skipped, not trusted.
@@ -526,6 +574,7 @@ impl Archive {
             let mut items = Vec::new();
             for (id, mut image) in page {
                 image.hashes = self.image_hashes(id)?;
+                image.features = self.stored_features(id)?;
                 let sightings = self.sightings(id)?;
                 done.images += 1;
                 done.sightings += sightings.len() as u64;
@@ -548,6 +597,7 @@ impl Archive {
                             metadata_json: String::new(),
                             thumb: None,
                             hashes: Vec::new(),
+                            features: None,
                         }
                     };
                     items.push((image, s));
@@ -621,6 +671,7 @@ mod tests {
                 bits: HashBits::from_hex(HashKind::Phash, "0123456789abcdef").unwrap(),
                 quality: None,
             }],
+            features: None,
         }
     }
 

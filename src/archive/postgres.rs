@@ -31,8 +31,8 @@ use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
 use super::{
     current_bits, newer_schema, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink,
-    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredHash, MIGRATIONS,
-    SCHEMA_VERSION,
+    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredFeatures, StoredHash, WordSink,
+    MIGRATIONS, SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
 
@@ -414,6 +414,32 @@ impl ArchiveBackend for PgArchive {
             .map_err(db)?;
         }
 
+        // Features of every content in the batch that has them, also content
+        // already known without them (recorded by an older retrace).
+        let (mut f_id, mut f_data, mut f_words) = (Vec::new(), Vec::new(), Vec::new());
+        for &i in &news {
+            if let Some(f) = &items[i].0.features {
+                f_id.push(id_of(&items[i].0)?);
+                f_data.push(f.data.as_slice());
+                f_words.push(f.words.as_slice());
+            }
+        }
+        if !f_id.is_empty() {
+            tx.execute(
+                "INSERT INTO features (image_id, stamp, data, vocabulary, words)
+                 SELECT i, $4, d, $5, w FROM unnest($1::int8[], $2::bytea[], $3::bytea[]) AS u(i, d, w)
+                 ON CONFLICT (image_id) DO NOTHING",
+                &[
+                    &f_id,
+                    &f_data,
+                    &f_words,
+                    &crate::features::STAMP,
+                    &crate::features::vocabulary::STAMP,
+                ],
+            )
+            .map_err(db)?;
+        }
+
         let mut s_id = Vec::with_capacity(items.len());
         for (image, _) in items {
             s_id.push(id_of(image)?);
@@ -532,6 +558,58 @@ impl ArchiveBackend for PgArchive {
             .map_err(db)
     }
 
+    fn features(&self, id: i64) -> Result<Option<StoredFeatures>> {
+        let row = self
+            .conn()?
+            .query_opt(
+                "SELECT data, CASE WHEN vocabulary = $3 THEN words END FROM features
+                 WHERE image_id = $1 AND stamp = $2",
+                &[
+                    &id,
+                    &crate::features::STAMP,
+                    &crate::features::vocabulary::STAMP,
+                ],
+            )
+            .map_err(db)?;
+        row.map(|r| {
+            Ok(StoredFeatures {
+                data: r.try_get::<_, Vec<u8>>(0)?,
+                words: r.try_get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
+            })
+        })
+        .transpose()
+        .map_err(db)
+    }
+
+    fn load_current_words(&self, up_to: i64, f: &mut WordSink) -> Result<u64> {
+        let mut client = self.conn()?;
+        let mut tx = PgArchive::snapshot(&mut client)?;
+        let mut n = 0;
+        {
+            let params: [&(dyn postgres::types::ToSql + Sync); 3] = [
+                &up_to,
+                &crate::features::STAMP,
+                &crate::features::vocabulary::STAMP,
+            ];
+            let mut rows = tx
+                .query_raw(
+                    "SELECT image_id, words FROM features
+                     WHERE image_id <= $1 AND stamp = $2 AND vocabulary = $3 ORDER BY image_id",
+                    params,
+                )
+                .map_err(db)?;
+            while let Some(row) = rows.next().map_err(db)? {
+                if let (Ok(id), Ok(words)) = (row.try_get::<_, i64>(0), row.try_get::<_, &[u8]>(1))
+                {
+                    f(id, words);
+                    n += 1;
+                }
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(n)
+    }
+
     fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>> {
         let row = self
             .conn()?
@@ -598,6 +676,7 @@ impl ArchiveBackend for PgArchive {
             last_id: row.get::<_, Option<i64>>(0).unwrap_or(after),
             images: row.get::<_, i64>(1).max(0) as u64,
             rows: Vec::new(),
+            words: Vec::new(),
         };
         if since.images > 0 {
             let rows = tx
@@ -613,6 +692,24 @@ impl ArchiveBackend for PgArchive {
                 hash_row(row, &mut |id, region, bits, quality| {
                     out.push((id, region.to_string(), bits, quality))
                 });
+            }
+            let rows = tx
+                .query(
+                    "SELECT image_id, words FROM features
+                     WHERE image_id > $1 AND image_id <= $2 AND stamp = $3 AND vocabulary = $4
+                     ORDER BY image_id",
+                    &[
+                        &after,
+                        &since.last_id,
+                        &crate::features::STAMP,
+                        &crate::features::vocabulary::STAMP,
+                    ],
+                )
+                .map_err(db)?;
+            for row in &rows {
+                if let (Ok(id), Ok(w)) = (row.try_get::<_, i64>(0), row.try_get::<_, Vec<u8>>(1)) {
+                    since.words.push((id, w));
+                }
             }
         }
         tx.commit().map_err(db)?;
@@ -641,6 +738,7 @@ impl ArchiveBackend for PgArchive {
                         metadata_json: r.try_get(6)?,
                         thumb: r.try_get(7)?,
                         hashes: Vec::new(),
+                        features: None,
                     },
                 ))
             })

@@ -18,8 +18,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 
 use super::{
     current_bits, newer_schema, now_iso, ArchiveBackend, ArchiveInfo, HashRow, HashSink,
-    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredHash, MIGRATIONS,
-    SCHEMA_VERSION,
+    KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredFeatures, StoredHash, WordSink,
+    MIGRATIONS, SCHEMA_VERSION,
 };
 use crate::error::{Error, Result};
 
@@ -208,6 +208,24 @@ impl ArchiveBackend for SqliteArchive {
                     (id, Recorded::Added)
                 }
             };
+            if let Some(f) = &image.features {
+                // Also for content already known without features (recorded by
+                // an older retrace): re-adding it fills them in.
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO features (image_id, stamp, data, vocabulary, words)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        id,
+                        crate::features::STAMP,
+                        f.data,
+                        crate::features::vocabulary::STAMP,
+                        f.words
+                    ])
+                })
+                .map_err(db)?;
+            }
             tx.execute(
                 "INSERT OR IGNORE INTO sightings (image_id, location, source, url, first_seen, first_seen_from, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -297,6 +315,60 @@ impl ArchiveBackend for SqliteArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
 
+    fn features(&self, id: i64) -> Result<Option<StoredFeatures>> {
+        self.conn
+            .prepare_cached(
+                "SELECT data, CASE WHEN vocabulary = ?3 THEN words END FROM features
+                 WHERE image_id = ?1 AND stamp = ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![
+                        id,
+                        crate::features::STAMP,
+                        crate::features::vocabulary::STAMP
+                    ],
+                    |r| {
+                        Ok(StoredFeatures {
+                            data: r.get(0)?,
+                            words: r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()
+            })
+            .map_err(db)
+    }
+
+    fn load_current_words(&self, up_to: i64, f: &mut WordSink) -> Result<u64> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT image_id, words FROM features
+                 WHERE image_id <= ?1 AND stamp = ?2 AND vocabulary = ?3 ORDER BY image_id",
+            )
+            .map_err(db)?;
+        let mut rows = stmt
+            .query(params![
+                up_to,
+                crate::features::STAMP,
+                crate::features::vocabulary::STAMP
+            ])
+            .map_err(db)?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(db)? {
+            let (Ok(id), Some(words)) = (
+                row.get::<_, i64>(0),
+                row.get_ref(1).ok().and_then(|v| v.as_blob().ok()),
+            ) else {
+                continue;
+            };
+            f(id, words);
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn thumb(&self, id: i64) -> Result<Option<Vec<u8>>> {
         self.conn
             .query_row("SELECT thumb FROM images WHERE id = ?1", [id], |r| r.get(0))
@@ -378,6 +450,7 @@ impl ArchiveBackend for SqliteArchive {
             last_id: last_id.unwrap_or(after),
             images: images as u64,
             rows: Vec::new(),
+            words: Vec::new(),
         };
         if since.images > 0 {
             let mut stmt = tx
@@ -391,6 +464,27 @@ impl ArchiveBackend for SqliteArchive {
                 stmt.query(params![after, since.last_id]).map_err(db)?,
                 &mut |id, region, bits, quality| rows.push((id, region.to_string(), bits, quality)),
             )?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT image_id, words FROM features
+                     WHERE image_id > ?1 AND image_id <= ?2 AND stamp = ?3 AND vocabulary = ?4
+                     ORDER BY image_id",
+                )
+                .map_err(db)?;
+            let words = stmt
+                .query_map(
+                    params![
+                        after,
+                        since.last_id,
+                        crate::features::STAMP,
+                        crate::features::vocabulary::STAMP
+                    ],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                )
+                .map_err(db)?;
+            for w in words {
+                since.words.push(w.map_err(db)?);
+            }
         }
         tx.commit().map_err(db)?;
         Ok(since)
@@ -417,6 +511,7 @@ impl ArchiveBackend for SqliteArchive {
                         metadata_json: r.get(6)?,
                         thumb: r.get(7)?,
                         hashes: Vec::new(),
+                        features: None,
                     },
                 ))
             })

@@ -169,6 +169,13 @@ pub struct Verified {
     pub query_cover: f32,
     /// Fraction of the archived picture's area spanned by the inliers.
     pub archive_cover: f32,
+    /// Root-mean-square distance between where the transform puts the
+    /// inliers and where they were found, in archived pixels of each
+    /// inlier's own pyramid level (so comparable across scales). A copy is
+    /// one similarity to within where a detector finds corners again (about
+    /// a pixel); two photographs of one scene taken from a step apart are
+    /// not (what is near shifts more than what is far).
+    pub residual: f32,
 }
 
 /// One tentative pair: incoming point and angle, archived point and angle, levels.
@@ -428,8 +435,22 @@ pub fn verify(
         let Some(c) = ransac(&pairs, tol, p, log_step) else {
             continue;
         };
+        let residual = {
+            let sum: f32 = c
+                .inliers
+                .iter()
+                .map(|&k| {
+                    let pr = &pairs[k];
+                    let (x, y) = c.transform.apply(pr.q.0, pr.q.1);
+                    let level = scale_factor.max(1.01).powf(pr.la);
+                    ((x - pr.a.0).powi(2) + (y - pr.a.1).powi(2)) / (level * level)
+                })
+                .sum();
+            (sum / c.inliers.len().max(1) as f32).sqrt()
+        };
         let v = Verified {
             mirrored,
+            residual,
             transform: c.transform,
             inliers: c.inliers.len(),
             tentative: pairs.len(),

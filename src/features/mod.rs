@@ -135,6 +135,15 @@ impl Features {
         orb::extract(px, width as usize, height as usize, params)
     }
 
+    /// The set an archive keeps of a picture whose query features these are:
+    /// each level's share of `params.max_features`, strongest and spread over
+    /// the frame, as extraction with `params` would choose them; a subset of
+    /// these, so that a copy of an archived picture finds every stored feature
+    /// among its own. Mirrored descriptors are dropped.
+    pub fn for_archive(&self, params: &FeatureParams) -> Features {
+        orb::subset(self, params)
+    }
+
     /// Number of features.
     pub fn len(&self) -> usize {
         self.items.len()

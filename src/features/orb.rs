@@ -651,6 +651,78 @@ pub(crate) fn extract_with_patches(
     features
 }
 
+/// The features an archive keeps of a picture: of those computed for a query
+/// (more per level), each level's share of `p.max_features` chosen as
+/// [`extract`] would choose them (strongest, spread over a grid), so that the
+/// stored set is a subset of what the same picture shows as a query.
+pub(crate) fn subset(f: &Features, p: &FeatureParams) -> Features {
+    let levels = f
+        .items
+        .iter()
+        .map(|x| usize::from(x.level) + 1)
+        .max()
+        .unwrap_or(0);
+    let mut out = Features {
+        width: f.width,
+        height: f.height,
+        items: Vec::new(),
+        mirrored: None,
+    };
+    if levels == 0 || p.max_features == 0 {
+        return out;
+    }
+    let inv = (1.0 / f64::from(p.scale_factor)).powf(f64::from(p.level_weight.clamp(0.0, 4.0)));
+    let total_weight: f64 = (0..levels).map(|l| inv.powi(l as i32)).sum();
+    let mut assigned = 0usize;
+    for l in 0..levels {
+        let quota = if l + 1 == levels {
+            p.max_features.saturating_sub(assigned)
+        } else {
+            ((p.max_features as f64 * inv.powi(l as i32) / total_weight).round() as usize)
+                .min(p.max_features - assigned)
+        };
+        assigned += quota;
+        let k = f64::from(p.scale_factor).powi(l as i32);
+        let (lw, lh) = (
+            ((f.width as f64 / k).round() as usize).max(1),
+            ((f.height as f64 / k).round() as usize).max(1),
+        );
+        let on_level: Vec<(usize, Corner)> = f
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| usize::from(x.level) == l)
+            .map(|(i, x)| {
+                let (sx, sy) = (f.width as f32 / lw as f32, f.height as f32 / lh as f32);
+                (
+                    i,
+                    Corner {
+                        x: ((x.x + 0.5) / sx - 0.5).round().clamp(0.0, 65535.0) as u16,
+                        y: ((x.y + 0.5) / sy - 0.5).round().clamp(0.0, 65535.0) as u16,
+                        response: x.response,
+                    },
+                )
+            })
+            .collect();
+        let kept = spread(on_level.iter().map(|(_, c)| *c).collect(), lw, lh, quota);
+        // Back from corners to the features they came from, in level order.
+        let mut taken = vec![false; on_level.len()];
+        for c in kept {
+            if let Some(k) = on_level.iter().enumerate().position(|(k, (_, o))| {
+                !taken[k] && o.x == c.x && o.y == c.y && o.response == c.response
+            }) {
+                taken[k] = true;
+            }
+        }
+        for (k, (i, _)) in on_level.iter().enumerate() {
+            if taken[k] {
+                out.items.push(f.items[*i]);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,8 @@ pub fn words(vocabulary: &Vocabulary, features: &Features) -> Vec<Word> {
         .collect()
 }
 
-fn geometry_byte(angle: f32, level: u8) -> u8 {
+/// The geometry byte of a posting: angle bin (high 4 bits), level (low 4).
+pub fn geometry_byte(angle: f32, level: u8) -> u8 {
     ((angle_bin(angle) as u8) << 4) | level.min(15)
 }
 
@@ -179,7 +180,10 @@ pub struct Candidate {
 /// The inverted file.
 #[derive(Debug)]
 pub struct FeatureIndex {
+    /// One list per word; allocated at the first insert (an index without
+    /// features costs nothing).
     lists: Vec<List>,
+    words: usize,
     /// Local number → archive image id.
     images: Vec<i64>,
     postings: u64,
@@ -195,7 +199,8 @@ impl FeatureIndex {
     /// An empty index over `words` visual words.
     pub fn new(words: usize) -> FeatureIndex {
         FeatureIndex {
-            lists: vec![List::default(); words.max(1)],
+            lists: Vec::new(),
+            words: words.max(1),
             images: Vec::new(),
             postings: 0,
         }
@@ -203,6 +208,12 @@ impl FeatureIndex {
 
     /// Add a picture's words. Pictures are numbered in the order they are added.
     pub fn insert(&mut self, image_id: i64, words: &[Word]) {
+        if words.is_empty() || self.images.len() >= u32::MAX as usize {
+            return;
+        }
+        if self.lists.is_empty() {
+            self.lists = vec![List::default(); self.words];
+        }
         let local = self.images.len() as u32;
         self.images.push(image_id);
         let mut seen: Vec<(u16, u8)> = words.iter().map(|w| (w.word, w.geometry)).collect();
@@ -247,7 +258,39 @@ impl FeatureIndex {
         limit: usize,
         p: &CandidateParams,
     ) -> Vec<Candidate> {
-        if self.images.is_empty() || limit == 0 {
+        if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
+        let up: Vec<(u16, f32)> = vocabulary
+            .words(&upright)
+            .into_iter()
+            .zip(&query.items)
+            .map(|(w, f)| (w, f.angle))
+            .collect();
+        let mirrored: Vec<(u16, f32)> = match &query.mirrored {
+            Some(m) => vocabulary
+                .words(&m.0)
+                .into_iter()
+                .zip(&query.items)
+                .map(|(w, f)| (w, mirrored_angle(f)))
+                .collect(),
+            None => Vec::new(),
+        };
+        self.candidates_of_words(&up, &mirrored, limit, p)
+    }
+
+    /// [`FeatureIndex::candidates`] for a query already quantised: its
+    /// words with their angles, upright and as the mirrored picture shows
+    /// them (angles of the mirrored picture).
+    pub fn candidates_of_words(
+        &self,
+        upright: &[(u16, f32)],
+        mirrored: &[(u16, f32)],
+        limit: usize,
+        p: &CandidateParams,
+    ) -> Vec<Candidate> {
+        if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
         let mean = self.postings as f64 / self.lists.len() as f64;
@@ -277,14 +320,11 @@ impl FeatureIndex {
                 bins[k] = bins[k].saturating_add(1);
             }
         };
-        let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
-        for (f, w) in query.items.iter().zip(vocabulary.words(&upright)) {
-            vote(w, f.angle, false);
+        for &(w, a) in upright {
+            vote(w, a, false);
         }
-        if let Some(m) = &query.mirrored {
-            for (f, w) in query.items.iter().zip(vocabulary.words(&m.0)) {
-                vote(w, mirrored_angle(f), true);
-            }
+        for &(w, a) in mirrored {
+            vote(w, a, true);
         }
         let mut out: Vec<Candidate> = slot
             .into_iter()
@@ -299,8 +339,10 @@ impl FeatureIndex {
                         }
                     }
                 }
-                (best.0 >= p.min_votes).then(|| Candidate {
-                    image_id: self.images[image as usize],
+                // A damaged snapshot could name a picture that is not there.
+                let image_id = *self.images.get(image as usize)?;
+                (best.0 >= p.min_votes).then_some(Candidate {
+                    image_id,
                     votes: best.0,
                     mirrored: best.1,
                 })
@@ -312,8 +354,91 @@ impl FeatureIndex {
     }
 }
 
+impl FeatureIndex {
+    /// Sizes of the stored form: (pictures, lists, posting bytes).
+    pub(crate) fn sizes(&self) -> (u64, u64, u64) {
+        (
+            self.images.len() as u64,
+            self.lists.len() as u64,
+            self.lists.iter().map(|l| l.bytes.len() as u64).sum(),
+        )
+    }
+
+    /// Write the stored form: the image ids (i64 each), then per list its
+    /// posting count, last picture and byte length (u32 each), then every
+    /// list's bytes, in word order; all little-endian.
+    pub(crate) fn write_parts<E>(
+        &self,
+        put: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut buf = Vec::with_capacity(8 * self.images.len());
+        for id in &self.images {
+            buf.extend_from_slice(&id.to_le_bytes());
+        }
+        put(&buf)?;
+        buf.clear();
+        for l in &self.lists {
+            buf.extend_from_slice(&l.count.to_le_bytes());
+            buf.extend_from_slice(&l.last.to_le_bytes());
+            buf.extend_from_slice(&(l.bytes.len() as u32).to_le_bytes());
+        }
+        put(&buf)?;
+        for l in &self.lists {
+            put(&l.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Read what [`FeatureIndex::write_parts`] wrote: `ids` (8 bytes a
+    /// picture), `heads` (12 bytes a list), `bytes` (the lists). `None` when
+    /// the parts do not fit together; postings are also read defensively
+    /// (a cut varint ends its list, a picture number beyond the ids is
+    /// skipped), so damage can cost answers, never a panic.
+    pub(crate) fn from_parts(
+        ids: &[u8],
+        heads: &[u8],
+        bytes: &[u8],
+        words: usize,
+    ) -> Option<FeatureIndex> {
+        if ids.len() % 8 != 0 || heads.len() != 12 * words {
+            return None;
+        }
+        let images: Vec<i64> = ids
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        let mut lists = Vec::with_capacity(words);
+        let mut at = 0usize;
+        let mut postings = 0u64;
+        for h in heads.chunks_exact(12) {
+            let u = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let (count, last, len) = (u(0), u(4), u(8) as usize);
+            let end = at.checked_add(len)?;
+            if end > bytes.len() || (count as usize) > len {
+                return None;
+            }
+            lists.push(List {
+                bytes: bytes[at..end].to_vec(),
+                last,
+                count,
+            });
+            postings += u64::from(count);
+            at = end;
+        }
+        if at != bytes.len() {
+            return None;
+        }
+        Some(FeatureIndex {
+            lists: if postings == 0 { Vec::new() } else { lists },
+            words: words.max(1),
+            images,
+            postings,
+        })
+    }
+}
+
 /// A feature's angle as the mirrored picture shows it.
-fn mirrored_angle(f: &Feature) -> f32 {
+pub fn mirrored_angle(f: &Feature) -> f32 {
     std::f32::consts::PI - f.angle
 }
 

@@ -170,6 +170,8 @@ pub struct MemoryIndex {
     index_from: usize,
     /// `index_from` as it was before [`MemoryIndex::start_bulk`].
     bulk_index_from: Option<usize>,
+    /// The archive's local features as an inverted file.
+    features: features::FeatureIndex,
 }
 
 impl Default for MemoryIndex {
@@ -180,6 +182,7 @@ impl Default for MemoryIndex {
             region_ids: HashMap::new(),
             index_from: mih::INDEX_FROM,
             bulk_index_from: None,
+            features: features::FeatureIndex::default(),
         }
     }
 }
@@ -235,6 +238,16 @@ impl MemoryIndex {
             .entry(bits.kind)
             .or_insert_with(|| Shelf::new(bits.kind, index_from))
             .push(&bits.words, image_id, region);
+    }
+
+    /// Add the visual words of one image's local features.
+    pub fn insert_words(&mut self, image_id: i64, words: &[features::Word]) {
+        self.features.insert(image_id, words);
+    }
+
+    /// The local-feature index.
+    pub fn features(&self) -> &features::FeatureIndex {
+        &self.features
     }
 
     /// Number of stored hashes of one kind.

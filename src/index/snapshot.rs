@@ -50,8 +50,8 @@ use serde::{Deserialize, Serialize};
 use super::{MemoryIndex, Shelf};
 use crate::hash::HashKind;
 
-const MAGIC: &[u8; 8] = b"RTIDX\0\0\x02";
-const FORMAT: &str = "retrace.index/2";
+const MAGIC: &[u8; 8] = b"RTIDX\0\0\x03";
+const FORMAT: &str = "retrace.index/3";
 /// Largest header accepted: region names and counts are a few hundred bytes.
 pub const MAX_HEADER: u64 = 1 << 20;
 /// Bytes handed to the file (and the checksum) at once.
@@ -80,6 +80,20 @@ struct Header {
     stamps: BTreeMap<String, String>,
     regions: Vec<String>,
     kinds: Vec<KindCount>,
+    /// The local-feature index, after the hashes.
+    features: FeatureCounts,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FeatureCounts {
+    /// [`crate::features::STAMP`] of the words' features.
+    stamp: String,
+    /// [`crate::features::vocabulary::STAMP`] of the words.
+    vocabulary: String,
+    /// Pictures, lists, posting bytes.
+    images: u64,
+    lists: u64,
+    bytes: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -165,6 +179,16 @@ impl MemoryIndex {
                     count: self.len(*k) as u64,
                 })
                 .collect(),
+            features: {
+                let (images, lists, bytes) = self.features.sizes();
+                FeatureCounts {
+                    stamp: crate::features::STAMP.to_string(),
+                    vocabulary: crate::features::vocabulary::STAMP.to_string(),
+                    images,
+                    lists,
+                    bytes,
+                }
+            },
         };
         let json = serde_json::to_vec(&header).map_err(|e| bad(e.to_string()))?;
         let tmp = temp_path(path);
@@ -185,6 +209,26 @@ impl MemoryIndex {
             for kind in &kinds {
                 self.by_kind[kind].write_columns(&mut |bytes| out.put(bytes))?;
             }
+            // The feature index's three parts, each padded to 64 bytes as
+            // the columns are.
+            let mut part = 0usize;
+            let mut written = 0u64;
+            self.features
+                .write_parts(&mut |bytes: &[u8]| -> io::Result<()> {
+                    out.put(bytes)?;
+                    written += bytes.len() as u64;
+                    part += 1;
+                    // Parts 1 and 2 are one slice each; the lists' bytes follow
+                    // one list at a time and are padded once, at the end.
+                    if part <= 2 {
+                        let pad = written.next_multiple_of(64) - written;
+                        out.put(&vec![0; pad as usize])?;
+                        written += pad;
+                    }
+                    Ok(())
+                })?;
+            let pad = written.next_multiple_of(64) - written;
+            out.put(&vec![0; pad as usize])?;
             out.flush()?;
             let crc = out.crc.clone().finalize();
             out.file.write_all(&crc.to_le_bytes())?;
@@ -268,6 +312,23 @@ impl MemoryIndex {
             }
             sections.push((kind, kc.count as usize, at));
         }
+        let fc = &header.features;
+        let features_ok = fc.stamp == crate::features::STAMP
+            && fc.vocabulary == crate::features::vocabulary::STAMP;
+        let pad64 = |n: u64| n.checked_next_multiple_of(64);
+        let (ids_len, heads_len) = (
+            fc.images
+                .checked_mul(8)
+                .ok_or_else(|| bad("sizes overflow"))?,
+            fc.lists
+                .checked_mul(12)
+                .ok_or_else(|| bad("sizes overflow"))?,
+        );
+        let feature_at = offset;
+        offset = [pad64(ids_len), pad64(heads_len), pad64(fc.bytes)]
+            .into_iter()
+            .try_fold(offset, |o, n| o.checked_add(n?))
+            .ok_or_else(|| bad("sizes overflow"))?;
         let expected = offset.saturating_add(4);
         if expected != size {
             return Err(bad(format!(
@@ -310,6 +371,30 @@ impl MemoryIndex {
                 )));
             }
             index.by_kind.insert(kind, shelf);
+        }
+        // Words made by another detector or vocabulary are left out: the
+        // caller then reads them from the archive.
+        if features_ok && fc.lists > 0 {
+            let part = |from: u64, len: u64| -> io::Result<&[u8]> {
+                let (a, b) = (
+                    usize::try_from(from).map_err(|_| bad("sizes overflow"))?,
+                    usize::try_from(from + len).map_err(|_| bad("sizes overflow"))?,
+                );
+                bytes
+                    .get(a..b)
+                    .ok_or_else(|| bad("a part outside the file"))
+            };
+            let ids = part(feature_at, ids_len)?;
+            let heads_at = feature_at + pad64(ids_len).unwrap_or(0);
+            let heads = part(heads_at, heads_len)?;
+            let lists = part(heads_at + pad64(heads_len).unwrap_or(0), fc.bytes)?;
+            index.features = super::features::FeatureIndex::from_parts(
+                ids,
+                heads,
+                lists,
+                usize::try_from(fc.lists).map_err(|_| bad("sizes overflow"))?,
+            )
+            .ok_or_else(|| bad("feature lists that do not fit together"))?;
         }
         Ok((index, header.of))
     }

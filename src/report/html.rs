@@ -182,6 +182,9 @@ h1{font-size:1.1em;color:#555;word-break:break-all}\
 .pair{display:flex;gap:1.5em;flex-wrap:wrap}figure{margin:0;flex:1 1 20em}\
 figure img{width:100%;height:auto;max-height:28em;object-fit:contain;display:block;border:1px solid #ccc;background:#f4f4f4}\
 figure .none{padding:3em 1em;border:1px dashed #aaa;color:#666;text-align:center}\
+.shot{position:relative;display:inline-block;max-width:100%}.shot img{width:auto;max-width:100%}\
+.shot svg{position:absolute;left:1px;top:1px;width:calc(100% - 2px);height:calc(100% - 2px);pointer-events:none}\
+.shot polygon{fill:rgba(255,170,0,.15);stroke:#e65c00;stroke-width:2px;vector-effect:non-scaling-stroke}\
 figcaption{font-size:.9em;color:#444;margin-top:.3em;word-break:break-word}\
 ul.findings{list-style:none;padding:0}ul.findings li{margin:.3em 0;padding:.4em .7em;border-left-width:6px;border-left-style:solid;border-radius:4px}\
 .sev{font-weight:700;text-transform:uppercase;font-size:.8em;margin-right:.5em}\
@@ -202,6 +205,20 @@ fn head(out: &mut impl Write, title: &str) -> io::Result<()> {
     )
 }
 
+/// The corners of a matched part as `[x, y]` fractions of the picture: its
+/// polygon when the match knows one (a turned copy), else its rectangle.
+fn outline(polygon: Option<&Vec<[f32; 2]>>, rect: &crate::evidence::Rect) -> Vec<[f32; 2]> {
+    match polygon {
+        Some(p) if p.len() >= 3 => p.clone(),
+        _ => vec![
+            [rect.x, rect.y],
+            [rect.x + rect.w, rect.y],
+            [rect.x + rect.w, rect.y + rect.h],
+            [rect.x, rect.y + rect.h],
+        ],
+    }
+}
+
 fn figure(
     out: &mut impl Write,
     id: &str,
@@ -209,16 +226,35 @@ fn figure(
     alt: &str,
     caption: &str,
     missing: &str,
+    region: Option<&[[f32; 2]]>,
 ) -> io::Result<()> {
     write!(out, "<figure>")?;
     match img {
-        Some(i) => write!(
-            out,
-            "<img id=\"{id}\" alt=\"{}\" src=\"data:{};base64,{}\">",
-            h(alt),
-            i.mime,
-            base64(&i.bytes)
-        )?,
+        Some(i) => {
+            let tag = format!(
+                "<img id=\"{id}\" alt=\"{}\" src=\"data:{};base64,{}\">",
+                h(alt),
+                i.mime,
+                base64(&i.bytes)
+            );
+            match region {
+                // Drawn over the picture in its own fractions: the wrapper is
+                // exactly the picture's size, and the drawing stretches to it.
+                Some(points) => {
+                    let pts: Vec<String> = points
+                        .iter()
+                        .filter(|p| p[0].is_finite() && p[1].is_finite())
+                        .map(|p| format!("{:.4},{:.4}", p[0].clamp(0.0, 1.0), p[1].clamp(0.0, 1.0)))
+                        .collect();
+                    write!(
+                        out,
+                        "<div class=\"shot\">{tag}<svg class=\"region\" id=\"{id}-region\" viewBox=\"0 0 1 1\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"the part that matched\"><polygon points=\"{}\"/></svg></div>",
+                        pts.join(" ")
+                    )?
+                }
+                None => write!(out, "{tag}")?,
+            }
+        }
         None => write!(out, "<div class=\"none\" id=\"{id}\">{}</div>", h(missing))?,
     }
     writeln!(out, "<figcaption>{caption}</figcaption></figure>")
@@ -273,13 +309,25 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
     } else {
         format!(" ({})", h(&facts.join(", ")))
     };
+    let region = r.earliest_copy.as_ref().and_then(|m| m.region.as_ref());
+    let query_outline = region.map(|g| outline(g.query_polygon.as_ref(), &g.query));
+    let archive_outline = region.map(|g| outline(g.archive_polygon.as_ref(), &g.archive));
     figure(
         out,
         "query",
         pictures.query.as_ref(),
         "The picture checked",
-        &format!("This picture: {}{facts}", h(&r.path)),
+        &format!(
+            "This picture: {}{facts}{}",
+            h(&r.path),
+            if query_outline.is_some() {
+                "<br><small>Outlined: the part that shows the earliest copy.</small>"
+            } else {
+                ""
+            }
+        ),
         "This picture could not be decoded.",
+        query_outline.as_deref(),
     )?;
     if let Some(m) = &r.earliest_copy {
         let mut cap = format!(
@@ -307,7 +355,11 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
         if let Some(reg) = &m.region {
             cap.push_str(&format!("<br>{}", h(&reg.description)));
         }
-        cap.push_str("<br><small>Grayscale verification thumbnail kept by the archive.</small>");
+        cap.push_str("<br><small>Grayscale verification thumbnail kept by the archive");
+        if archive_outline.is_some() {
+            cap.push_str("; outlined: the part the picture checked shows");
+        }
+        cap.push_str(".</small>");
         figure(
             out,
             "earliest",
@@ -315,6 +367,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             "The earliest known copy",
             &cap,
             "The archive holds no thumbnail for this copy.",
+            archive_outline.as_deref(),
         )?;
     }
     writeln!(out, "</div>")?;
@@ -541,6 +594,8 @@ mod tests {
             format: "jpeg".into(),
             width: Some(10),
             height: Some(10),
+            chance: None,
+            geometry: None,
         }
     }
 

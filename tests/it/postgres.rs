@@ -467,7 +467,7 @@ fn two_workers_ingest_at_once_while_a_third_scans_and_a_late_one_sees_everything
     );
     assert_eq!(
         pg.count("shared", "SELECT MAX(version) FROM schema_version"),
-        2
+        i64::from(retrace::archive::SCHEMA_VERSION)
     );
 
     // A worker started now, after the others wrote: it sees all of it.
@@ -501,7 +501,7 @@ fn a_worker_killed_mid_ingest_leaves_whole_batches_and_a_rerun_completes() {
     let per = hashes_per_image(&pg, "killed");
     let mut client = pg.client("killed");
     client
-        .batch_execute("TRUNCATE images, hashes, sightings")
+        .batch_execute("TRUNCATE images, hashes, sightings, features")
         .unwrap();
     drop(client);
 
@@ -977,7 +977,11 @@ fn eight_workers_create_one_new_postgresql_archive_at_the_same_instant() {
         assert_all_started(&outs, &what);
         let (shas, versions) = shas_and_versions(&pg, &name);
         assert_eq!(shas, want, "{what}: every picture, once");
-        assert_eq!(versions, [1, 2], "{what}: each migration applied once");
+        assert_eq!(
+            versions,
+            every_version(),
+            "{what}: each migration applied once"
+        );
         assert_eq!(
             pg.count(&name, "SELECT COUNT(*) FROM sightings"),
             (WORKERS * 5) as i64,
@@ -1014,7 +1018,11 @@ fn an_older_postgresql_schema_is_migrated_once_while_eight_workers_open_it() {
     assert_no_secret_in(&outs);
     assert_all_started(&outs, "older schema");
     let (shas, versions) = shas_and_versions(&pg, "older");
-    assert_eq!(versions, [1, 2], "migration 2 applied once");
+    assert_eq!(
+        versions,
+        every_version(),
+        "each later migration applied once"
+    );
     want.insert("from-an-older-retrace".into());
     assert_eq!(shas, want, "the old picture is kept");
     assert_eq!(
@@ -1040,10 +1048,12 @@ fn a_postgresql_archive_from_a_newer_retrace_is_refused_and_left_as_it_was() {
     let url = pg.database("newer");
     add_samples(&url);
     pg.client("newer")
-        .batch_execute(
-            "INSERT INTO schema_version VALUES (3, 'later'), (4, 'later');
-             CREATE TABLE from_the_future (x BYTEA);",
-        )
+        .batch_execute(&format!(
+            "INSERT INTO schema_version VALUES ({}, 'later'), ({}, 'later');
+                 CREATE TABLE from_the_future (x BYTEA);",
+            retrace::archive::SCHEMA_VERSION + 1,
+            retrace::archive::SCHEMA_VERSION + 2
+        ))
         .unwrap();
     // Everything the database holds, as text: tables, columns, rows counted.
     let snapshot = || {
@@ -1075,7 +1085,8 @@ fn a_postgresql_archive_from_a_newer_retrace_is_refused_and_left_as_it_was() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
-            stderr.contains("version 4") && stderr.contains("newer retrace"),
+            stderr.contains(&format!("version {}", retrace::archive::SCHEMA_VERSION + 2))
+                && stderr.contains("newer retrace"),
             "{args:?}: {stderr}"
         );
     }
@@ -1198,4 +1209,9 @@ fn kill_9_during_archive_uploads_leaves_a_postgresql_archive_consistent() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Every schema version this build knows, in order.
+fn every_version() -> Vec<i32> {
+    (1..=retrace::archive::SCHEMA_VERSION as i32).collect()
 }

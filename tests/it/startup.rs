@@ -134,7 +134,7 @@ fn assert_everything_arrived(db: &Path, want: &BTreeSet<String>, what: &str) {
     );
     assert_eq!(
         one(&conn, "PRAGMA user_version"),
-        2,
+        i64::from(retrace::archive::SCHEMA_VERSION),
         "{what}: schema version"
     );
 }
@@ -184,7 +184,11 @@ fn an_older_sqlite_schema_is_migrated_once_while_eight_processes_open_it() {
         let what = format!("older schema, round {round}");
         assert_all_started(&outs, &what);
         let conn = Connection::open(&db).unwrap();
-        assert_eq!(one(&conn, "PRAGMA user_version"), 2, "{what}");
+        assert_eq!(
+            one(&conn, "PRAGMA user_version"),
+            i64::from(retrace::archive::SCHEMA_VERSION),
+            "{what}"
+        );
         assert_eq!(
             one(&conn, "SELECT COUNT(*) FROM watched_files"),
             0,

@@ -7,18 +7,25 @@
 //! geometric alignment of the thumbnails. No file I/O, no verdict on the story:
 //! that is `assess`'s job.
 
+pub mod chance;
+mod local;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::align::{self, AlignParams, Thumb};
 use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
-use crate::evidence::{Confidence, Match, MatchRegion, Rect};
+use crate::evidence::{Chance, Confidence, Geometry, Match, MatchRegion, Rect};
+use crate::features::geometry::VerifyParams;
 use crate::hash::variants::{QueryVariant, Transform, Window};
 use crate::hash::HashKind;
+use crate::index::features::CandidateParams;
 use crate::index::MemoryIndex;
+use chance::ChanceModel;
 
 /// Distances and counts that turn hash distances into decisions.
 ///
@@ -92,6 +99,38 @@ pub struct MatchParams {
     /// before a match is `confirmed` (on by default: zero false confirmations
     /// matters more than confirming every crop).
     pub alignment_needs_hash_support: bool,
+    /// How many archived pictures the local-feature index points at are
+    /// verified geometrically (`--crop-search`): the search for crops,
+    /// screenshots, captioned and turned copies. 0 turns it off.
+    pub feature_candidates: usize,
+    /// How the feature index is searched.
+    pub feature_index: CandidateParams,
+    /// How a candidate's features are verified.
+    pub verify: VerifyParams,
+    /// Agreeing pairs of shared visual words a candidate needs before its
+    /// descriptors are compared (the quick check that most candidates of a
+    /// picture new to the archive stop at).
+    pub quick_inliers: usize,
+    /// The pyramid step the stored features were made with
+    /// ([`crate::features::FeatureParams::scale_factor`]).
+    pub feature_scale_factor: f32,
+    /// The chance model that turns evidence into expected chance matches.
+    pub chance: ChanceModel,
+    /// Largest expected number of chance matches for `possible`.
+    pub possible_e: f64,
+    /// Largest expected number of chance matches for `confirmed` (which also
+    /// needs a second, independent signal).
+    pub confirm_e: f64,
+    /// Drop a partial copy whose shared part, compared by hashes, agrees on
+    /// no hash even at its `possible` distance: what the local features
+    /// agreed on was a logo, a watermark or a phone's bars, not the picture.
+    pub overlap_must_agree: bool,
+    /// Largest residual of a partial copy's geometry for `confirmed`
+    /// ([`crate::features::geometry::Verified::residual`]): a copy is one
+    /// similarity to within about a pixel; two photographs of one scene from
+    /// a step apart (a stereo pair, a burst from a moving hand) agree on many
+    /// features but, through parallax, only to a few pixels.
+    pub confirm_max_residual: f32,
 }
 
 impl Default for MatchParams {
@@ -106,12 +145,25 @@ impl Default for MatchParams {
             pdq_min_quality: 50,
             nearest_per_view: 3,
             max_candidates: 24,
-            align_unsupported: 24,
+            // The local features search for crops now; the thumbnail
+            // search of the nearest pictures by hash finds them only while
+            // the archive is small (docs/matching.md).
+            align_unsupported: 0,
             refine_unsupported: 8,
             align_unsupported_when_known: false,
             align_unsupported_turned: false,
             align: AlignParams::default(),
             alignment_needs_hash_support: true,
+            feature_candidates: 24,
+            feature_index: CandidateParams::default(),
+            verify: VerifyParams::default(),
+            quick_inliers: 4,
+            feature_scale_factor: crate::features::FeatureParams::archive().scale_factor,
+            chance: ChanceModel::default(),
+            possible_e: 1e-3,
+            confirm_e: 1e-6,
+            overlap_must_agree: true,
+            confirm_max_residual: 2.0,
         }
     }
 }
@@ -128,6 +180,11 @@ pub trait Lookup {
     /// matching then judges on the distances the index returned.
     fn hashes(&self, _id: i64) -> Result<Vec<StoredHash>> {
         Ok(Vec::new())
+    }
+    /// Its stored local features and their words. The default knows none,
+    /// and only hashes are matched.
+    fn features(&self, _id: i64) -> Result<Option<crate::archive::StoredFeatures>> {
+        Ok(None)
     }
 }
 
@@ -152,6 +209,11 @@ impl Lookup for Mutex<Archive> {
             .map_err(|_| Error::Archive("archive lock poisoned".into()))?
             .image_hashes(id)
     }
+    fn features(&self, id: i64) -> Result<Option<crate::archive::StoredFeatures>> {
+        self.lock()
+            .map_err(|_| Error::Archive("archive lock poisoned".into()))?
+            .features(id)
+    }
 }
 
 /// The incoming picture as matching sees it.
@@ -162,6 +224,13 @@ pub struct Query<'a> {
     pub variants: &'a [QueryVariant],
     /// Verification thumbnail, when the pixels could be decoded.
     pub thumb: Option<&'a Thumb>,
+    /// Local features ([`crate::features::FeatureParams::query`]), when computed.
+    pub features: Option<&'a crate::features::Features>,
+    /// The working copy the features were computed on (for comparing the
+    /// part a verified transform says both pictures show).
+    pub image: Option<&'a DynamicImage>,
+    /// Pictures in the archive: what the chance of a match is measured against.
+    pub archive_images: u64,
 }
 
 /// Best distances seen between one view and one archived region.
@@ -201,6 +270,8 @@ struct HashVerdict {
     /// The whole incoming frame and the whole archived one agreed at
     /// confirmation strength (under some transform).
     whole_frame_strong: bool,
+    /// PDQ could be trusted on the chosen pair (both qualities high enough).
+    pdq_reliable: bool,
 }
 
 fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Option<HashVerdict> {
@@ -309,6 +380,7 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
                     evidence,
                     strong_somewhere: false,
                     whole_frame_strong: false,
+                    pdq_reliable: pdq_ok,
                 },
             ));
         }
@@ -536,10 +608,70 @@ pub fn find_matches_counted(
         refine_unsupported(prepared.as_ref(), &judged, exact_id, lookup, params)?
     };
 
+    // Partial copies: the local features. A picture known whole is that
+    // archived picture, for the same reason as above.
+    let (mut locals, local_searched) = match query.features {
+        Some(f)
+            if params.feature_candidates > 0
+                && (!known_whole || params.align_unsupported_when_known) =>
+        {
+            let (found, n) = local::search(
+                f,
+                query.image,
+                index,
+                lookup,
+                params,
+                &params.chance,
+                query.archive_images,
+                exact_id,
+            )?;
+            (
+                found
+                    .into_iter()
+                    .map(|m| (m.id, m))
+                    .collect::<HashMap<_, _>>(),
+                n,
+            )
+        }
+        _ => (HashMap::new(), 0),
+    };
+    // Every view was looked up against every stored region of every
+    // archived picture: that many chances per picture for a hash to agree.
+    let comparisons =
+        (query.variants.len().max(1) * (1 + crate::hash::variants::ARCHIVE_WINDOWS.len())) as u64;
+    let hash_chance = |v: &HashVerdict| -> Option<(f64, HashKind)> {
+        v.distances
+            .iter()
+            .filter_map(|(name, &d)| {
+                let kind = HashKind::from_name(name)?;
+                (kind != HashKind::Pdq || v.pdq_reliable).then(|| {
+                    (
+                        params
+                            .chance
+                            .hash_e(kind, d, query.archive_images.max(1), comparisons),
+                        kind,
+                    )
+                })
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+    };
+
     let mut out = Vec::new();
     for (id, verdict) in judged {
         let exact = Some(id) == exact_id;
         let mut confidence = verdict.as_ref().and_then(|v| v.confidence);
+        let hash_e = verdict.as_ref().and_then(hash_chance);
+        if !exact {
+            // What the hashes say holds only if agreeing that well is rare
+            // among this many pictures.
+            let e = hash_e.map_or(f64::INFINITY, |x| x.0);
+            if confidence == Some(Confidence::Confirmed) && e > params.confirm_e {
+                confidence = Some(Confidence::Possible);
+            }
+            if confidence.is_some() && e > params.possible_e {
+                confidence = None;
+            }
+        }
         let mut evidence = verdict
             .as_ref()
             .filter(|v| v.confidence.is_some())
@@ -565,6 +697,8 @@ pub fn find_matches_counted(
                         "hashes agree between the {} view of the incoming picture and the {} region of the archived one",
                         query.variants[v.variant].region, v.region
                     ),
+                    query_polygon: None,
+                    archive_polygon: None,
                 }
             })
         });
@@ -593,7 +727,8 @@ pub fn find_matches_counted(
                     // not make a strong one: different exposures of one
                     // scene (an HDR bracket) align well and sit just past
                     // the hashes' confirm line. Alone it asks a person to look.
-                    let hash_support = verdict.as_ref().is_some_and(|v| v.strong_somewhere);
+                    let hash_support = verdict.as_ref().is_some_and(|v| v.strong_somewhere)
+                        && hash_e.is_some_and(|x| x.0 <= params.confirm_e);
                     let loose_hashes = confidence.is_some();
                     confidence = Some(if hash_support || !params.alignment_needs_hash_support {
                         Confidence::Confirmed
@@ -630,6 +765,8 @@ pub fn find_matches_counted(
                                 h: a.archive_region.h,
                             },
                             description: describe_alignment(&a),
+                            query_polygon: None,
+                            archive_polygon: None,
                         }
                     });
                 } else if confidence.is_some() {
@@ -638,6 +775,43 @@ pub fn find_matches_counted(
                         a.score, a.ncc
                     ));
                 }
+            }
+        }
+        let mut chance = if exact {
+            Some(Chance {
+                expected_false: 0.0,
+                signal: "identical_bytes".into(),
+                archive_images: query.archive_images,
+            })
+        } else {
+            hash_e
+                .filter(|_| confidence.is_some())
+                .map(|(e, kind)| Chance {
+                    expected_false: e,
+                    signal: kind.name().to_string(),
+                    archive_images: query.archive_images,
+                })
+        };
+        let mut geometry = None;
+        if let Some(l) = locals.remove(&id) {
+            evidence.extend(local_evidence(&l, params));
+            geometry = Some(geometry_of(&l));
+            let stronger = confidence.is_none_or(|c| l.confidence > c);
+            if stronger {
+                confidence = Some(l.confidence);
+                transform = l.transform.clone();
+                region = l.region.clone();
+            }
+            if !exact
+                && chance
+                    .as_ref()
+                    .is_none_or(|c| l.expected_false < c.expected_false)
+            {
+                chance = Some(Chance {
+                    expected_false: l.expected_false,
+                    signal: "local_features".into(),
+                    archive_images: query.archive_images,
+                });
             }
         }
         let Some(confidence) = confidence else {
@@ -663,6 +837,49 @@ pub fn find_matches_counted(
             format: known.format.clone(),
             width: known.width,
             height: known.height,
+            chance,
+            geometry,
+        });
+    }
+    // What only the local features found.
+    let mut rest: Vec<local::LocalMatch> = locals.into_values().collect();
+    rest.sort_by_key(|l| l.id);
+    for l in rest {
+        let Some(known) = lookup.known(l.id)? else {
+            continue;
+        };
+        out.push(Match {
+            path: known.earliest.location.clone(),
+            sha256: known.sha256.clone(),
+            source: known.earliest.source.clone(),
+            url: known.earliest.url.clone(),
+            first_seen: known.earliest.first_seen.clone(),
+            first_seen_from: known.earliest.first_seen_from.clone(),
+            distance: l
+                .overlap
+                .as_ref()
+                .map(|o| {
+                    o.distances
+                        .iter()
+                        .map(|(k, d)| (k.name().to_string(), *d))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            exact: false,
+            transform: l.transform.clone(),
+            region: l.region.clone(),
+            confidence: l.confidence,
+            evidence: local_evidence(&l, params),
+            sightings: known.sightings,
+            format: known.format.clone(),
+            width: known.width,
+            height: known.height,
+            chance: Some(Chance {
+                expected_false: l.expected_false,
+                signal: "local_features".into(),
+                archive_images: query.archive_images,
+            }),
+            geometry: Some(geometry_of(&l)),
         });
     }
     // Earliest first; among equals, the surer and closer one first.
@@ -674,8 +891,71 @@ pub fn find_matches_counted(
     });
     Ok(Found {
         matches: out,
-        unsupported_searched,
+        unsupported_searched: unsupported_searched + local_searched,
     })
+}
+
+fn geometry_of(l: &local::LocalMatch) -> Geometry {
+    let v = &l.verified;
+    let theta = v.transform.angle().to_degrees();
+    Geometry {
+        inliers: v.inliers as u32,
+        tentative: v.tentative as u32,
+        query_cover: v.query_cover,
+        archive_cover: v.archive_cover,
+        scale: v.transform.scale(),
+        rotation_degrees: if v.mirrored { theta } else { -theta },
+        mirrored: v.mirrored,
+        residual: v.residual,
+    }
+}
+
+/// The evidence lines of a match found through local features.
+fn local_evidence(l: &local::LocalMatch, params: &MatchParams) -> Vec<String> {
+    let v = &l.verified;
+    let mut out = vec![format!(
+        "local features: {} votes in the feature index; {} of {} matched feature pairs agree with one transform ({}, scale {:.2}) to within {:.1} px, spanning {:.0}% of the incoming picture and {:.0}% of the archived one; {:.1e} chance matches expected at this archive's size",
+        l.votes,
+        v.inliers,
+        v.tentative,
+        l.transform,
+        v.transform.scale(),
+        v.residual,
+        v.query_cover * 100.0,
+        v.archive_cover * 100.0,
+        l.expected_false
+    )];
+    if v.residual > params.confirm_max_residual {
+        out.push(format!(
+            "the features agree only to within {:.1} px, as two photographs of one scene taken a step apart do (a copy agrees to within {:.1}), so at most possible",
+            v.residual, params.confirm_max_residual
+        ));
+    }
+    match &l.overlap {
+        Some(o) => {
+            let d: Vec<String> = o
+                .distances
+                .iter()
+                .map(|(k, d)| format!("{} {}", k.name(), d))
+                .collect();
+            out.push(format!(
+                "the part both show, brought onto the archived thumbnail by that transform ({}×{} px), has hash distances {}{}",
+                o.side.0,
+                o.side.1,
+                d.join(", "),
+                match l.confidence {
+                    Confidence::Confirmed => ": a second, independent signal, so confirmed",
+                    Confidence::Possible if o.confirms(params) => "",
+                    Confidence::Possible => ": not close enough to confirm, so only possible",
+                }
+            ));
+        }
+        None => out.push(
+            "the shared part was not compared by hashes (too small, or the geometry alone is not decisive), so only possible"
+                .into(),
+        ),
+    }
+    out
 }
 
 #[cfg(test)]
@@ -709,6 +989,14 @@ mod tests {
                         .collect::<Vec<_>>()
                 })
                 .collect();
+            // Stored as the pipeline stores them: a subset of the query set.
+            let stored =
+                crate::features::Features::of_image(img, &crate::features::FeatureParams::query())
+                    .for_archive(&crate::features::FeatureParams::archive());
+            let words = crate::index::features::words(
+                crate::features::vocabulary::Vocabulary::builtin(),
+                &stored,
+            );
             let entry = NewImage {
                 sha256: sha.to_string(),
                 format: "jpeg".into(),
@@ -718,6 +1006,10 @@ mod tests {
                 metadata_json: "{}".into(),
                 thumb: Some(Thumb::from_image(img).to_bytes()),
                 hashes: hashes.clone(),
+                features: Some(crate::archive::StoredFeatures {
+                    data: stored.to_bytes(),
+                    words: crate::index::features::words_to_bytes(&words),
+                }),
             };
             let seen = Sighting {
                 location: format!("{sha}.jpg"),
@@ -731,6 +1023,7 @@ mod tests {
             for h in hashes {
                 index.insert(id, &h.region, h.bits);
             }
+            index.insert_words(id, &words);
         }
         (Mutex::new(a), index)
     }
@@ -749,10 +1042,14 @@ mod tests {
         let full = compute(img);
         let v = variants::query_variants(img, &full);
         let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
+        let f = crate::features::Features::of_image(img, &crate::features::FeatureParams::query());
         let q = Query {
             sha256: sha,
             variants: &v,
             thumb: Some(&t),
+            features: Some(&f),
+            image: Some(img),
+            archive_images: a.lock().unwrap().image_count().unwrap(),
         };
         find_matches(&q, index, a, params).unwrap()
     }
@@ -797,6 +1094,7 @@ mod tests {
                 metadata_json: "{}".into(),
                 thumb: None,
                 hashes: stored.clone(),
+                features: None,
             };
             let seen = Sighting {
                 location: "original.jpg".into(),
@@ -826,6 +1124,9 @@ mod tests {
                 sha256: "copy",
                 variants: &variants,
                 thumb: None,
+                features: None,
+                image: None,
+                archive_images: 1,
             };
             // Only pHash and dHash within reach of the index: PDQ is 256 bits away
             // and, with nearest_per_view 0, never returned.
@@ -874,16 +1175,14 @@ mod tests {
         assert!(query(&other, "w", &index, &a).is_empty());
     }
 
-    /// A picture known whole (its whole frame confirmed against a whole
-    /// archived frame) does not have its unsupported candidates aligned: an
-    /// archived crop of it is found only when asked for. A picture that is not
-    /// known whole still gets them aligned, and finds its original that way.
-    /// The search of candidates no hash supports looks for upright and
-    /// mirrored copies only, unless `align_unsupported_turned`. The off-centre
-    /// crop of the samples has no hash near its original: mirrored, it is still
-    /// found; turned a quarter, only with the turned search.
+    /// The off-centre crop of the samples has no hash near its original; the
+    /// local features find it upright, mirrored, turned a quarter and turned
+    /// 5°, each with the turn it was given, and confirm it upright by the
+    /// hashes of the part both show. Without features (`feature_candidates`
+    /// 0), the thumbnail search of the nearest pictures by hash finds it only
+    /// when asked to (`align_unsupported`), upright and mirrored only.
     #[test]
-    fn unsupported_candidates_are_searched_upright_and_mirrored() {
+    fn the_off_centre_crop_is_found_through_local_features_whatever_its_turn() {
         let original = load("archive/grace_hopper.jpg");
         let others = [load("archive/Storm.jpg"), load("archive/rocket.jpg")];
         let (a, index) = archive_with(&[
@@ -894,37 +1193,161 @@ mod tests {
         let crop = load("incoming/grace_hopper_crop_offcentre.jpg");
         let found = |img: &DynamicImage, params: &MatchParams| {
             query_with(img, "x", &index, &a, params)
-                .iter()
+                .into_iter()
                 .find(|m| m.sha256 == "grace")
-                .map(|m| (m.transform.clone(), m.evidence.clone()))
         };
         let default = MatchParams::default();
-        let turned = MatchParams {
-            align_unsupported_turned: true,
+        let m = found(&crop, &default).expect("the crop is found");
+        assert_eq!(m.transform, "identity");
+        assert!(
+            m.evidence.iter().any(|e| e.starts_with("local features")),
+            "{:?}",
+            m.evidence
+        );
+        assert_eq!(m.confidence, Confidence::Confirmed, "{:?}", m.evidence);
+        let chance = m.chance.as_ref().expect("a chance");
+        assert_eq!(chance.signal, "local_features");
+        assert!(chance.expected_false < 1e-6, "{chance:?}");
+        let region = m.region.as_ref().expect("a crop has a region");
+        assert!(region.archive.w * region.archive.h < 0.9, "{region:?}");
+        let g = m.geometry.as_ref().expect("geometry");
+        assert!(g.inliers >= 20 && !g.mirrored, "{g:?}");
+        for (img, want) in [
+            (crop.fliph(), "mirror"),
+            (crop.rotate90(), "rot90"),
+            (crop.rotate270(), "rot270"),
+        ] {
+            let m = found(&img, &default).unwrap_or_else(|| panic!("{want} not found"));
+            assert_eq!(m.transform, want, "{:?}", m.evidence);
+        }
+        // Without the features, only the old thumbnail search finds it.
+        let no_features = MatchParams {
+            feature_candidates: 0,
             ..MatchParams::default()
         };
-        // No hash supports it: found by alignment alone.
-        let (t, evidence) = found(&crop, &default).expect("the crop is found");
-        assert_eq!(t, "identity");
+        assert!(found(&crop, &no_features).is_none());
+        let aligner = MatchParams {
+            feature_candidates: 0,
+            align_unsupported: 24,
+            ..MatchParams::default()
+        };
+        let m = found(&crop, &aligner).expect("found by the thumbnail search");
         assert!(
-            evidence.iter().any(|e| e.contains("no hash agreed")),
-            "{evidence:?}"
+            m.evidence.iter().any(|e| e.contains("no hash agreed")),
+            "{:?}",
+            m.evidence
         );
-        let mirrored = crop.fliph();
-        assert_eq!(
-            found(&mirrored, &default).map(|f| f.0).as_deref(),
-            Some("mirror")
-        );
-        let quarter = crop.rotate90();
-        assert_eq!(found(&quarter, &default), None);
-        assert!(
-            found(&quarter, &turned).is_some_and(|(t, _)| t != "identity" && t != "mirror"),
-            "the turned search finds it turned"
-        );
+        assert!(found(&crop.rotate90(), &aligner).is_none());
     }
 
+    /// A crop turned 5° (as copies are straightened or tilted), cropped to
+    /// what the turn leaves: found through local features, with the turn.
     #[test]
-    fn unsupported_candidates_are_aligned_only_for_pictures_not_known_whole() {
+    fn a_copy_turned_five_degrees_and_cropped_is_found_with_its_turn() {
+        let original = load("archive/Dune.jpg");
+        let others = [load("archive/Storm.jpg"), load("archive/Wood.jpg")];
+        let (a, index) = archive_with(&[
+            ("dune", &original),
+            ("storm", &others[0]),
+            ("wood", &others[1]),
+        ]);
+        // Turned 5° clockwise about the centre, the middle 60% kept
+        // (bilinear, as any editor does; written out here so the test does
+        // not depend on an image crate's rotate).
+        let src = original.to_rgb8();
+        let (w, h) = (src.width() as f32, src.height() as f32);
+        let (sn, cs) = 5f32.to_radians().sin_cos();
+        let (ow, oh) = ((w * 0.6) as u32, (h * 0.6) as u32);
+        let turned = image::RgbImage::from_fn(ow, oh, |u, v| {
+            let dx = u as f32 + 0.5 - ow as f32 / 2.0;
+            let dy = v as f32 + 0.5 - oh as f32 / 2.0;
+            // Output pixel turned back (counter-clockwise) into the source.
+            let sx = cs * dx + sn * dy + w / 2.0 - 0.5;
+            let sy = -sn * dx + cs * dy + h / 2.0 - 0.5;
+            let (x0, y0) = (sx.floor().max(0.0) as u32, sy.floor().max(0.0) as u32);
+            let (x1, y1) = (
+                (x0 + 1).min(src.width() - 1),
+                (y0 + 1).min(src.height() - 1),
+            );
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let p = |x, y| src.get_pixel(x, y).0;
+            let mut o = [0u8; 3];
+            for (k, c) in o.iter_mut().enumerate() {
+                let top = f32::from(p(x0, y0)[k]) * (1.0 - fx) + f32::from(p(x1, y0)[k]) * fx;
+                let bot = f32::from(p(x0, y1)[k]) * (1.0 - fx) + f32::from(p(x1, y1)[k]) * fx;
+                *c = (top * (1.0 - fy) + bot * fy).round() as u8;
+            }
+            image::Rgb(o)
+        });
+        let m = query(&DynamicImage::ImageRgb8(turned), "x", &index, &a);
+        let m = m.iter().find(|m| m.sha256 == "dune").expect("found");
+        // Named to a tenth of a degree, as estimated: within half a degree.
+        let named: f32 = m
+            .transform
+            .strip_prefix("rotate(")
+            .and_then(|t| t.strip_suffix("°)"))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{} {:?}", m.transform, m.evidence));
+        assert!((named - 5.0).abs() < 0.5, "{}", m.transform);
+        let g = m.geometry.as_ref().expect("geometry");
+        assert!((g.rotation_degrees - 5.0).abs() < 0.5, "{g:?}");
+        assert!((g.scale - 1.0).abs() < 0.05, "{g:?}");
+        let poly = m
+            .region
+            .as_ref()
+            .and_then(|r| r.archive_polygon.as_ref())
+            .expect("a polygon");
+        assert_eq!(poly.len(), 4, "{poly:?}");
+    }
+
+    /// Every screenshot from one phone shares its status and navigation bars:
+    /// the local features of a screenshot of one picture agree under one
+    /// transform with those of a screenshot of another. The part both show,
+    /// compared by hashes, is unlike, so no match is reported; with that check
+    /// off, the bars alone do make a match.
+    #[test]
+    fn screenshots_of_different_pictures_from_one_phone_do_not_match() {
+        let shot = load("incoming/grace_hopper_screenshot.jpg");
+        let others = [load("archive/Storm.jpg"), load("archive/rocket.jpg")];
+        let (a, index) = archive_with(&[
+            ("shot", &shot),
+            ("storm", &others[0]),
+            ("rocket", &others[1]),
+        ]);
+        let no_check = MatchParams {
+            overlap_must_agree: false,
+            ..MatchParams::default()
+        };
+        let mut matched_by_bars = 0;
+        for other in [
+            "incoming/dune_screenshot.jpg",
+            "incoming/new_astronaut_screenshot.jpg",
+        ] {
+            let img = load(other);
+            let m = query(&img, "x", &index, &a);
+            assert!(m.is_empty(), "{other}: {m:?}");
+            matched_by_bars += usize::from(
+                query_with(&img, "x", &index, &a, &no_check)
+                    .iter()
+                    .any(|m| m.sha256 == "shot"),
+            );
+        }
+        assert!(
+            matched_by_bars > 0,
+            "the bars alone never matched: the test shows nothing"
+        );
+        // The same screenshot, re-encoded smaller, is still found.
+        let again = shot.resize(540, 1170, image::imageops::FilterType::Triangle);
+        let m = query(&again, "y", &index, &a);
+        assert_eq!(m.first().map(|m| m.sha256.as_str()), Some("shot"), "{m:?}");
+    }
+
+    /// A picture known whole (its whole frame confirmed against a whole
+    /// archived frame) is that archived picture: other archived pictures that
+    /// show part of it are found only when asked for
+    /// (`align_unsupported_when_known`). A picture not known whole is searched.
+    #[test]
+    fn partial_copies_are_searched_only_for_pictures_not_known_whole() {
         let storm = load("archive/Storm.jpg");
         let crop = |img: &DynamicImage, x: f32, y: f32, f: f32| {
             let (w, h) = (img.width() as f32, img.height() as f32);
@@ -957,8 +1380,8 @@ mod tests {
         );
         let found_part = m.iter().find(|m| m.sha256 == "part");
         assert!(
-            found_part.is_some_and(|p| p.evidence.iter().any(|e| e.contains("alignment"))),
-            "the archived crop is found by aligning it: {:?}",
+            found_part.is_some_and(|p| p.evidence.iter().any(|e| e.starts_with("local features"))),
+            "the archived crop is found by its local features: {:?}",
             names(&m)
         );
 
@@ -968,14 +1391,13 @@ mod tests {
             vec![("storm".to_string(), Confidence::Confirmed)]
         );
 
-        // A crop of the photo is not known whole: its candidates are aligned
-        // and the photo is found although no hash agrees.
+        // A crop of the photo is not known whole: its local features are
+        // searched and the photo is found although no hash agrees.
         let cropped = crop(&copy, 0.1, 0.35, 0.5);
         let m = query(&cropped, "y", &index, &a);
         assert!(
-            m.iter()
-                .any(|m| m.sha256 == "storm"
-                    && m.evidence.iter().any(|e| e.contains("no hash agreed"))),
+            m.iter().any(|m| m.sha256 == "storm"
+                && m.evidence.iter().any(|e| e.starts_with("local features"))),
             "{:?}",
             m.iter()
                 .map(|m| (&m.sha256, &m.evidence))
