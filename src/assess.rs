@@ -146,9 +146,9 @@ pub struct Inputs<'a> {
     /// Whether the hashes were too weak to match on.
     pub unmatchable: Option<String>,
     /// The embedded thumbnail compared with the main picture, when both decoded.
-    pub thumbnail: Option<&'a crate::thumbnail::ThumbnailComparison>,
+    pub thumbnail: Option<&'a crate::metadata::thumbnail::ThumbnailComparison>,
     /// The MPF preview compared with the main picture, when both decoded.
-    pub preview: Option<&'a crate::thumbnail::PreviewComparison>,
+    pub preview: Option<&'a crate::metadata::thumbnail::PreviewComparison>,
     /// The animation's frames, when the picture is animated.
     pub animation: Option<&'a crate::decode::Animation>,
 }
@@ -369,7 +369,7 @@ const PLATFORM_QUALITY_MAX: u8 = 85;
 /// Why the JPEG structure says this is not what a camera wrote, or `None`.
 /// Only files without an EXIF segment qualify: cameras always write one, and
 /// the structure of an EXIF-carrying file alone is too weak an accusation.
-fn reencoded(meta: &Metadata, c: &crate::container::Container) -> Option<String> {
+fn reencoded(meta: &Metadata, c: &crate::metadata::container::Container) -> Option<String> {
     let j = c.jpeg.as_ref()?;
     if j.exif || !meta.exif.is_empty() {
         return None;
@@ -499,7 +499,7 @@ const GPS_MARGIN_WITH_OFFSET_H: f64 = 2.0;
 /// Hours they may differ without an offset: 14 h of time zones plus a stale fix.
 const GPS_MARGIN_NO_OFFSET_H: f64 = 15.0;
 
-fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
+fn thumbnail_mismatch(t: &crate::metadata::thumbnail::ThumbnailComparison) -> Finding {
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
@@ -521,7 +521,7 @@ fn thumbnail_mismatch(t: &crate::thumbnail::ThumbnailComparison) -> Finding {
 /// A sibling of `thumbnail_mismatch` rather than the same code: the two are
 /// separate evidence (an editor may keep one and drop the other), both can
 /// fire on one file, and a reader filtering on either code keeps its meaning.
-fn preview_mismatch(p: &crate::thumbnail::PreviewComparison) -> Finding {
+fn preview_mismatch(p: &crate::metadata::thumbnail::PreviewComparison) -> Finding {
     let t = &p.comparison;
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
@@ -611,7 +611,7 @@ const GENERATIVE_SOURCE_TYPES: &[&str] = &[
     "compositeWithTrainedAlgorithmicMedia",
 ];
 
-fn content_credentials(cc: &crate::c2pa::ContentCredentials, f: &mut Vec<Finding>) {
+fn content_credentials(cc: &crate::metadata::c2pa::ContentCredentials, f: &mut Vec<Finding>) {
     let active = cc.manifests.last();
     let signer = active.and_then(|m| m.signature.as_ref()).map(|s| {
         let who = [s.common_name.as_deref(), s.issuer.as_deref()]
@@ -983,8 +983,8 @@ mod tests {
         })
     }
 
-    fn jpeg(exif: bool, quality: u8, standard: bool) -> crate::container::JpegStructure {
-        use crate::container::{JpegStructure, Segment};
+    fn jpeg(exif: bool, quality: u8, standard: bool) -> crate::metadata::container::JpegStructure {
+        use crate::metadata::container::{JpegStructure, Segment};
         let mut segments = vec![Segment {
             marker: "APP0 JFIF".into(),
             offset: 2,
@@ -1009,7 +1009,7 @@ mod tests {
 
     #[test]
     fn xmp_creator_tool_and_history_count_as_editing() {
-        use crate::container::{Container, HistoryEvent, Xmp};
+        use crate::metadata::container::{Container, HistoryEvent, Xmp};
         let meta = Metadata {
             container: Some(Container {
                 xmp: Some(Xmp {
@@ -1047,7 +1047,7 @@ mod tests {
 
     #[test]
     fn standard_tables_without_exif_mean_reencoded() {
-        use crate::container::Container;
+        use crate::metadata::container::Container;
         let meta = Metadata {
             container: Some(Container {
                 jpeg: Some(jpeg(false, 75, true)),
@@ -1078,7 +1078,7 @@ mod tests {
 
     #[test]
     fn dates_more_than_a_day_apart_are_inconsistent() {
-        use crate::container::{Container, Iptc, Xmp};
+        use crate::metadata::container::{Container, Iptc, Xmp};
         let with = |xmp_date: &str, iptc_date: &str| Metadata {
             datetime_original: Some("2020-05-01T10:00:00".into()),
             container: Some(Container {
@@ -1211,8 +1211,8 @@ mod tests {
 
     #[test]
     fn content_credentials_become_findings() {
-        use crate::c2pa::{Action, ContentCredentials, Manifest, Status};
-        use crate::container::Container;
+        use crate::metadata::c2pa::{Action, ContentCredentials, Manifest, Status};
+        use crate::metadata::container::Container;
         let meta = |state: &str, failed: bool| {
             Metadata {
             container: Some(Container {
@@ -1252,7 +1252,7 @@ mod tests {
 
     #[test]
     fn declared_ai_origin_is_one_finding_naming_every_declaration() {
-        use crate::container::{Container, PngText, Xmp};
+        use crate::metadata::container::{Container, PngText, Xmp};
         let with = |xmp: Option<Xmp>, png: Vec<(&str, &str)>, software: Option<&str>| Metadata {
             software: software.map(str::to_string),
             container: Some(Container {

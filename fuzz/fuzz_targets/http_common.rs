@@ -18,7 +18,7 @@ use retrace::limits::Limits;
 use retrace::pipeline::{Config, Engine};
 
 // The service's own module, compiled here as in the binary.
-#[path = "../../src/serve.rs"]
+#[path = "../../src/bin/retrace/serve.rs"]
 #[allow(dead_code, unused_imports)]
 mod serve;
 

@@ -11,7 +11,7 @@ use image::DynamicImage;
 use image_hasher::{BitOrder, HashAlg, Hasher, HasherConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::read::hex;
+use crate::input::read::hex;
 
 pub mod pdq;
 pub mod variants;
@@ -206,7 +206,7 @@ pub fn compute(image: &DynamicImage) -> Hashes {
 }
 
 /// pHash and dHash of a grey picture, as image_hasher computes them: the
-/// picture is resized to each hash's grid here, by [`crate::resample::lanczos3_gray`]
+/// picture is resized to each hash's grid here, by [`crate::decode::resample::lanczos3_gray`]
 /// (the same grid, a tenth of the time), and image_hasher, handed a picture
 /// already at its grid's size, copies it instead of resampling.
 fn grid_hashes(gray: &image::GrayImage) -> (HashBits, HashBits) {
@@ -214,10 +214,10 @@ fn grid_hashes(gray: &image::GrayImage) -> (HashBits, HashBits) {
     (h.phash, h.dhash)
 }
 
-/// The grids image_hasher reads, made by [`crate::resample::lanczos3_gray`].
+/// The grids image_hasher reads, made by [`crate::decode::resample::lanczos3_gray`].
 pub(crate) mod grids {
     use super::{DHASH_GRID, PHASH_GRID};
-    use crate::resample::lanczos3_gray;
+    use crate::decode::resample::lanczos3_gray;
     use image::GrayImage;
 
     /// pHash's 16 × 16 DCT input.

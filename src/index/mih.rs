@@ -78,7 +78,7 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::column::{bytes_of, Column, Plain};
+use super::column::{bytes_of, push_compact, Column, Plain};
 
 /// Bits of a substring that address its bucket: a table is a direct-addressed
 /// array of 2^17 posting lists.
@@ -283,16 +283,6 @@ fn within_scan_body<const W: usize>(
 // without it (`objdump -d` of `examples/views_lookup` showed the bit-twiddling
 // popcount in the shared pass, the table verification and `within_scan`).
 // The answers are the same either way: only how a popcount is computed changes.
-
-/// Append with a quarter's growth instead of doubling: posting lists are most of
-/// the memory, and doubling would leave a third of it empty on average.
-#[inline]
-pub(super) fn push_compact<T>(v: &mut Vec<T>, x: T) {
-    if v.len() == v.capacity() {
-        v.reserve_exact((v.len() / 4).max(4));
-    }
-    v.push(x);
-}
 
 /// The hash words of a store, packed into 64-byte-aligned cache lines, `8 / W`
 /// hashes per line. Verifying a candidate is a random access, so it must touch one

@@ -19,7 +19,6 @@ use image::{DynamicImage, GrayImage};
 
 use super::chance::ChanceModel;
 use super::{Lookup, MatchParams};
-use crate::align::Thumb;
 use crate::error::Result;
 use crate::evidence::{Confidence, MatchRegion, Rect};
 use crate::features::geometry::{verify, Similarity, Verified, VerifyParams};
@@ -28,6 +27,7 @@ use crate::features::Features;
 use crate::hash::{self, HashKind};
 use crate::index::features::mirrored_angle;
 use crate::index::MemoryIndex;
+use crate::matching::align::Thumb;
 
 /// What the local features found for one archived picture.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
 //! geometric alignment of the thumbnails. No file I/O, no verdict on the story:
 //! that is `assess`'s job.
 
+pub mod align;
 pub mod chance;
 mod local;
 
@@ -16,7 +17,6 @@ use std::sync::Mutex;
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::align::{self, AlignParams, Thumb};
 use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
 use crate::evidence::{Chance, Confidence, Geometry, Match, MatchRegion, Rect};
@@ -25,6 +25,7 @@ use crate::hash::variants::{QueryVariant, Transform, Window};
 use crate::hash::HashKind;
 use crate::index::features::CandidateParams;
 use crate::index::MemoryIndex;
+use align::{AlignParams, Thumb};
 use chance::ChanceModel;
 
 /// Distances and counts that turn hash distances into decisions.

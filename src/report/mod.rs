@@ -60,6 +60,22 @@ pub struct CropSearch {
     pub searched: u32,
 }
 
+/// A report's place in its batch's near-duplicate group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ClusterRef {
+    /// Group number within the batch (stable: groups are numbered in path order).
+    pub id: usize,
+    /// How many pictures the group holds.
+    pub size: usize,
+    /// The copy most likely closest to the original.
+    pub representative: String,
+    /// Whether this report is that copy.
+    pub is_representative: bool,
+    /// Why that copy was chosen.
+    pub reason: String,
+}
+
 /// The provenance report of one picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -102,18 +118,18 @@ pub struct Report {
     pub claim_date: Option<String>,
     /// The embedded EXIF thumbnail compared with the main picture, when both decoded.
     #[serde(default)]
-    pub thumbnail_comparison: Option<crate::thumbnail::ThumbnailComparison>,
+    pub thumbnail_comparison: Option<crate::metadata::thumbnail::ThumbnailComparison>,
     /// The MPF preview (the larger copy a camera or phone appends after the
     /// picture) compared with the main picture, when both decoded.
     #[serde(default)]
-    pub preview_comparison: Option<crate::thumbnail::PreviewComparison>,
+    pub preview_comparison: Option<crate::metadata::thumbnail::PreviewComparison>,
     /// The claimed place checked against, when given.
     #[serde(default)]
     pub claim_location: Option<crate::assess::ClaimedPlace>,
     /// The near-duplicate group this picture belongs to within its batch
     /// (`scan` only; null when alone or not known when the report was streamed).
     #[serde(default)]
-    pub cluster: Option<crate::cluster::ClusterRef>,
+    pub cluster: Option<ClusterRef>,
     /// How the picture that was hashed was obtained (which image of the
     /// file, which decoder); null when nothing could be decoded.
     #[serde(default)]
@@ -184,7 +200,7 @@ impl Report {
 }
 
 /// The part of a report that a one-line verdict reads, borrowed from a whole
-/// [`Report`] or from what a batch kept of one (`crate::batch::BatchRecord`),
+/// [`Report`] or from what a batch kept of one (`crate::pipeline::batch::BatchRecord`),
 /// so that both say exactly the same thing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome<'a> {

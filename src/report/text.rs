@@ -83,7 +83,7 @@ fn sev(s: Severity) -> &'static str {
 
 /// The MPF index in one line: what it lists and how much of it the file
 /// still holds. `None` without an index.
-pub(crate) fn mpf_summary(j: &crate::container::JpegStructure) -> Option<String> {
+pub(crate) fn mpf_summary(j: &crate::metadata::container::JpegStructure) -> Option<String> {
     if j.mpf_images.is_empty() {
         return None;
     }
@@ -108,7 +108,7 @@ pub(crate) fn mpf_summary(j: &crate::container::JpegStructure) -> Option<String>
 
 /// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
 /// in one line. Numbers only: nothing here comes from the file as text.
-pub(crate) fn comparison(t: &crate::thumbnail::ThumbnailComparison) -> String {
+pub(crate) fn comparison(t: &crate::metadata::thumbnail::ThumbnailComparison) -> String {
     let d = t.distances();
     format!(
         "{}: {}×{}, aspect {:.2} vs {:.2} for the main picture ({d})",

@@ -16,8 +16,8 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use serde::{Deserialize, Serialize};
 
+use crate::input::read::Format;
 use crate::limits::Limits;
-use crate::read::Format;
 
 /// Most JPEG segments listed; a real file has a few dozen at most.
 pub const MAX_SEGMENTS: usize = 512;
@@ -49,10 +49,10 @@ pub struct Container {
     /// Structural problems found while reading these blocks.
     pub warnings: Vec<String>,
     /// Content Credentials (C2PA manifest store), when the file carries one.
-    pub c2pa: Option<crate::c2pa::ContentCredentials>,
+    pub c2pa: Option<crate::metadata::c2pa::ContentCredentials>,
     /// The HEIF item structure (HEIC, HEIF, AVIF): the primary picture, its
     /// thumbnails and auxiliary images, with their sizes and transformations.
-    pub heif: Option<crate::heif::HeifStructure>,
+    pub heif: Option<crate::input::heif::HeifStructure>,
 }
 
 /// One PNG text chunk.
@@ -88,7 +88,7 @@ pub struct JpegStructure {
     pub mpf: bool,
     /// The pictures the MPF index lists (at most [`crate::mpf::MAX_MPF_ENTRIES`]),
     /// each checked against the file; empty without an index.
-    pub mpf_images: Vec<crate::mpf::MpfImage>,
+    pub mpf_images: Vec<crate::metadata::mpf::MpfImage>,
     /// True when the index lists more pictures than were kept.
     pub mpf_images_truncated: bool,
     /// APP13 "Photoshop 3.0" present (IPTC and Photoshop resources).
@@ -236,10 +236,10 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
         Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
         Format::Heif => {
             raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec);
-            c.heif = crate::heif::read_structure(bytes, limits, &mut c.warnings);
+            c.heif = crate::input::heif::read_structure(bytes, limits, &mut c.warnings);
             // Only the top-level C2PA `uuid` box is looked for; c2pa walks
             // the boxes again for the hash binding.
-            if let Some(store) = crate::c2pa::bmff_store(bytes, max, &mut c.warnings) {
+            if let Some(store) = crate::metadata::c2pa::bmff_store(bytes, max, &mut c.warnings) {
                 raw.c2pa = Some(("BMFF uuid", store.to_vec()));
             }
         }
@@ -268,11 +268,11 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
         }
         fits
     }) {
-        let store = crate::c2pa::Store {
+        let store = crate::metadata::c2pa::Store {
             carrier,
             bytes: store.into(),
         };
-        c.c2pa = Some(crate::c2pa::read(&store, bytes, limits));
+        c.c2pa = Some(crate::metadata::c2pa::read(&store, bytes, limits));
     }
     if let Some(icc) = raw.icc.take() {
         c.icc_description = icc_description(&icc);
@@ -487,7 +487,12 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                 // picture's reader follows (ExifTool reads the same one).
                 if !j.mpf {
                     // The TIFF header follows the marker, length and `MPF\0`.
-                    let ix = crate::mpf::read_index(&data[4..], start + 8, bytes, &mut c.warnings);
+                    let ix = crate::metadata::mpf::read_index(
+                        &data[4..],
+                        start + 8,
+                        bytes,
+                        &mut c.warnings,
+                    );
                     j.mpf_images = ix.images;
                     j.mpf_images_truncated = ix.truncated;
                 }
@@ -548,7 +553,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
         }
         push(&mut j, name, start, len);
         if m == 0xDA {
-            pos = crate::read::skip_entropy_coded(bytes, pos);
+            pos = crate::input::read::skip_entropy_coded(bytes, pos);
         }
     }
     if !ended {
@@ -576,7 +581,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
     if !irb.is_empty() {
         raw.irb = Some(irb);
     }
-    if let Some(store) = crate::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
+    if let Some(store) = crate::metadata::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
         raw.c2pa = Some(("JPEG APP11", store));
     }
     estimate_quality(&mut j);

@@ -10,14 +10,17 @@
 //! Anything the scaled decoder does not handle the way the full decoder does
 //! (progressive, CMYK, 12-bit, odd sampling, damaged data) takes the full path.
 
+pub mod jpeg_dc;
+pub(crate) mod resample;
+
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use image::{DynamicImage, ImageReader};
 
 use crate::error::{Error, Result};
+use crate::input::read::{Blob, Format, JpegMarker};
 use crate::limits::Limits;
-use crate::read::{Blob, Format, JpegMarker};
 
 /// Longest side of the working copy that hashes and alignment are computed from.
 ///
@@ -77,7 +80,7 @@ pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<D
     // The tile count from the item structure first: libheif 1.23 applies
     // its own tile limit to some layouts only, and this one holds for all.
     let mut ignored = Vec::new();
-    if let Some(s) = crate::heif::read_structure(bytes, limits, &mut ignored) {
+    if let Some(s) = crate::input::heif::read_structure(bytes, limits, &mut ignored) {
         let id = item.or(s.primary_item);
         if let Some(tiles) = s.items.iter().find(|i| Some(i.id) == id).map(|i| i.tiles) {
             if u64::from(tiles) > limits.max_heif_tiles {
@@ -196,7 +199,7 @@ pub struct DecodeInfo {
     /// (a JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain), `libheif`.
     pub decoder: String,
     /// The RAW file's preview that was hashed, when `source` is `raw_preview`.
-    pub raw_preview: Option<crate::raw::RawPreview>,
+    pub raw_preview: Option<crate::input::raw::RawPreview>,
     /// The animation, when the picture has more than one frame.
     pub animation: Option<Animation>,
 }
@@ -352,7 +355,7 @@ pub fn jpeg_frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
-    for m in crate::read::jpeg_markers(bytes) {
+    for m in crate::input::read::jpeg_markers(bytes) {
         match m {
             JpegMarker::Segment(marker, data)
                 if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) =>
@@ -418,7 +421,7 @@ fn image_limits(limits: &Limits) -> image::Limits {
 /// marker is 0xFF followed by anything but 0x00 or a restart code) finds the
 /// cut in one linear pass.
 pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    crate::read::jpeg_markers(bytes).any(|m| m == JpegMarker::End)
+    crate::input::read::jpeg_markers(bytes).any(|m| m == JpegMarker::End)
 }
 
 /// Decode the pixels (header checked first) and make the working copy.
@@ -524,7 +527,7 @@ pub fn decode_jpeg_scaled(
     // At 1/8 only the DC coefficients are needed; the DC-only decoder takes
     // plain baseline files and leaves anything else to the general one.
     let dc_only = if n == 8 {
-        contain(|| crate::jpeg_dc::decode(bytes, dims, limits))?
+        contain(|| crate::decode::jpeg_dc::decode(bytes, dims, limits))?
     } else {
         None
     };
@@ -543,10 +546,15 @@ pub fn decode_jpeg_scaled(
     // by a pixel).
     let (tw, th) = working_size(width, height, side);
     let working = if image.width() >= tw && image.height() >= th {
-        contain(|| crate::resample::thumbnail_exact(&image, tw, th))?
+        contain(|| crate::decode::resample::thumbnail_exact(&image, tw, th))?
     } else {
         contain(|| {
-            crate::resample::resize_exact(&image, tw, th, image::imageops::FilterType::Triangle)
+            crate::decode::resample::resize_exact(
+                &image,
+                tw,
+                th,
+                image::imageops::FilterType::Triangle,
+            )
         })?
     };
     Ok(Some(Decoded {
@@ -698,7 +706,7 @@ pub fn shrink(image: &DynamicImage, side: u32) -> DynamicImage {
         return image.clone();
     }
     let (tw, th) = working_size(w, h, side);
-    crate::resample::thumbnail_exact(image, tw, th)
+    crate::decode::resample::thumbnail_exact(image, tw, th)
 }
 
 /// The size a `width`×`height` picture is shrunk to: longest side `side`, the

@@ -23,8 +23,8 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
+use crate::input::read::JpegMarker;
 use crate::limits::Limits;
-use crate::read::JpegMarker;
 
 /// The picture at 1/8 scale (`ceil(w/8)` × `ceil(h/8)`), grey or RGB, or
 /// `None` when the file is not for this decoder (see the module notes).
@@ -212,7 +212,7 @@ fn parse(b: &[u8]) -> Option<Frame> {
     let mut restart_interval = 0;
     let mut adobe_transform = None;
     let mut jfif = false;
-    for step in crate::read::jpeg_markers(b) {
+    for step in crate::input::read::jpeg_markers(b) {
         // A restart marker, TEM or EOI before the scan: not a plain file.
         let JpegMarker::Segment(marker, seg) = step else {
             return None;

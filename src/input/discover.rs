@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use crate::read::{sniff, Format};
+use crate::input::read::{sniff, Format};
 
 /// File name extensions treated as images without looking inside.
 pub const IMAGE_EXTENSIONS: &[&str] = &[

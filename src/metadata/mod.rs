@@ -1,6 +1,6 @@
 //! EXIF metadata extraction: turns the EXIF block of a JPEG, TIFF (and TIFF-based
-//! raw), PNG (`eXIf`), WebP (`EXIF`) or HEIF file into a [`Metadata`] record, and
-//! applies EXIF orientation to decoded pixels.
+//! raw), PNG (`eXIf`), WebP (`EXIF`) or HEIF file into a [`Metadata`] record
+//! (the orientation it reads is applied by [`crate::decode`]).
 //!
 //! It owns the reading of EXIF and nothing else: it must not read files, decode
 //! pixels, or fail. Every problem in the input (bad offsets, impossible values,
@@ -15,6 +15,11 @@
 //! size cap can be applied before parsing and thumbnail offsets can be given in
 //! file coordinates.
 
+pub mod c2pa;
+pub mod container;
+pub mod mpf;
+pub mod thumbnail;
+
 use std::fmt::{self, Write as _};
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,9 +28,9 @@ use exif::{Context, Exif, Field, In, Tag, Value};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
-use crate::container::{read_container, Container};
+use crate::input::read::Format;
 use crate::limits::Limits;
-use crate::read::Format;
+use crate::metadata::container::{read_container, Container};
 
 /// Longest [`ExifField::value`] kept, in characters, before it is cut with "…".
 pub const MAX_VALUE_CHARS: usize = 1000;
@@ -154,7 +159,7 @@ pub fn exif_thumbnail<'a>(bytes: &'a [u8], meta: &Metadata) -> Option<&'a [u8]> 
 pub fn mpf_preview<'a>(
     bytes: &'a [u8],
     meta: &'a Metadata,
-) -> Option<(&'a crate::mpf::MpfImage, &'a [u8])> {
+) -> Option<(&'a crate::metadata::mpf::MpfImage, &'a [u8])> {
     let jpeg = meta.container.as_ref()?.jpeg.as_ref()?;
     let entry = jpeg.mpf_images.iter().find(|m| m.preview)?;
     let start = usize::try_from(entry.file_offset).ok()?;
@@ -236,7 +241,7 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
     // A TIFF-based RAW file is its EXIF block as far as kamadak-exif is
     // concerned, and almost all of it is sensor data that the parse never
     // touches (it reads the IFDs only): the cap would refuse every RAW file.
-    let raw_tiff = format == Format::Tiff && crate::raw::is_tiff_raw(bytes);
+    let raw_tiff = format == Format::Tiff && crate::input::raw::is_tiff_raw(bytes);
     if let Some((_, len)) = located.filter(|_| !raw_tiff) {
         if len > max {
             meta.warnings.push(format!(
@@ -357,8 +362,8 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
 /// thumbnail's offset moved into file coordinates); CR3 keeps IFD0, EXIF
 /// and GPS as separate TIFF structures, joined into one first.
 fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
-    use crate::raw::RawKind;
-    match crate::raw::sniff(bytes) {
+    use crate::input::raw::RawKind;
+    match crate::input::raw::sniff(bytes) {
         Some(RawKind::VendorTiff) => {
             let mut tiff = bytes.to_vec();
             let magic: &[u8] = if tiff.starts_with(b"MM") {
@@ -370,7 +375,7 @@ fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
             extract(&tiff, Format::Tiff, limits, meta);
         }
         Some(RawKind::Raf) => {
-            if let Some((p, jpeg)) = crate::raw::largest_preview(bytes, RawKind::Raf) {
+            if let Some((p, jpeg)) = crate::input::raw::largest_preview(bytes, RawKind::Raf) {
                 extract(jpeg, Format::Jpeg, limits, meta);
                 if let Some(t) = meta.thumbnail.as_mut() {
                     t.offset = t.offset.saturating_add(p.offset as usize);
@@ -378,7 +383,7 @@ fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
             }
         }
         Some(RawKind::Cr3) => {
-            if let Some(tiff) = crate::raw::cr3_exif_tiff(bytes) {
+            if let Some(tiff) = crate::input::raw::cr3_exif_tiff(bytes) {
                 extract(&tiff, Format::Tiff, limits, meta);
                 // Offsets into the rebuilt TIFF mean nothing in the file.
                 meta.thumbnail = None;

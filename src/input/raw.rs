@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::read::{jpeg_markers, JpegMarker};
+use crate::input::read::{jpeg_markers, JpegMarker};
 
 /// Most IFDs visited in one file (IFD chain plus SubIFDs); real RAW files
 /// have two to six.
@@ -324,7 +324,7 @@ fn candidates(bytes: &[u8], kind: RawKind) -> Vec<(u64, u64, String)> {
             // 1620-px JPEG after a small header of its own.
             let mut at = 0usize;
             let mut boxes = 0;
-            while let Ok(Some(h)) = crate::c2pa::bmff_header(bytes, at, bytes.len()) {
+            while let Ok(Some(h)) = crate::input::bmff::bmff_header(bytes, at, bytes.len()) {
                 boxes += 1;
                 if boxes > 1000 {
                     break;
@@ -415,7 +415,7 @@ pub fn cr3_exif_tiff(bytes: &[u8]) -> Option<Vec<u8>> {
     let child = |start: usize, end: usize, want: &[u8; 4]| -> Option<(usize, usize)> {
         let mut at = start;
         let mut n = 0;
-        while let Ok(Some(h)) = crate::c2pa::bmff_header(bytes, at, end) {
+        while let Ok(Some(h)) = crate::input::bmff::bmff_header(bytes, at, end) {
             n += 1;
             if n > 1000 {
                 return None;

@@ -22,23 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::hash::{HashBits, HashKind};
 use crate::index::MemoryIndex;
 use crate::matching::MatchParams;
+// `ClusterRef` is part of the report (and defined there, so that the report
+// does not depend on grouping); re-exported here for callers that group.
+pub use crate::report::ClusterRef;
 use crate::report::Report;
-
-/// A report's place in its batch's near-duplicate group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct ClusterRef {
-    /// Group number within the batch (stable: groups are numbered in path order).
-    pub id: usize,
-    /// How many pictures the group holds.
-    pub size: usize,
-    /// The copy most likely closest to the original.
-    pub representative: String,
-    /// Whether this report is that copy.
-    pub is_representative: bool,
-    /// Why that copy was chosen.
-    pub reason: String,
-}
 
 /// One group, for the batch summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,7 +41,7 @@ pub struct Cluster {
 }
 
 /// What grouping reads of a picture: a whole [`Report`], or what a batch kept
-/// of one (`crate::batch::BatchRecord`).
+/// of one (`crate::pipeline::batch::BatchRecord`).
 pub trait Member {
     /// The path, to name the representative and the members.
     fn path(&self) -> &str;

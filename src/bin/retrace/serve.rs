@@ -1142,7 +1142,7 @@ mod tests {
     /// The schema `openapi.yaml` gives a component, read from the file itself
     /// (YAML flow mappings and the one pattern line, not a YAML parser).
     fn spec_pattern() -> String {
-        let spec = include_str!("../openapi.yaml");
+        let spec = include_str!("../../../openapi.yaml");
         let at = spec
             .find("# The server checks exactly this (src/serve.rs, strict_location).")
             .expect("the marked pattern in openapi.yaml");

@@ -3,6 +3,9 @@
 //! is called from here, in parallel with rayon or one by one. A file that fails
 //! at any stage still yields a report with its `errors`, and the batch goes on.
 
+pub mod batch;
+pub mod cluster;
+
 use std::ops::ControlFlow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -14,20 +17,20 @@ use std::time::{Duration, Instant, SystemTime};
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use crate::align::Thumb;
 use crate::archive::{Archive, NewImage, Recorded, Sighting, StoredHash};
 use crate::assess::{self, Claim};
 use crate::decode;
-use crate::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
 use crate::error::{Error, Result};
 use crate::evidence::StageError;
 use crate::features::{FeatureParams, Features};
 use crate::hash::{self, variants, Hashes};
 use crate::index::MemoryIndex;
+use crate::input::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
+use crate::input::read::{self, Blob, Format};
 use crate::limits::Limits;
+use crate::matching::align::Thumb;
 use crate::matching::{self, MatchParams, Query};
 use crate::metadata::{self, Metadata};
-use crate::read::{self, Blob, Format};
 use crate::report::{ArchiveSearch, CropSearch, Report};
 
 /// Everything that shapes a run.
@@ -40,7 +43,7 @@ pub struct Config {
     /// Matching thresholds.
     pub matching: MatchParams,
     /// When the embedded thumbnail counts as another picture.
-    pub thumbnail: crate::thumbnail::Thresholds,
+    pub thumbnail: crate::metadata::thumbnail::Thresholds,
     /// How stale the in-memory index may get before matching first reads the
     /// pictures other processes recorded since; `None` is
     /// [`DEFAULT_ARCHIVE_REFRESH`], zero reads before every picture.
@@ -171,7 +174,7 @@ const FRAME_SIDE: u32 = 128;
 
 /// Longest side of the incoming picture's thumbnail handed to the aligner. The
 /// accuracy benchmark's figures were measured at this side; the aligner's own
-/// evaluation recommends [`crate::align::QUERY_SIDE`] (320), which is not yet
+/// evaluation recommends [`crate::matching::align::QUERY_SIDE`] (320), which is not yet
 /// measured end to end.
 pub const QUERY_THUMB_SIDE: u32 = 256;
 
@@ -521,7 +524,7 @@ impl Engine {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
                 report.thumbnail_comparison = decode::contain(|| {
-                    let mut c = crate::thumbnail::compare(mh, size, timg, t);
+                    let mut c = crate::metadata::thumbnail::compare(mh, size, timg, t);
                     c.heif_item = thumbnail_heif_item;
                     c
                 })
@@ -537,10 +540,10 @@ impl Engine {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
                 report.preview_comparison =
-                    decode::contain(|| crate::thumbnail::PreviewComparison {
+                    decode::contain(|| crate::metadata::thumbnail::PreviewComparison {
                         mpf_entry: entry.number,
                         type_code: entry.type_code,
-                        comparison: crate::thumbnail::compare(mh, size, pimg, t),
+                        comparison: crate::metadata::thumbnail::compare(mh, size, pimg, t),
                     })
                     .ok();
             }
@@ -573,7 +576,7 @@ impl Engine {
             return None;
         }
         let structure = meta.container.as_ref()?.heif.as_ref()?;
-        let item = crate::heif::primary_thumbnail(structure)?;
+        let item = crate::input::heif::primary_thumbnail(structure)?;
         let d = decode::decode_heif(&blob.bytes, Some(item.id), &self.config.limits).ok()?;
         let img = d.working;
         if img.width().min(img.height()) < 32 {
@@ -589,8 +592,10 @@ impl Engine {
     fn decode_picture(&self, blob: &Blob) -> Result<(decode::Decoded, decode::DecodeInfo)> {
         let limits = &self.config.limits;
         let kind = match blob.format {
-            Format::Raw => crate::raw::sniff(&blob.bytes),
-            Format::Tiff if crate::raw::is_tiff_raw(&blob.bytes) => Some(crate::raw::RawKind::Tiff),
+            Format::Raw => crate::input::raw::sniff(&blob.bytes),
+            Format::Tiff if crate::input::raw::is_tiff_raw(&blob.bytes) => {
+                Some(crate::input::raw::RawKind::Tiff)
+            }
             _ => None,
         };
         let Some(kind) = kind else {
@@ -598,11 +603,13 @@ impl Engine {
             let info = decode::DecodeInfo::of(&d);
             return Ok((d, info));
         };
-        let (preview, jpeg) = crate::raw::largest_preview(&blob.bytes, kind).ok_or_else(|| {
-            Error::Format(
-                "RAW file without a readable JPEG preview (its sensor data is not decoded)".into(),
-            )
-        })?;
+        let (preview, jpeg) =
+            crate::input::raw::largest_preview(&blob.bytes, kind).ok_or_else(|| {
+                Error::Format(
+                    "RAW file without a readable JPEG preview (its sensor data is not decoded)"
+                        .into(),
+                )
+            })?;
         let d = decode::decode(&Blob::from_bytes(jpeg.to_vec()), limits)?;
         let mut info = decode::DecodeInfo::of(&d);
         info.source = "raw_preview".into();
@@ -631,7 +638,12 @@ impl Engine {
         let outcome = decode::frames(blob, &self.config.limits, FRAME_SIDE, |i, ms, img| {
             if i > 0 {
                 a.frames_compared += 1;
-                let c = crate::thumbnail::compare(first, (img.width(), img.height()), &img, t);
+                let c = crate::metadata::thumbnail::compare(
+                    first,
+                    (img.width(), img.height()),
+                    &img,
+                    t,
+                );
                 if !c.same_picture {
                     // The most different: PDQ when both hashes are reliable, else pHash.
                     let score = c
@@ -684,7 +696,7 @@ impl Engine {
         &self,
         blob: &Blob,
         meta: &Metadata,
-    ) -> Option<(crate::mpf::MpfImage, DynamicImage, Hashes)> {
+    ) -> Option<(crate::metadata::mpf::MpfImage, DynamicImage, Hashes)> {
         let (entry, bytes) = metadata::mpf_preview(&blob.bytes, meta)?;
         // Each picture of a multi-picture file is a complete Exif JPEG, and
         // cameras give the preview an APP1 of its own (ExifTool's -ee reads it
@@ -1075,7 +1087,7 @@ fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::In
 /// million archived pictures its search cost as much as the main picture's
 /// (a third of a second): only a copy that differs, or that could not be
 /// compared, is searched.
-fn worth_searching(comparison: Option<&crate::thumbnail::ThumbnailComparison>) -> bool {
+fn worth_searching(comparison: Option<&crate::metadata::thumbnail::ThumbnailComparison>) -> bool {
     comparison.is_none_or(|c| !c.same_picture)
 }
 
@@ -1197,7 +1209,7 @@ const WALK_BATCH: usize = 256;
 /// [`scan`] over roots that are walked while the first pictures are processed
 /// (a tree of 100 000 files, or one on a slow network share, takes seconds to
 /// minutes to list, and the walk's list need not be held). Candidates and
-/// problems are those of [`crate::discover::discover`]; the problems come back
+/// problems are those of [`crate::input::discover::discover`]; the problems come back
 /// at the end. `each` also gets how far the walk has got, for a progress bar.
 pub fn scan_walk(
     engine: &Engine,
@@ -1332,7 +1344,7 @@ mod tests {
         let engine = Engine::new(Config::default(), None).unwrap();
         let roots = [samples().join("incoming"), samples().join("archive")];
         let walk = WalkOptions::default();
-        let (listed, _) = crate::discover::discover(&roots, &walk);
+        let (listed, _) = crate::input::discover::discover(&roots, &walk);
         assert!(listed.len() > 10);
         let mut seen = Vec::new();
         let mut last_found = 0;
@@ -1397,7 +1409,7 @@ mod tests {
 
     #[test]
     fn only_embedded_copies_that_differ_or_were_not_compared_are_searched() {
-        let comparison = |same_picture| crate::thumbnail::ThumbnailComparison {
+        let comparison = |same_picture| crate::metadata::thumbnail::ThumbnailComparison {
             width: 160,
             height: 120,
             trimmed: false,

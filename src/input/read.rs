@@ -79,7 +79,7 @@ pub fn sniff(bytes: &[u8]) -> Format {
         Format::Gif
     } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
         Format::Webp
-    } else if crate::raw::sniff(bytes).is_some() {
+    } else if crate::input::raw::sniff(bytes).is_some() {
         Format::Raw
     } else if starts(b"II*\0") || starts(b"MM\0*") || starts(b"II+\0") || starts(b"MM\0+") {
         Format::Tiff

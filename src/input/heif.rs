@@ -7,7 +7,7 @@
 //! It owns reading the `ftyp` and `meta` boxes and nothing else: it must not
 //! decode pixels (decode does, with libheif, when built with the `heif`
 //! feature) or judge. Every box size, count and offset comes from a stranger:
-//! boxes are walked through `c2pa::bmff_header` (sizes checked against their
+//! boxes are walked through `bmff::bmff_header` (sizes checked against their
 //! parent), the boxes visited are capped by [`Limits::max_bmff_boxes`], the
 //! items listed by [`MAX_HEIF_ITEMS`], and problems become warnings.
 //!
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::c2pa::bmff_header;
+use crate::input::bmff::bmff_header;
 use crate::limits::Limits;
 
 /// Most items listed. An iPhone picture holds a primary grid, its 48 tiles

@@ -12,9 +12,9 @@ use std::hash::Hash;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cluster::Member;
 use crate::evidence::{Confidence, Severity, StageError};
 use crate::hash::{HashBits, HashKind};
+use crate::pipeline::cluster::Member;
 use crate::report::{CopyRef, Outcome, Report};
 
 /// A content SHA-256: 32 bytes instead of 64 hex digits on the heap. Any

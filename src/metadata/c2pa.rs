@@ -47,6 +47,7 @@ use ciborium::value::Value;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
+use crate::input::bmff::{be32, be64, bmff_header};
 use crate::limits::Limits;
 
 /// Most entries kept in any list of a manifest (actions, ingredients, assertion labels).
@@ -269,18 +270,6 @@ fn push_bounded(out: &mut Vec<u8>, more: &[u8], max: usize) -> bool {
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(
         b.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
-}
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(
-        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-
-fn be64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(
-        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
     ))
 }
 
@@ -973,62 +962,6 @@ const BMFF_CONTAINERS: [&[u8; 4]; 16] = [
 
 /// Deepest box nesting walked; real files nest six levels at most.
 const MAX_BMFF_DEPTH: usize = 32;
-
-/// One ISO BMFF box header: where it starts, how long it is (header
-/// included), where its content starts.
-pub(crate) struct BmffHeader {
-    pub(crate) kind: [u8; 4],
-    pub(crate) size: usize,
-    pub(crate) content: usize,
-}
-
-/// The box header at `at` inside `b[..end]`. A size of 0 runs to `end`, 1
-/// takes the 64-bit largesize; `mdat` past `end` is cut to it (c2pa-rs
-/// hashes a truncated media box the same way), any other box past it is an
-/// error.
-pub(crate) fn bmff_header(b: &[u8], at: usize, end: usize) -> Result<Option<BmffHeader>, String> {
-    let (Some(size32), Some(kind)) = (be32(b, at), b.get(at + 4..at + 8)) else {
-        // Trailing bytes too short for a header: readers stop there.
-        return Ok(None);
-    };
-    let kind: [u8; 4] = kind.try_into().unwrap_or_default();
-    let room = end - at;
-    let (size, mut content) = match size32 {
-        0 => (room, at + 8),
-        1 => {
-            let Some(large) = be64(b, at + 8) else {
-                return Ok(None);
-            };
-            (usize::try_from(large).unwrap_or(usize::MAX), at + 16)
-        }
-        n => (n as usize, at + 8),
-    };
-    if &kind == b"uuid" {
-        content += 16;
-    }
-    let size = if size > room && &kind == b"mdat" {
-        room
-    } else {
-        size
-    };
-    if size > room {
-        return Err(format!(
-            "box {} at offset {at} runs past its parent",
-            String::from_utf8_lossy(&kind)
-        ));
-    }
-    if at + size < content {
-        return Err(format!(
-            "box {} at offset {at} is shorter than its header",
-            String::from_utf8_lossy(&kind)
-        ));
-    }
-    Ok(Some(BmffHeader {
-        kind,
-        size,
-        content,
-    }))
-}
 
 /// The C2PA manifest store of an ISO BMFF file: the JUMBF inside the
 /// top-level `uuid` box with the C2PA extended type and the purpose
