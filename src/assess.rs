@@ -880,6 +880,7 @@ mod tests {
             height: None,
             chance: None,
             geometry: None,
+            hash_only: false,
         }
     }
 

@@ -138,6 +138,11 @@ pub struct Match {
     /// The verified transform, when the match came through local features.
     #[serde(default)]
     pub geometry: Option<Geometry>,
+    /// The archived copy is a hash-only entry (imported from a shared hash
+    /// list, `retrace archive import`): there was no picture to align, so it
+    /// was judged on the hashes in `distance` and `evidence` alone.
+    #[serde(default)]
+    pub hash_only: bool,
 }
 
 /// How much a finding matters.

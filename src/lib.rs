@@ -16,7 +16,7 @@
 //! 4. [`hash`]: perceptual hashes of the picture and its views.
 //! 5. [`features`]: local features (ORB keypoints, visual words).
 //! 6. [`archive`]: the stored pictures and sightings (SQLite, PostgreSQL);
-//!    the only SQL.
+//!    the only SQL; hash lists shared without the pictures (`hashlist`).
 //! 7. [`index`]: in-memory search over the archive's hashes and words, and its
 //!    snapshot.
 //! 8. [`matching`]: candidates from the index, verified (`align`, local

@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::hash::{HashBits, HashKind};
 
+pub mod hashlist;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -539,6 +540,13 @@ impl Archive {
             .into_iter()
             .find(|(i, _)| *i == id)
             .map(|(_, img)| img.sha256))
+    }
+
+    /// At most `max_images` images with ids above `after`, lowest ids first,
+    /// with their ids and what is recorded of them except hashes and
+    /// sightings: how an export pages through the archive.
+    pub fn images_after(&self, after: i64, max_images: u32) -> Result<Vec<(i64, NewImage)>> {
+        self.backend.images_after(after, max_images.max(1))
     }
 
     /// Number of distinct images.

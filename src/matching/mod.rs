@@ -821,6 +821,14 @@ pub fn find_matches_counted(
         let Some(known) = lookup.known(id)? else {
             continue;
         };
+        let hash_only = crate::archive::hashlist::hash_only(&known.metadata_json).is_some();
+        if hash_only {
+            evidence.push(
+                "hash-only entry from a shared hash list: no picture to align, judged on these \
+                 hashes alone"
+                    .into(),
+            );
+        }
         out.push(Match {
             path: known.earliest.location.clone(),
             sha256: known.sha256.clone(),
@@ -840,6 +848,7 @@ pub fn find_matches_counted(
             height: known.height,
             chance,
             geometry,
+            hash_only,
         });
     }
     // What only the local features found.
@@ -881,6 +890,8 @@ pub fn find_matches_counted(
                 archive_images: query.archive_images,
             }),
             geometry: Some(geometry_of(&l)),
+            // Features are a picture's: an entry without one has none.
+            hash_only: crate::archive::hashlist::hash_only(&known.metadata_json).is_some(),
         });
     }
     // Earliest first; among equals, the surer and closer one first.

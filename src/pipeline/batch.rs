@@ -371,6 +371,7 @@ mod tests {
             height: Some(10),
             chance: None,
             geometry: None,
+            hash_only: false,
         }
     }
 

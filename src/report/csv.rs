@@ -157,6 +157,7 @@ mod tests {
             format: "jpeg".into(),
             width: None,
             height: None,
+            hash_only: false,
         };
         r.matches = vec![m.clone()];
         r.earliest_copy = Some(m);

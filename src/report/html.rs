@@ -596,6 +596,7 @@ mod tests {
             height: Some(10),
             chance: None,
             geometry: None,
+            hash_only: false,
         }
     }
 

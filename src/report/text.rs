@@ -54,6 +54,9 @@ fn match_detail(m: &Match) -> String {
         },
         if m.exact { ", identical file" } else { "" }
     )];
+    if m.hash_only {
+        parts.push("hash-only entry from a shared hash list, judged on its hashes alone".into());
+    }
     if m.transform != "identity" {
         parts.push(format!("transform {}", m.transform));
     }

@@ -7,6 +7,7 @@ mod config;
 mod durability;
 mod formats;
 mod front_door;
+mod hashlist;
 mod hostile_tree;
 mod html;
 mod index_cache;

@@ -1215,3 +1215,55 @@ fn kill_9_during_archive_uploads_leaves_a_postgresql_archive_consistent() {
 fn every_version() -> Vec<i32> {
     (1..=retrace::archive::SCHEMA_VERSION as i32).collect()
 }
+
+#[test]
+fn a_hash_list_goes_through_postgresql_as_through_sqlite() {
+    let Some(pg) = Pg::start("a_hash_list_goes_through_postgresql") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let laptop = dir.path().join("laptop.db");
+    add_samples(&laptop);
+    let list = dir.path().join("desk.jsonl");
+    let export = |archive: &Path, to: &Path| {
+        let out = run_quiet(retrace(Some(archive)).args(["archive", "export"]).arg(to));
+        assert_eq!(out.status.code(), Some(0));
+        std::fs::read_to_string(to).unwrap()
+    };
+    let text = export(&laptop, &list);
+    let url = pg.database("hashlist");
+    let out = run_quiet(retrace(Some(&url)).args(["archive", "import"]).arg(&list));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(export(&url, &dir.path().join("back.jsonl")), text);
+    assert_eq!(
+        pg.count(
+            "hashlist",
+            "SELECT count(*) FROM images WHERE thumb IS NULL"
+        ),
+        7
+    );
+    let r = run_quiet(
+        retrace(Some(&url))
+            .args(["check", "--json"])
+            .arg(samples().join("incoming/storm_recompressed_q65.jpg")),
+    );
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(r["earliest_copy"]["hash_only"], true, "{r}");
+    assert_eq!(r["earliest_copy"]["confidence"], "confirmed");
+
+    // A refused list leaves the database as it was.
+    std::fs::write(dir.path().join("bad.jsonl"), format!("{text}not json\n")).unwrap();
+    let out = run_quiet(
+        retrace(Some(&url))
+            .args(["archive", "import"])
+            .arg(dir.path().join("bad.jsonl")),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:8:"));
+    assert_eq!(pg.count("hashlist", "SELECT count(*) FROM sightings"), 7);
+}

@@ -312,6 +312,36 @@ enum ArchiveCommand {
         #[arg(long, value_name = "PATH|URL")]
         to: Option<PathBuf>,
     },
+    /// Write the archive's hashes as a list to share, without the pictures:
+    /// every picture's hashes with its first-seen date, source and URL.
+    Export {
+        /// The list to write (replaced whole once complete).
+        file: PathBuf,
+        /// `retrace`: JSON Lines (`retrace.hashlist/1`), every hash retrace
+        /// keeps, read back by `archive import` as it was. `threatexchange`:
+        /// CSV of each picture's PDQ hash as ThreatExchange and
+        /// Hasher-Matcher-Actioner read it (pdq_hex,id,added_on,labels).
+        #[arg(long, value_enum, default_value_t = ListFormatArg::Retrace)]
+        format: ListFormatArg,
+    },
+    /// Read a hash list (a `retrace archive export`, or a ThreatExchange PDQ
+    /// CSV) into the archive as hash-only entries, matched on hashes alone.
+    /// A list with any malformed line is refused whole, each problem named
+    /// with its line number.
+    Import {
+        /// The list.
+        file: PathBuf,
+        /// Source label of every entry (default: each line's own source in a
+        /// retrace list, `ThreatExchange list FILE` for a ThreatExchange CSV).
+        #[arg(long, value_name = "TEXT")]
+        source: Option<String>,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ListFormatArg {
+    Retrace,
+    Threatexchange,
 }
 
 #[derive(Args, Debug)]
@@ -626,6 +656,18 @@ fn run(cli: Cli) -> Result<u8> {
                 bail!("no archive to copy into: use --to PATH|URL, --archive or RETRACE_ARCHIVE");
             };
             archive_copy(&from, &to)
+        }
+        Command::Archive(ArchiveCommand::Export { file, format }) => {
+            let Some(archive) = open_archive(&cli.archive, false)? else {
+                bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
+            };
+            archive_export(&archive, &file, format)
+        }
+        Command::Archive(ArchiveCommand::Import { file, source }) => {
+            let Some(path) = &cli.archive else {
+                bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
+            };
+            archive_import(path, &file, source, &limits)
         }
         Command::Archive(ArchiveCommand::Add(args)) => {
             let Some(path) = &cli.archive else {
@@ -1028,6 +1070,120 @@ fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
         );
         return Ok(EXIT_ERROR);
     }
+    Ok(EXIT_CLEAN)
+}
+
+fn archive_export(archive: &Archive, file: &Path, format: ListFormatArg) -> Result<u8> {
+    let format = match format {
+        ListFormatArg::Retrace => retrace::archive::hashlist::ListFormat::Retrace,
+        ListFormatArg::Threatexchange => retrace::archive::hashlist::ListFormat::ThreatExchange,
+    };
+    // Streamed into a temporary file beside the list and renamed over it at
+    // the end: a reader never sees half a list, and a failed export leaves
+    // the previous one.
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| -> Result<retrace::archive::hashlist::Exported> {
+        let f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        let done = retrace::archive::hashlist::export(archive, format, &mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, file).with_context(|| format!("renaming into {}", file.display()))?;
+        Ok(done)
+    })();
+    let done = match written {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("exporting into {}", file.display())));
+        }
+    };
+    println!(
+        "exported {} pictures' hashes into {}{}",
+        done.written,
+        report::escape_untrusted(&file.display().to_string()),
+        if done.skipped > 0 {
+            format!(" ({} without a PDQ hash left out)", done.skipped)
+        } else {
+            String::new()
+        }
+    );
+    Ok(EXIT_CLEAN)
+}
+
+/// Problems printed before the rest are only counted.
+const LIST_ERRORS_SHOWN: usize = 50;
+
+fn archive_import(
+    archive: &Path,
+    file: &Path,
+    source: Option<String>,
+    limits: &Limits,
+) -> Result<u8> {
+    use std::io::Read;
+    let shown = report::escape_untrusted(&file.display().to_string());
+    let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > limits.max_file_bytes {
+        bail!(
+            "{shown} is {len} bytes, more than --max-file-bytes {}; nothing was imported",
+            limits.max_file_bytes
+        );
+    }
+    let opts = retrace::archive::hashlist::ImportOptions {
+        list_name: file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        source,
+        now: retrace::archive::now_iso(),
+    };
+    let input = std::io::BufReader::new(f.take(limits.max_file_bytes));
+    // Every line is checked before the archive is even opened: a refused
+    // list leaves no trace, not even an empty archive file.
+    let entries = match retrace::archive::hashlist::read(input, &opts) {
+        Ok(e) => e,
+        Err(problems) => {
+            for p in problems.iter().take(LIST_ERRORS_SHOWN) {
+                eprintln!(
+                    "retrace: {shown}:{}: {}",
+                    p.line,
+                    report::escape_untrusted(&p.message)
+                );
+            }
+            if problems.len() > LIST_ERRORS_SHOWN {
+                eprintln!(
+                    "retrace: {shown}: and {} more lines with problems",
+                    problems.len() - LIST_ERRORS_SHOWN
+                );
+            }
+            bail!(
+                "{shown}: {} line{} with problems; the list was refused and nothing was imported",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+        }
+    };
+    let mut dest = Archive::open(archive)
+        .with_context(|| format!("opening archive {}", display_location(archive)))?;
+    // One transaction: the whole list or nothing.
+    let recorded = dest
+        .record_batch(&entries)
+        .with_context(|| format!("importing {shown}; nothing was imported"))?;
+    let (mut pictures, mut new) = (std::collections::HashSet::new(), 0);
+    for (r, (image, _)) in recorded.iter().zip(&entries) {
+        if pictures.insert(&image.sha256) && *r == Recorded::Added {
+            new += 1;
+        }
+    }
+    println!(
+        "imported {} entries from {shown} as hash-only entries: {new} new pictures, {} already known",
+        entries.len(),
+        pictures.len() - new
+    );
     Ok(EXIT_CLEAN)
 }
 
