@@ -38,6 +38,28 @@ pub enum Error {
     /// The archive database failed.
     #[error("archive: {0}")]
     Archive(String),
+    /// A catalogue (`archive add --manifest`) could not be read.
+    #[error("reading manifest {path}")]
+    CatalogueRead {
+        /// The catalogue.
+        path: PathBuf,
+        /// The underlying cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A catalogue row is malformed or names a file that is not there.
+    #[error("{path}:{line}: {message}")]
+    CatalogueRow {
+        /// The catalogue.
+        path: PathBuf,
+        /// The row's line number, from 1.
+        line: usize,
+        /// What is wrong with the row.
+        message: String,
+        /// Why the row's file could not be found, when that is the problem.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Invalid user input such as a malformed date.
     #[error("invalid {what}: {message}")]
     Invalid {

@@ -4,6 +4,7 @@
 //! at any stage still yields a report with its `errors`, and the batch goes on.
 
 pub mod batch;
+pub mod catalogue;
 pub mod cluster;
 
 use std::ops::ControlFlow;
@@ -64,6 +65,19 @@ pub struct Config {
 /// [`Config::index_cache_min_images`] of the CLI: an archive of this many
 /// images loads from SQLite in about a second.
 pub const DEFAULT_INDEX_CACHE_MIN_IMAGES: u64 = 20_000;
+
+/// [`Config::index_cache`] of the CLI when none is given: beside a SQLite
+/// archive, its path with `.index` appended; `None` for a PostgreSQL URL
+/// (there is no file to put it beside). Shared with the Python package so
+/// that both use the same snapshot.
+pub fn default_index_cache(archive: &Path) -> Option<PathBuf> {
+    if crate::archive::is_postgres_url(archive) {
+        return None;
+    }
+    let mut name = archive.as_os_str().to_os_string();
+    name.push(".index");
+    Some(PathBuf::from(name))
+}
 
 /// How the engine's index was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

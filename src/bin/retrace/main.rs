@@ -30,8 +30,10 @@ use retrace::cluster;
 use retrace::discover::{WalkOptions, WalkProblem};
 use retrace::limits::{Limits, MAX_NESTING};
 use retrace::matching::MatchParams;
+use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
-    first_seen, scan_walk, Config, Engine, FirstSeen, WalkProgress, DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    default_index_cache, first_seen, scan_walk, Config, Engine, FirstSeen, WalkProgress,
+    DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
 use retrace::report::{self, html, text, Report};
 
@@ -533,14 +535,7 @@ impl IndexOpts {
         } else if let Some(p) = &cli.index_cache {
             Some(p.clone())
         } else {
-            cli.archive
-                .as_ref()
-                .filter(|a| !retrace::archive::is_postgres_url(a))
-                .map(|a| {
-                    let mut name = a.as_os_str().to_os_string();
-                    name.push(".index");
-                    PathBuf::from(name)
-                })
+            cli.archive.as_deref().and_then(default_index_cache)
         };
         IndexOpts { cache }
     }
@@ -831,53 +826,6 @@ fn exit_for(errors: bool, copies: bool) -> u8 {
     }
 }
 
-struct ManifestRow {
-    source: String,
-    first_seen: Option<String>,
-    url: Option<String>,
-}
-
-fn read_manifest(path: &Path) -> Result<HashMap<PathBuf, ManifestRow>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading manifest {}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut rows = HashMap::new();
-    for (n, line) in text.lines().enumerate() {
-        if n == 0 && line.starts_with("file\t") || line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        let file = cols[0];
-        let first_seen = cols.get(2).map(|s| s.trim()).filter(|s| !s.is_empty());
-        if let Some(d) = first_seen {
-            if parse_date(d).is_none() {
-                bail!(
-                    "{}:{}: first_seen {d:?} is not an ISO 8601 date",
-                    path.display(),
-                    n + 1
-                );
-            }
-        }
-        let key = std::fs::canonicalize(base.join(file))
-            .with_context(|| format!("{}:{}: {file}", path.display(), n + 1))?;
-        rows.insert(
-            key,
-            ManifestRow {
-                source: cols
-                    .get(1)
-                    .map(|s| s.trim().to_string())
-                    .unwrap_or_default(),
-                first_seen: first_seen.map(str::to_string),
-                url: cols
-                    .get(3)
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty()),
-            },
-        );
-    }
-    Ok(rows)
-}
-
 /// Pictures recorded per transaction: small enough that an interruption loses
 /// little, large enough that SQLite's commit cost is amortised.
 const RECORD_BATCH: usize = 64;
@@ -901,7 +849,7 @@ fn archive_add(
     };
     let started = std::time::Instant::now();
     let manifest = match &args.manifest {
-        Some(m) => read_manifest(m)?,
+        Some(m) => read_catalogue(m)?,
         None => HashMap::new(),
     };
     let archive = Archive::open(path)
