@@ -114,6 +114,7 @@ def check(
     *,
     name: Optional[str] = None,
     limits: Optional[Mapping[str, int]] = None,
+    crop_search: Optional[int] = None,
 ) -> Report:
     """Analyse one picture; the report as ``retrace check --json`` prints it."""
 
@@ -125,6 +126,7 @@ def check_json(
     *,
     name: Optional[str] = None,
     limits: Optional[Mapping[str, int]] = None,
+    crop_search: Optional[int] = None,
 ) -> str:
     """``check``, as the exact text of ``retrace check --json``."""
 
@@ -149,6 +151,7 @@ def scan(
     claim_date: Optional[Date] = None,
     claim_location: Optional[Location] = None,
     limits: Optional[Mapping[str, int]] = None,
+    crop_search: Optional[int] = None,
 ) -> Scan:
     """Analyse every picture under ``paths`` in parallel; yield reports as they finish."""
 

@@ -26,10 +26,11 @@ use retrace::archive::{display_location, Archive as Store, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::discover::{WalkOptions, WalkProblem};
 use retrace::limits::Limits;
+use retrace::matching::MatchParams;
 use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
-    default_index_cache, first_seen, scan_walk, Config, Engine, Examined, FirstSeen,
-    DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
+    Examined, FirstSeen, DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
 use retrace::read::Blob;
 
@@ -40,6 +41,9 @@ pyo3::create_exception!(
     "An error of retrace: an archive that cannot be opened or written, a picture that cannot \
      be read at all. The message is the one the `retrace` command prints."
 );
+
+/// The CLI's upper bound of `--crop-search`.
+const MAX_CROP_SEARCH: u16 = 256;
 
 /// How often a wait for the library checks for Ctrl-C (KeyboardInterrupt).
 const SIGNAL_POLL: Duration = Duration::from_millis(100);
@@ -168,6 +172,16 @@ fn limits(given: Option<&Bound<'_, PyDict>>) -> PyResult<Limits> {
         map.insert(k, n.into());
     }
     serde_json::from_value(fields).map_err(|e| PyValueError::new_err(format!("limits: {e}")))
+}
+
+/// The CLI's `--crop-search`, with its range.
+fn matching(crop_search: Option<u16>) -> PyResult<MatchParams> {
+    if let Some(n) = crop_search.filter(|&n| n > MAX_CROP_SEARCH) {
+        return Err(PyValueError::new_err(format!(
+            "crop_search {n} is not in 0..={MAX_CROP_SEARCH}"
+        )));
+    }
+    Ok(match_params_with_crop_search(crop_search))
 }
 
 /// Where an archive is: a path, a `postgres://` URL, or an [`Archive`].
@@ -333,11 +347,13 @@ fn check_inner(
     claim_location: Option<&Bound<'_, PyAny>>,
     name: Option<String>,
     limits_given: Option<&Bound<'_, PyDict>>,
+    crop_search: Option<u16>,
 ) -> PyResult<String> {
     let limits = limits(limits_given)?;
     let config = Config {
         claim: claim(claim_date, claim_location)?,
         limits: limits.clone(),
+        matching: matching(crop_search)?,
         // One picture: scanning the stored hashes once costs less than
         // building the index's tables for them (as `retrace check`).
         index_scan_only: true,
@@ -370,7 +386,7 @@ fn check_inner(
     Ok(json)
 }
 
-/// check(path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None)
+/// check(path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None, crop_search=None)
 /// --
 ///
 /// Analyse one picture and return its report (`retrace.report/1`) as a dict:
@@ -383,7 +399,10 @@ fn check_inner(
 /// (`"YYYY-MM-DD"` or a `datetime.date`) and `claim_location`
 /// (`"LAT,LON[,RADIUS_KM]"` or a tuple) are what the picture is said to show.
 /// `limits` replaces some of the caps (`{"max_pixels": 50_000_000}`; the
-/// names are the CLI's `--max-*` flags with underscores).
+/// names are the CLI's `--max-*` flags with underscores). `crop_search` is
+/// the CLI's `--crop-search` (default 24, at most 256, 0 turns it off): how
+/// many archived pictures no hash points at are searched for a crop, a
+/// captioned copy or a screenshot.
 ///
 /// A picture that could be read but not decoded still gets a report, with
 /// its `errors`, as in the CLI. Raises `RetraceError` when the file cannot be
@@ -392,7 +411,7 @@ fn check_inner(
 /// argument of the wrong type. The GIL is released while the picture is
 /// analysed.
 #[pyfunction]
-#[pyo3(signature = (path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None))]
+#[pyo3(signature = (path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None, crop_search=None))]
 fn check(
     py: Python<'_>,
     path_or_bytes: &Bound<'_, PyAny>,
@@ -401,6 +420,7 @@ fn check(
     claim_location: Option<&Bound<'_, PyAny>>,
     name: Option<String>,
     limits: Option<&Bound<'_, PyDict>>,
+    crop_search: Option<u16>,
 ) -> PyResult<Py<PyAny>> {
     let json = check_inner(
         py,
@@ -410,17 +430,18 @@ fn check(
         claim_location,
         name,
         limits,
+        crop_search,
     )?;
     loads(py, &json)
 }
 
-/// check_json(path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None)
+/// check_json(path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None, crop_search=None)
 /// --
 ///
 /// `check`, returning the report as text: exactly the bytes `retrace check
 /// --json` prints (pretty JSON, final newline), for storing or forwarding.
 #[pyfunction]
-#[pyo3(signature = (path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None))]
+#[pyo3(signature = (path_or_bytes, archive=None, claim_date=None, claim_location=None, *, name=None, limits=None, crop_search=None))]
 fn check_json(
     py: Python<'_>,
     path_or_bytes: &Bound<'_, PyAny>,
@@ -429,6 +450,7 @@ fn check_json(
     claim_location: Option<&Bound<'_, PyAny>>,
     name: Option<String>,
     limits: Option<&Bound<'_, PyDict>>,
+    crop_search: Option<u16>,
 ) -> PyResult<String> {
     check_inner(
         py,
@@ -438,6 +460,7 @@ fn check_json(
         claim_location,
         name,
         limits,
+        crop_search,
     )
 }
 
@@ -573,21 +596,22 @@ impl Drop for Scan {
     }
 }
 
-/// scan(paths, archive=None, threads=None, *, claim_date=None, claim_location=None, limits=None)
+/// scan(paths, archive=None, threads=None, *, claim_date=None, claim_location=None, limits=None, crop_search=None)
 /// --
 ///
 /// Analyse every picture under `paths` (a path or an iterable of paths: files
 /// and folders, walked as `retrace scan` walks them) in parallel and yield
 /// each report, as a dict, as soon as it is finished: the same reports as
 /// `retrace scan --jsonl`, in the order they finish. `threads` is the number
-/// of worker threads (default: all cores).
+/// of worker threads (default: all cores). The other parameters are those
+/// of `check`.
 ///
 /// A picture that cannot be read or decoded is a report with `errors`, and
 /// the scan goes on. Raises (at the call, before anything is scanned)
 /// `RetraceError` when the archive cannot be opened, `ValueError` for a
 /// malformed claim or limit.
 #[pyfunction]
-#[pyo3(signature = (paths, archive=None, threads=None, *, claim_date=None, claim_location=None, limits=None))]
+#[pyo3(signature = (paths, archive=None, threads=None, *, claim_date=None, claim_location=None, limits=None, crop_search=None))]
 fn scan(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
@@ -596,6 +620,7 @@ fn scan(
     claim_date: Option<&Bound<'_, PyAny>>,
     claim_location: Option<&Bound<'_, PyAny>>,
     limits: Option<&Bound<'_, PyDict>>,
+    crop_search: Option<u16>,
 ) -> PyResult<Scan> {
     let roots = self::paths(paths)?;
     let threads = self::threads(threads)?;
@@ -607,6 +632,7 @@ fn scan(
     let config = Config {
         limits,
         claim: claim(claim_date, claim_location)?,
+        matching: matching(crop_search)?,
         archive_refresh: Some(retrace::pipeline::DEFAULT_ARCHIVE_REFRESH),
         ..Config::default()
     };

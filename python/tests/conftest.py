@@ -37,10 +37,16 @@ def cli():
 
     def run(*args, check=True):
         out = subprocess.run(
-            [str(path), *map(str, args)],
+            # No config file: the package reads none, and every setting is
+            # given to both.
+            [str(path), "--no-config", *map(str, args)],
             capture_output=True,
             cwd=REPO,
-            env={k: v for k, v in os.environ.items() if k != "RETRACE_ARCHIVE"},
+            env={
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("RETRACE_ARCHIVE", "RETRACE_CONFIG")
+            },
         )
         if check and out.returncode not in (0, 1):
             raise AssertionError(

@@ -228,8 +228,8 @@ def test_a_walk_problem_is_warned_about_and_kept(cli, tmp_path):
         assert list(s) == []
     [(path, message)] = s.problems
     assert path == str(deep)
-    # The CLI's line, word for word.
-    assert want.stderr.decode() == f"retrace: {path}: {message}\n"
+    # The CLI's line, word for word (then its closing summary line).
+    assert want.stderr.decode().splitlines()[0] == f"retrace: {path}: {message}"
     assert "depth limit" in message
     assert [str(w.message) for w in caught] == [f"{path}: {message}"]
 
@@ -374,3 +374,20 @@ def test_limits_apply_as_the_cli_flags_do(cli):
     # Bytes over the file size cap are refused before they are copied.
     with pytest.raises(retrace.RetraceError, match="limit exceeded: file size in bytes"):
         retrace.check(f.read_bytes(), limits={"max_file_bytes": 100})
+
+
+def test_crop_search_is_the_cli_flag(cli, archive):
+    f = SAMPLES / "incoming" / "grace_hopper_crop_offcentre.jpg"
+    for n in ("0", "48"):
+        want = cli("--archive", archive, "--crop-search", n, "check", f, "--json").stdout.decode()
+        assert retrace.check_json(f, archive, crop_search=int(n)) == want
+        assert json.loads(want)["archive"]["crop_search"]["limit"] == int(n)
+    scanned = {r["path"]: r for r in retrace.scan(f, archive=archive, crop_search=0)}
+    assert scanned == cli_scan_one(cli, archive, f, "--crop-search", "0")
+    with pytest.raises(ValueError, match=r"crop_search 257 is not in 0\.\.=256"):
+        retrace.check(f, archive, crop_search=257)
+
+
+def cli_scan_one(cli, archive, path, *flags):
+    out = cli("--archive", archive, *flags, "scan", path, "--jsonl")
+    return {r["path"]: r for r in map(json.loads, out.stdout.decode().splitlines())}

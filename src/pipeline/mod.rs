@@ -79,6 +79,18 @@ pub fn default_index_cache(archive: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(name))
 }
 
+/// The matching settings of the CLI's `--crop-search N`: how many archived
+/// pictures the local-feature index points at are verified (the search for
+/// crops, screenshots, captioned and turned copies); `None` keeps the
+/// default. Shared with the Python package so that both mean the same by it.
+pub fn match_params_with_crop_search(crop_search: Option<u16>) -> MatchParams {
+    let mut p = MatchParams::default();
+    if let Some(n) = crop_search {
+        p.feature_candidates = usize::from(n);
+    }
+    p
+}
+
 /// How the engine's index was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexLoad {

@@ -32,8 +32,8 @@ use retrace::limits::{Limits, MAX_NESTING};
 use retrace::matching::MatchParams;
 use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
-    default_index_cache, first_seen, scan_walk, Config, Engine, FirstSeen, WalkProgress,
-    DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
+    FirstSeen, WalkProgress, DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
 use retrace::report::{self, html, text, Report};
 
@@ -599,20 +599,10 @@ fn progress(total: usize) -> ProgressBar {
     pb
 }
 
-/// The matching settings with the command line's `--crop-search`: how many
-/// archived pictures the local-feature index points at are verified.
-fn match_params(crop_search: Option<u16>) -> MatchParams {
-    let mut p = MatchParams::default();
-    if let Some(n) = crop_search {
-        p.feature_candidates = usize::from(n);
-    }
-    p
-}
-
 fn run(cli: Cli) -> Result<u8> {
     let limits = cli.limits.limits();
     let refresh = Some(std::time::Duration::from_millis(cli.archive_refresh_ms));
-    let matching = match_params(cli.crop_search);
+    let matching = match_params_with_crop_search(cli.crop_search);
     let idx = IndexOpts::from_cli(&cli);
     let walk = WalkOptions {
         max_depth: limits.max_depth,
