@@ -721,7 +721,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
 }
 
 /// The `http` fuzz target's entry point: a client's raw bytes through the
-/// service's connection handling and router (`src/serve.rs`).
+/// service's connection handling and router (`src/bin/retrace/serve.rs`).
 #[cfg(feature = "serve")]
 #[path = "../fuzz/fuzz_targets/http_common.rs"]
 mod http_entry;

@@ -5,7 +5,7 @@
 //! Whole-picture hashes recognise a picture as a whole; a crop of a quarter of
 //! it, a screenshot of a post showing it, a copy turned 5° have hashes of their
 //! own. What survives all of those is the picture's local detail. This module
-//! owns that detail: ORB keypoints and descriptors ([`orb`]), their compact
+//! owns that detail: ORB keypoints and descriptors (`orb`), their compact
 //! stored form ([`Features::to_bytes`]), and the geometric check that two sets
 //! of features show the same scene under one similarity transform
 //! ([`geometry`]). It does no I/O and knows nothing of the archive or the

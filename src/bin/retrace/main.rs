@@ -428,7 +428,7 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let limit_ids = limit_ids();
     // The config file's keys become the flags' defaults before the command
-    // line is parsed (src/settings.rs).
+    // line is parsed (src/bin/retrace/settings.rs).
     let (mut cmd, loaded) = match settings::load(&args, Cli::command(), &limit_ids) {
         Ok(c) => c,
         Err(e) => {

@@ -1144,7 +1144,7 @@ mod tests {
     fn spec_pattern() -> String {
         let spec = include_str!("../../../openapi.yaml");
         let at = spec
-            .find("# The server checks exactly this (src/serve.rs, strict_location).")
+            .find("# The server checks exactly this (src/bin/retrace/serve.rs, strict_location).")
             .expect("the marked pattern in openapi.yaml");
         let line = spec[at..].lines().nth(1).unwrap().trim();
         let quoted = line.strip_prefix("pattern: ").expect("a pattern line");
