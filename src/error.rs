@@ -35,7 +35,8 @@ pub enum Error {
     /// A decoder panicked; contained at the file boundary.
     #[error("decoder panicked: {0}")]
     DecoderPanic(String),
-    /// The archive database failed.
+    /// The archive failed in retrace's own checks (schema version, a lock
+    /// poisoned by a panic, a missing archive).
     #[error("archive: {0}")]
     Archive(String),
     /// A catalogue (`archive add --manifest`) could not be read.
@@ -60,6 +61,19 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// The archive's database refused an operation; [`DatabaseErrorKind`]
+    /// tells a database another process holds from a damaged one.
+    ///
+    /// The message is the driver's, as it has always been printed; the driver's
+    /// error itself is not kept as a `source`, which would print it twice in
+    /// an error chain.
+    #[error("archive: {message}")]
+    Database {
+        /// What kind of failure, as far as the driver's code tells.
+        kind: DatabaseErrorKind,
+        /// The driver's message.
+        message: String,
+    },
     /// Invalid user input such as a malformed date.
     #[error("invalid {what}: {message}")]
     Invalid {
@@ -68,6 +82,34 @@ pub enum Error {
         /// Why.
         message: String,
     },
+}
+
+/// What kind of database failure an [`Error::Database`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseErrorKind {
+    /// Another process holds the database (SQLite busy or locked after the
+    /// wait, a PostgreSQL lock timeout, serialization failure or deadlock):
+    /// trying again later can succeed.
+    Busy,
+    /// The file or the data is damaged, or the file is not a database.
+    Corrupt,
+    /// The database cannot be written (read-only file or server, full disk).
+    ReadOnly,
+    /// The database could not be reached or opened.
+    Unavailable,
+    /// Anything else.
+    Other,
+}
+
+impl Error {
+    /// The kind of a database failure; `None` for any other error.
+    pub fn database_kind(&self) -> Option<DatabaseErrorKind> {
+        match self {
+            Error::Database { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
 }
 
 /// Result alias for the library.

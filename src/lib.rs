@@ -1,51 +1,119 @@
 //! retrace: offline provenance for circulating pictures.
 //!
 //! The library does all the work; the `retrace` binary (`src/bin/retrace/`)
-//! only parses flags, calls [`pipeline`], renders and picks an exit code. Data
+//! only parses flags, calls the [`Engine`], renders and picks an exit code.
+//!
+//! # Embedding
+//!
+//! An [`Engine`] holds the [`Config`] (every cap in [`Limits`]) and, when
+//! earlier copies are to be found, an [`Archive`]. Each picture gives a
+//! [`Report`] (the `retrace.report/1` model); a file that cannot be read or
+//! decoded gives a report with its errors, never a panic or an abort.
+//!
+//! ```
+//! use std::path::Path;
+//! use retrace::{Archive, Config, Engine, Sighting};
+//!
+//! # fn main() -> Result<(), retrace::Error> {
+//! let engine = Engine::new(Config::default(), Some(Archive::in_memory()?))?;
+//!
+//! // Record an archived picture...
+//! let original = engine.process_path(Path::new("samples/archive/Dune.jpg"));
+//! let entry = engine.archive_entry(&original).expect("decoded and hashed");
+//! let seen = Sighting {
+//!     location: "samples/archive/Dune.jpg".into(),
+//!     source: "photo desk".into(),
+//!     url: None,
+//!     first_seen: "2019-06-01T12:00:00Z".into(),
+//!     first_seen_from: "given".into(),
+//! };
+//! engine.record(&[(entry, seen)])?;
+//!
+//! // ...then a crop of it that circulates is traced back to it.
+//! let copy = engine.process_path(Path::new("samples/incoming/dune_crop_centre.jpg"));
+//! let earliest = copy.report.earliest_copy.as_ref().expect("an earlier copy");
+//! assert_eq!(earliest.path, "samples/archive/Dune.jpg");
+//! assert_eq!(earliest.source, "photo desk");
+//! println!("{}", serde_json::to_string_pretty(&copy.report).unwrap());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! Data
 //! flows through the stages in this order, one folder each, and a stage only
 //! uses the types of earlier ones:
 //!
-//! 1. [`input`]: walk the folders (`discover`), read a file within its caps
+//! 1. `input`: walk the folders (`discover`), read a file within its caps
 //!    with its SHA-256 and format (`read`), and the structure of containers
 //!    holding several pictures (`raw` previews, `heif` items).
-//! 2. [`decode`]: pixels under [`limits::Limits`] (`jpeg_dc` for the DCT-domain
+//! 2. `decode`: pixels under [`Limits`] (`jpeg_dc` for the DCT-domain
 //!    1/8 decode, `resample` for the working copy); no metadata.
-//! 3. [`metadata`]: EXIF, container forensics (`container`), Content
+//! 3. `metadata`: EXIF, container forensics (`container`), Content
 //!    Credentials (`c2pa`), MPF entries (`mpf`), embedded thumbnails
 //!    (`thumbnail`).
-//! 4. [`hash`]: perceptual hashes of the picture and its views.
-//! 5. [`features`]: local features (ORB keypoints, visual words).
-//! 6. [`archive`]: the stored pictures and sightings (SQLite, PostgreSQL);
+//! 4. `hash`: perceptual hashes of the picture and its views.
+//! 5. `features`: local features (ORB keypoints, visual words).
+//! 6. `archive`: the stored pictures and sightings (SQLite, PostgreSQL);
 //!    the only SQL; hash lists shared without the pictures (`hashlist`).
-//! 7. [`index`]: in-memory search over the archive's hashes and words, and its
+//! 7. `index`: in-memory search over the archive's hashes and words, and its
 //!    snapshot.
-//! 8. [`matching`]: candidates from the index, verified (`align`, local
+//! 8. `matching`: candidates from the index, verified (`align`, local
 //!    features) and decided.
-//! 9. [`assess`]: policy that turns the evidence into findings.
-//! 10. [`report`]: the `retrace.report/1` model and its JSON, text, CSV and
+//! 9. `assess`: policy that turns the evidence into findings.
+//! 10. `report`: the `retrace.report/1` model and its JSON, text, CSV and
 //!     HTML renderings.
-//! 11. [`pipeline`]: the [`pipeline::Engine`] that runs the stages for one
+//! 11. `pipeline`: the [`Engine`] that runs the stages for one
 //!     file, a batch (`batch`, with near-duplicate groups in `cluster`); the
 //!     only user of threads.
 //!
-//! [`error`], [`limits`] and [`evidence`] are the shared vocabulary of every
+//! `error`, `limits` and `evidence` are the shared vocabulary of every
 //! stage. Modules are declared alphabetically below (rustfmt sorts them); the
 //! order above is the one that matters.
+//!
+//! The stage modules are public for the benches, examples, fuzz targets and
+//! tests that call a stage on its own, but hidden from the documentation: the
+//! embedder's API is what the crate root re-exports, and only it is meant to
+//! stay stable.
 #![deny(missing_docs)]
 
+pub use archive::{Archive, ArchiveInfo, Recorded, Sighting};
+pub use assess::Claim;
+pub use error::{DatabaseErrorKind, Error, Result};
+pub use evidence::{Confidence, Finding, Match, Severity};
+pub use limits::Limits;
+pub use matching::MatchParams;
+pub use pipeline::{Config, Engine, Examined, FirstSeen};
+pub use report::Report;
+
+#[doc(hidden)]
 pub mod archive;
+#[doc(hidden)]
 pub mod assess;
+#[doc(hidden)]
 pub mod decode;
+#[doc(hidden)]
 pub mod error;
+#[doc(hidden)]
 pub mod evidence;
+#[doc(hidden)]
 pub mod features;
+#[doc(hidden)]
 pub mod hash;
+#[doc(hidden)]
 pub mod index;
+#[doc(hidden)]
 pub mod input;
+#[doc(hidden)]
 pub mod limits;
+#[doc(hidden)]
 pub mod matching;
+#[doc(hidden)]
 pub mod metadata;
+#[doc(hidden)]
 pub mod pipeline;
+#[doc(hidden)]
 pub mod report;
 
 // The paths of the modules before they were grouped into stage folders, kept

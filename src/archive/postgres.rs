@@ -34,7 +34,7 @@ use super::{
     KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredFeatures, StoredHash, WordSink,
     MIGRATIONS, SCHEMA_VERSION,
 };
-use crate::error::{Error, Result};
+use crate::error::{DatabaseErrorKind, Error, Result};
 
 // Advisory lock keys ("retrac" + a number), one for migrations, one for writes.
 const MIGRATION_LOCK: i64 = 0x7265_7472_6163_0001;
@@ -70,7 +70,41 @@ fn db(e: postgres::Error) -> Error {
             message.push_str(&format!(" ({detail})"));
         }
     }
-    Error::Archive(format!("PostgreSQL: {message}"))
+    Error::Database {
+        kind: kind_of(&e),
+        message: format!("PostgreSQL: {message}"),
+    }
+}
+
+/// The kind of a driver error, from its SQLSTATE or its connection state.
+fn kind_of(e: &postgres::Error) -> DatabaseErrorKind {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::LOCK_NOT_AVAILABLE
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::QUERY_CANCELED
+                || *c == SqlState::TOO_MANY_CONNECTIONS =>
+        {
+            DatabaseErrorKind::Busy
+        }
+        Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+            DatabaseErrorKind::Corrupt
+        }
+        Some(c)
+            if *c == SqlState::READ_ONLY_SQL_TRANSACTION
+                || *c == SqlState::DISK_FULL
+                || *c == SqlState::INSUFFICIENT_RESOURCES =>
+        {
+            DatabaseErrorKind::ReadOnly
+        }
+        Some(_) => DatabaseErrorKind::Other,
+        None if e.is_closed() || std::error::Error::source(e).is_some() => {
+            DatabaseErrorKind::Unavailable
+        }
+        None => DatabaseErrorKind::Other,
+    }
 }
 
 /// PostgreSQL text cannot hold NUL; a hostile name or catalogue that carries
@@ -264,9 +298,10 @@ fn migrate(client: &mut Client) -> Result<()> {
     }
     for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.batch_execute(step.postgres).map_err(|e| match db(e) {
-            Error::Archive(m) => {
-                Error::Archive(format!("schema migration {} ({}): {m}", i + 1, step.name))
-            }
+            Error::Database { kind, message } => Error::Database {
+                kind,
+                message: format!("schema migration {} ({}): {message}", i + 1, step.name),
+            },
             other => other,
         })?;
         tx.execute(

@@ -21,7 +21,7 @@ use super::{
     KnownImage, Loaded, NewImage, Recorded, Sighting, Since, StoredFeatures, StoredHash, WordSink,
     MIGRATIONS, SCHEMA_VERSION,
 };
-use crate::error::{Error, Result};
+use crate::error::{DatabaseErrorKind, Error, Result};
 
 /// How long a process waits for another one's write (or WAL switch) before
 /// giving up with "database is locked".
@@ -32,7 +32,18 @@ pub(super) struct SqliteArchive {
 }
 
 fn db(e: rusqlite::Error) -> Error {
-    Error::Archive(e.to_string())
+    use rusqlite::ErrorCode as C;
+    let kind = match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => DatabaseErrorKind::Busy,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => DatabaseErrorKind::Corrupt,
+        Some(C::ReadOnly | C::DiskFull) => DatabaseErrorKind::ReadOnly,
+        Some(C::CannotOpen | C::PermissionDenied) => DatabaseErrorKind::Unavailable,
+        _ => DatabaseErrorKind::Other,
+    };
+    Error::Database {
+        kind,
+        message: e.to_string(),
+    }
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -618,6 +629,39 @@ mod tests {
     use super::super::tests::{image, seen};
     use super::*;
     use crate::hash::HashKind;
+
+    #[test]
+    fn database_failures_keep_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file that is not a database (a JPEG's first bytes and then text):
+        // corrupt, not busy, with the driver's message as it was printed before.
+        let damaged = dir.path().join("damaged.sqlite");
+        std::fs::write(
+            &damaged,
+            [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[b'x'; 4096][..]].concat(),
+        )
+        .unwrap();
+        let e = crate::archive::Archive::open(&damaged)
+            .err()
+            .expect("refused");
+        assert_eq!(e.database_kind(), Some(DatabaseErrorKind::Corrupt), "{e}");
+        assert_eq!(e.to_string(), "archive: file is not a database");
+
+        // Another connection holds the write lock: busy (after the wait,
+        // here made short), which a caller may retry.
+        let path = dir.path().join("held.sqlite");
+        drop(crate::archive::Archive::open(&path).unwrap());
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::from_millis(10)).unwrap();
+        let e = db(other.execute_batch("BEGIN IMMEDIATE").unwrap_err());
+        assert_eq!(e.database_kind(), Some(DatabaseErrorKind::Busy), "{e}");
+        assert!(
+            e.to_string().starts_with("archive: database is locked"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn loading_skips_other_stamps_kinds_and_damaged_bits() {

@@ -34,8 +34,9 @@ use crate::matching::{self, MatchParams, Query};
 use crate::metadata::{self, Metadata};
 use crate::report::{ArchiveSearch, CropSearch, Report};
 
-/// Everything that shapes a run.
-#[derive(Debug, Clone, Default)]
+/// Everything that shapes a run. [`Config::default`] is what the CLI runs
+/// with when no flag says otherwise.
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Size caps.
     pub limits: Limits,
@@ -54,7 +55,7 @@ pub struct Config {
     /// time. A snapshot that does not fit the archive is ignored and replaced.
     pub index_cache: Option<PathBuf>,
     /// Below this many images the index is not saved: loading from the
-    /// database is quick there (the CLI uses [`DEFAULT_INDEX_CACHE_MIN_IMAGES`]).
+    /// database is quick there (default [`DEFAULT_INDEX_CACHE_MIN_IMAGES`]).
     pub index_cache_min_images: u64,
     /// Look up by scanning the stored hashes only, without building the
     /// index's substring tables: for a process that matches a picture or two
@@ -62,7 +63,7 @@ pub struct Config {
     pub index_scan_only: bool,
 }
 
-/// [`Config::index_cache_min_images`] of the CLI: an archive of this many
+/// The default [`Config::index_cache_min_images`]: an archive of this many
 /// images loads from SQLite in about a second.
 pub const DEFAULT_INDEX_CACHE_MIN_IMAGES: u64 = 20_000;
 
@@ -89,6 +90,23 @@ pub fn match_params_with_crop_search(crop_search: Option<u16>) -> MatchParams {
         p.feature_candidates = usize::from(n);
     }
     p
+}
+
+impl Default for Config {
+    // By hand, so that the defaults are the library's and not each caller's:
+    // a derived one left `index_cache_min_images` at 0.
+    fn default() -> Config {
+        Config {
+            limits: Limits::default(),
+            claim: Claim::default(),
+            matching: MatchParams::default(),
+            thumbnail: Default::default(),
+            archive_refresh: None,
+            index_cache: None,
+            index_cache_min_images: DEFAULT_INDEX_CACHE_MIN_IMAGES,
+            index_scan_only: false,
+        }
+    }
 }
 
 /// How the engine's index was loaded.
