@@ -13,9 +13,11 @@
 //! - **Local features**: each picture's query features (500, mirrored too)
 //!   against `--per-query` archived pictures from other photographs, picked
 //!   at random; the inliers of the verified similarity, `p(≥ k)`.
-//! - **Hashes**: every query view's hash against every stored region of
-//!   every other picture, per algorithm (PDQ only when both qualities are
-//!   ≥ 50); `p(≤ d)`.
+//! - **Hashes**: for each pair of pictures from different photographs, the
+//!   smallest distance between any query view's hash and any stored region's
+//!   hash, per algorithm (PDQ only when both qualities are ≥ 50); `p(≤ d)`
+//!   per picture pair, so that the many correlated views and regions are
+//!   counted as what they are, one comparison of two pictures.
 //!
 //! Each tail is fitted with a straight line of `log10 p` over its measured
 //! stretch (where at least 5 pairs back the point and p ≤ 5%), then raised
@@ -64,11 +66,11 @@ fn fit(points: &[(f64, f64, u64)]) -> Option<Tail> {
     let sxy: f64 = used.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let sxx: f64 = used.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let slope = sxy / sxx;
-    // Raised to the measured points' upper envelope (all of them, also those
-    // backed by fewer pairs): conservative where it is extrapolated.
-    let intercept = points
+    // Raised to the upper envelope of the points backed by at least 5 pairs
+    // (fewer is noise, or a true duplicate among the distractors):
+    // conservative where it is extrapolated.
+    let intercept = used
         .iter()
-        .filter(|(_, lp, _)| *lp <= (0.05f64).log10())
         .map(|p| p.1 - slope * p.0)
         .fold(my - slope * mx, f64::max);
     Some(Tail { intercept, slope })
@@ -193,6 +195,7 @@ fn main() {
                 if j == i || o.source == p.source {
                     continue;
                 }
+                let mut best = [u32::MAX; 3];
                 for (vb, vq) in &p.views {
                     for (rb, rq) in &o.regions {
                         if vb.kind != rb.kind {
@@ -205,8 +208,13 @@ fn main() {
                         }
                         if let Some(d) = vb.distance(rb) {
                             let k = kinds.iter().position(|&k| k == vb.kind).unwrap_or(0);
-                            h[k][d as usize] += 1;
+                            best[k] = best[k].min(d);
                         }
+                    }
+                }
+                for (k, &d) in best.iter().enumerate() {
+                    if d != u32::MAX {
+                        h[k][d as usize] += 1;
                     }
                 }
             }
@@ -223,7 +231,7 @@ fn main() {
         }
         let total: u64 = sum.iter().sum();
         println!(
-            "{}: {} unrelated view × region comparisons",
+            "{}: {} unrelated picture pairs (best view × region)",
             kind.name(),
             total
         );

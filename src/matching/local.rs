@@ -73,13 +73,16 @@ impl Overlap {
     }
 
     /// Whether the shared part's hashes agree as a whole-frame confirmation
-    /// needs them to: PDQ within its confirmation threshold and a 64-bit hash
-    /// within its possible one, or, when PDQ cannot speak, both 64-bit hashes
-    /// within their confirmation thresholds.
+    /// needs them to, a notch stricter: PDQ and a 64-bit hash within their
+    /// confirmation thresholds, or, when PDQ cannot speak, both 64-bit hashes.
     pub fn confirms(&self, p: &MatchParams) -> bool {
         let d = |k| self.distances.get(&k).copied().unwrap_or(u32::MAX);
+        // The second hash at its confirmation distance, not its possible one
+        // as for whole frames: at thumbnail resolution two exposures of an
+        // HDR bracket (one scene from a tripod) are as alike as copies under
+        // PDQ, and differ only there.
         let second =
-            d(HashKind::Phash) <= p.phash_possible || d(HashKind::Dhash) <= p.dhash_possible;
+            d(HashKind::Phash) <= p.phash_confirm || d(HashKind::Dhash) <= p.dhash_confirm;
         if self.pdq_reliable {
             d(HashKind::Pdq) <= p.pdq_confirm && second
         } else {

@@ -636,10 +636,6 @@ pub fn find_matches_counted(
         }
         _ => (HashMap::new(), 0),
     };
-    // Every view was looked up against every stored region of every
-    // archived picture: that many chances per picture for a hash to agree.
-    let comparisons =
-        (query.variants.len().max(1) * (1 + crate::hash::variants::ARCHIVE_WINDOWS.len())) as u64;
     let hash_chance = |v: &HashVerdict| -> Option<(f64, HashKind)> {
         v.distances
             .iter()
@@ -649,7 +645,7 @@ pub fn find_matches_counted(
                     (
                         params
                             .chance
-                            .hash_e(kind, d, query.archive_images.max(1), comparisons),
+                            .hash_e(kind, d, query.archive_images.max(1)),
                         kind,
                     )
                 })
