@@ -78,11 +78,9 @@ impl Overlap {
     pub fn confirms(&self, p: &MatchParams) -> bool {
         let d = |k| self.distances.get(&k).copied().unwrap_or(u32::MAX);
         // The second hash at its confirmation distance, not its possible one
-        // as for whole frames: at thumbnail resolution two exposures of an
-        // HDR bracket (one scene from a tripod) are as alike as copies under
-        // PDQ, and differ only there.
-        let second =
-            d(HashKind::Phash) <= p.phash_confirm || d(HashKind::Dhash) <= p.dhash_confirm;
+        // as for whole frames: the shared part is compared at thumbnail
+        // resolution, where two photographs of one scene differ less.
+        let second = d(HashKind::Phash) <= p.phash_confirm || d(HashKind::Dhash) <= p.dhash_confirm;
         if self.pdq_reliable {
             d(HashKind::Pdq) <= p.pdq_confirm && second
         } else {

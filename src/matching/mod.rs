@@ -643,9 +643,7 @@ pub fn find_matches_counted(
                 let kind = HashKind::from_name(name)?;
                 (kind != HashKind::Pdq || v.pdq_reliable).then(|| {
                     (
-                        params
-                            .chance
-                            .hash_e(kind, d, query.archive_images.max(1)),
+                        params.chance.hash_e(kind, d, query.archive_images.max(1)),
                         kind,
                     )
                 })
