@@ -131,6 +131,12 @@ impl BatchRecord {
         self.sha256.as_ref().map(Digest::hex)
     }
 
+    /// Content SHA-256 of the earliest copy, when one was found: the key the
+    /// batch index groups pictures by.
+    pub fn earliest_copy_sha256(&self) -> Option<&str> {
+        self.earliest_copy.as_deref().map(|c| &*c.sha256)
+    }
+
     /// Whether an earlier copy was found.
     pub fn has_earlier_copy(&self) -> bool {
         self.has(EARLIER_COPY)

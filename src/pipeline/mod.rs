@@ -1074,16 +1074,21 @@ impl Engine {
     /// made; the page then says so. Encoding failures are not report errors: the
     /// JSON report is complete without them.
     pub fn pictures(&self, ex: &Examined, side: u32) -> crate::report::html::Pictures {
-        let query = ex
-            .working
-            .as_ref()
-            .and_then(|img| decode::contain(|| preview_jpeg(img, side)).ok().flatten());
+        let query = self.preview(ex, side);
         let earliest = ex
             .report
             .earliest_copy
             .as_ref()
             .and_then(|m| self.archived_thumb_png(&m.sha256));
         crate::report::html::Pictures { query, earliest }
+    }
+
+    /// A JPEG preview of the picture with longest side `side` (never
+    /// upscaled), when it was decoded: the batch index's thumbnails.
+    pub fn preview(&self, ex: &Examined, side: u32) -> Option<crate::report::html::Inline> {
+        ex.working
+            .as_ref()
+            .and_then(|img| decode::contain(|| preview_jpeg(img, side)).ok().flatten())
     }
 
     /// The archive's verification thumbnail of one content hash, as PNG.

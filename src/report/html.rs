@@ -192,6 +192,11 @@ table{border-collapse:collapse}td,th{text-align:left;vertical-align:top;padding:
 th{color:#555;font-weight:500}code{font-size:.85em}footer{margin-top:2em;color:#777;font-size:.85em}";
 
 fn head(out: &mut impl Write, title: &str) -> io::Result<()> {
+    head_styled(out, title, "")
+}
+
+/// [`head`] with rules of the page's own after the common ones.
+fn head_styled(out: &mut impl Write, title: &str, more: &str) -> io::Result<()> {
     // The CSP is the second line of defence behind escaping: no script runs,
     // nothing loads from the network; only inline styles and data: images.
     write!(
@@ -200,7 +205,7 @@ fn head(out: &mut impl Write, title: &str) -> io::Result<()> {
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">\
 <meta name=\"referrer\" content=\"no-referrer\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head><body>\n",
+<title>{}</title><style>{STYLE}{more}</style></head><body>\n",
         h(title)
     )
 }
@@ -523,51 +528,263 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
     )
 }
 
-/// One entry of the batch index: what the batch kept of the report and the
-/// page's file name (which the caller made from hex digits and digits only, so
-/// it needs no escaping, but it is escaped anyway).
+/// One picture of the batch index.
 pub struct IndexEntry<'a> {
     /// The report, as far as its verdict goes.
     pub report: Outcome<'a>,
     /// The page's file name relative to the index.
     pub page: &'a str,
+    /// A small preview of the picture, when it could be decoded.
+    pub thumb: Option<&'a Inline>,
+    /// Content SHA-256 of its earliest copy: the pictures that share one
+    /// are one group of the index.
+    pub original: Option<&'a str>,
 }
 
-/// Write the batch index: one row per picture, verdict and worst finding. The
-/// totals come first, so the caller counts them (`copies`, `errors`) and the
-/// rows come one at a time.
+/// How a group of the index ranks by verdict: the most damning first.
+fn verdict_rank(r: &Outcome<'_>, before: bool) -> u8 {
+    match r.earliest_copy {
+        _ if before => 0,
+        Some(m) if m.confidence == Confidence::Confirmed => 1,
+        Some(_) => 2,
+        None if !r.errors.is_empty() || !r.readable => 3,
+        None if r.archive_searched => 4,
+        None => 5,
+    }
+}
+
+/// Whether the earliest copy was first seen before the date the picture is
+/// claimed to show: the question a fact-checker triages by.
+fn before_claim(r: &Outcome<'_>) -> bool {
+    match (
+        r.earliest_copy.and_then(|m| date_of(m.first_seen)),
+        r.claim_date.and_then(date_of),
+    ) {
+        (Some(seen), Some(claim)) => seen < claim,
+        _ => false,
+    }
+}
+
+/// The index's own rules: sorting and filtering are CSS (radio buttons and a
+/// checkbox ordering and hiding the groups), because the page's policy runs
+/// no script at all.
+const INDEX_STYLE: &str = ".ctl{position:absolute;opacity:0;width:1px;height:1px}\
+.controls{margin:1em 0;display:flex;flex-wrap:wrap;gap:.4em;align-items:center}\
+.controls label{border:1px solid #888;border-radius:4px;padding:.2em .7em;cursor:pointer;user-select:none}\
+#by-verdict:checked~.controls [for=by-verdict],#by-date:checked~.controls [for=by-date],#by-name:checked~.controls [for=by-name],#before-claim:checked~.controls [for=before-claim]{background:#1b1b1b;color:#fff}\
+.ctl:focus-visible~.controls label{outline:1px dotted #888}\
+#index{display:flex;flex-direction:column;gap:.8em}\
+#by-verdict:checked~#index>.group{order:var(--by-verdict)}\
+#by-date:checked~#index>.group{order:var(--by-date)}\
+#by-name:checked~#index>.group{order:var(--by-name)}\
+#before-claim:checked~#index>.group:not(.before),#before-claim:checked~#index .member:not(.before){display:none}\
+.group{display:grid;grid-template-columns:11em 1fr;gap:.8em;padding:.6em;border-left-width:8px;border-left-style:solid;border-radius:6px}\
+.original{font-size:.85em;color:#333;word-break:break-word}\
+.member{display:flex;gap:.8em;align-items:flex-start;padding:.3em 0}.member+.member{border-top:1px solid #ddd}\
+.thumb{width:8em;height:8em;object-fit:contain;background:#f4f4f4;border:1px solid #ccc;flex:none}\
+div.thumb{display:flex;align-items:center;justify-content:center;text-align:center;font-size:.75em;color:#666}\
+.member .text{flex:1;min-width:0;word-break:break-word}.codes{font-size:.8em;color:#555}";
+
+fn thumb(out: &mut impl Write, img: Option<&Inline>, alt: &str, missing: &str) -> io::Result<()> {
+    match img {
+        Some(i) => write!(
+            out,
+            "<img class=\"thumb\" alt=\"{}\" src=\"data:{};base64,{}\">",
+            h(alt),
+            i.mime,
+            base64(&i.bytes)
+        ),
+        None => write!(out, "<div class=\"thumb\">{}</div>", h(missing)),
+    }
+}
+
+/// Write the batch index to triage from: the pictures grouped by the
+/// earliest copy they share, each with its thumbnail beside that copy's,
+/// sortable by verdict (the default), by the earliest copy's date and by file
+/// name, with a filter for earlier copies seen before the claimed date. The
+/// totals are the caller's (`copies`, `errors`); `originals` gives the
+/// archived thumbnail of an earliest copy by content SHA-256.
 pub fn write_index<'a>(
     out: &mut impl Write,
     (images, copies, errors): (usize, usize, usize),
     entries: impl IntoIterator<Item = IndexEntry<'a>>,
+    originals: &dyn Fn(&str) -> Option<&'a Inline>,
 ) -> io::Result<()> {
-    head(out, "retrace: batch report")?;
-    writeln!(
-        out,
-        "<h1>retrace batch report</h1><p id=\"totals\">{images} pictures: {copies} with an earlier copy, {} without, {errors} with errors.</p>",
-        images - copies
-    )?;
-    writeln!(
-        out,
-        "<table id=\"index\"><tr><th>Picture</th><th>Verdict</th><th>Findings</th></tr>"
-    )?;
+    // Groups in first-seen order of their key; a picture without an earlier
+    // copy is a group of its own.
+    let mut groups: Vec<Vec<IndexEntry<'a>>> = Vec::new();
+    let mut by_original: std::collections::HashMap<&'a str, usize> = Default::default();
     for e in entries {
-        let r = &e.report;
+        match e.original.filter(|_| e.report.earliest_copy.is_some()) {
+            Some(key) => match by_original.get(key) {
+                Some(&g) => groups[g].push(e),
+                None => {
+                    by_original.insert(key, groups.len());
+                    groups.push(vec![e]);
+                }
+            },
+            None => groups.push(vec![e]),
+        }
+    }
+    for g in &mut groups {
+        g.sort_by(|a, b| a.report.path.cmp(b.report.path));
+    }
+    let rank = |g: &[IndexEntry<'_>]| {
+        g.iter()
+            .map(|e| verdict_rank(&e.report, before_claim(&e.report)))
+            .min()
+            .unwrap_or(u8::MAX)
+    };
+    let date = |g: &[IndexEntry<'a>]| g[0].report.earliest_copy.map(|m| m.first_seen);
+    let name = |g: &[IndexEntry<'a>]| g[0].report.path;
+    // Each order as a position per group; the page is written in verdict order.
+    let positions =
+        |cmp: &dyn Fn(&Vec<IndexEntry<'a>>, &Vec<IndexEntry<'a>>) -> std::cmp::Ordering| {
+            let mut idx: Vec<usize> = (0..groups.len()).collect();
+            idx.sort_by(|&a, &b| cmp(&groups[a], &groups[b]));
+            let mut pos = vec![0; groups.len()];
+            for (p, g) in idx.into_iter().enumerate() {
+                pos[g] = p;
+            }
+            pos
+        };
+    let by_name = positions(&|a, b| name(a).cmp(name(b)));
+    let by_date = positions(&|a, b| match (date(a), date(b)) {
+        (Some(x), Some(y)) => x.cmp(y).then(name(a).cmp(name(b))),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => name(a).cmp(name(b)),
+    });
+    let by_verdict = positions(&|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(date(a).is_none().cmp(&date(b).is_none()))
+            .then(date(a).cmp(&date(b)))
+            .then(name(a).cmp(name(b)))
+    });
+    let mut order: Vec<usize> = (0..groups.len()).collect();
+    order.sort_by_key(|&g| by_verdict[g]);
+
+    let claimed = groups
+        .iter()
+        .flatten()
+        .any(|e| e.report.claim_date.is_some());
+    let before = groups
+        .iter()
+        .flatten()
+        .filter(|e| before_claim(&e.report))
+        .count();
+
+    head_styled(out, "retrace: batch report", INDEX_STYLE)?;
+    writeln!(
+        out,
+        "<h1>retrace batch report</h1><p id=\"totals\">{images} pictures: {copies} with an earlier copy, {} without, {errors} with errors; {} group{} by earliest copy.</p>",
+        images - copies,
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" }
+    )?;
+    // The controls precede the groups as siblings: the rules above select
+    // the groups through them (`:checked ~`).
+    writeln!(
+        out,
+        "<input class=\"ctl\" type=\"radio\" name=\"sort\" id=\"by-verdict\" checked>\
+<input class=\"ctl\" type=\"radio\" name=\"sort\" id=\"by-date\">\
+<input class=\"ctl\" type=\"radio\" name=\"sort\" id=\"by-name\">\
+<input class=\"ctl\" type=\"checkbox\" id=\"before-claim\"{}>",
+        if claimed { "" } else { " disabled" }
+    )?;
+    writeln!(
+        out,
+        "<div class=\"controls\">Sort by <label for=\"by-verdict\">verdict</label><label for=\"by-date\">earliest copy's date</label><label for=\"by-name\">file name</label>{}</div>",
+        if claimed {
+            format!(
+                " · Show <label for=\"before-claim\">only earlier copies seen before the claimed date ({before})</label>"
+            )
+        } else {
+            " · <span class=\"codes\">(give <code>--claim-date</code> to filter by the claimed date)</span>".to_string()
+        }
+    )?;
+    writeln!(out, "<div id=\"index\">")?;
+    for g in order {
+        let members = &groups[g];
+        let first = &members[0].report;
+        let any_before = members.iter().any(|e| before_claim(&e.report));
+        let sev = members
+            .iter()
+            .map(|e| verdict_severity(&e.report))
+            .max()
+            .unwrap_or(Severity::Info);
         writeln!(
             out,
-            "<tr class=\"{}\"><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-            sev_class(verdict_severity(r)),
-            h(e.page),
-            h(r.path),
-            h(&outcome_sentence(r)),
-            h(&r.findings
-                .iter()
-                .map(|&(code, _)| code)
-                .collect::<Vec<_>>()
-                .join(", "))
+            "<section class=\"group {}{}\" style=\"--by-verdict:{};--by-date:{};--by-name:{}\">",
+            sev_class(sev),
+            if any_before { " before" } else { "" },
+            by_verdict[g],
+            by_date[g],
+            by_name[g]
         )?;
+        write!(out, "<div class=\"original\">")?;
+        match first.earliest_copy {
+            Some(m) => {
+                thumb(
+                    out,
+                    members[0].original.and_then(originals),
+                    "The earliest copy in the archive",
+                    "no picture in the archive (a hash-only entry)",
+                )?;
+                let date = date_of(m.first_seen)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| m.first_seen.to_string());
+                let place = match m.url.and_then(safe_url) {
+                    Some(u) => format!(
+                        "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
+                        h(u),
+                        h(seen_at(m))
+                    ),
+                    None => h(seen_at(m)),
+                };
+                write!(
+                    out,
+                    "<div>Earliest copy: first seen <b class=\"date\">{}</b> at {place}.{}</div>",
+                    h(&date),
+                    if members.len() > 1 {
+                        format!(
+                            " {} pictures of this batch are copies of it.",
+                            members.len()
+                        )
+                    } else {
+                        String::new()
+                    }
+                )?;
+            }
+            None => write!(out, "<div>No earlier copy.</div>")?,
+        }
+        writeln!(out, "</div><div class=\"members\">")?;
+        for e in members {
+            let r = &e.report;
+            write!(
+                out,
+                "<div class=\"member {}{}\">",
+                sev_class(verdict_severity(r)),
+                if before_claim(r) { " before" } else { "" }
+            )?;
+            thumb(out, e.thumb, "The picture checked", "could not be decoded")?;
+            writeln!(
+                out,
+                "<div class=\"text\"><a href=\"{}\">{}</a><div>{}</div><div class=\"codes\">{}</div></div></div>",
+                h(e.page),
+                h(r.path),
+                h(&outcome_sentence(r)),
+                h(&r.findings
+                    .iter()
+                    .map(|&(code, _)| code)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            )?;
+        }
+        writeln!(out, "</div></section>")?;
     }
-    writeln!(out, "</table></body></html>")
+    writeln!(out, "</div></body></html>")
 }
 
 #[cfg(test)]
@@ -666,11 +883,17 @@ mod tests {
             [IndexEntry {
                 report: r.outcome(),
                 page: "p.html",
+                thumb: None,
+                original: Some(&r.matches[0].sha256),
             }],
+            &|_| None,
         )
         .unwrap();
         let index = String::from_utf8(out).unwrap();
         assert!(!index.contains("<script") && !index.contains('\u{202E}'));
+        // The group's source is escaped and its javascript: URL not linked.
+        assert!(index.contains("at &lt;script&gt;alert(1)&lt;/script&gt;\\u{202e}gpj.exe"));
+        assert!(!index.contains("href=\"javascript"));
     }
 
     #[test]

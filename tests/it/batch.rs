@@ -143,26 +143,58 @@ fn the_batch_outputs_match_those_derived_from_the_whole_reports() {
         assert_eq!(written, expected, "{}", r.path);
     }
 
-    // The HTML index, rebuilt from the whole reports with the page names it links.
-    let index = std::fs::read_to_string(html_dir.join("index.html")).unwrap();
-    let pages: Vec<&str> = index
-        .split("<td><a href=\"")
+    // The HTML index, rebuilt from the whole reports with the page names it
+    // links. The inlined thumbnails are the pictures' own, not the reports':
+    // both sides show them as `data:` alone, and the rebuilt index has one
+    // wherever the picture was decoded and for every earliest copy (the
+    // sample archive holds every picture's thumbnail).
+    let index =
+        without_inlined_pictures(&std::fs::read_to_string(html_dir.join("index.html")).unwrap());
+    let pages: std::collections::HashMap<&str, &str> = index
+        .split("<div class=\"text\"><a href=\"")
         .skip(1)
-        .map(|s| &s[..s.find('"').unwrap()])
+        .map(|s| {
+            let (page, rest) = s.split_once("\">").unwrap();
+            (rest.split_once("</a>").unwrap().0, page)
+        })
         .collect();
     assert_eq!(pages.len(), reports.len());
+    let shown: Vec<String> = reports.iter().map(|r| html::h(&r.path)).collect();
+    let picture = html::Inline {
+        mime: "image/jpeg",
+        bytes: Vec::new(),
+    };
     let mut rebuilt = Vec::new();
     html::write_index(
         &mut rebuilt,
         (reports.len(), copies, errors),
         reports
             .iter()
-            .zip(&pages)
-            .map(|(r, page)| html::IndexEntry {
+            .zip(&shown)
+            .map(|(r, shown)| html::IndexEntry {
                 report: r.outcome(),
-                page,
+                page: pages[shown.as_str()],
+                thumb: r.width.is_some().then_some(&picture),
+                original: r.earliest_copy.as_ref().map(|m| m.sha256.as_str()),
             }),
+        &|_| Some(&picture),
     )
     .unwrap();
-    assert_eq!(String::from_utf8(rebuilt).unwrap(), index);
+    assert_eq!(
+        without_inlined_pictures(&String::from_utf8(rebuilt).unwrap()),
+        index
+    );
+}
+
+/// The page with every inlined picture's bytes left out (`src="data:"`).
+fn without_inlined_pictures(page: &str) -> String {
+    let mut out = String::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("src=\"data:") {
+        out.push_str(&rest[..at + "src=\"data:".len()]);
+        rest = &rest[at + "src=\"data:".len()..];
+        rest = &rest[rest.find('"').unwrap()..];
+    }
+    out.push_str(rest);
+    out
 }

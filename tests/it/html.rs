@@ -88,6 +88,20 @@ impl Driver {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// Click the first element the CSS selector finds, as a person would.
+    fn click(&self, css: &str) {
+        let found = self.session_call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let id = found["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string();
+        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
     fn eval(&self, script: &str) -> Value {
         self.session_call(
             "POST",
@@ -144,8 +158,8 @@ fn screenshot(d: &Driver, name: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn the_html_report_renders_in_a_real_browser() {
+/// Chromium and chromedriver, or `None` after saying why the test is skipped.
+fn browser(test: &str) -> Option<(PathBuf, PathBuf)> {
     let (Some(chromium), Some(chromedriver)) = (
         which(&["chromium", "chromium-browser", "google-chrome"]),
         which(&["chromedriver"]),
@@ -156,9 +170,18 @@ fn the_html_report_renders_in_a_real_browser() {
             "chromium and chromedriver must be installed under CI (.ci/run installs them)"
         );
         eprintln!(
-            "SKIPPED the_html_report_renders_in_a_real_browser: chromium and chromedriver are not \
-             on PATH (Debian: apt-get install chromium chromium-driver; .ci/run does this)"
+            "SKIPPED {test}: chromium and chromedriver are not on PATH (Debian: apt-get install \
+             chromium chromium-driver; .ci/run does this)"
         );
+        return None;
+    };
+    Some((chromium, chromedriver))
+}
+
+#[test]
+fn the_html_report_renders_in_a_real_browser() {
+    let Some((chromium, chromedriver)) = browser("the_html_report_renders_in_a_real_browser")
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -243,8 +266,8 @@ fn the_html_report_renders_in_a_real_browser() {
 
     d.open(&html.join("index.html"));
     let v = d.eval(
-        "return {rows: document.querySelectorAll('#index tr').length - 1,\
-                 links: [...document.querySelectorAll('#index a')].map(a => a.getAttribute('href')),\
+        "return {rows: document.querySelectorAll('#index .member').length,\
+                 links: [...document.querySelectorAll('#index .member a')].map(a => a.getAttribute('href')),\
                  totals: document.getElementById('totals').textContent,\
                  scripts: document.scripts.length};",
     );
@@ -268,4 +291,192 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// What the index shows, top to bottom: each visible group's earliest-copy
+/// date (null when none), its visible members' file names, and whether every
+/// picture in it rendered.
+const SHOWN: &str = "const shown = [...document.querySelectorAll('#index > .group')]\
+    .filter(g => g.offsetParent !== null)\
+    .map(g => ({top: g.getBoundingClientRect().top,\
+               date: g.querySelector('.date') ? g.querySelector('.date').textContent : null,\
+               before: g.classList.contains('before'),\
+               names: [...g.querySelectorAll('.member')].filter(m => m.offsetParent !== null)\
+                      .map(m => m.querySelector('a').textContent.split('/').pop()),\
+               rendered: [...g.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0),\
+               imgs: g.querySelectorAll('img').length}));\
+    shown.sort((a, b) => a.top - b.top);\
+    return {shown, scripts: document.scripts.length};";
+
+#[test]
+fn the_batch_index_groups_sorts_and_filters_in_a_real_browser() {
+    let Some((chromium, chromedriver)) =
+        browser("the_batch_index_groups_sorts_and_filters_in_a_real_browser")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let (html, out) = (dir.path().join("html"), dir.path().join("out"));
+    run(retrace(Some(&db))
+        .arg("scan")
+        .arg(samples().join("incoming"))
+        .args(["--claim-date", "2010-01-01", "--html"])
+        .arg(&html)
+        .arg("--out")
+        .arg(&out));
+    // What the index must show, from the reports of the same scan and the
+    // archive's catalogue: file name -> (earliest copy's SHA-256, its date).
+    let catalogue: std::collections::HashMap<String, String> =
+        std::fs::read_to_string(samples().join("archive/sources.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split('\t').collect();
+                (c[0].to_string(), c[2][..10].to_string())
+            })
+            .collect();
+    let mut expected = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == "summary.json" {
+            continue;
+        }
+        let r: Value = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+        let name = r["path"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let copy = &r["earliest_copy"];
+        let original = copy["path"].as_str().map(|p| {
+            let file = p.rsplit('/').next().unwrap();
+            (
+                copy["sha256"].as_str().unwrap().to_string(),
+                catalogue[file].clone(),
+            )
+        });
+        expected.insert(name, original);
+    }
+    assert_eq!(expected.len(), 17);
+    let found = expected.values().filter(|o| o.is_some()).count();
+    assert!(
+        found >= 8,
+        "the matcher found only {found} copies: {expected:?}"
+    );
+
+    let d = Driver::start(&chromium, &chromedriver);
+    d.open(&html.join("index.html"));
+    let groups = |v: &Value| v["shown"].as_array().unwrap().clone();
+    let names = |g: &Value| -> Vec<String> {
+        g["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Grouped by the earliest copy the reports name, its date the
+    // catalogue's; every picture rendered, and no script ran.
+    let v = d.eval(SHOWN);
+    assert_eq!(v["scripts"], 0);
+    let shown = groups(&v);
+    let members: usize = shown.iter().map(|g| names(g).len()).sum();
+    assert_eq!(members, 17, "every picture once");
+    for g in &shown {
+        let ns = names(g);
+        let originals: std::collections::BTreeSet<_> = ns.iter().map(|n| &expected[n]).collect();
+        assert_eq!(originals.len(), 1, "one earliest copy per group: {g}");
+        let original = originals.into_iter().next().unwrap();
+        match original {
+            Some((sha, date)) => {
+                assert_eq!(g["date"], json!(date), "{g}");
+                let sharing = expected
+                    .values()
+                    .filter(|o| o.as_ref().is_some_and(|(s, _)| s == sha))
+                    .count();
+                assert_eq!(
+                    ns.len(),
+                    sharing,
+                    "all the copies of one original together: {g}"
+                );
+                assert_eq!(
+                    g["imgs"],
+                    json!(ns.len() + 1),
+                    "each thumbnail beside its earliest copy's"
+                );
+            }
+            None => {
+                assert!(g["date"].is_null());
+                assert_eq!(
+                    ns.len(),
+                    1,
+                    "a picture without an earlier copy stands alone"
+                );
+            }
+        }
+        assert_eq!(g["rendered"], true, "{g}");
+    }
+    // By verdict (the default): earlier copies before the claimed date
+    // first, pictures without an earlier copy last.
+    let before: Vec<bool> = shown.iter().map(|g| g["before"] == true).collect();
+    assert!(before.windows(2).all(|w| w[0] >= w[1]), "{before:?}");
+    let dated: Vec<bool> = shown.iter().map(|g| !g["date"].is_null()).collect();
+    assert!(dated.windows(2).all(|w| w[0] >= w[1]), "{dated:?}");
+
+    // By the earliest copy's date: oldest first, undated last.
+    d.click("label[for=by-date]");
+    let by_date = groups(&d.eval(SHOWN));
+    let dates: Vec<&str> = by_date.iter().filter_map(|g| g["date"].as_str()).collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    assert_eq!(
+        dates.first(),
+        Some(&"1984-01-20"),
+        "Grace Hopper's portrait is the oldest"
+    );
+    assert!(by_date
+        .iter()
+        .skip(dates.len())
+        .all(|g| g["date"].is_null()));
+
+    // By file name.
+    d.click("label[for=by-name]");
+    let by_name = groups(&d.eval(SHOWN));
+    let firsts: Vec<String> = by_name.iter().map(|g| names(g)[0].clone()).collect();
+    let mut sorted = firsts.clone();
+    sorted.sort();
+    assert_eq!(firsts, sorted);
+    assert_ne!(by_name, by_date, "the orders differ on these pictures");
+
+    // Only earlier copies seen before the claimed date (2010-01-01).
+    d.click("label[for=before-claim]");
+    let filtered = groups(&d.eval(SHOWN));
+    let want: usize = expected
+        .values()
+        .filter(|o| o.as_ref().is_some_and(|(_, d)| d.as_str() < "2010-01-01"))
+        .count();
+    let got: usize = filtered.iter().map(|g| names(g).len()).sum();
+    assert_eq!(got, want);
+    assert!(
+        filtered
+            .iter()
+            .all(|g| g["date"].as_str().is_some_and(|d| d < "2010-01-01")),
+        "{filtered:?}"
+    );
+    assert!(filtered.len() < shown.len());
+    let shot = screenshot(&d, "html-index-triage.png");
+    assert!(std::fs::metadata(shot).unwrap().len() > 10_000);
+    // And back: the filter off shows everything again.
+    d.click("label[for=before-claim]");
+    assert_eq!(
+        groups(&d.eval(SHOWN))
+            .iter()
+            .map(|g| names(g).len())
+            .sum::<usize>(),
+        17
+    );
 }

@@ -1170,6 +1170,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// picture next to its earlier copy, small enough to keep a page near 100 KB.
 const HTML_PREVIEW_SIDE: u32 = 640;
 
+/// Longest side of a picture's thumbnail in the batch index (about 5 KB as
+/// JPEG, held in memory until the batch ends): the size of the archive's own
+/// thumbnails shown beside them.
+const INDEX_THUMB_SIDE: u32 = 128;
+
 /// A page name made only of hex digits and digits (never of the hostile file
 /// name): the content SHA-256, numbered when the batch holds the same content
 /// twice, or `unreadable-N` for a file that could not be read.
@@ -1211,6 +1216,8 @@ fn scan_cmd(
     let pb = progress(0);
     let mut batch = Batch::new();
     let mut html_used = std::collections::HashSet::new();
+    let mut index_thumbs: HashMap<Box<str>, html::Inline> = HashMap::new();
+    let mut originals: HashMap<String, html::Inline> = HashMap::new();
     let mut to_record = Vec::new();
     let (mut recorded, mut written_reports) = (0usize, 0usize);
     let mut failure: Option<anyhow::Error> = None;
@@ -1251,8 +1258,17 @@ fn scan_cmd(
                     let page = html_page_name(r, &html_used);
                     html_used.insert(page.clone());
                     let mut bytes = Vec::new();
-                    html::write_page(&mut bytes, r, &engine.pictures(&ex, HTML_PREVIEW_SIDE))?;
+                    let pictures = engine.pictures(&ex, HTML_PREVIEW_SIDE);
+                    html::write_page(&mut bytes, r, &pictures)?;
                     write_atomic(&dir.join(&page), &bytes)?;
+                    // The index's thumbnails, kept until the batch ends: the
+                    // picture small, and each earliest copy's once.
+                    if let Some(t) = engine.preview(&ex, INDEX_THUMB_SIDE) {
+                        index_thumbs.insert(page.clone().into_boxed_str(), t);
+                    }
+                    if let (Some(m), Some(t)) = (&r.earliest_copy, pictures.earliest) {
+                        originals.entry(m.sha256.clone()).or_insert(t);
+                    }
                     page_name = Some(page.into_boxed_str());
                 }
                 if args.record {
@@ -1368,10 +1384,12 @@ fn scan_cmd(
             r.page.as_deref().map(|page| html::IndexEntry {
                 report: r.outcome(),
                 page,
+                thumb: index_thumbs.get(page),
+                original: r.earliest_copy_sha256(),
             })
         });
         let mut bytes = Vec::new();
-        html::write_index(&mut bytes, totals, entries)?;
+        html::write_index(&mut bytes, totals, entries, &|sha| originals.get(sha))?;
         write_atomic(&dir.join("index.html"), &bytes)?;
     }
     if let Some(file) = &args.csv {
