@@ -98,6 +98,10 @@ class AddResult(TypedDict):
     failed: list[PathMessage]
     problems: list[PathMessage]
 
+class ExportResult(TypedDict):
+    written: int
+    skipped: int
+
 class RetraceError(Exception):
     """An archive that cannot be opened or written, a picture that cannot be
     read at all. The message is the one the ``retrace`` command prints.
@@ -165,6 +169,9 @@ class Archive:
 
     def info(self) -> ArchiveInfo:
         """What the archive holds, as ``retrace archive info --json``."""
+
+    def export(self, file: StrPath, format: str = "retrace") -> ExportResult:
+        """Write the archive's hashes as a list to share, as ``retrace archive export``."""
 
     def add(
         self,

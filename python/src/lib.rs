@@ -22,6 +22,7 @@ use pyo3::exceptions::{PyException, PyRuntimeWarning, PyTypeError, PyValueError}
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 
+use retrace::archive::hashlist::{export, Exported, ListFormat};
 use retrace::archive::{display_location, Archive as Store, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
 use retrace::discover::{WalkOptions, WalkProblem};
@@ -736,6 +737,41 @@ impl Archive {
         loads(py, &json)
     }
 
+    /// export(file, format="retrace")
+    /// --
+    ///
+    /// Write the archive's hashes as a list to share, without the pictures,
+    /// as `retrace archive export` does: every picture's hashes with its
+    /// first-seen date, source and URL. `format` is `"retrace"` (JSON Lines,
+    /// `retrace.hashlist/1`, every hash retrace keeps) or `"threatexchange"`
+    /// (CSV of each picture's PDQ hash, `pdq_hex,id,added_on,labels`). The
+    /// file is replaced whole once complete: a reader never sees half a list.
+    /// Returns `{"written": N, "skipped": N}` (skipped: pictures without a
+    /// whole-frame PDQ hash, left out of a ThreatExchange list).
+    #[pyo3(signature = (file, format="retrace"))]
+    fn export(&self, py: Python<'_>, file: PathBuf, format: &str) -> PyResult<Py<PyAny>> {
+        let format = match format {
+            "retrace" => ListFormat::Retrace,
+            "threatexchange" => ListFormat::ThreatExchange,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "format {other:?} is not \"retrace\" or \"threatexchange\""
+                )))
+            }
+        };
+        let done = py
+            .detach(|| {
+                let store = open_store(&self.location, false)?;
+                export_list(&store, &file, format)
+                    .map_err(|e| format!("exporting into {}: {e}", file.display()))
+            })
+            .map_err(retrace_error)?;
+        let d = PyDict::new(py);
+        d.set_item("written", done.written)?;
+        d.set_item("skipped", done.skipped)?;
+        Ok(d.into_any().unbind())
+    }
+
     /// add(paths, source="", first_seen=None, *, manifest=None, threads=None, limits=None)
     /// --
     ///
@@ -834,6 +870,30 @@ impl Archive {
         )?;
         Ok(d.into_any().unbind())
     }
+}
+
+/// The list streamed into a temporary file beside `file` and renamed over
+/// it at the end, as the CLI writes it: a reader never sees half a list, and
+/// a failed export leaves the previous one.
+fn export_list(store: &Store, file: &Path, format: ListFormat) -> Result<Exported, String> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| -> Result<Exported, String> {
+        let f =
+            std::fs::File::create(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        let done = export(store, format, &mut w).map_err(|e| chain(&e))?;
+        let f = w.into_inner().map_err(|e| e.into_error().to_string())?;
+        f.sync_all().map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, file)
+            .map_err(|e| format!("renaming into {}: {e}", file.display()))?;
+        Ok(done)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Run `work` on another thread while this one, attached to Python, watches

@@ -391,3 +391,23 @@ def test_crop_search_is_the_cli_flag(cli, archive):
 def cli_scan_one(cli, archive, path, *flags):
     out = cli("--archive", archive, *flags, "scan", path, "--jsonl")
     return {r["path"]: r for r in map(json.loads, out.stdout.decode().splitlines())}
+
+
+def test_export_writes_the_cli_list(cli, archive, tmp_path):
+    a = retrace.Archive(archive, create=False)
+    for fmt in ("retrace", "threatexchange"):
+        want, got = tmp_path / f"cli.{fmt}", tmp_path / f"py.{fmt}"
+        out = cli("--archive", archive, "archive", "export", want, "--format", fmt)
+        counts = a.export(got, format=fmt)
+        assert got.read_bytes() == want.read_bytes(), fmt
+        assert out.stdout.decode().startswith(f"exported {counts['written']} pictures' hashes")
+        assert counts["written"] == (7 if fmt == "retrace" else 7 - counts["skipped"])
+    # What it wrote is a list `archive import` takes back whole.
+    back = tmp_path / "back.db"
+    out = cli("--archive", back, "archive", "import", tmp_path / "py.retrace")
+    assert "7 new pictures" in out.stdout.decode()
+    with pytest.raises(ValueError, match="is not"):
+        a.export(tmp_path / "x", format="csv")
+    with pytest.raises(retrace.RetraceError, match="exporting into"):
+        a.export(tmp_path / "no" / "such" / "folder" / "list.jsonl")
+    assert not list((tmp_path).glob("*.tmp"))
