@@ -25,7 +25,8 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use retrace::archive::hashlist::{export, Exported, ListFormat};
 use retrace::archive::{display_location, Archive as Store, Recorded, Sighting};
 use retrace::assess::{parse_date, parse_location, Claim};
-use retrace::discover::{WalkOptions, WalkProblem};
+use retrace::input::discover::{WalkOptions, WalkProblem};
+use retrace::input::read::Blob;
 use retrace::limits::Limits;
 use retrace::matching::MatchParams;
 use retrace::pipeline::catalogue::read_catalogue;
@@ -33,7 +34,6 @@ use retrace::pipeline::{
     default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
     Examined, FirstSeen, DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
-use retrace::read::Blob;
 
 pyo3::create_exception!(
     retrace,
