@@ -22,17 +22,21 @@ use pyo3::exceptions::{PyException, PyRuntimeWarning, PyTypeError, PyValueError}
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 
+// The embedder's API at the crate root, and the CLI's helpers from the
+// (documentation-hidden) stage modules, as the `retrace` binary uses them.
+use retrace::archive::display_location;
 use retrace::archive::hashlist::{export, Exported, ListFormat};
-use retrace::archive::{display_location, Archive as Store, Recorded, Sighting};
-use retrace::assess::{parse_date, parse_location, Claim};
+use retrace::assess::{parse_date, parse_location};
 use retrace::input::discover::{WalkOptions, WalkProblem};
 use retrace::input::read::Blob;
-use retrace::limits::Limits;
-use retrace::matching::MatchParams;
 use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
-    default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
-    Examined, FirstSeen, DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    default_index_cache, first_seen, match_params_with_crop_search, scan_walk,
+    DEFAULT_INDEX_CACHE_MIN_IMAGES,
+};
+use retrace::{
+    Archive as Store, Claim, Config, Engine, Examined, FirstSeen, Limits, MatchParams, Recorded,
+    Sighting,
 };
 
 pyo3::create_exception!(
@@ -70,7 +74,7 @@ fn retrace_error(message: impl Into<String>) -> PyErr {
 }
 
 /// A report as the CLI's `--json` writes it (pretty, with a final newline).
-fn report_json(r: &retrace::report::Report) -> PyResult<String> {
+fn report_json(r: &retrace::Report) -> PyResult<String> {
     let mut out = Vec::new();
     retrace::report::write_json(&mut out, r).map_err(|e| retrace_error(e.to_string()))?;
     String::from_utf8(out).map_err(|e| retrace_error(e.to_string()))
@@ -274,7 +278,7 @@ fn input(obj: &Bound<'_, PyAny>, name: Option<String>, limits: &Limits) -> PyRes
         // As a file read would: checked before anything is copied.
         if data.len() as u64 > limits.max_file_bytes {
             return Err(retrace_error(
-                retrace::error::Error::Limit {
+                retrace::Error::Limit {
                     what: "file size in bytes",
                     actual: data.len() as u64,
                     limit: limits.max_file_bytes,
@@ -682,7 +686,7 @@ fn scan(
     })
 }
 
-fn report_json_text(r: &retrace::report::Report) -> Result<String, String> {
+fn report_json_text(r: &retrace::Report) -> Result<String, String> {
     serde_json::to_string(r).map_err(|e| e.to_string())
 }
 
