@@ -461,3 +461,74 @@ fn no_panic_on_any_corpus_file() {
     }
     assert!(n >= 169, "only {n} files found");
 }
+
+/// The real RAW files `tests/fixtures/raw/fetch.sh` takes from Debian
+/// packages (cache outside git; see that script): their EXIF, as retrace
+/// reads it from the RAW itself, against ExifTool run now on the same file
+/// the way the shared corpus's JSON was made. Every field must agree; skips
+/// with a message when the cache or exiftool is absent (`.ci/run` has both
+/// and sets `RETRACE_REQUIRE_RAW`).
+#[test]
+fn fetched_raw_files_agree_with_exiftool() {
+    let dir = std::env::var_os("RETRACE_RAW_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/raw-fixtures"));
+    let required = std::env::var_os("RETRACE_REQUIRE_RAW").is_some();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e != "copyright"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        assert!(!required, "no RAW files in {}", dir.display());
+        eprintln!(
+            "SKIP fetched_raw_files_agree_with_exiftool: no RAW files in {} \
+             (sh tests/fixtures/raw/fetch.sh)",
+            dir.display()
+        );
+        return;
+    }
+    let Ok(out) = std::process::Command::new("exiftool")
+        .args(["-json", "-G", "-a", "-u", "--System:all", "-n"])
+        .args(&files)
+        .output()
+    else {
+        assert!(!required, "exiftool is not installed");
+        eprintln!("SKIP fetched_raw_files_agree_with_exiftool: exiftool is not installed");
+        return;
+    };
+    let entries: Vec<Map<String, Value>> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entries.len(), files.len());
+    let limits = Limits::default();
+    let mut compared = 0;
+    let mut disagreements = Vec::new();
+    for (f, et) in files.iter().zip(&entries) {
+        let blob = read_file(f, &limits).unwrap();
+        let meta = read_metadata(&blob.bytes, blob.format, &limits);
+        assert!(
+            meta.warnings.is_empty(),
+            "{}: {:?}",
+            f.display(),
+            meta.warnings
+        );
+        for (field, ours, theirs) in pairs(&meta, blob.format, et) {
+            if ours.is_none() && theirs.is_none() {
+                continue;
+            }
+            compared += 1;
+            println!("{} {field}: {ours:?} / {theirs:?}", f.display());
+            if !same(field, &ours, &theirs) {
+                disagreements.push(format!("{} {field}: {ours:?} / {theirs:?}", f.display()));
+            }
+        }
+    }
+    // Make, model, three dates, orientation, size and the thumbnail at least.
+    assert!(
+        compared >= 8 * files.len(),
+        "only {compared} fields compared"
+    );
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}

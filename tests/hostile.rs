@@ -667,10 +667,18 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
         v.sort();
         v
     };
-    let seeds: Vec<_> = ["exif", "container", "c2pa", "mpf", "heif", "animation"]
-        .iter()
-        .flat_map(|d| files_in(&fixtures.join(d)))
-        .collect();
+    let seeds: Vec<_> = [
+        "exif",
+        "container",
+        "c2pa",
+        "mpf",
+        "heif",
+        "animation",
+        "raw",
+    ]
+    .iter()
+    .flat_map(|d| files_in(&fixtures.join(d)))
+    .collect();
     let regressions = fixtures.join("fuzz-regressions");
     let mut ran = 0;
     for (target, own) in [

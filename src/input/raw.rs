@@ -41,7 +41,12 @@ pub struct RawPreview {
     pub height: u32,
     /// Where it was found: `ifd0`, `ifd1`, `subifd0` (TIFF-based RAW:
     /// JPEGInterchangeFormat or a JPEG strip), `jpg_from_raw` (RW2),
-    /// `cr3_prvw` (CR3's preview box), `raf_header` (RAF).
+    /// `nikon_preview_ifd` (NEF: the PreviewIFD of Nikon's maker note),
+    /// `olympus_camera_settings` (ORF: the preview Olympus's maker note
+    /// points at from its CameraSettings),
+    /// `cr3_prvw` (CR3's preview box), `cr3_track1`, `cr3_track2`, …
+    /// (CR3: the first sample of a `trak`; the first is the camera's
+    /// full-size JPEG), `raf_header` (RAF).
     pub location: String,
     /// How many JPEG previews the file carries (the largest is used).
     pub candidates: u32,
@@ -169,6 +174,16 @@ impl<'a> Tiff<'a> {
             self.u32(at + 8)? as usize
         };
         Some((tag, kind, count, values))
+    }
+
+    /// The entry `want` of the IFD at `at`: its type, count and where its
+    /// values lie.
+    fn tag(&self, at: usize, want: u32) -> Option<(u32, u32, usize)> {
+        let n = (self.u16(at)? as usize).min(MAX_ENTRIES);
+        (0..n).find_map(|i| {
+            let (tag, kind, count, values) = self.entry(at.checked_add(2 + i * 12)?)?;
+            (tag == want).then_some((kind, count, values))
+        })
     }
 
     fn value(&self, kind: u32, at: usize) -> Option<u32> {
@@ -312,6 +327,12 @@ fn candidates(bytes: &[u8], kind: RawKind) -> Vec<(u64, u64, String)> {
                     out.push((c.0, c.1, "jpg_from_raw".into()));
                 }
             });
+            if let Some(c) = nikon_preview(&t) {
+                out.push((c.0, c.1, "nikon_preview_ifd".into()));
+            }
+            if let Some(c) = olympus_preview(&t) {
+                out.push((c.0, c.1, "olympus_camera_settings".into()));
+            }
         }
         RawKind::Raf => {
             // The header gives the embedded JPEG's offset and length.
@@ -350,9 +371,171 @@ fn candidates(bytes: &[u8], kind: RawKind) -> Vec<(u64, u64, String)> {
                 }
                 at += h.size;
             }
+            out.extend(cr3_tracks(bytes));
         }
     }
     out
+}
+
+/// Most boxes looked at among one box's children.
+const MAX_CHILD_BOXES: usize = 256;
+/// Most `trak` boxes of a CR3 looked at (Canon writes four or five).
+const MAX_CR3_TRACKS: usize = 8;
+
+/// The children of the box whose content is `start..end`: (type, content
+/// start, end). Stops at the first malformed header or after
+/// [`MAX_CHILD_BOXES`].
+fn child_boxes(bytes: &[u8], start: usize, end: usize) -> Vec<([u8; 4], usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    let end = end.min(bytes.len());
+    while at < end && out.len() < MAX_CHILD_BOXES {
+        let Ok(Some(h)) = crate::input::bmff::bmff_header(bytes, at, end) else {
+            break;
+        };
+        out.push((h.kind, h.content, at + h.size));
+        at += h.size;
+    }
+    out
+}
+
+/// CR3's tracks: each `trak` of `moov` stores one picture as its first
+/// sample, found from the sample table (`stsz` for its size, `co64` or
+/// `stco` for where its chunk starts). Canon's first track is the
+/// full-size JPEG that ExifTool calls JpgFromRaw; the others are the raw
+/// sensor data (not JPEG, so [`largest_preview`] skips them) and timed
+/// metadata.
+fn cr3_tracks(bytes: &[u8]) -> Vec<(u64, u64, String)> {
+    let find = |start: usize, end: usize, want: &[u8; 4]| {
+        child_boxes(bytes, start, end)
+            .into_iter()
+            .find(|b| &b.0 == want)
+            .map(|b| (b.1, b.2))
+    };
+    let mut out = Vec::new();
+    let Some((moov, moov_end)) = find(0, bytes.len(), b"moov") else {
+        return out;
+    };
+    let traks = child_boxes(bytes, moov, moov_end)
+        .into_iter()
+        .filter(|b| &b.0 == b"trak")
+        .take(MAX_CR3_TRACKS);
+    for (i, (_, start, end)) in traks.enumerate() {
+        let stbl = find(start, end, b"mdia")
+            .and_then(|(s, e)| find(s, e, b"minf"))
+            .and_then(|(s, e)| find(s, e, b"stbl"));
+        let Some((s, e)) = stbl else {
+            continue;
+        };
+        // stsz: version/flags, a size shared by every sample (0 when each
+        // has its own), the sample count, then the sizes.
+        let size = find(s, e, b"stsz").and_then(|(c, _)| match be32(bytes, c + 4)? {
+            0 if be32(bytes, c + 8)? > 0 => be32(bytes, c + 12),
+            0 => None,
+            n => Some(n),
+        });
+        // co64 / stco: version/flags, the entry count, then the offsets.
+        let first_chunk = |want: &[u8; 4]| -> Option<u64> {
+            let (c, _) = find(s, e, want)?;
+            if be32(bytes, c + 4)? == 0 {
+                return None;
+            }
+            if want == b"co64" {
+                let (hi, lo) = (be32(bytes, c + 8)?, be32(bytes, c + 12)?);
+                Some((u64::from(hi) << 32) | u64::from(lo))
+            } else {
+                be32(bytes, c + 8).map(u64::from)
+            }
+        };
+        let offset = first_chunk(b"co64").or_else(|| first_chunk(b"stco"));
+        if let (Some(size), Some(offset)) = (size, offset) {
+            out.push((offset, u64::from(size), format!("cr3_track{}", i + 1)));
+        }
+    }
+    out
+}
+
+/// The maker note: (its file offset, its length), from the EXIF IFD's
+/// MakerNote entry (UNDEFINED bytes).
+fn maker_note<'a>(t: &Tiff<'a>) -> Option<(usize, &'a [u8])> {
+    let exif = t.tag(t.first, 0x8769).and_then(|(k, _, v)| t.value(k, v))? as usize;
+    let (kind, count, at) = t.tag(exif, 0x927C)?;
+    if kind != 7 {
+        return None;
+    }
+    Some((at, t.b.get(at..at.checked_add(count as usize)?)?))
+}
+
+/// Olympus's preview: ORF files keep a JPEG preview that only the maker
+/// note's CameraSettings (tag 0x2020) points at, with PreviewImageValid
+/// (0x0100), PreviewImageStart (0x0101) and PreviewImageLength (0x0102).
+/// Two maker note layouts: `OLYMPUS\0` with a byte order and its IFD 12
+/// bytes in, every offset measured from the maker note's start; the older
+/// `OLYMP\0` with its IFD 8 bytes in, offsets measured like the file's.
+/// Returns the preview's (file offset, length).
+fn olympus_preview(t: &Tiff<'_>) -> Option<(u64, u64)> {
+    let (at, mn) = maker_note(t)?;
+    let (inner, base) = if mn.starts_with(b"OLYMPUS\0") {
+        let big = match mn.get(8..10)? {
+            b"II" => false,
+            b"MM" => true,
+            _ => return None,
+        };
+        let b = t.b.get(at..)?;
+        (Tiff { b, big, first: 12 }, at)
+    } else if mn.starts_with(b"OLYMP\0") {
+        let first = at.checked_add(8)?;
+        (
+            Tiff {
+                b: t.b,
+                big: t.big,
+                first,
+            },
+            0,
+        )
+    } else {
+        return None;
+    };
+    // CameraSettings is an IFD pointer (LONG or IFD) in newer files and,
+    // in the E-1's, UNDEFINED bytes that are the IFD itself.
+    let settings = match inner.tag(inner.first, 0x2020)? {
+        (7, _, at) => at,
+        (k, _, v) => inner.value(k, v)? as usize,
+    };
+    let get = |tag| {
+        inner
+            .tag(settings, tag)
+            .and_then(|(k, _, v)| inner.value(k, v))
+    };
+    if get(0x0100) == Some(0) {
+        return None;
+    }
+    let (offset, length) = (get(0x0101)?, get(0x0102)?);
+    Some((
+        u64::from(offset).checked_add(base as u64)?,
+        u64::from(length),
+    ))
+}
+
+/// Nikon's PreviewIFD: NEF files keep a JPEG preview (640 px on many
+/// models, larger on recent ones) in an IFD that only the maker note points
+/// at. The maker note (type 3: `Nikon\0` and a version, then a TIFF header
+/// of its own ten bytes in) measures every offset from that header; its tag
+/// 0x0011 is the PreviewIFD, whose JPEGInterchangeFormat(Length) give the
+/// preview. Returns its (file offset, length).
+fn nikon_preview(t: &Tiff<'_>) -> Option<(u64, u64)> {
+    let (at, mn) = maker_note(t)?;
+    if !mn.starts_with(b"Nikon\0\x02") {
+        return None;
+    }
+    let base = at + 10;
+    let inner = Tiff::new(t.b.get(base..)?)?;
+    let preview_ifd = inner
+        .tag(inner.first, 0x0011)
+        .and_then(|(k, _, v)| inner.value(k, v))? as usize;
+    let (ifd, _) = inner.read_ifd(preview_ifd)?;
+    let (offset, length) = ifd.jpeg?;
+    Some((offset.checked_add(base as u64)?, length))
 }
 
 /// A TIFF entry as stored: tag, type, count and its value bytes (in the
@@ -616,6 +799,51 @@ mod tests {
         for cut in 0..=b.len() {
             assert!(largest_preview(&b[..cut], RawKind::Tiff).is_none());
             let _ = is_tiff_raw(&b[..cut]);
+        }
+    }
+
+    /// The previews only a maker note (NEF's PreviewIFD, ORF's
+    /// CameraSettings in both Olympus layouts) or a track (CR3's first
+    /// `trak`) points at, in the committed seeds that
+    /// tests/fixtures/raw/make.sh wrote with ExifTool (which reads back the
+    /// same 64x75 JPEG from each): found, and every prefix and a sweep of
+    /// bit flips is safe. The comparison with ExifTool's extraction on
+    /// larger previews is tests/it/formats.rs.
+    #[test]
+    fn maker_note_and_track_previews_are_found_and_damage_is_safe() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw");
+        for (name, kind, location) in [
+            ("nikon_preview_ifd.nef", RawKind::Tiff, "nikon_preview_ifd"),
+            ("cr3_track1.cr3", RawKind::Cr3, "cr3_track1"),
+            (
+                "olympus_e1.orf",
+                RawKind::VendorTiff,
+                "olympus_camera_settings",
+            ),
+            (
+                "olympus_u760.orf",
+                RawKind::VendorTiff,
+                "olympus_camera_settings",
+            ),
+        ] {
+            let b = std::fs::read(dir.join(name)).unwrap();
+            let (p, jpeg) =
+                largest_preview(&b, kind).unwrap_or_else(|| panic!("{name}: no preview"));
+            assert_eq!(p.location, location, "{name}");
+            assert_eq!((p.width, p.height), (64, 75), "{name}");
+            assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]));
+            for cut in 0..b.len() {
+                let _ = largest_preview(&b[..cut], kind);
+            }
+            let mut flipped = b.clone();
+            for i in (0..b.len()).step_by(7) {
+                for bit in [0x01u8, 0x80] {
+                    flipped[i] ^= bit;
+                    let _ = largest_preview(&flipped, kind);
+                    let _ = is_tiff_raw(&flipped);
+                    flipped[i] ^= bit;
+                }
+            }
         }
     }
 

@@ -401,6 +401,8 @@ fn a_raw_preview_is_the_picture_and_finds_its_archived_original() {
         ("CanonRaw.cr2", "PreviewImage", "Canon"),
         ("DNG.dng", "PreviewImage", "Canon"),
         ("Panasonic.rw2", "JpgFromRaw", "Panasonic"),
+        // Nikon's PreviewIFD, which only the maker note points at.
+        ("Nikon.nef", "PreviewImage", "NIKON"),
     ] {
         let raw = dir.path().join(name);
         std::fs::copy(dir_ref.join(name), &raw).unwrap();
@@ -481,6 +483,134 @@ fn a_raw_preview_is_the_picture_and_finds_its_archived_original() {
     assert_ne!(m["transform"], "identity", "the preview was not turned");
 }
 
+/// CR3's full-size JPEG is the first sample of the first `trak` (ExifTool's
+/// JpgFromRaw), found through the track's sample table. ExifTool cannot
+/// write it, so the archived photo is put into a copy of ExifTool's CR3 test
+/// file by hand: appended to `mdat`, with the first track's chunk offset
+/// (`co64`) and sample size (`stsz`) pointed at it; ExifTool's extraction of
+/// JpgFromRaw from the copy is the check that the edit means what it says.
+#[test]
+fn a_cr3_full_size_jpeg_track_is_the_picture() {
+    if !tool("exiftool") {
+        return;
+    }
+    let Some(cr3) = shared("exif/exiftool-t-images/CanonRaw.cr3") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let photo = std::fs::read(samples().join("archive/grace_hopper.jpg")).unwrap();
+    let mut b = std::fs::read(&cr3).unwrap();
+    let be32 = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap());
+    // The top-level boxes: mdat comes last in Canon's files.
+    let mut at = 0;
+    let mut mdat = None;
+    let be64 = |b: &[u8], at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap());
+    while at + 8 <= b.len() {
+        if &b[at + 4..at + 8] == b"mdat" {
+            mdat = Some(at);
+        }
+        // Size 1: the 64-bit size follows the type (Canon writes mdat so).
+        at += match be32(&b, at) {
+            1 => be64(&b, at + 8) as usize,
+            n => n as usize,
+        };
+    }
+    let mdat = mdat.unwrap();
+    assert_eq!(at, b.len(), "mdat is not the last box");
+    let find = |b: &[u8], from: usize, what: &[u8]| {
+        from + b[from..].windows(4).position(|w| w == what).unwrap()
+    };
+    let trak = find(&b, 0, b"trak");
+    let (stsz, co64) = (find(&b, trak, b"stsz"), find(&b, trak, b"co64"));
+    assert!(
+        stsz < co64 && co64 < find(&b, trak + 4, b"trak"),
+        "not the first track's"
+    );
+    let offset = b.len() as u64;
+    assert_eq!(be32(&b, mdat), 1, "mdat with a 32-bit size");
+    let mdat_size = be64(&b, mdat + 8) + photo.len() as u64;
+    b[mdat + 8..mdat + 16].copy_from_slice(&mdat_size.to_be_bytes());
+    // stsz: type, version/flags, then the size every sample shares.
+    b[stsz + 8..stsz + 12].copy_from_slice(&(photo.len() as u32).to_be_bytes());
+    // co64: type, version/flags, entry count, then the first chunk's offset.
+    b[co64 + 12..co64 + 20].copy_from_slice(&offset.to_be_bytes());
+    b.extend_from_slice(&photo);
+    let raw = dir.path().join("track.cr3");
+    std::fs::write(&raw, &b).unwrap();
+    let extracted = Command::new("exiftool")
+        .args(["-b", "-JpgFromRaw"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert_eq!(extracted.stdout, photo, "ExifTool's own extraction");
+
+    let r = check_json(Some(&db), &raw, &[]);
+    assert_eq!(r["decode"]["source"], "raw_preview", "{}", r["errors"]);
+    let p = &r["decode"]["raw_preview"];
+    assert_eq!(p["location"], "cr3_track1");
+    assert_eq!(p["offset"].as_u64(), Some(offset));
+    assert_eq!(p["length"].as_u64(), Some(photo.len() as u64));
+    assert_eq!(
+        (p["width"].as_u64(), p["height"].as_u64()),
+        (Some(512), Some(600))
+    );
+    // The RAW's own EXIF stays the metadata.
+    assert_eq!(r["metadata"]["model"], "Canon EOS M50");
+    let m = &r["earliest_copy"];
+    assert!(
+        m["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("grace_hopper.jpg")),
+        "{}",
+        r["matches"]
+    );
+    assert_eq!(m["transform"], "identity");
+    assert_eq!(m["confidence"], "confirmed");
+}
+
+/// The committed RAW seeds (tests/fixtures/raw/make.sh: ExifTool test files
+/// carrying a 64x75 preview that only a maker note or a track points at):
+/// retrace takes, from each, the bytes ExifTool extracts as its largest
+/// preview, and says where it found them.
+#[test]
+fn maker_note_and_track_previews_are_the_bytes_exiftool_extracts() {
+    if !tool("exiftool") {
+        return;
+    }
+    let dir = repo().join("tests/fixtures/raw");
+    for (name, location) in [
+        ("nikon_preview_ifd.nef", "nikon_preview_ifd"),
+        ("cr3_track1.cr3", "cr3_track1"),
+        ("olympus_e1.orf", "olympus_camera_settings"),
+        ("olympus_u760.orf", "olympus_camera_settings"),
+    ] {
+        let f = dir.join(name);
+        let previews = exiftool_previews(&f);
+        let (tag, largest, _) = previews
+            .iter()
+            .max_by_key(|(_, _, (w, h))| u64::from(*w) * u64::from(*h))
+            .unwrap_or_else(|| panic!("{name}: ExifTool extracts no JPEG preview"));
+        let r = check_json(None, &f, &[]);
+        assert_eq!(
+            r["decode"]["source"], "raw_preview",
+            "{name}: {}",
+            r["errors"]
+        );
+        let p = &r["decode"]["raw_preview"];
+        assert_eq!(p["location"], location, "{name}");
+        let (off, len) = (
+            p["offset"].as_u64().unwrap() as usize,
+            p["length"].as_u64().unwrap() as usize,
+        );
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            bytes[off..off + len] == largest[..],
+            "{name}: not the bytes of ExifTool's {tag}"
+        );
+    }
+}
+
 /// The stub previews of ExifTool's RAF and RW2 test files (8×8 JPEGs):
 /// retrace takes exactly the bytes ExifTool extracts as the largest preview.
 #[test]
@@ -521,6 +651,170 @@ fn raw_previews_are_the_bytes_exiftool_extracts() {
     assert_eq!(r["metadata"]["model"], "FinePix S5Pro");
     let r = check_json(None, &dir_ref.join("Panasonic.rw2"), &[]);
     assert_eq!(r["metadata"]["model"], "DMC-LX3");
+}
+
+/// The real RAW files `tests/fixtures/raw/fetch.sh` takes from Debian
+/// packages (a cache outside git: `$RETRACE_RAW_DIR`, else
+/// `target/raw-fixtures`); empty, with a message, when it was not run.
+/// Under `RETRACE_REQUIRE_RAW` (set by `.ci/run`, which runs the script)
+/// their absence is a failure.
+fn fetched_raws() -> Vec<PathBuf> {
+    let dir = std::env::var_os("RETRACE_RAW_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/raw-fixtures"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e != "copyright"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        assert!(
+            std::env::var_os("RETRACE_REQUIRE_RAW").is_none(),
+            "no RAW files in {} (sh tests/fixtures/raw/fetch.sh)",
+            dir.display()
+        );
+        eprintln!(
+            "skipped: no RAW files in {} (run sh tests/fixtures/raw/fetch.sh)",
+            dir.display()
+        );
+    }
+    files
+}
+
+/// Every JPEG ExifTool extracts from a RAW file as a preview, with its tag
+/// and its stored size.
+fn exiftool_previews(f: &Path) -> Vec<(&'static str, Vec<u8>, (u32, u32))> {
+    let mut out = Vec::new();
+    for tag in ["PreviewImage", "JpgFromRaw", "OtherImage", "ThumbnailImage"] {
+        let bytes = Command::new("exiftool")
+            .args(["-b", &format!("-{tag}")])
+            .arg(f)
+            .output()
+            .unwrap()
+            .stdout;
+        if !bytes.starts_with(&[0xFF, 0xD8]) {
+            continue;
+        }
+        let size = image::ImageReader::new(std::io::Cursor::new(&bytes))
+            .with_guessed_format()
+            .unwrap()
+            .into_dimensions();
+        if let Ok(size) = size {
+            out.push((tag, bytes, size));
+        }
+    }
+    out
+}
+
+/// Real RAW files with real previews (see `tests/fixtures/raw/fetch.sh`):
+/// retrace hashes exactly the bytes ExifTool extracts as the file's largest
+/// preview, at its size, turned by the RAW's orientation as ExifTool reads
+/// it; its hashes are the hashes of that JPEG checked on its own (given the
+/// RAW's orientation), and an archived copy of it is found as the same
+/// picture.
+#[test]
+fn real_raw_files_hash_the_largest_preview_exiftool_extracts() {
+    let files = fetched_raws();
+    if files.is_empty() || !tool("exiftool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archived = dir.path().join("archived");
+    std::fs::create_dir(&archived).unwrap();
+    let mut expected = Vec::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let previews = exiftool_previews(f);
+        let (tag, largest, (w, h)) = previews
+            .iter()
+            .max_by_key(|(_, _, (w, h))| u64::from(*w) * u64::from(*h))
+            .unwrap_or_else(|| panic!("{name}: ExifTool extracts no JPEG preview"));
+        let orientation: u64 = String::from_utf8(
+            Command::new("exiftool")
+                .args(["-s3", "-n", "-IFD0:Orientation"])
+                .arg(f)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or(1);
+
+        let r = check_json(None, f, &[]);
+        assert_eq!(
+            r["decode"]["source"], "raw_preview",
+            "{name}: {}",
+            r["errors"]
+        );
+        let p = &r["decode"]["raw_preview"];
+        let (off, len) = (
+            p["offset"].as_u64().unwrap() as usize,
+            p["length"].as_u64().unwrap() as usize,
+        );
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            bytes[off..off + len] == largest[..],
+            "{name}: retrace took {} bytes at {off} ({}), ExifTool's largest is its {tag} ({} bytes)",
+            len,
+            p["location"],
+            largest.len()
+        );
+        assert_eq!(
+            (p["width"].as_u64(), p["height"].as_u64()),
+            (Some(u64::from(*w)), Some(u64::from(*h))),
+            "{name}"
+        );
+        assert_eq!(
+            p["candidates"].as_u64(),
+            Some(previews.len() as u64),
+            "{name}: previews counted"
+        );
+        assert_eq!(
+            r["metadata"]["orientation"].as_u64().unwrap_or(1),
+            orientation
+        );
+
+        // The preview alone, carrying the RAW's orientation as its own.
+        let jpeg = archived.join(format!("{name}.jpg"));
+        std::fs::write(&jpeg, largest).unwrap();
+        if orientation != 1 {
+            let ok = Command::new("exiftool")
+                .args(["-q", "-overwrite_original", "-n"])
+                .arg(format!("-Orientation={orientation}"))
+                .arg(&jpeg)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let alone = check_json(None, &jpeg, &[]);
+        for (k, v) in alone["hashes"].as_object().unwrap() {
+            if !k.starts_with("thumbnail") {
+                assert_eq!(&r["hashes"][k], v, "{name}: {k}");
+            }
+        }
+        expected.push((f.clone(), name));
+    }
+    let db = dir.path().join("archive.db");
+    let out = run(retrace(Some(&db)).arg("archive").arg("add").arg(&archived));
+    assert_eq!(out.status.code(), Some(0));
+    for (f, name) in expected {
+        let r = check_json(Some(&db), &f, &[]);
+        let m = &r["earliest_copy"];
+        assert!(
+            m["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(&format!("{name}.jpg"))),
+            "{name}: {}",
+            r["matches"]
+        );
+        assert_eq!(m["transform"], "identity", "{name}");
+        assert_eq!(m["confidence"], "confirmed", "{name}");
+    }
 }
 
 // ---------------------------------------------------------------------------
