@@ -42,7 +42,7 @@
 //! PATH` keeps the distractors' archive in a file (and what made it in
 //! `PATH.json`) and copies it for each run; it is rebuilt when the pictures,
 //! the archive schema, the hash stamps or what the archive stores for a
-//! picture differ. The run also prints the ingest rate, the archive file's and
+//! picture differ. An interrupted build resumes from `PATH.partial`. The run also prints the ingest rate, the archive file's and
 //! the index snapshot's bytes per picture, how long the index takes to load
 //! from each, query time percentiles and the process's peak memory.
 //!
@@ -1339,6 +1339,7 @@ fn peak_rss_kib() -> Option<u64> {
 
 /// One distractor picture: its file relative to the set's folder, the
 /// absolute path, its SHA-256 as the manifest lists it.
+#[derive(Clone)]
 struct DistractorFile {
     rel: String,
     path: PathBuf,
@@ -1438,17 +1439,34 @@ fn distractor_archive(
         "accuracy: building the distractor archive {} ({why})",
         keep.display()
     );
+    // An interrupted build resumes: the partial archive only ever holds whole
+    // batches (each a transaction), its pictures known by their SHA-256, and
+    // the key that made it is kept beside it so that another build or other
+    // pictures start afresh instead of mixing.
     let partial = sibling(keep, ".partial");
-    for p in [
-        partial.clone(),
-        sibling(&partial, "-wal"),
-        sibling(&partial, "-shm"),
-    ] {
-        let _ = std::fs::remove_file(p);
+    let partial_key = sibling(&partial, ".key");
+    let resumable = std::fs::read(&partial_key)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|k| same_build(&k, &key))
+        && partial.exists();
+    if !resumable {
+        for p in [
+            partial.clone(),
+            sibling(&partial, "-wal"),
+            sibling(&partial, "-shm"),
+        ] {
+            let _ = std::fs::remove_file(p);
+        }
+        std::fs::write(&partial_key, format!("{key:#}\n"))
+            .map_err(|e| format!("{}: {e}", partial_key.display()))?;
+    } else {
+        eprintln!("accuracy: resuming {}", partial.display());
     }
     let (ingest, failed) = ingest_distractors(config, &partial, &files, opts.threads)?;
     let _ = std::fs::remove_file(&record_path);
     std::fs::rename(&partial, keep).map_err(|e| format!("{}: {e}", keep.display()))?;
+    let _ = std::fs::remove_file(&partial_key);
     let record = serde_json::json!({
         "key": key,
         "ingest": {"pictures": ingest.pictures, "seconds": ingest.seconds, "threads": ingest.threads},
@@ -1459,6 +1477,15 @@ fn distractor_archive(
         .map_err(|e| format!("{}: {e}", record_path.display()))?;
     std::fs::copy(keep, db).map_err(|e| format!("copying {}: {e}", keep.display()))?;
     Ok((ingest, failed))
+}
+
+/// Whether a partial archive made under key `partial` can be finished under
+/// `key`: the same build and schema, and no more pictures than now (the set
+/// is taken in manifest order, so fewer pictures are a prefix of these).
+fn same_build(partial: &serde_json::Value, key: &serde_json::Value) -> bool {
+    let same = |k: &str| partial.get(k) == key.get(k);
+    let fewer = partial["pictures"].as_u64() <= key["pictures"].as_u64();
+    same("format") && same("schema_version") && same("stamps") && same("entry_sha256") && fewer
 }
 
 /// What the archive would store for one picture, with the schema and stamps:
@@ -1486,6 +1513,24 @@ fn ingest_distractors(
     const RECORD_BATCH: usize = 64;
     let start = Instant::now();
     let archive = Archive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // What an interrupted build already recorded is not examined again.
+    let mut recorded = 0usize;
+    let mut todo = Vec::with_capacity(files.len());
+    for f in files {
+        match archive.lookup_sha256(&f.sha256) {
+            Ok(Some(_)) => recorded += 1,
+            Ok(None) => todo.push(f.clone()),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    if recorded > 0 {
+        eprintln!(
+            "accuracy: {recorded} distractor pictures already recorded in {}, {} to go",
+            path.display(),
+            todo.len()
+        );
+    }
+    let files = &todo[..];
     let engine = Engine::new(config.clone(), Some(archive)).map_err(|e| e.to_string())?;
     let candidates: Vec<Candidate> = files
         .iter()
