@@ -87,6 +87,8 @@ class ArchiveInfo(TypedDict):
     first_seen_max: Optional[str]
     hash_stamps: list[list[Union[str, int]]]
     """[stamp, count] pairs."""
+    with_features: int
+    """Pictures with local features; re-adding the others' files fills them in."""
 
 class PathMessage(TypedDict):
     path: str

@@ -199,6 +199,10 @@ pub struct ArchiveInfo {
     pub first_seen_max: Option<String>,
     /// Hash stamps present with their counts; only the current ones are matched.
     pub hash_stamps: Vec<(String, u64)>,
+    /// Images with local features (current stamps): partial copies of the
+    /// others are found by their hashes only. Pictures recorded before
+    /// retrace kept features get them when their files are added again.
+    pub with_features: u64,
 }
 
 /// One stored hash as loaded for the index: (image id, region, bits, quality).
@@ -268,6 +272,9 @@ pub trait ArchiveBackend: Send {
     fn images_after(&self, after: i64, max_images: u32) -> Result<Vec<(i64, NewImage)>>;
     /// Number of distinct images.
     fn image_count(&self) -> Result<u64>;
+    /// Images with an id up to `up_to` that have local features with the
+    /// current stamps.
+    fn feature_count(&self, up_to: i64) -> Result<u64>;
     /// Counts, ranges and versions (`path` left empty: the facade fills it).
     fn info(&self) -> Result<ArchiveInfo>;
     /// See [`Archive::watched`].
@@ -552,6 +559,14 @@ impl Archive {
     /// Number of distinct images.
     pub fn image_count(&self) -> Result<u64> {
         self.backend.image_count()
+    }
+
+    /// Images with an id up to `up_to` whose local features (current
+    /// stamps) are stored. Re-adding a picture recorded before features
+    /// existed fills its features in, which this count sees and an id-based
+    /// follow does not: the index snapshot keeps it to notice.
+    pub fn feature_count(&self, up_to: i64) -> Result<u64> {
+        self.backend.feature_count(up_to)
     }
 
     /// Record everything this archive holds into `dest` (another file or

@@ -790,6 +790,22 @@ impl ArchiveBackend for PgArchive {
         Ok(n.max(0) as u64)
     }
 
+    fn feature_count(&self, up_to: i64) -> Result<u64> {
+        let n: i64 = self
+            .conn()?
+            .query_one(
+                "SELECT COUNT(*) FROM features WHERE image_id <= $1 AND stamp = $2 AND vocabulary = $3",
+                &[
+                    &up_to,
+                    &crate::features::STAMP,
+                    &crate::features::vocabulary::STAMP,
+                ],
+            )
+            .map_err(db)?
+            .get(0);
+        Ok(n.max(0) as u64)
+    }
+
     fn info(&self) -> Result<ArchiveInfo> {
         let mut client = self.conn()?;
         let mut tx = PgArchive::snapshot(&mut client)?;
@@ -816,6 +832,13 @@ impl ArchiveBackend for PgArchive {
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1).max(0) as u64))
             .collect();
+        let with_features: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM features WHERE stamp = $1 AND vocabulary = $2",
+                &[&crate::features::STAMP, &crate::features::vocabulary::STAMP],
+            )
+            .map_err(db)?
+            .get(0);
         tx.commit().map_err(db)?;
         Ok(ArchiveInfo {
             path: Default::default(),
@@ -825,6 +848,7 @@ impl ArchiveBackend for PgArchive {
             first_seen_min: s.get(1),
             first_seen_max: s.get(2),
             hash_stamps,
+            with_features: with_features.max(0) as u64,
         })
     }
 

@@ -537,6 +537,21 @@ impl ArchiveBackend for SqliteArchive {
             .map_err(db)
     }
 
+    fn feature_count(&self, up_to: i64) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM features WHERE image_id <= ?1 AND stamp = ?2 AND vocabulary = ?3",
+                params![
+                    up_to,
+                    crate::features::STAMP,
+                    crate::features::vocabulary::STAMP
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(db)
+    }
+
     fn info(&self) -> Result<ArchiveInfo> {
         let schema_version: u32 = self
             .conn
@@ -570,6 +585,7 @@ impl ArchiveBackend for SqliteArchive {
             first_seen_min: min,
             first_seen_max: max,
             hash_stamps,
+            with_features: self.feature_count(i64::MAX)?,
         })
     }
 

@@ -70,6 +70,11 @@ pub struct SnapshotOf {
     /// Content SHA-256 of image `last_id`: the same id in another archive (or
     /// a rebuilt one) holds another picture.
     pub last_sha256: String,
+    /// Images up to `last_id` with local features: filling in the features of
+    /// pictures recorded before retrace kept them changes it without a new id.
+    /// Absent in snapshots written before it was kept (never equal then).
+    #[serde(default)]
+    pub features: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -443,6 +448,7 @@ mod tests {
             last_id: 3001,
             images: 1000,
             last_sha256: "ab".repeat(32),
+            features: Some(7),
         }
     }
 

@@ -246,6 +246,15 @@ fn load_snapshot(
             of.last_id
         )));
     }
+    let features = archive.feature_count(of.last_id).ok();
+    if features.is_none() || of.features != features {
+        return Err(Some(format!(
+            "{}: the archive's local features changed since it was taken ({} pictures with features then, {} now)",
+            path.display(),
+            of.features.map_or("?".into(), |n| n.to_string()),
+            features.map_or("?".into(), |n| n.to_string())
+        )));
+    }
     Ok((index, of))
 }
 
@@ -269,6 +278,7 @@ fn save_snapshot(
     index: &MemoryIndex,
     path: &Path,
     loaded: &crate::archive::Loaded,
+    features: u64,
 ) -> std::result::Result<u64, String> {
     let sha = archive
         .sha256_of(loaded.last_id)
@@ -278,6 +288,7 @@ fn save_snapshot(
         last_id: loaded.last_id,
         images: loaded.images,
         last_sha256: sha,
+        features: Some(features),
     };
     index
         .save_snapshot(path, &of)
@@ -313,10 +324,12 @@ impl Engine {
                 loaded = a.load_current_hashes(|id, region, bits, _quality| {
                     index.insert(id, region, bits);
                 })?;
-                load_words(a, &mut index, loaded.last_id)?;
+                // The rows read, so that the snapshot counts what it holds
+                // even when another process fills features in meanwhile.
+                let features = load_words(a, &mut index, loaded.last_id)?;
                 if let Some(path) = &config.index_cache {
                     if loaded.images >= config.index_cache_min_images.max(1) {
-                        load.saved = Some(save_snapshot(a, &index, path, &loaded));
+                        load.saved = Some(save_snapshot(a, &index, path, &loaded, features));
                     }
                 }
             }
@@ -365,7 +378,15 @@ impl Engine {
         let Ok(a) = a.lock() else {
             return Some(Err("archive lock poisoned".into()));
         };
-        Some(save_snapshot(&a, &index, path, &now))
+        // Counted here, so features another process filled in for an older
+        // picture since this index was loaded are counted without being in
+        // it: such a snapshot misses them until the count changes again. That
+        // takes a re-add during this process's life; their hashes still match.
+        let features = match a.feature_count(now.last_id) {
+            Ok(n) => n,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        Some(save_snapshot(&a, &index, path, &now, features))
     }
 
     /// How the index was loaded (from a snapshot or the archive, and whether

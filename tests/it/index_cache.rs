@@ -152,3 +152,71 @@ fn the_cli_keeps_the_snapshot_beside_a_large_sqlite_archive_only() {
     index.push(".index");
     assert!(!Path::new(&index).exists());
 }
+
+/// An archive made before retrace kept local features: its pictures have
+/// hashes only, so partial copies of them are found only by hashes. Adding
+/// their files again fills the features in; `archive info` says how many
+/// pictures have them, and a snapshot taken before is not trusted after.
+#[test]
+fn features_filled_in_for_an_older_archive_reach_the_index_and_stale_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_archive(dir.path());
+    let cache = dir.path().join("index.snapshot");
+    let pictures = incoming();
+    let want = answers(&engine(&db, None), &pictures);
+
+    // As an archive migrated from schema 2 looks: the features table empty.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let images: u64 = conn
+        .query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))
+        .unwrap();
+    conn.execute("DELETE FROM features", []).unwrap();
+    drop(conn);
+    let info = run(retrace(Some(&db)).args(["archive", "info", "--json"]));
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["with_features"], 0, "{info}");
+    let text = String::from_utf8_lossy(&run(retrace(Some(&db)).args(["archive", "info"])).stdout)
+        .into_owned();
+    assert!(
+        text.contains(&format!("features      0 of {images} images"))
+            && text.contains("retrace archive add"),
+        "{text}"
+    );
+
+    // Without features some copies go unfound (the samples include crops
+    // that only local features find); a snapshot of that state is saved.
+    let without = engine(&db, Some(&cache));
+    assert!(matches!(without.index_load().saved, Some(Ok(_))));
+    let found =
+        |a: &[serde_json::Value]| a.iter().filter(|x| x[1] != serde_json::json!([])).count();
+    let lost = answers(&without, &pictures);
+    assert!(
+        found(&lost) < found(&want),
+        "every copy was found without features: {lost:?}"
+    );
+    drop(without);
+
+    // Adding the archived pictures again (from the same source: no new
+    // sighting) fills their features in.
+    let out = run(retrace(Some(&db))
+        .args(["--no-index-cache", "archive", "add"])
+        .arg(samples().join("archive"))
+        .arg("--manifest")
+        .arg(samples().join("archive/sources.tsv")));
+    assert_eq!(out.status.code(), Some(0));
+    let info = run(retrace(Some(&db)).args(["archive", "info", "--json"]));
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["with_features"], images, "{info}");
+
+    // No new picture, so only the feature count tells the snapshot is stale.
+    let refilled = engine(&db, Some(&cache));
+    let load = refilled.index_load();
+    assert!(!load.from_snapshot, "{load:?}");
+    assert!(
+        load.snapshot_refused
+            .as_deref()
+            .is_some_and(|w| w.contains("local features changed")),
+        "{load:?}"
+    );
+    assert_eq!(answers(&refilled, &pictures), want);
+}

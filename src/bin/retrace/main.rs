@@ -633,6 +633,19 @@ fn run(cli: Cli) -> Result<u8> {
                 for (stamp, n) in &info.hash_stamps {
                     writeln!(out, "  {stamp}  ({n})")?;
                 }
+                writeln!(
+                    out,
+                    "features      {} of {} images",
+                    info.with_features, info.images
+                )?;
+                if info.with_features < info.images {
+                    writeln!(
+                        out,
+                        "              partial copies of the others are found by their hashes only; \
+                         adding their files again (retrace archive add) fills their features in \
+                         (hash-only entries from hash lists have none)"
+                    )?;
+                }
             }
             Ok(EXIT_CLEAN)
         }
