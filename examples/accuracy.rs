@@ -46,6 +46,10 @@
 //! the index snapshot's bytes per picture, how long the index takes to load
 //! from each, query time percentiles and the process's peak memory.
 //!
+//! With `RETRACE_ACCURACY_MATCHES=FILE` in the environment, every match of every
+//! query is appended to FILE as one JSON line (photo, transformation, whose
+//! picture it is, confidence, transform, geometry, chance, evidence).
+//!
 //! `tests/accuracy_smoke.rs` includes this file as a module and runs the quick
 //! mode, so the transformations live in one place.
 
@@ -1735,6 +1739,32 @@ fn query(ctx: &Ctx<'_>, mut o: Outcome, copy: Vec<u8>) -> Outcome {
     }
     let own = ctx.archived.iter().position(|a| a.photo == o.photo);
     let own_sha = own.map(|i| ctx.archived[i].sha256.as_str());
+    if let Ok(path) = std::env::var("RETRACE_ACCURACY_MATCHES") {
+        use std::io::Write as _;
+        let mut lines = String::new();
+        for m in &ex.report.matches {
+            let kind = if Some(m.sha256.as_str()) == own_sha {
+                "own".to_string()
+            } else if let Some(&ai) = ctx.by_sha.get(m.sha256.as_str()) {
+                format!("photo:{}", ctx.photos[ctx.archived[ai].photo].name)
+            } else {
+                "distractor".to_string()
+            };
+            let line = serde_json::json!({
+                "photo": ctx.photos[o.photo].name, "transformation": t.name, "kind": kind,
+                "confidence": m.confidence, "transform": m.transform, "geometry": m.geometry,
+                "chance": m.chance, "evidence": m.evidence,
+            });
+            lines.push_str(&format!("{line}\n"));
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(lines.as_bytes());
+        }
+    }
     for m in &ex.report.matches {
         let how = format!(
             "{} via {}{}; {}",

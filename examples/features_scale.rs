@@ -1,0 +1,175 @@
+//! How the feature index (the candidate search for partial copies) scales to
+//! a million archived pictures, from the features of real pictures.
+//!
+//! Run:
+//! ```sh
+//! cargo run --release --example features_scale -- \
+//!     --archive ARCHIVE.db --pictures 1000000 --queries DIR [--count 300]
+//! ```
+//! `ARCHIVE.db` is an archive whose pictures have local features (e.g. the
+//! accuracy benchmark's kept distractor archive); it is opened read-only in
+//! spirit (nothing is recorded) but, as every command, brought to the current
+//! schema, so give it a copy. Its pictures' visual words are indexed, then
+//! more pictures are made until `--pictures`: each is half the features of
+//! one real picture and half of another, drawn at random, so every made
+//! picture is distinct while word frequencies, angles and levels stay those of
+//! real photographs (uniform random words would make the inverted lists
+//! unrealistically even). The queries are real pictures from `DIR` (the first
+//! `--count` files in name order), their features computed as for any
+//! incoming picture, and searched for the same number of candidates matching
+//! uses. Printed: build time, index memory per picture, single-thread
+//! candidate-search time (p50/p90/p99/max) and the process's peak memory.
+//!
+//! What a `check` costs beyond this search does not grow with the archive:
+//! the verification of a fixed number of candidates and the hash index
+//! (measured by `examples/index_scale.rs`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use retrace::archive::Archive;
+use retrace::features::vocabulary::Vocabulary;
+use retrace::features::{FeatureParams, Features};
+use retrace::index::features::{words_from_bytes, FeatureIndex, Word};
+use retrace::matching::MatchParams;
+
+/// splitmix64: reproducible runs without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() -> Result<(), String> {
+    let (mut archive, mut pictures, mut queries, mut count) = (None, 1_000_000usize, None, 300);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--archive" => archive = Some(PathBuf::from(value()?)),
+            "--pictures" => pictures = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--queries" => queries = Some(PathBuf::from(value()?)),
+            "--count" => count = value()?.parse().map_err(|e| format!("{e}"))?,
+            _ => {
+                return Err(
+                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q]"
+                        .into(),
+                )
+            }
+        }
+    }
+    let archive = archive.ok_or("--archive DB is needed")?;
+    let queries = queries.ok_or("--queries DIR is needed")?;
+
+    let t = Instant::now();
+    let db = Archive::open_existing(&archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut real: Vec<Vec<Word>> = Vec::new();
+    db.load_current_words(i64::MAX, |_, bytes| {
+        if let Some(w) = words_from_bytes(bytes).filter(|w| !w.is_empty()) {
+            real.push(w);
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    if real.is_empty() {
+        return Err(format!("{}: no pictures with features", archive.display()));
+    }
+    println!(
+        "{} real pictures' words read in {:.1} s ({:.0} words each on average)",
+        real.len(),
+        t.elapsed().as_secs_f64(),
+        real.iter().map(Vec::len).sum::<usize>() as f64 / real.len() as f64
+    );
+
+    let t = Instant::now();
+    let mut index = FeatureIndex::new(Vocabulary::builtin().len());
+    let mut rng = Rng(0x5eed);
+    for (i, w) in real.iter().enumerate().take(pictures) {
+        index.insert(i as i64 + 1, w);
+    }
+    let mut made = Vec::new();
+    for id in real.len()..pictures {
+        let (a, b) = (&real[rng.below(real.len())], &real[rng.below(real.len())]);
+        made.clear();
+        made.extend(a.iter().filter(|_| rng.next() & 1 == 0).copied());
+        made.extend(b.iter().filter(|_| rng.next() & 1 == 1).copied());
+        made.truncate(a.len().max(b.len()));
+        index.insert(id as i64 + 1, &made);
+    }
+    let n = index.len();
+    println!(
+        "index of {n} pictures built in {:.1} s: {:.0} MB, {:.0} bytes per picture, {} postings",
+        t.elapsed().as_secs_f64(),
+        index.memory() as f64 / 1e6,
+        index.memory() as f64 / n.max(1) as f64,
+        index.postings()
+    );
+    drop(real);
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&queries)
+        .map_err(|e| format!("{}: {e}", queries.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let params = MatchParams::default();
+    let vocabulary = Vocabulary::builtin();
+    let mut times = Vec::new();
+    let mut found = 0usize;
+    for f in &files {
+        if times.len() >= count {
+            break;
+        }
+        let Ok(img) = image::open(f) else { continue };
+        let img = retrace::decode::shrink(&img, retrace::decode::WORKING_SIDE);
+        let features = Features::of_image(&img, &FeatureParams::query());
+        let t = Instant::now();
+        let c = index.candidates(
+            vocabulary,
+            &features,
+            params.feature_candidates,
+            &params.feature_index,
+        );
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        found += c.len();
+        std::hint::black_box(c);
+    }
+    if times.is_empty() {
+        return Err(format!("{}: no readable pictures", queries.display()));
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "candidate search, {} queries, one thread: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.1} candidates each on average)",
+        times.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0),
+        found as f64 / times.len() as f64
+    );
+    if let Some(m) = peak_rss_mib() {
+        println!("peak memory of the process: {m:.0} MiB");
+    }
+    Ok(())
+}
