@@ -517,9 +517,9 @@ fn olympus_preview(t: &Tiff<'_>) -> Option<(u64, u64)> {
     ))
 }
 
-/// Nikon's PreviewIFD: NEF files keep a JPEG preview (640 px on many
-/// models, larger on recent ones) in an IFD that only the maker note points
-/// at. The maker note (type 3: `Nikon\0` and a version, then a TIFF header
+/// Nikon's PreviewIFD: NEF files keep a JPEG preview in an IFD that only
+/// the maker note points at, besides the JpgFromRaw of a SubIFD that the
+/// TIFF walk finds; a file may have only the former. The maker note (type 3: `Nikon\0` and a version, then a TIFF header
 /// of its own ten bytes in) measures every offset from that header; its tag
 /// 0x0011 is the PreviewIFD, whose JPEGInterchangeFormat(Length) give the
 /// preview. Returns its (file offset, length).
