@@ -151,6 +151,30 @@ def test_scan_without_an_archive_reports_every_picture(incoming):
     assert all(r["archive"]["searched"] is False for r in got)
 
 
+def test_scan_yields_each_report_as_it_finishes():
+    # One worker, 24 pictures analysed one after the other: a scan that
+    # streams hands over the first report after about one picture's work,
+    # one that collected them would hand it over with the last.
+    roots = [SAMPLES / "incoming", SAMPLES / "archive"]
+    s = retrace.scan(roots, threads=1)
+    start = time.monotonic()
+    arrived = [time.monotonic() - start for _ in s]
+    assert len(arrived) == 24
+    assert arrived[0] < arrived[-1] / 4, arrived
+
+
+def test_closing_a_scan_stops_it_after_the_pictures_in_progress():
+    roots = [SAMPLES / "incoming", SAMPLES / "archive"]
+    s = retrace.scan(roots, threads=1)
+    first = next(s)
+    s.close()
+    rest = list(s)
+    # The picture in progress when it was closed (and any finished in the
+    # meantime) still come; the other twenty-odd are never analysed.
+    assert first["schema"] == retrace.SCHEMA
+    assert 1 + len(rest) < 24, len(rest)
+
+
 def thread_count():
     return len(os.listdir("/proc/self/task"))
 
@@ -420,3 +444,75 @@ def test_export_writes_the_cli_list(cli, archive, tmp_path):
     with pytest.raises(retrace.RetraceError, match="exporting into"):
         a.export(tmp_path / "no" / "such" / "folder" / "list.jsonl")
     assert not list((tmp_path).glob("*.tmp"))
+
+
+# --- the type stubs ----------------------------------------------------------
+
+
+def stub_parameters(node):
+    """(name, kind, default) of a stub's `def`, as inspect names them."""
+    import ast
+
+    a = node.args
+    out = []
+    positional = a.posonlyargs + a.args
+    defaults = [None] * (len(positional) - len(a.defaults)) + a.defaults
+    for arg, d in zip(positional, defaults):
+        kind = "POSITIONAL_ONLY" if arg in a.posonlyargs else "POSITIONAL_OR_KEYWORD"
+        out.append((arg.arg, kind, ast.literal_eval(d) if d else "<none>"))
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        out.append((arg.arg, "KEYWORD_ONLY", ast.literal_eval(d) if d else "<none>"))
+    return out
+
+
+def runtime_parameters(obj):
+    import inspect
+
+    out = []
+    for p in inspect.signature(obj).parameters.values():
+        if p.name in ("self", "$self", "module", "$module"):
+            continue
+        default = "<none>" if p.default is inspect.Parameter.empty else p.default
+        out.append((p.name, p.kind.name, default))
+    return out
+
+
+def test_the_stubs_give_each_function_the_parameters_it_takes():
+    # The .pyi is written by hand: every function and method it declares
+    # must take exactly those parameters, in that order, with those defaults.
+    import ast
+
+    stub = Path(retrace.__file__).parent / "_retrace.pyi"
+    tree = ast.parse(stub.read_text())
+    checked = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            assert stub_parameters(node) == runtime_parameters(getattr(retrace, node.name)), node.name
+            checked.append(node.name)
+        elif isinstance(node, ast.ClassDef) and node.name in ("Archive", "Scan"):
+            cls = getattr(retrace, node.name)
+            for item in node.body:
+                if not isinstance(item, ast.FunctionDef) or item.name.startswith("__"):
+                    continue
+                if any(getattr(d, "id", None) == "property" for d in item.decorator_list):
+                    assert isinstance(getattr(cls, item.name), property) or hasattr(cls, item.name)
+                    continue
+                want = stub_parameters(item)[1:]  # without self
+                assert want == runtime_parameters(getattr(cls, item.name)), f"{node.name}.{item.name}"
+                checked.append(f"{node.name}.{item.name}")
+    assert sorted(checked) == [
+        "Archive.add", "Archive.export", "Archive.info", "Scan.close",
+        "check", "check_json", "scan",
+    ]
+    # And nothing the module offers is missing from the stubs.
+    declared = {
+        n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    } | {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.AnnAssign)
+        for t in [n.target]
+        if isinstance(t, ast.Name)
+    }
+    public = {n for n in dir(retrace._retrace) if not n.startswith("_")} | {"__version__"}
+    assert public <= declared | {"__version__"}, public - declared
