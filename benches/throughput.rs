@@ -37,7 +37,8 @@
 //!   before (skipped without `../shared/ref`);
 //! - `scan-new-nocrop`: `scan-new` with the search of candidates that no hash
 //!   points at turned off (`--crop-search 0`);
-//! - `floor`: read + SHA-256 + metadata + decode (scaled when possible) + hashes,
+//! - `floor`: read + SHA-256 + the container's structure + metadata + decode
+//!   (scaled when possible) + hashes,
 //!   no matching: what no pipeline built on these decoders can beat by much;
 //! - `naive`: `std::fs::read` + SHA-256 + `image` full decode + image_hasher pHash
 //!   and dHash on the full image + kamadak-exif: the straightforward pipeline;
@@ -64,6 +65,7 @@ use retrace::archive::{Archive, Sighting};
 use retrace::decode;
 use retrace::discover::Candidate;
 use retrace::hash;
+use retrace::input::layout::Layout;
 use retrace::limits::Limits;
 use retrace::metadata;
 use retrace::pipeline::{self, Config, Engine};
@@ -447,8 +449,11 @@ fn child(mode: &str, corpus: &Path, threads: usize, archive: Option<&Path>) {
         "floor" => pool.install(|| {
             files.par_iter().for_each(|p| {
                 let blob = read::read_file(p, &limits).unwrap();
-                let meta = metadata::read_metadata(&blob.bytes, blob.format, &limits);
-                let d = decode::decode(&blob, &limits).unwrap();
+                // As the pipeline does: the container read once, then taken
+                // by the metadata readers and the decoder.
+                let layout = Layout::read(&blob.bytes, blob.format);
+                let meta = metadata::read_metadata_with(&blob.bytes, blob.format, &layout, &limits);
+                let d = decode::decode_with(&blob, &layout, &limits).unwrap();
                 let img = decode::orient(d.working, meta.orientation);
                 std::hint::black_box(hash::compute(&img));
             })

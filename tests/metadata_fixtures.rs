@@ -327,3 +327,88 @@ fn json_contract_field_names() {
         assert!(v["exif"][0].get(key).is_some(), "exif[].{key}");
     }
 }
+
+/// kamadak-exif's own JPEG walk as the reference for the one marker walk
+/// (`input::layout`): the EXIF read from the block the walk found is the
+/// EXIF kamadak-exif reads when it walks the file itself, on real files and
+/// on damaged ones (every prefix, bytes overwritten, a second SOI, bytes
+/// that are not a marker, a stray 0xFF00 between segments).
+#[test]
+fn the_marker_walk_finds_the_exif_block_kamadak_exif_finds() {
+    use retrace::input::layout::{End, JpegLayout, Layout};
+    use retrace::metadata::read_exif;
+    let limits = Limits::default();
+    // A layout that vouches for nothing: kamadak-exif walks the file.
+    let own_walk = Layout::Jpeg(JpegLayout {
+        segments: Vec::new(),
+        segments_dropped: 0,
+        end: End::Eof,
+    });
+    let same = |b: &[u8], what: &str| {
+        let once = read_exif(b, Format::Jpeg, &Layout::read(b, Format::Jpeg), &limits);
+        let theirs = read_exif(b, Format::Jpeg, &own_walk, &limits);
+        assert_eq!(once, theirs, "{what}");
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<_> = [
+        "samples/archive",
+        "samples/incoming",
+        "samples/not-in-archive",
+    ]
+    .iter()
+    .chain(&[
+        "tests/fixtures/exif",
+        "tests/fixtures/mpf",
+        "tests/fixtures/container",
+    ])
+    .chain(&["tests/fixtures/c2pa"])
+    .map(|d| root.join(d))
+    .collect();
+    let shared = root.join("../shared/ref/exif");
+    if shared.is_dir() {
+        for e in std::fs::read_dir(&shared).unwrap().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            }
+        }
+    } else {
+        eprintln!("../shared/ref/exif absent: its JPEGs not compared");
+    }
+    let mut files = 0;
+    for d in dirs {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if !e.path().is_file() {
+                continue;
+            }
+            let b = std::fs::read(e.path()).unwrap();
+            if b.starts_with(&[0xFF, 0xD8]) {
+                same(&b, &e.path().display().to_string());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 40, "only {files} JPEGs");
+    let bytes = fixture("GoPro.jpg");
+    for cut in (0..bytes.len()).step_by(7) {
+        same(&bytes[..cut], &format!("prefix {cut}"));
+    }
+    for i in 2..bytes.len().min(2048) {
+        for v in [0x00, 0xFF, 0xD8, 0x12] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            same(&b, &format!("byte {i}={v:#x}"));
+        }
+    }
+    for insert in [
+        &b"\xFF\xD8"[..],
+        b"\x12\x34",
+        b"\xFF\x00",
+        b"\xFF\xD3",
+        b"\xFF\xFF",
+    ] {
+        let mut b = bytes[..2].to_vec();
+        b.extend_from_slice(insert);
+        b.extend_from_slice(&bytes[2..]);
+        same(&b, &format!("{insert:02X?} after SOI"));
+    }
+}

@@ -483,8 +483,11 @@ fn dc_luma_is_libjpeg_turbos_eighth_scale_to_the_bit() {
                 let differ = a.pixels().zip(b.pixels()).filter(|(x, y)| x != y).count();
                 assert_eq!(differ, 0, "{}: {differ} pixels differ", p.display());
                 taken += 1;
-                let restarts = |m: &read::JpegMarker| matches!(m, read::JpegMarker::Segment(0xDD, d) if *d != [0, 0]);
-                with_restarts += usize::from(read::jpeg_markers(&bytes).any(|m| restarts(&m)));
+                let restarts = |s: &retrace::input::layout::Segment| {
+                    s.marker == retrace::input::layout::marker::DRI && s.data(&bytes) != [0, 0]
+                };
+                let headers = retrace::input::layout::JpegLayout::headers(&bytes);
+                with_restarts += usize::from(headers.segments.iter().any(restarts));
             }
             (Some(_), None) => panic!("{}: taken, but libjpeg-turbo refuses it", p.display()),
             (None, Some(_)) => declined_by_us += 1,

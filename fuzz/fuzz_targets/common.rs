@@ -11,8 +11,9 @@
 
 use std::sync::OnceLock;
 
+use retrace::input::layout::{End, ExifSegment, JpegLayout, Layout};
 use retrace::limits::Limits;
-use retrace::metadata::read_metadata;
+use retrace::metadata::read_metadata_with;
 use retrace::pipeline::{Config, Engine};
 use retrace::read::{sniff, Blob};
 use retrace::report::Report;
@@ -54,7 +55,51 @@ pub fn analyze(data: &[u8]) -> Report {
 /// The `metadata` target: the format as the pipeline would sniff it, so that
 /// inputs mutate across formats.
 pub fn metadata(data: &[u8]) {
-    let _ = read_metadata(data, sniff(data), &limits());
+    // The container read once, as the pipeline reads it, then the metadata
+    // from it; the JPEG walk is held to what it promises on every input,
+    // whatever the format sniffed.
+    let format = sniff(data);
+    let layout = Layout::read(data, format);
+    jpeg_layout(data);
+    let _ = read_metadata_with(data, format, &layout, &limits());
+}
+
+/// What [`JpegLayout`] promises its readers: segments in file order, each
+/// inside the bytes with a payload its length field measures, EOI last when
+/// the walk is complete, and the header-only walk a prefix of the full one
+/// that gives the same frame size.
+pub fn jpeg_layout(data: &[u8]) {
+    let full = JpegLayout::read(data);
+    let mut after = 0;
+    for (i, s) in full.segments.iter().enumerate() {
+        assert!(i == 0 || s.offset >= after.max(2), "segments out of order");
+        assert_eq!(
+            data.get(s.offset..s.offset + 2),
+            Some(&[0xFF, s.marker][..])
+        );
+        assert!(s.payload.start <= s.payload.end && s.payload.end <= data.len());
+        if s.length > 0 {
+            assert_eq!(s.payload.len() + 2, s.length);
+        } else {
+            assert!(s.payload.is_empty());
+        }
+        after = s.payload.end;
+    }
+    assert_eq!(full.reached_eoi(), full.end == End::Eoi);
+    assert!(!full.complete() || full.reached_eoi());
+    if full.reached_eoi() && full.segments_dropped == 0 {
+        assert_eq!(full.segments.last().map(|s| s.marker), Some(0xD9));
+    }
+    let headers = JpegLayout::headers(data);
+    assert!(headers.segments.len() <= full.segments.len());
+    assert_eq!(
+        headers.segments[..],
+        full.segments[..headers.segments.len()]
+    );
+    assert_eq!(headers.frame_size(data), full.frame_size(data));
+    if let ExifSegment::At(r) = headers.exif(data) {
+        assert_eq!(full.exif(data), ExifSegment::At(r));
+    }
 }
 
 /// The `jpeg_dc` target: the DC-only decoder directly (the pipeline reaches
@@ -66,6 +111,11 @@ pub fn jpeg_dc(data: &[u8]) {
         let dims = retrace::decode::jpeg_frame_size(data);
         if let Some(p) = dims.and_then(|d| retrace::jpeg_dc::decode(data, d, &limits)) {
             assert_eq!((p.width(), p.height()), l.dimensions());
+            // From the whole file's layout, as the pipeline decodes it: the
+            // same picture as from the headers alone.
+            let full = JpegLayout::read(data);
+            let q = dims.and_then(|d| retrace::jpeg_dc::decode_with(data, &full, d, &limits));
+            assert_eq!(q.as_ref().map(|q| q.as_bytes()), Some(p.as_bytes()));
         }
     }
 }

@@ -23,14 +23,25 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::input::read::JpegMarker;
+use crate::input::layout::{marker, JpegLayout};
 use crate::limits::Limits;
 
 /// The picture at 1/8 scale (`ceil(w/8)` × `ceil(h/8)`), grey or RGB, or
 /// `None` when the file is not for this decoder (see the module notes).
 /// `dims` is the frame size the caller already checked against `limits`.
 pub fn decode(bytes: &[u8], dims: (u32, u32), limits: &Limits) -> Option<DynamicImage> {
-    let frame = parse(bytes)?;
+    decode_with(bytes, &JpegLayout::headers(bytes), dims, limits)
+}
+
+/// [`decode`] from the file's segments already read (at least to the first
+/// scan).
+pub fn decode_with(
+    bytes: &[u8],
+    layout: &JpegLayout,
+    dims: (u32, u32),
+    limits: &Limits,
+) -> Option<DynamicImage> {
+    let frame = parse(bytes, layout)?;
     if (u32::from(frame.width), u32::from(frame.height)) != dims {
         return None;
     }
@@ -41,7 +52,7 @@ pub fn decode(bytes: &[u8], dims: (u32, u32), limits: &Limits) -> Option<Dynamic
 /// The luma plane alone at 1/8 scale: what libjpeg-turbo gives for a grey
 /// output at 1/8, to the bit (the tests hold it to that).
 pub fn luma(bytes: &[u8], limits: &Limits) -> Option<GrayImage> {
-    let frame = parse(bytes)?;
+    let frame = parse(bytes, &JpegLayout::headers(bytes))?;
     let planes = scan(bytes, &frame, limits)?;
     Some(luma_plane(&frame, &planes))
 }
@@ -200,8 +211,8 @@ fn be16(b: &[u8], i: usize) -> Option<usize> {
 /// A component as SOF declares it: id, sampling factors, quantisation table.
 type SofComponent = (u8, usize, usize, usize);
 
-/// The header segments up to the first scan.
-fn parse(b: &[u8]) -> Option<Frame> {
+/// The frame from the header segments up to the first scan.
+fn parse(b: &[u8], layout: &JpegLayout) -> Option<Frame> {
     if b.get(..2)? != [0xFF, 0xD8] {
         return None;
     }
@@ -212,14 +223,16 @@ fn parse(b: &[u8]) -> Option<Frame> {
     let mut restart_interval = 0;
     let mut adobe_transform = None;
     let mut jfif = false;
-    for step in crate::input::read::jpeg_markers(b) {
-        // A restart marker, TEM or EOI before the scan: not a plain file.
-        let JpegMarker::Segment(marker, seg) = step else {
+    for step in layout.before_scan() {
+        // A restart marker, TEM, a second SOI or EOI before the scan: not a
+        // plain file.
+        if step.length == 0 {
             return None;
-        };
-        match marker {
+        }
+        let (code, seg) = (step.marker, step.data(b));
+        match code {
             // Baseline and extended sequential, Huffman.
-            0xC0 | 0xC1 => {
+            marker::SOF0 | marker::SOF1 => {
                 if sof.is_some() || *seg.first()? != 8 {
                     return None;
                 }
@@ -244,9 +257,8 @@ fn parse(b: &[u8]) -> Option<Frame> {
             }
             // Progressive, lossless, hierarchical, arithmetic: not ours; nor a
             // second SOI.
-            0xC2..=0xCF if marker != 0xC4 && marker != 0xC8 && marker != 0xCC => return None,
-            0xD8 => return None,
-            0xC4 => {
+            m if marker::is_sof(m) => return None,
+            marker::DHT => {
                 let mut s = seg;
                 while !s.is_empty() {
                     let class_id = s[0];
@@ -263,7 +275,7 @@ fn parse(b: &[u8]) -> Option<Frame> {
                     s = &s[17 + total..];
                 }
             }
-            0xDB => {
+            marker::DQT => {
                 let mut s = seg;
                 while !s.is_empty() {
                     let (precision, id) = (s[0] >> 4, usize::from(s[0] & 15));
@@ -278,10 +290,10 @@ fn parse(b: &[u8]) -> Option<Frame> {
                     s = &s[1 + size..];
                 }
             }
-            0xDD => restart_interval = be16(seg, 0)?,
-            0xE0 if seg.starts_with(b"JFIF\0") => jfif = true,
-            0xEE if seg.starts_with(b"Adobe") => adobe_transform = Some(*seg.get(11)?),
-            0xDA => {
+            marker::DRI => restart_interval = be16(seg, 0)?,
+            marker::APP0 if seg.starts_with(b"JFIF\0") => jfif = true,
+            marker::APP14 if seg.starts_with(b"Adobe") => adobe_transform = Some(*seg.get(11)?),
+            marker::SOS => {
                 let (width, height, comps) = sof?;
                 let ns = usize::from(*seg.first()?);
                 // One scan with every component, in frame order, whole
@@ -342,7 +354,7 @@ fn parse(b: &[u8]) -> Option<Frame> {
                     restart_interval,
                     dc_tables,
                     ac_tables,
-                    data: seg.as_ptr_range().end as usize - b.as_ptr() as usize,
+                    data: step.payload.end,
                 });
             }
             _ => {}

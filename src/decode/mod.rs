@@ -19,7 +19,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use image::{DynamicImage, ImageReader};
 
 use crate::error::{Error, Result};
-use crate::input::read::{Blob, Format, JpegMarker};
+use crate::input::layout::{JpegLayout, Layout};
+use crate::input::read::{Blob, Format};
 use crate::limits::Limits;
 
 /// Longest side of the working copy that hashes and alignment are computed from.
@@ -324,13 +325,21 @@ pub fn frames(
 
 /// Read only the header and check the dimensions against the limits.
 pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
+    if blob.format == Format::Jpeg {
+        let headers = Layout::Jpeg(JpegLayout::headers(&blob.bytes));
+        return dimensions_with(blob, &headers, limits);
+    }
+    dimensions_with(blob, &Layout::Other, limits)
+}
+
+/// [`dimensions`] from the file's structure already read: a JPEG's size
+/// comes from its frame header.
+pub fn dimensions_with(blob: &Blob, layout: &Layout, limits: &Limits) -> Result<(u32, u32)> {
     // `image`'s JPEG decoder copies the whole file into a buffer of its own
     // before it reads the header: a fresh 4 MB a photo, 2-4% of a scan.
-    if blob.format == Format::Jpeg {
-        if let Some((w, h)) = jpeg_frame_size(&blob.bytes) {
-            check_dimensions(w, h, limits)?;
-            return Ok((w, h));
-        }
+    if let Some((w, h)) = layout.jpeg().and_then(|j| j.frame_size(&blob.bytes)) {
+        check_dimensions(w, h, limits)?;
+        return Ok((w, h));
     }
     let format = blob
         .format
@@ -347,33 +356,11 @@ pub fn dimensions(blob: &Blob, limits: &Limits) -> Result<(u32, u32)> {
     Ok((w, h))
 }
 
-/// A JPEG's stored size from its first frame header (SOF0-SOF15 but DHT,
-/// JPG and DAC), walking the segments before it by their lengths. `None` for
-/// anything else, even a size of zero (a height to come from a DNL marker):
-/// the caller then asks the `image` crate, as it did for every file before.
+/// A JPEG's stored size from its first frame header (see
+/// [`JpegLayout::frame_size`]), reading the segments before it alone. `None`
+/// for anything else: the caller then asks the `image` crate.
 pub fn jpeg_frame_size(bytes: &[u8]) -> Option<(u32, u32)> {
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
-        return None;
-    }
-    for m in crate::input::read::jpeg_markers(bytes) {
-        match m {
-            JpegMarker::Segment(marker, data)
-                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) =>
-            {
-                // Precision (1), height (2), width (2).
-                let h = u16::from_be_bytes([*data.get(1)?, *data.get(2)?]);
-                let w = u16::from_be_bytes([*data.get(3)?, *data.get(4)?]);
-                return (w > 0 && h > 0).then_some((u32::from(w), u32::from(h)));
-            }
-            // Before any frame header: another SOI, a scan, a bare marker or
-            // the end are not a JPEG we read; `image` decides about them.
-            JpegMarker::Segment(0xD8 | 0xDA, _) | JpegMarker::Bare(_) | JpegMarker::End => {
-                return None
-            }
-            JpegMarker::Segment(..) => {}
-        }
-    }
-    None
+    JpegLayout::headers(bytes).frame_size(bytes)
 }
 
 fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<()> {
@@ -413,15 +400,11 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l
 }
 
-/// Whether a JPEG's marker structure reaches its end-of-image marker.
-///
-/// The JPEG decoder is lenient: a file cut off mid-scan decodes with the
-/// missing part filled in grey, which would silently hash a different picture.
-/// Walking the segments (lengths checked) and the entropy-coded data (where a
-/// marker is 0xFF followed by anything but 0x00 or a restart code) finds the
-/// cut in one linear pass.
+/// Whether a JPEG's marker structure reaches its end-of-image marker (see
+/// [`JpegLayout::complete`]), for a caller that holds only the bytes; the
+/// pipeline asks the layout it read once.
 pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    crate::input::read::jpeg_markers(bytes).any(|m| m == JpegMarker::End)
+    JpegLayout::read(bytes).complete()
 }
 
 /// Decode the pixels (header checked first) and make the working copy.
@@ -432,12 +415,27 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 /// decoder declines or fails on is decoded in full, so the result never depends
 /// on which decoder could read the file, only the speed does.
 pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
+    if blob.format == Format::Jpeg {
+        // Only the headers: the decoders find the end of the data themselves.
+        return decode_with(
+            blob,
+            &Layout::Jpeg(JpegLayout::headers(&blob.bytes)),
+            limits,
+        );
+    }
+    decode_with(blob, &Layout::Other, limits)
+}
+
+/// [`decode`] from the file's structure already read (frame size, tables
+/// and scan header from a JPEG's segments).
+pub fn decode_with(blob: &Blob, layout: &Layout, limits: &Limits) -> Result<Decoded> {
     if blob.format == Format::Heif {
         return decode_heif(&blob.bytes, None, limits);
     }
-    let (width, height) = dimensions(blob, limits)?;
-    if blob.format == Format::Jpeg {
-        if let Ok(Some(d)) = decode_jpeg_scaled(&blob.bytes, (width, height), WORKING_SIDE, limits)
+    let (width, height) = dimensions_with(blob, layout, limits)?;
+    if let (Format::Jpeg, Some(jpeg)) = (blob.format, layout.jpeg()) {
+        if let Ok(Some(d)) =
+            decode_jpeg_scaled_with(&blob.bytes, jpeg, (width, height), WORKING_SIDE, limits)
         {
             return Ok(d);
         }
@@ -519,6 +517,18 @@ pub fn decode_jpeg_scaled(
     side: u32,
     limits: &Limits,
 ) -> Result<Option<Decoded>> {
+    decode_jpeg_scaled_with(bytes, &JpegLayout::headers(bytes), dims, side, limits)
+}
+
+/// [`decode_jpeg_scaled`] from the JPEG's segments already read (at least to
+/// the first scan: [`JpegLayout::headers`] or [`JpegLayout::read`]).
+pub fn decode_jpeg_scaled_with(
+    bytes: &[u8],
+    layout: &JpegLayout,
+    dims: (u32, u32),
+    side: u32,
+    limits: &Limits,
+) -> Result<Option<Decoded>> {
     let (width, height) = dims;
     let n = scaled_denominator(width, height, side);
     if n == 1 {
@@ -527,7 +537,7 @@ pub fn decode_jpeg_scaled(
     // At 1/8 only the DC coefficients are needed; the DC-only decoder takes
     // plain baseline files and leaves anything else to the general one.
     let dc_only = if n == 8 {
-        contain(|| crate::decode::jpeg_dc::decode(bytes, dims, limits))?
+        contain(|| crate::decode::jpeg_dc::decode_with(bytes, layout, dims, limits))?
     } else {
         None
     };

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::read::{jpeg_markers, JpegMarker};
+use crate::input::layout::{marker, JpegLayout};
 
 /// Most IFDs visited in one file (IFD chain plus SubIFDs); real RAW files
 /// have two to six.
@@ -286,23 +286,12 @@ impl<'a> Tiff<'a> {
 /// the previews. Lossless JPEG (SOF3) is how CR2 and many DNGs store the
 /// sensor data itself, which is not a picture to hash.
 fn jpeg_preview_size(b: &[u8]) -> Option<(u32, u32)> {
-    if !b.starts_with(&[0xFF, 0xD8]) {
-        return None;
-    }
-    for m in jpeg_markers(b) {
-        match m {
-            JpegMarker::Segment(0xC0..=0xC2, data) => {
-                let h = u32::from(u16::from_be_bytes([*data.get(1)?, *data.get(2)?]));
-                let w = u32::from(u16::from_be_bytes([*data.get(3)?, *data.get(4)?]));
-                return (w > 0 && h > 0).then_some((w, h));
-            }
-            JpegMarker::Segment(0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA, _)
-            | JpegMarker::Bare(_)
-            | JpegMarker::End => return None,
-            JpegMarker::Segment(..) => {}
-        }
-    }
-    None
+    let headers = JpegLayout::headers(b);
+    // SOF0-SOF2; the layout reads the size from any frame header.
+    let sof = headers.first_frame_header()?.marker;
+    matches!(sof, marker::SOF0..=marker::SOF2)
+        .then(|| headers.frame_size(b))
+        .flatten()
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {

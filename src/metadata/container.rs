@@ -16,6 +16,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use serde::{Deserialize, Serialize};
 
+use crate::input::layout::{marker, End, JpegLayout, Layout};
 use crate::input::read::Format;
 use crate::limits::Limits;
 
@@ -224,11 +225,33 @@ pub struct Iptc {
 /// Read the container structure of a file already in memory. Never fails and
 /// never panics on any input; formats without these blocks give an empty record.
 pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Container {
+    read_container_with(bytes, format, &Layout::read(bytes, format), limits)
+}
+
+/// [`read_container`] from the file's structure already read (a JPEG's
+/// segments, [`JpegLayout::read`]); a layout that does not cover the whole
+/// file or is of another format than `format` is read again here.
+pub fn read_container_with(
+    bytes: &[u8],
+    format: Format,
+    layout: &Layout,
+    limits: &Limits,
+) -> Container {
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
     let mut c = Container::default();
     let mut raw = Raw::default();
     match format {
-        Format::Jpeg => c.jpeg = Some(walk_jpeg(bytes, max, &mut raw, &mut c)),
+        Format::Jpeg => {
+            let own;
+            let jpeg = match layout.jpeg() {
+                Some(j) if j.end != End::FirstScan => j,
+                _ => {
+                    own = JpegLayout::read(bytes);
+                    &own
+                }
+            };
+            c.jpeg = Some(walk_jpeg(bytes, jpeg, max, &mut raw, &mut c));
+        }
         Format::Png => walk_png(bytes, max, &mut raw, &mut c),
         Format::Webp => walk_webp(bytes, &mut raw),
         // TIFF tag 700 and HEIF items hold a plain packet: the XMP spec's
@@ -376,7 +399,15 @@ fn marker_name(m: u8) -> String {
     }
 }
 
-fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> JpegStructure {
+/// The segment list and what the APPn, COM, DQT and SOF segments say, from
+/// the segments [`JpegLayout`] found.
+fn walk_jpeg(
+    bytes: &[u8],
+    layout: &JpegLayout,
+    max: usize,
+    raw: &mut Raw,
+    c: &mut Container,
+) -> JpegStructure {
     let mut j = JpegStructure::default();
     let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
     let mut icc_total = 0usize;
@@ -397,82 +428,42 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
             j.segments_truncated = true;
         }
     };
-    if !bytes.starts_with(&[0xFF, 0xD8]) {
+    if layout.end == End::NoSoi {
         c.warnings.push("JPEG: no SOI marker".to_string());
         return j;
     }
-    push(&mut j, "SOI".into(), 0, 0);
-    let mut pos = 2usize;
-    let mut ended = false;
-    while pos < bytes.len() {
-        if bytes[pos] != 0xFF {
-            c.warnings
-                .push(format!("JPEG: expected a marker at offset {pos}"));
-            break;
+    for seg in &layout.segments {
+        let (m, start, len) = (seg.marker, seg.offset, seg.length);
+        if len == 0 {
+            // SOI, EOI, RSTn, TEM: no payload.
+            push(&mut j, marker_name(m), start, 0);
+            continue;
         }
-        // Fill bytes: any number of 0xFF may precede a marker.
-        let mut at = pos + 1;
-        while bytes.get(at) == Some(&0xFF) {
-            at += 1;
-        }
-        let Some(&m) = bytes.get(at) else { break };
-        let start = at - 1;
-        pos = at + 1;
-        match m {
-            0xD9 => {
-                push(&mut j, "EOI".into(), start, 0);
-                ended = true;
-                break;
-            }
-            0xD8 | 0x01 | 0xD0..=0xD7 => {
-                push(&mut j, marker_name(m), start, 0);
-                continue;
-            }
-            0x00 => {
-                c.warnings
-                    .push(format!("JPEG: stray 0xFF00 at offset {start}"));
-                break;
-            }
-            _ => {}
-        }
-        let Some(len) = be16(bytes, pos) else {
-            c.warnings
-                .push(format!("JPEG: truncated {} segment", marker_name(m)));
-            break;
-        };
-        let Some(data) = (len >= 2).then(|| bytes.get(pos + 2..pos + len)).flatten() else {
-            c.warnings.push(format!(
-                "JPEG: {} segment at offset {start} claims {len} bytes, file has fewer",
-                marker_name(m)
-            ));
-            push(&mut j, marker_name(m), start, len);
-            break;
-        };
-        pos += len;
+        let data = seg.data(bytes);
         let mut name = marker_name(m);
         match m {
-            0xE0 if data.starts_with(b"JFIF\0") || data.starts_with(b"JFXX\0") => {
+            marker::APP0 if data.starts_with(b"JFIF\0") || data.starts_with(b"JFXX\0") => {
                 j.jfif = true;
                 name.push_str(" JFIF");
             }
-            0xE1 if data.starts_with(b"Exif\0") => {
+            marker::APP1 if data.starts_with(b"Exif\0") => {
                 j.exif = true;
                 name.push_str(" Exif");
             }
-            0xE1 if data.starts_with(XMP_ID) => {
+            marker::APP1 if data.starts_with(XMP_ID) => {
                 j.xmp = true;
                 name.push_str(" XMP");
                 if raw.xmp.is_none() {
                     raw.xmp = Some(data[XMP_ID.len()..].to_vec());
                 }
             }
-            0xE1 if data.starts_with(XMP_EXT_ID) => {
+            marker::APP1 if data.starts_with(XMP_EXT_ID) => {
                 // The extended part is an appendix to the main packet, split by
                 // GUID; its provenance fields live in the main packet.
                 j.xmp = true;
                 name.push_str(" ExtendedXMP");
             }
-            0xE2 if data.starts_with(ICC_ID) => {
+            marker::APP2 if data.starts_with(ICC_ID) => {
                 j.icc = true;
                 name.push_str(" ICC_PROFILE");
                 if let (Some(&seq), Some(chunk)) = (data.get(12), data.get(14..)) {
@@ -482,7 +473,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                     }
                 }
             }
-            0xE2 if data.starts_with(b"MPF\0") => {
+            marker::APP2 if data.starts_with(b"MPF\0") => {
                 // Only the first index counts: it is the one the primary
                 // picture's reader follows (ExifTool reads the same one).
                 if !j.mpf {
@@ -499,7 +490,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                 j.mpf = true;
                 name.push_str(" MPF");
             }
-            0xED if data.starts_with(PS_ID) => {
+            marker::APP13 if data.starts_with(PS_ID) => {
                 j.photoshop_irb = true;
                 name.push_str(" Photoshop");
                 if !append_bounded(&mut irb, &data[PS_ID.len()..], max) {
@@ -507,23 +498,23 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                         .push("Photoshop APP13 over the metadata limit; not parsed".into());
                 }
             }
-            0xEB if data.starts_with(b"JP") => {
+            marker::APP11 if data.starts_with(b"JP") => {
                 name.push_str(" JUMBF");
                 if app11.len() < MAX_SEGMENTS {
                     app11.push(data);
                 }
             }
-            0xEE if data.starts_with(b"Adobe") => {
+            marker::APP14 if data.starts_with(b"Adobe") => {
                 j.adobe = true;
                 name.push_str(" Adobe");
             }
-            0xFE => {
+            marker::COM => {
                 j.comment = true;
                 if c.comments.len() < MAX_ENTRIES {
                     c.comments.push(text_of(data));
                 }
             }
-            0xDB => {
+            marker::DQT => {
                 if let Some(slot) = data
                     .first()
                     .map(|b| usize::from(b & 0x0F))
@@ -534,7 +525,7 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
                 read_dqt(data, &mut j, c)
             }
             // Only the first frame header counts (hierarchical files have more).
-            0xC0..=0xCF if !matches!(m, 0xC4 | 0xC8 | 0xCC) && sof.is_none() => {
+            m if marker::is_sof(m) && sof.is_none() => {
                 sof = Some(data);
                 j.progressive = matches!(m, 0xC2 | 0xC6 | 0xCA | 0xCE);
                 let kind = match m & 0x03 {
@@ -552,11 +543,38 @@ fn walk_jpeg(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) -> Jpeg
             _ => {}
         }
         push(&mut j, name, start, len);
-        if m == 0xDA {
-            pos = crate::input::read::skip_entropy_coded(bytes, pos);
-        }
     }
-    if !ended {
+    match layout.end {
+        End::NotAMarker { offset } => c
+            .warnings
+            .push(format!("JPEG: expected a marker at offset {offset}")),
+        End::Stuffed { offset } => c
+            .warnings
+            .push(format!("JPEG: stray 0xFF00 at offset {offset}")),
+        End::TruncatedLength { marker } => c
+            .warnings
+            .push(format!("JPEG: truncated {} segment", marker_name(marker))),
+        End::Overrun {
+            marker,
+            offset,
+            length,
+        } => {
+            c.warnings.push(format!(
+                "JPEG: {} segment at offset {offset} claims {length} bytes, file has fewer",
+                marker_name(marker)
+            ));
+            push(&mut j, marker_name(marker), offset, length);
+        }
+        End::Eoi | End::NoSoi | End::Eof | End::FirstScan => {}
+    }
+    if layout.segments_dropped > 0 {
+        c.warnings.push(format!(
+            "JPEG: more than {} markers; the {} after them were not read",
+            crate::input::layout::MAX_SEGMENTS_KEPT,
+            layout.segments_dropped
+        ));
+    }
+    if !layout.reached_eoi() {
         c.warnings
             .push("JPEG: no EOI marker (truncated file?)".into());
     }

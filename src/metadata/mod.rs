@@ -10,10 +10,12 @@
 //! offset without being checked, and the work is capped by
 //! [`Limits::max_metadata_bytes`].
 //!
-//! Container parsing is kamadak-exif's (`read_from_container`); the small
-//! container walkers here only *measure* where the EXIF block lies, so that the
-//! size cap can be applied before parsing and thumbnail offsets can be given in
-//! file coordinates.
+//! A JPEG's EXIF block is found in the segments read once by
+//! [`crate::input::layout`] and handed to kamadak-exif as it is (`read_raw`);
+//! other containers are still opened by kamadak-exif (`read_from_container`),
+//! and the small walkers here only *measure* where their EXIF block lies, so
+//! that the size cap can be applied before parsing and thumbnail offsets can
+//! be given in file coordinates.
 
 pub mod c2pa;
 pub mod container;
@@ -28,9 +30,10 @@ use exif::{Context, Exif, Field, In, Tag, Value};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
+use crate::input::layout::{ExifSegment, JpegLayout, Layout};
 use crate::input::read::Format;
 use crate::limits::Limits;
-use crate::metadata::container::{read_container, Container};
+use crate::metadata::container::{read_container_with, Container};
 
 /// Longest [`ExifField::value`] kept, in characters, before it is cut with "…".
 pub const MAX_VALUE_CHARS: usize = 1000;
@@ -196,18 +199,47 @@ pub fn apply_orientation(mut img: DynamicImage, orientation: Option<u16>) -> Dyn
 /// the listing in [`Metadata::exif`] stops once the parsed values would exceed
 /// it.
 pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata {
+    read_metadata_with(bytes, format, &Layout::read(bytes, format), limits)
+}
+
+/// [`read_metadata`] from the file's structure already read
+/// ([`Layout::read`]): the EXIF block and the container's blocks are taken
+/// from it instead of walking the bytes again.
+pub fn read_metadata_with(
+    bytes: &[u8],
+    format: Format,
+    layout: &Layout,
+    limits: &Limits,
+) -> Metadata {
+    let mut meta = read_exif(bytes, format, layout, limits);
+    if !exif_format(format) {
+        return meta;
+    }
+    // The container readers never panic by design; the guard keeps that
+    // promise from depending on them alone.
+    match catch_unwind(AssertUnwindSafe(|| {
+        read_container_with(bytes, format, layout, limits)
+    })) {
+        Ok(c) => meta.container = Some(c),
+        Err(_) => meta
+            .warnings
+            .push("container parser panicked; XMP/IPTC/ICC not read".to_string()),
+    }
+    meta
+}
+
+/// The EXIF part of [`read_metadata_with`] alone (`container` stays `None`):
+/// what an embedded picture's own orientation needs.
+pub fn read_exif(bytes: &[u8], format: Format, layout: &Layout, limits: &Limits) -> Metadata {
     let mut meta = Metadata::default();
-    if !matches!(
-        format,
-        Format::Jpeg | Format::Tiff | Format::Png | Format::Webp | Format::Heif | Format::Raw
-    ) {
+    if !exif_format(format) {
         return meta;
     }
     // kamadak-exif is careful, but this is the boundary with hostile input:
     // a panic in it (or here) must cost this file its metadata, not the batch.
     // `meta` stays a valid value whatever point a panic interrupts.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        extract(bytes, format, limits, &mut meta)
+        extract(bytes, format, layout, limits, &mut meta)
     }));
     if let Err(payload) = outcome {
         let msg = payload
@@ -220,24 +252,45 @@ pub fn read_metadata(bytes: &[u8], format: Format, limits: &Limits) -> Metadata 
             bounded(&msg)
         ));
     }
-    // The container readers never panic by design; the guard keeps that
-    // promise from depending on them alone.
-    match catch_unwind(AssertUnwindSafe(|| read_container(bytes, format, limits))) {
-        Ok(c) => meta.container = Some(c),
-        Err(_) => meta
-            .warnings
-            .push("container parser panicked; XMP/IPTC/ICC not read".to_string()),
-    }
     meta
 }
 
-fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
+fn exif_format(format: Format) -> bool {
+    matches!(
+        format,
+        Format::Jpeg | Format::Tiff | Format::Png | Format::Webp | Format::Heif | Format::Raw
+    )
+}
+
+fn extract(bytes: &[u8], format: Format, layout: &Layout, limits: &Limits, meta: &mut Metadata) {
     if format == Format::Raw {
         return extract_raw(bytes, limits, meta);
     }
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
+    // A JPEG's EXIF block from the segments already read, when their walk
+    // vouches for the block kamadak-exif's own walk would pick; a damaged
+    // file leaves it to that walk (`Unsure`).
+    let jpeg_block = (format == Format::Jpeg).then(|| {
+        let found = match layout.jpeg() {
+            Some(j) => j.exif(bytes),
+            None => JpegLayout::read(bytes).exif(bytes),
+        };
+        match found {
+            ExifSegment::At(r) if bytes.get(r.clone()).is_none() => ExifSegment::Unsure,
+            other => other,
+        }
+    });
+    let block = match &jpeg_block {
+        // No EXIF at all is normal, not a finding.
+        Some(ExifSegment::Absent) => return,
+        Some(ExifSegment::At(r)) => bytes.get(r.clone()),
+        _ => None,
+    };
     // Measure the block before parsing so the cap holds for the parse itself.
-    let located = locate_exif(bytes, format);
+    let located = match (block, &jpeg_block) {
+        (Some(b), Some(ExifSegment::At(r))) => Some((r.start, b.len())),
+        _ => locate_exif(bytes, format),
+    };
     // A TIFF-based RAW file is its EXIF block as far as kamadak-exif is
     // concerned, and almost all of it is sensor data that the parse never
     // touches (it reads the IFDs only): the cap would refuse every RAW file.
@@ -260,7 +313,11 @@ fn extract(bytes: &[u8], format: Format, limits: &Limits, meta: &mut Metadata) {
 
     let mut reader = exif::Reader::new();
     reader.continue_on_error(true);
-    let exif = match reader.read_from_container(&mut Cursor::new(bytes)) {
+    let read = match block {
+        Some(b) => reader.read_raw(b.to_vec()),
+        None => reader.read_from_container(&mut Cursor::new(bytes)),
+    };
+    let exif = match read {
         Ok(exif) => exif,
         Err(exif::Error::PartialResult(partial)) => {
             let (exif, errors) = partial.into_inner();
@@ -372,11 +429,13 @@ fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
                 b"*\0"
             };
             tiff[2..4].copy_from_slice(magic);
-            extract(&tiff, Format::Tiff, limits, meta);
+            extract(&tiff, Format::Tiff, &Layout::Other, limits, meta);
         }
         Some(RawKind::Raf) => {
             if let Some((p, jpeg)) = crate::input::raw::largest_preview(bytes, RawKind::Raf) {
-                extract(jpeg, Format::Jpeg, limits, meta);
+                // The embedded JPEG's headers: its APP1 comes before the scan.
+                let headers = Layout::Jpeg(JpegLayout::headers(jpeg));
+                extract(jpeg, Format::Jpeg, &headers, limits, meta);
                 if let Some(t) = meta.thumbnail.as_mut() {
                     t.offset = t.offset.saturating_add(p.offset as usize);
                 }
@@ -384,7 +443,7 @@ fn extract_raw(bytes: &[u8], limits: &Limits, meta: &mut Metadata) {
         }
         Some(RawKind::Cr3) => {
             if let Some(tiff) = crate::input::raw::cr3_exif_tiff(bytes) {
-                extract(&tiff, Format::Tiff, limits, meta);
+                extract(&tiff, Format::Tiff, &Layout::Other, limits, meta);
                 // Offsets into the rebuilt TIFF mean nothing in the file.
                 meta.thumbnail = None;
             }
@@ -426,7 +485,9 @@ fn le32(b: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Mirrors kamadak-exif's JPEG walk: resynchronise on 0xFF, skip stand-alone
-/// markers, take the first APP1 segment that starts with "Exif\0\0".
+/// markers, take the first APP1 segment that starts with "Exif\0\0". Only
+/// for a damaged file, where kamadak-exif walks the markers itself: a
+/// well-formed one's block comes from [`JpegLayout::exif`].
 fn locate_jpeg(b: &[u8]) -> Option<(usize, usize)> {
     const EXIF_ID: &[u8] = b"Exif\0\0";
     let mut pos = 2;

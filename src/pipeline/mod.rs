@@ -27,6 +27,7 @@ use crate::features::{FeatureParams, Features};
 use crate::hash::{self, variants, Hashes};
 use crate::index::MemoryIndex;
 use crate::input::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
+use crate::input::layout::Layout;
 use crate::input::read::{self, Blob, Format};
 use crate::limits::Limits;
 use crate::matching::align::Thumb;
@@ -526,11 +527,20 @@ impl Engine {
         report.bytes = Some(blob.bytes.len() as u64);
         report.format = Some(blob.format.name().to_string());
         let limits = &self.config.limits;
-        let meta = decode::contain(|| metadata::read_metadata(&blob.bytes, blob.format, limits))
-            .unwrap_or_else(|e| {
-                report.errors.push(stage_error("metadata", &e));
-                Metadata::default()
+        // The container's structure, read once: the metadata readers, the
+        // completeness check and the decoders all take it.
+        let layout =
+            decode::contain(|| Layout::read(&blob.bytes, blob.format)).unwrap_or_else(|e| {
+                report.errors.push(stage_error("read", &e));
+                Layout::Other
             });
+        let meta = decode::contain(|| {
+            metadata::read_metadata_with(&blob.bytes, blob.format, &layout, limits)
+        })
+        .unwrap_or_else(|e| {
+            report.errors.push(stage_error("metadata", &e));
+            Metadata::default()
+        });
         let mut working = None;
         let mut hashes = None;
         if blob.format == Format::Unknown {
@@ -540,13 +550,17 @@ impl Engine {
                     .into(),
             });
         } else {
-            if blob.format == Format::Jpeg && !decode::jpeg_is_complete(&blob.bytes) {
+            let complete = || match layout.jpeg() {
+                Some(j) => j.complete(),
+                None => decode::jpeg_is_complete(&blob.bytes),
+            };
+            if blob.format == Format::Jpeg && !complete() {
                 report.errors.push(StageError {
                     stage: "decode".into(),
                     message: "truncated or damaged JPEG: no end-of-image marker; the hashes describe only the part that could be decoded".into(),
                 });
             }
-            match self.decode_picture(blob) {
+            match self.decode_picture(blob, &layout) {
                 Ok((d, info)) => {
                     report.width = Some(d.width);
                     report.height = Some(d.height);
@@ -654,7 +668,11 @@ impl Engine {
     /// The picture that stands for the file, decoded: a RAW file's largest
     /// JPEG preview (the sensor data is not demosaiced), else the file's own
     /// picture (a HEIF's primary image, an animation's first frame).
-    fn decode_picture(&self, blob: &Blob) -> Result<(decode::Decoded, decode::DecodeInfo)> {
+    fn decode_picture(
+        &self,
+        blob: &Blob,
+        layout: &Layout,
+    ) -> Result<(decode::Decoded, decode::DecodeInfo)> {
         let limits = &self.config.limits;
         let kind = match blob.format {
             Format::Raw => crate::input::raw::sniff(&blob.bytes),
@@ -664,7 +682,7 @@ impl Engine {
             _ => None,
         };
         let Some(kind) = kind else {
-            let d = decode::decode(blob, limits)?;
+            let d = decode::decode_with(blob, layout, limits)?;
             let info = decode::DecodeInfo::of(&d);
             return Ok((d, info));
         };
@@ -751,7 +769,7 @@ impl Engine {
     /// picture before a crop or an edit. Any failure just means no thumbnail.
     fn examine_thumbnail(&self, blob: &Blob, meta: &Metadata) -> Option<(DynamicImage, Hashes)> {
         let bytes = metadata::exif_thumbnail(&blob.bytes, meta)?;
-        self.examine_embedded(bytes, meta.orientation)
+        self.examine_embedded(&Blob::from_bytes(bytes.to_vec()), None, meta.orientation)
     }
 
     /// Decode and hash the MPF preview, the larger copy cameras and phones
@@ -763,16 +781,22 @@ impl Engine {
         meta: &Metadata,
     ) -> Option<(crate::metadata::mpf::MpfImage, DynamicImage, Hashes)> {
         let (entry, bytes) = metadata::mpf_preview(&blob.bytes, meta)?;
+        let preview = Blob::from_bytes(bytes.to_vec());
+        // The preview is a file of its own, read once for its EXIF and its
+        // decoding.
+        let layout =
+            decode::contain(|| Layout::read(&preview.bytes, preview.format)).unwrap_or_default();
         // Each picture of a multi-picture file is a complete Exif JPEG, and
         // cameras give the preview an APP1 of its own (ExifTool's -ee reads it
         // as a document of its own): its Orientation says how its pixels are
         // stored. Without one, it was stored as the main picture was.
         let own = decode::contain(|| {
-            metadata::read_metadata(bytes, Format::Jpeg, &self.config.limits).orientation
+            metadata::read_exif(&preview.bytes, Format::Jpeg, &layout, &self.config.limits)
+                .orientation
         })
         .ok()
         .flatten();
-        let (img, h) = self.examine_embedded(bytes, own.or(meta.orientation))?;
+        let (img, h) = self.examine_embedded(&preview, Some(&layout), own.or(meta.orientation))?;
         Some((entry.clone(), img, h))
     }
 
@@ -781,10 +805,16 @@ impl Engine {
     /// anything reliable about a picture.
     fn examine_embedded(
         &self,
-        bytes: &[u8],
+        blob: &Blob,
+        layout: Option<&Layout>,
         orientation: Option<u16>,
     ) -> Option<(DynamicImage, Hashes)> {
-        let d = decode::decode(&Blob::from_bytes(bytes.to_vec()), &self.config.limits).ok()?;
+        let limits = &self.config.limits;
+        let d = match layout {
+            Some(layout) => decode::decode_with(blob, layout, limits),
+            None => decode::decode(blob, limits),
+        }
+        .ok()?;
         if d.width.min(d.height) < 32 {
             return None;
         }
