@@ -3,7 +3,7 @@
 //! expected numbers of chance matches (E-values).
 //!
 //!     benches/distractors/make.sh /work/distractors 30000     # the pictures
-//!     cargo run --release --example chance_fit -- [--dir /work/distractors] [--pictures 3000] [--per-query 200]
+//!     cargo run --release --example chance_fit -- [--dir /work/distractors] [--pictures 3000] [--per-query 200] [--hashes-only]
 //!
 //! Pictures come from the distractor set (`benches/distractors/`), whose
 //! manifest names each picture's source photograph: pairs cut from the same
@@ -18,6 +18,11 @@
 //!   hash, per algorithm (PDQ only when both qualities are ≥ 50); `p(≤ d)`
 //!   per picture pair, so that the many correlated views and regions are
 //!   counted as what they are, one comparison of two pictures.
+//! - **The three hashes together**: for the same pairs, where all three
+//!   speak, `T`, the sum of each hash's `log10 p` under the built-in
+//!   single-hash tails, and its own tail `p(T ≤ t)`. The hashes are
+//!   correlated, so `T` is not itself a probability; its measured tail is.
+//!   `--hashes-only` skips the local features (the slow part).
 //!
 //! Each tail is fitted with a straight line of `log10 p` over its measured
 //! stretch (where at least 5 pairs back the point and p ≤ 5%), then raised
@@ -32,7 +37,7 @@ use retrace::features::geometry::{verify, VerifyParams};
 use retrace::features::{FeatureParams, Features};
 use retrace::hash::variants::{archive_hashes, query_variants};
 use retrace::hash::{HashBits, HashKind};
-use retrace::matching::chance::Tail;
+use retrace::matching::chance::{ChanceModel, Tail};
 use retrace::pipeline::{Config, Engine};
 
 struct Picture {
@@ -146,6 +151,7 @@ fn main() {
         .collect();
     eprintln!("{} pictures examined", pictures.len());
 
+    let hashes_only = args.iter().any(|a| a == "--hashes-only");
     // Local features.
     let vp = VerifyParams::default();
     let inliers: Vec<usize> = pictures
@@ -155,7 +161,7 @@ fn main() {
             let mut s = 0x5eed ^ i as u64;
             let mut out = Vec::with_capacity(per_query);
             let mut tries = 0;
-            while out.len() < per_query && tries < 4 * per_query {
+            while !hashes_only && out.len() < per_query && tries < 4 * per_query {
                 tries += 1;
                 let j = (next(&mut s) % pictures.len() as u64) as usize;
                 if j == i || pictures[j].source == p.source {
@@ -186,11 +192,19 @@ fn main() {
 
     // Hashes: every view against every region of every other picture.
     let kinds = [HashKind::Pdq, HashKind::Phash, HashKind::Dhash];
-    let hist: Vec<[Vec<u64>; 3]> = pictures
+    // The joint evidence of the three hashes: the sum of their log10 p under
+    // the built-in single-hash tails, in steps of 0.1, for pairs where all
+    // three speak (PDQ qualities ≥ 50). Its own tail, measured here, is what
+    // matching uses for a candidate whose hashes all agree moderately: the
+    // hashes are correlated, so the product of their p is not a probability.
+    let model = ChanceModel::default();
+    const JOINT_BINS: usize = 601;
+    let hist: Vec<([Vec<u64>; 3], Vec<u64>)> = pictures
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
             let mut h: [Vec<u64>; 3] = [vec![0; 257], vec![0; 65], vec![0; 65]];
+            let mut joint = vec![0u64; JOINT_BINS];
             for (j, o) in pictures.iter().enumerate() {
                 if j == i || o.source == p.source {
                     continue;
@@ -217,10 +231,46 @@ fn main() {
                         h[k][d as usize] += 1;
                     }
                 }
+                if best.iter().all(|&d| d != u32::MAX) {
+                    let t: f64 = kinds
+                        .iter()
+                        .zip(best)
+                        .map(|(&k, d)| model.hash(k).log10_p(f64::from(d)))
+                        .sum();
+                    joint[((-t * 10.0).floor().max(0.0) as usize).min(JOINT_BINS - 1)] += 1;
+                }
             }
-            h
+            (h, joint)
         })
         .collect();
+    // Joint: bin b holds sums in (-(b+1)/10, -b/10]; p(T ≤ t) from the most
+    // extreme bin up.
+    let mut joint = vec![0u64; JOINT_BINS];
+    for (_, j) in &hist {
+        for (b, c) in j.iter().enumerate() {
+            joint[b] += c;
+        }
+    }
+    let joint_total: u64 = joint.iter().sum();
+    println!("joint (sum of log10 p of pdq, phash, dhash): {joint_total} unrelated picture pairs where all three speak");
+    println!("  t       pairs with T ≤ t   log10 p");
+    let mut cum = 0u64;
+    let mut joint_points = Vec::new();
+    for b in (0..JOINT_BINS).rev() {
+        cum += joint[b];
+        if cum == 0 {
+            continue;
+        }
+        let t = -(b as f64) / 10.0;
+        let lp = (cum as f64 / joint_total.max(1) as f64).log10();
+        if lp <= -1.0 && b % 5 == 0 {
+            println!("  {t:>6.1}  {cum:>12}  {lp:>8.3}");
+        }
+        joint_points.push((t, lp, cum));
+    }
+    let joint_tail = fit(&joint_points);
+    println!("  fitted: {joint_tail:?}");
+    let hist: Vec<[Vec<u64>; 3]> = hist.into_iter().map(|(h, _)| h).collect();
     let mut tails = Vec::new();
     for (k, kind) in kinds.iter().enumerate() {
         let mut sum = vec![0u64; if *kind == HashKind::Pdq { 257 } else { 65 }];
@@ -254,7 +304,7 @@ fn main() {
         tails.push(t);
     }
     println!(
-        "\nChanceModel {{ inliers: {:?}, pdq: {:?}, phash: {:?}, dhash: {:?} }}",
-        inliers_tail, tails[0], tails[1], tails[2]
+        "\nChanceModel {{ inliers: {:?}, pdq: {:?}, phash: {:?}, dhash: {:?}, joint: {:?} }}",
+        inliers_tail, tails[0], tails[1], tails[2], joint_tail
     );
 }

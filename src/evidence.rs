@@ -64,7 +64,8 @@ pub struct Chance {
     /// signal. 0 for identical bytes.
     pub expected_false: f64,
     /// The signal it was computed for: `local_features` (agreeing feature
-    /// pairs), `pdq`, `phash`, `dhash` (hash distance), `identical_bytes`.
+    /// pairs), `pdq`, `phash`, `dhash` (hash distance), `hashes` (the three
+    /// hash distances together), `identical_bytes`.
     pub signal: String,
     /// Pictures in the archive when it was searched.
     pub archive_images: u64,

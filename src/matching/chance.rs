@@ -49,6 +49,28 @@ pub struct ChanceModel {
     pub phash: Tail,
     /// dHash distance: `p(≤ d)`.
     pub dhash: Tail,
+    /// The three hashes of one pair of views together, PDQ trusted: `p(T ≤ t)`
+    /// for `T` the sum of the three `log10 p` under the tails above. The
+    /// hashes are correlated, so `T` is a score, not a probability; this
+    /// tail, measured on the same unrelated pairs, is.
+    #[serde(default = "default_joint")]
+    pub joint: Tail,
+}
+
+/// The joint tail, fitted by `cargo run --release --example chance_fit --
+/// --dir DIR --pictures 2000 --hashes-only` on 2,000 other pictures of the
+/// distractor set (`benches/distractors/make.sh DIR 100000`): 3.86 million
+/// pairs of pictures from different photographs where all three hashes speak,
+/// measured down to `T = -9` (one pair, `p = 2.6e-7`), where the line says
+/// `6.6e-7`. A watermarked copy at PDQ 40, pHash 2, dHash 0 (`T = -17.1`),
+/// which no single tail can vouch for at 10,000 pictures, gets 1.5e-8.
+const JOINT: Tail = Tail {
+    intercept: 0.448,
+    slope: 0.7361,
+};
+
+fn default_joint() -> Tail {
+    ChanceModel::default().joint
 }
 
 impl Default for ChanceModel {
@@ -76,6 +98,7 @@ impl Default for ChanceModel {
                 intercept: -3.796,
                 slope: 0.1866,
             },
+            joint: JOINT,
         }
     }
 }
@@ -104,6 +127,16 @@ impl ChanceModel {
     pub fn hash_e(&self, kind: HashKind, distance: u32, archive: u64) -> f64 {
         e(self.hash(kind).log10_p(f64::from(distance)), archive as f64)
     }
+
+    /// Expected chance matches for PDQ, pHash and dHash distances of one
+    /// pair of views, all three together (PDQ trusted), against `archive`
+    /// pictures.
+    pub fn joint_e(&self, pdq: u32, phash: u32, dhash: u32, archive: u64) -> f64 {
+        let t = self.pdq.log10_p(f64::from(pdq))
+            + self.phash.log10_p(f64::from(phash))
+            + self.dhash.log10_p(f64::from(dhash));
+        e(self.joint.log10_p(t), archive as f64)
+    }
 }
 
 fn e(log10_p: f64, trials: f64) -> f64 {
@@ -124,5 +157,28 @@ mod tests {
         assert!(m.hash_e(HashKind::Pdq, 30, 1000) < m.hash_e(HashKind::Pdq, 60, 1000));
         // p never exceeds 1: a far distance is as likely as anything.
         assert!(m.hash_e(HashKind::Phash, 64, 10) <= 10.0);
+    }
+
+    #[test]
+    fn three_hashes_agreeing_moderately_are_rarer_than_any_one_but_not_independent() {
+        let m = ChanceModel::default();
+        // A watermarked copy (measured at 10,000 pictures): no single hash
+        // gets under the `possible` line of 1e-3, the three together do.
+        let n = 10_044;
+        let single = [
+            m.hash_e(HashKind::Pdq, 40, n),
+            m.hash_e(HashKind::Phash, 2, n),
+            m.hash_e(HashKind::Dhash, 0, n),
+        ];
+        assert!(single.iter().all(|&e| e > 1e-3), "{single:?}");
+        let joint = m.joint_e(40, 2, 0, n);
+        assert!(joint < 1e-6, "{joint}");
+        // Less than a product of independent chances would claim.
+        let product: f64 = single.iter().map(|e| e / n as f64).product::<f64>() * n as f64;
+        assert!(joint > product, "{joint} vs {product}");
+        // Farther distances are never rarer, and unrelated-looking ones are
+        // as likely as anything.
+        assert!(m.joint_e(60, 10, 8, n) > joint);
+        assert!(m.joint_e(128, 32, 32, n) >= n as f64 * 0.999);
     }
 }

@@ -636,19 +636,31 @@ pub fn find_matches_counted(
         }
         _ => (HashMap::new(), 0),
     };
-    let hash_chance = |v: &HashVerdict| -> Option<(f64, HashKind)> {
-        v.distances
+    let hash_chance = |v: &HashVerdict| -> Option<(f64, &'static str)> {
+        let archive = query.archive_images.max(1);
+        let single = v
+            .distances
             .iter()
             .filter_map(|(name, &d)| {
                 let kind = HashKind::from_name(name)?;
-                (kind != HashKind::Pdq || v.pdq_reliable).then(|| {
-                    (
-                        params.chance.hash_e(kind, d, query.archive_images.max(1)),
-                        kind,
-                    )
-                })
+                (kind != HashKind::Pdq || v.pdq_reliable)
+                    .then(|| (params.chance.hash_e(kind, d, archive), kind.name()))
             })
-            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        // The three together, when all speak: a copy whose every hash agrees
+        // moderately (a watermark, a border) is rarer by chance than any one
+        // of them says. Twice its E-value, for choosing between the two.
+        let d = |k: HashKind| v.distances.get(k.name()).copied();
+        let joint = match (d(HashKind::Pdq), d(HashKind::Phash), d(HashKind::Dhash)) {
+            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => {
+                Some((2.0 * params.chance.joint_e(p, ph, dh, archive), "hashes"))
+            }
+            _ => None,
+        };
+        match (single, joint) {
+            (Some(s), Some(j)) if j.0 < s.0 => Some(j),
+            (s, j) => s.or(j),
+        }
     };
 
     let mut out = Vec::new();
@@ -781,9 +793,9 @@ pub fn find_matches_counted(
         } else {
             hash_e
                 .filter(|_| confidence.is_some())
-                .map(|(e, kind)| Chance {
+                .map(|(e, signal)| Chance {
                     expected_false: e,
-                    signal: kind.name().to_string(),
+                    signal: signal.to_string(),
                     archive_images: query.archive_images,
                 })
         };
