@@ -33,32 +33,19 @@ use retrace::features::{FeatureParams, Features};
 use retrace::index::features::{words_from_bytes, FeatureIndex, Word};
 use retrace::matching::MatchParams;
 
-/// splitmix64: reproducible runs without a dependency.
+#[path = "support/mod.rs"]
+mod support;
+
+/// A reproducible stream for choosing pictures and features.
 struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        support::next(&mut self.0)
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = s
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 fn main() -> Result<(), String> {
@@ -168,8 +155,9 @@ fn main() -> Result<(), String> {
         at(1.0),
         found as f64 / times.len() as f64
     );
-    if let Some(m) = peak_rss_mib() {
-        println!("peak memory of the process: {m:.0} MiB");
-    }
+    println!(
+        "peak memory of the process: {:.0} MiB",
+        support::status_mb("VmHWM:")
+    );
     Ok(())
 }

@@ -70,7 +70,7 @@ const JOINT: Tail = Tail {
 };
 
 fn default_joint() -> Tail {
-    ChanceModel::default().joint
+    JOINT
 }
 
 impl Default for ChanceModel {
