@@ -13,6 +13,9 @@ use retrace::metadata::{read_metadata, Metadata};
 use retrace::read::{read_file, Format};
 use serde_json::{Map, Value};
 
+#[path = "support/fetched_raws.rs"]
+mod fetched_raws;
+
 /// Disagreements we understand and accept: (file, fields, why). Each must still
 /// occur, so the list cannot silently go stale.
 const EXPLAINED: &[(&str, &[&str], &str)] = &[
@@ -470,25 +473,9 @@ fn no_panic_on_any_corpus_file() {
 /// and sets `RETRACE_REQUIRE_RAW`).
 #[test]
 fn fetched_raw_files_agree_with_exiftool() {
-    let dir = std::env::var_os("RETRACE_RAW_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/raw-fixtures"));
     let required = std::env::var_os("RETRACE_REQUIRE_RAW").is_some();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e != "copyright"))
-        .collect();
-    files.sort();
+    let files = fetched_raws::fetched_raws("fetched_raw_files_agree_with_exiftool");
     if files.is_empty() {
-        assert!(!required, "no RAW files in {}", dir.display());
-        eprintln!(
-            "SKIP fetched_raw_files_agree_with_exiftool: no RAW files in {} \
-             (sh tests/fixtures/raw/fetch.sh)",
-            dir.display()
-        );
         return;
     }
     let Ok(out) = std::process::Command::new("exiftool")

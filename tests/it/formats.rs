@@ -653,37 +653,6 @@ fn raw_previews_are_the_bytes_exiftool_extracts() {
     assert_eq!(r["metadata"]["model"], "DMC-LX3");
 }
 
-/// The real RAW files `tests/fixtures/raw/fetch.sh` takes from Debian
-/// packages (a cache outside git: `$RETRACE_RAW_DIR`, else
-/// `target/raw-fixtures`); empty, with a message, when it was not run.
-/// Under `RETRACE_REQUIRE_RAW` (set by `.ci/run`, which runs the script)
-/// their absence is a failure.
-fn fetched_raws() -> Vec<PathBuf> {
-    let dir = std::env::var_os("RETRACE_RAW_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/raw-fixtures"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e != "copyright"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        assert!(
-            std::env::var_os("RETRACE_REQUIRE_RAW").is_none(),
-            "no RAW files in {} (sh tests/fixtures/raw/fetch.sh)",
-            dir.display()
-        );
-        eprintln!(
-            "skipped: no RAW files in {} (run sh tests/fixtures/raw/fetch.sh)",
-            dir.display()
-        );
-    }
-    files
-}
-
 /// Every JPEG ExifTool extracts from a RAW file as a preview, with its tag
 /// and its stored size.
 fn exiftool_previews(f: &Path) -> Vec<(&'static str, Vec<u8>, (u32, u32))> {
@@ -717,7 +686,9 @@ fn exiftool_previews(f: &Path) -> Vec<(&'static str, Vec<u8>, (u32, u32))> {
 /// picture.
 #[test]
 fn real_raw_files_hash_the_largest_preview_exiftool_extracts() {
-    let files = fetched_raws();
+    let files = crate::fetched_raws::fetched_raws(
+        "real_raw_files_hash_the_largest_preview_exiftool_extracts",
+    );
     if files.is_empty() || !tool("exiftool") {
         return;
     }
