@@ -412,3 +412,108 @@ fn the_marker_walk_finds_the_exif_block_kamadak_exif_finds() {
         same(&b, &format!("{insert:02X?} after SOI"));
     }
 }
+
+/// A PNG's EXIF block from the chunks read once (`input::layout`): the EXIF
+/// read from the `eXIf` chunk the walk found is the EXIF kamadak-exif reads
+/// when it walks the chunks itself, on real files and on damaged ones (every
+/// prefix, bytes overwritten, an `eXIf` chunk after IEND or after bytes that
+/// are not a chunk, a chunk whose length runs past the end).
+#[test]
+fn the_chunk_walk_finds_the_exif_block_kamadak_exif_finds() {
+    use retrace::input::layout::{Layout, PngEnd, PngLayout};
+    use retrace::metadata::read_exif;
+    let limits = Limits::default();
+    // A layout that vouches for nothing: kamadak-exif walks the file.
+    let own_walk = Layout::Png(PngLayout {
+        signature: false,
+        chunks: Vec::new(),
+        chunks_dropped: 0,
+        end: PngEnd::Eof,
+    });
+    let same = |b: &[u8], what: &str| {
+        let once = read_exif(b, Format::Png, &Layout::read(b, Format::Png), &limits);
+        let theirs = read_exif(b, Format::Png, &own_walk, &limits);
+        assert_eq!(once, theirs, "{what}");
+        once
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs: Vec<_> = [
+        "samples/incoming",
+        "samples/not-in-archive",
+        "tests/fixtures/exif",
+        "tests/fixtures/container",
+        "tests/fixtures/c2pa",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect();
+    let shared = root.join("../shared/ref/exif");
+    if shared.is_dir() {
+        for e in std::fs::read_dir(&shared).unwrap().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            }
+        }
+    } else {
+        eprintln!("../shared/ref/exif absent: its PNGs not compared");
+    }
+    let mut files = 0;
+    for d in dirs {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let b = std::fs::read(e.path()).unwrap_or_default();
+            if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+                same(&b, &e.path().display().to_string());
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 5, "only {files} PNGs");
+    let bytes = fixture("exif.png");
+    // The block is found at all (so the comparisons below compare readings).
+    let whole = same(&bytes, "exif.png");
+    assert!(whole.software.is_some(), "{whole:?}");
+    for cut in 0..bytes.len() {
+        same(&bytes[..cut], &format!("prefix {cut}"));
+    }
+    for i in 8..bytes.len() {
+        for v in [0x00, 0xFF, 0x49, 0x12] {
+            let mut b = bytes.clone();
+            b[i] = v;
+            same(&b, &format!("byte {i}={v:#x}"));
+        }
+    }
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        c.extend_from_slice(b"CRC_");
+        c
+    };
+    let p = PngLayout::read(&bytes);
+    let exif = p.chunks.iter().find(|c| &c.kind == b"eXIf").unwrap();
+    let block = exif.data(&bytes).to_vec();
+    let without: Vec<u8> = bytes[..exif.offset]
+        .iter()
+        .chain(&bytes[exif.payload.end + 4..])
+        .copied()
+        .collect();
+    assert_eq!(same(&without, "no eXIf"), Metadata::default());
+    for (what, tail) in [
+        ("eXIf after IEND", chunk(b"eXIf", &block)),
+        ("junk after IEND", b"junk".to_vec()),
+        ("cut eXIf after IEND", chunk(b"eXIf", &block)[..20].to_vec()),
+        ("overrun after IEND", b"\x00\x10\x00\x00eXIf".to_vec()),
+    ] {
+        let mut b = without.clone();
+        b.extend_from_slice(&tail);
+        let m = same(&b, what);
+        assert_eq!(
+            m.software.is_some(),
+            what == "eXIf after IEND",
+            "{what}: {m:?}"
+        );
+        let mut b = bytes.clone();
+        b.extend_from_slice(&tail);
+        same(&b, &format!("{what}, eXIf before"));
+    }
+}

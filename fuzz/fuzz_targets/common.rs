@@ -11,7 +11,9 @@
 
 use std::sync::OnceLock;
 
-use retrace::input::layout::{End, ExifSegment, JpegLayout, Layout};
+use retrace::input::layout::{
+    End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT,
+};
 use retrace::limits::Limits;
 use retrace::metadata::read_metadata_with;
 use retrace::pipeline::{Config, Engine};
@@ -61,7 +63,37 @@ pub fn metadata(data: &[u8]) {
     let format = sniff(data);
     let layout = Layout::read(data, format);
     jpeg_layout(data);
+    png_layout(data);
     let _ = read_metadata_with(data, format, &layout, &limits());
+}
+
+/// What [`PngLayout`] promises its readers: chunks back to back from offset
+/// 8, each one's data inside the bytes and as long as its length field, at
+/// most the cap kept, IEND last when the walk reached it, and an `eXIf`
+/// block vouched for only where one is.
+pub fn png_layout(data: &[u8]) {
+    let p = PngLayout::read(data);
+    assert!(p.chunks.len() <= MAX_PNG_CHUNKS_KEPT);
+    let mut at = 8;
+    for c in &p.chunks {
+        assert_eq!(c.offset, at, "chunks back to back");
+        let len = u32::from_be_bytes(data[at..at + 4].try_into().unwrap());
+        assert_eq!(c.payload, at + 8..at + 8 + len as usize);
+        assert!(c.payload.end <= data.len());
+        assert_eq!(&data[at + 4..at + 8], &c.kind);
+        at = c.payload.end + 4;
+    }
+    if p.reached_iend() && p.chunks_dropped == 0 {
+        assert_eq!(p.chunks.last().map(|c| &c.kind), Some(b"IEND"));
+    }
+    match p.exif(data) {
+        ExifSegment::At(r) => {
+            assert!(p.signature);
+            assert_eq!(data.get(r.start - 4..r.start), Some(&b"eXIf"[..]));
+        }
+        ExifSegment::Absent => assert_eq!(p.end, PngEnd::Iend { trailing: 0 }),
+        ExifSegment::Unsure => {}
+    }
 }
 
 /// What [`JpegLayout`] promises its readers: segments in file order, each

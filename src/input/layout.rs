@@ -14,12 +14,18 @@
 //! [`MAX_SEGMENTS_KEPT`] entries whatever the file claims; the walk goes on
 //! past the cap to find the end without keeping more.
 //!
-//! PNG chunks, WebP chunks and BMFF boxes are not here yet: their readers in
-//! `metadata` and `input::heif` still walk them themselves.
+//! A PNG's chunks are read here too ([`PngLayout`]): container forensics
+//! and the EXIF reader take them. WebP chunks and BMFF boxes are not here
+//! yet: their readers in `metadata` and `input::heif` still walk them
+//! themselves.
 
 use std::ops::Range;
 
 use crate::input::read::Format;
+
+mod png;
+
+pub use png::{PngChunk, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT, PNG_SIGNATURE};
 
 /// JPEG marker codes (ITU T.81 table B.1) that retrace reads by name.
 pub mod marker {
@@ -93,6 +99,8 @@ pub const MAX_SEGMENTS_KEPT: usize = 100_000;
 pub enum Layout {
     /// A JPEG's marker segments.
     Jpeg(JpegLayout),
+    /// A PNG's chunks.
+    Png(PngLayout),
     /// A format whose structure is not read here (yet): its readers walk it
     /// themselves.
     #[default]
@@ -104,6 +112,7 @@ impl Layout {
     pub fn read(bytes: &[u8], format: Format) -> Layout {
         match format {
             Format::Jpeg => Layout::Jpeg(JpegLayout::read(bytes)),
+            Format::Png => Layout::Png(PngLayout::read(bytes)),
             _ => Layout::Other,
         }
     }
@@ -112,7 +121,15 @@ impl Layout {
     pub fn jpeg(&self) -> Option<&JpegLayout> {
         match self {
             Layout::Jpeg(j) => Some(j),
-            Layout::Other => None,
+            _ => None,
+        }
+    }
+
+    /// The PNG structure, when the file is a PNG.
+    pub fn png(&self) -> Option<&PngLayout> {
+        match self {
+            Layout::Png(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -288,13 +305,14 @@ impl JpegLayout {
     }
 }
 
-/// Where a JPEG's EXIF block is, as far as the walk can tell.
+/// Where a file's EXIF block is, as far as the walk can tell.
 ///
-/// kamadak-exif's own reader resynchronises on the next 0xFF after bytes that
+/// For a JPEG: kamadak-exif's own reader resynchronises on the next 0xFF after bytes that
 /// are not a marker and stops at a second SOI; the walk here follows T.81
 /// and stops at the first thing that is not a marker. On a well-formed file
 /// both see the same segments, and these answers are the same as its own.
 /// On a damaged one (`Unsure`) the EXIF reader asks kamadak-exif to walk.
+/// For a PNG see [`PngLayout::exif`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExifSegment {
     /// The TIFF-structured block (after `Exif\0\0`) lies here.

@@ -16,7 +16,9 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use serde::{Deserialize, Serialize};
 
-use crate::input::layout::{marker, End, JpegLayout, Layout};
+use crate::input::layout::{
+    marker, End, JpegLayout, Layout, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT,
+};
 use crate::input::read::Format;
 use crate::limits::Limits;
 
@@ -252,7 +254,17 @@ pub fn read_container_with(
             };
             c.jpeg = Some(walk_jpeg(bytes, jpeg, max, &mut raw, &mut c));
         }
-        Format::Png => walk_png(bytes, max, &mut raw, &mut c),
+        Format::Png => {
+            let own;
+            let png = match layout.png() {
+                Some(p) => p,
+                None => {
+                    own = PngLayout::read(bytes);
+                    &own
+                }
+            };
+            walk_png(bytes, png, max, &mut raw, &mut c);
+        }
         Format::Webp => walk_webp(bytes, &mut raw),
         // TIFF tag 700 and HEIF items hold a plain packet: the XMP spec's
         // packet scanning finds it without walking those containers.
@@ -842,27 +854,14 @@ fn inflate(data: &[u8], max: usize, what: &str, c: &mut Container) -> Option<Vec
     }
 }
 
-fn walk_png(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) {
-    let mut pos = 8usize;
-    let mut chunks = 0usize;
-    while let (Some(len), Some(kind)) = (be32(bytes, pos), bytes.get(pos + 4..pos + 8)) {
-        chunks += 1;
-        if chunks > 100_000 {
-            c.warnings.push("PNG: too many chunks; stopped".into());
-            return;
-        }
-        let Some(data) = pos
-            .checked_add(8)
-            .and_then(|s| Some((s, s.checked_add(len)?)))
-            .and_then(|(s, e)| bytes.get(s..e))
-        else {
-            c.warnings.push(format!(
-                "PNG: {} chunk claims {len} bytes, file has fewer",
-                String::from_utf8_lossy(kind)
-            ));
-            return;
-        };
-        pos = pos.saturating_add(12).saturating_add(len);
+/// Reads the text, XMP, ICC and C2PA chunks from the chunks already walked,
+/// in file order up to IEND, and says why the walk stopped short of it when
+/// it did.
+fn walk_png(bytes: &[u8], png: &PngLayout, max: usize, raw: &mut Raw, c: &mut Container) {
+    for chunk in &png.chunks {
+        let kind = &chunk.kind[..];
+        let data = chunk.data(bytes);
+        let len = data.len();
         let nul = data.iter().position(|&b| b == 0);
         match kind {
             b"IEND" => return,
@@ -929,6 +928,18 @@ fn walk_png(bytes: &[u8], max: usize, raw: &mut Raw, c: &mut Container) {
             }
             _ => {}
         }
+    }
+    // Every chunk kept was read and none was IEND: say why the walk ended,
+    // the chunk limit first (the chunk past it may be the one cut short).
+    if png.chunks_dropped > 0
+        || (png.chunks.len() == MAX_PNG_CHUNKS_KEPT && matches!(png.end, PngEnd::Overrun { .. }))
+    {
+        c.warnings.push("PNG: too many chunks; stopped".into());
+    } else if let PngEnd::Overrun { kind, length, .. } = png.end {
+        c.warnings.push(format!(
+            "PNG: {} chunk claims {length} bytes, file has fewer",
+            String::from_utf8_lossy(&kind)
+        ));
     }
 }
 

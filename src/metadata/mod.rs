@@ -30,7 +30,7 @@ use exif::{Context, Exif, Field, In, Tag, Value};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
-use crate::input::layout::{ExifSegment, JpegLayout, Layout};
+use crate::input::layout::{ExifSegment, JpegLayout, Layout, PngLayout};
 use crate::input::read::Format;
 use crate::limits::Limits;
 use crate::metadata::container::{read_container_with, Container};
@@ -267,27 +267,32 @@ fn extract(bytes: &[u8], format: Format, layout: &Layout, limits: &Limits, meta:
         return extract_raw(bytes, limits, meta);
     }
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
-    // A JPEG's EXIF block from the segments already read, when their walk
-    // vouches for the block kamadak-exif's own walk would pick; a damaged
-    // file leaves it to that walk (`Unsure`).
-    let jpeg_block = (format == Format::Jpeg).then(|| {
-        let found = match layout.jpeg() {
+    // A JPEG's or PNG's EXIF block from the segments or chunks already
+    // read, when their walk vouches for the block kamadak-exif's own walk
+    // would pick; a damaged file leaves it to that walk (`Unsure`).
+    let found = match format {
+        Format::Jpeg => Some(match layout.jpeg() {
             Some(j) => j.exif(bytes),
             None => JpegLayout::read(bytes).exif(bytes),
-        };
-        match found {
-            ExifSegment::At(r) if bytes.get(r.clone()).is_none() => ExifSegment::Unsure,
-            other => other,
-        }
+        }),
+        Format::Png => Some(match layout.png() {
+            Some(p) => p.exif(bytes),
+            None => PngLayout::read(bytes).exif(bytes),
+        }),
+        _ => None,
+    }
+    .map(|found| match found {
+        ExifSegment::At(r) if bytes.get(r.clone()).is_none() => ExifSegment::Unsure,
+        other => other,
     });
-    let block = match &jpeg_block {
+    let block = match &found {
         // No EXIF at all is normal, not a finding.
         Some(ExifSegment::Absent) => return,
         Some(ExifSegment::At(r)) => bytes.get(r.clone()),
         _ => None,
     };
     // Measure the block before parsing so the cap holds for the parse itself.
-    let located = match (block, &jpeg_block) {
+    let located = match (block, &found) {
         (Some(b), Some(ExifSegment::At(r))) => Some((r.start, b.len())),
         _ => locate_exif(bytes, format),
     };
@@ -514,7 +519,10 @@ fn locate_jpeg(b: &[u8]) -> Option<(usize, usize)> {
     }
 }
 
-/// First `eXIf` chunk, wherever it is (kamadak-exif is liberal about order).
+/// First `eXIf` chunk, wherever it is (kamadak-exif is liberal about order,
+/// and reads past IEND). Only for a file whose chunk walk cannot vouch for
+/// the block ([`PngLayout::exif`]): a damaged one, or one with bytes after
+/// IEND.
 fn locate_png(b: &[u8]) -> Option<(usize, usize)> {
     let mut pos = 8;
     while pos < b.len() {
