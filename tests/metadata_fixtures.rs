@@ -517,3 +517,121 @@ fn the_chunk_walk_finds_the_exif_block_kamadak_exif_finds() {
         same(&b, &format!("{what}, eXIf before"));
     }
 }
+
+/// A WebP's EXIF block from the chunks read once (`input::layout`): the EXIF
+/// read from the `EXIF` chunk the walk found is the EXIF kamadak-exif reads
+/// when it walks the chunks itself, on real files and on damaged ones (every
+/// prefix, bytes overwritten, a RIFF size too small or too large, chunks
+/// after the RIFF size, an odd chunk without its pad byte).
+#[test]
+fn the_riff_walk_finds_the_exif_block_kamadak_exif_finds() {
+    use retrace::input::layout::{Layout, WebpEnd, WebpLayout};
+    use retrace::metadata::read_exif;
+    let limits = Limits::default();
+    // A layout that vouches for nothing: kamadak-exif walks the file.
+    let own_walk = Layout::Webp(WebpLayout {
+        riff_size: None,
+        chunks: Vec::new(),
+        chunks_dropped: 0,
+        end: WebpEnd::Eof,
+    });
+    let same = |b: &[u8], what: &str| {
+        let once = read_exif(b, Format::Webp, &Layout::read(b, Format::Webp), &limits);
+        let theirs = read_exif(b, Format::Webp, &own_walk, &limits);
+        assert_eq!(once, theirs, "{what}");
+        once
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    let mut dirs = vec![root.join("tests/fixtures/animation")];
+    let shared = root.join("../shared/ref/exif");
+    if shared.is_dir() {
+        for e in std::fs::read_dir(&shared).unwrap().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            }
+        }
+    } else {
+        eprintln!("../shared/ref/exif absent: its WebPs not compared");
+    }
+    for d in dirs {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let b = std::fs::read(e.path()).unwrap_or_default();
+            if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+                same(&b, &e.path().display().to_string());
+                files.push(b);
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no WebP");
+    // A WebP with EXIF, built from a real one: the animation fixture's
+    // chunks with the EXIF block of tests/fixtures/exif/exif.png added after
+    // VP8X, so that the comparisons below compare readings.
+    let base = std::fs::read(root.join("tests/fixtures/animation/china_twice.webp")).unwrap();
+    let png = fixture("exif.png");
+    let p = retrace::input::layout::PngLayout::read(&png);
+    let block = p
+        .chunks
+        .iter()
+        .find(|c| &c.kind == b"eXIf")
+        .unwrap()
+        .data(&png);
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = kind.to_vec();
+        c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        c.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            c.push(0);
+        }
+        c
+    };
+    let riff = |body: &[u8], size: u32| {
+        let mut b = b"RIFF".to_vec();
+        b.extend_from_slice(&size.to_le_bytes());
+        b.extend_from_slice(b"WEBP");
+        b.extend_from_slice(body);
+        b
+    };
+    let w = WebpLayout::read(&base);
+    let vp8x_end = w.chunks[0].payload.end;
+    let mut body = base[12..vp8x_end].to_vec();
+    body.extend_from_slice(&chunk(b"EXIF", block));
+    body.extend_from_slice(&base[vp8x_end..]);
+    let with = riff(&body, body.len() as u32 + 4);
+    let m = same(&with, "with EXIF");
+    assert!(m.software.is_some(), "{m:?}");
+    for cut in (0..with.len())
+        .step_by(3)
+        .chain(with.len() - 40..with.len())
+    {
+        same(&with[..cut], &format!("prefix {cut}"));
+    }
+    for i in 4..vp8x_end + 40 {
+        for v in [0x00, 0xFF, 0x01, 0x45] {
+            let mut b = with.clone();
+            b[i] = v;
+            same(&b, &format!("byte {i}={v:#x}"));
+        }
+    }
+    let n = body.len() as u32 + 4;
+    for size in [0, 3, 4, 5, 12, n / 2, n - 1, n + 1, n + 1000, u32::MAX] {
+        same(&riff(&body, size), &format!("RIFF size {size}"));
+    }
+    // The EXIF chunk after the RIFF size (kamadak-exif does not read it),
+    // and after an odd chunk, padded and not.
+    let mut tail = base.clone();
+    tail.extend_from_slice(&chunk(b"EXIF", block));
+    assert!(same(&tail, "EXIF after the RIFF size").software.is_none());
+    for pad in [true, false] {
+        let mut odd = chunk(b"odd_", b"x");
+        if !pad {
+            odd.pop();
+        }
+        let mut body = base[12..].to_vec();
+        body.extend_from_slice(&odd);
+        body.extend_from_slice(&chunk(b"EXIF", block));
+        let b = riff(&body, body.len() as u32 + 4);
+        same(&b, &format!("EXIF after an odd chunk, pad {pad}"));
+        same(&b[..b.len() - block.len() - 8], "ends with the odd chunk");
+    }
+}

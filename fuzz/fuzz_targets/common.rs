@@ -12,7 +12,8 @@
 use std::sync::OnceLock;
 
 use retrace::input::layout::{
-    End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT,
+    End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout, MAX_PNG_CHUNKS_KEPT,
+    MAX_WEBP_CHUNKS_KEPT,
 };
 use retrace::limits::Limits;
 use retrace::metadata::read_metadata_with;
@@ -64,7 +65,34 @@ pub fn metadata(data: &[u8]) {
     let layout = Layout::read(data, format);
     jpeg_layout(data);
     png_layout(data);
+    webp_layout(data);
     let _ = read_metadata_with(data, format, &layout, &limits());
+}
+
+/// What [`WebpLayout`] promises its readers: chunks back to back from
+/// offset 12 (each odd one followed by its pad byte), each one's data inside
+/// the bytes and as long as its size field, at most the cap kept, and an
+/// `EXIF` block vouched for only inside the RIFF size.
+pub fn webp_layout(data: &[u8]) {
+    let w = WebpLayout::read(data);
+    assert!(w.chunks.len() <= MAX_WEBP_CHUNKS_KEPT);
+    let mut at = 12;
+    for c in &w.chunks {
+        assert_eq!(c.offset, at, "chunks back to back");
+        let len = u32::from_le_bytes(data[at + 4..at + 8].try_into().unwrap());
+        assert_eq!(c.payload, at + 8..at + 8 + len as usize);
+        assert!(c.payload.end <= data.len());
+        assert_eq!(&data[at..at + 4], &c.kind);
+        at = c.payload.end + (len as usize & 1);
+    }
+    match w.exif(data) {
+        ExifSegment::At(r) => {
+            assert!(r.end <= w.riff_end().unwrap());
+            assert_eq!(data.get(r.start - 8..r.start - 4), Some(&b"EXIF"[..]));
+        }
+        ExifSegment::Absent => assert!(w.riff_end().is_some_and(|e| e <= data.len())),
+        ExifSegment::Unsure => {}
+    }
 }
 
 /// What [`PngLayout`] promises its readers: chunks back to back from offset

@@ -14,18 +14,20 @@
 //! [`MAX_SEGMENTS_KEPT`] entries whatever the file claims; the walk goes on
 //! past the cap to find the end without keeping more.
 //!
-//! A PNG's chunks are read here too ([`PngLayout`]): container forensics
-//! and the EXIF reader take them. WebP chunks and BMFF boxes are not here
-//! yet: their readers in `metadata` and `input::heif` still walk them
-//! themselves.
+//! A PNG's chunks ([`PngLayout`]) and a WebP's ([`WebpLayout`]) are read
+//! here too: container forensics and the EXIF reader take them. BMFF boxes
+//! are not here yet: their readers in `input::heif` and
+//! `metadata::c2pa` still walk them themselves.
 
 use std::ops::Range;
 
 use crate::input::read::Format;
 
 mod png;
+mod webp;
 
 pub use png::{PngChunk, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT, PNG_SIGNATURE};
+pub use webp::{WebpChunk, WebpEnd, WebpLayout, MAX_WEBP_CHUNKS_KEPT};
 
 /// JPEG marker codes (ITU T.81 table B.1) that retrace reads by name.
 pub mod marker {
@@ -101,6 +103,8 @@ pub enum Layout {
     Jpeg(JpegLayout),
     /// A PNG's chunks.
     Png(PngLayout),
+    /// A WebP's RIFF chunks.
+    Webp(WebpLayout),
     /// A format whose structure is not read here (yet): its readers walk it
     /// themselves.
     #[default]
@@ -113,6 +117,7 @@ impl Layout {
         match format {
             Format::Jpeg => Layout::Jpeg(JpegLayout::read(bytes)),
             Format::Png => Layout::Png(PngLayout::read(bytes)),
+            Format::Webp => Layout::Webp(WebpLayout::read(bytes)),
             _ => Layout::Other,
         }
     }
@@ -129,6 +134,14 @@ impl Layout {
     pub fn png(&self) -> Option<&PngLayout> {
         match self {
             Layout::Png(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The WebP structure, when the file is a WebP.
+    pub fn webp(&self) -> Option<&WebpLayout> {
+        match self {
+            Layout::Webp(w) => Some(w),
             _ => None,
         }
     }
@@ -312,7 +325,7 @@ impl JpegLayout {
 /// and stops at the first thing that is not a marker. On a well-formed file
 /// both see the same segments, and these answers are the same as its own.
 /// On a damaged one (`Unsure`) the EXIF reader asks kamadak-exif to walk.
-/// For a PNG see [`PngLayout::exif`].
+/// For a PNG see [`PngLayout::exif`], for a WebP [`WebpLayout::exif`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExifSegment {
     /// The TIFF-structured block (after `Exif\0\0`) lies here.

@@ -17,7 +17,7 @@ use quick_xml::NsReader;
 use serde::{Deserialize, Serialize};
 
 use crate::input::layout::{
-    marker, End, JpegLayout, Layout, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT,
+    marker, End, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout, MAX_PNG_CHUNKS_KEPT,
 };
 use crate::input::read::Format;
 use crate::limits::Limits;
@@ -265,7 +265,17 @@ pub fn read_container_with(
             };
             walk_png(bytes, png, max, &mut raw, &mut c);
         }
-        Format::Webp => walk_webp(bytes, &mut raw),
+        Format::Webp => {
+            let own;
+            let webp = match layout.webp() {
+                Some(w) => w,
+                None => {
+                    own = WebpLayout::read(bytes);
+                    &own
+                }
+            };
+            walk_webp(bytes, webp, &mut raw);
+        }
         // TIFF tag 700 and HEIF items hold a plain packet: the XMP spec's
         // packet scanning finds it without walking those containers.
         Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
@@ -337,11 +347,6 @@ fn be16(b: &[u8], at: usize) -> Option<usize> {
 fn be32(b: &[u8], at: usize) -> Option<usize> {
     let s = b.get(at..at.checked_add(4)?)?;
     usize::try_from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])).ok()
-}
-
-fn le32(b: &[u8], at: usize) -> Option<usize> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    usize::try_from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok()
 }
 
 /// Text from bytes: UTF-8 when valid, else Latin-1 (what IIM and PNG tEXt use
@@ -949,29 +954,23 @@ fn push_text(c: &mut Container, keyword: String, text: String) {
     }
 }
 
-fn walk_webp(bytes: &[u8], raw: &mut Raw) {
-    let mut pos = 12usize;
-    let mut chunks = 0usize;
-    while let (Some(kind), Some(len)) = (bytes.get(pos..pos + 4), le32(bytes, pos + 4)) {
-        chunks += 1;
-        let Some(data) = (pos + 8)
-            .checked_add(len)
-            .and_then(|e| bytes.get(pos + 8..e))
-        else {
-            return;
-        };
-        match kind {
+/// Most WebP chunks container forensics reads: a still picture has a
+/// handful, an animation one a frame. It reads one more than this says, as
+/// it always has (the count was checked after a chunk was read); the report
+/// does not say it stopped.
+const MAX_WEBP_CHUNKS_READ: usize = 10_000;
+
+/// Reads the XMP, ICC and C2PA chunks from the chunks already walked, in
+/// file order to the end of the bytes (the RIFF size is not the bound here:
+/// a chunk appended without updating it is still read, as it always was).
+fn walk_webp(bytes: &[u8], webp: &WebpLayout, raw: &mut Raw) {
+    for chunk in webp.chunks.iter().take(MAX_WEBP_CHUNKS_READ + 1) {
+        let data = chunk.data(bytes);
+        match &chunk.kind {
             b"XMP " if raw.xmp.is_none() => raw.xmp = Some(data.to_vec()),
             b"ICCP" if raw.icc.is_none() => raw.icc = Some(data.to_vec()),
             b"C2PA" if raw.c2pa.is_none() => raw.c2pa = Some(("WebP C2PA", data.to_vec())),
             _ => {}
-        }
-        pos = pos
-            .saturating_add(8)
-            .saturating_add(len)
-            .saturating_add(len & 1);
-        if chunks > 10_000 {
-            return;
         }
     }
 }

@@ -30,7 +30,7 @@ use exif::{Context, Exif, Field, In, Tag, Value};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
-use crate::input::layout::{ExifSegment, JpegLayout, Layout, PngLayout};
+use crate::input::layout::{ExifSegment, JpegLayout, Layout, PngLayout, WebpLayout};
 use crate::input::read::Format;
 use crate::limits::Limits;
 use crate::metadata::container::{read_container_with, Container};
@@ -267,8 +267,8 @@ fn extract(bytes: &[u8], format: Format, layout: &Layout, limits: &Limits, meta:
         return extract_raw(bytes, limits, meta);
     }
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
-    // A JPEG's or PNG's EXIF block from the segments or chunks already
-    // read, when their walk vouches for the block kamadak-exif's own walk
+    // A JPEG's, PNG's or WebP's EXIF block from the segments or chunks
+    // already read, when their walk vouches for the block kamadak-exif's own walk
     // would pick; a damaged file leaves it to that walk (`Unsure`).
     let found = match format {
         Format::Jpeg => Some(match layout.jpeg() {
@@ -278,6 +278,10 @@ fn extract(bytes: &[u8], format: Format, layout: &Layout, limits: &Limits, meta:
         Format::Png => Some(match layout.png() {
             Some(p) => p.exif(bytes),
             None => PngLayout::read(bytes).exif(bytes),
+        }),
+        Format::Webp => Some(match layout.webp() {
+            Some(w) => w.exif(bytes),
+            None => WebpLayout::read(bytes).exif(bytes),
         }),
         _ => None,
     }
@@ -538,7 +542,10 @@ fn locate_png(b: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// First `EXIF` chunk inside the RIFF size.
+/// First `EXIF` chunk inside the RIFF size, as kamadak-exif walks to it.
+/// Only for a file whose chunk walk cannot vouch for the block
+/// ([`WebpLayout::exif`]): a damaged one, or one whose chunks overflow the
+/// RIFF size.
 fn locate_webp(b: &[u8]) -> Option<(usize, usize)> {
     let mut remaining = le32(b, 4)?.checked_sub(4)?;
     let mut pos: usize = 12;
