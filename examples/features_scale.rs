@@ -4,7 +4,7 @@
 //! Run:
 //! ```sh
 //! cargo run --release --example features_scale -- \
-//!     --archive ARCHIVE.db --pictures 1000000 --queries DIR [--count 300]
+//!     --archive ARCHIVE.db --pictures 1000000 --queries DIR [--count 300] [--exhaustive]
 //! ```
 //! `ARCHIVE.db` is an archive whose pictures have local features (e.g. the
 //! accuracy benchmark's kept distractor archive); it is opened read-only in
@@ -19,6 +19,9 @@
 //! incoming picture, and searched for the same number of candidates matching
 //! uses. Printed: build time, index memory per picture, single-thread
 //! candidate-search time (p50/p90/p99/max) and the process's peak memory.
+//! With `--exhaustive`, each query is also searched without the shortlist
+//! (every picture it touches sorted by turn), to show what the shortlist
+//! saves and how many of the exhaustive search's candidates it keeps.
 //!
 //! What a `check` costs beyond this search does not grow with the archive:
 //! the verification of a fixed number of candidates and the hash index
@@ -30,7 +33,7 @@ use std::time::Instant;
 use retrace::archive::Archive;
 use retrace::features::vocabulary::Vocabulary;
 use retrace::features::{FeatureParams, Features};
-use retrace::index::features::{words_from_bytes, FeatureIndex, Word};
+use retrace::index::features::{query_words, words_from_bytes, FeatureIndex, Word};
 use retrace::matching::MatchParams;
 
 #[path = "support/mod.rs"]
@@ -50,6 +53,7 @@ impl Rng {
 
 fn main() -> Result<(), String> {
     let (mut archive, mut pictures, mut queries, mut count) = (None, 1_000_000usize, None, 300);
+    let mut exhaustive = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -58,9 +62,10 @@ fn main() -> Result<(), String> {
             "--pictures" => pictures = value()?.parse().map_err(|e| format!("{e}"))?,
             "--queries" => queries = Some(PathBuf::from(value()?)),
             "--count" => count = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--exhaustive" => exhaustive = true,
             _ => {
                 return Err(
-                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q]"
+                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q] [--exhaustive]"
                         .into(),
                 )
             }
@@ -121,8 +126,9 @@ fn main() -> Result<(), String> {
     files.sort();
     let params = MatchParams::default();
     let vocabulary = Vocabulary::builtin();
-    let mut times = Vec::new();
-    let mut found = 0usize;
+    let (limit, cp) = (params.feature_candidates, &params.feature_index);
+    let (mut times, mut exhaustive_times) = (Vec::new(), Vec::new());
+    let (mut found, mut kept, mut same_first, mut compared) = (0usize, 0usize, 0usize, 0usize);
     for f in &files {
         if times.len() >= count {
             break;
@@ -130,31 +136,58 @@ fn main() -> Result<(), String> {
         let Ok(img) = image::open(f) else { continue };
         let img = retrace::decode::shrink(&img, retrace::decode::WORKING_SIDE);
         let features = Features::of_image(&img, &FeatureParams::query());
+        let (up, mirrored) = query_words(vocabulary, &features);
         let t = Instant::now();
-        let c = index.candidates(
-            vocabulary,
-            &features,
-            params.feature_candidates,
-            &params.feature_index,
-        );
+        let c = index.candidates_of_words(&up, &mirrored, limit, cp);
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        if exhaustive {
+            // The same search without the shortlist: what it costs, and
+            // how many of its candidates the shortlist keeps.
+            let t = Instant::now();
+            let all = index.candidates_exhaustive(&up, &mirrored, limit, cp);
+            exhaustive_times.push(t.elapsed().as_secs_f64() * 1e3);
+            compared += all.len();
+            kept += all
+                .iter()
+                .filter(|a| c.iter().any(|b| b.image_id == a.image_id))
+                .count();
+            same_first +=
+                usize::from(all.first().map(|a| a.image_id) == c.first().map(|b| b.image_id));
+        }
         found += c.len();
         std::hint::black_box(c);
     }
     if times.is_empty() {
         return Err(format!("{}: no readable pictures", queries.display()));
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let line = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        format!(
+            "p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            at(1.0)
+        )
+    };
     println!(
-        "candidate search, {} queries, one thread: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.1} candidates each on average)",
+        "candidate search, {} queries, one thread: {} ({:.1} candidates each on average)",
         times.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(1.0),
+        line(&mut times),
         found as f64 / times.len() as f64
     );
+    if exhaustive {
+        println!(
+            "without the shortlist (every touched picture sorted by turn): {}; of its {} candidates the shortlist search returns {} ({:.1}%), the same first candidate for {} of {} queries",
+            line(&mut exhaustive_times),
+            compared,
+            kept,
+            100.0 * kept as f64 / compared.max(1) as f64,
+            same_first,
+            exhaustive_times.len()
+        );
+    }
     println!(
         "peak memory of the process: {:.0} MiB",
         support::status_mb("VmHWM:")

@@ -155,6 +155,15 @@ pub struct CandidateParams {
     /// Words whose list is longer than this many times the mean are skipped
     /// (they are on nearly every picture and say nothing).
     pub stop_factor: f64,
+    /// How many pictures, those sharing the most words with the query
+    /// (upright or mirrored, any turn), have their votes sorted by turn.
+    /// Sorting every touched picture by turn is what made the search grow
+    /// with the archive: at a million pictures a query touches most of them.
+    /// A copy shares its consistent words on top of the chance ones every
+    /// picture gets, so it is among the most-shared long before the
+    /// shortlist fills (see `examples/features_scale.rs`, which measures how
+    /// often the exhaustive search's candidates are kept).
+    pub shortlist: usize,
 }
 
 impl Default for CandidateParams {
@@ -162,6 +171,7 @@ impl Default for CandidateParams {
         CandidateParams {
             min_votes: 3,
             stop_factor: 40.0,
+            shortlist: 16_384,
         }
     }
 }
@@ -261,28 +271,19 @@ impl FeatureIndex {
         if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
-        let up: Vec<(u16, f32)> = vocabulary
-            .words(&upright)
-            .into_iter()
-            .zip(&query.items)
-            .map(|(w, f)| (w, f.angle))
-            .collect();
-        let mirrored: Vec<(u16, f32)> = match &query.mirrored {
-            Some(m) => vocabulary
-                .words(&m.0)
-                .into_iter()
-                .zip(&query.items)
-                .map(|(w, f)| (w, mirrored_angle(f)))
-                .collect(),
-            None => Vec::new(),
-        };
+        let (up, mirrored) = query_words(vocabulary, query);
         self.candidates_of_words(&up, &mirrored, limit, p)
     }
 
     /// [`FeatureIndex::candidates`] for a query already quantised: its
     /// words with their angles, upright and as the mirrored picture shows
     /// them (angles of the mirrored picture).
+    ///
+    /// Two passes over the query's lists: the first counts, per picture, the
+    /// words it shares with the upright and with the mirrored query (two
+    /// counters a picture, in arrays as long as the index); the
+    /// `p.shortlist` pictures with the highest count go on to the second,
+    /// which sorts only their votes into turn bins.
     pub fn candidates_of_words(
         &self,
         upright: &[(u16, f32)],
@@ -293,64 +294,191 @@ impl FeatureIndex {
         if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let mean = self.postings as f64 / self.lists.len() as f64;
-        let stop = (p.stop_factor * mean).max(64.0) as u32;
-        // Votes: per touched picture, 16 turn bins upright and 16 mirrored.
-        let mut slot: std::collections::HashMap<u32, [u16; 2 * ANGLE_BINS]> =
-            std::collections::HashMap::new();
-        let mut vote = |word: u16, qangle: f32, mirrored: bool| {
-            let word = usize::from(word);
-            let Some(list) = self.lists.get(word) else {
-                return;
-            };
-            if list.count > stop {
-                return;
-            }
-            let qb = angle_bin(qangle);
-            let mut last = u32::MAX;
-            for (image, g) in list.iter() {
-                if image == last {
-                    continue;
-                }
-                last = image;
-                let ab = usize::from(g >> 4);
-                let turn = (ab + ANGLE_BINS - qb) % ANGLE_BINS;
-                let bins = slot.entry(image).or_insert([0; 2 * ANGLE_BINS]);
-                let k = turn + if mirrored { ANGLE_BINS } else { 0 };
-                bins[k] = bins[k].saturating_add(1);
-            }
+        let stop = self.stop_length(p);
+        let usable = |word: u16| {
+            self.lists
+                .get(usize::from(word))
+                .filter(|l| l.count <= stop && l.count > 0)
         };
-        for &(w, a) in upright {
-            vote(w, a, false);
-        }
-        for &(w, a) in mirrored {
-            vote(w, a, true);
-        }
-        let mut out: Vec<Candidate> = slot
-            .into_iter()
-            .filter_map(|(image, bins)| {
-                let mut best = (0u32, false);
-                for half in 0..2 {
-                    for b in 0..ANGLE_BINS {
-                        let v = u32::from(bins[half * ANGLE_BINS + b])
-                            + u32::from(bins[half * ANGLE_BINS + (b + 1) % ANGLE_BINS]);
-                        if v > best.0 {
-                            best = (v, half == 1);
-                        }
+        let n = self.images.len();
+        // Pass 1: shared words, upright (even) and mirrored (odd).
+        let mut shared = vec![0u16; 2 * n];
+        for (half, query) in [upright, mirrored].into_iter().enumerate() {
+            for &(w, _) in query {
+                let Some(list) = usable(w) else { continue };
+                let mut last = u32::MAX;
+                for (image, _) in list.iter() {
+                    if image == last {
+                        continue;
+                    }
+                    last = image;
+                    if let Some(c) = shared.get_mut(2 * image as usize + half) {
+                        *c = c.saturating_add(1);
                     }
                 }
-                // A damaged snapshot could name a picture that is not there.
-                let image_id = *self.images.get(image as usize)?;
-                (best.0 >= p.min_votes).then_some(Candidate {
-                    image_id,
-                    votes: best.0,
-                    mirrored: best.1,
-                })
-            })
+            }
+        }
+        // The least count that keeps at most `shortlist` pictures (ties at
+        // the edge are all left out rather than picked arbitrarily), never
+        // below `min_votes`: fewer shared words cannot make that many votes.
+        // A count is at most the query's words on one side.
+        let floor = p.min_votes.clamp(1, u32::from(u16::MAX)) as u16;
+        let top = upright.len().max(mirrored.len()).min(usize::from(u16::MAX));
+        let mut histogram = vec![0usize; top + 1];
+        for pair in shared.chunks_exact(2) {
+            let s = pair[0].max(pair[1]);
+            if s >= floor {
+                histogram[usize::from(s).min(top)] += 1;
+            }
+        }
+        let (mut threshold, mut kept) = (top + 1, 0usize);
+        while threshold > usize::from(floor) {
+            let more = histogram[threshold - 1];
+            if kept + more > p.shortlist {
+                if kept == 0 {
+                    // One count shared by more pictures than the shortlist
+                    // holds (many near-identical archived pictures): the
+                    // first ones are taken, so the search stays bounded.
+                    threshold -= 1;
+                }
+                break;
+            }
+            kept += more;
+            threshold -= 1;
+        }
+        // Pass 2: turn bins for the shortlisted pictures only. `slot` reuses
+        // the counters' memory: slot number + 1 of a kept picture, else 0.
+        let mut slot = shared;
+        let mut kept_images = Vec::with_capacity(kept.min(p.shortlist));
+        for (image, pair) in slot.chunks_exact_mut(2).enumerate() {
+            let s = usize::from(pair[0].max(pair[1]));
+            if s >= threshold && kept_images.len() < p.shortlist {
+                kept_images.push(image as u32);
+                let k = kept_images.len() as u32;
+                pair[0] = (k & 0xffff) as u16;
+                pair[1] = (k >> 16) as u16;
+            } else {
+                pair[0] = 0;
+                pair[1] = 0;
+            }
+        }
+        if kept_images.is_empty() {
+            return Vec::new();
+        }
+        let mut bins = vec![[0u16; 2 * ANGLE_BINS]; kept_images.len()];
+        for (half, query) in [upright, mirrored].into_iter().enumerate() {
+            for &(w, qangle) in query {
+                let Some(list) = usable(w) else { continue };
+                let qb = angle_bin(qangle);
+                let mut last = u32::MAX;
+                for (image, g) in list.iter() {
+                    if image == last {
+                        continue;
+                    }
+                    last = image;
+                    let Some(pair) = slot.get(2 * image as usize..2 * image as usize + 2) else {
+                        continue;
+                    };
+                    let k = u32::from(pair[0]) | (u32::from(pair[1]) << 16);
+                    if k == 0 {
+                        continue;
+                    }
+                    let turn = (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS;
+                    let b = &mut bins[k as usize - 1][turn + half * ANGLE_BINS];
+                    *b = b.saturating_add(1);
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = kept_images
+            .iter()
+            .zip(&bins)
+            .filter_map(|(&image, bins)| self.candidate(image, bins, p))
             .collect();
         out.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.image_id.cmp(&b.image_id)));
         out.truncate(limit);
         out
+    }
+
+    /// The search without the shortlist: every touched picture's votes
+    /// sorted by turn. What [`FeatureIndex::candidates_of_words`] is measured
+    /// against (tests, `examples/features_scale.rs`); it grows with the
+    /// archive and is not used by matching.
+    #[doc(hidden)]
+    pub fn candidates_exhaustive(
+        &self,
+        upright: &[(u16, f32)],
+        mirrored: &[(u16, f32)],
+        limit: usize,
+        p: &CandidateParams,
+    ) -> Vec<Candidate> {
+        if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let stop = self.stop_length(p);
+        let mut slot: std::collections::HashMap<u32, [u16; 2 * ANGLE_BINS]> =
+            std::collections::HashMap::new();
+        for (half, query) in [upright, mirrored].into_iter().enumerate() {
+            for &(w, qangle) in query {
+                let Some(list) = self.lists.get(usize::from(w)) else {
+                    continue;
+                };
+                if list.count > stop {
+                    continue;
+                }
+                let qb = angle_bin(qangle);
+                let mut last = u32::MAX;
+                for (image, g) in list.iter() {
+                    if image == last {
+                        continue;
+                    }
+                    last = image;
+                    let turn = (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS;
+                    let bins = slot.entry(image).or_insert([0; 2 * ANGLE_BINS]);
+                    let b = &mut bins[turn + half * ANGLE_BINS];
+                    *b = b.saturating_add(1);
+                }
+            }
+        }
+        let mut out: Vec<Candidate> = slot
+            .into_iter()
+            .filter_map(|(image, bins)| self.candidate(image, &bins, p))
+            .collect();
+        out.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.image_id.cmp(&b.image_id)));
+        out.truncate(limit);
+        out
+    }
+
+    /// Lists longer than this are stop words.
+    fn stop_length(&self, p: &CandidateParams) -> u32 {
+        let mean = self.postings as f64 / self.lists.len().max(1) as f64;
+        (p.stop_factor * mean).max(64.0) as u32
+    }
+
+    /// A picture's votes in its best turn (two neighbouring bins, upright or
+    /// mirrored), if enough.
+    fn candidate(
+        &self,
+        image: u32,
+        bins: &[u16; 2 * ANGLE_BINS],
+        p: &CandidateParams,
+    ) -> Option<Candidate> {
+        let mut best = (0u32, false);
+        for half in 0..2 {
+            for b in 0..ANGLE_BINS {
+                let v = u32::from(bins[half * ANGLE_BINS + b])
+                    + u32::from(bins[half * ANGLE_BINS + (b + 1) % ANGLE_BINS]);
+                if v > best.0 {
+                    best = (v, half == 1);
+                }
+            }
+        }
+        // A damaged snapshot could name a picture that is not there.
+        let image_id = *self.images.get(image as usize)?;
+        (best.0 >= p.min_votes).then_some(Candidate {
+            image_id,
+            votes: best.0,
+            mirrored: best.1,
+        })
     }
 }
 
@@ -437,6 +565,32 @@ impl FeatureIndex {
     }
 }
 
+/// A query's words with their angles, upright and as the mirrored picture
+/// shows them (what [`FeatureIndex::candidates_of_words`] takes).
+#[allow(clippy::type_complexity)]
+pub fn query_words(
+    vocabulary: &Vocabulary,
+    query: &Features,
+) -> (Vec<(u16, f32)>, Vec<(u16, f32)>) {
+    let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
+    let up: Vec<(u16, f32)> = vocabulary
+        .words(&upright)
+        .into_iter()
+        .zip(&query.items)
+        .map(|(w, f)| (w, f.angle))
+        .collect();
+    let mirrored: Vec<(u16, f32)> = match &query.mirrored {
+        Some(m) => vocabulary
+            .words(&m.0)
+            .into_iter()
+            .zip(&query.items)
+            .map(|(w, f)| (w, mirrored_angle(f)))
+            .collect(),
+        None => Vec::new(),
+    };
+    (up, mirrored)
+}
+
 /// A feature's angle as the mirrored picture shows it.
 pub fn mirrored_angle(f: &Feature) -> f32 {
     std::f32::consts::PI - f.angle
@@ -467,6 +621,140 @@ mod tests {
             ..l.clone()
         };
         assert!(cut.iter().count() < items.len());
+    }
+
+    use crate::features::FeatureParams;
+
+    fn sample(name: &str) -> image::DynamicImage {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .join(name);
+        let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        crate::decode::shrink(&img, crate::decode::WORKING_SIDE)
+    }
+
+    /// The words of the seven archived samples, as the archive stores them.
+    fn archived_words(vocabulary: &Vocabulary) -> Vec<Vec<Word>> {
+        [
+            "Blinds.jpg",
+            "Dune.jpg",
+            "Storm.jpg",
+            "Wood.jpg",
+            "china.jpg",
+            "grace_hopper.jpg",
+            "rocket.jpg",
+        ]
+        .iter()
+        .map(|n| {
+            let f = Features::of_image(&sample(&format!("archive/{n}")), &FeatureParams::archive());
+            words(vocabulary, &f)
+        })
+        .collect()
+    }
+
+    const QUERIES: [&str; 6] = [
+        "incoming/dune_crop_centre.jpg",
+        "incoming/grace_hopper_crop_offcentre.jpg",
+        "incoming/blinds_mirrored.jpg",
+        "incoming/storm_crop_caption_640.jpg",
+        "incoming/dune_screenshot.jpg",
+        "incoming/new_coffee.jpg",
+    ];
+
+    #[test]
+    fn the_shortlist_changes_nothing_while_every_touched_picture_fits() {
+        let vocabulary = Vocabulary::builtin();
+        let mut index = FeatureIndex::default();
+        for (i, w) in archived_words(vocabulary).iter().enumerate() {
+            index.insert(i as i64 + 1, w);
+        }
+        let p = CandidateParams::default();
+        let mut found = 0;
+        for q in QUERIES {
+            let f = Features::of_image(&sample(q), &FeatureParams::query());
+            let (up, mirrored) = query_words(vocabulary, &f);
+            let fast = index.candidates_of_words(&up, &mirrored, 24, &p);
+            let slow = index.candidates_exhaustive(&up, &mirrored, 24, &p);
+            assert_eq!(fast, slow, "{q}");
+            found += fast.len();
+        }
+        assert!(
+            found > 0,
+            "the queries found nothing: the comparison says nothing"
+        );
+    }
+
+    #[test]
+    fn a_copy_outvotes_thousands_of_pictures_made_of_real_words_through_a_short_shortlist() {
+        // 20,000 pictures, each half the words of one archived sample and
+        // half of another (as examples/features_scale.rs makes them), then
+        // the samples themselves: every query word's list is long, and a
+        // shortlist of 64 is far shorter than the pictures each query touches.
+        let vocabulary = Vocabulary::builtin();
+        let real = archived_words(vocabulary);
+        let mut index = FeatureIndex::default();
+        let mut state = 0x5eed_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        for id in 0..20_000i64 {
+            let a = &real[next() as usize % real.len()];
+            let b = &real[next() as usize % real.len()];
+            let mut made: Vec<Word> = a.iter().filter(|_| next() % 2 == 0).copied().collect();
+            made.extend(b.iter().filter(|_| next() % 2 == 1));
+            index.insert(100_000 + id, &made);
+        }
+        for (i, w) in real.iter().enumerate() {
+            index.insert(i as i64 + 1, w);
+        }
+        // Made from seven pictures, these lists are far longer than a real
+        // archive's mean: stop words are off so that they are searched.
+        let short = CandidateParams {
+            shortlist: 64,
+            stop_factor: f64::INFINITY,
+            ..CandidateParams::default()
+        };
+        for (q, archived) in [
+            ("incoming/dune_crop_centre.jpg", 2),
+            ("incoming/grace_hopper_crop_offcentre.jpg", 6),
+            ("incoming/blinds_mirrored.jpg", 1),
+        ] {
+            let f = Features::of_image(&sample(q), &FeatureParams::query());
+            let (up, mirrored) = query_words(vocabulary, &f);
+            let fast = index.candidates_of_words(&up, &mirrored, 24, &short);
+            let slow = index.candidates_exhaustive(&up, &mirrored, 24, &short);
+            assert_eq!(
+                slow.first().map(|c| c.image_id),
+                Some(archived),
+                "{q}: exhaustive"
+            );
+            assert_eq!(fast.first(), slow.first(), "{q}");
+            assert!(fast.len() <= 24);
+        }
+    }
+
+    #[test]
+    fn many_identical_pictures_keep_the_search_bounded() {
+        let vocabulary = Vocabulary::builtin();
+        let real = archived_words(vocabulary);
+        let mut index = FeatureIndex::default();
+        for id in 0..3_000i64 {
+            index.insert(id + 1, &real[2]);
+        }
+        let p = CandidateParams {
+            shortlist: 10,
+            stop_factor: f64::INFINITY,
+            ..CandidateParams::default()
+        };
+        let f = Features::of_image(&sample("archive/Storm.jpg"), &FeatureParams::query());
+        let (up, mirrored) = query_words(vocabulary, &f);
+        let c = index.candidates_of_words(&up, &mirrored, 24, &p);
+        // All 3,000 tie; the shortlist takes its 10 and they all qualify.
+        assert_eq!(c.len(), 10);
+        assert!(c.iter().all(|c| c.votes >= p.min_votes && !c.mirrored));
     }
 
     #[test]

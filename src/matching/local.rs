@@ -25,7 +25,7 @@ use crate::features::geometry::{verify, Similarity, Verified, VerifyParams};
 use crate::features::vocabulary::Vocabulary;
 use crate::features::Features;
 use crate::hash::{self, HashKind};
-use crate::index::features::mirrored_angle;
+use crate::index::features::query_words;
 use crate::index::MemoryIndex;
 use crate::matching::align::Thumb;
 
@@ -460,22 +460,7 @@ pub(crate) fn search(
     exclude: Option<i64>,
 ) -> Result<(Vec<LocalMatch>, usize)> {
     let vocabulary = Vocabulary::builtin();
-    let upright: Vec<[u64; 4]> = features.items.iter().map(|f| f.descriptor).collect();
-    let up: Vec<(u16, f32)> = vocabulary
-        .words(&upright)
-        .into_iter()
-        .zip(&features.items)
-        .map(|(w, f)| (w, f.angle))
-        .collect();
-    let mirrored: Vec<(u16, f32)> = match &features.mirrored {
-        Some(m) => vocabulary
-            .words(&m.0)
-            .into_iter()
-            .zip(&features.items)
-            .map(|(w, f)| (w, mirrored_angle(f)))
-            .collect(),
-        None => Vec::new(),
-    };
+    let (up, mirrored) = query_words(vocabulary, features);
     let candidates = index.features().candidates_of_words(
         &up,
         &mirrored,
