@@ -4,6 +4,13 @@
 //! to compute features.
 //!
 //!     cargo run --release --example features_eval [-- --only crop_50,rotate5_crop]
+//!
+//! With `--index DIR N`, the candidate search instead: the rank of each copy's
+//! original among the inverted file's candidates (recall at 1 … 128) with N
+//! distractor tiles cut from the pictures under DIR, or, with
+//! `--index archive:DB N`, the first N pictures of an archive that has local
+//! features (e.g. the accuracy benchmark's kept distractor archive; give it a
+//! copy, as it is brought to the current schema).
 #[path = "accuracy.rs"]
 #[allow(dead_code)]
 mod accuracy;
@@ -198,8 +205,35 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
         stored.push(f);
         originals.push((p.name.clone(), img));
     }
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
+    if let Some(db) = dir.strip_prefix("archive:") {
+        // The words of an archive's pictures (e.g. the accuracy benchmark's
+        // kept distractor archive) instead of tiles: ranks only, these
+        // pictures' descriptors are not read for verification.
+        let db = retrace::archive::Archive::open_existing(std::path::Path::new(db))
+            .expect("distractor archive");
+        let mut next = stored.len() as i64;
+        db.load_current_words(i64::MAX, |_, bytes| {
+            if next as usize - stored.len() >= n {
+                return;
+            }
+            if let Some(w) = retrace::index::features::words_from_bytes(bytes) {
+                index.insert(next, &w);
+                next += 1;
+            }
+        })
+        .expect("words");
+        println!(
+            "index: {} pictures, {} postings",
+            index.len(),
+            index.postings()
+        );
+    }
+    // Tiles are cut only when no archive gave the distractors.
+    let tiles_from = (!dir.starts_with("archive:")).then_some(dir);
+    let mut files: Vec<_> = tiles_from
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -270,12 +304,15 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
             let c0 = cpu_s();
             let q = Features::of_image(&w, &qp);
             let c1 = cpu_s();
-            let cands = index.candidates(voc, &q, 32, &cp);
+            let cands = index.candidates(voc, &q, 128, &cp);
             let c2 = cpu_s();
             let rank = cands.iter().position(|c| c.image_id == i as i64);
             ranks.push(rank.map(|r| r + 1).unwrap_or(999));
             let mut best_true = 0;
             for c in cands.iter().take(16) {
+                if c.image_id as usize >= stored.len() {
+                    continue;
+                }
                 let v = verify(&q, &stored[c.image_id as usize], ap.scale_factor, &vp);
                 let k = v.map(|v| v.inliers).unwrap_or(0);
                 if c.image_id == i as i64 {
@@ -296,12 +333,14 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
         };
         true_inl.sort();
         println!(
-            "{:<20} recall@1 {:5.1}% @4 {:5.1}% @16 {:5.1}% @32 {:5.1}% | true inliers (top 16) p10 {} p50 {}",
+            "{:<20} recall@1 {:5.1}% @4 {:5.1}% @16 {:5.1}% @32 {:5.1}% @64 {:5.1}% @128 {:5.1}% | true inliers (top 16) p10 {} p50 {}",
             tr.name,
             at(1),
             at(4),
             at(16),
             at(32),
+            at(64),
+            at(128),
             true_inl.get(true_inl.len() / 10).copied().unwrap_or(0),
             true_inl.get(true_inl.len() / 2).copied().unwrap_or(0)
         );
