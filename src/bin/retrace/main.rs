@@ -60,10 +60,10 @@ struct Cli {
     /// Neither read nor write an index snapshot.
     #[arg(long, global = true, conflicts_with = "index_cache")]
     no_index_cache: bool,
-    /// How many archived pictures that no hash points at are searched, nearest
-    /// first, for a crop, a captioned copy or a screenshot of the incoming
-    /// picture by aligning thumbnails (default 24, at most 256). This search
-    /// is most of what a picture never seen before costs beyond decoding; 0
+    /// How many archived pictures that share the most local features with the
+    /// incoming picture are verified as a crop, a captioned copy, a turned
+    /// copy or a screenshot of it (default 64, at most 256). This search is
+    /// most of what a picture never seen before costs beyond decoding; 0
     /// turns it off, and then crops and screenshots are found only when some
     /// hash points at them. Reports say how many were searched
     /// (`archive.crop_search`).
