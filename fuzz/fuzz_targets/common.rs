@@ -12,8 +12,8 @@
 use std::sync::OnceLock;
 
 use retrace::input::layout::{
-    End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout, MAX_PNG_CHUNKS_KEPT,
-    MAX_WEBP_CHUNKS_KEPT,
+    BmffEnd, BmffLayout, End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout,
+    MAX_BMFF_BOXES_KEPT, MAX_PNG_CHUNKS_KEPT, MAX_WEBP_CHUNKS_KEPT,
 };
 use retrace::limits::Limits;
 use retrace::metadata::read_metadata_with;
@@ -67,6 +67,25 @@ pub fn metadata(data: &[u8]) {
     png_layout(data);
     webp_layout(data);
     let _ = read_metadata_with(data, format, &layout, &limits());
+}
+
+/// What [`BmffLayout`] promises its readers: boxes back to back from
+/// offset 0, each inside the bytes with its content after its header, at
+/// most the cap kept, and the list reaching the end of the bytes exactly
+/// when the walk says it did.
+pub fn bmff_layout(data: &[u8]) -> BmffLayout {
+    let l = BmffLayout::read(data);
+    assert!(l.boxes.len() <= MAX_BMFF_BOXES_KEPT);
+    let mut at = 0;
+    for b in &l.boxes {
+        assert_eq!(b.offset, at, "boxes back to back");
+        assert!(b.content >= b.offset + 8 && b.content <= b.end());
+        assert!(b.end() <= data.len());
+        assert_eq!(data.get(b.offset + 4..b.offset + 8), Some(&b.kind[..]));
+        at = b.end();
+    }
+    assert_eq!(l.end == BmffEnd::Eof, at == data.len());
+    l
 }
 
 /// What [`WebpLayout`] promises its readers: chunks back to back from
@@ -187,7 +206,10 @@ pub fn jpeg_dc(data: &[u8]) {
 pub fn formats(data: &[u8]) {
     let limits = limits();
     let mut warnings = Vec::new();
-    let _ = retrace::heif::read_structure(data, &limits, &mut warnings);
+    // The top-level boxes walked once, as the pipeline walks them, then the
+    // item structure from them.
+    let boxes = bmff_layout(data);
+    let _ = retrace::heif::read_structure_with(data, &boxes, &limits, &mut warnings);
     let _ = retrace::decode::decode_heif(data, None, &limits);
     for kind in [
         retrace::raw::RawKind::Tiff,

@@ -15,17 +15,20 @@
 //! past the cap to find the end without keeping more.
 //!
 //! A PNG's chunks ([`PngLayout`]) and a WebP's ([`WebpLayout`]) are read
-//! here too: container forensics and the EXIF reader take them. BMFF boxes
-//! are not here yet: their readers in `input::heif` and
-//! `metadata::c2pa` still walk them themselves.
+//! here too: container forensics and the EXIF reader take them. So are a
+//! HEIF or AVIF file's top-level boxes ([`BmffLayout`]), which the HEIF item
+//! reader and the C2PA store finder take; the C2PA BMFF hash check and
+//! `decode_heif`'s tile check still walk the boxes themselves.
 
 use std::ops::Range;
 
 use crate::input::read::Format;
 
+mod bmff;
 mod png;
 mod webp;
 
+pub use bmff::{BmffBox, BmffEnd, BmffLayout, MAX_BMFF_BOXES_KEPT};
 pub use png::{PngChunk, PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT, PNG_SIGNATURE};
 pub use webp::{WebpChunk, WebpEnd, WebpLayout, MAX_WEBP_CHUNKS_KEPT};
 
@@ -105,6 +108,8 @@ pub enum Layout {
     Png(PngLayout),
     /// A WebP's RIFF chunks.
     Webp(WebpLayout),
+    /// A HEIF or AVIF file's top-level boxes.
+    Bmff(BmffLayout),
     /// A format whose structure is not read here (yet): its readers walk it
     /// themselves.
     #[default]
@@ -118,6 +123,7 @@ impl Layout {
             Format::Jpeg => Layout::Jpeg(JpegLayout::read(bytes)),
             Format::Png => Layout::Png(PngLayout::read(bytes)),
             Format::Webp => Layout::Webp(WebpLayout::read(bytes)),
+            Format::Heif => Layout::Bmff(BmffLayout::read(bytes)),
             _ => Layout::Other,
         }
     }
@@ -142,6 +148,14 @@ impl Layout {
     pub fn webp(&self) -> Option<&WebpLayout> {
         match self {
             Layout::Webp(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// The top-level boxes, when the file is a HEIF or AVIF.
+    pub fn bmff(&self) -> Option<&BmffLayout> {
+        match self {
+            Layout::Bmff(b) => Some(b),
             _ => None,
         }
     }

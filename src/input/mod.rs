@@ -1,7 +1,8 @@
 //! The file as bytes: which files a walk finds ([`discover`]), reading one
 //! within its size cap with its SHA-256 and sniffed format ([`read`]), its
 //! container structure read once for every later stage ([`layout`]: a
-//! JPEG's marker segments, a PNG's and a WebP's chunks), and the structure of the containers that hold
+//! JPEG's marker segments, a PNG's and a WebP's chunks, a HEIF's top-level
+//! boxes), and the structure of the containers that hold
 //! several pictures: a camera RAW's embedded JPEG previews ([`raw`]) and a
 //! HEIF file's items ([`heif`]).
 //!

@@ -17,7 +17,7 @@ use quick_xml::NsReader;
 use serde::{Deserialize, Serialize};
 
 use crate::input::layout::{
-    marker, End, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout, MAX_PNG_CHUNKS_KEPT,
+    marker, BmffLayout, End, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout, MAX_PNG_CHUNKS_KEPT,
 };
 use crate::input::read::Format;
 use crate::limits::Limits;
@@ -281,10 +281,20 @@ pub fn read_container_with(
         Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
         Format::Heif => {
             raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec);
-            c.heif = crate::input::heif::read_structure(bytes, limits, &mut c.warnings);
+            let own;
+            let boxes = match layout.bmff() {
+                Some(b) => b,
+                None => {
+                    own = BmffLayout::read(bytes);
+                    &own
+                }
+            };
+            c.heif = crate::input::heif::read_structure_with(bytes, boxes, limits, &mut c.warnings);
             // Only the top-level C2PA `uuid` box is looked for; c2pa walks
             // the boxes again for the hash binding.
-            if let Some(store) = crate::metadata::c2pa::bmff_store(bytes, max, &mut c.warnings) {
+            if let Some(store) =
+                crate::metadata::c2pa::bmff_store_with(bytes, boxes, max, &mut c.warnings)
+            {
                 raw.c2pa = Some(("BMFF uuid", store.to_vec()));
             }
         }

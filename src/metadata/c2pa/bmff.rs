@@ -2,6 +2,7 @@
 //! binding (box paths, exclusions, offsets).
 
 use super::*;
+use crate::input::layout::{BmffEnd, BmffLayout};
 
 /// The extended type of the C2PA `uuid` box (the ContentProvenanceBox).
 pub(super) const C2PA_UUID: [u8; 16] = [
@@ -25,19 +26,22 @@ pub(super) const MAX_BMFF_DEPTH: usize = 32;
 /// `manifest` (`original` in older writers). Returns `None` without one, or
 /// when the store is over `max` bytes (with a warning).
 pub fn bmff_store<'a>(b: &'a [u8], max: usize, warnings: &mut Vec<String>) -> Option<&'a [u8]> {
+    bmff_store_with(b, &BmffLayout::read(b), max, warnings)
+}
+
+/// [`bmff_store`] from the top-level boxes already walked
+/// ([`BmffLayout::read`]). Every top-level box is looked at, however many:
+/// past the list's cap the walk goes on here, one header at a time.
+pub fn bmff_store_with<'a>(
+    b: &'a [u8],
+    boxes: &BmffLayout,
+    max: usize,
+    warnings: &mut Vec<String>,
+) -> Option<&'a [u8]> {
     let mut found: Option<&[u8]> = None;
-    let mut at = 0usize;
-    while at < b.len() {
-        let h = match bmff_header(b, at, b.len()) {
-            Ok(Some(h)) => h,
-            Ok(None) => break,
-            Err(e) => {
-                warnings.push(format!("BMFF: {e}; the boxes after it are not read"));
-                break;
-            }
-        };
-        let body = &b[h.content..at + h.size];
-        if &h.kind == b"uuid" && b.get(h.content - 16..h.content) == Some(&C2PA_UUID[..]) {
+    let mut visit = |kind: &[u8; 4], at: usize, content: usize, end: usize| {
+        let body = &b[content..end];
+        if kind == b"uuid" && b.get(content - 16..content) == Some(&C2PA_UUID[..]) {
             match c2pa_uuid_payload(body) {
                 Some(("manifest" | "original", store)) if found.is_none() => found = Some(store),
                 Some(("manifest" | "original", _)) => warnings
@@ -51,7 +55,30 @@ pub fn bmff_store<'a>(b: &'a [u8], max: usize, warnings: &mut Vec<String>) -> Op
                 )),
             }
         }
-        at += h.size;
+    };
+    for x in &boxes.boxes {
+        visit(&x.kind, x.offset, x.content, x.end());
+    }
+    let mut end = boxes.end.clone();
+    if end == BmffEnd::Capped {
+        end = BmffEnd::Eof;
+        let mut at = boxes.resume_at();
+        while at < b.len() {
+            match bmff_header(b, at, b.len()) {
+                Ok(Some(h)) => {
+                    visit(&h.kind, at, h.content, at + h.size);
+                    at += h.size;
+                }
+                Ok(None) => break,
+                Err(message) => {
+                    end = BmffEnd::Broken { message };
+                    break;
+                }
+            }
+        }
+    }
+    if let BmffEnd::Broken { message } = end {
+        warnings.push(format!("BMFF: {message}; the boxes after it are not read"));
     }
     let store = found?;
     if store.len() > max {
