@@ -33,7 +33,7 @@ use retrace::matching::MatchParams;
 use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
     default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
-    FirstSeen, WalkProgress, DEFAULT_INDEX_CACHE_MIN_IMAGES,
+    FirstSeen, WalkProgress,
 };
 use retrace::report::{self, html, text, Report};
 
@@ -545,7 +545,6 @@ impl IndexOpts {
 /// be used or written is worth a line on stderr, not a failure.
 fn new_engine(idx: &IndexOpts, mut config: Config, archive: Option<Archive>) -> Result<Engine> {
     config.index_cache = idx.cache.clone();
-    config.index_cache_min_images = DEFAULT_INDEX_CACHE_MIN_IMAGES;
     let started = std::time::Instant::now();
     let engine = Engine::new(config, archive)?;
     let load = engine.index_load();
