@@ -17,8 +17,8 @@
 //! A PNG's chunks ([`PngLayout`]) and a WebP's ([`WebpLayout`]) are read
 //! here too: container forensics and the EXIF reader take them. So are a
 //! HEIF or AVIF file's top-level boxes ([`BmffLayout`]), which the HEIF item
-//! reader and the C2PA store finder take; the C2PA BMFF hash check and
-//! `decode_heif`'s tile check still walk the boxes themselves.
+//! reader, the C2PA store finder and the C2PA BMFF hash check take;
+//! `decode_heif`'s tile check still reads the item structure again.
 
 use std::ops::Range;
 

@@ -242,6 +242,9 @@ pub fn read_container_with(
     let max = usize::try_from(limits.max_metadata_bytes).unwrap_or(usize::MAX);
     let mut c = Container::default();
     let mut raw = Raw::default();
+    // A HEIF's top-level boxes, when the layout did not bring them: read
+    // once here for the item reader, the C2PA store and its hash check.
+    let mut own_bmff = None;
     match format {
         Format::Jpeg => {
             let own;
@@ -281,13 +284,9 @@ pub fn read_container_with(
         Format::Tiff => raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec),
         Format::Heif => {
             raw.xmp = scan_xmp_packet(bytes).map(<[u8]>::to_vec);
-            let own;
-            let boxes = match layout.bmff() {
+            let boxes: &BmffLayout = match layout.bmff() {
                 Some(b) => b,
-                None => {
-                    own = BmffLayout::read(bytes);
-                    &own
-                }
+                None => own_bmff.insert(BmffLayout::read(bytes)),
             };
             c.heif = crate::input::heif::read_structure_with(bytes, boxes, limits, &mut c.warnings);
             // Only the top-level C2PA `uuid` box is looked for; c2pa walks
@@ -327,7 +326,11 @@ pub fn read_container_with(
             carrier,
             bytes: store.into(),
         };
-        c.c2pa = Some(crate::metadata::c2pa::read(&store, bytes, limits));
+        let top = match format {
+            Format::Heif => layout.bmff().or(own_bmff.as_ref()),
+            _ => None,
+        };
+        c.c2pa = Some(crate::metadata::c2pa::read_with(&store, bytes, top, limits));
     }
     if let Some(icc) = raw.icc.take() {
         c.icc_description = icc_description(&icc);

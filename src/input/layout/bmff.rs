@@ -2,11 +2,12 @@
 //! one box-header reader ([`crate::input::bmff`]), which checks each size
 //! against the file.
 //!
-//! The HEIF item reader (`input::heif`) and the C2PA store finder
-//! (`metadata::c2pa::bmff_store`) take the list instead of each walking the
-//! top level again; they descend into the boxes they read (`meta`) through
-//! the same header reader. The C2PA BMFF hash check and `decode_heif`'s
-//! tile check still walk the file themselves.
+//! The HEIF item reader (`input::heif`), the C2PA store finder
+//! (`metadata::c2pa::bmff_store`) and the C2PA BMFF hash check take the
+//! list instead of each walking the top level again; they descend into the
+//! boxes they read (`meta`, the containers an exclusion can name) through
+//! the same header reader. `decode_heif`'s tile check (built with the `heif`
+//! feature) still reads the item structure again.
 
 use crate::input::bmff::bmff_header;
 

@@ -2,6 +2,7 @@
 //! binding (box paths, exclusions, offsets).
 
 use super::*;
+use crate::input::bmff::BmffHeader;
 use crate::input::layout::{BmffEnd, BmffLayout};
 
 /// The extended type of the C2PA `uuid` box (the ContentProvenanceBox).
@@ -123,6 +124,54 @@ pub(super) struct BmffBox {
 /// Every box on the walked paths, in file order; `Err` when the structure is
 /// broken (which a valid binding cannot survive) or too big to walk.
 pub(super) fn bmff_tree(b: &[u8], limits: &Limits) -> Result<Vec<BmffBox>, BmffWalkError> {
+    bmff_tree_with(b, &BmffLayout::read(b), limits)
+}
+
+/// [`bmff_tree`] from the top-level boxes already walked: the same boxes,
+/// in the same order, with the same errors; past the list's cap the walk
+/// goes on here.
+pub(super) fn bmff_tree_with(
+    b: &[u8],
+    top: &BmffLayout,
+    limits: &Limits,
+) -> Result<Vec<BmffBox>, BmffWalkError> {
+    /// One box whose header was read: listed, and its children walked when
+    /// it is a container.
+    #[allow(clippy::too_many_arguments)]
+    fn one(
+        b: &[u8],
+        at: usize,
+        h: &BmffHeader,
+        parent: &str,
+        depth: usize,
+        max: usize,
+        out: &mut Vec<BmffBox>,
+    ) -> Result<(), BmffWalkError> {
+        if out.len() >= max {
+            return Err(BmffWalkError::Limit(format!("more than {max} boxes")));
+        }
+        let path = format!("{parent}/{}", String::from_utf8_lossy(&h.kind));
+        let full = BMFF_FULL_BOXES.contains(&&h.kind)
+            || (&h.kind == b"uuid" && b.get(h.content - 16..h.content) == Some(&C2PA_UUID[..]));
+        // A QuickTime `meta` has no full-box header: its first child,
+        // `hdlr`, follows the box header at once.
+        let qt_meta = &h.kind == b"meta" && b.get(h.content + 4..h.content + 8) == Some(b"hdlr");
+        let (version, flags, children) = match (full && !qt_meta, be32(b, h.content)) {
+            (true, Some(vf)) => (Some((vf >> 24) as u8), Some(vf & 0xFF_FFFF), h.content + 4),
+            _ => (None, None, h.content),
+        };
+        out.push(BmffBox {
+            path: path.clone(),
+            start: at,
+            size: h.size,
+            version,
+            flags,
+        });
+        if BMFF_CONTAINERS.contains(&&h.kind) {
+            walk(b, children, at + h.size, &path, depth + 1, max, out)?;
+        }
+        Ok(())
+    }
     fn walk(
         b: &[u8],
         from: usize,
@@ -140,36 +189,26 @@ pub(super) fn bmff_tree(b: &[u8], limits: &Limits) -> Result<Vec<BmffBox>, BmffW
             let Some(h) = bmff_header(b, at, end).map_err(BmffWalkError::Broken)? else {
                 break;
             };
-            if out.len() >= max {
-                return Err(BmffWalkError::Limit(format!("more than {max} boxes")));
-            }
-            let path = format!("{parent}/{}", String::from_utf8_lossy(&h.kind));
-            let full = BMFF_FULL_BOXES.contains(&&h.kind)
-                || (&h.kind == b"uuid" && b.get(h.content - 16..h.content) == Some(&C2PA_UUID[..]));
-            // A QuickTime `meta` has no full-box header: its first child,
-            // `hdlr`, follows the box header at once.
-            let qt_meta =
-                &h.kind == b"meta" && b.get(h.content + 4..h.content + 8) == Some(b"hdlr");
-            let (version, flags, children) = match (full && !qt_meta, be32(b, h.content)) {
-                (true, Some(vf)) => (Some((vf >> 24) as u8), Some(vf & 0xFF_FFFF), h.content + 4),
-                _ => (None, None, h.content),
-            };
-            out.push(BmffBox {
-                path: path.clone(),
-                start: at,
-                size: h.size,
-                version,
-                flags,
-            });
-            if BMFF_CONTAINERS.contains(&&h.kind) {
-                walk(b, children, at + h.size, &path, depth + 1, max, out)?;
-            }
+            one(b, at, &h, parent, depth, max, out)?;
             at += h.size;
         }
         Ok(())
     }
+    let max = limits.max_bmff_boxes;
     let mut out = Vec::new();
-    walk(b, 0, b.len(), "", 0, limits.max_bmff_boxes, &mut out)?;
+    for x in &top.boxes {
+        let h = BmffHeader {
+            kind: x.kind,
+            size: x.size,
+            content: x.content,
+        };
+        one(b, x.offset, &h, "", 0, max, &mut out)?;
+    }
+    match &top.end {
+        BmffEnd::Eof | BmffEnd::Short => {}
+        BmffEnd::Broken { message } => return Err(BmffWalkError::Broken(message.clone())),
+        BmffEnd::Capped => walk(b, top.resume_at(), b.len(), "", 0, max, &mut out)?,
+    }
     Ok(out)
 }
 
@@ -199,9 +238,11 @@ pub(super) const BMFF_FULL_BOXES: [&[u8; 4]; 79] = [
 /// box not wholly excluded goes into the hash just before the box's first
 /// byte, so moving boxes breaks the binding. c2pa-rs 0.91 does this for v3
 /// as for v2 (verified against its signed fixtures, see the tests).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn check_bmff_hash(
     a: &JBox<'_>,
     asset: &[u8],
+    top: Option<&BmffLayout>,
     assertion_version: u8,
     alg: &str,
     limits: &Limits,
@@ -244,7 +285,11 @@ pub(super) fn check_bmff_hash(
         }
         return;
     };
-    let boxes = match bmff_tree(asset, limits) {
+    let tree = match top {
+        Some(top) => bmff_tree_with(asset, top, limits),
+        None => bmff_tree(asset, limits),
+    };
+    let boxes = match tree {
         Ok(b) => b,
         Err(BmffWalkError::Limit(why)) => {
             return not_checked(format!(

@@ -6,6 +6,18 @@ use super::*;
 /// Read and verify a manifest store. `asset` is the whole file, for the
 /// data-hash binding.
 pub fn read(store: &Store<'_>, asset: &[u8], limits: &Limits) -> ContentCredentials {
+    read_with(store, asset, None, limits)
+}
+
+/// [`read`] with the asset's top-level boxes already walked
+/// ([`crate::input::layout::BmffLayout`]), which the BMFF hash check then
+/// takes instead of walking the top level again.
+pub fn read_with(
+    store: &Store<'_>,
+    asset: &[u8],
+    boxes: Option<&crate::input::layout::BmffLayout>,
+    limits: &Limits,
+) -> ContentCredentials {
     let mut cc = ContentCredentials {
         carrier: store.carrier.to_string(),
         checks: vec![
@@ -51,7 +63,7 @@ pub fn read(store: &Store<'_>, asset: &[u8], limits: &Limits) -> ContentCredenti
     let count = manifests.len();
     for (i, m) in manifests.iter().enumerate().skip(skip) {
         let active = i + 1 == count;
-        let man = read_manifest(m, active, asset, limits, &mut cc);
+        let man = read_manifest(m, active, asset, boxes, limits, &mut cc);
         cc.manifests.push(man);
     }
     cc.active_manifest = cc.manifests.last().map(|m| m.label.clone());
@@ -133,6 +145,7 @@ pub(super) fn read_manifest(
     jb: &JBox<'_>,
     active: bool,
     asset: &[u8],
+    top: Option<&crate::input::layout::BmffLayout>,
     limits: &Limits,
     cc: &mut ContentCredentials,
 ) -> Manifest {
@@ -228,7 +241,7 @@ pub(super) fn read_manifest(
                         "c2pa.hash.bmff.v2" => 2,
                         _ => 1,
                     };
-                    check_bmff_hash(a, asset, version, &default_alg, limits, &mut m, cc)
+                    check_bmff_hash(a, asset, top, version, &default_alg, limits, &mut m, cc)
                 }
                 "c2pa.hash.boxes" | "c2pa.hash.collection.data" if active => {
                     let note = format!(

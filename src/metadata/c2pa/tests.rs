@@ -1,4 +1,5 @@
 use super::*;
+use crate::input::layout::{BmffEnd, BmffLayout};
 
 fn jbox(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
     let mut b = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
@@ -217,4 +218,66 @@ fn generalized_time_with_fraction() {
     let t = generalized_time(b"20250409224613.123Z").unwrap();
     assert_eq!(t.to_rfc3339(), "2025-04-09T22:46:13+00:00");
     assert!(generalized_time(b"2025").is_none());
+}
+
+/// The box tree the BMFF hash check walks, from the top-level boxes walked
+/// once, is the tree it found walking the file itself (an empty list that
+/// says it was capped makes it walk), with the same error, under every box
+/// budget, on the signed HEIF and AVIF fixtures, their prefixes, overwritten
+/// bytes and a box that lies about its size.
+#[test]
+fn bmff_tree_from_the_top_level_walk_is_the_tree_walked_alone() {
+    let own_walk = BmffLayout {
+        boxes: Vec::new(),
+        end: BmffEnd::Capped,
+    };
+    let show = |t: Result<Vec<BmffBox>, BmffWalkError>| match t {
+        Ok(v) => Ok(v
+            .into_iter()
+            .map(|x| (x.path, x.start, x.size, x.version, x.flags))
+            .collect::<Vec<_>>()),
+        Err(BmffWalkError::Broken(e)) => Err(format!("broken: {e}")),
+        Err(BmffWalkError::Limit(e)) => Err(format!("limit: {e}")),
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (mut trees, mut errors) = (0, 0);
+    for f in ["c2pa/signed.heic", "c2pa/signed.avif", "heif/rocket.heic"] {
+        let b = std::fs::read(root.join(f)).unwrap();
+        let mut inputs: Vec<Vec<u8>> = (0..b.len())
+            .step_by(b.len() / 97 + 1)
+            .map(|cut| b[..cut].to_vec())
+            .collect();
+        for i in (0..b.len().min(1200)).step_by(5) {
+            for v in [0x00, 0x01, 0xFF] {
+                let mut m = b.clone();
+                m[i] = v;
+                inputs.push(m);
+            }
+        }
+        let mut t = b.clone();
+        t.extend_from_slice(b"\0\0\0\x40moov");
+        inputs.push(t);
+        inputs.push(b);
+        for input in &inputs {
+            let once = BmffLayout::read(input);
+            for max in [0, 1, 2, 5, 30, 100_000] {
+                let limits = Limits {
+                    max_bmff_boxes: max,
+                    ..Limits::default()
+                };
+                let a = show(bmff_tree_with(input, &once, &limits));
+                let alone = show(bmff_tree_with(input, &own_walk, &limits));
+                assert_eq!(a, alone, "{f}, budget {max}");
+                if a.is_ok() {
+                    trees += 1;
+                } else {
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        trees > 500 && errors > 500,
+        "{trees} trees, {errors} errors"
+    );
 }
