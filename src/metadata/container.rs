@@ -230,9 +230,10 @@ pub fn read_container(bytes: &[u8], format: Format, limits: &Limits) -> Containe
     read_container_with(bytes, format, &Layout::read(bytes, format), limits)
 }
 
-/// [`read_container`] from the file's structure already read (a JPEG's
-/// segments, [`JpegLayout::read`]); a layout that does not cover the whole
-/// file or is of another format than `format` is read again here.
+/// [`read_container`] from the file's structure already read
+/// ([`Layout::read`]: a JPEG's segments, a PNG's or WebP's chunks, a HEIF's
+/// top-level boxes); a layout that does not cover the whole file or is of
+/// another format than `format` is read again here.
 pub fn read_container_with(
     bytes: &[u8],
     format: Format,
