@@ -340,8 +340,21 @@ pub fn read_container_with(
                 .push("ICC profile has no readable description".to_string());
         }
     }
+    if c.warnings.len() > MAX_WARNINGS {
+        // A hostile file can repeat one fault per chunk (100,000 keyword-less
+        // tEXt chunks made 100,000 lines): the first ones say what is wrong,
+        // the count says how much.
+        let more = c.warnings.len() - MAX_WARNINGS;
+        c.warnings.truncate(MAX_WARNINGS);
+        c.warnings.push(format!(
+            "… and {more} more warnings about this file's structure, not listed"
+        ));
+    }
     c
 }
+
+/// Container warnings listed in one report; past it they are counted.
+pub const MAX_WARNINGS: usize = 100;
 
 /// Blocks collected by the walkers, parsed afterwards.
 #[derive(Default)]
@@ -1368,6 +1381,29 @@ fn icc_description(icc: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_fault_repeated_in_every_chunk_is_listed_a_hundred_times_then_counted() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/container/PNG.png"
+        );
+        let png = std::fs::read(path).unwrap();
+        // After the signature and IHDR (8 + 25 bytes): 5,000 tEXt chunks of
+        // one byte with no keyword terminator, each a warning of its own.
+        let mut bytes = png[..33].to_vec();
+        for _ in 0..5_000 {
+            bytes.extend_from_slice(&[0, 0, 0, 1, b't', b'E', b'X', b't', b'a', 0, 0, 0, 0]);
+        }
+        bytes.extend_from_slice(&png[33..]);
+        let c = super::read_container(&bytes, Format::Png, &Limits::default());
+        assert_eq!(c.warnings.len(), super::MAX_WARNINGS + 1);
+        assert!(c.warnings[0].contains("tEXt chunk without a keyword terminator"));
+        assert!(c.warnings[super::MAX_WARNINGS].contains("4900 more warnings"));
+        // The whole file still reads: an untouched PNG has no such warning.
+        let clean = super::read_container(&png, Format::Png, &Limits::default());
+        assert!(clean.warnings.len() < 5, "{:?}", clean.warnings);
+    }
+
     use super::*;
 
     #[test]
