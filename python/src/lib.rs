@@ -32,7 +32,6 @@ use retrace::input::read::Blob;
 use retrace::pipeline::catalogue::read_catalogue;
 use retrace::pipeline::{
     default_index_cache, first_seen, match_params_with_crop_search, scan_walk,
-    DEFAULT_INDEX_CACHE_MIN_IMAGES,
 };
 use retrace::{
     Archive as Store, Claim, Config, Engine, Examined, FirstSeen, Limits, MatchParams, Recorded,
@@ -237,14 +236,13 @@ fn index_notes(engine: &Engine) -> Vec<String> {
 }
 
 /// `Engine::new` with the CLI's index snapshot settings (beside a SQLite
-/// archive, written from 20 000 pictures on).
+/// archive, written from `Config::default()`'s 20 000 pictures on).
 fn new_engine(
     mut config: Config,
     location: Option<&Path>,
     store: Option<Store>,
 ) -> Result<Engine, String> {
     config.index_cache = location.and_then(default_index_cache);
-    config.index_cache_min_images = DEFAULT_INDEX_CACHE_MIN_IMAGES;
     Engine::new(config, store).map_err(|e| chain(&e))
 }
 
