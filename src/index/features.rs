@@ -294,30 +294,14 @@ impl FeatureIndex {
         if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let stop = self.stop_length(p);
-        let usable = |word: u16| {
-            self.lists
-                .get(usize::from(word))
-                .filter(|l| l.count <= stop && l.count > 0)
-        };
         let n = self.images.len();
         // Pass 1: shared words, upright (even) and mirrored (odd).
         let mut shared = vec![0u16; 2 * n];
-        for (half, query) in [upright, mirrored].into_iter().enumerate() {
-            for &(w, _) in query {
-                let Some(list) = usable(w) else { continue };
-                let mut last = u32::MAX;
-                for (image, _) in list.iter() {
-                    if image == last {
-                        continue;
-                    }
-                    last = image;
-                    if let Some(c) = shared.get_mut(2 * image as usize + half) {
-                        *c = c.saturating_add(1);
-                    }
-                }
+        self.votes(upright, mirrored, p, |half, image, _| {
+            if let Some(c) = shared.get_mut(2 * image as usize + half) {
+                *c = c.saturating_add(1);
             }
-        }
+        });
         // The least count that keeps at most `shortlist` pictures (ties at
         // the edge are all left out rather than picked arbitrarily), never
         // below `min_votes`: fewer shared words cannot make that many votes.
@@ -366,29 +350,16 @@ impl FeatureIndex {
             return Vec::new();
         }
         let mut bins = vec![[0u16; 2 * ANGLE_BINS]; kept_images.len()];
-        for (half, query) in [upright, mirrored].into_iter().enumerate() {
-            for &(w, qangle) in query {
-                let Some(list) = usable(w) else { continue };
-                let qb = angle_bin(qangle);
-                let mut last = u32::MAX;
-                for (image, g) in list.iter() {
-                    if image == last {
-                        continue;
-                    }
-                    last = image;
-                    let Some(pair) = slot.get(2 * image as usize..2 * image as usize + 2) else {
-                        continue;
-                    };
-                    let k = u32::from(pair[0]) | (u32::from(pair[1]) << 16);
-                    if k == 0 {
-                        continue;
-                    }
-                    let turn = (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS;
-                    let b = &mut bins[k as usize - 1][turn + half * ANGLE_BINS];
-                    *b = b.saturating_add(1);
-                }
+        self.votes(upright, mirrored, p, |half, image, turn| {
+            let Some(pair) = slot.get(2 * image as usize..2 * image as usize + 2) else {
+                return;
+            };
+            let k = u32::from(pair[0]) | (u32::from(pair[1]) << 16);
+            if k > 0 {
+                let b = &mut bins[k as usize - 1][turn + half * ANGLE_BINS];
+                *b = b.saturating_add(1);
             }
-        }
+        });
         let mut out: Vec<Candidate> = kept_images
             .iter()
             .zip(&bins)
@@ -414,31 +385,13 @@ impl FeatureIndex {
         if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let stop = self.stop_length(p);
         let mut slot: std::collections::HashMap<u32, [u16; 2 * ANGLE_BINS]> =
             std::collections::HashMap::new();
-        for (half, query) in [upright, mirrored].into_iter().enumerate() {
-            for &(w, qangle) in query {
-                let Some(list) = self.lists.get(usize::from(w)) else {
-                    continue;
-                };
-                if list.count > stop {
-                    continue;
-                }
-                let qb = angle_bin(qangle);
-                let mut last = u32::MAX;
-                for (image, g) in list.iter() {
-                    if image == last {
-                        continue;
-                    }
-                    last = image;
-                    let turn = (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS;
-                    let bins = slot.entry(image).or_insert([0; 2 * ANGLE_BINS]);
-                    let b = &mut bins[turn + half * ANGLE_BINS];
-                    *b = b.saturating_add(1);
-                }
-            }
-        }
+        self.votes(upright, mirrored, p, |half, image, turn| {
+            let bins = slot.entry(image).or_insert([0; 2 * ANGLE_BINS]);
+            let b = &mut bins[turn + half * ANGLE_BINS];
+            *b = b.saturating_add(1);
+        });
         let mut out: Vec<Candidate> = slot
             .into_iter()
             .filter_map(|(image, bins)| self.candidate(image, &bins, p))
@@ -446,6 +399,39 @@ impl FeatureIndex {
         out.sort_by(|a, b| b.votes.cmp(&a.votes).then(a.image_id.cmp(&b.image_id)));
         out.truncate(limit);
         out
+    }
+
+    /// Every vote of the query: for each query word (upright, half 0, then
+    /// mirrored, half 1) whose list is not a stop word, each picture on the
+    /// list once, with the turn from the query feature to the picture's.
+    fn votes(
+        &self,
+        upright: &[(u16, f32)],
+        mirrored: &[(u16, f32)],
+        p: &CandidateParams,
+        mut vote: impl FnMut(usize, u32, usize),
+    ) {
+        let stop = self.stop_length(p);
+        for (half, query) in [upright, mirrored].into_iter().enumerate() {
+            for &(w, qangle) in query {
+                let Some(list) = self.lists.get(usize::from(w)).filter(|l| l.count <= stop) else {
+                    continue;
+                };
+                let qb = angle_bin(qangle);
+                let mut last = u32::MAX;
+                for (image, g) in list.iter() {
+                    if image == last {
+                        continue;
+                    }
+                    last = image;
+                    vote(
+                        half,
+                        image,
+                        (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS,
+                    );
+                }
+            }
+        }
     }
 
     /// Lists longer than this are stop words.
