@@ -288,6 +288,76 @@ pub fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
         + (a[3] ^ b[3]).count_ones()
 }
 
+/// The features of a part of a picture described again at a larger scale:
+/// the photo inside a screenshot of a post, a picture inside a wide frame.
+///
+/// In a phone screenshot the photo is about 220 pixels wide in the working
+/// copy, so its detail sits at the archive's coarsest pyramid levels, where
+/// the archive keeps the fewest features, and the screen's text takes most of
+/// the query's own. Cut out and enlarged to the working side, the photo is
+/// described at the scales the archive keeps most of (on the accuracy
+/// benchmark's screenshots the true pair's agreeing features rise from a
+/// median of 10 to 124: `examples/features_eval.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// Left edge of the part in the picture's pixels.
+    pub x: f32,
+    /// Top edge of the part in the picture's pixels.
+    pub y: f32,
+    /// View pixels per picture pixel (> 1).
+    pub scale: f32,
+    /// The picture's own size, in pixels.
+    pub picture: (u32, u32),
+    /// The features, in the view's pixels.
+    pub features: Features,
+}
+
+impl View {
+    /// The part `(x, y, width, height)` (the picture's pixels) of `img`,
+    /// enlarged so that its longer side is `side`, and its features; `None`
+    /// when the part is empty, outside the picture, or would be enlarged by
+    /// less than `min_scale` (then the picture's own features already see it
+    /// at that scale).
+    pub fn of_part(
+        img: &DynamicImage,
+        (x, y, w, h): (u32, u32, u32, u32),
+        side: u32,
+        min_scale: f32,
+        params: &FeatureParams,
+    ) -> Option<View> {
+        let (pw, ph) = (img.width(), img.height());
+        if w == 0 || h == 0 || x >= pw || y >= ph || w > pw - x || h > ph - y {
+            return None;
+        }
+        let scale = side as f32 / w.max(h) as f32;
+        if scale < min_scale.max(1.0) {
+            return None;
+        }
+        // Bounded by `side`: the view is at most side × side.
+        let (vw, vh) = (
+            ((w as f32 * scale).round() as u32).clamp(1, side),
+            ((h as f32 * scale).round() as u32).clamp(1, side),
+        );
+        let part = image::imageops::crop_imm(&img.to_luma8(), x, y, w, h).to_image();
+        let big = image::imageops::resize(&part, vw, vh, image::imageops::FilterType::Triangle);
+        Some(View {
+            x: x as f32,
+            y: y as f32,
+            scale: vw as f32 / w as f32,
+            picture: (pw, ph),
+            features: Features::of_luma(big.as_raw(), vw, vh, params),
+        })
+    }
+
+    /// A point of the view → the picture's pixels.
+    pub fn to_picture(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            self.x + (x + 0.5) / self.scale - 0.5,
+            self.y + (y + 0.5) / self.scale - 0.5,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +391,44 @@ mod tests {
         bad[4] = 0xff;
         bad[5] = 0xff;
         assert!(Features::from_bytes(&bad).is_none());
+    }
+
+    /// A view is the part enlarged to the side asked for, never more, and
+    /// its points map back onto the part (its corners onto the part's).
+    #[test]
+    fn a_view_is_the_part_enlarged_and_maps_back_onto_it() {
+        let img = sample("archive/grace_hopper.jpg");
+        let (w, h) = (img.width(), img.height());
+        let part = (w / 4, h / 5, w / 2, h / 3);
+        let v = View::of_part(&img, part, 512, 1.5, &FeatureParams::query()).expect("a view");
+        assert_eq!(v.features.width.max(v.features.height), 512);
+        assert!(v.features.len() > 100, "{}", v.features.len());
+        // Corner pixel centres map onto the part's corner pixel centres.
+        let (x0, y0) = v.to_picture(-0.5, -0.5);
+        assert!((x0 + 0.5 - part.0 as f32).abs() < 1e-3 && (y0 + 0.5 - part.1 as f32).abs() < 1e-3);
+        let (vw, vh) = (v.features.width as f32, v.features.height as f32);
+        let (x1, y1) = v.to_picture(vw - 0.5, vh - 0.5);
+        assert!((x1 + 0.5 - (part.0 + part.2) as f32).abs() < 0.6, "{x1}");
+        assert!((y1 + 0.5 - (part.1 + part.3) as f32).abs() < 0.6, "{y1}");
+        // Every feature of the view lies inside the part.
+        for f in &v.features.items {
+            let (x, y) = v.to_picture(f.x, f.y);
+            assert!(
+                x >= part.0 as f32 - 1.0 && x <= (part.0 + part.2) as f32,
+                "{x}"
+            );
+            assert!(
+                y >= part.1 as f32 - 1.0 && y <= (part.1 + part.3) as f32,
+                "{y}"
+            );
+        }
+        // Too little to enlarge, empty or outside the picture: no view.
+        let p = FeatureParams::query();
+        assert!(View::of_part(&img, (0, 0, w, h), 512, 1.5, &p).is_none());
+        assert!(View::of_part(&img, (0, 0, 0, 10), 512, 1.5, &p).is_none());
+        assert!(View::of_part(&img, (w, 0, 10, 10), 512, 1.5, &p).is_none());
+        assert!(View::of_part(&img, (w - 5, 0, 10, 10), 512, 1.5, &p).is_none());
+        assert!(View::of_part(&img, (u32::MAX, u32::MAX, u32::MAX, 1), 512, 1.5, &p).is_none());
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl Window {
     };
 
     /// The window's pixels in a `w` × `h` picture: left, top, width, height.
-    fn pixels(self, w: u32, h: u32) -> (u32, u32, u32, u32) {
+    pub fn pixels(self, w: u32, h: u32) -> (u32, u32, u32, u32) {
         let x0 = (self.x * w as f32).round() as u32;
         let y0 = (self.y * h as f32).round() as u32;
         let cw = ((self.w * w as f32).round() as u32).clamp(1, w.saturating_sub(x0).max(1));

@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::evidence::{Confidence, MatchRegion, Rect};
 use crate::features::geometry::{verify, Similarity, Verified, VerifyParams};
 use crate::features::vocabulary::Vocabulary;
-use crate::features::Features;
+use crate::features::{Features, View};
 use crate::hash::{self, HashKind};
 use crate::index::features::query_words;
 use crate::index::MemoryIndex;
@@ -445,12 +445,42 @@ fn words_as_features(
     }
 }
 
+/// A verification of a view's features, in the picture's own pixels: the
+/// view's point `u` is `s·q + c` for the picture's point `q` (per axis, pixel
+/// centres kept), and mirroring happens in whichever frame the points are
+/// in, so the offset differs when mirrored.
+fn in_picture(v: &Verified, view: &View) -> Verified {
+    let s = view.scale;
+    let (vw, vh) = (view.features.width as f32, view.features.height as f32);
+    let (pw, ph) = (view.picture.0 as f32, view.picture.1 as f32);
+    let c = |o: f32| s * (0.5 - o) - 0.5;
+    let (mut cx, cy) = (c(view.x), c(view.y));
+    if v.mirrored {
+        cx = vw - 1.0 - s * (pw - 1.0) - cx;
+    }
+    let t = &v.transform;
+    let (tx, ty) = t.apply(cx, cy);
+    // The view's area in the picture's pixels, over the picture's.
+    let share = (vw * vh / (s * s)) / (pw * ph).max(1.0);
+    Verified {
+        transform: Similarity {
+            a: t.a * s,
+            b: t.b * s,
+            tx,
+            ty,
+        },
+        query_cover: (v.query_cover * share).clamp(0.0, 1.0),
+        ..v.clone()
+    }
+}
+
 /// Search the feature index for partial copies of the incoming picture and
 /// verify the best `params.feature_candidates`. Returns what passed the
 /// `possible` line of the chance model, and how many candidates were verified.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn search(
     features: &Features,
+    inner: Option<&View>,
     image: Option<&DynamicImage>,
     index: &MemoryIndex,
     lookup: &dyn Lookup,
@@ -460,18 +490,26 @@ pub(crate) fn search(
     exclude: Option<i64>,
 ) -> Result<(Vec<LocalMatch>, usize)> {
     let vocabulary = Vocabulary::builtin();
-    let (up, mirrored) = query_words(vocabulary, features);
+    // The picture itself, and the picture inside it when there is one: each
+    // with its words, and its words as features for the quick check below.
+    let mut views: Vec<(&Features, Option<&View>, Features)> = Vec::with_capacity(2);
+    let (mut all_up, mut all_mirrored) = (Vec::new(), Vec::new());
+    for (f, view) in std::iter::once((features, None)).chain(inner.map(|v| (&v.features, Some(v))))
+    {
+        let (up, mirrored) = query_words(vocabulary, f);
+        let as_words = words_as_features(f, up.iter().map(|w| w.0), mirrored.iter().map(|w| w.0));
+        all_up.extend(up);
+        all_mirrored.extend(mirrored);
+        views.push((f, view, as_words));
+    }
+    // One candidate list for both: the votes are by word and turn, which an
+    // enlargement does not change, so the inner picture's words vote for its
+    // original with the same turn as the frame's own.
     let candidates = index.features().candidates_of_words(
-        &up,
-        &mirrored,
+        &all_up,
+        &all_mirrored,
         params.feature_candidates,
         &params.feature_index,
-    );
-    // The query as words, for the quick check below.
-    let query_words = words_as_features(
-        features,
-        up.iter().map(|w| w.0),
-        mirrored.iter().map(|w| w.0),
     );
     let word_params = VerifyParams {
         max_distance: 0,
@@ -490,34 +528,48 @@ pub(crate) fn search(
             continue;
         };
         verified_count += 1;
-        // First on shared words alone (no descriptor distances: a few
-        // microseconds): an unrelated picture's chance words do not line up
-        // under one transform, and most candidates stop here.
-        if let Some(words) = crate::index::features::words_from_bytes(&sf.words)
+        let archived_words = crate::index::features::words_from_bytes(&sf.words)
             .filter(|w| w.len() == stored.len() && !w.is_empty())
-        {
-            let archived_words =
-                words_as_features(&stored, words.iter().map(|w| w.word), std::iter::empty());
-            let quick = verify(
-                &query_words,
-                &archived_words,
-                params.feature_scale_factor,
-                &word_params,
-            )
-            .map_or(0, |v| v.inliers);
-            if quick < params.quick_inliers {
+            .map(|words| {
+                words_as_features(&stored, words.iter().map(|w| w.word), std::iter::empty())
+            });
+        // Each view on its own: their points are in different pixels. The
+        // one with the most agreeing pairs speaks for the pair of pictures.
+        let mut best: Option<Verified> = None;
+        for (f, view, query_words) in &views {
+            // First on shared words alone (no descriptor distances: a few
+            // microseconds): an unrelated picture's chance words do not line
+            // up under one transform, and most candidates stop here.
+            if let Some(archived_words) = &archived_words {
+                let quick = verify(
+                    query_words,
+                    archived_words,
+                    params.feature_scale_factor,
+                    &word_params,
+                )
+                .map_or(0, |v| v.inliers);
+                if quick < params.quick_inliers {
+                    continue;
+                }
+            }
+            let Some(v) = verify(f, &stored, params.feature_scale_factor, &params.verify) else {
                 continue;
+            };
+            let v = match view {
+                Some(view) => in_picture(&v, view),
+                None => v,
+            };
+            if best.as_ref().is_none_or(|b| v.inliers > b.inliers) {
+                best = Some(v);
             }
         }
-        let Some(v) = verify(
-            features,
-            &stored,
-            params.feature_scale_factor,
-            &params.verify,
-        ) else {
+        let Some(v) = best else {
             continue;
         };
-        let expected_false = chance.inliers_e(v.inliers, archive_images.max(1));
+        // The best of `views.len()` verifications is a chance match that
+        // many times as often as one.
+        let expected_false =
+            chance.inliers_e(v.inliers, archive_images.max(1)) * views.len() as f64;
         if expected_false > params.possible_e {
             continue;
         }
@@ -617,6 +669,49 @@ mod tests {
         );
         assert_eq!(transform_name(&verified(true, 0.0)), "mirror");
         assert_eq!(transform_name(&verified(true, 90.0)), "mirror_rot90");
+    }
+
+    /// A transform found on an inner view, brought into the picture's own
+    /// pixels, sends every point of the picture where the view's transform
+    /// sends the same point of the view, mirrored or not (each mirrors in
+    /// its own frame).
+    #[test]
+    fn a_views_transform_in_the_pictures_pixels_maps_points_alike() {
+        let features = |w: u32, h: u32| Features {
+            width: w,
+            height: h,
+            items: Vec::new(),
+            mirrored: None,
+        };
+        let view = View {
+            x: 17.0,
+            y: 240.0,
+            scale: 2.35,
+            picture: (236, 512),
+            features: features(512, 385),
+        };
+        for mirrored in [false, true] {
+            for degrees in [0.0f32, 3.0, -95.0] {
+                let mut v = verified(mirrored, degrees);
+                v.transform.a *= 0.9;
+                v.transform.b *= 0.9;
+                v.transform.tx = 12.5;
+                v.transform.ty = -7.0;
+                let p = in_picture(&v, &view);
+                assert_eq!(p.mirrored, mirrored);
+                for (ux, uy) in [(0.0, 0.0), (511.0, 0.0), (100.5, 200.25), (511.0, 384.0)] {
+                    let in_view = to_archived(&v, 512.0, ux, uy);
+                    let (qx, qy) = view.to_picture(ux, uy);
+                    let in_pic = to_archived(&p, 236.0, qx, qy);
+                    assert!(
+                        (in_view.0 - in_pic.0).abs() < 1e-2 && (in_view.1 - in_pic.1).abs() < 1e-2,
+                        "mirrored {mirrored}, {degrees}°: {in_view:?} vs {in_pic:?}"
+                    );
+                }
+                // The picture is seen 2.35 times smaller than the view.
+                assert!((p.transform.scale() - 2.35 * v.transform.scale()).abs() < 1e-4);
+            }
+        }
     }
 
     #[test]

@@ -221,6 +221,28 @@ impl Lookup for Mutex<Archive> {
     }
 }
 
+/// The picture inside the incoming one, when its views show one (the photo
+/// of a screenshot, a picture inside a frame) at most two thirds of the
+/// working copy's side: its features enlarged to the working side (see
+/// [`crate::features::View`]).
+pub fn inner_view(img: &DynamicImage, variants: &[QueryVariant]) -> Option<crate::features::View> {
+    let window = ["content", "trimmed"]
+        .iter()
+        .find_map(|r| variants.iter().find(|v| v.region == *r))?
+        .window;
+    crate::features::View::of_part(
+        img,
+        window.pixels(img.width(), img.height()),
+        crate::decode::WORKING_SIDE,
+        INNER_VIEW_MIN_SCALE,
+        &crate::features::FeatureParams::query(),
+    )
+}
+
+/// Below this enlargement the picture's own features already describe the
+/// part inside at the archive's finer scales (the pyramid's step is 1.2).
+pub const INNER_VIEW_MIN_SCALE: f32 = 1.5;
+
 /// The incoming picture as matching sees it.
 pub struct Query<'a> {
     /// Content SHA-256.
@@ -231,6 +253,9 @@ pub struct Query<'a> {
     pub thumb: Option<&'a Thumb>,
     /// Local features ([`crate::features::FeatureParams::query`]), when computed.
     pub features: Option<&'a crate::features::Features>,
+    /// The features of the picture inside this one (a screenshot's photo, a
+    /// framed picture), enlarged: searched with [`Query::features`].
+    pub inner: Option<&'a crate::features::View>,
     /// The working copy the features were computed on (for comparing the
     /// part a verified transform says both pictures show).
     pub image: Option<&'a DynamicImage>,
@@ -622,6 +647,7 @@ pub fn find_matches_counted(
         {
             let (found, n) = local::search(
                 f,
+                query.inner,
                 query.image,
                 index,
                 lookup,
@@ -1065,11 +1091,13 @@ mod tests {
         let v = variants::query_variants(img, &full);
         let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
         let f = crate::features::Features::of_image(img, &crate::features::FeatureParams::query());
+        let inner = inner_view(img, &v);
         let q = Query {
             sha256: sha,
             variants: &v,
             thumb: Some(&t),
             features: Some(&f),
+            inner: inner.as_ref(),
             image: Some(img),
             archive_images: a.lock().unwrap().image_count().unwrap(),
         };
@@ -1147,6 +1175,7 @@ mod tests {
                 variants: &variants,
                 thumb: None,
                 features: None,
+                inner: None,
                 image: None,
                 archive_images: 1,
             };
@@ -1362,6 +1391,79 @@ mod tests {
         let again = shot.resize(540, 1170, image::imageops::FilterType::Triangle);
         let m = query(&again, "y", &index, &a);
         assert_eq!(m.first().map(|m| m.sha256.as_str()), Some("shot"), "{m:?}");
+    }
+
+    /// A phone screenshot shows its photo at about 220 pixels of the 512-pixel
+    /// working copy. The photo cut out and enlarged (the inner view) agrees
+    /// with the archived original on many more features than the frame does,
+    /// and the match is reported in the screenshot's own pixels: its region
+    /// is the photo's part of the screen.
+    #[test]
+    fn a_screenshots_photo_is_matched_through_its_inner_view() {
+        let originals = [
+            ("grace", load("archive/grace_hopper.jpg")),
+            ("dune", load("archive/Dune.jpg")),
+            ("storm", load("archive/Storm.jpg")),
+        ];
+        let (a, index) = archive_with(&originals.iter().map(|(n, i)| (*n, i)).collect::<Vec<_>>());
+        for (file, original) in [
+            ("incoming/grace_hopper_screenshot.jpg", "grace"),
+            ("incoming/dune_screenshot.jpg", "dune"),
+        ] {
+            let img = load(file);
+            let full = compute(&img);
+            let v = variants::query_variants(&img, &full);
+            let inner = inner_view(&img, &v).expect("the photo inside the screenshot");
+            let f =
+                crate::features::Features::of_image(&img, &crate::features::FeatureParams::query());
+            let t = Thumb::from_image_with_side(&img, crate::pipeline::QUERY_THUMB_SIDE);
+            let inliers = |inner: Option<&crate::features::View>| {
+                let q = Query {
+                    sha256: "x",
+                    variants: &v,
+                    thumb: Some(&t),
+                    features: Some(&f),
+                    inner,
+                    image: Some(&img),
+                    archive_images: 3,
+                };
+                let m = find_matches(&q, &index, &a, &MatchParams::default()).unwrap();
+                assert!(m.iter().all(|m| m.sha256 == original), "{file}: {m:?}");
+                m.into_iter().find(|m| m.sha256 == original)
+            };
+            let with = inliers(Some(&inner)).expect("found with the inner view");
+            let g = with.geometry.as_ref().expect("geometry");
+            let frame_only = inliers(None)
+                .and_then(|m| m.geometry)
+                .map_or(0, |g| g.inliers);
+            assert!(
+                g.inliers >= 2 * frame_only.max(10),
+                "{file}: {} vs {frame_only}",
+                g.inliers
+            );
+            // Archived pixels per screenshot pixel: the photo is shown at
+            // under half its archived size.
+            assert!(g.scale > 1.5 && g.scale < 3.5, "{file}: {g:?}");
+            let r = with.region.as_ref().expect("a region").query;
+            let (px, py, pw, ph) = inner_part(&img, &v);
+            let (iw, ih) = (img.width() as f32, img.height() as f32);
+            let near = |a: f32, b: f32| (a - b).abs() < 0.03;
+            assert!(
+                near(r.x, px / iw)
+                    && near(r.y, py / ih)
+                    && near(r.w, pw / iw)
+                    && near(r.h, ph / ih),
+                "{file}: region {r:?} vs part {:?}",
+                (px / iw, py / ih, pw / iw, ph / ih)
+            );
+        }
+    }
+
+    /// The part the inner view was cut from, in pixels.
+    fn inner_part(img: &DynamicImage, v: &[QueryVariant]) -> (f32, f32, f32, f32) {
+        let w = v.iter().find(|v| v.region == "content").unwrap().window;
+        let (x, y, cw, ch) = w.pixels(img.width(), img.height());
+        (x as f32, y as f32, cw as f32, ch as f32)
     }
 
     /// A picture known whole (its whole frame confirmed against a whole

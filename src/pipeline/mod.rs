@@ -870,6 +870,14 @@ impl Engine {
                 }
                 _ => (Vec::new(), None),
             };
+            let inner = match (&ex.working, &ex.features) {
+                (Some(img), Some(_)) => decode::contain(|| matching::inner_view(img, &variants))
+                    .unwrap_or_else(|e| {
+                        report.errors.push(stage_error("hash", &e));
+                        None
+                    }),
+                _ => None,
+            };
             if let Some(q) = ex.hashes.as_ref().and_then(|h| h.pdq_quality) {
                 if q < self.config.matching.pdq_min_quality {
                     unmatchable = Some(format!(
@@ -883,6 +891,7 @@ impl Engine {
                 variants: &variants,
                 thumb: thumb.as_ref(),
                 features: ex.features.as_ref(),
+                inner: inner.as_ref(),
                 image: ex.working.as_ref(),
                 archive_images: self.archive_images(),
             };
@@ -931,6 +940,7 @@ impl Engine {
                     variants: &tv,
                     thumb: tt.as_ref(),
                     features: None,
+                    inner: None,
                     image: None,
                     archive_images: self.archive_images(),
                 };
