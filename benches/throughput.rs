@@ -418,8 +418,7 @@ fn child(mode: &str, corpus: &Path, threads: usize, archive: Option<&Path>) {
             let archive = archive.map(|p| Archive::open_existing(p).unwrap());
             let mut config = Config::default();
             if mode == "scan-new-nocrop" {
-                // `--crop-search 0`
-                config.matching.align_unsupported = 0;
+                config.matching = retrace::pipeline::match_params_with_crop_search(Some(0));
             }
             let engine = Engine::new(config, archive).unwrap();
             let candidates: Vec<Candidate> = files
