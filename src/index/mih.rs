@@ -40,7 +40,7 @@
 //!
 //! The split is fixed, not chosen from `n`: the best split moves as the archive
 //! grows, and changing it would mean a rebuild. So `insert` appends one posting per
-//! table and never rebuilds anything.
+//! table (once the tables exist) and never rebuilds anything.
 //!
 //! # Memory per entry
 //!
@@ -49,7 +49,7 @@
 //! entry number as three `u16`): 66 bytes for PDQ, 18 for the 64-bit kinds. Arrays
 //! and lists grow by a quarter rather than doubling, so they carry 0–25 % slack. The
 //! list headers are a fixed 3 MB per table (35 MB for PDQ's eleven, 9 MB for a
-//! 64-bit kind), only allocated once a kind holds [`INDEX_FROM`] hashes. Measured
+//! 64-bit kind), only allocated once the tables are built (below). Measured
 //! for PDQ (`examples/index_scale.rs`): ~129 bytes per entry at 10 M (1.29 GB of
 //! capacity, 1.67 GB peak RSS with the allocator's fragmentation), ~158 at 1 M.
 //!
@@ -62,6 +62,23 @@
 //! (at 64, retrace's "possible" threshold, the scan wins: a quarter of all bits may
 //! differ there and no exact index helps much); pHash/dHash: radius ~14–16.
 //!
+//! # When the tables are built
+//!
+//! Not when the hashes are loaded, but when lookups have paid for them: each
+//! lookup prices its search by the tables (the plan above, which needs only
+//! the layout and `n`) and, when that is cheaper than what it pays without
+//! them, adds the difference to what lookups have forgone; once that sum
+//! reaches the build's price ([`BUILD_COST`] per entry and table) the tables
+//! are built, and used from then on. Never below [`INDEX_FROM`] entries. This
+//! is the ski-rental rule: never more than twice the cost of the better
+//! choice in hindsight, whether the process goes on to make one lookup or
+//! millions. It matters because matching's own lookups are not such lookups:
+//! at its default radii (PDQ 64, pHash 14, dHash 16, with the 3 nearest) the
+//! shared pass over the hashes is the cheaper plan at any archive size, so a
+//! `scan` that built the tables at start-up spent 217 MB (2.2 KB a picture)
+//! and 1.1 CPU seconds at 100,000 pictures on tables no lookup used
+//! (`examples/snapshot_search.rs`).
+//!
 //! k-nearest searches widen the radius one (sub-radius, table) stage at a time, in
 //! the order of the pigeonhole argument above, and stop once the k-th best distance
 //! found is within the radius already covered. How far the k-th neighbour is cannot
@@ -70,6 +87,7 @@
 //! distance, the widening gets a quarter of a scan's price and then hands what it
 //! found to the scan: at worst about 1.25 scans.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -117,6 +135,11 @@ const BUCKET_COST: f64 = 200.0;
 const POSTING_COST: f64 = 1.0;
 /// Verifying one candidate: a random read of its hash words.
 const CANDIDATE_COST: f64 = 150.0;
+/// Building the tables, per entry and table: counting, then placing one
+/// posting (a random write) per table. Fitted by `examples/snapshot_search.rs`
+/// on the 100,000-picture archive of docs/matching.md: 1.1 CPU s for 27 M
+/// postings, ~41 ns each, where scanning a PDQ hash (8 units) took 2.9 ns.
+const BUILD_COST: f64 = 110.0;
 
 /// All bucket-sized masks ordered by popcount, to enumerate the buckets within a
 /// distance.
@@ -217,6 +240,25 @@ impl Layout {
         let sub = v >> (64 - len);
         let inline = len - BUCKET_BITS;
         ((sub >> inline) as usize, (sub & ((1 << inline) - 1)) as u16)
+    }
+
+    /// Bucket probes and expected posting checks and candidates of [`Tables::gather`]
+    /// on table `t` with `n` entries, assuming substrings spread evenly.
+    fn price(&self, n: usize, t: usize, s: u32, exact: bool) -> f64 {
+        let width = self.width[t];
+        let inline = width - BUCKET_BITS;
+        let first = if exact { s.saturating_sub(inline) } else { 0 };
+        let buckets: f64 = (first..=s.min(BUCKET_BITS))
+            .map(|j| choose(BUCKET_BITS, j))
+            .sum();
+        let values = if exact {
+            choose(width, s)
+        } else {
+            (0..=s.min(width)).map(|d| choose(width, d)).sum()
+        };
+        let n = n as f64;
+        buckets * (BUCKET_COST + POSTING_COST * n / BUCKETS as f64)
+            + CANDIDATE_COST * values * n / 2f64.powi(width as i32)
     }
 }
 
@@ -798,25 +840,6 @@ impl Tables {
         }
         met
     }
-
-    /// Bucket probes and expected posting checks and candidates of [`Tables::gather`]
-    /// on table `t` with `n` entries, assuming substrings spread evenly.
-    fn price(&self, n: usize, t: usize, s: u32, exact: bool) -> f64 {
-        let width = self.layout.width[t];
-        let inline = width - BUCKET_BITS;
-        let first = if exact { s.saturating_sub(inline) } else { 0 };
-        let buckets: f64 = (first..=s.min(BUCKET_BITS))
-            .map(|j| choose(BUCKET_BITS, j))
-            .sum();
-        let values = if exact {
-            choose(width, s)
-        } else {
-            (0..=s.min(width)).map(|d| choose(width, d)).sum()
-        };
-        let n = n as f64;
-        buckets * (BUCKET_COST + POSTING_COST * n / BUCKETS as f64)
-            + CANDIDATE_COST * values * n / 2f64.powi(width as i32)
-    }
 }
 
 /// Heap bytes of one kind's store, from the capacities actually allocated.
@@ -884,8 +907,15 @@ pub(super) struct Store<const W: usize> {
     words: Words<W>,
     image_ids: Column<i64>,
     regions: Column<u16>,
-    tables: Option<Tables>,
+    /// Built at the first lookup by which lookups together would have saved
+    /// more than building them costs ([`Store::tables_for`]), or on request.
+    tables: OnceLock<Tables>,
+    /// The least number of entries for which the tables may be built;
+    /// `usize::MAX`: never.
     index_from: usize,
+    /// What lookups would have saved with the tables, in cost units (an
+    /// `f64`'s bits), while there were none.
+    forgone: AtomicU64,
 }
 
 impl<const W: usize> std::fmt::Debug for Store<W> {
@@ -894,20 +924,21 @@ impl<const W: usize> std::fmt::Debug for Store<W> {
         f.debug_struct("Store")
             .field("bits", &(64 * W))
             .field("len", &self.words.len)
-            .field("indexed", &self.tables.is_some())
+            .field("indexed", &self.tables.get().is_some())
             .finish()
     }
 }
 
 impl<const W: usize> Store<W> {
-    /// Empty; the tables are built once `index_from` hashes are stored.
+    /// Empty; the tables may be built once `index_from` hashes are stored.
     pub(super) fn new(index_from: usize) -> Store<W> {
         Store {
             words: Words::new(),
             image_ids: Column::new(),
             regions: Column::new(),
-            tables: None,
+            tables: OnceLock::new(),
             index_from,
+            forgone: AtomicU64::new(0),
         }
     }
 
@@ -923,7 +954,7 @@ impl<const W: usize> Store<W> {
         self.regions[entry as usize]
     }
 
-    /// Add one hash; after the tables exist this touches one list per table and
+    /// Add one hash; once the tables exist this touches one list per table and
     /// never rebuilds anything.
     pub(super) fn push(&mut self, words: [u64; W], image_id: i64, region: u16) {
         let entry = u32::try_from(self.words.len)
@@ -931,13 +962,53 @@ impl<const W: usize> Store<W> {
         self.words.push(words);
         self.image_ids.push(image_id);
         self.regions.push(region);
-        match &mut self.tables {
-            Some(t) => t.add(&words, entry),
-            None if self.words.len >= self.index_from => {
-                self.tables = Some(Tables::build(Layout::of(W), &self.words));
-            }
-            None => {}
+        if let Some(t) = self.tables.get_mut() {
+            t.add(&words, entry);
         }
+    }
+
+    /// Build the tables now, unless they exist or the store holds fewer than
+    /// `index_from` entries.
+    pub(super) fn build_tables(&self) {
+        self.tables_now();
+    }
+
+    fn tables_now(&self) -> Option<&Tables> {
+        if self.len() == 0 || self.len() < self.index_from {
+            return self.tables.get();
+        }
+        Some(
+            self.tables
+                .get_or_init(|| Tables::build(Layout::of(W), &self.words)),
+        )
+    }
+
+    /// The tables for a lookup that would save `saving` cost units with them.
+    /// Without them, the saving is added to what earlier lookups forwent, and
+    /// they are built once that sum reaches what building them costs: the
+    /// rule that rents skis until the rent paid would have bought them, never
+    /// more than twice the cost of the better choice in hindsight. A process
+    /// whose lookups the scan answers as cheaply (matching's default radii
+    /// at any archive size, see the module docs) never builds them, and pays
+    /// neither their memory nor their start-up.
+    fn tables_for(&self, saving: f64) -> Option<&Tables> {
+        if let Some(t) = self.tables.get() {
+            return Some(t);
+        }
+        if !(saving > 0.0) || self.len() < self.index_from {
+            return None;
+        }
+        let mut total = 0.0;
+        let _ = self
+            .forgone
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                total = f64::from_bits(bits) + saving;
+                Some(total.to_bits())
+            });
+        if total < self.len() as f64 * Layout::of(W).m as f64 * BUILD_COST {
+            return None;
+        }
+        self.tables_now()
     }
 
     #[cfg(test)]
@@ -961,15 +1032,14 @@ impl<const W: usize> Store<W> {
         } else {
             Some(Column::<Line>::mapped(map, lines, whole + 1)?.base()[whole])
         };
-        let mut store = Store {
+        Some(Store {
             words: Words::from_mapped(Column::mapped(map, lines, whole)?, partial, count),
             image_ids: Column::mapped(map, ids, count)?,
             regions: Column::mapped(map, regions, count)?,
-            tables: None,
-            index_from: usize::MAX,
-        };
-        store.set_index_from(index_from);
-        Some(store)
+            tables: OnceLock::new(),
+            index_from,
+            forgone: AtomicU64::new(0),
+        })
     }
 
     /// The columns as a snapshot stores them, in the machine's byte order: the
@@ -1016,13 +1086,10 @@ impl<const W: usize> Store<W> {
         self.len() == 0 || max(self.regions.base()).max(max(self.regions.tail())) < n
     }
 
-    /// From now on build the tables once `index_from` hashes are stored: at
-    /// once when there are that many already. `usize::MAX` defers them.
+    /// From now on the tables may be built once `index_from` hashes are
+    /// stored; `usize::MAX` defers them. Tables already built stay.
     pub(super) fn set_index_from(&mut self, index_from: usize) {
         self.index_from = index_from;
-        if self.tables.is_none() && self.words.len >= index_from {
-            self.tables = Some(Tables::build(Layout::of(W), &self.words));
-        }
     }
 
     pub(super) fn bytes(&self) -> Bytes {
@@ -1033,7 +1100,7 @@ impl<const W: usize> Store<W> {
         ];
         let entries = w.0 + i.0 + r.0;
         let mapped = w.1 + i.1 + r.1;
-        let (postings, list_headers) = self.tables.as_ref().map_or((0, 0), |t| {
+        let (postings, list_headers) = self.tables.get().map_or((0, 0), |t| {
             (
                 t.lists
                     .iter()
@@ -1066,26 +1133,37 @@ impl<const W: usize> Store<W> {
         }
     }
 
-    /// What searching the tables for radius `r` is priced at; `None` without tables
-    /// or when `r` covers every hash.
+    /// What searching the tables for radius `r` is priced at, whether they are
+    /// built or not; `None` when `r` covers every hash.
     fn within_price(&self, r: u32) -> Option<f64> {
-        let tables = self.tables.as_ref()?;
         if r >= 64 * W as u32 {
             return None;
         }
-        let m = tables.layout.m;
+        let layout = Layout::of(W);
+        let m = layout.m;
         Some(
             (0..m)
                 .filter_map(|t| {
-                    Some(tables.price(self.len(), t, Self::sub_radius(m, r, t)?, false))
+                    Some(layout.price(self.len(), t, Self::sub_radius(m, r, t)?, false))
                 })
                 .sum(),
         )
     }
 
+    /// What `lookups` searches of radius `r` would save by the tables against
+    /// `budget` each (0 when the tables would not answer them).
+    fn saving(&self, r: u32, budget: f64, lookups: usize) -> f64 {
+        match self.within_price(r) {
+            Some(price) if price < budget => (budget - price) * lookups as f64,
+            _ => 0.0,
+        }
+    }
+
     /// Every entry within `r` as (distance, entry), in result order.
     pub(super) fn within(&self, q: &[u64; W], r: u32) -> Vec<(u32, u32)> {
-        self.within_indexed(q, r, self.scan_cost())
+        let scan = self.scan_cost();
+        self.tables_for(self.saving(r, scan, 1));
+        self.within_indexed(q, r, scan)
             .unwrap_or_else(|| self.within_scan(q, r))
     }
 
@@ -1100,7 +1178,7 @@ impl<const W: usize> Store<W> {
         if self.within_price(r)? > budget {
             return None;
         }
-        let tables = self.tables.as_ref()?;
+        let tables = self.tables.get()?;
         let m = tables.layout.m;
         let mut candidates = Vec::new();
         let mut spent = 0.0;
@@ -1208,7 +1286,10 @@ impl<const W: usize> Store<W> {
         // Up to `cap` the search is priced like `within(cap)`; beyond what it can
         // price the widening is a bet on a near k-th neighbour, held to a quarter scan.
         let budget = match self.within_price(cap) {
-            Some(c) if c <= scan => scan,
+            Some(c) if c <= scan => {
+                self.tables_for(scan - c);
+                scan
+            }
             _ => scan / 4.0,
         };
         self.nearest_with_budget(q, k, cap, budget)
@@ -1227,7 +1308,7 @@ impl<const W: usize> Store<W> {
             return Vec::new();
         }
         let mut top = Top::new(k, cap);
-        let done = match &self.tables {
+        let done = match self.tables.get() {
             Some(tables) if budget > 0.0 => self.nearest_indexed(tables, q, &mut top, budget),
             _ => false,
         };
@@ -1247,7 +1328,7 @@ impl<const W: usize> Store<W> {
         let mut candidates = Vec::new();
         for s in 0..=widest {
             for t in 0..m {
-                if spent + tables.price(self.len(), t, s, true) > budget {
+                if spent + tables.layout.price(self.len(), t, s, true) > budget {
                     return false;
                 }
                 candidates.clear();
@@ -1311,10 +1392,11 @@ impl<const W: usize> Store<W> {
         if self.words.len == 0 {
             return out;
         }
+        self.tables_for(self.saving(r, budget, qs.len()));
         let mut pending = Vec::new();
         for (i, q) in qs.iter().enumerate() {
             let within = self.within_indexed(q, r, budget);
-            let near = match (&self.tables, &within) {
+            let near = match (self.tables.get(), &within) {
                 (Some(tables), Some(_)) if k > 0 => {
                     let mut top = Top::new(k, u32::MAX);
                     self.nearest_indexed(tables, q, &mut top, budget)

@@ -140,6 +140,13 @@ impl Shelf {
             Shelf::Long(s) => s.set_index_from(index_from),
         }
     }
+
+    fn build_tables(&self) {
+        match self {
+            Shelf::Short(s) => s.build_tables(),
+            Shelf::Long(s) => s.build_tables(),
+        }
+    }
 }
 
 /// The query's words at a store's width.
@@ -155,7 +162,8 @@ enum Plan {
     Auto,
     /// Linear scan only.
     Scan,
-    /// Tables whenever they exist, whatever the cost.
+    /// Tables whenever the kind may have them (built first if need be),
+    /// whatever the cost.
     #[cfg(test)]
     Tables,
 }
@@ -193,13 +201,15 @@ impl MemoryIndex {
         MemoryIndex::default()
     }
 
-    /// Defer the substring tables of every kind until [`MemoryIndex::finish_bulk`].
+    /// Build no substring tables until [`MemoryIndex::finish_bulk`], whatever
+    /// the lookups.
     ///
     /// For loading a whole archive: appending each hash to one posting list per
     /// table is a dozen random writes per hash, and lists grown one posting at a
-    /// time keep up to a quarter of slack. Built once at the end, from exact
-    /// counts, the tables cost a sequential pass and carry no slack. Lookups
-    /// made in between are exact (by scan), only slower.
+    /// time keep up to a quarter of slack. Built at once from exact counts, the
+    /// tables cost a sequential pass and carry no slack. Lookups made in
+    /// between are exact (by scan), only slower. A process that never calls
+    /// `finish_bulk` never builds them (`Config::index_scan_only`).
     pub fn start_bulk(&mut self) {
         if self.bulk_index_from.is_none() {
             self.bulk_index_from = Some(self.index_from);
@@ -210,8 +220,11 @@ impl MemoryIndex {
         }
     }
 
-    /// Build the tables [`MemoryIndex::start_bulk`] deferred; inserts are
-    /// incremental again from here on.
+    /// Let the tables [`MemoryIndex::start_bulk`] deferred be built again:
+    /// not here, but once lookups they would answer more cheaply than a scan
+    /// have together forgone what building them costs (`mih.rs`, "When the
+    /// tables are built"), or at [`MemoryIndex::build_tables`]. Inserts go
+    /// into tables that exist.
     pub fn finish_bulk(&mut self) {
         if let Some(index_from) = self.bulk_index_from.take() {
             self.index_from = index_from;
@@ -221,8 +234,18 @@ impl MemoryIndex {
         }
     }
 
-    /// Add one hash of one image. Cheap at any size: the substring tables take one
-    /// more entry number each, nothing is rebuilt.
+    /// Build the substring tables of every kind that holds enough hashes
+    /// (`mih::INDEX_FROM`) now, instead of when lookups have paid for them:
+    /// for a process that knows it will answer many lookups at small radii,
+    /// and for benchmarks of the tables. Nothing during a bulk load.
+    pub fn build_tables(&self) {
+        for shelf in self.by_kind.values() {
+            shelf.build_tables();
+        }
+    }
+
+    /// Add one hash of one image. Cheap at any size: the substring tables, when
+    /// built, take one more entry number each, nothing is rebuilt.
     pub fn insert(&mut self, image_id: i64, region: &str, bits: HashBits) {
         let region = match self.region_ids.get(region) {
             Some(&r) => r,
@@ -297,9 +320,11 @@ impl MemoryIndex {
                 Plan::Auto => s.within(q, r),
                 Plan::Scan => s.within_scan(q, r),
                 #[cfg(test)]
-                Plan::Tables => s
-                    .within_indexed(q, r, f64::INFINITY)
-                    .unwrap_or_else(|| s.within_scan(q, r)),
+                Plan::Tables => {
+                    s.build_tables();
+                    s.within_indexed(q, r, f64::INFINITY)
+                        .unwrap_or_else(|| s.within_scan(q, r))
+                }
             }
         }
         match self.by_kind.get(&query.kind) {
@@ -323,7 +348,10 @@ impl MemoryIndex {
                 Plan::Auto => s.nearest(q, k, cap),
                 Plan::Scan => s.nearest_with_budget(q, k, cap, 0.0),
                 #[cfg(test)]
-                Plan::Tables => s.nearest_with_budget(q, k, cap, f64::INFINITY),
+                Plan::Tables => {
+                    s.build_tables();
+                    s.nearest_with_budget(q, k, cap, f64::INFINITY)
+                }
             }
         }
         match self.by_kind.get(&query.kind) {
@@ -621,15 +649,21 @@ mod tests {
                 rows.push((i as i64 / 3, if i % 2 == 0 { "full" } else { "top85" }, h));
             }
             let (mut one_by_one, mut bulk) = (indexed_from(256), indexed_from(256));
-            for &(id, region, h) in &rows {
+            for (i, &(id, region, h)) in rows.iter().enumerate() {
                 one_by_one.insert(id, region, h);
+                if i + 1 == 256 {
+                    one_by_one.build_tables();
+                }
             }
             bulk.start_bulk();
             for &(id, region, h) in &rows[..2000] {
                 bulk.insert(id, region, h);
             }
+            bulk.build_tables();
             assert_eq!(bulk.memory(kind).posting_bytes, 0, "tables deferred");
             bulk.finish_bulk();
+            assert_eq!(bulk.memory(kind).posting_bytes, 0, "tables built lazily");
+            bulk.build_tables();
             // Incremental again after the bulk.
             for &(id, region, h) in &rows[2000..] {
                 bulk.insert(id, region, h);
@@ -680,7 +714,10 @@ mod tests {
             indexed_from(1000),
             indexed_from(usize::MAX),
         );
+        // Tables from the first insert on, from the 1000th on, and never (not
+        // even when asked for).
         let mut rows = Rows::default();
+        let mut added = 0;
         let radii: &[u32] = if kind.bits() == 64 {
             &[
                 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 20, 24, 31, 32, 40, 63, 64,
@@ -695,6 +732,12 @@ mod tests {
         for part in [&pending[..half], &pending[half..]] {
             for &(h, id, region) in part {
                 rows.add(&mut [&mut eager, &mut midway, &mut never], h, id, region);
+                added += 1;
+                if added == 1 || added == 1000 {
+                    for idx in [&eager, &midway, &never] {
+                        idx.build_tables();
+                    }
+                }
             }
             let stored: Vec<HashBits> = (0..3).map(|_| rows.0[rng.below(rows.0.len())].0).collect();
             let random: Vec<HashBits> = (0..3).map(|_| rng.hash(kind)).collect();
@@ -774,24 +817,58 @@ mod tests {
     }
 
     #[test]
-    fn tables_appear_at_the_threshold_and_keep_growing() {
-        // The default threshold, crossed by plain inserts, then more inserts after it.
+    fn tables_are_built_once_lookups_have_paid_for_them_and_keep_growing() {
+        // The default threshold, crossed by plain inserts.
         let mut idx = MemoryIndex::new();
         let mut rows = Rows::default();
         let mut rng = Rng(3);
         let q = rng.hash(HashKind::Pdq);
-        for n in 0..mih::INDEX_FROM + 5000 {
+        let mut add = |idx: &mut MemoryIndex, rows: &mut Rows, n: usize| {
             let h = if n % 1000 == 0 {
-                rng.at_distance(&q, (n / 1000) as u32)
+                rng.at_distance(&q, (n / 1000) as u32 % 60)
             } else {
                 rng.hash(HashKind::Pdq)
             };
-            rows.add(&mut [&mut idx], h, n as i64, "full");
-            if n + 1 == mih::INDEX_FROM - 1 {
-                assert_eq!(idx.memory(HashKind::Pdq).posting_bytes, 0);
-            }
+            rows.add(&mut [idx], h, n as i64, "full");
+        };
+        for n in 0..mih::INDEX_FROM - 1 {
+            add(&mut idx, &mut rows, n);
         }
-        assert!(idx.memory(HashKind::Pdq).posting_bytes > 0);
+        idx.build_tables();
+        assert_eq!(
+            idx.memory(HashKind::Pdq).posting_bytes,
+            0,
+            "below the threshold"
+        );
+        for n in mih::INDEX_FROM - 1..mih::INDEX_FROM + 5000 {
+            add(&mut idx, &mut rows, n);
+        }
+        // Lookups a scan answers as cheaply never build them, however many:
+        // matching's, at its default radii.
+        let p = crate::matching::MatchParams::default();
+        for _ in 0..300 {
+            idx.search_many(&[q], |_| p.pdq_possible, p.nearest_per_view);
+            idx.within(&q, 60);
+            idx.nearest(&q, 3);
+        }
+        assert_eq!(idx.memory(HashKind::Pdq).posting_bytes, 0, "not worth it");
+        // Lookups at a small radius do, once they have together forgone what
+        // building costs, and not at the first.
+        let mut lookups = 0;
+        while idx.memory(HashKind::Pdq).posting_bytes == 0 {
+            assert_eq!(idx.within(&q, 10), idx.within_scan(&q, 10));
+            lookups += 1;
+            assert!(lookups < 1000, "still no tables after {lookups} lookups");
+        }
+        assert!(lookups > 1, "built at the first lookup");
+        let built = idx.memory(HashKind::Pdq).posting_bytes;
+        for n in mih::INDEX_FROM + 5000..mih::INDEX_FROM + 9000 {
+            add(&mut idx, &mut rows, n);
+        }
+        assert!(
+            idx.memory(HashKind::Pdq).posting_bytes > built,
+            "inserts go into them"
+        );
         agree(&idx, &rows, &q, &[0, 10, 31, 40], &[1, 3, 30]);
     }
 
@@ -862,6 +939,9 @@ mod tests {
             tables.insert(i as i64, "full", *h);
             plain.insert(i as i64, "full", *h);
         }
+        tables.build_tables();
+        plain.build_tables();
+        assert_eq!(plain.memory(HashKind::Pdq).posting_bytes, 0, "too few");
         let as_pairs = |hits: Vec<Hit>| -> Vec<(u32, i64)> {
             hits.into_iter().map(|h| (h.distance, h.image_id)).collect()
         };

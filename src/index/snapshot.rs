@@ -253,9 +253,9 @@ impl MemoryIndex {
     }
 
     /// Load a snapshot saved by [`MemoryIndex::save_snapshot`], with the
-    /// substring tables deferred as after [`MemoryIndex::start_bulk`] (a
-    /// one-off lookup scans; call [`MemoryIndex::finish_bulk`] to build them
-    /// for many). Errors when the file is damaged, truncated, of another
+    /// substring tables deferred as after [`MemoryIndex::start_bulk`] (lookups
+    /// scan; [`MemoryIndex::finish_bulk`] lets lookups that would pay for
+    /// them build them). Errors when the file is damaged, truncated, of another
     /// format, or made by other hasher versions.
     pub fn load_snapshot(path: &Path) -> io::Result<(MemoryIndex, SnapshotOf)> {
         if cfg!(target_endian = "big") {
@@ -519,6 +519,7 @@ mod tests {
         // And once its tables are built.
         let mut back = back;
         back.finish_bulk();
+        back.build_tables();
         assert_eq!(back.search_many(&queries, radius, 3), want);
         // Pictures recorded after the snapshot go to memory behind the mapped
         // columns (3000 entries leave PDQ's last line half full), with the

@@ -58,9 +58,12 @@ pub struct Config {
     /// Below this many images the index is not saved: loading from the
     /// database is quick there (default [`DEFAULT_INDEX_CACHE_MIN_IMAGES`]).
     pub index_cache_min_images: u64,
-    /// Look up by scanning the stored hashes only, without building the
-    /// index's substring tables: for a process that matches a picture or two
-    /// (`check`), where building them costs more than they save.
+    /// Look up by scanning the stored hashes only, never building the
+    /// index's substring tables. Otherwise they are built once lookups they
+    /// would answer more cheaply have together saved what building them costs
+    /// (matching's own lookups, at the default radii, never do: see
+    /// `src/index/mih.rs`); this rules them out for a process that matches a
+    /// picture or two (`check`) whatever its settings.
     pub index_scan_only: bool,
 }
 
