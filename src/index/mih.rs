@@ -995,7 +995,7 @@ impl<const W: usize> Store<W> {
         if let Some(t) = self.tables.get() {
             return Some(t);
         }
-        if !(saving > 0.0) || self.len() < self.index_from {
+        if saving.is_nan() || saving <= 0.0 || self.len() < self.index_from {
             return None;
         }
         let mut total = 0.0;
@@ -1154,7 +1154,7 @@ impl<const W: usize> Store<W> {
     /// `budget` each (0 when the tables would not answer them).
     fn saving(&self, r: u32, budget: f64, lookups: usize) -> f64 {
         match self.within_price(r) {
-            Some(price) if price < budget => (budget - price) * lookups as f64,
+            Some(price) if price < budget && lookups > 0 => (budget - price) * lookups as f64,
             _ => 0.0,
         }
     }
