@@ -25,7 +25,9 @@
 //!
 //! A loaded snapshot is a read-only memory map whose columns the index
 //! searches in place: at a million pictures, copying the 1.25 GB into memory
-//! took longer than the search. Only the checksum pass reads the whole file
+//! took longer than the search. The feature lists are read in place too
+//! (only the picture ids and the lists' heads are copied), each followed in
+//! memory by the postings of pictures recorded since. Only the checksum pass reads the whole file
 //! at load (split across rayon's workers). The mapping stays valid while the
 //! file is replaced, since a snapshot is only ever replaced by renaming a new
 //! file over it; a process that truncated the file in place while another
@@ -392,12 +394,15 @@ impl MemoryIndex {
             let ids = part(feature_at, ids_len)?;
             let heads_at = feature_at + pad64(ids_len).unwrap_or(0);
             let heads = part(heads_at, heads_len)?;
-            let lists = part(heads_at + pad64(heads_len).unwrap_or(0), fc.bytes)?;
+            let lists_at = heads_at + pad64(heads_len).unwrap_or(0);
+            part(lists_at, fc.bytes)?;
+            let usize_of = |n: u64| usize::try_from(n).map_err(|_| bad("sizes overflow"));
             index.features = super::features::FeatureIndex::from_parts(
                 ids,
                 heads,
-                lists,
-                usize::try_from(fc.lists).map_err(|_| bad("sizes overflow"))?,
+                &map,
+                [usize_of(lists_at)?, usize_of(fc.bytes)?],
+                usize_of(fc.lists)?,
             )
             .ok_or_else(|| bad("feature lists that do not fit together"))?;
         }

@@ -275,7 +275,6 @@ struct PairDistances {
 struct Candidate {
     /// (variant index, archive region) → distances per kind.
     pairs: HashMap<(usize, String), PairDistances>,
-    best_normalised: f32,
 }
 
 impl MatchParams {
@@ -554,7 +553,6 @@ pub fn find_matches_counted(
     lookup: &dyn Lookup,
     params: &MatchParams,
 ) -> Result<Found> {
-    let mut candidates: HashMap<i64, Candidate> = HashMap::new();
     // Every view's hashes in one request, so that those the index's tables
     // cannot answer cheaply share one pass over the stored hashes.
     let asked: Vec<(usize, crate::hash::HashBits)> = query
@@ -565,37 +563,40 @@ pub fn find_matches_counted(
         .collect();
     let bits: Vec<crate::hash::HashBits> = asked.iter().map(|(_, b)| *b).collect();
     let found = index.search_many(&bits, |k| params.possible(k), params.nearest_per_view);
+    // Every archived picture a hash pointed at, ranked by its nearest hash
+    // (as a fraction of the hash's bits). Only the first `max_candidates`
+    // are judged, so only they get their (view, region) pairs below: at
+    // 100,000 archived pictures the loose 64-bit radii point at tens of
+    // thousands, and a map of pairs for each of them was the largest thing
+    // a `scan` held (90 MB of 160 MB of heap, heaptrack).
+    let mut best: HashMap<i64, f32> = HashMap::new();
+    for ((_, bits), hits) in asked.iter().zip(&found) {
+        for hit in hits {
+            let b = best.entry(hit.image_id).or_insert(1.0);
+            *b = b.min(hit.distance as f32 / bits.kind.bits() as f32);
+        }
+    }
+    let exact_id = lookup.by_sha256(query.sha256)?;
+    let mut order: Vec<(i64, f32)> = best
+        .into_iter()
+        .map(|(id, b)| (id, if Some(id) == exact_id { -1.0 } else { b }))
+        .collect();
+    order.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    order.truncate(params.max_candidates);
+    let mut candidates: HashMap<i64, Candidate> = order
+        .iter()
+        .map(|&(id, _)| (id, Candidate::default()))
+        .collect();
     for ((vi, bits), hits) in asked.iter().zip(found) {
         for hit in hits {
-            let c = candidates.entry(hit.image_id).or_default();
+            let Some(c) = candidates.get_mut(&hit.image_id) else {
+                continue;
+            };
             let pair = c.pairs.entry((*vi, hit.region)).or_default();
             let slot = pair.by_kind.entry(bits.kind).or_insert(hit.distance);
             *slot = (*slot).min(hit.distance);
         }
     }
-    let exact_id = lookup.by_sha256(query.sha256)?;
-    for c in candidates.values_mut() {
-        c.best_normalised = c
-            .pairs
-            .values()
-            .flat_map(|d| d.by_kind.iter().map(|(k, v)| *v as f32 / k.bits() as f32))
-            .fold(1.0, f32::min);
-    }
-    let mut order: Vec<(i64, f32)> = candidates
-        .iter()
-        .map(|(id, c)| {
-            (
-                *id,
-                if Some(*id) == exact_id {
-                    -1.0
-                } else {
-                    c.best_normalised
-                },
-            )
-        })
-        .collect();
-    order.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    order.truncate(params.max_candidates);
 
     // The hash verdict of every candidate, from all of its stored hashes.
     let mut judged = Vec::with_capacity(order.len());
