@@ -229,6 +229,50 @@ fn tentative(
     tentative_inline(query, descriptors, mirrored, archived, p)
 }
 
+/// [`tentative_inline`] when only equal descriptors may pair (visual words
+/// standing for descriptors, `max_distance` 0): the same pairs, found by
+/// looking each descriptor up among the archived ones sorted, instead of
+/// measuring every pair. There the nearest is the first equal archived
+/// descriptor, no ratio test can fail (0 is never more than a fraction of
+/// anything), and an archived feature keeps the first incoming one paired
+/// with it.
+fn tentative_equal(
+    query: &Features,
+    descriptors: &[[u64; 4]],
+    mirrored: bool,
+    archived: &Features,
+    sorted: &[([u64; 4], usize)],
+) -> Vec<Pair> {
+    let mut best_for_archived: Vec<Option<usize>> = vec![None; archived.items.len()];
+    for (qi, d) in descriptors.iter().enumerate() {
+        let k = sorted.partition_point(|(a, _)| a < d);
+        if let Some(&(a, ai)) = sorted.get(k) {
+            if a == *d && best_for_archived[ai].is_none() {
+                best_for_archived[ai] = Some(qi);
+            }
+        }
+    }
+    pairs_of(
+        query,
+        mirrored,
+        archived,
+        best_for_archived.iter().map(|s| s.map(|qi| (0, qi))),
+    )
+}
+
+/// The archived descriptors with their indices, in order (for
+/// [`tentative_equal`]).
+fn sorted_descriptors(archived: &Features) -> Vec<([u64; 4], usize)> {
+    let mut sorted: Vec<([u64; 4], usize)> = archived
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.descriptor, i))
+        .collect();
+    sorted.sort_unstable();
+    sorted
+}
+
 #[inline(always)]
 fn tentative_inline(
     query: &Features,
@@ -258,12 +302,22 @@ fn tentative_inline(
             *slot = Some((d1, qi));
         }
     }
+    pairs_of(query, mirrored, archived, best_for_archived.into_iter())
+}
+
+/// The pairs, one per archived feature that an incoming one was paired with
+/// (`(distance, incoming index)`), in archived order.
+fn pairs_of(
+    query: &Features,
+    mirrored: bool,
+    archived: &Features,
+    best_for_archived: impl Iterator<Item = Option<(u32, usize)>>,
+) -> Vec<Pair> {
     let w = query.width.max(1) as f32 - 1.0;
     best_for_archived
-        .iter()
         .enumerate()
         .filter_map(|(ai, s)| {
-            let (_, qi) = (*s)?;
+            let (_, qi) = s?;
             let qf = &query.items[qi];
             let af = &archived.items[ai];
             let (qx, qa) = if mirrored {
@@ -412,26 +466,85 @@ pub fn verify(
     scale_factor: f32,
     p: &VerifyParams,
 ) -> Option<Verified> {
+    verify_oriented(query, archived, scale_factor, p, Orientations::BOTH)
+}
+
+/// Which ways round [`verify_oriented`] compares the incoming picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Orientations {
+    /// As it is.
+    pub upright: bool,
+    /// Mirrored (when it has mirrored descriptors).
+    pub mirrored: bool,
+}
+
+impl Orientations {
+    /// Both.
+    pub const BOTH: Orientations = Orientations {
+        upright: true,
+        mirrored: true,
+    };
+}
+
+/// [`verify`] for the orientations asked for only: pairing descriptors is
+/// most of a verification's cost, and a cheaper test (the shared visual
+/// words) often rules one orientation out.
+pub fn verify_oriented(
+    query: &Features,
+    archived: &Features,
+    scale_factor: f32,
+    p: &VerifyParams,
+    ways: Orientations,
+) -> Option<Verified> {
+    let [a, b] = verify_each(query, archived, scale_factor, p, ways);
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.inliers > a.inliers { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// [`verify_oriented`], each orientation's result on its own: upright, then
+/// mirrored.
+pub fn verify_each(
+    query: &Features,
+    archived: &Features,
+    scale_factor: f32,
+    p: &VerifyParams,
+    ways: Orientations,
+) -> [Option<Verified>; 2] {
+    let mut out = [None, None];
     if query.is_empty() || archived.len() < 2 {
-        return None;
+        return out;
     }
     let diag = (archived.width as f32).hypot(archived.height as f32);
     let tol = (p.tolerance * diag).max(1.0);
     let log_step = scale_factor.max(1.01).ln();
     let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
-    let mut best: Option<Verified> = None;
+    // Equal descriptors only (visual words): the archived ones sorted once
+    // for both orientations.
+    let sorted = (p.max_distance == 0).then(|| sorted_descriptors(archived));
     let sets = [
-        (false, Some(&upright[..])),
-        (true, query.mirrored.as_ref().map(|m| &m.0[..])),
+        (false, Some(&upright[..]).filter(|_| ways.upright)),
+        (
+            true,
+            query
+                .mirrored
+                .as_ref()
+                .map(|m| &m.0[..])
+                .filter(|_| ways.mirrored),
+        ),
     ];
-    for (mirrored, descriptors) in sets {
+    for ((mirrored, descriptors), slot) in sets.into_iter().zip(out.iter_mut()) {
         let Some(descriptors) = descriptors else {
             continue;
         };
         if descriptors.len() != query.items.len() {
             continue;
         }
-        let pairs = tentative(query, descriptors, mirrored, archived, p);
+        let pairs = match &sorted {
+            Some(sorted) => tentative_equal(query, descriptors, mirrored, archived, sorted),
+            None => tentative(query, descriptors, mirrored, archived, p),
+        };
         let Some(c) = ransac(&pairs, tol, p, log_step) else {
             continue;
         };
@@ -448,7 +561,7 @@ pub fn verify(
                 .sum();
             (sum / c.inliers.len().max(1) as f32).sqrt()
         };
-        let v = Verified {
+        *slot = Some(Verified {
             mirrored,
             residual,
             transform: c.transform,
@@ -464,12 +577,9 @@ pub fn verify(
                 archived.width,
                 archived.height,
             ),
-        };
-        if best.as_ref().is_none_or(|b| v.inliers > b.inliers) {
-            best = Some(v);
-        }
+        });
     }
-    best
+    out
 }
 
 #[cfg(test)]
@@ -496,5 +606,113 @@ mod tests {
         let inv = t.inverse().unwrap();
         let (x, y) = inv.apply(q[2].0, q[2].1);
         assert!((x - 50.0).abs() < 1e-3 && (y - 300.0).abs() < 1e-3);
+    }
+
+    /// A mirrored copy is found mirrored: asked for that orientation alone,
+    /// the verification is the one both orientations give; asked for the
+    /// upright one alone, it finds next to nothing.
+    #[test]
+    fn verifying_one_orientation_finds_what_both_find_there() {
+        use crate::features::{FeatureParams, Features};
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/archive/Wood.jpg");
+        let img = crate::decode::shrink(&image::open(p).unwrap(), crate::decode::WORKING_SIDE);
+        let archived = Features::of_image(&img, &FeatureParams::archive());
+        let query = Features::of_image(&img.fliph(), &FeatureParams::query());
+        let vp = VerifyParams::default();
+        let both = verify(&query, &archived, 1.2, &vp).expect("verified");
+        assert!(both.mirrored && both.inliers > 50, "{both:?}");
+        let mirrored = verify_oriented(
+            &query,
+            &archived,
+            1.2,
+            &vp,
+            Orientations {
+                upright: false,
+                mirrored: true,
+            },
+        )
+        .expect("verified mirrored");
+        assert_eq!(mirrored.inliers, both.inliers);
+        assert_eq!(mirrored.transform, both.transform);
+        let upright = verify_oriented(
+            &query,
+            &archived,
+            1.2,
+            &vp,
+            Orientations {
+                upright: true,
+                mirrored: false,
+            },
+        );
+        assert!(
+            upright
+                .as_ref()
+                .is_none_or(|v| !v.mirrored && v.inliers < 10),
+            "{upright:?}"
+        );
+    }
+
+    /// Visual words standing for descriptors pair exactly as the measuring
+    /// of every pair pairs them: the same pairs in the same order, on real
+    /// pictures' features turned into words (a copy, a crop, unrelated
+    /// pictures, upright and mirrored).
+    #[test]
+    fn equal_descriptors_pair_as_measuring_every_pair_does() {
+        use crate::features::vocabulary::Vocabulary;
+        use crate::features::{FeatureParams, Features};
+        let load = |n: &str| {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples")
+                .join(n);
+            crate::decode::shrink(&image::open(p).unwrap(), crate::decode::WORKING_SIDE)
+        };
+        let voc = Vocabulary::builtin();
+        let as_words = |f: &Features| {
+            let mut w = f.clone();
+            let up: Vec<[u64; 4]> = f.items.iter().map(|x| x.descriptor).collect();
+            for (x, word) in w.items.iter_mut().zip(voc.words(&up)) {
+                x.descriptor = [u64::from(word); 4];
+            }
+            if let Some(m) = w.mirrored.as_mut() {
+                m.0 = voc
+                    .words(&m.0)
+                    .into_iter()
+                    .map(|x| [u64::from(x); 4])
+                    .collect();
+            }
+            w
+        };
+        let archived: Vec<Features> = ["archive/Dune.jpg", "archive/Storm.jpg", "archive/Wood.jpg"]
+            .iter()
+            .map(|n| as_words(&Features::of_image(&load(n), &FeatureParams::archive())))
+            .collect();
+        let p = VerifyParams {
+            max_distance: 0,
+            ..VerifyParams::default()
+        };
+        let mut pairs_seen = 0;
+        for q in [
+            "incoming/dune_crop_centre.jpg",
+            "incoming/storm_caption.jpg",
+            "archive/rocket.jpg",
+        ] {
+            let query = as_words(&Features::of_image(&load(q), &FeatureParams::query()));
+            let up: Vec<[u64; 4]> = query.items.iter().map(|x| x.descriptor).collect();
+            for a in &archived {
+                for (mirrored, d) in [(false, &up), (true, &query.mirrored.as_ref().unwrap().0)] {
+                    let fast = tentative_equal(&query, d, mirrored, a, &sorted_descriptors(a));
+                    let slow = tentative_inline(&query, d, mirrored, a, &p);
+                    assert_eq!(fast.len(), slow.len(), "{q}");
+                    for (x, y) in fast.iter().zip(&slow) {
+                        assert_eq!((x.q, x.a, x.lq, x.la), (y.q, y.a, y.lq, y.la), "{q}");
+                    }
+                    pairs_seen += fast.len();
+                }
+            }
+        }
+        assert!(
+            pairs_seen > 100,
+            "{pairs_seen}: the test compared next to nothing"
+        );
     }
 }

@@ -21,7 +21,9 @@ use super::chance::ChanceModel;
 use super::{Lookup, MatchParams};
 use crate::error::Result;
 use crate::evidence::{Confidence, MatchRegion, Rect};
-use crate::features::geometry::{verify, Similarity, Verified, VerifyParams};
+use crate::features::geometry::{
+    verify_each, verify_oriented, Orientations, Similarity, Verified, VerifyParams,
+};
 use crate::features::vocabulary::Vocabulary;
 use crate::features::{Features, View};
 use crate::hash::{self, HashKind};
@@ -539,20 +541,34 @@ pub(crate) fn search(
         for (f, view, query_words) in &views {
             // First on shared words alone (no descriptor distances: a few
             // microseconds): an unrelated picture's chance words do not line
-            // up under one transform, and most candidates stop here.
+            // up under one transform, and most candidates stop here. Each
+            // orientation on its own, so that pairing descriptors (most of
+            // a verification's cost) is done only for the ones that pass.
+            let mut ways = Orientations::BOTH;
             if let Some(archived_words) = &archived_words {
-                let quick = verify(
+                let quick = verify_each(
                     query_words,
                     archived_words,
                     params.feature_scale_factor,
                     &word_params,
+                    Orientations::BOTH,
                 )
-                .map_or(0, |v| v.inliers);
-                if quick < params.quick_inliers {
+                .map(|v| v.is_some_and(|v| v.inliers >= params.quick_inliers));
+                ways = Orientations {
+                    upright: quick[0],
+                    mirrored: quick[1],
+                };
+                if !ways.upright && !ways.mirrored {
                     continue;
                 }
             }
-            let Some(v) = verify(f, &stored, params.feature_scale_factor, &params.verify) else {
+            let Some(v) = verify_oriented(
+                f,
+                &stored,
+                params.feature_scale_factor,
+                &params.verify,
+                ways,
+            ) else {
                 continue;
             };
             let v = match view {
