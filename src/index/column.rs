@@ -18,6 +18,8 @@ pub(super) unsafe trait Plain: Copy + Send + Sync + 'static {}
 // SAFETY: integers have no padding and no invalid values.
 unsafe impl Plain for u16 {}
 // SAFETY: as above.
+unsafe impl Plain for u32 {}
+// SAFETY: as above.
 unsafe impl Plain for i64 {}
 // SAFETY: as above.
 unsafe impl Plain for u64 {}
@@ -122,5 +124,104 @@ impl<T: Plain> Index<usize> for Column<T> {
         } else {
             &self.owned[i - base.len()]
         }
+    }
+}
+
+/// The image id of each entry, kept as runs: the entries of one picture are
+/// consecutive (its regions' hashes go in together) and share one id, so a
+/// run's first entry and its id replace an id per entry (at 100,000 pictures
+/// 16 entries a picture per kind: 0.38 KB a picture down to 0.04 KB, in the
+/// snapshot and in memory). A run starts wherever an entry's id differs from
+/// the previous entry's; ids need not increase.
+pub(super) struct Runs {
+    /// Each run's first entry, increasing, the first 0.
+    starts: Column<u32>,
+    /// Each run's image id.
+    ids: Column<i64>,
+    /// Entries covered.
+    len: usize,
+}
+
+impl Runs {
+    pub(super) fn new() -> Runs {
+        Runs {
+            starts: Column::new(),
+            ids: Column::new(),
+            len: 0,
+        }
+    }
+
+    /// `runs` runs over `len` entries, their starts at byte `starts` of `map`
+    /// and their ids at `ids`. `None` unless the starts begin at 0, increase
+    /// strictly and stay below `len` (no runs for no entries), so that every
+    /// entry below `len` lies in exactly one run.
+    pub(super) fn mapped(
+        map: &Arc<Mmap>,
+        [starts, ids]: [usize; 2],
+        runs: usize,
+        len: usize,
+    ) -> Option<Runs> {
+        let r = Runs {
+            starts: Column::mapped(map, starts, runs)?,
+            ids: Column::mapped(map, ids, runs)?,
+            len,
+        };
+        let s = r.starts.base();
+        let ok = match s.first() {
+            None => len == 0,
+            Some(&first) => {
+                first == 0 && s.windows(2).all(|w| w[0] < w[1]) && (s[s.len() - 1] as usize) < len
+            }
+        };
+        ok.then_some(r)
+    }
+
+    pub(super) fn runs(&self) -> usize {
+        self.starts.base().len() + self.starts.tail().len()
+    }
+
+    fn last(&self) -> Option<i64> {
+        let (base, tail) = (self.ids.base(), self.ids.tail());
+        tail.last().or(base.last()).copied()
+    }
+
+    /// The next entry's id.
+    pub(super) fn push(&mut self, id: i64) {
+        if self.last() != Some(id) {
+            let start = u32::try_from(self.len).expect("entry numbers are u32");
+            self.starts.push(start);
+            self.ids.push(id);
+        }
+        self.len += 1;
+    }
+
+    /// The id of `entry`, which must be below the entries pushed or mapped.
+    #[inline]
+    pub(super) fn get(&self, entry: u32) -> i64 {
+        debug_assert!((entry as usize) < self.len);
+        let (base, tail) = (self.starts.base(), self.starts.tail());
+        // The last run starting at or before `entry`: there is one, since
+        // the first run starts at 0.
+        if tail.first().is_some_and(|&s| s <= entry) {
+            let i = tail.partition_point(|&s| s <= entry) - 1;
+            self.ids.tail()[i]
+        } else {
+            let i = base.partition_point(|&s| s <= entry) - 1;
+            self.ids.base()[i]
+        }
+    }
+
+    /// The run starts and the ids, each as a mapped and an in-memory part.
+    pub(super) fn parts(&self) -> [[&[u8]; 2]; 2] {
+        [
+            [bytes_of(self.starts.base()), bytes_of(self.starts.tail())],
+            [bytes_of(self.ids.base()), bytes_of(self.ids.tail())],
+        ]
+    }
+
+    /// Bytes of memory allocated, and bytes mapped from a snapshot.
+    pub(super) fn bytes(&self) -> (usize, usize) {
+        let (a, b) = (self.starts.bytes(), self.ids.bytes());
+        (a.0 + b.0, a.1 + b.1)
     }
 }

@@ -96,7 +96,7 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::column::{bytes_of, push_compact, Column, Plain};
+use super::column::{bytes_of, push_compact, Column, Plain, Runs};
 
 /// Bits of a substring that address its bucket: a table is a direct-addressed
 /// array of 2^17 posting lists.
@@ -905,7 +905,7 @@ impl Top {
 /// entry number (insertion order).
 pub(super) struct Store<const W: usize> {
     words: Words<W>,
-    image_ids: Column<i64>,
+    image_ids: Runs,
     regions: Column<u16>,
     /// Built at the first lookup by which lookups together would have saved
     /// more than building them costs ([`Store::tables_for`]), or on request.
@@ -934,7 +934,7 @@ impl<const W: usize> Store<W> {
     pub(super) fn new(index_from: usize) -> Store<W> {
         Store {
             words: Words::new(),
-            image_ids: Column::new(),
+            image_ids: Runs::new(),
             regions: Column::new(),
             tables: OnceLock::new(),
             index_from,
@@ -946,8 +946,9 @@ impl<const W: usize> Store<W> {
         self.words.len
     }
 
+    #[inline]
     pub(super) fn image_id(&self, entry: u32) -> i64 {
-        self.image_ids[entry as usize]
+        self.image_ids.get(entry)
     }
 
     pub(super) fn region(&self, entry: u32) -> u16 {
@@ -1017,13 +1018,14 @@ impl<const W: usize> Store<W> {
     }
 
     /// A store over columns of a snapshot's mapping: `count` entries whose
-    /// lines start at byte `lines`, image ids at `ids` and region numbers at
-    /// `regions`. `None` when a column does not lie in the mapping or is not
-    /// aligned.
+    /// lines start at byte `lines`, the `runs` image-id runs' starts at
+    /// `starts` and ids at `ids`, and region numbers at `regions`. `None`
+    /// when a column does not lie in the mapping or is not aligned, or the
+    /// runs do not cover the entries ([`Runs::mapped`]).
     pub(super) fn from_mapped(
         map: &Arc<Mmap>,
-        count: usize,
-        [lines, ids, regions]: [usize; 3],
+        [count, runs]: [usize; 2],
+        [lines, starts, ids, regions]: [usize; 4],
         index_from: usize,
     ) -> Option<Store<W>> {
         let whole = count / Words::<W>::PER_LINE;
@@ -1034,7 +1036,7 @@ impl<const W: usize> Store<W> {
         };
         Some(Store {
             words: Words::from_mapped(Column::mapped(map, lines, whole)?, partial, count),
-            image_ids: Column::mapped(map, ids, count)?,
+            image_ids: Runs::mapped(map, [starts, ids], runs, count)?,
             regions: Column::mapped(map, regions, count)?,
             tables: OnceLock::new(),
             index_from,
@@ -1043,8 +1045,8 @@ impl<const W: usize> Store<W> {
     }
 
     /// The columns as a snapshot stores them, in the machine's byte order: the
-    /// lines (the last one padded with zeros), the image ids, the region
-    /// numbers, each padded with zeros to a multiple of 64 bytes
+    /// lines (the last one padded with zeros), the image-id runs' starts
+    /// (`u32`) and ids (`i64`), the region numbers, each padded with zeros to a multiple of 64 bytes
     /// ([`Store::column_bytes`]).
     pub(super) fn write_columns<E>(
         &self,
@@ -1052,12 +1054,11 @@ impl<const W: usize> Store<W> {
     ) -> Result<(), E> {
         const ZEROS: [u8; 64] = [0; 64];
         let lines = &self.words.lines;
+        let [starts, ids] = self.image_ids.parts();
         for [base, tail] in [
             [bytes_of(lines.base()), bytes_of(lines.tail())],
-            [
-                bytes_of(self.image_ids.base()),
-                bytes_of(self.image_ids.tail()),
-            ],
+            starts,
+            ids,
             [bytes_of(self.regions.base()), bytes_of(self.regions.tail())],
         ] {
             put(base)?;
@@ -1068,14 +1069,21 @@ impl<const W: usize> Store<W> {
         Ok(())
     }
 
-    /// The sizes [`Store::write_columns`] gives `count` entries' columns.
-    pub(super) fn column_bytes(count: u64) -> Option<[u64; 3]> {
+    /// The image-id runs, as the snapshot header counts them.
+    pub(super) fn runs(&self) -> usize {
+        self.image_ids.runs()
+    }
+
+    /// The sizes [`Store::write_columns`] gives the columns of `count`
+    /// entries in `runs` image-id runs.
+    pub(super) fn column_bytes(count: u64, runs: u64) -> Option<[u64; 4]> {
         let lines = count
             .div_ceil(Words::<W>::PER_LINE as u64)
             .checked_mul(64)?;
-        let ids = count.checked_mul(8)?.checked_next_multiple_of(64)?;
+        let starts = runs.checked_mul(4)?.checked_next_multiple_of(64)?;
+        let ids = runs.checked_mul(8)?.checked_next_multiple_of(64)?;
         let regions = count.checked_mul(2)?.checked_next_multiple_of(64)?;
-        Some([lines, ids, regions])
+        Some([lines, starts, ids, regions])
     }
 
     /// Whether every region number is below `n`.
@@ -1275,7 +1283,8 @@ impl<const W: usize> Store<W> {
 
     /// Sort by (distance, image id, entry) and drop entries found through several tables.
     fn ordered(&self, mut hits: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
-        hits.sort_unstable_by_key(|&(d, e)| (d, self.image_id(e), e));
+        // Each id looked up once, not once per comparison.
+        hits.sort_by_cached_key(|&(d, e)| (d, self.image_id(e), e));
         hits.dedup_by_key(|h| h.1);
         hits
     }
@@ -1435,7 +1444,7 @@ impl<const W: usize> Store<W> {
                         hits[j].push((d, e as u32));
                     }
                     if k > 0 && d <= tops[j].bound() {
-                        tops[j].offer(d, self.image_ids[e], e as u32);
+                        tops[j].offer(d, self.image_id(e as u32), e as u32);
                     }
                     limit(&tops[j])
                 });
@@ -1459,7 +1468,7 @@ impl<const W: usize> Store<W> {
         let mut bound = [top.bound()];
         self.words
             .scan_many(std::slice::from_ref(q), &mut bound, &mut |e, _, d| {
-                top.offer(d, self.image_ids[e], e as u32);
+                top.offer(d, self.image_id(e as u32), e as u32);
                 top.bound()
             });
     }

@@ -101,8 +101,8 @@ impl Shelf {
     fn from_mapped(
         kind: HashKind,
         map: &std::sync::Arc<memmap2::Mmap>,
-        count: usize,
-        at: [usize; 3],
+        count: [usize; 2],
+        at: [usize; 4],
         index_from: usize,
     ) -> Option<Shelf> {
         Some(if kind.bits() <= 64 {
@@ -112,11 +112,18 @@ impl Shelf {
         })
     }
 
-    fn column_bytes(kind: HashKind, count: u64) -> Option<[u64; 3]> {
+    fn column_bytes(kind: HashKind, count: u64, runs: u64) -> Option<[u64; 4]> {
         if kind.bits() <= 64 {
-            Store::<1>::column_bytes(count)
+            Store::<1>::column_bytes(count, runs)
         } else {
-            Store::<4>::column_bytes(count)
+            Store::<4>::column_bytes(count, runs)
+        }
+    }
+
+    fn runs(&self) -> usize {
+        match self {
+            Shelf::Short(s) => s.runs(),
+            Shelf::Long(s) => s.runs(),
         }
     }
 

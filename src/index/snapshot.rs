@@ -12,14 +12,16 @@
 //!
 //! Layout, in the byte order of the machine that wrote it, which must be
 //! little-endian (a big-endian build neither writes nor reads snapshots): the
-//! magic `RTIDX\0\0\x02`; the length of a JSON header (at most
+//! magic `RTIDX\0\0\x04`; the length of a JSON header (at most
 //! [`MAX_HEADER`]) and the header (format, the archive state, the stamps, the
-//! region names and each kind's entry count), zero-padded to a multiple of 64
-//! bytes; then per kind, in the header's order, its columns as the index
-//! holds them, each zero-padded to a multiple of 64 bytes: the hash words in
-//! 64-byte lines, the image ids (`i64`), the region numbers (`u16`); last a
-//! CRC-32 of everything between the magic and it. The file's length must be
-//! exactly what the header announces, and region numbers must name a listed
+//! region names and each kind's entry and image-id run counts), zero-padded
+//! to a multiple of 64 bytes; then per kind, in the header's order, its
+//! columns as the index holds them, each zero-padded to a multiple of 64
+//! bytes: the hash words in 64-byte lines, the first entry of each run of
+//! entries with one image id (`u32`), each run's image id (`i64`), the region
+//! numbers (`u16`); last a CRC-32 of everything between the magic and it. The
+//! file's length must be exactly what the header announces, the runs must
+//! start at entry 0 and increase, and region numbers must name a listed
 //! region, so a truncated, damaged or foreign file is an error, never a wrong
 //! index.
 //!
@@ -52,8 +54,9 @@ use serde::{Deserialize, Serialize};
 use super::{MemoryIndex, Shelf};
 use crate::hash::HashKind;
 
-const MAGIC: &[u8; 8] = b"RTIDX\0\0\x03";
-const FORMAT: &str = "retrace.index/3";
+const MAGIC: &[u8; 8] = b"RTIDX\0\0\x04";
+/// 4: image ids as runs (first entry, id) instead of one per entry.
+const FORMAT: &str = "retrace.index/4";
 /// Largest header accepted: region names and counts are a few hundred bytes.
 pub const MAX_HEADER: u64 = 1 << 20;
 /// Bytes handed to the file (and the checksum) at once.
@@ -107,6 +110,8 @@ struct FeatureCounts {
 struct KindCount {
     kind: String,
     count: u64,
+    /// Runs of entries with one image id.
+    runs: u64,
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
@@ -184,6 +189,7 @@ impl MemoryIndex {
                 .map(|k| KindCount {
                     kind: k.name().to_string(),
                     count: self.len(*k) as u64,
+                    runs: self.by_kind[k].runs() as u64,
                 })
                 .collect(),
             features: {
@@ -299,25 +305,28 @@ impl MemoryIndex {
             return Err(bad("too many regions"));
         }
         // Each kind's columns: (kind, entries, where each column starts).
-        let mut sections: Vec<(HashKind, usize, [usize; 3])> = Vec::new();
+        let mut sections: Vec<(HashKind, [usize; 2], [usize; 4])> = Vec::new();
         let mut offset = first_section(header_len).ok_or_else(|| bad("header size"))?;
         for kc in &header.kinds {
             let kind =
                 HashKind::from_name(&kc.kind).ok_or_else(|| bad(format!("kind {:?}", kc.kind)))?;
-            if sections.iter().any(|(k, _, _)| *k == kind) || kc.count > u64::from(u32::MAX) {
+            if sections.iter().any(|(k, _, _)| *k == kind)
+                || kc.count > u64::from(u32::MAX)
+                || kc.runs > kc.count
+            {
                 return Err(bad(format!("kind {:?} twice or too large", kc.kind)));
             }
-            let mut at = [0usize; 3];
-            for (start, len) in at
-                .iter_mut()
-                .zip(Shelf::column_bytes(kind, kc.count).ok_or_else(|| bad("sizes overflow"))?)
-            {
+            let mut at = [0usize; 4];
+            for (start, len) in at.iter_mut().zip(
+                Shelf::column_bytes(kind, kc.count, kc.runs)
+                    .ok_or_else(|| bad("sizes overflow"))?,
+            ) {
                 *start = usize::try_from(offset).map_err(|_| bad("sizes overflow"))?;
                 offset = offset
                     .checked_add(len)
                     .ok_or_else(|| bad("sizes overflow"))?;
             }
-            sections.push((kind, kc.count as usize, at));
+            sections.push((kind, [kc.count as usize, kc.runs as usize], at));
         }
         let fc = &header.features;
         let features_ok = fc.stamp == crate::features::STAMP
@@ -369,8 +378,9 @@ impl MemoryIndex {
             .map(|(i, r)| (r.clone(), i as u16))
             .collect();
         for (kind, count, at) in sections {
-            let shelf = Shelf::from_mapped(kind, &map, count, at, usize::MAX)
-                .ok_or_else(|| bad("a column outside the file"))?;
+            let shelf = Shelf::from_mapped(kind, &map, count, at, usize::MAX).ok_or_else(|| {
+                bad("a column outside the file, or image-id runs that do not cover the entries")
+            })?;
             if !shelf.regions_below(header.regions.len()) {
                 return Err(bad(format!(
                     "a region number beyond the {} listed",
@@ -607,6 +617,117 @@ mod tests {
         // The untouched file still loads.
         std::fs::write(dir.path().join("ok.index"), &good).unwrap();
         assert!(MemoryIndex::load_snapshot(&dir.path().join("ok.index")).is_ok());
+    }
+
+    /// Each entry's image id, read through the store's runs.
+    fn ids_of(idx: &MemoryIndex, kind: HashKind) -> Vec<i64> {
+        let n = idx.len(kind) as u32;
+        match &idx.by_kind[&kind] {
+            Shelf::Short(s) => (0..n).map(|e| s.image_id(e)).collect(),
+            Shelf::Long(s) => (0..n).map(|e| s.image_id(e)).collect(),
+        }
+    }
+
+    #[test]
+    fn image_ids_read_through_runs_are_the_ids_inserted_before_and_after_a_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db.index");
+        // Runs of one id of every length, ids going down as well as up, an
+        // id coming back after others, negative and extreme ids.
+        let before: Vec<i64> = [7, 7, 7, 3, 3, 9, 7, 7, -1, i64::MAX, i64::MIN, 0, 0]
+            .into_iter()
+            .chain((0..500).map(|i| 1000 + i / 16))
+            .chain([5])
+            .collect();
+        let after: Vec<i64> = [5, 5, 6, 1000, 1000, 2, 2, 2, 5].into();
+        let mut idx = MemoryIndex::new();
+        let insert = |idx: &mut MemoryIndex, i: usize, id: i64| {
+            for kind in HashKind::ALL {
+                let words = [
+                    (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    i as u64,
+                    1,
+                    2,
+                ];
+                idx.insert(id, "full", HashBits { kind, words });
+            }
+        };
+        for (i, &id) in before.iter().enumerate() {
+            insert(&mut idx, i, id);
+        }
+        for kind in HashKind::ALL {
+            assert_eq!(ids_of(&idx, kind), before);
+        }
+        // 500 entries in runs of 16 and 14 short runs, not one id per entry.
+        assert_eq!(idx.by_kind[&HashKind::Pdq].runs(), 9 + 32);
+        idx.save_snapshot(&path, &of()).unwrap();
+        let (mut back, _) = MemoryIndex::load_snapshot(&path).unwrap();
+        // The first picture after the load continues the snapshot's last
+        // run (5), then new runs go to memory behind the mapped ones.
+        for (i, &id) in after.iter().enumerate() {
+            insert(&mut back, before.len() + i, id);
+        }
+        let all: Vec<i64> = before.iter().chain(&after).copied().collect();
+        for kind in HashKind::ALL {
+            assert_eq!(ids_of(&back, kind), all, "{}", kind.name());
+        }
+        // Saved again with both parts, and loaded: the same ids.
+        back.save_snapshot(&path, &of()).unwrap();
+        let (again, _) = MemoryIndex::load_snapshot(&path).unwrap();
+        for kind in HashKind::ALL {
+            assert_eq!(ids_of(&again, kind), all);
+        }
+        // An empty index has no runs and loads back empty.
+        MemoryIndex::new().save_snapshot(&path, &of()).unwrap();
+        assert!(MemoryIndex::load_snapshot(&path).unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_run_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db.index");
+        random_index(300, 5).save_snapshot(&path, &of()).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let refused = |bytes: &[u8], what: &str| {
+            let p = dir.path().join("bad.index");
+            std::fs::write(&p, bytes).unwrap();
+            let e = MemoryIndex::load_snapshot(&p).err();
+            assert!(e.is_some(), "{what} was accepted");
+            e.unwrap().to_string()
+        };
+        // random_index gives each picture one entry per kind: 300 runs.
+        let len = u64::from_le_bytes(good[8..16].try_into().unwrap());
+        let header: serde_json::Value =
+            serde_json::from_slice(&good[16..16 + len as usize]).unwrap();
+        assert_eq!(header["kinds"][0]["runs"], 300);
+        let kind = HashKind::from_name(header["kinds"][0]["kind"].as_str().unwrap()).unwrap();
+        let [lines, ..] = Shelf::column_bytes(kind, 300, 300).unwrap();
+        let starts = (first_section(len).unwrap() + lines) as usize;
+        // A run table edited in place, the checksum made right again.
+        let edited = |at: usize, value: u32| {
+            let mut b = good.clone();
+            b[starts + 4 * at..starts + 4 * at + 4].copy_from_slice(&value.to_le_bytes());
+            let n = b.len();
+            let crc = crc32fast::hash(&b[8..n - 4]);
+            b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+            b
+        };
+        assert!(refused(&edited(0, 1), "a first run not at 0").contains("runs"));
+        assert!(refused(&edited(10, 9), "runs out of order").contains("runs"));
+        assert!(refused(&edited(299, 300), "a run past the entries").contains("runs"));
+        assert!(refused(&edited(299, u32::MAX), "a huge run start").contains("runs"));
+        // More runs than entries, or counts the file does not hold.
+        let more = with_header(&good, |h| h["kinds"][0]["runs"] = 301.into());
+        assert!(refused(&more, "more runs than entries").contains("large"));
+        let fewer = with_header(&good, |h| h["kinds"][0]["runs"] = 3.into());
+        assert!(refused(&fewer, "fewer runs than stored").contains("announces"));
+        let none = with_header(&good, |h| h["kinds"][0]["runs"] = 0.into());
+        refused(&none, "no runs for 300 entries");
+        // Only the edits were wrong.
+        assert!(MemoryIndex::load_snapshot(&path).is_ok());
+        let p = dir.path().join("same.index");
+        std::fs::write(&p, edited(0, 0)).unwrap();
+        assert!(MemoryIndex::load_snapshot(&p).is_ok());
     }
 
     #[test]
