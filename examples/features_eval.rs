@@ -20,7 +20,7 @@ use std::time::Instant;
 use accuracy::{Rng, TRANSFORMATIONS};
 use retrace::decode::{shrink, WORKING_SIDE};
 use retrace::features::geometry::{verify, VerifyParams};
-use retrace::features::{FeatureParams, Features};
+use retrace::features::{FeatureParams, Features, View};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -112,13 +112,12 @@ fn main() {
             };
             let w = shrink(&copy, WORKING_SIDE);
             let t = Instant::now();
-            let q = Features::of_image(&w, &qp);
+            let (q, inner) = describe(&w, &qp);
             t_query += t.elapsed().as_secs_f64();
             n_query += 1;
             let mut best_other = 0;
             for (j, (other, _, af, _, og)) in archived.iter().enumerate() {
-                let v = verify(&q, af, ap.scale_factor, &vp);
-                let n = v.as_ref().map(|v| v.inliers).unwrap_or(0);
+                let n = best_inliers(&q, inner.as_ref(), af, ap.scale_factor, &vp);
                 if i == j {
                     true_inl.push(n);
                     if n < 12 && verbose {
@@ -160,6 +159,46 @@ fn main() {
         "query features {:.2} ms each",
         1000.0 * t_query / n_query.max(1) as f64
     );
+}
+
+/// A copy as matching describes it: its features, and those of the picture
+/// inside it when there is one ([`retrace::matching::inner_view`]).
+fn describe(w: &image::DynamicImage, qp: &FeatureParams) -> (Features, Option<View>) {
+    let variants = retrace::hash::variants::query_variants(w, &retrace::hash::compute(w));
+    (
+        Features::of_image(w, qp),
+        retrace::matching::inner_view(w, &variants),
+    )
+}
+
+/// Both sets as one, for the candidate search: `matching::local` searches
+/// the words of both at once (votes are by word and turn, not position).
+fn united(q: &Features, inner: Option<&View>) -> Features {
+    let mut all = q.clone();
+    if let Some(v) = inner {
+        all.items.extend(v.features.items.iter().copied());
+        if let (Some(a), Some(b)) = (all.mirrored.as_mut(), v.features.mirrored.as_ref()) {
+            a.0.extend(b.0.iter().copied());
+        }
+    }
+    all
+}
+
+/// The agreeing pairs of the better of the two verifications, as
+/// `matching::local` keeps.
+fn best_inliers(
+    q: &Features,
+    inner: Option<&View>,
+    stored: &Features,
+    scale_factor: f32,
+    vp: &VerifyParams,
+) -> usize {
+    std::iter::once(q)
+        .chain(inner.map(|v| &v.features))
+        .filter_map(|f| verify(f, stored, scale_factor, vp))
+        .map(|v| v.inliers)
+        .max()
+        .unwrap_or(0)
 }
 
 #[allow(dead_code)]
@@ -302,9 +341,9 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
             };
             let w = shrink(&copy, WORKING_SIDE);
             let c0 = cpu_s();
-            let q = Features::of_image(&w, &qp);
+            let (q, inner) = describe(&w, &qp);
             let c1 = cpu_s();
-            let cands = index.candidates(voc, &q, 128, &cp);
+            let cands = index.candidates(voc, &united(&q, inner.as_ref()), 128, &cp);
             let c2 = cpu_s();
             let rank = cands.iter().position(|c| c.image_id == i as i64);
             ranks.push(rank.map(|r| r + 1).unwrap_or(999));
@@ -313,8 +352,13 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
                 if c.image_id as usize >= stored.len() {
                     continue;
                 }
-                let v = verify(&q, &stored[c.image_id as usize], ap.scale_factor, &vp);
-                let k = v.map(|v| v.inliers).unwrap_or(0);
+                let k = best_inliers(
+                    &q,
+                    inner.as_ref(),
+                    &stored[c.image_id as usize],
+                    ap.scale_factor,
+                    &vp,
+                );
                 if c.image_id == i as i64 {
                     best_true = k;
                 } else {

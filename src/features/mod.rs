@@ -297,7 +297,7 @@ pub fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
 /// the query's own. Cut out and enlarged to the working side, the photo is
 /// described at the scales the archive keeps most of (on the accuracy
 /// benchmark's screenshots the true pair's agreeing features rise from a
-/// median of 10 to 124: `examples/features_eval.rs`).
+/// median of 10 to 131: `examples/features_eval.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
     /// Left edge of the part in the picture's pixels.
