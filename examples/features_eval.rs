@@ -167,7 +167,7 @@ fn describe(w: &image::DynamicImage, qp: &FeatureParams) -> (Features, Option<Vi
     let variants = retrace::hash::variants::query_variants(w, &retrace::hash::compute(w));
     (
         Features::of_image(w, qp),
-        retrace::matching::inner_view(w, &variants),
+        retrace::matching::inner_view(&w.to_luma8(), &variants),
     )
 }
 

@@ -231,24 +231,29 @@ fn tentative(
 
 /// [`tentative_inline`] when only equal descriptors may pair (visual words
 /// standing for descriptors, `max_distance` 0): the same pairs, found by
-/// looking each descriptor up among the archived ones sorted, instead of
+/// walking the two sets of descriptors in order together instead of
 /// measuring every pair. There the nearest is the first equal archived
 /// descriptor, no ratio test can fail (0 is never more than a fraction of
 /// anything), and an archived feature keeps the first incoming one paired
-/// with it.
+/// with it: each distinct descriptor pairs its first incoming feature with
+/// its first archived one.
 fn tentative_equal(
     query: &Features,
-    descriptors: &[[u64; 4]],
+    sorted_query: &[([u64; 4], usize)],
     mirrored: bool,
     archived: &Features,
     sorted: &[([u64; 4], usize)],
 ) -> Vec<Pair> {
     let mut best_for_archived: Vec<Option<usize>> = vec![None; archived.items.len()];
-    for (qi, d) in descriptors.iter().enumerate() {
-        let k = sorted.partition_point(|(a, _)| a < d);
-        if let Some(&(a, ai)) = sorted.get(k) {
-            if a == *d && best_for_archived[ai].is_none() {
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&(q, qi)), Some(&(a, ai))) = (sorted_query.get(i), sorted.get(j)) {
+        match q.cmp(&a) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
                 best_for_archived[ai] = Some(qi);
+                i += 1;
+                j += 1;
             }
         }
     }
@@ -260,17 +265,39 @@ fn tentative_equal(
     )
 }
 
-/// The archived descriptors with their indices, in order (for
-/// [`tentative_equal`]).
-fn sorted_descriptors(archived: &Features) -> Vec<([u64; 4], usize)> {
-    let mut sorted: Vec<([u64; 4], usize)> = archived
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.descriptor, i))
-        .collect();
+/// Each distinct descriptor once, with the first index holding it, in
+/// order (for [`tentative_equal`]).
+fn sorted_descriptors<'a>(
+    descriptors: impl Iterator<Item = &'a [u64; 4]>,
+) -> Vec<([u64; 4], usize)> {
+    let mut sorted: Vec<([u64; 4], usize)> =
+        descriptors.enumerate().map(|(i, d)| (*d, i)).collect();
     sorted.sort_unstable();
+    sorted.dedup_by(|b, a| a.0 == b.0);
     sorted
+}
+
+/// An incoming picture's descriptors sorted once for all the archived
+/// pictures it is checked against on equal descriptors
+/// ([`verify_each_sorted`]): upright, and mirrored when it has them.
+#[derive(Debug, Clone)]
+pub struct SortedQuery {
+    upright: Vec<([u64; 4], usize)>,
+    mirrored: Option<Vec<([u64; 4], usize)>>,
+}
+
+impl SortedQuery {
+    /// Sort `query`'s descriptors.
+    pub fn new(query: &Features) -> SortedQuery {
+        SortedQuery {
+            upright: sorted_descriptors(query.items.iter().map(|f| &f.descriptor)),
+            mirrored: query
+                .mirrored
+                .as_ref()
+                .filter(|m| m.0.len() == query.items.len())
+                .map(|m| sorted_descriptors(m.0.iter())),
+        }
+    }
 }
 
 #[inline(always)]
@@ -512,6 +539,61 @@ pub fn verify_each(
     p: &VerifyParams,
     ways: Orientations,
 ) -> [Option<Verified>; 2] {
+    if p.max_distance == 0 {
+        return verify_each_sorted(
+            query,
+            &SortedQuery::new(query),
+            archived,
+            scale_factor,
+            p,
+            ways,
+        );
+    }
+    let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
+    let mirrored = query.mirrored.as_ref().map(|m| &m.0[..]);
+    verify_pairs(query, archived, scale_factor, p, ways, |m| {
+        let descriptors = if m { mirrored? } else { &upright[..] };
+        (descriptors.len() == query.items.len())
+            .then(|| tentative(query, descriptors, m, archived, p))
+    })
+}
+
+/// [`verify_each`] on equal descriptors only (`p.max_distance` is taken as
+/// 0: visual words standing for descriptors), with the incoming picture's
+/// descriptors sorted beforehand: the same result, for a fraction of the
+/// cost when one picture is checked against many.
+pub fn verify_each_sorted(
+    query: &Features,
+    sorted_query: &SortedQuery,
+    archived: &Features,
+    scale_factor: f32,
+    p: &VerifyParams,
+    ways: Orientations,
+) -> [Option<Verified>; 2] {
+    if query.is_empty() || archived.len() < 2 {
+        return [None, None];
+    }
+    let sorted = sorted_descriptors(archived.items.iter().map(|f| &f.descriptor));
+    verify_pairs(query, archived, scale_factor, p, ways, |m| {
+        let q = if m {
+            sorted_query.mirrored.as_ref()?
+        } else {
+            &sorted_query.upright
+        };
+        Some(tentative_equal(query, q, m, archived, &sorted))
+    })
+}
+
+/// The geometric check of each orientation asked for, on the tentative
+/// pairs `pairs_for(mirrored)` gives.
+fn verify_pairs(
+    query: &Features,
+    archived: &Features,
+    scale_factor: f32,
+    p: &VerifyParams,
+    ways: Orientations,
+    mut pairs_for: impl FnMut(bool) -> Option<Vec<Pair>>,
+) -> [Option<Verified>; 2] {
     let mut out = [None, None];
     if query.is_empty() || archived.len() < 2 {
         return out;
@@ -519,31 +601,17 @@ pub fn verify_each(
     let diag = (archived.width as f32).hypot(archived.height as f32);
     let tol = (p.tolerance * diag).max(1.0);
     let log_step = scale_factor.max(1.01).ln();
-    let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
-    // Equal descriptors only (visual words): the archived ones sorted once
-    // for both orientations.
-    let sorted = (p.max_distance == 0).then(|| sorted_descriptors(archived));
-    let sets = [
-        (false, Some(&upright[..]).filter(|_| ways.upright)),
-        (
-            true,
-            query
-                .mirrored
-                .as_ref()
-                .map(|m| &m.0[..])
-                .filter(|_| ways.mirrored),
-        ),
-    ];
-    for ((mirrored, descriptors), slot) in sets.into_iter().zip(out.iter_mut()) {
-        let Some(descriptors) = descriptors else {
-            continue;
+    for (mirrored, slot) in [false, true].into_iter().zip(out.iter_mut()) {
+        let wanted = if mirrored {
+            ways.mirrored
+        } else {
+            ways.upright
         };
-        if descriptors.len() != query.items.len() {
+        if !wanted {
             continue;
         }
-        let pairs = match &sorted {
-            Some(sorted) => tentative_equal(query, descriptors, mirrored, archived, sorted),
-            None => tentative(query, descriptors, mirrored, archived, p),
+        let Some(pairs) = pairs_for(mirrored) else {
+            continue;
         };
         let Some(c) = ransac(&pairs, tol, p, log_step) else {
             continue;
@@ -700,7 +768,13 @@ mod tests {
             let up: Vec<[u64; 4]> = query.items.iter().map(|x| x.descriptor).collect();
             for a in &archived {
                 for (mirrored, d) in [(false, &up), (true, &query.mirrored.as_ref().unwrap().0)] {
-                    let fast = tentative_equal(&query, d, mirrored, a, &sorted_descriptors(a));
+                    let fast = tentative_equal(
+                        &query,
+                        &sorted_descriptors(d.iter()),
+                        mirrored,
+                        a,
+                        &sorted_descriptors(a.items.iter().map(|f| &f.descriptor)),
+                    );
                     let slow = tentative_inline(&query, d, mirrored, a, &p);
                     assert_eq!(fast.len(), slow.len(), "{q}");
                     for (x, y) in fast.iter().zip(&slow) {

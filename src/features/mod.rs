@@ -15,7 +15,7 @@ pub mod geometry;
 mod orb;
 pub mod vocabulary;
 
-use image::DynamicImage;
+use image::{DynamicImage, GrayImage};
 
 /// A stored feature set's format and recipe, as [`crate::hash::HashKind::stamp`]
 /// is for hashes: bump it when the detector, the pattern or the stored layout
@@ -313,13 +313,13 @@ pub struct View {
 }
 
 impl View {
-    /// The part `(x, y, width, height)` (the picture's pixels) of `img`,
+    /// The part `(x, y, width, height)` (the picture's pixels) of `img` (grey),
     /// enlarged so that its longer side is `side`, and its features; `None`
     /// when the part is empty, outside the picture, or would be enlarged by
     /// less than `min_scale` (then the picture's own features already see it
     /// at that scale).
     pub fn of_part(
-        img: &DynamicImage,
+        img: &GrayImage,
         (x, y, w, h): (u32, u32, u32, u32),
         side: u32,
         min_scale: f32,
@@ -338,7 +338,7 @@ impl View {
             ((w as f32 * scale).round() as u32).clamp(1, side),
             ((h as f32 * scale).round() as u32).clamp(1, side),
         );
-        let part = image::imageops::crop_imm(&img.to_luma8(), x, y, w, h).to_image();
+        let part = image::imageops::crop_imm(img, x, y, w, h).to_image();
         let big = image::imageops::resize(&part, vw, vh, image::imageops::FilterType::Triangle);
         Some(View {
             x: x as f32,
@@ -397,7 +397,7 @@ mod tests {
     /// its points map back onto the part (its corners onto the part's).
     #[test]
     fn a_view_is_the_part_enlarged_and_maps_back_onto_it() {
-        let img = sample("archive/grace_hopper.jpg");
+        let img = sample("archive/grace_hopper.jpg").to_luma8();
         let (w, h) = (img.width(), img.height());
         let part = (w / 4, h / 5, w / 2, h / 3);
         let v = View::of_part(&img, part, 512, 1.5, &FeatureParams::query()).expect("a view");

@@ -168,8 +168,48 @@ fn blur(src: &[u8], w: usize, h: usize) -> Vec<u8> {
 /// all darker than the centre − t.
 ///
 /// The sixteen comparisons run as sixteen passes over whole rows, which the
-/// compiler vectorises; only the rare corners get the scalar score.
+/// compiler vectorises; only the rare corners get the scalar score. Where the
+/// CPU has AVX2 the passes run 32 pixels at a time instead of SSE2's 16 (the
+/// same integer operations, so the same scores): FAST is the largest part of
+/// describing an incoming picture.
 fn fast_row(
+    rows: &[&[u8]; 7],
+    b: usize,
+    threshold: i16,
+    out: &mut [u16],
+    masks: &mut [Vec<u8>; 4],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(
+            rows: &[&[u8]; 7],
+            b: usize,
+            threshold: i16,
+            out: &mut [u16],
+            masks: &mut [Vec<u8>; 4],
+        ) {
+            fast_row_inline(rows, b, threshold, out, masks)
+        }
+        if has_avx2() {
+            // SAFETY: the CPU was just seen to support the one feature `avx2`
+            // is compiled with.
+            return unsafe { avx2(rows, b, threshold, out, masks) };
+        }
+    }
+    fast_row_inline(rows, b, threshold, out, masks)
+}
+
+/// Whether the CPU has AVX2 (checked once; `is_x86_feature_detected!`
+/// caches it too, but this is asked once a row).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+}
+
+#[inline(always)]
+fn fast_row_inline(
     rows: &[&[u8]; 7],
     b: usize,
     threshold: i16,
@@ -776,5 +816,43 @@ mod tests {
             px: vec![128; w * h],
         };
         assert!(detect(&flat, 20, 100).0.is_empty());
+    }
+
+    /// The AVX2 build of the row pass scores every pixel of real photographs
+    /// as the portable one does, at every threshold the detector uses.
+    #[test]
+    fn fast_rows_score_alike_with_and_without_avx2() {
+        let mut rows_seen = 0;
+        let mut corners = 0;
+        for name in [
+            "archive/Dune.jpg",
+            "archive/Storm.jpg",
+            "incoming/storm_caption.jpg",
+        ] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples")
+                .join(name);
+            let img = image::open(p).unwrap().to_luma8();
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let px = img.as_raw();
+            let b = BORDER as usize;
+            for t in [5i16, 10, 20, 30] {
+                let (mut m1, mut m2): ([Vec<u8>; 4], [Vec<u8>; 4]) = Default::default();
+                for y in b..h - b {
+                    let rows: [&[u8]; 7] =
+                        std::array::from_fn(|i| &px[(y + i - 3) * w..(y + i - 2) * w]);
+                    let (mut a, mut c) = (vec![0u16; w], vec![0u16; w]);
+                    fast_row(&rows, b, t, &mut a, &mut m1);
+                    fast_row_inline(&rows, b, t, &mut c, &mut m2);
+                    assert_eq!(a, c, "{name} row {y} threshold {t}");
+                    corners += a.iter().filter(|&&s| s > 0).count();
+                    rows_seen += 1;
+                }
+            }
+        }
+        assert!(
+            rows_seen > 1000 && corners > 1000,
+            "{rows_seen} rows, {corners} corners"
+        );
     }
 }

@@ -191,18 +191,25 @@ fn dhash_hasher() -> &'static Hasher {
 
 /// Compute every hash of an (already oriented, already downscaled) picture.
 pub fn compute(image: &DynamicImage) -> Hashes {
+    compute_with_grey(image).0
+}
+
+/// [`compute`], and the picture grey as `to_luma8` makes it, which the
+/// later stages (local features, the verification thumbnail) read too.
+pub fn compute_with_grey(image: &DynamicImage) -> (Hashes, image::GrayImage) {
     // image_hasher turns a colour picture grey (`to_luma8`) for each hasher;
     // turned once and handed to both, the hashes are the same bit for bit
     // (`compute_hashes_what_image_hasher_hashes`).
     let gray = image.to_luma8();
     let (phash, dhash) = grid_hashes(&gray);
     let (pdq, pdq_quality) = pdq_of(image);
-    Hashes {
+    let h = Hashes {
         phash,
         dhash,
         pdq,
         pdq_quality,
-    }
+    };
+    (h, gray)
 }
 
 /// pHash and dHash of a grey picture, as image_hasher computes them: the

@@ -22,7 +22,8 @@ use super::{Lookup, MatchParams};
 use crate::error::Result;
 use crate::evidence::{Confidence, MatchRegion, Rect};
 use crate::features::geometry::{
-    verify_each, verify_oriented, Orientations, Similarity, Verified, VerifyParams,
+    verify_each_sorted, verify_oriented, Orientations, Similarity, SortedQuery, Verified,
+    VerifyParams,
 };
 use crate::features::vocabulary::Vocabulary;
 use crate::features::{Features, View};
@@ -271,7 +272,7 @@ fn shrink_by(src: &GrayImage, f: f32) -> GrayImage {
         ((w as f32 / f).round() as u32).max(1),
         ((h as f32 / f).round() as u32).max(1),
     );
-    let t = Thumb::from_image_with_side(&DynamicImage::ImageLuma8(src.clone()), ow.max(oh));
+    let t = Thumb::from_luma_with_side(src, ow.max(oh));
     GrayImage::from_raw(u32::from(t.width), u32::from(t.height), t.pixels)
         .unwrap_or_else(|| src.clone())
 }
@@ -324,7 +325,7 @@ fn overlap_hashes(
     archived_part: &[(f32, f32)],
     thumb: &Thumb,
     (aw, ah): (f32, f32),
-    query: &DynamicImage,
+    query: &GrayImage,
     min_quality: u8,
 ) -> Option<Overlap> {
     let (tw, th) = (f32::from(thumb.width), f32::from(thumb.height));
@@ -380,7 +381,7 @@ fn overlap_hashes(
     let inv = v.transform.inverse()?;
     let s = v.transform.scale().max(1e-3);
     let f = (kx.max(ky) / s).max(1.0);
-    let small = shrink_by(&query.to_luma8(), f);
+    let small = shrink_by(query, f);
     let (fx, fy) = (
         query.width() as f32 / small.width() as f32,
         query.height() as f32 / small.height() as f32,
@@ -483,7 +484,7 @@ fn in_picture(v: &Verified, view: &View) -> Verified {
 pub(crate) fn search(
     features: &Features,
     inner: Option<&View>,
-    image: Option<&DynamicImage>,
+    image: Option<&GrayImage>,
     index: &MemoryIndex,
     lookup: &dyn Lookup,
     params: &MatchParams,
@@ -494,7 +495,7 @@ pub(crate) fn search(
     let vocabulary = Vocabulary::builtin();
     // The picture itself, and the picture inside it when there is one: each
     // with its words, and its words as features for the quick check below.
-    let mut views: Vec<(&Features, Option<&View>, Features)> = Vec::with_capacity(2);
+    let mut views: Vec<(&Features, Option<&View>, Features, SortedQuery)> = Vec::with_capacity(2);
     let (mut all_up, mut all_mirrored) = (Vec::new(), Vec::new());
     for (f, view) in std::iter::once((features, None)).chain(inner.map(|v| (&v.features, Some(v))))
     {
@@ -502,7 +503,9 @@ pub(crate) fn search(
         let as_words = words_as_features(f, up.iter().map(|w| w.0), mirrored.iter().map(|w| w.0));
         all_up.extend(up);
         all_mirrored.extend(mirrored);
-        views.push((f, view, as_words));
+        // Sorted once for every candidate's quick check.
+        let sorted = SortedQuery::new(&as_words);
+        views.push((f, view, as_words, sorted));
     }
     // One candidate list for both: the votes are by word and turn, which an
     // enlargement does not change, so the inner picture's words vote for its
@@ -538,7 +541,7 @@ pub(crate) fn search(
         // Each view on its own: their points are in different pixels. The
         // one with the most agreeing pairs speaks for the pair of pictures.
         let mut best: Option<Verified> = None;
-        for (f, view, query_words) in &views {
+        for (f, view, query_words, sorted_words) in &views {
             // First on shared words alone (no descriptor distances: a few
             // microseconds): an unrelated picture's chance words do not line
             // up under one transform, and most candidates stop here. Each
@@ -546,8 +549,9 @@ pub(crate) fn search(
             // a verification's cost) is done only for the ones that pass.
             let mut ways = Orientations::BOTH;
             if let Some(archived_words) = &archived_words {
-                let quick = verify_each(
+                let quick = verify_each_sorted(
                     query_words,
+                    sorted_words,
                     archived_words,
                     params.feature_scale_factor,
                     &word_params,

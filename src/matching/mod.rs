@@ -14,7 +14,7 @@ mod local;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use image::DynamicImage;
+use image::GrayImage;
 use rayon::prelude::*;
 
 use crate::archive::{Archive, KnownImage, StoredHash};
@@ -225,7 +225,7 @@ impl Lookup for Mutex<Archive> {
 /// of a screenshot, a picture inside a frame) at most two thirds of the
 /// working copy's side: its features enlarged to the working side (see
 /// [`crate::features::View`]).
-pub fn inner_view(img: &DynamicImage, variants: &[QueryVariant]) -> Option<crate::features::View> {
+pub fn inner_view(img: &GrayImage, variants: &[QueryVariant]) -> Option<crate::features::View> {
     let window = ["content", "trimmed"]
         .iter()
         .find_map(|r| variants.iter().find(|v| v.region == *r))?
@@ -256,9 +256,10 @@ pub struct Query<'a> {
     /// The features of the picture inside this one (a screenshot's photo, a
     /// framed picture), enlarged: searched with [`Query::features`].
     pub inner: Option<&'a crate::features::View>,
-    /// The working copy the features were computed on (for comparing the
-    /// part a verified transform says both pictures show).
-    pub image: Option<&'a DynamicImage>,
+    /// The working copy the features were computed on, grey as `to_luma8`
+    /// makes it (for comparing the part a verified transform says both
+    /// pictures show).
+    pub image: Option<&'a GrayImage>,
     /// Pictures in the archive: what the chance of a match is measured against.
     pub archive_images: u64,
 }

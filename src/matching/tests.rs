@@ -81,14 +81,15 @@ fn query_with(
     let v = variants::query_variants(img, &full);
     let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
     let f = crate::features::Features::of_image(img, &crate::features::FeatureParams::query());
-    let inner = inner_view(img, &v);
+    let grey = img.to_luma8();
+    let inner = inner_view(&grey, &v);
     let q = Query {
         sha256: sha,
         variants: &v,
         thumb: Some(&t),
         features: Some(&f),
         inner: inner.as_ref(),
-        image: Some(img),
+        image: Some(&grey),
         archive_images: a.lock().unwrap().image_count().unwrap(),
     };
     find_matches(&q, index, a, params).unwrap()
@@ -402,7 +403,8 @@ fn a_screenshots_photo_is_matched_through_its_inner_view() {
         let img = load(file);
         let full = compute(&img);
         let v = variants::query_variants(&img, &full);
-        let inner = inner_view(&img, &v).expect("the photo inside the screenshot");
+        let grey = img.to_luma8();
+        let inner = inner_view(&grey, &v).expect("the photo inside the screenshot");
         let f = crate::features::Features::of_image(&img, &crate::features::FeatureParams::query());
         let t = Thumb::from_image_with_side(&img, crate::pipeline::QUERY_THUMB_SIDE);
         let inliers = |inner: Option<&crate::features::View>| {
@@ -412,7 +414,7 @@ fn a_screenshots_photo_is_matched_through_its_inner_view() {
                 thumb: Some(&t),
                 features: Some(&f),
                 inner,
-                image: Some(&img),
+                image: Some(&grey),
                 archive_images: 3,
             };
             let m = find_matches(&q, &index, &a, &MatchParams::default()).unwrap();

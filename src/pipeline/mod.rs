@@ -153,6 +153,9 @@ pub struct Examined {
     pub working: Option<DynamicImage>,
     /// Hashes of the whole picture.
     pub hashes: Option<Hashes>,
+    /// The working copy grey (as `to_luma8` makes it), kept from hashing
+    /// for the stages that read luma only.
+    pub grey: Option<image::GrayImage>,
     /// File modification time, when read from disk.
     pub mtime: Option<SystemTime>,
     /// The embedded EXIF thumbnail, decoded and oriented, with its hashes;
@@ -263,8 +266,13 @@ fn load_snapshot(
 }
 
 /// The local features of a working copy as an incoming picture.
-fn query_features(img: &DynamicImage) -> Features {
-    Features::of_image(img, &FeatureParams::query())
+fn query_features_of(grey: &image::GrayImage) -> Features {
+    Features::of_luma(
+        grey.as_raw(),
+        grey.width(),
+        grey.height(),
+        &FeatureParams::query(),
+    )
 }
 
 /// Index the stored visual words of every image up to `up_to`; rows that do
@@ -513,6 +521,7 @@ impl Engine {
                     metadata: None,
                     working: None,
                     hashes: None,
+                    grey: None,
                     mtime,
                     thumbnail: None,
                     thumbnail_heif_item: None,
@@ -546,6 +555,7 @@ impl Engine {
         });
         let mut working = None;
         let mut hashes = None;
+        let mut grey = None;
         if blob.format == Format::Unknown {
             report.errors.push(StageError {
                 stage: "format".into(),
@@ -573,8 +583,8 @@ impl Engine {
                     } else {
                         decode::orient(d.working, meta.orientation)
                     };
-                    match decode::contain(|| hash::compute(&oriented)) {
-                        Ok(h) => {
+                    match decode::contain(|| hash::compute_with_grey(&oriented)) {
+                        Ok((h, g)) => {
                             if let Some(info) = report.decode.as_mut() {
                                 info.animation = self.animation(blob, &h, &mut report.errors);
                                 if info.animation.is_some() {
@@ -583,6 +593,7 @@ impl Engine {
                             }
                             report.hashes = hashes_json(&h);
                             hashes = Some(h);
+                            grey = Some(g);
                             working = Some(oriented);
                         }
                         Err(e) => report.errors.push(stage_error("hash", &e)),
@@ -636,6 +647,7 @@ impl Engine {
             metadata: Some(meta),
             working,
             hashes,
+            grey,
             mtime: None,
             thumbnail,
             thumbnail_heif_item,
@@ -857,9 +869,21 @@ impl Engine {
         let mut unmatchable = None;
         let mut embedded_only = Vec::new();
         if let (Some(archive), Some(sha)) = (&self.archive, report.sha256.clone()) {
+            // Grey once for the features, the thumbnail, the inner view and
+            // the overlap check: each would otherwise convert the colour
+            // working copy again (~1 ms each at 512 px).
+            let converted;
+            let grey = match (&ex.grey, &ex.working) {
+                (Some(g), _) => Some(g),
+                (None, Some(img)) => {
+                    converted = img.to_luma8();
+                    Some(&converted)
+                }
+                _ => None,
+            };
             if ex.features.is_none() && self.config.matching.feature_candidates > 0 {
-                if let Some(img) = &ex.working {
-                    match decode::contain(|| query_features(img)) {
+                if let Some(grey) = &grey {
+                    match decode::contain(|| query_features_of(grey)) {
                         Ok(f) => ex.features = Some(f),
                         Err(e) => report.errors.push(stage_error("hash", &e)),
                     }
@@ -868,13 +892,15 @@ impl Engine {
             let (variants, thumb) = match (&ex.working, &ex.hashes) {
                 (Some(img), Some(h)) => {
                     let v = decode::contain(|| variants::query_variants(img, h));
-                    let t = decode::contain(|| Thumb::from_image_with_side(img, QUERY_THUMB_SIDE));
-                    (v.unwrap_or_default(), t.ok())
+                    let t = grey.as_ref().and_then(|g| {
+                        decode::contain(|| Thumb::from_luma_with_side(g, QUERY_THUMB_SIDE)).ok()
+                    });
+                    (v.unwrap_or_default(), t)
                 }
                 _ => (Vec::new(), None),
             };
-            let inner = match (&ex.working, &ex.features) {
-                (Some(img), Some(_)) => decode::contain(|| matching::inner_view(img, &variants))
+            let inner = match (&grey, &ex.features) {
+                (Some(g), Some(_)) => decode::contain(|| matching::inner_view(g, &variants))
                     .unwrap_or_else(|e| {
                         report.errors.push(stage_error("hash", &e));
                         None
@@ -895,7 +921,7 @@ impl Engine {
                 thumb: thumb.as_ref(),
                 features: ex.features.as_ref(),
                 inner: inner.as_ref(),
-                image: ex.working.as_ref(),
+                image: grey,
                 archive_images: self.archive_images(),
             };
             let index = self.index.read().unwrap_or_else(|p| p.into_inner());
@@ -1070,7 +1096,18 @@ impl Engine {
                 });
             }
         }
-        let thumb = decode::contain(|| Thumb::from_image(img)).ok()?;
+        let converted;
+        let grey = match &ex.grey {
+            Some(g) => g,
+            None => {
+                converted = img.to_luma8();
+                &converted
+            }
+        };
+        let thumb = decode::contain(|| {
+            Thumb::from_luma_with_side(grey, crate::matching::align::THUMB_SIDE)
+        })
+        .ok()?;
         // The stored set is a subset of the query set, so a picture recorded
         // after it was matched costs no second extraction.
         let features = decode::contain(|| {
@@ -1078,7 +1115,7 @@ impl Engine {
             let query = match &ex.features {
                 Some(f) => f,
                 None => {
-                    computed = query_features(img);
+                    computed = query_features_of(grey);
                     &computed
                 }
             };
@@ -1221,6 +1258,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             metadata: None,
             working: None,
             hashes: None,
+            grey: None,
             mtime: None,
             thumbnail: None,
             thumbnail_heif_item: None,

@@ -77,8 +77,13 @@ impl Thumb {
     /// `image` computes them), so thumbnails made from differently sized copies of
     /// one picture agree up to rounding; alpha is ignored.
     pub fn from_image_with_side(img: &DynamicImage, side: u32) -> Thumb {
+        Thumb::from_luma_with_side(&img.to_luma8(), side)
+    }
+
+    /// [`Thumb::from_image_with_side`] of a picture already turned grey as
+    /// `to_luma8` turns it: the same thumbnail, without converting again.
+    pub fn from_luma_with_side(luma: &image::GrayImage, side: u32) -> Thumb {
         let side = side.clamp(8, u32::from(MAX_THUMB_SIDE));
-        let luma = img.to_luma8();
         let (sw, sh) = luma.dimensions();
         let (sw, sh) = (sw.max(1), sh.max(1));
         let long = sw.max(sh);
