@@ -200,7 +200,9 @@ fn main() {
     archive
         .for_each_current_hash(|id, region, bits, _| {
             images.insert(id);
-            index.insert(id, region, bits);
+            if retrace::matching::searched(region, bits.kind) {
+                index.insert(id, region, bits);
+            }
         })
         .unwrap();
     let images = images.len().max(1) as f64;

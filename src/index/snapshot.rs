@@ -54,9 +54,15 @@ use serde::{Deserialize, Serialize};
 use super::{MemoryIndex, Shelf};
 use crate::hash::HashKind;
 
-const MAGIC: &[u8; 8] = b"RTIDX\0\0\x04";
-/// 4: image ids as runs (first entry, id) instead of one per entry.
-const FORMAT: &str = "retrace.index/4";
+/// The file's first 8 bytes: a fixed prefix, then [`VERSION`].
+const MAGIC: &[u8; 8] = b"RTIDX\0\0\x05";
+/// The format's version, also in [`FORMAT`]. 4: image ids as runs (first
+/// entry, id) instead of one per entry. 5: the same layout without the crop
+/// windows' PDQ hashes, which matching no longer looks up
+/// ([`crate::matching::searched`]): a snapshot of 4 would hold them, and is
+/// rebuilt.
+const VERSION: u8 = 5;
+const FORMAT: &str = "retrace.index/5";
 /// Largest header accepted: region names and counts are a few hundred bytes.
 pub const MAX_HEADER: u64 = 1 << 20;
 /// Bytes handed to the file (and the checksum) at once.
@@ -274,8 +280,17 @@ impl MemoryIndex {
         // replaced by renaming, never rewritten in place (see the module).
         let map = Arc::new(unsafe { Mmap::map(&file)? });
         let bytes: &[u8] = &map;
-        if bytes.get(..8) != Some(MAGIC.as_slice()) {
+        if bytes.get(..7) != Some(&MAGIC[..7]) {
             return Err(bad("not a retrace index snapshot"));
+        }
+        match bytes.get(7) {
+            Some(&v) if v == VERSION => {}
+            Some(&v) => {
+                return Err(bad(format!(
+                    "a snapshot of format {v}, this retrace reads format {VERSION}"
+                )))
+            }
+            None => return Err(bad("no header")),
         }
         let size = bytes.len() as u64;
         let header_len = u64::from_le_bytes(
@@ -602,8 +617,16 @@ mod tests {
         let mut longer = good.clone();
         longer.extend_from_slice(&[0; 42]);
         refused(&longer, "a longer file");
-        refused(b"SQLite format 3\0 and more", "another file");
+        assert!(refused(b"SQLite format 3\0 and more", "another file").contains("not a retrace"));
         refused(&[], "an empty file");
+        // An older format says so, instead of "not a snapshot".
+        let mut older = good.clone();
+        older[7] = VERSION - 1;
+        let why = refused(&older, "an older format");
+        assert!(
+            why.contains("format 4") && why.contains("format 5"),
+            "{why}"
+        );
         // Another hasher version, a count the file does not hold, a region
         // number beyond the list: each refused with a consistent checksum.
         let stale = with_header(&good, |h| {

@@ -58,7 +58,7 @@ fn archive_with(images: &[(&str, &DynamicImage)]) -> (Mutex<Archive>, MemoryInde
         };
         a.record_batch(&[(entry, seen)]).unwrap();
         let id = a.lookup_sha256(sha).unwrap().unwrap();
-        for h in hashes {
+        for h in hashes.iter().filter(|h| searched(&h.region, h.bits.kind)) {
             index.insert(id, &h.region, h.bits);
         }
         index.insert_words(id, &words);
@@ -146,7 +146,7 @@ fn a_far_pdq_vetoes_agreeing_64_bit_hashes_even_when_the_index_did_not_return_it
         a.record_batch(&[(entry, seen)]).unwrap();
         let id = a.lookup_sha256("original").unwrap().unwrap();
         let mut index = MemoryIndex::new();
-        for h in &stored {
+        for h in stored.iter().filter(|h| searched(&h.region, h.bits.kind)) {
             index.insert(id, &h.region, h.bits);
         }
         let variants = [QueryVariant {

@@ -334,7 +334,9 @@ impl Engine {
             if !load.from_snapshot {
                 index.start_bulk();
                 loaded = a.load_current_hashes(|id, region, bits, _quality| {
-                    index.insert(id, region, bits);
+                    if matching::searched(region, bits.kind) {
+                        index.insert(id, region, bits);
+                    }
                 })?;
                 // The rows read, so that the snapshot counts what it holds
                 // even when another process fills features in meanwhile.
@@ -450,7 +452,11 @@ impl Engine {
             }
             {
                 let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-                for (id, region, bits, _) in &since.rows {
+                for (id, region, bits, _) in since
+                    .rows
+                    .iter()
+                    .filter(|(_, region, bits, _)| matching::searched(region, bits.kind))
+                {
                     index.insert(*id, region, *bits);
                 }
                 for (id, bytes) in &since.words {
