@@ -54,6 +54,7 @@ impl Rng {
 fn main() -> Result<(), String> {
     let (mut archive, mut pictures, mut queries, mut count) = (None, 1_000_000usize, None, 300);
     let mut exhaustive = false;
+    let mut stop_factor = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -63,9 +64,12 @@ fn main() -> Result<(), String> {
             "--queries" => queries = Some(PathBuf::from(value()?)),
             "--count" => count = value()?.parse().map_err(|e| format!("{e}"))?,
             "--exhaustive" => exhaustive = true,
+            "--stop-factor" => {
+                stop_factor = Some(value()?.parse::<f64>().map_err(|e| format!("{e}"))?)
+            }
             _ => {
                 return Err(
-                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q] [--exhaustive]"
+                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q] [--exhaustive] [--stop-factor F]"
                         .into(),
                 )
             }
@@ -127,6 +131,12 @@ fn main() -> Result<(), String> {
     let params = MatchParams::default();
     let vocabulary = Vocabulary::builtin();
     let (limit, cp) = (params.feature_candidates, &params.feature_index);
+    // Another stop-word limit, compared with the default's candidates.
+    let other = stop_factor.map(|f| retrace::index::features::CandidateParams {
+        stop_factor: f,
+        ..cp.clone()
+    });
+    let (mut other_times, mut other_kept, mut other_first) = (Vec::new(), 0usize, 0usize);
     let (mut times, mut exhaustive_times) = (Vec::new(), Vec::new());
     let (mut found, mut kept, mut same_first, mut compared) = (0usize, 0usize, 0usize, 0usize);
     for f in &files {
@@ -140,6 +150,17 @@ fn main() -> Result<(), String> {
         let t = Instant::now();
         let c = index.candidates_of_words(&up, &mirrored, limit, cp);
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        if let Some(o) = &other {
+            let t = Instant::now();
+            let oc = index.candidates_of_words(&up, &mirrored, limit, o);
+            other_times.push(t.elapsed().as_secs_f64() * 1e3);
+            other_kept += c
+                .iter()
+                .filter(|a| oc.iter().any(|b| b.image_id == a.image_id))
+                .count();
+            other_first +=
+                usize::from(oc.first().map(|a| a.image_id) == c.first().map(|b| b.image_id));
+        }
         if exhaustive {
             // The same search without the shortlist: what it costs, and
             // how many of its candidates the shortlist keeps.
@@ -177,6 +198,18 @@ fn main() -> Result<(), String> {
         line(&mut times),
         found as f64 / times.len() as f64
     );
+    if let Some(f) = stop_factor {
+        println!(
+            "with stop factor {f} instead of {}: {}; it returns {} of the default's {} candidates ({:.1}%), the same first candidate for {} of {} queries",
+            cp.stop_factor,
+            line(&mut other_times),
+            other_kept,
+            found,
+            100.0 * other_kept as f64 / found.max(1) as f64,
+            other_first,
+            other_times.len()
+        );
+    }
     if exhaustive {
         println!(
             "without the shortlist (every touched picture sorted by turn): {}; of its {} candidates the shortlist search returns {} ({:.1}%), the same first candidate for {} of {} queries",
