@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::evidence::{Confidence, Finding, Match, Severity};
+use crate::evidence::{Confidence, Finding, FindingCode, Match, Severity};
+use crate::metadata::container::AppId;
 use crate::metadata::Metadata;
 
 /// What the picture is claimed to show, when the user says so.
@@ -158,21 +159,21 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
     let mut f = Vec::new();
     if !input.archive_searched {
         f.push(Finding::new(
-            "no_archive",
+            FindingCode::NoArchive,
             Severity::Info,
             "No archive was searched: earlier copies cannot be found without one (--archive or RETRACE_ARCHIVE).",
         ));
     }
     if let Some(reason) = &input.unmatchable {
         f.push(Finding::new(
-            "unmatchable",
+            FindingCode::Unmatchable,
             Severity::Warning,
             reason.clone(),
         ));
     }
     if let Some(exact) = input.matches.iter().find(|m| m.exact) {
         f.push(Finding::new(
-            "exact_copy",
+            FindingCode::ExactCopy,
             Severity::High,
             format!(
                 "This exact file (same SHA-256) is already in the archive, first seen {} ({}).",
@@ -187,7 +188,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         .find(|m| m.confidence == Confidence::Confirmed);
     if let Some(m) = earliest_confirmed {
         f.push(Finding::new(
-            "earlier_copy",
+            FindingCode::EarlierCopy,
             Severity::High,
             format!(
                 "An earlier copy was first seen {} ({}){}.",
@@ -198,7 +199,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         ));
     } else if let Some(m) = input.matches.first() {
         f.push(Finding::new(
-            "earlier_copy",
+            FindingCode::EarlierCopy,
             Severity::Warning,
             format!(
                 "A possible earlier copy was first seen {} ({}){}; a person must compare them.",
@@ -212,7 +213,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         if let Some(m) = earliest_confirmed.or(input.matches.first()) {
             if let Some(seen) = date_of(&m.first_seen).filter(|d| *d < claim) {
                 f.push(Finding::new(
-                    "earlier_copy_before_claim",
+                    FindingCode::EarlierCopyBeforeClaim,
                     if m.confidence == Confidence::Confirmed {
                         Severity::High
                     } else {
@@ -233,7 +234,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
             .filter(|d| *d < claim)
         {
             f.push(Finding::new(
-                "capture_date_before_claim",
+                FindingCode::CaptureDateBeforeClaim,
                 Severity::High,
                 format!(
                     "The camera recorded a capture date of {taken}, {} before the claimed date {claim}.",
@@ -257,7 +258,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         }
         if meta.exif.is_empty() {
             f.push(Finding::new(
-                "no_metadata",
+                FindingCode::NoMetadata,
                 Severity::Info,
                 "The file carries no EXIF metadata, typical of a copy re-encoded by a platform or messenger.",
             ));
@@ -265,7 +266,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         edited_with_software(meta, &mut f);
         if let Some(c) = &meta.container {
             if let Some(msg) = reencoded(meta, c) {
-                f.push(Finding::new("reencoded", Severity::Warning, msg));
+                f.push(Finding::new(FindingCode::Reencoded, Severity::Warning, msg));
             }
         }
         date_inconsistent(meta, &mut f);
@@ -277,7 +278,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         }
         if let Some(gps) = &meta.gps {
             f.push(Finding::new(
-                "gps_present",
+                FindingCode::GpsPresent,
                 Severity::Info,
                 format!(
                     "The file records a GPS position: {:.5}, {:.5}.",
@@ -287,7 +288,7 @@ pub fn assess(input: &Inputs<'_>) -> Vec<Finding> {
         }
         if !meta.warnings.is_empty() {
             f.push(Finding::new(
-                "metadata_damaged",
+                FindingCode::MetadataDamaged,
                 Severity::Warning,
                 format!(
                     "The metadata is malformed in {} place(s); damaged metadata can be a sign of editing: {}",
@@ -352,7 +353,7 @@ fn edited_with_software(meta: &Metadata, f: &mut Vec<Finding>) {
     }
     if !said.is_empty() {
         f.push(Finding::new(
-            "edited_with_software",
+            FindingCode::EditedWithSoftware,
             Severity::Warning,
             format!(
                 "The file says it was written by editing software: {}.",
@@ -374,13 +375,11 @@ fn reencoded(meta: &Metadata, c: &crate::metadata::container::Container) -> Opti
     if j.exif || !meta.exif.is_empty() {
         return None;
     }
-    let app: Vec<&str> = j
-        .segments
-        .iter()
-        .filter(|s| s.marker.starts_with("APP"))
-        .map(|s| s.marker.as_str())
-        .collect();
-    let jfif_only = j.jfif && app.iter().all(|m| m.ends_with("JFIF"));
+    let jfif_only = j.jfif
+        && j.segments
+            .iter()
+            .filter(|s| s.marker.is_app())
+            .all(|s| s.marker.app == Some(AppId::Jfif));
     let low_q = j.quality.is_some_and(|q| q <= PLATFORM_QUALITY_MAX);
     if !(j.standard_tables || jfif_only || low_q) {
         return None;
@@ -464,7 +463,7 @@ fn date_inconsistent(meta: &Metadata, f: &mut Vec<Finding>) {
     }
     if !bad.is_empty() {
         f.push(Finding::new(
-            "date_inconsistent",
+            FindingCode::DateInconsistent,
             Severity::Warning,
             format!(
                 "The file's dates disagree by more than time zones explain: EXIF DateTimeOriginal {orig} vs {}.",
@@ -503,7 +502,7 @@ fn thumbnail_mismatch(t: &crate::metadata::thumbnail::ThumbnailComparison) -> Fi
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
-        "thumbnail_mismatch",
+        FindingCode::ThumbnailMismatch,
         Severity::Warning,
         format!(
             "{} shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the thumbnail may show the earlier version.",
@@ -526,7 +525,7 @@ fn preview_mismatch(p: &crate::metadata::thumbnail::PreviewComparison) -> Findin
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
-        "preview_mismatch",
+        FindingCode::PreviewMismatch,
         Severity::Warning,
         format!(
             "The MPF preview (entry {}, the larger copy the camera or phone appended after the picture) shows a different picture{} than the main image ({d}; aspect {:.2} vs {:.2}): the picture was probably cropped or edited after it was taken, and the preview may show the earlier version.",
@@ -549,7 +548,7 @@ fn animation(a: &crate::decode::Animation) -> Finding {
     let seconds = a.duration_ms as f64 / 1000.0;
     match &a.differing_frame {
         Some(d) => Finding::new(
-            "animation_frame_differs",
+            FindingCode::AnimationFrameDiffers,
             Severity::Warning,
             format!(
                 "The picture is an animation of {frames} ({seconds:.1} s), and frame {} (shown at {:.1} s) differs from the first as much as another picture does ({}): the picture that circulated may be a later frame. Only the first frame was hashed and matched against the archive.",
@@ -563,7 +562,7 @@ fn animation(a: &crate::decode::Animation) -> Finding {
             ),
         ),
         None => Finding::new(
-            "animated",
+            FindingCode::Animated,
             Severity::Info,
             format!(
                 "The picture is an animation of {frames} ({seconds:.1} s); the first frame was hashed and matched, and {} later frame(s) compared with it all show the same picture.",
@@ -577,7 +576,7 @@ fn animation(a: &crate::decode::Animation) -> Finding {
 fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Finding>) {
     let Some(gps) = meta.and_then(|m| m.gps.as_ref()) else {
         f.push(Finding::new(
-            "claim_location_unchecked",
+            FindingCode::ClaimLocationUnchecked,
             Severity::Info,
             "The file records no GPS position: the claimed place cannot be checked against it.",
         ));
@@ -586,7 +585,7 @@ fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Findi
     let km = distance_km(gps.latitude, gps.longitude, place.latitude, place.longitude);
     if km > place.radius_km {
         f.push(Finding::new(
-            "location_far_from_claim",
+            FindingCode::LocationFarFromClaim,
             Severity::High,
             format!(
                 "The file's GPS position {:.5}, {:.5} is {km:.0} km from the claimed place {:.5}, {:.5} (allowed radius {} km).",
@@ -595,7 +594,7 @@ fn claimed_place(meta: Option<&Metadata>, place: ClaimedPlace, f: &mut Vec<Findi
         ));
     } else {
         f.push(Finding::new(
-            "location_near_claim",
+            FindingCode::LocationNearClaim,
             Severity::Info,
             format!(
                 "The file's GPS position is {km:.1} km from the claimed place, within the {} km radius; GPS metadata can be edited, so this supports the claim without proving it.",
@@ -656,7 +655,7 @@ fn content_credentials(cc: &crate::metadata::c2pa::ContentCredentials, f: &mut V
                 })
                 .unwrap_or_default();
             f.push(Finding::new(
-                "content_credentials_invalid",
+                FindingCode::ContentCredentialsInvalid,
                 Severity::High,
                 format!(
                     "The file carries Content Credentials (C2PA) that do not check out: {}{}. The picture or its manifest was changed after signing, or the manifest is broken.",
@@ -666,7 +665,7 @@ fn content_credentials(cc: &crate::metadata::c2pa::ContentCredentials, f: &mut V
             ));
         }
         state => f.push(Finding::new(
-            "content_credentials",
+            FindingCode::ContentCredentials,
             Severity::Info,
             format!(
                 "The file carries Content Credentials (C2PA){}. {} The signer was not checked against a trust list (offline): anyone can sign.",
@@ -822,7 +821,7 @@ fn declared_ai(meta: &Metadata) -> Option<Finding> {
     }
     (!said.is_empty()).then(|| {
         Finding::new(
-            "generative_ai",
+            FindingCode::GenerativeAi,
             Severity::Warning,
             format!(
                 "The file declares that generative AI made this picture or part of it: {}. This is what the file says, not a reading of the pixels, and such a declaration can be removed or added; a picture without one may still be generated: a missing declaration proves nothing.",
@@ -867,7 +866,7 @@ mod tests {
             source: "wire".into(),
             url: None,
             first_seen: first_seen.into(),
-            first_seen_from: "given".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Given,
             distance: BTreeMap::new(),
             exact: false,
             transform: "identity".into(),
@@ -985,15 +984,21 @@ mod tests {
     }
 
     fn jpeg(exif: bool, quality: u8, standard: bool) -> crate::metadata::container::JpegStructure {
-        use crate::metadata::container::{JpegStructure, Segment};
+        use crate::metadata::container::{JpegStructure, Marker, Segment};
         let mut segments = vec![Segment {
-            marker: "APP0 JFIF".into(),
+            marker: Marker {
+                code: 0xE0,
+                app: Some(AppId::Jfif),
+            },
             offset: 2,
             length: 16,
         }];
         if exif {
             segments.push(Segment {
-                marker: "APP1 Exif".into(),
+                marker: Marker {
+                    code: 0xE1,
+                    app: Some(AppId::Exif),
+                },
                 offset: 20,
                 length: 100,
             });
@@ -1212,7 +1217,7 @@ mod tests {
 
     #[test]
     fn content_credentials_become_findings() {
-        use crate::metadata::c2pa::{Action, ContentCredentials, Manifest, Status};
+        use crate::metadata::c2pa::{Action, ContentCredentials, Manifest, Status, StatusCode};
         use crate::metadata::container::Container;
         let meta = |state: &str, failed: bool| {
             Metadata {
@@ -1227,9 +1232,10 @@ mod tests {
                             ..Action::default()
                         }],
                         validation: vec![Status {
-                            code: if failed { "assertion.dataHash.mismatch" } else { "claimSignature.validated" }.into(),
+                            code: if failed { StatusCode::AssertionDataHashMismatch } else { StatusCode::ClaimSignatureValidated },
                             success: !failed,
-                            ..Status::default()
+                            url: None,
+                            explanation: String::new(),
                         }],
                         ..Manifest::default()
                     }],
@@ -1240,12 +1246,13 @@ mod tests {
             ..Metadata::default()
         }
         };
-        let codes =
-            |m: &Metadata| -> Vec<String> { codes_for(m).into_iter().map(|f| f.code).collect() };
+        let codes = |m: &Metadata| -> Vec<FindingCode> {
+            codes_for(m).into_iter().map(|f| f.code).collect()
+        };
         let ok = codes(&meta("valid", false));
-        assert!(ok.contains(&"content_credentials".to_string()), "{ok:?}");
-        assert!(ok.contains(&"generative_ai".to_string()));
-        assert!(ok.contains(&"edited_with_software".to_string()));
+        assert!(ok.contains(&FindingCode::ContentCredentials), "{ok:?}");
+        assert!(ok.contains(&FindingCode::GenerativeAi));
+        assert!(ok.contains(&FindingCode::EditedWithSoftware));
         let bad = codes_for(&meta("invalid", true));
         assert_eq!(bad[0].code, "content_credentials_invalid");
         assert!(bad[0].message.contains("assertion.dataHash.mismatch"));

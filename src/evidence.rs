@@ -3,8 +3,59 @@
 //! Field names here are part of the public `retrace.report/1` contract.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+/// An enum whose values are a fixed set of names, each written as its name
+/// (`#[serde(rename)]` and [`as_str`] from the same literal, so the JSON and
+/// the text renderings cannot drift apart), with `ALL` for the docs' tests.
+macro_rules! named {
+    (
+        $(#[$m:meta])*
+        pub enum $name:ident {
+            $( $(#[$vm:meta])* $v:ident = $s:literal, )*
+        }
+    ) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+        pub enum $name {
+            $( $(#[$vm])* #[serde(rename = $s)] $v, )*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),*];
+
+            /// The name written in reports.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$v => $s, )*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+pub(crate) use named;
 
 /// How sure a match is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -110,8 +161,9 @@ pub struct Match {
     pub url: Option<String>,
     /// When the archived copy was first seen (ISO 8601).
     pub first_seen: String,
-    /// Where that date came from: `exif`, `mtime`, `given`, `manifest`, `recorded`.
-    pub first_seen_from: String,
+    /// Where that date came from: `exif`, `mtime`, `given`, `manifest`,
+    /// `recorded`, `hash_list`.
+    pub first_seen_from: FirstSeenFrom,
     /// Hamming distance per algorithm, for the best-aligned whole-frame comparison.
     pub distance: BTreeMap<String, u32>,
     /// Byte-identical (same SHA-256).
@@ -164,7 +216,7 @@ pub enum Severity {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Finding {
     /// Stable machine code (`earlier_copy`, `no_metadata`, ...).
-    pub code: String,
+    pub code: FindingCode,
     /// How much it matters.
     pub severity: Severity,
     /// One sentence for a person.
@@ -173,9 +225,9 @@ pub struct Finding {
 
 impl Finding {
     /// Build a finding.
-    pub fn new(code: &str, severity: Severity, message: impl Into<String>) -> Finding {
+    pub fn new(code: FindingCode, severity: Severity, message: impl Into<String>) -> Finding {
         Finding {
-            code: code.to_string(),
+            code,
             severity,
             message: message.into(),
         }
@@ -186,8 +238,257 @@ impl Finding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StageError {
-    /// `read`, `decode`, `metadata`, `hash`, `match`, `record`.
-    pub stage: String,
+    /// The stage that failed (`read`, `format`, `decode`, `metadata`,
+    /// `hash`, `animation`, `match`, `internal`).
+    pub stage: Stage,
     /// What went wrong, with its causes.
     pub message: String,
+}
+
+named! {
+    /// A finding's stable machine code: what it is about.
+    pub enum FindingCode {
+        /// An earlier copy of the picture is in the archive.
+        EarlierCopy = "earlier_copy",
+        /// The archive holds these very bytes.
+        ExactCopy = "exact_copy",
+        /// The embedded EXIF thumbnail matches an archived picture the main
+        /// picture does not.
+        ThumbnailEarlierCopy = "thumbnail_earlier_copy",
+        /// The MPF preview matches an archived picture the main picture does not.
+        PreviewEarlierCopy = "preview_earlier_copy",
+        /// A confirmed earlier copy was first seen before the claimed date.
+        EarlierCopyBeforeClaim = "earlier_copy_before_claim",
+        /// The capture date is before the claimed date.
+        CaptureDateBeforeClaim = "capture_date_before_claim",
+        /// The file carries no EXIF metadata.
+        NoMetadata = "no_metadata",
+        /// An editing program left its name.
+        EditedWithSoftware = "edited_with_software",
+        /// The JPEG structure is that of a re-encoded copy.
+        Reencoded = "reencoded",
+        /// The dates the metadata gives disagree.
+        DateInconsistent = "date_inconsistent",
+        /// The file carries a GPS position.
+        GpsPresent = "gps_present",
+        /// The metadata could not be read in full.
+        MetadataDamaged = "metadata_damaged",
+        /// The picture could not be compared with the archive.
+        Unmatchable = "unmatchable",
+        /// No archive was searched.
+        NoArchive = "no_archive",
+        /// The embedded EXIF thumbnail shows another picture or framing.
+        ThumbnailMismatch = "thumbnail_mismatch",
+        /// The MPF preview shows another picture or framing.
+        PreviewMismatch = "preview_mismatch",
+        /// The GPS position is outside the claimed place's radius.
+        LocationFarFromClaim = "location_far_from_claim",
+        /// The GPS position is within the claimed place's radius.
+        LocationNearClaim = "location_near_claim",
+        /// A place was claimed but the file has no GPS position to check.
+        ClaimLocationUnchecked = "claim_location_unchecked",
+        /// The file carries Content Credentials (C2PA).
+        ContentCredentials = "content_credentials",
+        /// The Content Credentials do not match the file or their signature fails.
+        ContentCredentialsInvalid = "content_credentials_invalid",
+        /// The file declares generative-AI origin.
+        GenerativeAi = "generative_ai",
+        /// The file is an animation.
+        Animated = "animated",
+        /// A later frame of the animation shows another picture than the first.
+        AnimationFrameDiffers = "animation_frame_differs",
+    }
+}
+
+named! {
+    /// The stage of the processing that failed.
+    pub enum Stage {
+        /// Reading the file.
+        Read = "read",
+        /// Recognising its format.
+        Format = "format",
+        /// Decoding its pixels.
+        Decode = "decode",
+        /// Reading its metadata.
+        Metadata = "metadata",
+        /// Hashing the picture.
+        Hash = "hash",
+        /// Decoding an animation's later frames.
+        Animation = "animation",
+        /// Searching the archive.
+        Match = "match",
+        /// A bug: the file's processing panicked.
+        Internal = "internal",
+    }
+}
+
+/// Where a sighting's first-seen date came from.
+///
+/// Written as its name. Read tolerantly: archives and hash lists come from
+/// other versions and other archives, so a name this version does not know is
+/// kept as [`FirstSeenFrom::Other`] rather than refused.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FirstSeenFrom {
+    /// The EXIF capture time.
+    Exif,
+    /// The file's modification time.
+    Mtime,
+    /// A date the user gave.
+    Given,
+    /// The date of a catalogue (`--manifest`) line.
+    Manifest,
+    /// When it was recorded (intake, or a hash list row without a date).
+    Recorded,
+    /// The date a shared hash list gave.
+    HashList,
+    /// A name this version does not know, kept as read.
+    Other(String),
+}
+
+impl FirstSeenFrom {
+    /// The name written in reports, archives and hash lists.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FirstSeenFrom::Exif => "exif",
+            FirstSeenFrom::Mtime => "mtime",
+            FirstSeenFrom::Given => "given",
+            FirstSeenFrom::Manifest => "manifest",
+            FirstSeenFrom::Recorded => "recorded",
+            FirstSeenFrom::HashList => "hash_list",
+            FirstSeenFrom::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for FirstSeenFrom {
+    fn from(s: &str) -> FirstSeenFrom {
+        match s {
+            "exif" => FirstSeenFrom::Exif,
+            "mtime" => FirstSeenFrom::Mtime,
+            "given" => FirstSeenFrom::Given,
+            "manifest" => FirstSeenFrom::Manifest,
+            "recorded" => FirstSeenFrom::Recorded,
+            "hash_list" => FirstSeenFrom::HashList,
+            other => FirstSeenFrom::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for FirstSeenFrom {
+    fn from(s: String) -> FirstSeenFrom {
+        match FirstSeenFrom::from(s.as_str()) {
+            FirstSeenFrom::Other(_) => FirstSeenFrom::Other(s),
+            known => known,
+        }
+    }
+}
+
+impl fmt::Display for FirstSeenFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for FirstSeenFrom {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FirstSeenFrom {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for FirstSeenFrom {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FirstSeenFrom {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FirstSeenFrom, D::Error> {
+        String::deserialize(d).map(FirstSeenFrom::from)
+    }
+}
+
+// A string, not an enum, in the schema: a report passes on what the archive
+// holds, and an archive shared with another version may hold a name this one
+// does not know (see the type's doc).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for FirstSeenFrom {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FirstSeenFrom".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_what_serde_writes() {
+        for c in FindingCode::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(
+                serde_json::from_value::<FindingCode>(c.as_str().into()).unwrap(),
+                *c
+            );
+        }
+        for s in Stage::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(serde_json::to_value(Stage::Match).unwrap(), "match");
+    }
+
+    #[test]
+    fn first_seen_from_keeps_names_it_does_not_know() {
+        for name in [
+            "exif",
+            "mtime",
+            "given",
+            "manifest",
+            "recorded",
+            "hash_list",
+        ] {
+            let v: FirstSeenFrom = serde_json::from_value(name.into()).unwrap();
+            assert!(!matches!(v, FirstSeenFrom::Other(_)), "{name}");
+            assert_eq!(serde_json::to_value(&v).unwrap(), name);
+        }
+        let v: FirstSeenFrom = serde_json::from_value("carrier_pigeon".into()).unwrap();
+        assert_eq!(v, FirstSeenFrom::Other("carrier_pigeon".into()));
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"carrier_pigeon\"");
+    }
+
+    #[test]
+    fn every_finding_code_and_stage_is_in_the_report_docs() {
+        let doc = include_str!("../docs/report.md");
+        let row = |field: &str| {
+            doc.lines()
+                .find(|l| l.starts_with(&format!("| `{field}` |")))
+                .unwrap_or_else(|| panic!("docs/report.md has no `{field}` row"))
+        };
+        let (findings, errors) = (row("findings"), row("errors"));
+        for c in FindingCode::ALL {
+            assert!(
+                findings.contains(&format!("`{c}`")),
+                "docs/report.md does not list `{c}`"
+            );
+        }
+        for s in Stage::ALL {
+            assert!(
+                errors.contains(&format!("`{s}`")),
+                "docs/report.md does not list stage `{s}`"
+            );
+        }
+    }
 }

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use retrace::{Archive, Config, Engine, Sighting};
+//! use retrace::{Archive, Config, Engine, FirstSeenFrom, Sighting};
 //!
 //! # fn main() -> Result<(), retrace::Error> {
 //! let engine = Engine::new(Config::default(), Some(Archive::in_memory()?))?;
@@ -25,7 +25,7 @@
 //!     source: "photo desk".into(),
 //!     url: None,
 //!     first_seen: "2019-06-01T12:00:00Z".into(),
-//!     first_seen_from: "given".into(),
+//!     first_seen_from: FirstSeenFrom::Given,
 //! };
 //! engine.record(&[(entry, seen)])?;
 //!
@@ -81,7 +81,9 @@
 pub use archive::{Archive, ArchiveInfo, Recorded, Sighting};
 pub use assess::Claim;
 pub use error::{DatabaseErrorKind, Error, Result};
-pub use evidence::{Confidence, Finding, Match, Severity};
+pub use evidence::{
+    Confidence, Finding, FindingCode, FirstSeenFrom, Match, Severity, Stage, StageError,
+};
 pub use limits::Limits;
 pub use matching::MatchParams;
 pub use pipeline::{Config, Engine, Examined, FirstSeen};

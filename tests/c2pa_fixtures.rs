@@ -235,7 +235,7 @@ fn time_stamp_failure(b: &[u8]) -> (Vec<String>, String, Option<String>) {
     let why = active
         .validation
         .iter()
-        .find(|v| v.code.starts_with("timeStamp."))
+        .find(|v| v.code.as_str().starts_with("timeStamp."))
         .map(|v| v.explanation.clone())
         .unwrap_or_default();
     let time = active.signature.as_ref().unwrap().time.clone();
@@ -306,7 +306,7 @@ fn codes(cc: &ContentCredentials) -> Vec<String> {
         .validation
         .iter()
         .filter(|v| !v.success)
-        .map(|v| v.code.clone())
+        .map(|v| v.code.to_string())
         .collect()
 }
 

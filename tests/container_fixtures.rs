@@ -35,7 +35,10 @@ fn iptc_jpg_matches_exiftool() {
     assert_eq!(i.date_created.as_deref(), Some("2004-02-26"));
     let j = c.jpeg.expect("JPEG structure");
     assert!(j.photoshop_irb);
-    assert_eq!(j.segments.first().map(|s| s.marker.as_str()), Some("SOI"));
+    assert_eq!(
+        j.segments.first().map(|s| s.marker.to_string()).as_deref(),
+        Some("SOI")
+    );
 }
 
 #[test]

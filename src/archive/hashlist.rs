@@ -32,14 +32,12 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::{Archive, NewImage, Sighting, StoredHash};
 use crate::error::{Error, Result};
+use crate::evidence::FirstSeenFrom;
 use crate::hash::variants::ARCHIVE_WINDOWS;
 use crate::hash::{HashBits, HashKind};
 
 /// The `schema` of every line of a retrace list.
 pub const SCHEMA: &str = "retrace.hashlist/1";
-
-/// `first_seen_from` of an imported entry's sighting: the date is the list's.
-pub const FIRST_SEEN_FROM_LIST: &str = "hash_list";
 
 /// Longest line (or CSV record) read from a list: a retrace line with every
 /// region's hashes is about 4 KB.
@@ -78,8 +76,9 @@ pub struct Line {
     pub sha256: Option<String>,
     /// When the picture was first seen (ISO 8601).
     pub first_seen: String,
-    /// Where that date came from in the exporting archive (`exif`, `given`, ...).
-    pub first_seen_from: String,
+    /// Where that date came from in the exporting archive (`exif`, `given`,
+    /// ...; a name this version does not know is kept as it is).
+    pub first_seen_from: FirstSeenFrom,
     /// Source label of the earliest sighting.
     pub source: String,
     /// Where it was published, when known.
@@ -124,7 +123,7 @@ pub struct HashOnly {
     pub labels: Vec<String>,
     /// Where the list's date came from in the archive that exported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_seen_from: Option<String>,
+    pub first_seen_from: Option<FirstSeenFrom>,
 }
 
 /// The hash-only record of an entry, from its `metadata_json`; `None` for a
@@ -556,7 +555,7 @@ fn retrace_line(
         content_sha256: content,
         id: None,
         labels,
-        first_seen_from: Some(field("first_seen_from", &line.first_seen_from)?),
+        first_seen_from: Some(field("first_seen_from", line.first_seen_from.as_str())?.into()),
     };
     let source = match &opts.source {
         Some(s) => s.clone(),
@@ -582,7 +581,7 @@ fn retrace_line(
             source,
             url,
             first_seen,
-            first_seen_from: FIRST_SEEN_FROM_LIST.into(),
+            first_seen_from: FirstSeenFrom::HashList,
         },
     ))
 }
@@ -612,8 +611,8 @@ fn threatexchange_row(
         .map_err(|e| format!("{e}: a ThreatExchange PDQ row starts with the 64-hex-digit hash"))?;
     let id = Some(field("id", col(1))?).filter(|s| !s.is_empty());
     let (first_seen, from) = match col(2) {
-        "" => (opts.now.clone(), "recorded"),
-        d => (check_date(d)?, FIRST_SEEN_FROM_LIST),
+        "" => (opts.now.clone(), FirstSeenFrom::Recorded),
+        d => (check_date(d)?, FirstSeenFrom::HashList),
     };
     let labels: Vec<String> = col(3)
         .split_whitespace()
@@ -654,7 +653,7 @@ fn threatexchange_row(
                 .unwrap_or_else(|| format!("ThreatExchange list {}", opts.list_name)),
             url: None,
             first_seen,
-            first_seen_from: from.into(),
+            first_seen_from: from,
         },
     ))
 }

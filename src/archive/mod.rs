@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::evidence::FirstSeenFrom;
 use crate::hash::{HashBits, HashKind};
 
 pub mod hashlist;
@@ -148,8 +149,8 @@ pub struct Sighting {
     pub url: Option<String>,
     /// ISO 8601 time it was first seen.
     pub first_seen: String,
-    /// Where `first_seen` came from: `exif`, `mtime`, `given`, `manifest`, `recorded`.
-    pub first_seen_from: String,
+    /// Where `first_seen` came from.
+    pub first_seen_from: FirstSeenFrom,
 }
 
 /// Result of recording one picture.
@@ -704,7 +705,7 @@ mod tests {
             source: "test".into(),
             url: None,
             first_seen: when.into(),
-            first_seen_from: "given".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Given,
         }
     }
 

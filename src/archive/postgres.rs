@@ -498,7 +498,7 @@ impl ArchiveBackend for PgArchive {
                     .map(|(_, s)| opt_text(&s.url))
                     .collect::<Vec<_>>(),
                 &s_col(&|s| text(&s.first_seen)),
-                &s_col(&|s| text(&s.first_seen_from)),
+                &s_col(&|s| text(s.first_seen_from.as_str())),
                 &now,
             ],
         )
@@ -562,7 +562,7 @@ impl ArchiveBackend for PgArchive {
                     source: r.try_get(7)?,
                     url: r.try_get(8)?,
                     first_seen: r.try_get(9)?,
-                    first_seen_from: r.try_get(10)?,
+                    first_seen_from: r.try_get::<_, String>(10)?.into(),
                 },
                 sightings: r.try_get::<_, i64>(11)?.max(0) as u64,
             })
@@ -586,7 +586,7 @@ impl ArchiveBackend for PgArchive {
                     source: r.try_get(1)?,
                     url: r.try_get(2)?,
                     first_seen: r.try_get(3)?,
-                    first_seen_from: r.try_get(4)?,
+                    first_seen_from: r.try_get::<_, String>(4)?.into(),
                 })
             })
             .collect::<std::result::Result<Vec<_>, postgres::Error>>()

@@ -246,7 +246,7 @@ impl ArchiveBackend for SqliteArchive {
                     sighting.source,
                     sighting.url,
                     sighting.first_seen,
-                    sighting.first_seen_from,
+                    sighting.first_seen_from.as_str(),
                     now
                 ],
             )
@@ -294,7 +294,7 @@ impl ArchiveBackend for SqliteArchive {
                             source: r.get(7)?,
                             url: r.get(8)?,
                             first_seen: r.get(9)?,
-                            first_seen_from: r.get(10)?,
+                            first_seen_from: r.get::<_, String>(10)?.into(),
                         },
                         sightings: r.get::<_, i64>(11)? as u64,
                     })
@@ -319,7 +319,7 @@ impl ArchiveBackend for SqliteArchive {
                     source: r.get(1)?,
                     url: r.get(2)?,
                     first_seen: r.get(3)?,
-                    first_seen_from: r.get(4)?,
+                    first_seen_from: r.get::<_, String>(4)?.into(),
                 })
             })
             .map_err(db)?;
@@ -803,6 +803,24 @@ mod tests {
         // would fail: its table exists).
         let a = SqliteArchive::open(&p).unwrap();
         assert_eq!(user_version(&a.conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// A sighting whose `first_seen_from` this version does not know (an
+    /// archive shared with a later version) still loads, and keeps the name.
+    #[test]
+    fn an_unknown_first_seen_from_is_kept_not_refused() {
+        let mut a = SqliteArchive::in_memory().unwrap();
+        let mut s = seen("x.jpg", "2020-01-01");
+        s.first_seen_from = "carrier_pigeon".into();
+        a.record_batch(&[(image("a"), s)]).unwrap();
+        let id = a.lookup_sha256("a").unwrap().unwrap();
+        let from = &a.sightings(id).unwrap()[0].first_seen_from;
+        assert_eq!(
+            *from,
+            crate::evidence::FirstSeenFrom::Other("carrier_pigeon".into())
+        );
+        let known = a.known_image(id).unwrap().unwrap();
+        assert_eq!(known.earliest.first_seen_from, "carrier_pigeon");
     }
 
     /// Threads of one process share SQLite's file locks the way processes do,

@@ -54,7 +54,7 @@ fn archive_with(images: &[(&str, &DynamicImage)]) -> (Mutex<Archive>, MemoryInde
             source: "test".into(),
             url: None,
             first_seen: "2010-01-01".into(),
-            first_seen_from: "given".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Given,
         };
         a.record_batch(&[(entry, seen)]).unwrap();
         let id = a.lookup_sha256(sha).unwrap().unwrap();
@@ -141,7 +141,7 @@ fn a_far_pdq_vetoes_agreeing_64_bit_hashes_even_when_the_index_did_not_return_it
             source: "test".into(),
             url: None,
             first_seen: "2010-01-01".into(),
-            first_seen_from: "given".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Given,
         };
         a.record_batch(&[(entry, seen)]).unwrap();
         let id = a.lookup_sha256("original").unwrap().unwrap();

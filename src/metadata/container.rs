@@ -137,11 +137,148 @@ pub struct JpegStructure {
 pub struct Segment {
     /// Marker name ("SOI", "APP1", "DQT", "SOF0", "SOS", …), with the APP
     /// identifier when known ("APP1 Exif", "APP2 ICC_PROFILE").
-    pub marker: String,
+    pub marker: Marker,
     /// Offset of the marker in the file.
     pub offset: usize,
     /// The segment's length field (0 for markers without one).
     pub length: usize,
+}
+
+/// A JPEG marker as the report names it: its code and, for an APPn segment,
+/// the identifier its payload starts with when retrace knows it. Written as
+/// one string ("SOF0", "APP1 Exif", "0xFFC8"), as reports always had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Marker {
+    /// The byte after 0xFF.
+    pub code: u8,
+    /// What an APPn segment holds, when its identifier is known.
+    pub app: Option<AppId>,
+}
+
+crate::evidence::named! {
+    /// The APPn payloads retrace recognises by their identifier.
+    pub enum AppId {
+        /// JFIF (or its JFXX extension) in APP0.
+        Jfif = "JFIF",
+        /// EXIF in APP1.
+        Exif = "Exif",
+        /// The XMP packet in APP1.
+        Xmp = "XMP",
+        /// An extended XMP part in APP1.
+        ExtendedXmp = "ExtendedXMP",
+        /// An ICC profile chunk in APP2.
+        IccProfile = "ICC_PROFILE",
+        /// The Multi-Picture Format index in APP2.
+        Mpf = "MPF",
+        /// Photoshop image resources (IPTC) in APP13.
+        Photoshop = "Photoshop",
+        /// JUMBF boxes (C2PA) in APP11.
+        Jumbf = "JUMBF",
+        /// Adobe's colour transform flag in APP14.
+        Adobe = "Adobe",
+    }
+}
+
+impl Marker {
+    /// An APPn marker (0xE0–0xEF).
+    pub fn is_app(self) -> bool {
+        (0xE0..=0xEF).contains(&self.code)
+    }
+
+    fn parse(s: &str) -> Option<Marker> {
+        let (name, app) = match s.split_once(' ') {
+            Some((name, id)) => (name, Some(AppId::ALL.iter().copied().find(|a| a == id)?)),
+            None => (s, None),
+        };
+        let numbered = |prefix: &str, base: u8, max: u8| {
+            let n: u8 = name.strip_prefix(prefix)?.parse().ok()?;
+            (n <= max).then_some(base + n)
+        };
+        let code = match name {
+            "SOI" => 0xD8,
+            "EOI" => 0xD9,
+            "SOS" => 0xDA,
+            "DQT" => 0xDB,
+            "DHT" => 0xC4,
+            "DAC" => 0xCC,
+            "DRI" => 0xDD,
+            "DNL" => 0xDC,
+            "COM" => 0xFE,
+            "TEM" => 0x01,
+            _ => numbered("SOF", 0xC0, 15)
+                .or_else(|| numbered("RST", 0xD0, 7))
+                .or_else(|| numbered("APP", 0xE0, 15))
+                .or_else(|| u8::from_str_radix(name.strip_prefix("0xFF")?, 16).ok())?,
+        };
+        let m = Marker { code, app };
+        // Only the one spelling this type writes is read back.
+        (m.to_string() == s).then_some(m)
+    }
+}
+
+impl std::fmt::Display for Marker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.code;
+        match m {
+            0xD8 => f.write_str("SOI")?,
+            0xD9 => f.write_str("EOI")?,
+            0xDA => f.write_str("SOS")?,
+            0xDB => f.write_str("DQT")?,
+            0xC4 => f.write_str("DHT")?,
+            0xCC => f.write_str("DAC")?,
+            0xDD => f.write_str("DRI")?,
+            0xDC => f.write_str("DNL")?,
+            0xFE => f.write_str("COM")?,
+            0x01 => f.write_str("TEM")?,
+            0xC0..=0xCF => write!(f, "SOF{}", m - 0xC0)?,
+            0xD0..=0xD7 => write!(f, "RST{}", m - 0xD0)?,
+            0xE0..=0xEF => write!(f, "APP{}", m - 0xE0)?,
+            _ => write!(f, "0xFF{m:02X}")?,
+        }
+        match self.app {
+            Some(id) => write!(f, " {id}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Serialize for Marker {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Marker {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Marker, D::Error> {
+        let s = String::deserialize(d)?;
+        Marker::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a JPEG marker name: {s:?}")))
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Marker {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Marker".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids = AppId::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!(
+                "^(SOI|EOI|SOS|DQT|DHT|DAC|DRI|DNL|COM|TEM|SOF(1[0-5]|[0-9])|RST[0-7]|APP(1[0-5]|[0-9])( ({ids}))?|0xFF[0-9A-F]{{2}})$"
+            )
+        })
+    }
 }
 
 /// One DQT table.
@@ -425,22 +562,7 @@ const ICC_ID: &[u8] = b"ICC_PROFILE\0";
 const PS_ID: &[u8] = b"Photoshop 3.0\0";
 
 fn marker_name(m: u8) -> String {
-    match m {
-        0xD8 => "SOI".into(),
-        0xD9 => "EOI".into(),
-        0xDA => "SOS".into(),
-        0xDB => "DQT".into(),
-        0xC4 => "DHT".into(),
-        0xCC => "DAC".into(),
-        0xDD => "DRI".into(),
-        0xDC => "DNL".into(),
-        0xFE => "COM".into(),
-        0x01 => "TEM".into(),
-        0xC0..=0xCF => format!("SOF{}", m - 0xC0),
-        0xD0..=0xD7 => format!("RST{}", m - 0xD0),
-        0xE0..=0xEF => format!("APP{}", m - 0xE0),
-        _ => format!("0xFF{m:02X}"),
-    }
+    Marker { code: m, app: None }.to_string()
 }
 
 /// The segment list and what the APPn, COM, DQT and SOF segments say, from
@@ -461,7 +583,7 @@ fn walk_jpeg(
     // DQT segment payloads by the slot of their first table, a later one
     // replacing an earlier one: what ExifTool hashes for its JPEGDigest.
     let mut dqt_segments: [Option<&[u8]>; 4] = [None; 4];
-    let push = |j: &mut JpegStructure, marker: String, offset: usize, length: usize| {
+    let push = |j: &mut JpegStructure, marker: Marker, offset: usize, length: usize| {
         if j.segments.len() < MAX_SEGMENTS {
             j.segments.push(Segment {
                 marker,
@@ -480,23 +602,23 @@ fn walk_jpeg(
         let (m, start, len) = (seg.marker, seg.offset, seg.length);
         if len == 0 {
             // SOI, EOI, RSTn, TEM: no payload.
-            push(&mut j, marker_name(m), start, 0);
+            push(&mut j, Marker { code: m, app: None }, start, 0);
             continue;
         }
         let data = seg.data(bytes);
-        let mut name = marker_name(m);
+        let mut name = Marker { code: m, app: None };
         match m {
             marker::APP0 if data.starts_with(b"JFIF\0") || data.starts_with(b"JFXX\0") => {
                 j.jfif = true;
-                name.push_str(" JFIF");
+                name.app = Some(AppId::Jfif);
             }
             marker::APP1 if data.starts_with(b"Exif\0") => {
                 j.exif = true;
-                name.push_str(" Exif");
+                name.app = Some(AppId::Exif);
             }
             marker::APP1 if data.starts_with(XMP_ID) => {
                 j.xmp = true;
-                name.push_str(" XMP");
+                name.app = Some(AppId::Xmp);
                 if raw.xmp.is_none() {
                     raw.xmp = Some(data[XMP_ID.len()..].to_vec());
                 }
@@ -505,11 +627,11 @@ fn walk_jpeg(
                 // The extended part is an appendix to the main packet, split by
                 // GUID; its provenance fields live in the main packet.
                 j.xmp = true;
-                name.push_str(" ExtendedXMP");
+                name.app = Some(AppId::ExtendedXmp);
             }
             marker::APP2 if data.starts_with(ICC_ID) => {
                 j.icc = true;
-                name.push_str(" ICC_PROFILE");
+                name.app = Some(AppId::IccProfile);
                 if let (Some(&seq), Some(chunk)) = (data.get(12), data.get(14..)) {
                     icc_total = icc_total.saturating_add(chunk.len());
                     if icc_total <= max && icc_chunks.len() < 256 {
@@ -532,25 +654,25 @@ fn walk_jpeg(
                     j.mpf_images_truncated = ix.truncated;
                 }
                 j.mpf = true;
-                name.push_str(" MPF");
+                name.app = Some(AppId::Mpf);
             }
             marker::APP13 if data.starts_with(PS_ID) => {
                 j.photoshop_irb = true;
-                name.push_str(" Photoshop");
+                name.app = Some(AppId::Photoshop);
                 if !append_bounded(&mut irb, &data[PS_ID.len()..], max) {
                     c.warnings
                         .push("Photoshop APP13 over the metadata limit; not parsed".into());
                 }
             }
             marker::APP11 if data.starts_with(b"JP") => {
-                name.push_str(" JUMBF");
+                name.app = Some(AppId::Jumbf);
                 if app11.len() < MAX_SEGMENTS {
                     app11.push(data);
                 }
             }
             marker::APP14 if data.starts_with(b"Adobe") => {
                 j.adobe = true;
-                name.push_str(" Adobe");
+                name.app = Some(AppId::Adobe);
             }
             marker::COM => {
                 j.comment = true;
@@ -607,7 +729,15 @@ fn walk_jpeg(
                 "JPEG: {} segment at offset {offset} claims {length} bytes, file has fewer",
                 marker_name(marker)
             ));
-            push(&mut j, marker_name(marker), offset, length);
+            push(
+                &mut j,
+                Marker {
+                    code: marker,
+                    app: None,
+                },
+                offset,
+                length,
+            );
         }
         End::Eoi | End::NoSoi | End::Eof | End::FirstScan => {}
     }
@@ -1381,6 +1511,42 @@ fn icc_description(icc: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::{AppId, Marker};
+
+    /// Every marker is written as reports always named it, and a report's
+    /// name reads back as the same marker.
+    #[test]
+    fn marker_names_are_the_old_strings_and_read_back() {
+        let named = [
+            (0xD8, None, "SOI"),
+            (0xC0, None, "SOF0"),
+            (0xC2, None, "SOF2"),
+            (0xC4, None, "DHT"),
+            (0xC8, None, "SOF8"),
+            (0xD3, None, "RST3"),
+            (0xE1, Some(AppId::Exif), "APP1 Exif"),
+            (0xE2, Some(AppId::IccProfile), "APP2 ICC_PROFILE"),
+            (0xEF, None, "APP15"),
+            (0x02, None, "0xFF02"),
+        ];
+        for (code, app, name) in named {
+            let m = Marker { code, app };
+            assert_eq!(serde_json::to_value(m).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Marker>(name.into()).unwrap(), m);
+        }
+        for code in 0..=255u8 {
+            let m = Marker { code, app: None };
+            let back: Marker = serde_json::from_value(serde_json::to_value(m).unwrap()).unwrap();
+            assert_eq!(back, m);
+        }
+        for bad in ["APP1 Nonsense", "SOF16", "sof0", "0xff02", ""] {
+            assert!(
+                serde_json::from_value::<Marker>(bad.into()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn a_fault_repeated_in_every_chunk_is_listed_a_hundred_times_then_counted() {
         let path = concat!(

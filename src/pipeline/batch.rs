@@ -354,7 +354,7 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Finding, Match};
+    use crate::evidence::{Finding, FindingCode, Match};
     use crate::metadata::{ExifField, Metadata};
 
     fn copy(path: &str) -> Match {
@@ -364,7 +364,7 @@ mod tests {
             source: "Agency".into(),
             url: Some("https://example.org/p".into()),
             first_seen: "2019-06-12".into(),
-            first_seen_from: "manifest".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Manifest,
             distance: Default::default(),
             exact: false,
             transform: "mirror".into(),
@@ -405,11 +405,11 @@ mod tests {
         r.matches = vec![copy("archive/a.jpg"), copy("archive/b.jpg")];
         r.earliest_copy = Some(copy("archive/a.jpg"));
         r.findings = vec![
-            Finding::new("earlier_copy", Severity::High, "long text"),
-            Finding::new("no_metadata", Severity::Info, "more text"),
+            Finding::new(FindingCode::EarlierCopy, Severity::High, "long text"),
+            Finding::new(FindingCode::NoMetadata, Severity::Info, "more text"),
         ];
         r.errors = vec![StageError {
-            stage: "metadata".into(),
+            stage: crate::evidence::Stage::Metadata,
             message: "damaged".into(),
         }];
         r.archive.searched = true;

@@ -22,7 +22,7 @@ use crate::archive::{Archive, NewImage, Recorded, Sighting, StoredHash};
 use crate::assess::{self, Claim};
 use crate::decode;
 use crate::error::{Error, Result};
-use crate::evidence::StageError;
+use crate::evidence::{FindingCode, FirstSeenFrom, Stage, StageError};
 use crate::features::{FeatureParams, Features};
 use crate::hash::{self, variants, Hashes};
 use crate::index::MemoryIndex;
@@ -181,7 +181,7 @@ pub struct Engine {
     index_load: IndexLoad,
 }
 
-fn stage_error(stage: &str, e: &Error) -> StageError {
+fn stage_error(stage: Stage, e: &Error) -> StageError {
     // The chain of causes, outermost first, the way `{:#}` prints in anyhow.
     let mut message = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -190,10 +190,7 @@ fn stage_error(stage: &str, e: &Error) -> StageError {
         message.push_str(&s.to_string());
         src = s.source();
     }
-    StageError {
-        stage: stage.to_string(),
-        message,
-    }
+    StageError { stage, message }
 }
 
 /// The smaller copies a file carries of its own picture, matched against the
@@ -521,7 +518,7 @@ impl Engine {
             }
             Err(e) => {
                 let mut report = Report::new(name);
-                report.errors.push(stage_error("read", &e));
+                report.errors.push(stage_error(Stage::Read, &e));
                 Examined {
                     report,
                     metadata: None,
@@ -549,14 +546,14 @@ impl Engine {
         // completeness check and the decoders all take it.
         let layout =
             decode::contain(|| Layout::read(&blob.bytes, blob.format)).unwrap_or_else(|e| {
-                report.errors.push(stage_error("read", &e));
+                report.errors.push(stage_error(Stage::Read, &e));
                 Layout::Other
             });
         let meta = decode::contain(|| {
             metadata::read_metadata_with(&blob.bytes, blob.format, &layout, limits)
         })
         .unwrap_or_else(|e| {
-            report.errors.push(stage_error("metadata", &e));
+            report.errors.push(stage_error(Stage::Metadata, &e));
             Metadata::default()
         });
         let mut working = None;
@@ -564,7 +561,7 @@ impl Engine {
         let mut grey = None;
         if blob.format == Format::Unknown {
             report.errors.push(StageError {
-                stage: "format".into(),
+                stage: Stage::Format,
                 message: "not a recognised image format (content sniffed, file name ignored)"
                     .into(),
             });
@@ -575,7 +572,7 @@ impl Engine {
             };
             if blob.format == Format::Jpeg && !complete() {
                 report.errors.push(StageError {
-                    stage: "decode".into(),
+                    stage: Stage::Decode,
                     message: "truncated or damaged JPEG: no end-of-image marker; the hashes describe only the part that could be decoded".into(),
                 });
             }
@@ -602,10 +599,10 @@ impl Engine {
                             grey = Some(g);
                             working = Some(oriented);
                         }
-                        Err(e) => report.errors.push(stage_error("hash", &e)),
+                        Err(e) => report.errors.push(stage_error(Stage::Hash, &e)),
                     }
                 }
-                Err(e) => report.errors.push(stage_error("decode", &e)),
+                Err(e) => report.errors.push(stage_error(Stage::Decode, &e)),
             }
         }
         let (thumbnail, thumbnail_heif_item) = match self.examine_thumbnail(blob, &meta) {
@@ -780,7 +777,7 @@ impl Engine {
             }
             Ok(None) => None,
             Err(e) => {
-                errors.push(stage_error("animation", &e));
+                errors.push(stage_error(Stage::Animation, &e));
                 None
             }
         }
@@ -870,7 +867,7 @@ impl Engine {
         };
         if let Some(e) = follow_error {
             // Matching goes on with the index as it is; the report says so.
-            report.errors.push(stage_error("match", &e));
+            report.errors.push(stage_error(Stage::Match, &e));
         }
         let mut unmatchable = None;
         let mut embedded_only = Vec::new();
@@ -891,7 +888,7 @@ impl Engine {
                 if let Some(grey) = &grey {
                     match decode::contain(|| query_features_of(grey)) {
                         Ok(f) => ex.features = Some(f),
-                        Err(e) => report.errors.push(stage_error("hash", &e)),
+                        Err(e) => report.errors.push(stage_error(Stage::Hash, &e)),
                     }
                 }
             }
@@ -908,7 +905,7 @@ impl Engine {
             let inner = match (&grey, &ex.features) {
                 (Some(g), Some(_)) => decode::contain(|| matching::inner_view(g, &variants))
                     .unwrap_or_else(|e| {
-                        report.errors.push(stage_error("hash", &e));
+                        report.errors.push(stage_error(Stage::Hash, &e));
                         None
                     }),
                 _ => None,
@@ -943,7 +940,7 @@ impl Engine {
                         searched: count(found.unsupported_searched),
                     });
                 }
-                Err(e) => report.errors.push(stage_error("match", &e)),
+                Err(e) => report.errors.push(stage_error(Stage::Match, &e)),
             }
             // The embedded copies often keep the picture as it was before a
             // crop or an edit: what they match and the main picture does not
@@ -999,7 +996,7 @@ impl Engine {
                                 .then(a.sha256.cmp(&b.sha256))
                         });
                     }
-                    Err(e) => report.errors.push(stage_error("match", &e)),
+                    Err(e) => report.errors.push(stage_error(Stage::Match, &e)),
                 }
             }
         }
@@ -1020,14 +1017,20 @@ impl Engine {
         for (via, m) in &embedded_only {
             let (code, what, short) = match via {
                 Embedded::Thumbnail => (
-                    "thumbnail_earlier_copy",
+                    FindingCode::ThumbnailEarlierCopy,
                     "The embedded EXIF thumbnail",
                     "thumbnail",
                 ),
-                Embedded::HeifThumbnail => {
-                    ("thumbnail_earlier_copy", "The HEIF thumbnail", "thumbnail")
-                }
-                Embedded::Preview => ("preview_earlier_copy", "The MPF preview", "preview"),
+                Embedded::HeifThumbnail => (
+                    FindingCode::ThumbnailEarlierCopy,
+                    "The HEIF thumbnail",
+                    "thumbnail",
+                ),
+                Embedded::Preview => (
+                    FindingCode::PreviewEarlierCopy,
+                    "The MPF preview",
+                    "preview",
+                ),
             };
             let message = if main_decoded {
                 format!(
@@ -1256,7 +1259,7 @@ fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
             .unwrap_or_else(|| "unknown panic".into());
         let mut report = Report::new(path.to_string_lossy().into_owned());
         report.errors.push(StageError {
-            stage: "internal".into(),
+            stage: Stage::Internal,
             message: format!("processing panicked (a bug; the batch went on): {msg}"),
         });
         Examined {
@@ -1301,7 +1304,7 @@ pub enum FirstSeen {
 }
 
 /// The first-seen date and where it came from, for an examined picture.
-pub fn first_seen(ex: &Examined, policy: &FirstSeen) -> (String, String) {
+pub fn first_seen(ex: &Examined, policy: &FirstSeen) -> (String, FirstSeenFrom) {
     let exif = ex
         .metadata
         .as_ref()
@@ -1314,12 +1317,12 @@ pub fn first_seen(ex: &Examined, policy: &FirstSeen) -> (String, String) {
     });
     let now = || crate::archive::now_iso();
     match policy {
-        FirstSeen::Given(d) => (d.clone(), "given".into()),
-        FirstSeen::Now => (now(), "recorded".into()),
-        FirstSeen::Mtime => (mtime.unwrap_or_else(now), "mtime".into()),
+        FirstSeen::Given(d) => (d.clone(), FirstSeenFrom::Given),
+        FirstSeen::Now => (now(), FirstSeenFrom::Recorded),
+        FirstSeen::Mtime => (mtime.unwrap_or_else(now), FirstSeenFrom::Mtime),
         FirstSeen::Auto | FirstSeen::Exif => match exif {
-            Some(d) => (d, "exif".into()),
-            None => (mtime.unwrap_or_else(now), "mtime".into()),
+            Some(d) => (d, FirstSeenFrom::Exif),
+            None => (mtime.unwrap_or_else(now), FirstSeenFrom::Mtime),
         },
     }
 }

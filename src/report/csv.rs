@@ -114,7 +114,7 @@ impl<W: Write> CsvWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Finding, Match, MatchRegion, Rect, Severity};
+    use crate::evidence::{Finding, FindingCode, Match, MatchRegion, Rect, Severity};
     use crate::report::Report;
 
     #[test]
@@ -128,7 +128,7 @@ mod tests {
             source: "@wire, \"desk\"".into(),
             url: Some("https://example.org/a?b=1,2".into()),
             first_seen: "2008-04-20".into(),
-            first_seen_from: "manifest".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Manifest,
             distance: Default::default(),
             exact: false,
             transform: "identity".into(),
@@ -162,8 +162,8 @@ mod tests {
         r.matches = vec![m.clone()];
         r.earliest_copy = Some(m);
         r.findings = vec![
-            Finding::new("earlier_copy", Severity::High, "x"),
-            Finding::new("no_metadata", Severity::Info, "y"),
+            Finding::new(FindingCode::EarlierCopy, Severity::High, "x"),
+            Finding::new(FindingCode::NoMetadata, Severity::Info, "y"),
         ];
         let mut w = CsvWriter::new(Vec::new()).unwrap();
         w.row(r.sha256.as_deref(), &r.outcome()).unwrap();

@@ -338,7 +338,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
         let mut cap = format!(
             "Earliest known copy: first seen {} ({}), {}",
             h(&m.first_seen),
-            h(&m.first_seen_from),
+            h(m.first_seen_from.as_str()),
             h(where_seen(m))
         );
         if !m.source.is_empty() {
@@ -383,7 +383,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
             writeln!(
                 out,
                 "<li class=\"{c}\" data-code=\"{}\"><span class=\"sev\">{c}</span>{}</li>",
-                h(&f.code),
+                h(f.code.as_str()),
                 h(&f.message),
                 c = sev_class(f.severity)
             )?;
@@ -511,7 +511,7 @@ pub fn write_page(out: &mut impl Write, r: &Report, pictures: &Pictures) -> io::
     if !r.errors.is_empty() {
         writeln!(out, "<h2>Errors</h2><ul id=\"errors\">")?;
         for e in &r.errors {
-            writeln!(out, "<li>{}: {}</li>", h(&e.stage), h(&e.message))?;
+            writeln!(out, "<li>{}: {}</li>", h(e.stage.as_str()), h(&e.message))?;
         }
         writeln!(out, "</ul>")?;
     }
@@ -790,7 +790,7 @@ pub fn write_index<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::Finding;
+    use crate::evidence::{Finding, FindingCode};
     use crate::metadata::Metadata;
 
     fn copy(first_seen: &str, source: &str) -> Match {
@@ -800,7 +800,7 @@ mod tests {
             source: source.into(),
             url: Some("javascript:alert(1)".into()),
             first_seen: first_seen.into(),
-            first_seen_from: "manifest".into(),
+            first_seen_from: crate::evidence::FirstSeenFrom::Manifest,
             distance: Default::default(),
             exact: false,
             transform: "identity".into(),
@@ -860,7 +860,7 @@ mod tests {
         r.sha256 = Some("00".into());
         r.earliest_copy = Some(copy("2001-01-01", evil));
         r.matches = vec![copy("2001-01-01", evil), copy("2002-01-01", evil)];
-        r.findings = vec![Finding::new("earlier_copy", Severity::High, evil)];
+        r.findings = vec![Finding::new(FindingCode::EarlierCopy, Severity::High, evil)];
         r.metadata = Some(Metadata {
             make: Some(evil.into()),
             artist: Some(evil.into()),

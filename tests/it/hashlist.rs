@@ -391,3 +391,33 @@ fn a_malformed_list_is_refused_line_by_line_and_nothing_is_written() {
     assert!(err.contains("the list was refused and nothing was imported"));
     assert!(!fresh.exists());
 }
+
+/// A list from an archive of another version may say its dates came from a
+/// source this one does not know: the line is imported, not refused, and the
+/// name goes out again unchanged when the entry is exported.
+#[test]
+fn an_unknown_first_seen_from_in_a_list_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sample_archive(dir.path());
+    let list = dir.path().join("a.jsonl");
+    export(&a, &list, "retrace");
+    let text = std::fs::read_to_string(&list).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let mut row = first.clone();
+    row["first_seen_from"] = "carrier_pigeon".into();
+    let one = dir.path().join("one.jsonl");
+    std::fs::write(&one, format!("{row}\n")).unwrap();
+    let b = dir.path().join("b.db");
+    let out = import(&b, &one, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = dir.path().join("back.jsonl");
+    export(&b, &back, "retrace");
+    let back: Value = serde_json::from_str(std::fs::read_to_string(&back).unwrap().trim()).unwrap();
+    assert_eq!(back["first_seen_from"], "carrier_pigeon");
+    assert_eq!(back["sha256"], first["sha256"]);
+}

@@ -912,7 +912,7 @@ fn archive_add(
                 .ok()
                 .and_then(|p| manifest.get(&p));
             let (first, from) = match row.and_then(|r| r.first_seen.clone()) {
-                Some(d) => (d, "manifest".to_string()),
+                Some(d) => (d, retrace::FirstSeenFrom::Manifest),
                 None => first_seen(&ex, &policy),
             };
             let sighting = Sighting {

@@ -257,7 +257,7 @@ pub(super) fn check_bmff_hash(
     let malformed = |m: &mut Manifest, why: &str| {
         status(
             m,
-            "assertion.bmffHash.malformed",
+            StatusCode::AssertionBmffHashMalformed,
             false,
             url.clone(),
             why.into(),
@@ -299,7 +299,7 @@ pub(super) fn check_bmff_hash(
         Err(BmffWalkError::Broken(why)) => {
             return status(
                 m,
-                "assertion.bmffHash.mismatch",
+                StatusCode::AssertionBmffHashMismatch,
                 false,
                 url,
                 format!("the file's box structure is broken ({why}): it was changed after signing"),
@@ -459,5 +459,9 @@ pub(super) fn check_bmff_hash(
         parts.push(&asset[from..e]);
     }
     parts.extend(marks[next..].iter().map(|m| &m[..]));
-    hash_verdict(m, &alg, &parts, expected, url, "bmffHash", "boxes");
+    let codes = (
+        StatusCode::AssertionBmffHashMatch,
+        StatusCode::AssertionBmffHashMismatch,
+    );
+    hash_verdict(m, &alg, &parts, expected, url, codes, "boxes");
 }

@@ -66,7 +66,13 @@ pub(super) fn sig_structure_for(context: &str, protected: &[u8], payload: &[u8])
 pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut Manifest) {
     let url = Some(format!("self#jumbf=/c2pa/{}/c2pa.signature", m.label));
     let bad = |m: &mut Manifest, why: String| {
-        status(m, "claimSignature.mismatch", false, url.clone(), why);
+        status(
+            m,
+            StatusCode::ClaimSignatureMismatch,
+            false,
+            url.clone(),
+            why,
+        );
     };
     let v = match cbor(sig, limits) {
         Ok(Value::Tag(18, inner)) => *inner,
@@ -135,7 +141,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
         match &s.verdict {
             Ok(()) => status(
                 m,
-                "timeStamp.validated",
+                StatusCode::TimeStampValidated,
                 true,
                 url.clone(),
                 "the time-stamp was made for this signature and its authority's signature verifies"
@@ -146,13 +152,13 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
                     .time
                     .map(|t| format!(" (it claims {}, not used)", t.to_rfc3339()))
                     .unwrap_or_default();
-                status(m, code, false, url.clone(), format!("{why}{claimed}"));
+                status(m, *code, false, url.clone(), format!("{why}{claimed}"));
             }
         }
         if *count > 1 {
             status(
                 m,
-                "timeStamp.malformed",
+                StatusCode::TimeStampMalformed,
                 false,
                 url.clone(),
                 format!("{count} time-stamp tokens; C2PA allows one (only the first is read)"),
@@ -171,7 +177,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
         m.signature = Some(info);
         return status(
             m,
-            "signingCredential.invalid",
+            StatusCode::SigningCredentialInvalid,
             false,
             url,
             "the certificate chain is missing or unreadable".into(),
@@ -206,14 +212,14 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
     match alg {
         None => status(
             m,
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             false,
             url.clone(),
             format!("COSE algorithm {alg_id:?}"),
         ),
         Some((name, None)) => status(
             m,
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             false,
             url.clone(),
             format!("{name} signatures cannot be checked by retrace"),
@@ -224,7 +230,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
                 leaf.public_key().subject_public_key.data.as_ref(),
             );
             match key.verify(&sig_structure(protected, payload), signature) {
-                Ok(()) => status(m, "claimSignature.validated", true, url.clone(), "the claim signature is valid for the signing certificate".into()),
+                Ok(()) => status(m, StatusCode::ClaimSignatureValidated, true, url.clone(), "the claim signature is valid for the signing certificate".into()),
                 Err(_) => bad(m, "the claim signature does not verify: the claim was changed or the signature forged".into()),
             }
         }
@@ -236,7 +242,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
         {
             status(
                 m,
-                "signingCredential.invalid",
+                StatusCode::SigningCredentialInvalid,
                 false,
                 url.clone(),
                 format!(
@@ -252,7 +258,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
     if at < nb || at > na {
         status(
             m,
-            "claimSignature.outsideValidity",
+            StatusCode::ClaimSignatureOutsideValidity,
             false,
             url,
             "the signing certificate was not valid at the signing time".into(),
@@ -260,7 +266,7 @@ pub(super) fn check_signature(sig: &[u8], claim: &[u8], limits: &Limits, m: &mut
     } else {
         status(
             m,
-            "claimSignature.insideValidity",
+            StatusCode::ClaimSignatureInsideValidity,
             true,
             url,
             "the signing certificate was valid at the signing time".into(),

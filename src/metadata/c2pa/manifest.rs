@@ -73,11 +73,11 @@ pub fn read_with(
         return cc;
     };
     let failed = active.validation.iter().any(|s| !s.success);
-    let has = |code: &str| active.validation.iter().any(|s| s.code == code);
+    let has = |code: StatusCode| active.validation.iter().any(|s| s.code == code);
     cc.validation_state = if failed {
         "invalid"
-    } else if has("claimSignature.validated")
-        && (has("assertion.dataHash.match") || has("assertion.bmffHash.match"))
+    } else if has(StatusCode::ClaimSignatureValidated)
+        && (has(StatusCode::AssertionDataHashMatch) || has(StatusCode::AssertionBmffHashMatch))
     {
         "valid"
     } else {
@@ -87,36 +87,36 @@ pub fn read_with(
     cc
 }
 
-/// The status of a hard binding once its hashed parts are gathered: `kind`
-/// names the assertion in the codes (`dataHash`, `bmffHash`), `noun` what was
-/// hashed, in words.
+/// The status of a hard binding once its hashed parts are gathered: `codes`
+/// are the assertion's match and mismatch codes, `noun` what was hashed, in
+/// words.
 pub(super) fn hash_verdict(
     m: &mut Manifest,
     alg: &str,
     parts: &[&[u8]],
     expected: &[u8],
     url: Option<String>,
-    kind: &str,
+    codes: (StatusCode, StatusCode),
     noun: &str,
 ) {
     match hash_with(alg, parts) {
         None => status(
             m,
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             false,
             url,
             format!("hash algorithm {alg:?}"),
         ),
         Some(h) if h == expected => status(
             m,
-            &format!("assertion.{kind}.match"),
+            codes.0,
             true,
             url,
             format!("the file's {noun} are those that were signed"),
         ),
         Some(_) => status(
             m,
-            &format!("assertion.{kind}.mismatch"),
+            codes.1,
             false,
             url,
             format!("the file's {noun} differ from those that were signed: it was changed after signing"),
@@ -126,14 +126,14 @@ pub(super) fn hash_verdict(
 
 pub(super) fn status(
     m: &mut Manifest,
-    code: &str,
+    code: StatusCode,
     success: bool,
     url: Option<String>,
     why: String,
 ) {
     if m.validation.len() < MAX_LIST {
         m.validation.push(Status {
-            code: code.into(),
+            code,
             success,
             url,
             explanation: why,
@@ -169,7 +169,7 @@ pub(super) fn read_manifest(
         (None, None) => {
             status(
                 &mut m,
-                "claim.missing",
+                StatusCode::ClaimMissing,
                 false,
                 Some(format!("self#jumbf=/c2pa/{label}")),
                 "the manifest has no claim".into(),
@@ -181,7 +181,7 @@ pub(super) fn read_manifest(
     let Some(claim_bytes) = claim_box.content(b"cbor") else {
         status(
             &mut m,
-            "claim.malformed",
+            StatusCode::ClaimMalformed,
             false,
             None,
             "the claim has no CBOR box".into(),
@@ -193,7 +193,7 @@ pub(super) fn read_manifest(
         Err(e) => {
             status(
                 &mut m,
-                "claim.malformed",
+                StatusCode::ClaimMalformed,
                 false,
                 None,
                 format!("claim CBOR: {e}"),
@@ -259,7 +259,7 @@ pub(super) fn read_manifest(
         Some(sig) => check_signature(sig, claim_bytes, limits, &mut m),
         None => status(
             &mut m,
-            "claimSignature.missing",
+            StatusCode::ClaimSignatureMissing,
             false,
             None,
             "the manifest has no signature".into(),
@@ -295,7 +295,7 @@ pub(super) fn check_assertion(
     let Some(url) = text(get(r, "url")) else {
         status(
             m,
-            "assertion.hashedURI.mismatch",
+            StatusCode::AssertionHashedUriMismatch,
             false,
             None,
             "an assertion reference has no URL".into(),
@@ -306,7 +306,7 @@ pub(super) fn check_assertion(
     let Some(expected) = get(r, "hash").and_then(Value::as_bytes) else {
         status(
             m,
-            "assertion.hashedURI.mismatch",
+            StatusCode::AssertionHashedUriMismatch,
             false,
             Some(url),
             "no hash in the reference".into(),
@@ -320,7 +320,7 @@ pub(super) fn check_assertion(
         if parts[1] != manifest {
             status(
                 m,
-                "assertion.outsideManifest",
+                StatusCode::AssertionOutsideManifest,
                 false,
                 Some(url.clone()),
                 "the claim references an assertion of another manifest".into(),
@@ -336,7 +336,7 @@ pub(super) fn check_assertion(
     let Some(found) = found else {
         status(
             m,
-            "assertion.missing",
+            StatusCode::AssertionMissing,
             false,
             Some(url),
             "the claim names an assertion the store does not hold".into(),
@@ -346,21 +346,21 @@ pub(super) fn check_assertion(
     match hash_with(&alg, &[found.payload]) {
         None => status(
             m,
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             false,
             Some(url),
             format!("hash algorithm {alg:?}"),
         ),
         Some(h) if h == *expected => status(
             m,
-            "assertion.hashedURI.match",
+            StatusCode::AssertionHashedUriMatch,
             true,
             Some(url),
             "assertion hash matches".into(),
         ),
         Some(_) => status(
             m,
-            "assertion.hashedURI.mismatch",
+            StatusCode::AssertionHashedUriMismatch,
             false,
             Some(url),
             "the assertion was changed after signing".into(),
@@ -482,7 +482,7 @@ pub(super) fn check_data_hash(
         _ => {
             status(
                 m,
-                "assertion.dataHash.malformed",
+                StatusCode::AssertionDataHashMalformed,
                 false,
                 url,
                 "unreadable data hash".into(),
@@ -494,7 +494,7 @@ pub(super) fn check_data_hash(
     let Some(expected) = get(&v, "hash").and_then(Value::as_bytes) else {
         status(
             m,
-            "assertion.dataHash.malformed",
+            StatusCode::AssertionDataHashMalformed,
             false,
             url,
             "no hash".into(),
@@ -511,7 +511,7 @@ pub(super) fn check_data_hash(
         let (Some(s), Some(l)) = (num("start"), num("length")) else {
             status(
                 m,
-                "assertion.dataHash.malformed",
+                StatusCode::AssertionDataHashMalformed,
                 false,
                 url,
                 "malformed exclusion".into(),
@@ -527,7 +527,7 @@ pub(super) fn check_data_hash(
         if s < at || e > asset.len() {
             status(
                 m,
-                "assertion.dataHash.mismatch",
+                StatusCode::AssertionDataHashMismatch,
                 false,
                 url,
                 "the exclusions do not fit the file: it was changed after signing".into(),
@@ -538,5 +538,9 @@ pub(super) fn check_data_hash(
         at = e;
     }
     parts.push(&asset[at..]);
-    hash_verdict(m, &alg, &parts, expected, url, "dataHash", "bytes");
+    let codes = (
+        StatusCode::AssertionDataHashMatch,
+        StatusCode::AssertionDataHashMismatch,
+    );
+    hash_verdict(m, &alg, &parts, expected, url, codes, "bytes");
 }

@@ -171,18 +171,75 @@ pub struct SignatureInfo {
 }
 
 /// One validation result, with the C2PA specification's code.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(default)]
 pub struct Status {
     /// C2PA code (`claimSignature.validated`, `assertion.dataHash.mismatch`, …).
-    pub code: String,
+    pub code: StatusCode,
     /// Whether the code reports a success.
+    #[serde(default)]
     pub success: bool,
     /// What it is about (a JUMBF URI), when specific.
+    #[serde(default)]
     pub url: Option<String>,
     /// In words.
+    #[serde(default)]
     pub explanation: String,
+}
+
+crate::evidence::named! {
+    /// The C2PA specification's validation status codes that retrace writes
+    /// (the specification's names, so a reader can look them up there).
+    pub enum StatusCode {
+        /// A hash or signature algorithm retrace cannot check.
+        AlgorithmUnsupported = "algorithm.unsupported",
+        /// The BMFF hash assertion cannot be read.
+        AssertionBmffHashMalformed = "assertion.bmffHash.malformed",
+        /// The file's boxes hash to what was signed.
+        AssertionBmffHashMatch = "assertion.bmffHash.match",
+        /// The file's boxes changed after signing.
+        AssertionBmffHashMismatch = "assertion.bmffHash.mismatch",
+        /// The data hash assertion cannot be read.
+        AssertionDataHashMalformed = "assertion.dataHash.malformed",
+        /// The file's bytes hash to what was signed.
+        AssertionDataHashMatch = "assertion.dataHash.match",
+        /// The file's bytes changed after signing.
+        AssertionDataHashMismatch = "assertion.dataHash.mismatch",
+        /// An assertion hashes to what the claim lists.
+        AssertionHashedUriMatch = "assertion.hashedURI.match",
+        /// An assertion differs from what the claim lists.
+        AssertionHashedUriMismatch = "assertion.hashedURI.mismatch",
+        /// An assertion the claim lists is not in the manifest.
+        AssertionMissing = "assertion.missing",
+        /// The claim points at an assertion outside its manifest.
+        AssertionOutsideManifest = "assertion.outsideManifest",
+        /// The claim cannot be read.
+        ClaimMalformed = "claim.malformed",
+        /// The manifest has no claim.
+        ClaimMissing = "claim.missing",
+        /// The signing certificate was valid when the claim was signed.
+        ClaimSignatureInsideValidity = "claimSignature.insideValidity",
+        /// The claim signature does not verify.
+        ClaimSignatureMismatch = "claimSignature.mismatch",
+        /// The manifest has no claim signature.
+        ClaimSignatureMissing = "claimSignature.missing",
+        /// The signing certificate was not valid when the claim was signed.
+        ClaimSignatureOutsideValidity = "claimSignature.outsideValidity",
+        /// The claim signature verifies.
+        ClaimSignatureValidated = "claimSignature.validated",
+        /// The signing certificate cannot be used.
+        SigningCredentialInvalid = "signingCredential.invalid",
+        /// The time-stamp cannot be read.
+        TimeStampMalformed = "timeStamp.malformed",
+        /// The time-stamp was not made for this signature, or was changed.
+        TimeStampMismatch = "timeStamp.mismatch",
+        /// The time-stamp authority's certificate was not valid at the stamped time.
+        TimeStampOutsideValidity = "timeStamp.outsideValidity",
+        /// The time-stamp authority's signature cannot be verified.
+        TimeStampUntrusted = "timeStamp.untrusted",
+        /// The time-stamp verifies.
+        TimeStampValidated = "timeStamp.validated",
+    }
 }
 
 /// Where a manifest store sits in a file, as the container walkers find it.

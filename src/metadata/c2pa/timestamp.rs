@@ -98,7 +98,7 @@ pub(super) struct TimeStamp {
     /// TSTInfo's genTime, read whether or not the checks pass.
     pub(super) time: Option<chrono::DateTime<chrono::Utc>>,
     /// `Ok` when the token is whole and signed, else the C2PA code and why.
-    pub(super) verdict: Result<(), (&'static str, String)>,
+    pub(super) verdict: Result<(), (StatusCode, String)>,
 }
 
 /// Check a time-stamp token against the bytes C2PA says it stamps: its
@@ -110,7 +110,7 @@ pub(super) fn check_time_stamp(token: &[u8], stamped: &[u8]) -> TimeStamp {
         time: None,
         verdict: Ok(()),
     };
-    let malformed = |why: &str| Err(("timeStamp.malformed", why.to_string()));
+    let malformed = |why: &str| Err((StatusCode::TimeStampMalformed, why.to_string()));
     let Some(signed_data) = token_signed_data(token) else {
         ts.verdict = malformed("the time-stamp is not a CMS SignedData token");
         return ts;
@@ -159,14 +159,14 @@ pub(super) fn check_time_stamp(token: &[u8], stamped: &[u8]) -> TimeStamp {
     };
     let Some(imprint_alg) = digest_name(imprint_alg) else {
         ts.verdict = Err((
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             "the time-stamp's messageImprint uses an unknown hash".into(),
         ));
         return ts;
     };
     if digest(imprint_alg, &[stamped]).as_deref() != Some(hashed.body) {
         ts.verdict = Err((
-            "timeStamp.mismatch",
+            StatusCode::TimeStampMismatch,
             "the time-stamp was made for other bytes than this signature".into(),
         ));
         return ts;
@@ -225,8 +225,8 @@ pub(super) fn check_signer_info(
     certs: &[x509_parser::certificate::X509Certificate<'_>],
     e_content: &[u8],
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), (&'static str, String)> {
-    let malformed = |why: &str| Err(("timeStamp.malformed", why.to_string()));
+) -> Result<(), (StatusCode, String)> {
+    let malformed = |why: &str| Err((StatusCode::TimeStampMalformed, why.to_string()));
     let (Some(sid), Some(digest_alg)) = (s.get(1), s.get(2).and_then(alg_oid)) else {
         return malformed("unreadable SignerInfo");
     };
@@ -240,7 +240,7 @@ pub(super) fn check_signer_info(
     };
     let Some(digest_alg) = digest_name(digest_alg) else {
         return Err((
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             "the time-stamp's signer uses an unknown hash".into(),
         ));
     };
@@ -259,7 +259,7 @@ pub(super) fn check_signer_info(
     });
     let Some(cert) = cert else {
         return Err((
-            "timeStamp.untrusted",
+            StatusCode::TimeStampUntrusted,
             "the token does not carry the time-stamp authority's certificate".into(),
         ));
     };
@@ -279,7 +279,7 @@ pub(super) fn check_signer_info(
             };
             if digest(digest_alg, &[e_content]).as_deref() != Some(md) {
                 return Err((
-                    "timeStamp.mismatch",
+                    StatusCode::TimeStampMismatch,
                     "TSTInfo was changed after the time-stamp authority signed it".into(),
                 ));
             }
@@ -291,7 +291,7 @@ pub(super) fn check_signer_info(
     };
     let Some(verifier) = tsa_verifier(cert, digest_alg, sig_alg) else {
         return Err((
-            "algorithm.unsupported",
+            StatusCode::AlgorithmUnsupported,
             "the time-stamp authority's signature algorithm cannot be checked by retrace".into(),
         ));
     };
@@ -302,14 +302,14 @@ pub(super) fn check_signer_info(
     // c2pa-rs reports a signature that fails as `untrusted`, not `mismatch`.
     if key.verify(tbs, signature.body).is_err() {
         return Err((
-            "timeStamp.untrusted",
+            StatusCode::TimeStampUntrusted,
             "the time-stamp authority's signature does not verify: the token was changed".into(),
         ));
     }
     let t = at.timestamp();
     if t < cert.validity().not_before.timestamp() || t > cert.validity().not_after.timestamp() {
         return Err((
-            "timeStamp.outsideValidity",
+            StatusCode::TimeStampOutsideValidity,
             "the time-stamp authority's certificate was not valid at the stamped time".into(),
         ));
     }
