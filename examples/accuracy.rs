@@ -1275,7 +1275,10 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
     let first = Engine::new(config.clone(), Some(open()?)).map_err(|e| e.to_string())?;
     scale.load_archive_s = t.elapsed().as_secs_f64();
     if let Some(Err(e)) = &first.index_load().saved {
-        eprintln!("accuracy: the index snapshot was not saved: {e}");
+        eprintln!(
+            "accuracy: the index snapshot was not saved: {}",
+            retrace::error_chain(e)
+        );
     }
     drop(first);
     scale.index_bytes = file_len(&snapshot);
@@ -1288,8 +1291,8 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
             engine
                 .index_load()
                 .snapshot_refused
-                .as_deref()
-                .unwrap_or("no snapshot")
+                .as_ref()
+                .map_or("no snapshot".into(), |e| retrace::error_chain(e))
         );
     }
     let ctx = Ctx {

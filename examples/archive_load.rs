@@ -156,7 +156,7 @@ fn main() {
             loaded_cpu,
             match &load.saved {
                 Some(Ok(bytes)) => format!(" (snapshot {:.0} MB)", *bytes as f64 / 1e6),
-                Some(Err(e)) => format!(" (snapshot failed: {e})"),
+                Some(Err(e)) => format!(" (snapshot failed: {})", retrace::error_chain(e)),
                 None if load.from_snapshot => " (from the snapshot)".to_string(),
                 None => String::new(),
             },

@@ -29,6 +29,16 @@ pub enum Error {
     /// The bytes are not an image format retrace can decode.
     #[error("unsupported or unrecognised format: {0}")]
     Format(String),
+    /// A decoder refused the bytes of a format retrace reads; its own error
+    /// is the source.
+    #[error("unsupported or unrecognised format: {what}")]
+    Decoder {
+        /// What was being decoded ("HEIF decoding", "scaled JPEG").
+        what: String,
+        /// The decoder's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The image decoder rejected the file.
     #[error("decoding image")]
     Decode(#[source] image::ImageError),
@@ -110,6 +120,28 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// An error and its causes, outermost first, joined by ": " (the way
+/// `anyhow` prints `{:#}`): how reports and warnings write an error whose
+/// `Display` leaves its cause to [`std::error::Error::source`].
+///
+/// A decoder's error ([`Error::Decoder`]) is written as the decoder writes
+/// it, without its own causes: some decoders (jpeg-decoder's I/O errors)
+/// print their cause and return it as `source` too, and reports always had
+/// the decoder's text alone.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut link = e;
+    while let Some(cause) = link.source() {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        if matches!(link.downcast_ref::<Error>(), Some(Error::Decoder { .. })) {
+            break;
+        }
+        link = cause;
+    }
+    text
 }
 
 /// Result alias for the library.

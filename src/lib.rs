@@ -80,13 +80,13 @@
 
 pub use archive::{Archive, ArchiveInfo, Recorded, Sighting};
 pub use assess::Claim;
-pub use error::{DatabaseErrorKind, Error, Result};
+pub use error::{error_chain, DatabaseErrorKind, Error, Result};
 pub use evidence::{
     Confidence, Finding, FindingCode, FirstSeenFrom, Match, Severity, Stage, StageError,
 };
 pub use limits::Limits;
 pub use matching::MatchParams;
-pub use pipeline::{Config, Engine, Examined, FirstSeen};
+pub use pipeline::{Config, Engine, Examined, FirstSeen, IndexLoad, SnapshotError};
 pub use report::Report;
 
 #[doc(hidden)]

@@ -225,11 +225,13 @@ fn index_notes(engine: &Engine) -> Vec<String> {
     let load = engine.index_load();
     let mut notes = Vec::new();
     if let Some(why) = &load.snapshot_refused {
+        let why = retrace::error_chain(why);
         notes.push(format!(
             "index snapshot not used ({why}); loaded from the archive"
         ));
     }
     if let Some(Err(why)) = &load.saved {
+        let why = retrace::error_chain(why);
         notes.push(format!("could not save the index snapshot: {why}"));
     }
     notes

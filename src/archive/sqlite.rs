@@ -132,8 +132,13 @@ impl SqliteArchive {
             return tx.commit().map_err(db);
         }
         for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(step.sqlite).map_err(|e| {
-                Error::Archive(format!("schema migration {} ({}): {e}", i + 1, step.name))
+            // A database error (busy, read-only, ...) keeps its kind.
+            tx.execute_batch(step.sqlite).map_err(|e| match db(e) {
+                Error::Database { kind, message } => Error::Database {
+                    kind,
+                    message: format!("schema migration {} ({}): {message}", i + 1, step.name),
+                },
+                other => other,
             })?;
             tx.pragma_update(None, "user_version", i as u32 + 1)
                 .map_err(db)?;

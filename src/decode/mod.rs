@@ -77,7 +77,10 @@ pub enum DecodePath {
 #[cfg(feature = "heif")]
 pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<Decoded> {
     use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
-    let failed = |what: &str, e: libheif_rs::HeifError| Error::Format(format!("HEIF {what}: {e}"));
+    let failed = |what: &str, e: libheif_rs::HeifError| Error::Decoder {
+        what: format!("HEIF {what}"),
+        source: Box::new(e),
+    };
     // The tile count from the item structure first: libheif 1.23 applies
     // its own tile limit to some layouts only, and this one holds for all.
     let mut ignored = Vec::new();
@@ -605,7 +608,14 @@ fn scaled_pixels(
     dec.set_max_decoding_buffer_size(
         usize::try_from(limits.max_decoder_alloc).unwrap_or(usize::MAX),
     );
-    contain(|| dec.read_info())?.map_err(|e| Error::Format(format!("scaled JPEG header: {e}")))?;
+    let failed = |what: &str| {
+        let what = what.to_string();
+        move |e: jpeg_decoder::Error| Error::Decoder {
+            what,
+            source: Box::new(e),
+        }
+    };
+    contain(|| dec.read_info())?.map_err(failed("scaled JPEG header"))?;
     let Some(info) = dec.info() else {
         return Ok(None);
     };
@@ -621,14 +631,12 @@ fn scaled_pixels(
     // jpeg-decoder picks the smallest scale at which either side reaches the
     // request: asking for the scaled size of the longest side gives `1/n`.
     let req = u16::try_from(width.max(height).div_ceil(n)).unwrap_or(u16::MAX);
-    let (sw, sh) =
-        contain(|| dec.scale(req, req))?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
+    let (sw, sh) = contain(|| dec.scale(req, req))?.map_err(failed("scaled JPEG"))?;
     let (sw, sh) = (u32::from(sw), u32::from(sh));
     if (sw, sh) != scaled_size(width, height, n) {
         return Ok(None);
     }
-    let pixels =
-        contain(|| dec.decode())?.map_err(|e| Error::Format(format!("scaled JPEG: {e}")))?;
+    let pixels = contain(|| dec.decode())?.map_err(failed("scaled JPEG"))?;
     Ok(raw_image(
         sw,
         sh,
@@ -651,7 +659,10 @@ fn scaled_pixels_turbo(
         // A handle per worker thread, reused: "buffers reused per worker".
         static DECOMPRESSOR: RefCell<Option<Decompressor>> = const { RefCell::new(None) };
     }
-    let failed = |e: turbojpeg::Error| Error::Format(format!("scaled JPEG (libjpeg-turbo): {e}"));
+    let failed = |e: turbojpeg::Error| Error::Decoder {
+        what: "scaled JPEG (libjpeg-turbo)".into(),
+        source: Box::new(e),
+    };
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let dec = match &mut *slot {
@@ -820,6 +831,21 @@ mod tests {
             decode(&text, &Limits::default()),
             Err(Error::Format(_))
         ));
+    }
+
+    /// A decoder's refusal keeps the decoder's error as its cause, and the
+    /// report's message (the chain) reads as it did when the cause was
+    /// formatted into the text.
+    #[test]
+    fn a_decoder_error_keeps_its_cause() {
+        let e = scaled_pixels(b"\xFF\xD8\xFF\xC0\x00", (64, 48), 8, &Limits::default())
+            .expect_err("a cut frame header");
+        let cause = std::error::Error::source(&e).expect("the decoder's error");
+        assert!(matches!(e, Error::Decoder { .. }), "{e:?}");
+        assert_eq!(
+            crate::error::error_chain(&e),
+            format!("unsupported or unrecognised format: scaled JPEG header: {cause}")
+        );
     }
 
     #[test]

@@ -114,16 +114,72 @@ impl Default for Config {
 }
 
 /// How the engine's index was loaded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct IndexLoad {
     /// From the snapshot at [`Config::index_cache`].
     pub from_snapshot: bool,
     /// Why a snapshot that was there was not used.
-    pub snapshot_refused: Option<String>,
+    pub snapshot_refused: Option<SnapshotError>,
     /// Images read from the archive after the snapshot's.
     pub caught_up: u64,
     /// A snapshot written by this engine: its size, or why writing failed.
-    pub saved: Option<std::result::Result<u64, String>>,
+    pub saved: Option<std::result::Result<u64, SnapshotError>>,
+}
+
+/// Why an index snapshot ([`Config::index_cache`]) was not used or not
+/// written. Either way the engine works from the archive: this is a warning.
+/// The `Display` leaves the cause to `source()`;
+/// [`error_chain`](crate::error::error_chain) writes both.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The file could not be read or written, or is not a snapshot this
+    /// version reads.
+    #[error("{}", path.display())]
+    File {
+        /// The snapshot.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The snapshot was taken from another archive: its last image is not
+    /// this archive's.
+    #[error("{}: taken from another archive (image {last_id} differs)", path.display())]
+    OtherArchive {
+        /// The snapshot.
+        path: PathBuf,
+        /// The snapshot's last image id.
+        last_id: i64,
+    },
+    /// Pictures got local features since the snapshot was taken.
+    #[error(
+        "{}: the archive's local features changed since it was taken ({} pictures with features then, {} now)",
+        path.display(),
+        count(.then),
+        count(.now)
+    )]
+    FeaturesChanged {
+        /// The snapshot.
+        path: PathBuf,
+        /// Pictures with features when it was taken, when known.
+        then: Option<u64>,
+        /// Pictures with features now, when the archive could tell.
+        now: Option<u64>,
+    },
+    /// Another thread panicked while it held the archive.
+    #[error("archive lock poisoned")]
+    LockPoisoned,
+    /// The snapshot's last image left the archive before it was written.
+    #[error("image {0} is gone")]
+    ImageGone(i64),
+    /// The archive failed while the snapshot was written.
+    #[error(transparent)]
+    Archive(Box<Error>),
+}
+
+fn count(n: &Option<u64>) -> String {
+    n.map_or("?".into(), |n| n.to_string())
 }
 
 /// How often a long-running engine (`serve`, `watch`, a long `scan`) picks up
@@ -182,15 +238,10 @@ pub struct Engine {
 }
 
 fn stage_error(stage: Stage, e: &Error) -> StageError {
-    // The chain of causes, outermost first, the way `{:#}` prints in anyhow.
-    let mut message = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        src = s.source();
+    StageError {
+        stage,
+        message: crate::error::error_chain(e),
     }
-    StageError { stage, message }
 }
 
 /// The smaller copies a file carries of its own picture, matched against the
@@ -227,16 +278,18 @@ const FRAME_SIDE: u32 = 128;
 pub const QUERY_THUMB_SIDE: u32 = 256;
 
 /// The snapshot at `path` when it was taken from this archive: its last image
-/// is still there with the same content. `Err(None)` when there is no file.
+/// is still there with the same content. `Ok(None)` when there is no file.
 fn load_snapshot(
     archive: &Archive,
     path: &Path,
-) -> std::result::Result<(MemoryIndex, crate::index::SnapshotOf), Option<String>> {
+) -> std::result::Result<Option<(MemoryIndex, crate::index::SnapshotOf)>, SnapshotError> {
     if !path.exists() {
-        return Err(None);
+        return Ok(None);
     }
-    let (index, of) =
-        MemoryIndex::load_snapshot(path).map_err(|e| Some(format!("{}: {e}", path.display())))?;
+    let (index, of) = MemoryIndex::load_snapshot(path).map_err(|source| SnapshotError::File {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let same = of.last_id > 0
         && archive
             .sha256_of(of.last_id)
@@ -244,22 +297,20 @@ fn load_snapshot(
             .flatten()
             .is_some_and(|sha| sha == of.last_sha256);
     if !same {
-        return Err(Some(format!(
-            "{}: taken from another archive (image {} differs)",
-            path.display(),
-            of.last_id
-        )));
+        return Err(SnapshotError::OtherArchive {
+            path: path.to_path_buf(),
+            last_id: of.last_id,
+        });
     }
     let features = archive.feature_count(of.last_id).ok();
     if features.is_none() || of.features != features {
-        return Err(Some(format!(
-            "{}: the archive's local features changed since it was taken ({} pictures with features then, {} now)",
-            path.display(),
-            of.features.map_or("?".into(), |n| n.to_string()),
-            features.map_or("?".into(), |n| n.to_string())
-        )));
+        return Err(SnapshotError::FeaturesChanged {
+            path: path.to_path_buf(),
+            then: of.features,
+            now: features,
+        });
     }
-    Ok((index, of))
+    Ok(Some((index, of)))
 }
 
 /// The local features of a working copy as an incoming picture.
@@ -288,11 +339,11 @@ fn save_snapshot(
     path: &Path,
     loaded: &crate::archive::Loaded,
     features: u64,
-) -> std::result::Result<u64, String> {
+) -> std::result::Result<u64, SnapshotError> {
     let sha = archive
         .sha256_of(loaded.last_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("image {} is gone", loaded.last_id))?;
+        .map_err(|e| SnapshotError::Archive(Box::new(e)))?
+        .ok_or(SnapshotError::ImageGone(loaded.last_id))?;
     let of = crate::index::SnapshotOf {
         last_id: loaded.last_id,
         images: loaded.images,
@@ -301,7 +352,10 @@ fn save_snapshot(
     };
     index
         .save_snapshot(path, &of)
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|source| SnapshotError::File {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 impl Engine {
@@ -314,7 +368,7 @@ impl Engine {
         let mut load = IndexLoad::default();
         if let Some(a) = &archive {
             match config.index_cache.as_deref().map(|p| load_snapshot(a, p)) {
-                Some(Ok((idx, of))) => {
+                Some(Ok(Some((idx, of)))) => {
                     index = idx;
                     loaded = crate::archive::Loaded {
                         last_id: of.last_id,
@@ -325,8 +379,8 @@ impl Engine {
                         load_words(a, &mut index, of.last_id)?;
                     }
                 }
-                Some(Err(why)) => load.snapshot_refused = why,
-                None => {}
+                Some(Err(why)) => load.snapshot_refused = Some(why),
+                Some(Ok(None)) | None => {}
             }
             if !load.from_snapshot {
                 index.start_bulk();
@@ -375,7 +429,7 @@ impl Engine {
 
     /// Save the index as it stands now to [`Config::index_cache`]; `None`
     /// without an archive or a snapshot path.
-    fn save_index_snapshot(&self) -> Option<std::result::Result<u64, String>> {
+    fn save_index_snapshot(&self) -> Option<std::result::Result<u64, SnapshotError>> {
         let (a, path) = (self.archive.as_ref()?, self.config.index_cache.as_ref()?);
         // The follow lock first, as `catch_up` takes it: the mark and the
         // index cannot move apart meanwhile.
@@ -387,7 +441,7 @@ impl Engine {
         // The index before the archive, in matching's order.
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
         let Ok(a) = a.lock() else {
-            return Some(Err("archive lock poisoned".into()));
+            return Some(Err(SnapshotError::LockPoisoned));
         };
         // Counted here, so features another process filled in for an older
         // picture since this index was loaded are counted without being in
@@ -395,7 +449,7 @@ impl Engine {
         // takes a re-add during this process's life; their hashes still match.
         let features = match a.feature_count(now.last_id) {
             Ok(n) => n,
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(SnapshotError::Archive(Box::new(e)))),
         };
         Some(save_snapshot(&a, &index, path, &now, features))
     }

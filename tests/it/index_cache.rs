@@ -50,7 +50,7 @@ fn a_snapshot_loads_the_same_index_follows_the_archive_and_is_refused_when_forei
 
     // No snapshot yet: loaded from the archive, then saved.
     let first = engine(&db, Some(&cache));
-    let load = first.index_load().clone();
+    let load = first.index_load();
     assert!(
         !load.from_snapshot && load.snapshot_refused.is_none(),
         "{load:?}"
@@ -114,9 +114,11 @@ fn a_snapshot_loads_the_same_index_follows_the_archive_and_is_refused_when_forei
     let load = foreign.index_load();
     assert!(!load.from_snapshot);
     assert!(
-        load.snapshot_refused
-            .as_deref()
-            .is_some_and(|w| w.contains("another archive")),
+        matches!(
+            load.snapshot_refused,
+            Some(retrace::SnapshotError::OtherArchive { .. })
+        ) && retrace::error_chain(load.snapshot_refused.as_ref().unwrap())
+            .contains("another archive"),
         "{load:?}"
     );
     let r = foreign.process_path(&newcomer).report;
@@ -134,7 +136,13 @@ fn a_snapshot_loads_the_same_index_follows_the_archive_and_is_refused_when_forei
     std::fs::write(&cache, &bytes[..bytes.len() / 2]).unwrap();
     let damaged = engine(&db, Some(&cache));
     assert!(!damaged.index_load().from_snapshot);
-    assert!(damaged.index_load().snapshot_refused.is_some());
+    let why = damaged.index_load().snapshot_refused.as_ref();
+    assert!(
+        matches!(why, Some(retrace::SnapshotError::File { .. })),
+        "{why:?}"
+    );
+    // The reader's own error is kept as the cause, not only its text.
+    assert!(std::error::Error::source(why.unwrap()).is_some());
     let r = damaged.process_path(&newcomer).report;
     assert!(!r.matches.is_empty());
 }
@@ -213,9 +221,11 @@ fn features_filled_in_for_an_older_archive_reach_the_index_and_stale_the_snapsho
     let load = refilled.index_load();
     assert!(!load.from_snapshot, "{load:?}");
     assert!(
-        load.snapshot_refused
-            .as_deref()
-            .is_some_and(|w| w.contains("local features changed")),
+        matches!(
+            load.snapshot_refused,
+            Some(retrace::SnapshotError::FeaturesChanged { .. })
+        ) && retrace::error_chain(load.snapshot_refused.as_ref().unwrap())
+            .contains("local features changed"),
         "{load:?}"
     );
     assert_eq!(answers(&refilled, &pictures), want);

@@ -559,9 +559,11 @@ fn new_engine(idx: &IndexOpts, mut config: Config, archive: Option<Archive>) -> 
         load.caught_up
     );
     if let Some(why) = &load.snapshot_refused {
+        let why = retrace::error_chain(why);
         tracing::warn!("index snapshot not used ({why}); loaded from the archive");
     }
     if let Some(Err(why)) = &load.saved {
+        let why = retrace::error_chain(why);
         tracing::warn!("could not save the index snapshot: {why}");
     }
     Ok(engine)
