@@ -50,7 +50,7 @@
 //! query is appended to FILE as one JSON line (photo, transformation, whose
 //! picture it is, confidence, transform, geometry, chance, evidence).
 //!
-//! `tests/accuracy_smoke.rs` includes this file as a module and runs the quick
+//! `tests/library/accuracy_smoke.rs` includes this file as a module and runs the quick
 //! mode, so the transformations live in one place.
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,4 +1,4 @@
-//! What the fuzz targets run, shared with `tests/hostile.rs`, which runs every
+//! What the fuzz targets run, shared with `tests/library/hostile.rs`, which runs every
 //! committed crash input (`tests/fixtures/fuzz-regressions/`) through these
 //! same functions, so a crash found once stays a test without cargo-fuzz.
 //!

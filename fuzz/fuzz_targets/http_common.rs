@@ -1,4 +1,4 @@
-//! The `http` target's body, shared with `tests/hostile.rs` (which runs the
+//! The `http` target's body, shared with `tests/library/hostile.rs` (which runs the
 //! seeds in `fuzz/seeds/http/` and the committed crash inputs through it): raw
 //! bytes as a client would send them on one connection (request lines,
 //! headers, query strings, bodies raw, chunked or multipart, several requests

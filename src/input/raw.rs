@@ -838,7 +838,7 @@ mod tests {
 
     /// ExifTool's CR3 test file: the three CMT structures joined give
     /// ExifTool's Make, Model and LensModel (the field-by-field comparison
-    /// is tests/exif_vs_exiftool.rs); every prefix is safe.
+    /// is tests/library/exif_vs_exiftool.rs); every prefix is safe.
     #[test]
     fn cr3_exif_is_joined_and_prefixes_are_safe() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

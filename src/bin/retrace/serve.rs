@@ -1135,6 +1135,8 @@ async fn archive_add(State(app): State<Shared>, req: Request) -> Response {
     .await
 }
 
+// Run by tests/library/hostile.rs, which includes this file (through the http fuzz
+// target's harness); the binary itself has `test = false` (Cargo.toml).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 /// 128 px keeps the stored thumbnail at ≤ 16 KiB (typically 10 KiB for 4:3 and
 /// 16:10 photos) while a crop showing a third of the archive picture still covers
 /// about 40 × 30 archive pixels, enough blocks to verify. Measured in
-/// `tests/align_eval.rs`: 96 px lost recall on small crops, 160 px gained nothing
+/// `tests/library/align_eval.rs`: 96 px lost recall on small crops, 160 px gained nothing
 /// measurable.
 pub const THUMB_SIDE: u32 = 128;
 
@@ -369,8 +369,8 @@ pub struct Alignment {
 ///
 /// # Calibration
 ///
-/// Figures from `tests/align_eval.rs`, re-run with
-/// `cargo test --release --test align_eval -- --nocapture`. (Filled in below.)
+/// Figures from `tests/library/align_eval.rs`, re-run with
+/// `cargo test --release --test library align_eval:: -- --nocapture`. (Filled in below.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlignParams {
     /// Transforms searched. All eight by default; `[Identity, Mirror]` covers what

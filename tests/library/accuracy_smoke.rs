@@ -4,7 +4,7 @@
 //! copies and plain re-encodes are found, nothing is confirmed wrongly.
 //! Skips with a message when `../shared/ref` is absent.
 
-#[path = "../examples/accuracy.rs"]
+#[path = "../../examples/accuracy.rs"]
 #[allow(dead_code)]
 mod accuracy;
 

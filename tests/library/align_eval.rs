@@ -8,7 +8,7 @@
 //! (must never be confident). The printed table is how the thresholds in
 //! `AlignParams` are justified:
 //!
-//! `cargo test --release --test align_eval -- --nocapture`
+//! `cargo test --release --test library align_eval:: -- --nocapture`
 //!
 //! Debug builds evaluate a handful of photos (the full set takes minutes there);
 //! `RETRACE_ALIGN_FULL=1` or the ignored `align_eval_full` forces the full run.

@@ -40,7 +40,8 @@ fn watch_panics() {
 }
 
 /// Fail when retrace's own code panicked (tests share the hook, so a panic in
-/// a parallel test is caught too: any of them is a bug).
+/// a parallel test, of this module or another of the binary, is caught too:
+/// any of them is a bug).
 fn assert_no_own_panics() {
     let panics = PANICS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let own: Vec<_> = panics.iter().filter(|p| p.starts_with("src/")).collect();
@@ -646,7 +647,7 @@ fn mpf_indexes_survive_truncation_bit_flips_and_hostile_entries() {
 }
 
 /// The fuzz targets' own entry points (bytes → report, bytes → metadata).
-#[path = "../fuzz/fuzz_targets/common.rs"]
+#[path = "../../fuzz/fuzz_targets/common.rs"]
 mod fuzz_entry;
 
 /// Every input committed under `tests/fixtures/fuzz-regressions/<target>/`
@@ -731,7 +732,7 @@ fn fuzz_regressions_and_seeds_run_clean_through_the_fuzz_targets() {
 /// The `http` fuzz target's entry point: a client's raw bytes through the
 /// service's connection handling and router (`src/bin/retrace/serve.rs`).
 #[cfg(feature = "serve")]
-#[path = "../fuzz/fuzz_targets/http_common.rs"]
+#[path = "../../fuzz/fuzz_targets/http_common.rs"]
 mod http_entry;
 
 /// The `http` target's seeds (`fuzz/seeds/http/`: every endpoint, raw,

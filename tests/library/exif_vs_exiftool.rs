@@ -13,7 +13,7 @@ use retrace::metadata::{read_metadata, Metadata};
 use retrace::read::{read_file, Format};
 use serde_json::{Map, Value};
 
-#[path = "support/fetched_raws.rs"]
+#[path = "../support/fetched_raws.rs"]
 mod fetched_raws;
 
 /// Disagreements we understand and accept: (file, fields, why). Each must still
