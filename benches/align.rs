@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{DynamicImage, GrayImage, Luma};
-use retrace::align::{align, AlignParams, Dihedral, Thumb, QUERY_SIDE};
+use retrace::internals::matching::align::{align, AlignParams, Dihedral, Thumb, QUERY_SIDE};
 use std::hint::black_box;
 use std::path::Path;
 

@@ -6,12 +6,14 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use retrace::decode::{decode, decode_full, decode_jpeg_scaled, dimensions, shrink, WORKING_SIDE};
-use retrace::hash::variants::query_variants;
-use retrace::hash::{compute, HashBits, HashKind};
-use retrace::index::MemoryIndex;
-use retrace::limits::Limits;
-use retrace::read::Blob;
+use retrace::internals::decode::{
+    decode, decode_full, decode_jpeg_scaled, dimensions, shrink, WORKING_SIDE,
+};
+use retrace::internals::hash::variants::query_variants;
+use retrace::internals::hash::{compute, HashBits, HashKind};
+use retrace::internals::index::MemoryIndex;
+use retrace::internals::input::read::Blob;
+use retrace::Limits;
 
 fn sample(name: &str) -> Blob {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,9 +33,11 @@ fn camera_size_eighth(c: &mut Criterion, limits: &Limits) {
         eprintln!("skipped the 1/8 decoders: {} not present", p.display());
         return;
     };
-    let dims = retrace::decode::jpeg_frame_size(&bytes).unwrap();
+    let dims = retrace::internals::decode::jpeg_frame_size(&bytes).unwrap();
     c.bench_function("12 MP JPEG at 1/8: DC-only decoder (jpeg_dc)", |b| {
-        b.iter(|| retrace::jpeg_dc::decode(black_box(&bytes), dims, limits).unwrap())
+        b.iter(|| {
+            retrace::internals::decode::jpeg_dc::decode(black_box(&bytes), dims, limits).unwrap()
+        })
     });
     c.bench_function("12 MP JPEG at 1/8: jpeg-decoder", |b| {
         b.iter(|| {

@@ -6,8 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use retrace::hash::{HashBits, HashKind};
-use retrace::index::MemoryIndex;
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::index::MemoryIndex;
 
 /// splitmix64: reproducible input without a dependency.
 struct Rng(u64);

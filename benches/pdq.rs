@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use retrace::hash::pdq::{pdq_from_luma, PdqHash};
+use retrace::internals::hash::pdq::{pdq_from_luma, PdqHash};
 
 /// A deterministic textured buffer; flat input would make the median step trivial.
 fn luma(w: usize, h: usize) -> Vec<f32> {

@@ -61,15 +61,15 @@ use std::time::Instant;
 
 use image::{DynamicImage, GenericImageView, RgbImage};
 use rayon::prelude::*;
-use retrace::archive::{Archive, Sighting};
-use retrace::decode;
-use retrace::discover::Candidate;
-use retrace::hash;
-use retrace::input::layout::Layout;
-use retrace::limits::Limits;
-use retrace::metadata;
-use retrace::pipeline::{self, Config, Engine};
-use retrace::read::{self, Blob, Format};
+use retrace::internals::decode;
+use retrace::internals::hash;
+use retrace::internals::input::discover::Candidate;
+use retrace::internals::input::layout::Layout;
+use retrace::internals::input::read::{self, Blob, Format};
+use retrace::internals::metadata;
+use retrace::internals::pipeline::{self, Config, Engine};
+use retrace::Limits;
+use retrace::{Archive, Sighting};
 
 const MODES: [&str; 7] = [
     "scan",
@@ -418,7 +418,8 @@ fn child(mode: &str, corpus: &Path, threads: usize, archive: Option<&Path>) {
             let archive = archive.map(|p| Archive::open_existing(p).unwrap());
             let mut config = Config::default();
             if mode == "scan-new-nocrop" {
-                config.matching = retrace::pipeline::match_params_with_crop_search(Some(0));
+                config.matching =
+                    retrace::internals::pipeline::match_params_with_crop_search(Some(0));
             }
             let engine = Engine::new(config, archive).unwrap();
             let candidates: Vec<Candidate> = files

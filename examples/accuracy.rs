@@ -64,14 +64,14 @@ use std::time::Instant;
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
-use retrace::archive::{Archive, Sighting, StoredHash, SCHEMA_VERSION};
-use retrace::discover::Candidate;
-use retrace::evidence::Confidence;
-use retrace::hash::variants::query_variants;
-use retrace::hash::{HashBits, HashKind, Hashes};
-use retrace::limits::Limits;
-use retrace::pipeline::{self, Config, Engine};
-use retrace::read::{Blob, Format};
+use retrace::internals::archive::{Archive, Sighting, StoredHash, SCHEMA_VERSION};
+use retrace::internals::hash::variants::query_variants;
+use retrace::internals::hash::{HashBits, HashKind, Hashes};
+use retrace::internals::input::discover::Candidate;
+use retrace::internals::input::read::{Blob, Format};
+use retrace::internals::pipeline::{self, Config, Engine};
+use retrace::Confidence;
+use retrace::Limits;
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- options
@@ -1185,7 +1185,8 @@ pub fn run(opts: &Options) -> Result<Summary, String> {
     }
     let mut config = Config::default();
     if opts.crop_search.is_some() {
-        config.matching = retrace::pipeline::match_params_with_crop_search(opts.crop_search);
+        config.matching =
+            retrace::internals::pipeline::match_params_with_crop_search(opts.crop_search);
     }
     if let Some(n) = opts.align_unsupported {
         config.matching.align_unsupported = n;
@@ -1492,7 +1493,7 @@ fn distractor_archive(
         "key": key,
         "ingest": {"pictures": ingest.pictures, "seconds": ingest.seconds, "threads": ingest.threads},
         "failed": failed,
-        "built": retrace::archive::now_iso(),
+        "built": retrace::internals::archive::now_iso(),
     });
     std::fs::write(&record_path, format!("{record:#}\n"))
         .map_err(|e| format!("{}: {e}", record_path.display()))?;
@@ -1688,7 +1689,7 @@ fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
     let photo = &ctx.photos[pi];
     let bytes = std::fs::read(&photo.path).unwrap_or_default();
     let blob = Blob::from_bytes(bytes.clone());
-    let meta = retrace::metadata::read_metadata(&bytes, blob.format, &Limits::default());
+    let meta = retrace::internals::metadata::read_metadata(&bytes, blob.format, &Limits::default());
     let decoded = image::load_from_memory(&bytes).map_err(|e| e.to_string());
     let mut out = Vec::new();
     for (ti, t) in TRANSFORMATIONS.iter().enumerate() {
@@ -1711,7 +1712,7 @@ fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
             error: None,
         };
         let img = match &decoded {
-            Ok(img) => retrace::decode::orient(img.clone(), meta.orientation),
+            Ok(img) => retrace::internals::decode::orient(img.clone(), meta.orientation),
             Err(e) => {
                 out.push(Outcome {
                     error: Some(format!("decoding the original: {e}")),
@@ -1729,7 +1730,7 @@ fn query_photo(ctx: &Ctx<'_>, pi: usize) -> Vec<Outcome> {
             &mut rng,
         );
         if let Some(dir) = ctx.dump.filter(|_| pi < 3) {
-            let ext = match retrace::read::sniff(&copy) {
+            let ext = match retrace::internals::input::read::sniff(&copy) {
                 Format::Png => "png",
                 _ => "jpg",
             };
@@ -1860,7 +1861,7 @@ fn baseline(ctx: &Ctx<'_>, own: Option<usize>, within: impl Fn(&Full) -> Option<
 /// Best distances between any view retrace hashes of the query and any
 /// stored region of its original: what the matcher had to work with.
 fn diagnose(
-    ex: &retrace::pipeline::Examined,
+    ex: &retrace::Examined,
     h: &Hashes,
     a: &Archived,
 ) -> Option<(u32, u32, u32, Option<u8>)> {

@@ -2,8 +2,8 @@
 //! aligner found: for looking into a single miss or false match.
 //!
 //! Run: `cargo run --release --example align_one -- QUERY ARCHIVED`
-use retrace::align::{align, AlignParams, Thumb};
-use retrace::decode::{shrink, WORKING_SIDE};
+use retrace::internals::decode::{shrink, WORKING_SIDE};
+use retrace::internals::matching::align::{align, AlignParams, Thumb};
 // The same thumbnails as the pipeline makes, so what this prints is what matching saw.
 
 fn main() {
@@ -14,7 +14,7 @@ fn main() {
     };
     let load = |p: &str| shrink(&image::open(p).expect("readable image"), WORKING_SIDE);
     let (qi, ai) = (load(q), load(a));
-    let qt = Thumb::from_image_with_side(&qi, retrace::pipeline::QUERY_THUMB_SIDE);
+    let qt = Thumb::from_image_with_side(&qi, retrace::internals::pipeline::QUERY_THUMB_SIDE);
     let at = Thumb::from_bytes(&Thumb::from_image(&ai).to_bytes()).expect("thumb");
     let t = std::time::Instant::now();
     let got = align(&qt, &at, &AlignParams::default());

@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use retrace::archive::Archive;
-use retrace::hash::variants::ARCHIVE_WINDOWS;
-use retrace::hash::HashKind;
-use retrace::pipeline::{Config, Engine};
+use retrace::internals::hash::variants::ARCHIVE_WINDOWS;
+use retrace::internals::hash::HashKind;
+use retrace::Archive;
+use retrace::{Config, Engine};
 
 #[path = "support/mod.rs"]
 mod support;

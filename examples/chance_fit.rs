@@ -33,12 +33,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use retrace::features::geometry::{verify, VerifyParams};
-use retrace::features::{FeatureParams, Features};
-use retrace::hash::variants::{archive_hashes, query_variants};
-use retrace::hash::{HashBits, HashKind};
-use retrace::matching::chance::{ChanceModel, Tail};
-use retrace::pipeline::{Config, Engine};
+use retrace::internals::features::geometry::{verify, VerifyParams};
+use retrace::internals::features::{FeatureParams, Features};
+use retrace::internals::hash::variants::{archive_hashes, query_variants};
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::matching::chance::{ChanceModel, Tail};
+use retrace::{Config, Engine};
 
 struct Picture {
     source: String,

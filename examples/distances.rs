@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::DynamicImage;
-use retrace::decode::shrink;
-use retrace::hash::{compute, HashKind, Hashes};
-use retrace::matching::MatchParams;
+use retrace::internals::decode::shrink;
+use retrace::internals::hash::{compute, HashKind, Hashes};
+use retrace::MatchParams;
 
 fn jpeg(img: &DynamicImage, q: u8) -> DynamicImage {
     let mut buf = Cursor::new(Vec::new());

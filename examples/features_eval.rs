@@ -18,9 +18,9 @@ mod accuracy;
 use std::time::Instant;
 
 use accuracy::{Rng, TRANSFORMATIONS};
-use retrace::decode::{shrink, WORKING_SIDE};
-use retrace::features::geometry::{verify, VerifyParams};
-use retrace::features::{FeatureParams, Features, View};
+use retrace::internals::decode::{shrink, WORKING_SIDE};
+use retrace::internals::features::geometry::{verify, VerifyParams};
+use retrace::internals::features::{FeatureParams, Features, View};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -162,12 +162,15 @@ fn main() {
 }
 
 /// A copy as matching describes it: its features, and those of the picture
-/// inside it when there is one ([`retrace::matching::inner_view`]).
+/// inside it when there is one ([`retrace::internals::matching::inner_view`]).
 fn describe(w: &image::DynamicImage, qp: &FeatureParams) -> (Features, Option<View>) {
-    let variants = retrace::hash::variants::query_variants(w, &retrace::hash::compute(w));
+    let variants = retrace::internals::hash::variants::query_variants(
+        w,
+        &retrace::internals::hash::compute(w),
+    );
     (
         Features::of_image(w, qp),
-        retrace::matching::inner_view(&w.to_luma8(), &variants),
+        retrace::internals::matching::inner_view(&w.to_luma8(), &variants),
     )
 }
 
@@ -214,8 +217,8 @@ fn cpu_s() -> f64 {
 /// rank of its original among the candidates, and the inliers of the
 /// verified candidates that are not its original.
 fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
-    use retrace::features::vocabulary::Vocabulary;
-    use retrace::index::features::{words, CandidateParams, FeatureIndex};
+    use retrace::internals::features::vocabulary::Vocabulary;
+    use retrace::internals::index::features::{words, CandidateParams, FeatureIndex};
     let ref_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/ref");
     let photos = accuracy::photo_set(&ref_dir, false);
     let lw: f32 = std::env::var("LEVEL_WEIGHT")
@@ -248,14 +251,14 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
         // The words of an archive's pictures (e.g. the accuracy benchmark's
         // kept distractor archive) instead of tiles: ranks only, these
         // pictures' descriptors are not read for verification.
-        let db = retrace::archive::Archive::open_existing(std::path::Path::new(db))
+        let db = retrace::internals::archive::Archive::open_existing(std::path::Path::new(db))
             .expect("distractor archive");
         let mut next = stored.len() as i64;
         db.load_current_words(i64::MAX, |_, bytes| {
             if next as usize - stored.len() >= n {
                 return;
             }
-            if let Some(w) = retrace::index::features::words_from_bytes(bytes) {
+            if let Some(w) = retrace::internals::index::features::words_from_bytes(bytes) {
                 index.insert(next, &w);
                 next += 1;
             }

@@ -30,11 +30,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use retrace::archive::Archive;
-use retrace::features::vocabulary::Vocabulary;
-use retrace::features::{FeatureParams, Features};
-use retrace::index::features::{query_words, words_from_bytes, FeatureIndex, Word};
-use retrace::matching::MatchParams;
+use retrace::internals::features::vocabulary::Vocabulary;
+use retrace::internals::features::{FeatureParams, Features};
+use retrace::internals::index::features::{query_words, words_from_bytes, FeatureIndex, Word};
+use retrace::Archive;
+use retrace::MatchParams;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -132,7 +132,7 @@ fn main() -> Result<(), String> {
     let vocabulary = Vocabulary::builtin();
     let (limit, cp) = (params.feature_candidates, &params.feature_index);
     // Another stop-word limit, compared with the default's candidates.
-    let other = stop_factor.map(|f| retrace::index::features::CandidateParams {
+    let other = stop_factor.map(|f| retrace::internals::index::features::CandidateParams {
         stop_factor: f,
         ..cp.clone()
     });
@@ -144,7 +144,8 @@ fn main() -> Result<(), String> {
             break;
         }
         let Ok(img) = image::open(f) else { continue };
-        let img = retrace::decode::shrink(&img, retrace::decode::WORKING_SIDE);
+        let img =
+            retrace::internals::decode::shrink(&img, retrace::internals::decode::WORKING_SIDE);
         let features = Features::of_image(&img, &FeatureParams::query());
         let (up, mirrored) = query_words(vocabulary, &features);
         let t = Instant::now();

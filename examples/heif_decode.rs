@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 fn main() {
-    let limits = retrace::limits::Limits::default();
+    let limits = retrace::internals::limits::Limits::default();
     for path in std::env::args().skip(1) {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
@@ -22,7 +22,7 @@ fn main() {
         let mut last = None;
         for _ in 0..3 {
             let t = Instant::now();
-            let d = retrace::decode::decode_heif(&bytes, None, &limits);
+            let d = retrace::internals::decode::decode_heif(&bytes, None, &limits);
             best = best.min(t.elapsed().as_secs_f64() * 1000.0);
             last = Some(d);
         }

@@ -14,8 +14,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use retrace::hash::{HashBits, HashKind};
-use retrace::index::{Hit, MemoryIndex};
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::index::{Hit, MemoryIndex};
 
 /// splitmix64: reproducible runs without a dependency.
 struct Rng(u64);

@@ -7,10 +7,10 @@
 
 use std::path::PathBuf;
 
-use retrace::container::read_container;
-use retrace::discover::{discover, WalkOptions};
-use retrace::limits::Limits;
-use retrace::read::{sniff, Format};
+use retrace::internals::input::discover::{discover, WalkOptions};
+use retrace::internals::input::read::{sniff, Format};
+use retrace::internals::metadata::container::read_container;
+use retrace::Limits;
 
 fn main() {
     let roots: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();

@@ -46,8 +46,8 @@ use std::sync::Mutex;
 
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView};
-use retrace::limits::Limits;
-use retrace::read::Blob;
+use retrace::internals::input::read::Blob;
+use retrace::Limits;
 use sha2::{Digest, Sha256};
 
 /// One picture per this many source pixels.
@@ -151,9 +151,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 fn load(path: &Path) -> Result<DynamicImage, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let blob = Blob::from_bytes(bytes.clone());
-    let meta = retrace::metadata::read_metadata(&bytes, blob.format, &Limits::default());
+    let meta = retrace::internals::metadata::read_metadata(&bytes, blob.format, &Limits::default());
     let img = image::load_from_memory(&bytes).map_err(|e| e.to_string())?;
-    let img = retrace::decode::orient(img, meta.orientation);
+    let img = retrace::internals::decode::orient(img, meta.orientation);
     // Transparent parts (a few cut-out photos) on white, as a page shows them.
     Ok(if img.color().has_alpha() {
         let mut rgba = img.to_rgba8();
@@ -292,8 +292,12 @@ fn check_disjoint(sources: &[Source], ref_dir: &Path) -> Result<usize, String> {
             ref_dir.display()
         ));
     }
-    let hash = |p: &Path| load(p).ok().map(|img| retrace::hash::compute(&img));
-    let theirs: Vec<(String, retrace::hash::Hashes)> = queried
+    let hash = |p: &Path| {
+        load(p)
+            .ok()
+            .map(|img| retrace::internals::hash::compute(&img))
+    };
+    let theirs: Vec<(String, retrace::internals::hash::Hashes)> = queried
         .iter()
         .filter_map(|p| hash(&p.path).map(|h| (p.name.clone(), h)))
         .collect();

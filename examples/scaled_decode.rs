@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use retrace::decode::{self, DecodePath};
-use retrace::hash;
-use retrace::limits::Limits;
-use retrace::read::{self, Format};
+use retrace::internals::decode::{self, DecodePath};
+use retrace::internals::hash;
+use retrace::internals::input::read::{self, Format};
+use retrace::Limits;
 
 fn jpegs(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

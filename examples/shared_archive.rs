@@ -16,11 +16,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use retrace::archive::{Archive, NewImage, Sighting, StoredHash};
-use retrace::hash::variants::ARCHIVE_WINDOWS;
-use retrace::hash::{HashBits, HashKind};
-use retrace::index::MemoryIndex;
-use retrace::pipeline::{Config, Engine};
+use retrace::internals::archive::{Archive, NewImage, Sighting, StoredHash};
+use retrace::internals::hash::variants::ARCHIVE_WINDOWS;
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::index::MemoryIndex;
+use retrace::{Config, Engine};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -75,7 +75,7 @@ fn main() {
         std::path::PathBuf::from(args.get(1).expect("archive location (postgres://...)"));
     let n: u64 = args.get(2).map_or(1_000_000, |a| a.parse().unwrap());
     let writers: u64 = args.get(3).map_or(2, |a| a.parse().unwrap());
-    let shown = retrace::archive::display_location(&location);
+    let shown = retrace::internals::archive::display_location(&location);
 
     let have = Archive::open(&location).unwrap().image_count().unwrap();
     if have < n {
@@ -200,7 +200,7 @@ fn main() {
     archive
         .for_each_current_hash(|id, region, bits, _| {
             images.insert(id);
-            if retrace::matching::searched(region, bits.kind) {
+            if retrace::internals::matching::searched(region, bits.kind) {
                 index.insert(id, region, bits);
             }
         })

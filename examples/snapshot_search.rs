@@ -14,9 +14,9 @@
 
 use std::time::Instant;
 
-use retrace::hash::{HashBits, HashKind};
-use retrace::index::MemoryIndex;
-use retrace::matching::MatchParams;
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::index::MemoryIndex;
+use retrace::MatchParams;
 
 #[path = "support/mod.rs"]
 mod support;

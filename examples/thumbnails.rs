@@ -10,13 +10,13 @@
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
-use retrace::decode::{decode, orient};
-use retrace::discover::{discover, WalkOptions};
-use retrace::hash::compute;
-use retrace::limits::Limits;
-use retrace::metadata::{exif_thumbnail, read_metadata};
-use retrace::read::{read_file, Blob};
-use retrace::thumbnail::{compare, Thresholds, ThumbnailComparison};
+use retrace::internals::decode::{decode, orient};
+use retrace::internals::hash::compute;
+use retrace::internals::input::discover::{discover, WalkOptions};
+use retrace::internals::input::read::{read_file, Blob};
+use retrace::internals::metadata::thumbnail::{compare, Thresholds, ThumbnailComparison};
+use retrace::internals::metadata::{exif_thumbnail, read_metadata};
+use retrace::Limits;
 
 /// A named edit of the main picture.
 type Edit = fn(&DynamicImage) -> DynamicImage;

@@ -24,9 +24,9 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use retrace::decode::shrink;
-use retrace::features::training::{features_and_patches, PATCH_SIDE};
-use retrace::features::FeatureParams;
+use retrace::internals::decode::shrink;
+use retrace::internals::features::training::{features_and_patches, PATCH_SIDE};
+use retrace::internals::features::FeatureParams;
 
 const PATCH: usize = PATCH_SIDE * PATCH_SIDE;
 const R: i32 = (PATCH_SIDE as i32 - 1) / 2;

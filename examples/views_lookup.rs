@@ -13,10 +13,10 @@
 
 use std::time::Instant;
 
-use retrace::hash::variants::ARCHIVE_WINDOWS;
-use retrace::hash::{HashBits, HashKind};
-use retrace::index::MemoryIndex;
-use retrace::matching::MatchParams;
+use retrace::internals::hash::variants::ARCHIVE_WINDOWS;
+use retrace::internals::hash::{HashBits, HashKind};
+use retrace::internals::index::MemoryIndex;
+use retrace::MatchParams;
 
 #[path = "support/mod.rs"]
 mod support;

@@ -72,10 +72,10 @@
 //! stage. Modules are declared alphabetically below (rustfmt sorts them); the
 //! order above is the one that matters.
 //!
-//! The stage modules are public for the benches, examples, fuzz targets and
-//! tests that call a stage on its own, but hidden from the documentation: the
-//! embedder's API is what the crate root re-exports, and only it is meant to
-//! stay stable.
+//! The stage modules are private: the embedder's API is what the crate root
+//! re-exports, and only it is meant to stay stable. The benches, examples,
+//! fuzz targets and tests that call a stage on its own reach it through the
+//! hidden `internals` module, which mirrors the layout above.
 #![deny(missing_docs)]
 
 pub use archive::{Archive, ArchiveInfo, Recorded, Sighting};
@@ -89,44 +89,66 @@ pub use matching::MatchParams;
 pub use pipeline::{Config, Engine, Examined, FirstSeen, IndexLoad, SnapshotError};
 pub use report::Report;
 
-#[doc(hidden)]
-pub mod archive;
-#[doc(hidden)]
-pub mod assess;
-#[doc(hidden)]
-pub mod decode;
-#[doc(hidden)]
-pub mod error;
-#[doc(hidden)]
-pub mod evidence;
-#[doc(hidden)]
-pub mod features;
-#[doc(hidden)]
-pub mod hash;
-#[doc(hidden)]
-pub mod index;
-#[doc(hidden)]
-pub mod input;
-#[doc(hidden)]
-pub mod limits;
-#[doc(hidden)]
-pub mod matching;
-#[doc(hidden)]
-pub mod metadata;
-#[doc(hidden)]
-pub mod pipeline;
-#[doc(hidden)]
-pub mod report;
+mod archive;
+mod assess;
+mod decode;
+mod error;
+mod evidence;
+mod features;
+mod hash;
+mod index;
+mod input;
+mod limits;
+mod matching;
+mod metadata;
+mod pipeline;
+mod report;
 
-// The paths of the modules before they were grouped into stage folders, kept
-// for the benches, examples, fuzz targets and tests that name them.
+/// The stages' own items, for the benches, examples, fuzz targets, the Python
+/// binding, the binary and the tests that call a stage on its own. Not part
+/// of the API: it follows the source layout and changes with it.
 #[doc(hidden)]
-pub use decode::jpeg_dc;
-#[doc(hidden)]
-pub use input::{discover, heif, raw, read};
-#[doc(hidden)]
-pub use matching::align;
-#[doc(hidden)]
-pub use metadata::{c2pa, container, mpf, thumbnail};
-#[doc(hidden)]
-pub use pipeline::{batch, cluster};
+pub mod internals {
+    pub mod archive {
+        pub use crate::archive::*;
+    }
+    pub mod assess {
+        pub use crate::assess::*;
+    }
+    pub mod decode {
+        pub use crate::decode::*;
+    }
+    pub mod error {
+        pub use crate::error::*;
+    }
+    pub mod evidence {
+        pub use crate::evidence::*;
+    }
+    pub mod features {
+        pub use crate::features::*;
+    }
+    pub mod hash {
+        pub use crate::hash::*;
+    }
+    pub mod index {
+        pub use crate::index::*;
+    }
+    pub mod input {
+        pub use crate::input::*;
+    }
+    pub mod limits {
+        pub use crate::limits::*;
+    }
+    pub mod matching {
+        pub use crate::matching::*;
+    }
+    pub mod metadata {
+        pub use crate::metadata::*;
+    }
+    pub mod pipeline {
+        pub use crate::pipeline::*;
+    }
+    pub mod report {
+        pub use crate::report::*;
+    }
+}

@@ -9,11 +9,11 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageEncoder, RgbImage};
-use retrace::decode::{self, DecodePath, WORKING_SIDE};
-use retrace::error::Error;
-use retrace::hash;
-use retrace::limits::Limits;
-use retrace::read::{self, Blob, Format};
+use retrace::internals::decode::{self, DecodePath, WORKING_SIDE};
+use retrace::internals::hash;
+use retrace::internals::input::read::{self, Blob, Format};
+use retrace::Error;
+use retrace::Limits;
 
 /// Largest full-vs-scaled distance accepted per algorithm. Measured over the 60
 /// real JPEGs of `../shared/ref` and `samples/` that take the scaled path
@@ -358,7 +358,7 @@ fn all_jpegs() -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-// The DC-only 1/8 decoder (`retrace::jpeg_dc`), which the scaled path uses
+// The DC-only 1/8 decoder (`retrace::internals::decode::jpeg_dc`), which the scaled path uses
 // from 8 MP up, against outside decoders: its luma must be each 8×8 block's
 // mean as `image`'s full decode sees it, and, with the `turbojpeg` feature,
 // libjpeg-turbo's own 1/8 output to the bit. It must take only what those
@@ -418,7 +418,7 @@ fn dc_luma_is_the_block_mean_of_images_full_decode() {
     let (mut mean_sum, mut worst, mut over_all) = (0f64, 0f64, 0usize);
     let mut failures = Vec::new();
     for (p, bytes) in all_jpegs() {
-        let Some(luma) = retrace::jpeg_dc::luma(&bytes, &limits) else {
+        let Some(luma) = retrace::internals::decode::jpeg_dc::luma(&bytes, &limits) else {
             continue;
         };
         // A file the full decoder cannot read is damaged in a way the DC
@@ -459,7 +459,7 @@ fn dc_luma_is_libjpeg_turbos_eighth_scale_to_the_bit() {
     let limits = Limits::default();
     let (mut taken, mut declined_by_us, mut with_restarts) = (0, 0, 0);
     for (p, bytes) in all_jpegs() {
-        let ours = retrace::jpeg_dc::luma(&bytes, &limits);
+        let ours = retrace::internals::decode::jpeg_dc::luma(&bytes, &limits);
         let mut dec = Decompressor::new().unwrap();
         let theirs = (|| {
             let header = dec.read_header(&bytes).ok()?;
@@ -483,10 +483,11 @@ fn dc_luma_is_libjpeg_turbos_eighth_scale_to_the_bit() {
                 let differ = a.pixels().zip(b.pixels()).filter(|(x, y)| x != y).count();
                 assert_eq!(differ, 0, "{}: {differ} pixels differ", p.display());
                 taken += 1;
-                let restarts = |s: &retrace::input::layout::Segment| {
-                    s.marker == retrace::input::layout::marker::DRI && s.data(&bytes) != [0, 0]
+                let restarts = |s: &retrace::internals::input::layout::Segment| {
+                    s.marker == retrace::internals::input::layout::marker::DRI
+                        && s.data(&bytes) != [0, 0]
                 };
-                let headers = retrace::input::layout::JpegLayout::headers(&bytes);
+                let headers = retrace::internals::input::layout::JpegLayout::headers(&bytes);
                 with_restarts += usize::from(headers.segments.iter().any(restarts));
             }
             (Some(_), None) => panic!("{}: taken, but libjpeg-turbo refuses it", p.display()),
@@ -530,20 +531,21 @@ fn with_restarts(src: &Path) -> Option<Vec<u8>> {
 fn cut_or_misplaced_data_is_declined() {
     let limits = Limits::default();
     let bytes = std::fs::read(root().join("samples/archive/Storm.jpg")).unwrap();
-    let whole = retrace::jpeg_dc::luma(&bytes, &limits).expect("a baseline photo");
+    let whole =
+        retrace::internals::decode::jpeg_dc::luma(&bytes, &limits).expect("a baseline photo");
     // Cut anywhere after the headers: never a picture with a grey end.
     let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
     let step = ((bytes.len() - sos) / 200).max(1);
     for cut in (0..bytes.len() - 2).step_by(step) {
         assert!(
-            retrace::jpeg_dc::luma(&bytes[..cut], &limits).is_none(),
+            retrace::internals::decode::jpeg_dc::luma(&bytes[..cut], &limits).is_none(),
             "cut at {cut}"
         );
     }
     // Stray bytes before the end marker.
     let mut stray = bytes[..bytes.len() - 2].to_vec();
     stray.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
-    assert!(retrace::jpeg_dc::luma(&stray, &limits).is_none());
+    assert!(retrace::internals::decode::jpeg_dc::luma(&stray, &limits).is_none());
     // Progressive: not for this decoder.
     let mut progressive = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut progressive, 80)
@@ -555,7 +557,7 @@ fn cut_or_misplaced_data_is_declined() {
         )
         .unwrap();
     assert!(
-        retrace::jpeg_dc::luma(&progressive, &limits).is_some(),
+        retrace::internals::decode::jpeg_dc::luma(&progressive, &limits).is_some(),
         "baseline grey"
     );
     let sof = progressive
@@ -563,7 +565,7 @@ fn cut_or_misplaced_data_is_declined() {
         .position(|w| w == [0xFF, 0xC0])
         .unwrap();
     progressive[sof + 1] = 0xC2;
-    assert!(retrace::jpeg_dc::luma(&progressive, &limits).is_none());
+    assert!(retrace::internals::decode::jpeg_dc::luma(&progressive, &limits).is_none());
 
     // Restart markers: decoded across them, and declined when one is missing
     // or out of order.
@@ -577,14 +579,17 @@ fn cut_or_misplaced_data_is_declined() {
         "jpegtran wrote {} restarts",
         markers.len()
     );
-    assert_eq!(retrace::jpeg_dc::luma(&rst, &limits).as_ref(), Some(&whole));
+    assert_eq!(
+        retrace::internals::decode::jpeg_dc::luma(&rst, &limits).as_ref(),
+        Some(&whole)
+    );
     let m = markers[markers.len() / 2];
     let mut dropped = rst.clone();
     dropped.drain(m..m + 2);
-    assert!(retrace::jpeg_dc::luma(&dropped, &limits).is_none());
+    assert!(retrace::internals::decode::jpeg_dc::luma(&dropped, &limits).is_none());
     let mut renumbered = rst.clone();
     renumbered[m + 1] = 0xD0 + (renumbered[m + 1] - 0xD0 + 1) % 8;
-    assert!(retrace::jpeg_dc::luma(&renumbered, &limits).is_none());
+    assert!(retrace::internals::decode::jpeg_dc::luma(&renumbered, &limits).is_none());
 }
 
 /// Grey frames and every chroma layout a camera writes, from `image`'s and
@@ -626,13 +631,14 @@ fn grey_and_every_chroma_layout() {
         files.push((name, out));
     }
     for (name, bytes) in &files {
-        let dims = retrace::decode::jpeg_frame_size(bytes).unwrap();
-        let luma = retrace::jpeg_dc::luma(bytes, &limits).unwrap_or_else(|| panic!("{name}"));
+        let dims = retrace::internals::decode::jpeg_frame_size(bytes).unwrap();
+        let luma = retrace::internals::decode::jpeg_dc::luma(bytes, &limits)
+            .unwrap_or_else(|| panic!("{name}"));
         let (bw, means) = block_means(bytes).unwrap();
         assert_eq!(luma.width() as usize, bw);
         let (mean, _, _) = difference(&luma, &means);
         assert!(mean <= 0.6, "{name}: mean {mean}");
-        let picture = retrace::jpeg_dc::decode(bytes, dims, &limits).unwrap();
+        let picture = retrace::internals::decode::jpeg_dc::decode(bytes, dims, &limits).unwrap();
         assert_eq!((picture.width(), picture.height()), luma.dimensions());
         let rgb = picture.to_rgb8();
         let worst = rgb

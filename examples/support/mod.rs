@@ -37,10 +37,13 @@ pub fn cpu_s() -> f64 {
 }
 
 /// A random hash of `kind` from the stream (a picture never seen).
-pub fn random(kind: retrace::hash::HashKind, s: &mut u64) -> retrace::hash::HashBits {
+pub fn random(
+    kind: retrace::internals::hash::HashKind,
+    s: &mut u64,
+) -> retrace::internals::hash::HashBits {
     let mut words = [0u64; 4];
     for w in words.iter_mut().take(kind.bits() as usize / 64) {
         *w = next(s);
     }
-    retrace::hash::HashBits { kind, words }
+    retrace::internals::hash::HashBits { kind, words }
 }

@@ -11,15 +11,15 @@
 
 use std::sync::OnceLock;
 
-use retrace::input::layout::{
+use retrace::internals::input::layout::{
     BmffEnd, BmffLayout, End, ExifSegment, JpegLayout, Layout, PngEnd, PngLayout, WebpLayout,
     MAX_BMFF_BOXES_KEPT, MAX_PNG_CHUNKS_KEPT, MAX_WEBP_CHUNKS_KEPT,
 };
-use retrace::limits::Limits;
-use retrace::metadata::read_metadata_with;
-use retrace::pipeline::{Config, Engine};
-use retrace::read::{sniff, Blob};
-use retrace::report::Report;
+use retrace::internals::input::read::{sniff, Blob};
+use retrace::internals::metadata::read_metadata_with;
+use retrace::Limits;
+use retrace::Report;
+use retrace::{Config, Engine};
 
 pub fn limits() -> Limits {
     Limits {
@@ -51,7 +51,7 @@ pub fn analyze(data: &[u8]) -> Report {
     e.analyze(&mut ex);
     // The report must always serialise: it is the contract with every consumer.
     let mut out = Vec::new();
-    retrace::report::write_json(&mut out, &ex.report).expect("report serialises");
+    retrace::internals::report::write_json(&mut out, &ex.report).expect("report serialises");
     ex.report
 }
 
@@ -186,14 +186,18 @@ pub fn jpeg_layout(data: &[u8]) {
 /// both its outputs, which must agree on the size.
 pub fn jpeg_dc(data: &[u8]) {
     let limits = limits();
-    if let Some(l) = retrace::jpeg_dc::luma(data, &limits) {
-        let dims = retrace::decode::jpeg_frame_size(data);
-        if let Some(p) = dims.and_then(|d| retrace::jpeg_dc::decode(data, d, &limits)) {
+    if let Some(l) = retrace::internals::decode::jpeg_dc::luma(data, &limits) {
+        let dims = retrace::internals::decode::jpeg_frame_size(data);
+        if let Some(p) =
+            dims.and_then(|d| retrace::internals::decode::jpeg_dc::decode(data, d, &limits))
+        {
             assert_eq!((p.width(), p.height()), l.dimensions());
             // From the whole file's layout, as the pipeline decodes it: the
             // same picture as from the headers alone.
             let full = JpegLayout::read(data);
-            let q = dims.and_then(|d| retrace::jpeg_dc::decode_with(data, &full, d, &limits));
+            let q = dims.and_then(|d| {
+                retrace::internals::decode::jpeg_dc::decode_with(data, &full, d, &limits)
+            });
             assert_eq!(q.as_ref().map(|q| q.as_bytes()), Some(p.as_bytes()));
         }
     }
@@ -209,20 +213,21 @@ pub fn formats(data: &[u8]) {
     // The top-level boxes walked once, as the pipeline walks them, then the
     // item structure from them.
     let boxes = bmff_layout(data);
-    let _ = retrace::heif::read_structure_with(data, &boxes, &limits, &mut warnings);
-    let _ = retrace::decode::decode_heif(data, None, &limits);
+    let _ =
+        retrace::internals::input::heif::read_structure_with(data, &boxes, &limits, &mut warnings);
+    let _ = retrace::internals::decode::decode_heif(data, None, &limits);
     for kind in [
-        retrace::raw::RawKind::Tiff,
-        retrace::raw::RawKind::VendorTiff,
-        retrace::raw::RawKind::Cr3,
-        retrace::raw::RawKind::Raf,
+        retrace::internals::input::raw::RawKind::Tiff,
+        retrace::internals::input::raw::RawKind::VendorTiff,
+        retrace::internals::input::raw::RawKind::Cr3,
+        retrace::internals::input::raw::RawKind::Raf,
     ] {
-        let _ = retrace::raw::largest_preview(data, kind);
+        let _ = retrace::internals::input::raw::largest_preview(data, kind);
     }
-    let _ = retrace::raw::is_tiff_raw(data);
-    let _ = retrace::raw::cr3_exif_tiff(data);
+    let _ = retrace::internals::input::raw::is_tiff_raw(data);
+    let _ = retrace::internals::input::raw::cr3_exif_tiff(data);
     let blob = Blob::from_bytes(data.to_vec());
-    let _ = retrace::decode::frames(&blob, &limits, 64, |_, _, _| {
+    let _ = retrace::internals::decode::frames(&blob, &limits, 64, |_, _, _| {
         std::ops::ControlFlow::Continue(())
     });
 }

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use retrace::archive::Archive;
-use retrace::limits::Limits;
-use retrace::pipeline::{Config, Engine};
+use retrace::Archive;
+use retrace::Limits;
+use retrace::{Config, Engine};
 
 // The service's own module, compiled here as in the binary.
 #[path = "../../src/bin/retrace/serve.rs"]

@@ -24,13 +24,13 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 
 // The embedder's API at the crate root, and the CLI's helpers from the
 // (documentation-hidden) stage modules, as the `retrace` binary uses them.
-use retrace::archive::display_location;
-use retrace::archive::hashlist::{export, Exported, ListFormat};
-use retrace::assess::{parse_date, parse_location};
-use retrace::input::discover::{WalkOptions, WalkProblem};
-use retrace::input::read::Blob;
-use retrace::pipeline::catalogue::read_catalogue;
-use retrace::pipeline::{
+use retrace::internals::archive::display_location;
+use retrace::internals::archive::hashlist::{export, Exported, ListFormat};
+use retrace::internals::assess::{parse_date, parse_location};
+use retrace::internals::input::discover::{WalkOptions, WalkProblem};
+use retrace::internals::input::read::Blob;
+use retrace::internals::pipeline::catalogue::read_catalogue;
+use retrace::internals::pipeline::{
     default_index_cache, first_seen, match_params_with_crop_search, scan_walk,
 };
 use retrace::{
@@ -75,7 +75,7 @@ fn retrace_error(message: impl Into<String>) -> PyErr {
 /// A report as the CLI's `--json` writes it (pretty, with a final newline).
 fn report_json(r: &retrace::Report) -> PyResult<String> {
     let mut out = Vec::new();
-    retrace::report::write_json(&mut out, r).map_err(|e| retrace_error(e.to_string()))?;
+    retrace::internals::report::write_json(&mut out, r).map_err(|e| retrace_error(e.to_string()))?;
     String::from_utf8(out).map_err(|e| retrace_error(e.to_string()))
 }
 
@@ -638,7 +638,7 @@ fn scan(
         limits,
         claim: claim(claim_date, claim_location)?,
         matching: matching(crop_search)?,
-        archive_refresh: Some(retrace::pipeline::DEFAULT_ARCHIVE_REFRESH),
+        archive_refresh: Some(retrace::internals::pipeline::DEFAULT_ARCHIVE_REFRESH),
         ..Config::default()
     };
     let location = match archive.filter(|a| !a.is_none()) {
@@ -1082,6 +1082,6 @@ fn _retrace(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scan>()?;
     m.add("RetraceError", m.py().get_type::<RetraceError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("SCHEMA", retrace::report::SCHEMA)?;
+    m.add("SCHEMA", retrace::internals::report::SCHEMA)?;
     Ok(())
 }

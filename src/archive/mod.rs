@@ -109,7 +109,7 @@ pub struct NewImage {
     pub thumb: Option<Vec<u8>>,
     /// Hashes of the whole picture and of its regions.
     pub hashes: Vec<StoredHash>,
-    /// Its local features, when it has any (see [`crate::features`]).
+    /// Its local features, when it has any (see the `features` stage).
     pub features: Option<StoredFeatures>,
 }
 

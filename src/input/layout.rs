@@ -2,8 +2,8 @@
 //! segments that every later stage takes instead of walking the bytes again.
 //! Container forensics lists and reads the segments
 //! ([`crate::metadata::container`]), the EXIF reader takes the APP1 payload
-//! ([`crate::metadata`]), the decoder reads the frame size and the
-//! completeness (EOI) from it ([`crate::decode`]), the DC-only decoder its
+//! (`metadata`), the decoder reads the frame size and the
+//! completeness (EOI) from it (`decode`), the DC-only decoder its
 //! tables and scan header ([`crate::decode::jpeg_dc`]), and the RAW preview
 //! finder the size of each preview ([`super::raw`]).
 //!

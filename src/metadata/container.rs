@@ -89,7 +89,7 @@ pub struct JpegStructure {
     pub adobe: bool,
     /// APP2 MPF present (multi-picture: phones and cameras store previews there).
     pub mpf: bool,
-    /// The pictures the MPF index lists (at most [`crate::mpf::MAX_MPF_ENTRIES`]),
+    /// The pictures the MPF index lists (at most 64, `mpf::MAX_MPF_ENTRIES`),
     /// each checked against the file; empty without an index.
     pub mpf_images: Vec<crate::metadata::mpf::MpfImage>,
     /// True when the index lists more pictures than were kept.

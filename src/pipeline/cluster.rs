@@ -4,7 +4,7 @@
 //! closest to the original is named, with the reason.
 //!
 //! Copies are joined when their whole-frame hashes would confirm a match (see
-//! [`crate::matching`]), or when they match the same archived picture, which
+//! `matching`), or when they match the same archived picture, which
 //! joins crops, captioned copies and screenshots of an archived picture. Works
 //! from what a batch keeps of each picture: its whole-frame hashes, sizes and
 //! earliest copy.

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use retrace::cluster::cluster;
-use retrace::matching::MatchParams;
-use retrace::report::{html, text, Report};
+use retrace::internals::pipeline::cluster::cluster;
+use retrace::internals::report::{html, text, Report};
+use retrace::MatchParams;
 use serde_json::{json, Value};
 
 use crate::common::*;

@@ -634,8 +634,8 @@ fn raw_previews_are_the_bytes_exiftool_extracts() {
             .stdout;
         assert!(want.starts_with(&[0xFF, 0xD8]), "{name}");
         let bytes = std::fs::read(&f).unwrap();
-        let kind = retrace::raw::sniff(&bytes).unwrap();
-        let (p, jpeg) = retrace::raw::largest_preview(&bytes, kind).unwrap();
+        let kind = retrace::internals::input::raw::sniff(&bytes).unwrap();
+        let (p, jpeg) = retrace::internals::input::raw::largest_preview(&bytes, kind).unwrap();
         assert_eq!(jpeg, &want[..], "{name} ({})", p.location);
         let r = check_json(None, &f, &[]);
         assert_eq!(r["format"], "raw");
@@ -996,8 +996,8 @@ fn a_png_with_a_stable_diffusion_parameters_chunk_is_reported() {
 #[cfg(feature = "heif")]
 #[test]
 fn truncated_and_flipped_heif_files_give_reports_through_libheif() {
-    use retrace::pipeline::{Config, Engine};
-    use retrace::read::Blob;
+    use retrace::internals::input::read::Blob;
+    use retrace::{Config, Engine};
     let engine = Engine::new(Config::default(), None).unwrap();
     let mut files: Vec<Vec<u8>> = [
         "rocket.heic",

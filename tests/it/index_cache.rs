@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use retrace::archive::Archive;
-use retrace::pipeline::{Config, Engine};
+use retrace::Archive;
+use retrace::{Config, Engine};
 
 use crate::common::*;
 

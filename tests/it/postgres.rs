@@ -467,7 +467,7 @@ fn two_workers_ingest_at_once_while_a_third_scans_and_a_late_one_sees_everything
     );
     assert_eq!(
         pg.count("shared", "SELECT MAX(version) FROM schema_version"),
-        i64::from(retrace::archive::SCHEMA_VERSION)
+        i64::from(retrace::internals::archive::SCHEMA_VERSION)
     );
 
     // A worker started now, after the others wrote: it sees all of it.
@@ -1051,8 +1051,8 @@ fn a_postgresql_archive_from_a_newer_retrace_is_refused_and_left_as_it_was() {
         .batch_execute(&format!(
             "INSERT INTO schema_version VALUES ({}, 'later'), ({}, 'later');
                  CREATE TABLE from_the_future (x BYTEA);",
-            retrace::archive::SCHEMA_VERSION + 1,
-            retrace::archive::SCHEMA_VERSION + 2
+            retrace::internals::archive::SCHEMA_VERSION + 1,
+            retrace::internals::archive::SCHEMA_VERSION + 2
         ))
         .unwrap();
     // Everything the database holds, as text: tables, columns, rows counted.
@@ -1085,8 +1085,10 @@ fn a_postgresql_archive_from_a_newer_retrace_is_refused_and_left_as_it_was() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(&format!("version {}", retrace::archive::SCHEMA_VERSION + 2))
-                && stderr.contains("newer retrace"),
+            stderr.contains(&format!(
+                "version {}",
+                retrace::internals::archive::SCHEMA_VERSION + 2
+            )) && stderr.contains("newer retrace"),
             "{args:?}: {stderr}"
         );
     }
@@ -1213,7 +1215,7 @@ fn kill_9_during_archive_uploads_leaves_a_postgresql_archive_consistent() {
 
 /// Every schema version this build knows, in order.
 fn every_version() -> Vec<i32> {
-    (1..=retrace::archive::SCHEMA_VERSION as i32).collect()
+    (1..=retrace::internals::archive::SCHEMA_VERSION as i32).collect()
 }
 
 #[test]

@@ -117,7 +117,10 @@ fn the_archive_keeps_camera_dates_and_catalogue_sources() {
         .count();
     assert_eq!(info["images"], n_archive as u64);
     assert_eq!(info["sightings"], n_archive as u64);
-    assert_eq!(info["schema_version"], retrace::archive::SCHEMA_VERSION);
+    assert_eq!(
+        info["schema_version"],
+        retrace::internals::archive::SCHEMA_VERSION
+    );
     // Re-adding the same folder adds nothing and says so.
     let again = run(retrace(Some(&db))
         .args(["archive", "add"])

@@ -27,7 +27,7 @@ fn pretty(v: &Value) -> String {
 
 #[test]
 fn the_committed_schema_is_what_the_types_generate() {
-    let generated = retrace::report::json_schema();
+    let generated = retrace::internals::report::json_schema();
     // Compared as JSON values: key order and whitespace are not the contract.
     if generated != committed() {
         if std::env::var_os("RETRACE_BLESS").is_some_and(|v| v == "1") {
@@ -275,7 +275,8 @@ fn real_reports_validate_against_the_committed_schema() {
 #[test]
 fn the_schema_rejects_what_retrace_never_writes() {
     let v = validator();
-    let mut r = serde_json::to_value(retrace::report::Report::new("x.jpg".into())).unwrap();
+    let mut r =
+        serde_json::to_value(retrace::internals::report::Report::new("x.jpg".into())).unwrap();
     assert!(violations(&v, &r).is_empty(), "{:?}", violations(&v, &r));
     // Each change breaks one promise of the contract.
     type Breakage = (&'static str, fn(&mut Value));

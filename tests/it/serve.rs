@@ -195,7 +195,10 @@ pub(crate) fn checks_records_then_matches(db: &Path, dir: &Path) {
     );
     let stats = s.get("/v1/archive/stats").json();
     assert_eq!(stats["images"], 9);
-    assert_eq!(stats["schema_version"], retrace::archive::SCHEMA_VERSION);
+    assert_eq!(
+        stats["schema_version"],
+        retrace::internals::archive::SCHEMA_VERSION
+    );
     assert!(stats.get("path").is_none(), "no server paths leak");
 }
 

@@ -134,7 +134,7 @@ fn assert_everything_arrived(db: &Path, want: &BTreeSet<String>, what: &str) {
     );
     assert_eq!(
         one(&conn, "PRAGMA user_version"),
-        i64::from(retrace::archive::SCHEMA_VERSION),
+        i64::from(retrace::internals::archive::SCHEMA_VERSION),
         "{what}: schema version"
     );
 }
@@ -186,7 +186,7 @@ fn an_older_sqlite_schema_is_migrated_once_while_eight_processes_open_it() {
         let conn = Connection::open(&db).unwrap();
         assert_eq!(
             one(&conn, "PRAGMA user_version"),
-            i64::from(retrace::archive::SCHEMA_VERSION),
+            i64::from(retrace::internals::archive::SCHEMA_VERSION),
             "{what}"
         );
         assert_eq!(

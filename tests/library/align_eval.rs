@@ -1,4 +1,4 @@
-//! Evaluation of `retrace::align` on real photographs.
+//! Evaluation of `retrace::internals::matching::align` on real photographs.
 //!
 //! Every photo under `../shared/ref/photos` is edited in code the way pictures are
 //! edited in circulation (crops, caption bar, watermark, border/letterbox, mirror,
@@ -19,7 +19,9 @@
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, GrayImage, ImageReader, Luma, Rgb, RgbImage};
-use retrace::align::{align, AlignParams, Alignment, Dihedral, Region, Thumb, QUERY_SIDE};
+use retrace::internals::matching::align::{
+    align, AlignParams, Alignment, Dihedral, Region, Thumb, QUERY_SIDE,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -497,7 +499,7 @@ fn archive_side() -> u32 {
     std::env::var("RETRACE_ALIGN_SIDE")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(retrace::align::THUMB_SIDE)
+        .unwrap_or(retrace::internals::matching::align::THUMB_SIDE)
 }
 
 fn run_eval(full: bool) {
@@ -919,7 +921,7 @@ fn debug_pair() {
 /// plain `align` of the same pair finds, whatever the order of the candidates.
 #[test]
 fn prepared_query_and_staged_search_give_plain_results() {
-    use retrace::align::{align_prepared, search, PreparedQuery};
+    use retrace::internals::matching::align::{align_prepared, search, PreparedQuery};
     let Some(root) = ref_dir() else {
         eprintln!(
             "SKIP prepared_query_and_staged_search_give_plain_results: ../shared/ref not found"

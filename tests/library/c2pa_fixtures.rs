@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use retrace::c2pa::{self, ContentCredentials, Store};
-use retrace::limits::Limits;
-use retrace::metadata::read_metadata;
-use retrace::read::Format;
+use retrace::internals::input::read::Format;
+use retrace::internals::metadata::c2pa::{self, ContentCredentials, Store};
+use retrace::internals::metadata::read_metadata;
+use retrace::Limits;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Vec<u8> {

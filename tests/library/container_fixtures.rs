@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use retrace::container::{read_container, Container};
-use retrace::limits::Limits;
-use retrace::read::{sniff, Format};
+use retrace::internals::input::read::{sniff, Format};
+use retrace::internals::metadata::container::{read_container, Container};
+use retrace::Limits;
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

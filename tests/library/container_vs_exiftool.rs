@@ -9,9 +9,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use retrace::container::{read_container, Container};
-use retrace::limits::Limits;
-use retrace::read::{sniff, Format};
+use retrace::internals::input::read::{sniff, Format};
+use retrace::internals::metadata::container::{read_container, Container};
+use retrace::Limits;
 use serde_json::Value;
 
 /// ExifTool's value as a list of strings (it prints one value bare, several as

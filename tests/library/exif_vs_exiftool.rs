@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use retrace::limits::Limits;
-use retrace::metadata::{read_metadata, Metadata};
-use retrace::read::{read_file, Format};
+use retrace::internals::input::read::{read_file, Format};
+use retrace::internals::metadata::{read_metadata, Metadata};
+use retrace::Limits;
 use serde_json::{Map, Value};
 
 #[path = "../support/fetched_raws.rs"]

@@ -12,9 +12,9 @@
 use std::path::Path;
 use std::sync::{Mutex, Once};
 
-use retrace::limits::Limits;
-use retrace::pipeline::{Config, Engine};
-use retrace::read::Blob;
+use retrace::internals::input::read::Blob;
+use retrace::Limits;
+use retrace::{Config, Engine};
 
 fn engine() -> Engine {
     watch_panics();
@@ -48,7 +48,7 @@ fn assert_no_own_panics() {
     assert!(own.is_empty(), "retrace panicked at {own:?}");
 }
 
-fn analyse(engine: &Engine, name: &str, bytes: Vec<u8>) -> retrace::report::Report {
+fn analyse(engine: &Engine, name: &str, bytes: Vec<u8>) -> retrace::Report {
     let blob = Blob::from_bytes(bytes);
     let mut ex = engine.examine_blob(name.to_string(), &blob);
     engine.analyze(&mut ex);
@@ -447,7 +447,7 @@ fn content_credentials_survive_truncation_and_bit_flips() {
     ] {
         let bytes = fixture(name);
         let whole = analyse(&e, name, bytes.clone());
-        let c2pa = |r: &retrace::report::Report| {
+        let c2pa = |r: &retrace::Report| {
             r.metadata
                 .as_ref()
                 .and_then(|m| m.container.as_ref())
@@ -542,7 +542,7 @@ fn exif_thumbnails_survive_truncation_and_bit_flips() {
 }
 
 /// The container's warnings of a report that has them.
-fn container_warnings(r: &retrace::report::Report) -> &[String] {
+fn container_warnings(r: &retrace::Report) -> &[String] {
     &r.metadata
         .as_ref()
         .expect("metadata")

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use retrace::limits::Limits;
-use retrace::metadata::{exif_thumbnail, read_metadata, Metadata};
-use retrace::read::{sniff, Format};
+use retrace::internals::input::read::{sniff, Format};
+use retrace::internals::metadata::{exif_thumbnail, read_metadata, Metadata};
+use retrace::Limits;
 
 fn fixture(name: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -335,8 +335,8 @@ fn json_contract_field_names() {
 /// that are not a marker, a stray 0xFF00 between segments).
 #[test]
 fn the_marker_walk_finds_the_exif_block_kamadak_exif_finds() {
-    use retrace::input::layout::{End, JpegLayout, Layout};
-    use retrace::metadata::read_exif;
+    use retrace::internals::input::layout::{End, JpegLayout, Layout};
+    use retrace::internals::metadata::read_exif;
     let limits = Limits::default();
     // A layout that vouches for nothing: kamadak-exif walks the file.
     let own_walk = Layout::Jpeg(JpegLayout {
@@ -420,8 +420,8 @@ fn the_marker_walk_finds_the_exif_block_kamadak_exif_finds() {
 /// are not a chunk, a chunk whose length runs past the end).
 #[test]
 fn the_chunk_walk_finds_the_exif_block_kamadak_exif_finds() {
-    use retrace::input::layout::{Layout, PngEnd, PngLayout};
-    use retrace::metadata::read_exif;
+    use retrace::internals::input::layout::{Layout, PngEnd, PngLayout};
+    use retrace::internals::metadata::read_exif;
     let limits = Limits::default();
     // A layout that vouches for nothing: kamadak-exif walks the file.
     let own_walk = Layout::Png(PngLayout {
@@ -525,8 +525,8 @@ fn the_chunk_walk_finds_the_exif_block_kamadak_exif_finds() {
 /// after the RIFF size, an odd chunk without its pad byte).
 #[test]
 fn the_riff_walk_finds_the_exif_block_kamadak_exif_finds() {
-    use retrace::input::layout::{Layout, WebpEnd, WebpLayout};
-    use retrace::metadata::read_exif;
+    use retrace::internals::input::layout::{Layout, WebpEnd, WebpLayout};
+    use retrace::internals::metadata::read_exif;
     let limits = Limits::default();
     // A layout that vouches for nothing: kamadak-exif walks the file.
     let own_walk = Layout::Webp(WebpLayout {
@@ -569,7 +569,7 @@ fn the_riff_walk_finds_the_exif_block_kamadak_exif_finds() {
     // VP8X, so that the comparisons below compare readings.
     let base = std::fs::read(root.join("tests/fixtures/animation/china_twice.webp")).unwrap();
     let png = fixture("exif.png");
-    let p = retrace::input::layout::PngLayout::read(&png);
+    let p = retrace::internals::input::layout::PngLayout::read(&png);
     let block = p
         .chunks
         .iter()

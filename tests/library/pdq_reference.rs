@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use image::DynamicImage;
 use rayon::prelude::*;
-use retrace::hash::pdq::{
+use retrace::internals::hash::pdq::{
     luma_from_image, pdq_dihedral_from_image, pdq_dihedral_from_luma, pdq_from_image,
     pdq_from_luma, Dihedral, Pdq, PdqHash,
 };

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::DynamicImage;
-use retrace::limits::Limits;
-use retrace::metadata::{self, read_metadata};
-use retrace::pipeline::{Config, Engine};
-use retrace::read::{sha256_hex, Blob, Format};
-use retrace::report::Report;
+use retrace::internals::input::read::{sha256_hex, Blob, Format};
+use retrace::internals::metadata::{self, read_metadata};
+use retrace::Limits;
+use retrace::Report;
+use retrace::{Config, Engine};
 use serde_json::Value;
 
 /// Camera JPEGs with their own, unedited EXIF thumbnails.
@@ -336,7 +336,7 @@ fn a_gain_map_is_never_a_preview() {
 fn check_and_html_pages_show_the_preview_comparison() {
     let r = analyse(mpf_fixture("cropped.jpg"));
     let mut text = Vec::new();
-    retrace::report::text::write_check(&mut text, &r).unwrap();
+    retrace::internals::report::text::write_check(&mut text, &r).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains("[warn] preview_mismatch: The MPF preview (entry 2"),
@@ -352,7 +352,7 @@ fn check_and_html_pages_show_the_preview_comparison() {
         "{text}"
     );
     let mut html = Vec::new();
-    retrace::report::html::write_page(&mut html, &r, &Default::default()).unwrap();
+    retrace::internals::report::html::write_page(&mut html, &r, &Default::default()).unwrap();
     let html = String::from_utf8(html).unwrap();
     assert!(
         html.contains("<tr><th>MPF preview</th><td>entry 2: ANOTHER picture or framing"),
@@ -361,7 +361,7 @@ fn check_and_html_pages_show_the_preview_comparison() {
     // An index the file no longer fits says so.
     let r = analyse(mpf_fixture("ExifTool.jpg"));
     let mut text = Vec::new();
-    retrace::report::text::write_check(&mut text, &r).unwrap();
+    retrace::internals::report::text::write_check(&mut text, &r).unwrap();
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("; 2 not where the index says"), "{text}");
 }

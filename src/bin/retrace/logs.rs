@@ -7,7 +7,7 @@
 //! The level word is coloured only when stderr is a terminal and `NO_COLOR`
 //! is unset or empty (<https://no-color.org>). Messages name files and
 //! archive entries, which come from strangers: every line goes through
-//! [`retrace::report::escape_untrusted`] before it reaches the terminal.
+//! [`retrace::internals::report::escape_untrusted`] before it reaches the terminal.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -52,7 +52,10 @@ pub fn init(verbose: u8, quiet: bool) {
 /// A closing summary line on stderr, unless `-q`.
 pub fn summary(line: &str) {
     if !quiet() {
-        eprintln!("retrace: {}", retrace::report::escape_untrusted(line));
+        eprintln!(
+            "retrace: {}",
+            retrace::internals::report::escape_untrusted(line)
+        );
     }
 }
 
@@ -79,7 +82,7 @@ where
             Level::DEBUG => ("debug", "34"),
             Level::TRACE => ("trace", "35"),
         };
-        let text = retrace::report::escape_untrusted(&text);
+        let text = retrace::internals::report::escape_untrusted(&text);
         if w.has_ansi_escapes() {
             writeln!(w, "retrace: \x1b[{ansi}m{word}\x1b[0m: {text}")
         } else {

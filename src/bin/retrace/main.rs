@@ -23,19 +23,19 @@ mod settings;
 #[cfg(feature = "watch")]
 mod watch;
 
-use retrace::archive::{display_location, Archive, Recorded, Sighting};
-use retrace::assess::{parse_date, parse_location, Claim};
-use retrace::batch::{Batch, BatchRecord};
-use retrace::cluster;
-use retrace::discover::{WalkOptions, WalkProblem};
-use retrace::limits::{Limits, MAX_NESTING};
-use retrace::matching::MatchParams;
-use retrace::pipeline::catalogue::read_catalogue;
-use retrace::pipeline::{
+use retrace::internals::archive::{display_location, Archive, Recorded, Sighting};
+use retrace::internals::assess::{parse_date, parse_location, Claim};
+use retrace::internals::input::discover::{WalkOptions, WalkProblem};
+use retrace::internals::limits::{Limits, MAX_NESTING};
+use retrace::internals::pipeline::batch::{Batch, BatchRecord};
+use retrace::internals::pipeline::catalogue::read_catalogue;
+use retrace::internals::pipeline::cluster;
+use retrace::internals::pipeline::{
     default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
     FirstSeen, WalkProgress,
 };
-use retrace::report::{self, html, text, Report};
+use retrace::internals::report::{self, html, text, Report};
+use retrace::MatchParams;
 
 /// Where did this picture come from? Offline provenance for circulating images.
 #[derive(Parser, Debug)]
@@ -987,7 +987,7 @@ fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
     let mut dest =
         Archive::open(to).with_context(|| format!("opening archive {}", display_location(to)))?;
     let pb = progress(source.image_count()? as usize);
-    let mut so_far = retrace::archive::Copied::default();
+    let mut so_far = retrace::internals::archive::Copied::default();
     let done = source
         .copy_into(&mut dest, |c| {
             pb.set_position(c.images);
@@ -1027,8 +1027,10 @@ fn archive_copy(from: &Path, to: &Path) -> Result<u8> {
 
 fn archive_export(archive: &Archive, file: &Path, format: ListFormatArg) -> Result<u8> {
     let format = match format {
-        ListFormatArg::Retrace => retrace::archive::hashlist::ListFormat::Retrace,
-        ListFormatArg::Threatexchange => retrace::archive::hashlist::ListFormat::ThreatExchange,
+        ListFormatArg::Retrace => retrace::internals::archive::hashlist::ListFormat::Retrace,
+        ListFormatArg::Threatexchange => {
+            retrace::internals::archive::hashlist::ListFormat::ThreatExchange
+        }
     };
     // Streamed into a temporary file beside the list and renamed over it at
     // the end: a reader never sees half a list, and a failed export leaves
@@ -1036,11 +1038,11 @@ fn archive_export(archive: &Archive, file: &Path, format: ListFormatArg) -> Resu
     let mut tmp = file.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    let written = (|| -> Result<retrace::archive::hashlist::Exported> {
+    let written = (|| -> Result<retrace::internals::archive::hashlist::Exported> {
         let f =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = std::io::BufWriter::new(f);
-        let done = retrace::archive::hashlist::export(archive, format, &mut w)?;
+        let done = retrace::internals::archive::hashlist::export(archive, format, &mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, file).with_context(|| format!("renaming into {}", file.display()))?;
@@ -1085,18 +1087,18 @@ fn archive_import(
             limits.max_file_bytes
         );
     }
-    let opts = retrace::archive::hashlist::ImportOptions {
+    let opts = retrace::internals::archive::hashlist::ImportOptions {
         list_name: file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         source,
-        now: retrace::archive::now_iso(),
+        now: retrace::internals::archive::now_iso(),
     };
     let input = std::io::BufReader::new(f.take(limits.max_file_bytes));
     // Every line is checked before the archive is even opened: a refused
     // list leaves no trace, not even an empty archive file.
-    let entries = match retrace::archive::hashlist::read(input, &opts) {
+    let entries = match retrace::internals::archive::hashlist::read(input, &opts) {
         Ok(e) => e,
         Err(problems) => {
             for p in problems.iter().take(LIST_ERRORS_SHOWN) {

@@ -44,11 +44,11 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use retrace::archive::{Recorded, Sighting};
-use retrace::assess::{parse_location, Claim};
-use retrace::pipeline::{first_seen, Engine, FirstSeen};
-use retrace::read::{Blob, Format};
-use retrace::report::html;
+use retrace::internals::assess::{parse_location, Claim};
+use retrace::internals::input::read::{Blob, Format};
+use retrace::internals::pipeline::{first_seen, Engine, FirstSeen};
+use retrace::internals::report::html;
+use retrace::{Recorded, Sighting};
 
 /// Everything `serve` can be told.
 #[derive(Debug, Clone)]
@@ -553,9 +553,9 @@ fn read_stored(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
 
 /// Write a check's report and page into `--report-dir`. A failure is logged,
 /// never answered: the check itself succeeded.
-fn store(dir: &std::path::Path, sha: &str, report: &retrace::report::Report, page: &[u8]) {
+fn store(dir: &std::path::Path, sha: &str, report: &retrace::Report, page: &[u8]) {
     let mut json = Vec::new();
-    let written = retrace::report::write_json(&mut json, report)
+    let written = retrace::internals::report::write_json(&mut json, report)
         .map_err(anyhow::Error::from)
         .and_then(|()| super::write_atomic(&dir.join(format!("{sha}.json")), &json))
         .and_then(|()| super::write_atomic(&dir.join(format!("{sha}.html")), page));
@@ -1046,7 +1046,7 @@ async fn check(State(app): State<Shared>, req: Request) -> Response {
 #[derive(serde::Serialize)]
 struct CheckAnswer<'a> {
     #[serde(flatten)]
-    report: &'a retrace::report::Report,
+    report: &'a retrace::Report,
     #[serde(skip_serializing_if = "Option::is_none")]
     recorded: Option<serde_json::Value>,
 }

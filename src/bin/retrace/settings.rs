@@ -278,7 +278,7 @@ fn apply(
         // Relative to the file, not to wherever the command runs; a
         // PostgreSQL URL is not a path.
         if arg.get_value_parser().type_id() == TypeId::of::<PathBuf>()
-            && !retrace::archive::is_postgres_url(Path::new(&raw))
+            && !retrace::internals::archive::is_postgres_url(Path::new(&raw))
             && Path::new(&raw).is_relative()
         {
             raw = base.join(&raw).to_string_lossy().into_owned();
@@ -385,7 +385,7 @@ pub fn print(
         (Some((path, found)), _) => writeln!(
             out,
             "# Config file: {} (from {})",
-            retrace::report::escape_untrusted(&path.display().to_string()),
+            retrace::internals::report::escape_untrusted(&path.display().to_string()),
             found.words()
         )?,
         (None, _) => writeln!(
@@ -394,7 +394,7 @@ pub fn print(
             loaded
                 .looked_in
                 .iter()
-                .map(|p| retrace::report::escape_untrusted(&p.display().to_string()))
+                .map(|p| retrace::internals::report::escape_untrusted(&p.display().to_string()))
                 .collect::<Vec<_>>()
                 .join(" and ")
         )?,

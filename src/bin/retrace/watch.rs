@@ -23,10 +23,10 @@ use anyhow::{Context, Result};
 use crate::write_atomic;
 use notify::{RecursiveMode, Watcher};
 
-use retrace::archive::Sighting;
-use retrace::discover::{discover, is_image_file, WalkOptions};
-use retrace::pipeline::{first_seen, Engine, FirstSeen};
-use retrace::report::{self, escape_untrusted as esc, html};
+use retrace::internals::input::discover::{discover, is_image_file, WalkOptions};
+use retrace::internals::pipeline::{first_seen, Engine, FirstSeen};
+use retrace::internals::report::{self, escape_untrusted as esc, html};
+use retrace::Sighting;
 
 /// Everything `watch` can be told.
 pub struct WatchConfig {
