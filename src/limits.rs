@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// Hard ceiling for the nesting caps (`max_jumbf_depth`, `max_cbor_depth`):
 /// their parsers recurse, and a stack overflow aborts the process, which no
 /// per-file boundary can contain. Not even [`Limits::none`] goes past it.
@@ -80,6 +82,55 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// Refuse a picture of `width` × `height` pixels over [`Limits::max_width`],
+    /// [`Limits::max_height`] or [`Limits::max_pixels`], before anything is
+    /// allocated for its pixels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Limit`] naming the cap that was exceeded.
+    pub fn check_dimensions(&self, width: u32, height: u32) -> Result<()> {
+        if width > self.max_width {
+            return Err(Error::Limit {
+                what: "image width in pixels",
+                actual: width.into(),
+                limit: self.max_width.into(),
+            });
+        }
+        if height > self.max_height {
+            return Err(Error::Limit {
+                what: "image height in pixels",
+                actual: height.into(),
+                limit: self.max_height.into(),
+            });
+        }
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > self.max_pixels {
+            return Err(Error::Limit {
+                what: "image pixel count",
+                actual: pixels,
+                limit: self.max_pixels,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse a file of `bytes` bytes over [`Limits::max_file_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Limit`] with the size and the cap.
+    pub fn check_file_size(&self, bytes: u64) -> Result<()> {
+        if bytes > self.max_file_bytes {
+            return Err(Error::Limit {
+                what: "file size in bytes",
+                actual: bytes,
+                limit: self.max_file_bytes,
+            });
+        }
+        Ok(())
+    }
+
     /// No practical limits; only for trusted inputs, and only when asked for.
     pub fn none() -> Self {
         Limits {
@@ -101,5 +152,32 @@ impl Limits {
             max_heif_tiles: u64::MAX,
             max_frames: usize::MAX,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checks_refuse_one_past_each_cap_and_name_it() {
+        let l = Limits {
+            max_width: 100,
+            max_height: 50,
+            max_pixels: 4000,
+            max_file_bytes: 10,
+            ..Limits::default()
+        };
+        assert!(l.check_dimensions(100, 40).is_ok());
+        let what = |r: Result<()>| match r {
+            Err(Error::Limit { what, .. }) => what,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(what(l.check_dimensions(101, 1)), "image width in pixels");
+        assert_eq!(what(l.check_dimensions(1, 51)), "image height in pixels");
+        assert_eq!(what(l.check_dimensions(100, 41)), "image pixel count");
+        assert!(l.check_file_size(10).is_ok());
+        assert_eq!(what(l.check_file_size(11)), "file size in bytes");
+        assert!(Limits::none().check_dimensions(u32::MAX, u32::MAX).is_ok());
     }
 }

@@ -551,12 +551,9 @@ impl<'a> Bits<'a> {
 fn scan(bytes: &[u8], f: &Frame, limits: &Limits) -> Option<Vec<(usize, Vec<u8>)>> {
     let (w, h) = (usize::from(f.width), usize::from(f.height));
     // The pipeline checks the size before it gets here; `luma` is public.
-    if u32::from(f.width) > limits.max_width
-        || u32::from(f.height) > limits.max_height
-        || w as u64 * h as u64 > limits.max_pixels
-    {
-        return None;
-    }
+    limits
+        .check_dimensions(f.width.into(), f.height.into())
+        .ok()?;
     let single = f.components.len() == 1;
     // Interleaved scans run over MCUs of h_max × v_max blocks of luma; one
     // component alone runs over its own blocks.

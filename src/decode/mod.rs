@@ -370,29 +370,7 @@ fn check_dimensions(w: u32, h: u32, limits: &Limits) -> Result<()> {
     if w == 0 || h == 0 {
         return Err(Error::Format(format!("image has no pixels ({w}×{h})")));
     }
-    if w > limits.max_width {
-        return Err(Error::Limit {
-            what: "image width in pixels",
-            actual: w.into(),
-            limit: limits.max_width.into(),
-        });
-    }
-    if h > limits.max_height {
-        return Err(Error::Limit {
-            what: "image height in pixels",
-            actual: h.into(),
-            limit: limits.max_height.into(),
-        });
-    }
-    let pixels = u64::from(w) * u64::from(h);
-    if pixels > limits.max_pixels {
-        return Err(Error::Limit {
-            what: "image pixel count",
-            actual: pixels,
-            limit: limits.max_pixels,
-        });
-    }
-    Ok(())
+    limits.check_dimensions(w, h)
 }
 
 fn image_limits(limits: &Limits) -> image::Limits {

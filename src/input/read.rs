@@ -197,13 +197,7 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
     };
     let file = File::open(path).map_err(err)?;
     let len = file.metadata().map_err(err)?.len();
-    if len > limits.max_file_bytes {
-        return Err(Error::Limit {
-            what: "file size in bytes",
-            actual: len,
-            limit: limits.max_file_bytes,
-        });
-    }
+    limits.check_file_size(len)?;
     let mut bytes = buffer_for(usize::try_from(len).unwrap_or(usize::MAX));
     // `len` is bounded by the limit above, so reserving it is safe.
     bytes
@@ -216,13 +210,7 @@ pub fn read_file(path: &Path, limits: &Limits) -> Result<Blob> {
     file.take(limits.max_file_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(err)?;
-    if bytes.len() as u64 > limits.max_file_bytes {
-        return Err(Error::Limit {
-            what: "file size in bytes",
-            actual: bytes.len() as u64,
-            limit: limits.max_file_bytes,
-        });
-    }
+    limits.check_file_size(bytes.len() as u64)?;
     Ok(Blob::from_bytes(bytes))
 }
 
