@@ -191,21 +191,13 @@ fn fast_row(
         ) {
             fast_row_inline(rows, b, threshold, out, masks)
         }
-        if has_avx2() {
+        if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU was just seen to support the one feature `avx2`
             // is compiled with.
             return unsafe { avx2(rows, b, threshold, out, masks) };
         }
     }
     fast_row_inline(rows, b, threshold, out, masks)
-}
-
-/// Whether the CPU has AVX2 (checked once; `is_x86_feature_detected!`
-/// caches it too, but this is asked once a row).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    static AVX2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVX2.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
 }
 
 #[inline(always)]

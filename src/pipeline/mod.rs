@@ -314,6 +314,20 @@ fn load_snapshot(
 }
 
 /// The local features of a working copy as an incoming picture.
+/// The working copy grey: the plane kept from hashing, or made now for an
+/// [`Examined`] built without it. Fields, not `&Examined`, so that callers
+/// can still write the others while holding it.
+fn grey_of<'a>(
+    grey: &'a Option<image::GrayImage>,
+    working: &Option<DynamicImage>,
+) -> Option<std::borrow::Cow<'a, image::GrayImage>> {
+    match (grey, working) {
+        (Some(g), _) => Some(std::borrow::Cow::Borrowed(g)),
+        (None, Some(img)) => Some(std::borrow::Cow::Owned(img.to_luma8())),
+        (None, None) => None,
+    }
+}
+
 fn query_features_of(grey: &image::GrayImage) -> Features {
     Features::of_luma(
         grey.as_raw(),
@@ -929,15 +943,8 @@ impl Engine {
             // Grey once for the features, the thumbnail, the inner view and
             // the overlap check: each would otherwise convert the colour
             // working copy again (~1 ms each at 512 px).
-            let converted;
-            let grey = match (&ex.grey, &ex.working) {
-                (Some(g), _) => Some(g),
-                (None, Some(img)) => {
-                    converted = img.to_luma8();
-                    Some(&converted)
-                }
-                _ => None,
-            };
+            let grey = grey_of(&ex.grey, &ex.working);
+            let grey = grey.as_deref();
             if ex.features.is_none() && self.config.matching.feature_candidates > 0 {
                 if let Some(grey) = &grey {
                     match decode::contain(|| query_features_of(grey)) {
@@ -1159,14 +1166,8 @@ impl Engine {
                 });
             }
         }
-        let converted;
-        let grey = match &ex.grey {
-            Some(g) => g,
-            None => {
-                converted = img.to_luma8();
-                &converted
-            }
-        };
+        let grey = grey_of(&ex.grey, &ex.working)?;
+        let grey = &*grey;
         let thumb = decode::contain(|| {
             Thumb::from_luma_with_side(grey, crate::matching::align::THUMB_SIDE)
         })
