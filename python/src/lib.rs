@@ -75,7 +75,8 @@ fn retrace_error(message: impl Into<String>) -> PyErr {
 /// A report as the CLI's `--json` writes it (pretty, with a final newline).
 fn report_json(r: &retrace::Report) -> PyResult<String> {
     let mut out = Vec::new();
-    retrace::internals::report::write_json(&mut out, r).map_err(|e| retrace_error(e.to_string()))?;
+    retrace::internals::report::write_json(&mut out, r)
+        .map_err(|e| retrace_error(e.to_string()))?;
     String::from_utf8(out).map_err(|e| retrace_error(e.to_string()))
 }
 
