@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{Confidence, Finding, FindingCode, Match, Severity};
+use crate::metadata::c2pa::ValidationState;
 use crate::metadata::container::AppId;
 use crate::metadata::Metadata;
 
@@ -642,8 +643,8 @@ fn content_credentials(cc: &crate::metadata::c2pa::ContentCredentials, f: &mut V
             what.push(format!("actions {}", acts.join(", ")));
         }
     }
-    match cc.validation_state.as_str() {
-        "invalid" => {
+    match cc.validation_state {
+        ValidationState::Invalid => {
             let failures: Vec<String> = active
                 .map(|m| {
                     m.validation
@@ -670,7 +671,7 @@ fn content_credentials(cc: &crate::metadata::c2pa::ContentCredentials, f: &mut V
             format!(
                 "The file carries Content Credentials (C2PA){}. {} The signer was not checked against a trust list (offline): anyone can sign.",
                 if what.is_empty() { String::new() } else { format!(": {}", what.join("; ")) },
-                if state == "valid" {
+                if state == ValidationState::Valid {
                     "The signature and the file's bytes check out."
                 } else {
                     "Not every check could be done (see metadata.container.c2pa.not_checked)."
@@ -1219,11 +1220,11 @@ mod tests {
     fn content_credentials_become_findings() {
         use crate::metadata::c2pa::{Action, ContentCredentials, Manifest, Status, StatusCode};
         use crate::metadata::container::Container;
-        let meta = |state: &str, failed: bool| {
+        let meta = |state: ValidationState, failed: bool| {
             Metadata {
             container: Some(Container {
                 c2pa: Some(ContentCredentials {
-                    validation_state: state.into(),
+                    validation_state: state,
                     manifests: vec![Manifest {
                         actions: vec![Action {
                             action: "c2pa.edited".into(),
@@ -1249,11 +1250,11 @@ mod tests {
         let codes = |m: &Metadata| -> Vec<FindingCode> {
             codes_for(m).into_iter().map(|f| f.code).collect()
         };
-        let ok = codes(&meta("valid", false));
+        let ok = codes(&meta(ValidationState::Valid, false));
         assert!(ok.contains(&FindingCode::ContentCredentials), "{ok:?}");
         assert!(ok.contains(&FindingCode::GenerativeAi));
         assert!(ok.contains(&FindingCode::EditedWithSoftware));
-        let bad = codes_for(&meta("invalid", true));
+        let bad = codes_for(&meta(ValidationState::Invalid, true));
         assert_eq!(bad[0].code, "content_credentials_invalid");
         assert!(bad[0].message.contains("assertion.dataHash.mismatch"));
     }

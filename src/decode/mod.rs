@@ -198,14 +198,46 @@ pub struct DecodeInfo {
     /// rotation, mirror and crop applied), `raw_preview` (the largest JPEG
     /// preview a RAW file carries, turned by the RAW's orientation),
     /// `first_frame` (the first frame of an animation).
-    pub source: String,
+    pub source: DecodeSource,
     /// Which decoder made the pixels: `image` (full size), `jpeg_scaled`
     /// (a JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain), `libheif`.
-    pub decoder: String,
+    pub decoder: DecoderKind,
     /// The RAW file's preview that was hashed, when `source` is `raw_preview`.
     pub raw_preview: Option<crate::input::raw::RawPreview>,
     /// The animation, when the picture has more than one frame.
     pub animation: Option<Animation>,
+}
+
+crate::evidence::named! {
+    /// What the hashes describe (the report's `decode.source`).
+    #[derive(Default)]
+    pub enum DecodeSource {
+        /// The file's own picture.
+        #[default]
+        Image = "image",
+        /// A HEIF's primary image, shown as the file says: rotation, mirror
+        /// and crop applied.
+        HeifPrimary = "heif_primary",
+        /// The largest JPEG preview a RAW file carries, turned by the RAW's
+        /// orientation.
+        RawPreview = "raw_preview",
+        /// The first frame of an animation.
+        FirstFrame = "first_frame",
+    }
+}
+
+crate::evidence::named! {
+    /// Which decoder made the pixels (the report's `decode.decoder`).
+    #[derive(Default)]
+    pub enum DecoderKind {
+        /// The `image` crate's decoders, at full size.
+        #[default]
+        Image = "image",
+        /// A JPEG decoded at 1/2, 1/4 or 1/8 in the DCT domain.
+        JpegScaled = "jpeg_scaled",
+        /// libheif (HEIF, AVIF; the `heif` feature).
+        Libheif = "libheif",
+    }
 }
 
 /// An animated picture (GIF, WebP, APNG): what was counted, and the later
@@ -246,13 +278,13 @@ impl DecodeInfo {
     /// The source and decoder of a decoded picture.
     pub fn of(d: &Decoded) -> DecodeInfo {
         let (source, decoder) = match d.path {
-            DecodePath::Heif => ("heif_primary", "libheif"),
-            DecodePath::ScaledJpeg { .. } => ("image", "jpeg_scaled"),
-            _ => ("image", "image"),
+            DecodePath::Heif => (DecodeSource::HeifPrimary, DecoderKind::Libheif),
+            DecodePath::ScaledJpeg { .. } => (DecodeSource::Image, DecoderKind::JpegScaled),
+            DecodePath::Full => (DecodeSource::Image, DecoderKind::Image),
         };
         DecodeInfo {
-            source: source.into(),
-            decoder: decoder.into(),
+            source,
+            decoder,
             ..DecodeInfo::default()
         }
     }

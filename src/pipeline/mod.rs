@@ -659,7 +659,7 @@ impl Engine {
                             if let Some(info) = report.decode.as_mut() {
                                 info.animation = self.animation(blob, &h, &mut report.errors);
                                 if info.animation.is_some() {
-                                    info.source = "first_frame".into();
+                                    info.source = decode::DecodeSource::FirstFrame;
                                 }
                             }
                             report.hashes = hashes_json(&h);
@@ -781,7 +781,7 @@ impl Engine {
             })?;
         let d = decode::decode(&Blob::from_bytes(jpeg.to_vec()), limits)?;
         let mut info = decode::DecodeInfo::of(&d);
-        info.source = "raw_preview".into();
+        info.source = decode::DecodeSource::RawPreview;
         info.raw_preview = Some(preview);
         Ok((d, info))
     }

@@ -131,15 +131,16 @@ pub(crate) fn comparison(t: &crate::metadata::thumbnail::ThumbnailComparison) ->
 /// picture: a HEIF's primary image, a RAW's preview, an animation's first
 /// frame.
 pub(crate) fn decoded_from(d: &crate::decode::DecodeInfo) -> Option<String> {
-    match d.source.as_str() {
-        "heif_primary" => Some("the primary image, as shown (libheif)".into()),
-        "raw_preview" => d.raw_preview.as_ref().map(|p| {
+    use crate::decode::DecodeSource;
+    match d.source {
+        DecodeSource::HeifPrimary => Some("the primary image, as shown (libheif)".into()),
+        DecodeSource::RawPreview => d.raw_preview.as_ref().map(|p| {
             format!(
                 "the RAW's embedded JPEG preview, {}×{} ({}; the largest of {})",
                 p.width, p.height, p.location, p.candidates
             )
         }),
-        "first_frame" => d.animation.as_ref().map(|a| {
+        DecodeSource::FirstFrame => d.animation.as_ref().map(|a| {
             format!(
                 "the first frame of {}{} frames, {:.1} s",
                 if a.frames_truncated { "at least " } else { "" },
@@ -147,7 +148,7 @@ pub(crate) fn decoded_from(d: &crate::decode::DecodeInfo) -> Option<String> {
                 a.duration_ms as f64 / 1000.0
             )
         }),
-        _ => None,
+        DecodeSource::Image => None,
     }
 }
 

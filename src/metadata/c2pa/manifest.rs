@@ -44,7 +44,7 @@ pub fn read_with(
     let Some(root) = top.iter().find(|b| b.label.as_deref() == Some("c2pa")) else {
         cc.warnings
             .push("no JUMBF superbox labelled c2pa: not a C2PA store".into());
-        cc.validation_state = "invalid".into();
+        cc.validation_state = ValidationState::Invalid;
         return cc;
     };
     let manifests: Vec<&JBox<'_>> = root
@@ -69,21 +69,20 @@ pub fn read_with(
     cc.active_manifest = cc.manifests.last().map(|m| m.label.clone());
     let Some(active) = cc.manifests.last() else {
         cc.warnings.push("the store holds no manifest".into());
-        cc.validation_state = "invalid".into();
+        cc.validation_state = ValidationState::Invalid;
         return cc;
     };
     let failed = active.validation.iter().any(|s| !s.success);
     let has = |code: StatusCode| active.validation.iter().any(|s| s.code == code);
     cc.validation_state = if failed {
-        "invalid"
+        ValidationState::Invalid
     } else if has(StatusCode::ClaimSignatureValidated)
         && (has(StatusCode::AssertionDataHashMatch) || has(StatusCode::AssertionBmffHashMatch))
     {
-        "valid"
+        ValidationState::Valid
     } else {
-        "incomplete"
-    }
-    .into();
+        ValidationState::Incomplete
+    };
     cc
 }
 

@@ -68,7 +68,7 @@ pub struct ContentCredentials {
     /// `valid` (every check listed in `checks` passed), `invalid` (one
     /// failed: see the manifests' `validation`), or `incomplete` (nothing
     /// failed but a required check could not be done).
-    pub validation_state: String,
+    pub validation_state: ValidationState,
     /// The validation steps retrace performs, in words.
     pub checks: Vec<String>,
     /// What could not be checked (offline or not implemented), in words.
@@ -185,6 +185,23 @@ pub struct Status {
     /// In words.
     #[serde(default)]
     pub explanation: String,
+}
+
+crate::evidence::named! {
+    /// How far a store's Content Credentials checked out (the report's
+    /// `metadata.container.c2pa.validation_state`).
+    #[derive(Default)]
+    pub enum ValidationState {
+        /// Every check listed in `checks` passed.
+        Valid = "valid",
+        /// One failed: see the manifests' `validation`.
+        Invalid = "invalid",
+        /// Nothing failed but a required check could not be done. The
+        /// default: nothing is claimed either way (a report from another
+        /// version without the field is read as this).
+        #[default]
+        Incomplete = "incomplete",
+    }
 }
 
 crate::evidence::named! {
