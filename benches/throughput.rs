@@ -28,7 +28,7 @@
 //! Every mode runs in a child process (this binary again, `--child MODE`) so that
 //! its peak resident set (`VmHWM`) is its own:
 //!
-//! - `scan`: retrace's pipeline (`pipeline::scan`, matching against an archive of
+//! - `scan`: retrace's pipeline (`retrace::Scan`, matching against an archive of
 //!   the source photos, JSON reports serialised), as the CLI runs it: every
 //!   picture is a copy of an archived one;
 //! - `scan-new`: the same against an archive of other photos (`../shared/ref`'s
@@ -56,20 +56,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use image::{DynamicImage, GenericImageView, RgbImage};
 use rayon::prelude::*;
 use retrace::internals::decode;
 use retrace::internals::hash;
-use retrace::internals::input::discover::Candidate;
 use retrace::internals::input::layout::Layout;
 use retrace::internals::input::read::{self, Blob, Format};
 use retrace::internals::metadata;
 use retrace::internals::pipeline::{self, Config, Engine};
 use retrace::Limits;
-use retrace::{Archive, Sighting};
+use retrace::{Archive, Candidate, Scan, Sighting};
 
 const MODES: [&str; 7] = [
     "scan",
@@ -422,28 +420,16 @@ fn child(mode: &str, corpus: &Path, threads: usize, archive: Option<&Path>) {
                     retrace::internals::pipeline::match_params_with_crop_search(Some(0));
             }
             let engine = Engine::new(config, archive).unwrap();
-            let candidates: Vec<Candidate> = files
-                .iter()
-                .map(|p| Candidate {
-                    path: p.clone(),
-                    relative: p.file_name().unwrap().into(),
-                })
-                .collect();
-            let cancel = AtomicBool::new(false);
+            let candidates: Vec<Candidate> = files.iter().map(Candidate::new).collect();
             let mut sink = std::io::sink();
             let mut found = 0;
-            pipeline::scan(
-                &engine,
-                &candidates,
-                Some(threads),
-                &cancel,
-                true,
-                |_, ex| {
+            Scan::new(&engine)
+                .threads(threads)
+                .run(&candidates, |_, ex| {
                     found += usize::from(ex.report.has_earlier_copy());
                     serde_json::to_writer(&mut sink, &ex.report).unwrap();
-                },
-            )
-            .unwrap();
+                })
+                .unwrap();
             assert!(!known || found > 0, "no copy found its original");
         }
         "floor" => pool.install(|| {

@@ -35,7 +35,7 @@
 //! `benches/distractors/make.sh` made (`--distractor-dir`, default
 //! `bench-data/distractors`; tiles of unrelated real photographs, none of them
 //! a benchmark photo) are recorded first, through the same path as `retrace
-//! archive add` (`pipeline::scan`, `Engine::archive_entry`, `Engine::record`,
+//! archive add` (`retrace::Scan`, `Engine::archive_entry`, `Engine::record`,
 //! in manifest order), then the archived photos. A match to a distractor
 //! picture is a false match like any other; the baselines search them too.
 //! Ingesting is slow (tens of pictures a second), so `--distractor-archive
@@ -67,11 +67,10 @@ use image::{DynamicImage, GenericImageView, Rgb, RgbImage};
 use retrace::internals::archive::{Archive, Sighting, StoredHash, SCHEMA_VERSION};
 use retrace::internals::hash::variants::query_variants;
 use retrace::internals::hash::{HashBits, HashKind, Hashes};
-use retrace::internals::input::discover::Candidate;
 use retrace::internals::input::read::{Blob, Format};
-use retrace::internals::pipeline::{self, Config, Engine};
-use retrace::Confidence;
+use retrace::internals::pipeline::{Config, Engine};
 use retrace::Limits;
+use retrace::{Candidate, Confidence, Scan};
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- options
@@ -1524,7 +1523,7 @@ fn entry_fingerprint(config: &Config, picture: &Path) -> Result<String, String> 
 }
 
 /// Record the pictures into the archive at `path` as `retrace archive add`
-/// does (examined in parallel by `pipeline::scan`, recorded 64 at a time),
+/// does (examined in parallel by `retrace::Scan`, recorded 64 at a time),
 /// in the order listed, so that their ids do not depend on the thread count.
 fn ingest_distractors(
     config: &Config,
@@ -1584,13 +1583,11 @@ fn ingest_distractors(
         }
         batch.clear();
     };
-    pipeline::scan(
-        &engine,
-        &candidates,
-        Some(threads.max(1)),
-        &cancel,
-        false,
-        |c, ex| {
+    Scan::new(&engine)
+        .threads(threads.max(1))
+        .cancel(&cancel)
+        .examine_only(true)
+        .run(&candidates, |c, ex| {
             let i = index_of[c.path.as_path()];
             let item = engine.archive_entry(&ex).map(|entry| {
                 // Spread over 2018–2023, so that a false match is sometimes
@@ -1635,9 +1632,8 @@ fn ingest_distractors(
                     files.len()
                 );
             }
-        },
-    )
-    .map_err(|e| e.to_string())?;
+        })
+        .map_err(|e| e.to_string())?;
     flush(&mut batch, &mut error);
     eprintln!();
     if let Some(e) = error {

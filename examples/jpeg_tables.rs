@@ -14,7 +14,7 @@ use retrace::Limits;
 
 fn main() {
     let roots: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
-    let (found, _) = discover(&roots, &WalkOptions::default());
+    let (found, _) = discover(&roots, &WalkOptions::default(), &retrace::Limits::default());
     let mut files: Vec<PathBuf> = found.into_iter().map(|c| c.path).collect();
     files.sort();
     let limits = Limits::default();

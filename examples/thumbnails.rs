@@ -105,7 +105,7 @@ fn main() {
     } else {
         args
     };
-    let (found, _) = discover(&dirs, &WalkOptions::default());
+    let (found, _) = discover(&dirs, &WalkOptions::default(), &retrace::Limits::default());
     let mut files: Vec<PathBuf> = found
         .into_iter()
         .map(|c| c.path)

@@ -39,6 +39,31 @@
 //! # }
 //! ```
 //!
+//! Many pictures at once go through a [`Scan`]: a list of files, or folders
+//! walked while the first pictures are processed, on a pool of threads, each
+//! report handed back as soon as it is done:
+//!
+//! ```
+//! use std::path::PathBuf;
+//! use retrace::{Config, Engine, Scan};
+//!
+//! # fn main() -> Result<(), retrace::Error> {
+//! let engine = Engine::new(Config::default(), None)?;
+//! let mut reports = Vec::new();
+//! let problems = Scan::new(&engine)
+//!     .threads(2)
+//!     .walk(&[PathBuf::from("samples/incoming")], |_, _, examined| {
+//!         reports.push(examined.report)
+//!     })?;
+//! assert!(problems.is_empty());
+//! // Completion order; sorted for a stable one.
+//! reports.sort_by(|a, b| a.path.cmp(&b.path));
+//! assert_eq!(reports.len(), 17);
+//! assert!(reports.iter().all(|r| r.errors.is_empty()));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Layout
 //!
 //! Data
@@ -65,8 +90,9 @@
 //! 10. `report`: the `retrace.report/1` model and its JSON, text, CSV and
 //!     HTML renderings.
 //! 11. `pipeline`: the [`Engine`] that runs the stages for one
-//!     file, a batch (`batch`, with near-duplicate groups in `cluster`); the
-//!     only user of threads.
+//!     file, the [`Scan`] that runs it over many (`scan`), a batch's summary
+//!     (`batch`, with near-duplicate groups in `cluster`); the only user of
+//!     threads.
 //!
 //! `error`, `limits` and `evidence` are the shared vocabulary of every
 //! stage. Modules are declared alphabetically below (rustfmt sorts them); the
@@ -84,8 +110,10 @@ pub use error::{error_chain, DatabaseErrorKind, Error, Result};
 pub use evidence::{
     Confidence, Finding, FindingCode, FirstSeenFrom, Match, Severity, Stage, StageError,
 };
+pub use input::discover::{Candidate, WalkProblem};
 pub use limits::Limits;
 pub use matching::MatchParams;
+pub use pipeline::scan::{Scan, WalkProgress};
 pub use pipeline::{Config, Engine, Examined, FirstSeen, IndexLoad, SnapshotError};
 pub use report::Report;
 

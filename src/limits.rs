@@ -27,7 +27,8 @@ pub struct Limits {
     pub max_decoder_alloc: u64,
     /// Largest metadata block (EXIF, XMP, ICC, …) parsed, in bytes.
     pub max_metadata_bytes: u64,
-    /// Deepest folder level walked below each given path.
+    /// Deepest folder level walked below each given path (`--max-depth`;
+    /// a folder left unwalked because of it is reported, not skipped silently).
     pub max_depth: usize,
     /// Most JUMBF boxes read from one Content Credentials (C2PA) store.
     pub max_jumbf_boxes: usize,

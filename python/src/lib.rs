@@ -27,15 +27,15 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use retrace::internals::archive::display_location;
 use retrace::internals::archive::hashlist::{export, Exported, ListFormat};
 use retrace::internals::assess::{parse_date, parse_location};
-use retrace::internals::input::discover::{WalkOptions, WalkProblem};
 use retrace::internals::input::read::Blob;
 use retrace::internals::pipeline::catalogue::read_catalogue;
 use retrace::internals::pipeline::{
-    default_index_cache, first_seen, match_params_with_crop_search, scan_walk,
+    default_index_cache, first_seen, match_params_with_crop_search,
 };
+// `Scan` is the Python iterator below.
 use retrace::{
     Archive as Store, Claim, Config, Engine, Examined, FirstSeen, Limits, MatchParams, Recorded,
-    Sighting,
+    Scan as BatchScan, Sighting, WalkProblem,
 };
 
 pyo3::create_exception!(
@@ -631,10 +631,6 @@ fn scan(
     let roots = self::paths(paths)?;
     let threads = self::threads(threads)?;
     let limits = self::limits(limits)?;
-    let walk = WalkOptions {
-        max_depth: limits.max_depth,
-        ..WalkOptions::default()
-    };
     let config = Config {
         limits,
         claim: claim(claim_date, claim_location)?,
@@ -665,7 +661,7 @@ fn scan(
     let worker = std::thread::Builder::new()
         .name("retrace-scan".into())
         .spawn(move || {
-            let result = scan_walk(&engine, &roots, &walk, threads, &stop, true, |_, _, ex| {
+            let result = scan_of(&engine, threads, &stop).walk(&roots, |_, _, ex| {
                 let msg = match report_json_text(&ex.report) {
                     Ok(json) => Message::Report(json),
                     Err(e) => Message::Done(Err(e)),
@@ -685,6 +681,20 @@ fn scan(
         problems: Mutex::new(Vec::new()),
         finished: AtomicBool::new(false),
     })
+}
+
+/// The batch of `scan` and `Archive.add`, as the CLI's: `threads` when given,
+/// else one per core.
+fn scan_of<'a>(
+    engine: &'a Engine,
+    threads: Option<usize>,
+    cancel: &'a AtomicBool,
+) -> BatchScan<'a> {
+    let scan = BatchScan::new(engine).cancel(cancel);
+    match threads {
+        Some(n) => scan.threads(n),
+        None => scan,
+    }
 }
 
 fn report_json_text(r: &retrace::Report) -> Result<String, String> {
@@ -825,10 +835,6 @@ impl Archive {
                 }
             }
         };
-        let walk = WalkOptions {
-            max_depth: limits.max_depth,
-            ..WalkOptions::default()
-        };
         let config = Config {
             limits,
             ..Config::default()
@@ -836,7 +842,6 @@ impl Archive {
         let job = AddJob {
             location: self.location.clone(),
             roots,
-            walk,
             threads,
             policy,
             source: source.to_string(),
@@ -950,7 +955,6 @@ fn interruptible<T: Send>(
 struct AddJob {
     location: PathBuf,
     roots: Vec<PathBuf>,
-    walk: WalkOptions,
     threads: Option<usize>,
     policy: FirstSeen,
     source: String,
@@ -995,14 +999,9 @@ impl AddJob {
             batch.clear();
             Ok(())
         };
-        let problems = scan_walk(
-            &engine,
-            &self.roots,
-            &self.walk,
-            self.threads,
-            cancel,
-            false,
-            |_, c, ex| {
+        let problems = scan_of(&engine, self.threads, cancel)
+            .examine_only(true)
+            .walk(&self.roots, |_, c, ex| {
                 let Some(entry) = engine.archive_entry(&ex) else {
                     let why = ex
                         .report
@@ -1040,9 +1039,8 @@ impl AddJob {
                         cancel.store(true, Ordering::SeqCst);
                     }
                 }
-            },
-        )
-        .map_err(|e| chain(&e))?;
+            })
+            .map_err(|e| chain(&e))?;
         out.problems = problems
             .into_iter()
             .map(|p| (p.path.to_string_lossy().into_owned(), p.message))

@@ -1,8 +1,9 @@
 //! Which files to look at. Walks folders with an explicit policy (links not
-//! followed, bounded depth, errors per entry) and yields candidates in a stable
-//! order. Files named on the command line are always candidates; inside folders,
-//! a file is a candidate when its extension says image or, failing that, when its
-//! first bytes do (a renamed photo is still a photo; a README is not).
+//! followed, depth bounded by [`Limits::max_depth`], errors per entry) and
+//! yields candidates in a stable order. Files named on the command line are
+//! always candidates; inside folders, a file is a candidate when its extension
+//! says image or, failing that, when its first bytes do (a renamed photo is
+//! still a photo; a README is not).
 
 use std::fs::File;
 use std::io::Read;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::input::read::{sniff, Format};
+use crate::limits::Limits;
 
 /// File name extensions treated as images without looking inside.
 pub const IMAGE_EXTENSIONS: &[&str] = &[
@@ -30,6 +32,19 @@ pub struct Candidate {
     pub relative: PathBuf,
 }
 
+impl Candidate {
+    /// A file given on its own, as a walk lists a root that is a file: its
+    /// `relative` path is its file name (`root` when the path has none).
+    pub fn new(path: impl Into<PathBuf>) -> Candidate {
+        let path = path.into();
+        let relative = path
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("root"));
+        Candidate { path, relative }
+    }
+}
+
 /// A walk failure that is not tied to one file's content (unreadable folder, loop).
 #[derive(Debug, Clone)]
 pub struct WalkProblem {
@@ -39,22 +54,12 @@ pub struct WalkProblem {
     pub message: String,
 }
 
-/// Walk policy.
-#[derive(Debug, Clone)]
+/// Walk policy, besides its depth: that is a cap on a tree from strangers,
+/// so it is [`Limits::max_depth`], with the other caps.
+#[derive(Debug, Clone, Default)]
 pub struct WalkOptions {
-    /// Deepest level below each root.
-    pub max_depth: usize,
     /// Follow symbolic links (off: a link loop or a link out of the tree is a classic trap).
     pub follow_links: bool,
-}
-
-impl Default for WalkOptions {
-    fn default() -> Self {
-        WalkOptions {
-            max_depth: 64,
-            follow_links: false,
-        }
-    }
 }
 
 /// Whether a file would be analysed inside a folder: an image extension, or
@@ -85,13 +90,19 @@ fn looks_like_image(path: &Path) -> bool {
     sniff(&head[..n]) != Format::Unknown
 }
 
-/// Expand roots into candidates (sorted by path within each root) and problems.
-pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Vec<WalkProblem>) {
+/// Expand roots into candidates (sorted by path within each root) and
+/// problems, at most `limits.max_depth` levels below each root.
+pub fn discover(
+    roots: &[PathBuf],
+    options: &WalkOptions,
+    limits: &Limits,
+) -> (Vec<Candidate>, Vec<WalkProblem>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
     discover_each(
         roots,
         options,
+        limits,
         |c| {
             found.push(c);
             ControlFlow::Continue(())
@@ -108,29 +119,24 @@ pub fn discover(roots: &[PathBuf], options: &WalkOptions) -> (Vec<Candidate>, Ve
 pub fn discover_each(
     roots: &[PathBuf],
     options: &WalkOptions,
+    limits: &Limits,
     mut found: impl FnMut(Candidate) -> ControlFlow<()>,
     mut problem: impl FnMut(WalkProblem),
 ) {
+    let max_depth = limits.max_depth;
     let prefix_roots = roots.len() > 1;
     for root in roots {
-        let root_name = root
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("root"));
         if root.is_file() || !root.exists() {
             // A missing file becomes a per-file error at read time, with its report.
-            let candidate = Candidate {
-                path: root.clone(),
-                relative: root_name,
-            };
-            if found(candidate).is_break() {
+            if found(Candidate::new(root.clone())).is_break() {
                 return;
             }
             continue;
         }
+        let root_name = Candidate::new(root.clone()).relative;
         let walker = WalkDir::new(root)
             .follow_links(options.follow_links)
-            .max_depth(options.max_depth)
+            .max_depth(max_depth)
             .sort_by_file_name();
         for entry in walker {
             match entry {
@@ -156,14 +162,14 @@ pub fn discover_each(
                 // is said aloud, or its pictures would silently get no report.
                 Ok(e)
                     if e.file_type().is_dir()
-                        && e.depth() == options.max_depth
+                        && e.depth() == max_depth
                         && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some()) =>
                 {
                     problem(WalkProblem {
                         path: e.path().to_path_buf(),
                         message: format!(
                             "not walked: deeper than the depth limit ({} levels, --max-depth)",
-                            options.max_depth
+                            max_depth
                         ),
                     });
                 }
@@ -193,7 +199,11 @@ mod tests {
         std::fs::write(d.join("notes.txt"), b"hello").unwrap();
         std::fs::write(d.join("sub/renamed.dat"), b"\x89PNG\r\n\x1a\n....").unwrap();
         std::fs::write(d.join("sub/deeper/b.png"), b"x").unwrap();
-        let (c, problems) = discover(&[d.to_path_buf()], &WalkOptions::default());
+        let (c, problems) = discover(
+            &[d.to_path_buf()],
+            &WalkOptions::default(),
+            &Limits::default(),
+        );
         let rel: Vec<_> = c.iter().map(|c| c.relative.clone()).collect();
         assert_eq!(
             rel,
@@ -204,11 +214,11 @@ mod tests {
             ]
         );
         assert!(problems.is_empty());
-        let shallow = WalkOptions {
+        let shallow = Limits {
             max_depth: 1,
-            ..WalkOptions::default()
+            ..Limits::default()
         };
-        let (c, problems) = discover(&[d.to_path_buf()], &shallow);
+        let (c, problems) = discover(&[d.to_path_buf()], &WalkOptions::default(), &shallow);
         assert_eq!(c.len(), 1);
         // `sub` holds pictures the walk did not reach: said, not skipped silently.
         assert_eq!(problems.len(), 1);
@@ -227,6 +237,7 @@ mod tests {
         discover_each(
             &[d.to_path_buf()],
             &WalkOptions::default(),
+            &Limits::default(),
             |c| {
                 seen.push(c.relative);
                 if seen.len() == 2 {
@@ -247,7 +258,11 @@ mod tests {
         let d = dir.path();
         std::fs::write(d.join("x.jpg"), b"x").unwrap();
         std::os::unix::fs::symlink(d, d.join("loop")).unwrap();
-        let (c, _) = discover(&[d.to_path_buf()], &WalkOptions::default());
+        let (c, _) = discover(
+            &[d.to_path_buf()],
+            &WalkOptions::default(),
+            &Limits::default(),
+        );
         assert_eq!(c.len(), 1);
     }
 }

@@ -1,22 +1,23 @@
-//! Wires the stages together for one file (`Engine`) and for a batch (`scan`).
-//! The only module that uses threads: every stage function handles one item and
-//! is called from here, in parallel with rayon or one by one. A file that fails
-//! at any stage still yields a report with its `errors`, and the batch goes on.
+//! Wires the stages together for one file (`Engine`) and for a batch
+//! ([`scan`]). The only module that uses threads: every stage function handles
+//! one item and is called from here, in parallel with rayon (in `scan`) or one
+//! by one. A file that fails at any stage still yields a report with its
+//! `errors`, and the batch goes on.
 
 pub mod batch;
 pub mod catalogue;
 pub mod cluster;
+pub mod scan;
 
-use std::ops::ControlFlow;
+pub use scan::{Scan, WalkProgress};
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{mpsc, Mutex, RwLock, TryLockError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, TryLockError};
 use std::time::{Duration, Instant, SystemTime};
 
 use image::DynamicImage;
-use rayon::prelude::*;
 
 use crate::archive::{Archive, NewImage, Recorded, Sighting, StoredHash};
 use crate::assess::{self, Claim};
@@ -26,7 +27,6 @@ use crate::evidence::{FindingCode, FirstSeenFrom, Stage, StageError};
 use crate::features::{FeatureParams, Features};
 use crate::hash::{self, variants, Hashes};
 use crate::index::MemoryIndex;
-use crate::input::discover::{discover_each, Candidate, WalkOptions, WalkProblem};
 use crate::input::layout::Layout;
 use crate::input::read::{self, Blob, Format};
 use crate::limits::Limits;
@@ -313,7 +313,6 @@ fn load_snapshot(
     Ok(Some((index, of)))
 }
 
-/// The local features of a working copy as an incoming picture.
 /// The working copy grey: the plane kept from hashing, or made now for an
 /// [`Examined`] built without it. Fields, not `&Examined`, so that callers
 /// can still write the others while holding it.
@@ -328,6 +327,7 @@ fn grey_of<'a>(
     }
 }
 
+/// The local features of a working copy as an incoming picture.
 fn query_features_of(grey: &image::GrayImage) -> Features {
     Features::of_luma(
         grey.as_raw(),
@@ -1293,8 +1293,6 @@ fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::In
     })
 }
 
-/// Run per-file work so that a panic (a bug here or in a decoder) costs this
-/// file only: it becomes an `internal` error in the file's report.
 /// Whether an embedded copy is matched against the archive on its own. A copy
 /// that shows the main picture (by the comparison's measured thresholds,
 /// docs/metadata.md "Thumbnail vs image") keeps nothing the main picture does not, and at a
@@ -1305,6 +1303,8 @@ fn worth_searching(comparison: Option<&crate::metadata::thumbnail::ThumbnailComp
     comparison.is_none_or(|c| !c.same_picture)
 }
 
+/// Run per-file work so that a panic (a bug here or in a decoder) costs this
+/// file only: it becomes an `internal` error in the file's report.
 fn contained(path: &Path, work: impl FnOnce() -> Examined) -> Examined {
     catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
         let msg = payload
@@ -1380,170 +1380,6 @@ pub fn first_seen(ex: &Examined, policy: &FirstSeen) -> (String, FirstSeenFrom) 
             None => (mtime.unwrap_or_else(now), FirstSeenFrom::Mtime),
         },
     }
-}
-
-/// Process candidates in parallel (matched and assessed when `analyze`, else
-/// only examined) and hand each finished picture to `each`
-/// on the calling thread, in completion order (reports stream; the caller sorts
-/// when it needs a stable order). Stops taking new files once `cancel` is set.
-pub fn scan(
-    engine: &Engine,
-    candidates: &[Candidate],
-    threads: Option<usize>,
-    cancel: &AtomicBool,
-    analyze: bool,
-    each: impl FnMut(&Candidate, Examined),
-) -> Result<()> {
-    let pool = pool(threads)?;
-    let batch: Vec<&Candidate> = candidates.iter().collect();
-    run(engine, &pool, std::iter::once(batch), cancel, analyze, each);
-    Ok(())
-}
-
-/// How far the walk of [`scan_walk`] has got when a picture is handed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WalkProgress {
-    /// Candidates found so far (at least the pictures handed over so far).
-    pub found: usize,
-    /// Whether the walk has finished, so that `found` is the total.
-    pub walked: bool,
-}
-
-/// Candidates the walk lists ahead of the workers at most. The channel holds
-/// its slots from the start (56 bytes each, the paths aside), so this is kept
-/// small: a tree larger than this has its progress bar grow as it is walked.
-pub const WALK_AHEAD: usize = 8192;
-
-/// Candidates the workers take from the walk at once. Each batch is shared by
-/// the workers as [`scan`] shares its list; between batches a worker waits for
-/// the batch's last picture, so a batch is large enough that this is rare, and
-/// takes only what the walk has found already, so the first pictures start
-/// while the walk goes on.
-const WALK_BATCH: usize = 256;
-
-/// [`scan`] over roots that are walked while the first pictures are processed
-/// (a tree of 100 000 files, or one on a slow network share, takes seconds to
-/// minutes to list, and the walk's list need not be held). Candidates and
-/// problems are those of [`crate::input::discover::discover`]; the problems come back
-/// at the end. `each` also gets how far the walk has got, for a progress bar.
-pub fn scan_walk(
-    engine: &Engine,
-    roots: &[PathBuf],
-    walk: &WalkOptions,
-    threads: Option<usize>,
-    cancel: &AtomicBool,
-    analyze: bool,
-    mut each: impl FnMut(WalkProgress, &Candidate, Examined),
-) -> Result<Vec<WalkProblem>> {
-    let pool = pool(threads)?;
-    let found = AtomicUsize::new(0);
-    let walked = AtomicBool::new(false);
-    let (candidate_tx, candidate_rx) = mpsc::sync_channel::<Candidate>(WALK_AHEAD);
-    let problems = std::thread::scope(|s| {
-        let (found, walked) = (&found, &walked);
-        let walker = s.spawn(move || {
-            let mut problems = Vec::new();
-            discover_each(
-                roots,
-                walk,
-                |c| {
-                    // Counted before it is sent: a picture handed over is
-                    // never more than the count says was found.
-                    found.fetch_add(1, Ordering::AcqRel);
-                    if cancel.load(Ordering::Relaxed) || candidate_tx.send(c).is_err() {
-                        return ControlFlow::Break(());
-                    }
-                    ControlFlow::Continue(())
-                },
-                |p| problems.push(p),
-            );
-            walked.store(true, Ordering::Release);
-            // Dropping the sender here ends the batches below.
-            drop(candidate_tx);
-            problems
-        });
-        // Owned by the batches: when the workers stop early (cancelled), the
-        // receiver goes with them and the walk's next send fails and ends it.
-        let batches = std::iter::from_fn(move || {
-            let first = candidate_rx.recv().ok()?;
-            let mut batch = vec![first];
-            while batch.len() < WALK_BATCH {
-                match candidate_rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
-            Some(batch)
-        });
-        run(engine, &pool, batches, cancel, analyze, |c, ex| {
-            // `walked` first: once it is set, `found` is final.
-            let walked = walked.load(Ordering::Acquire);
-            let progress = WalkProgress {
-                found: found.load(Ordering::Acquire),
-                walked,
-            };
-            each(progress, c, ex)
-        });
-        walker.join().unwrap_or_else(|_| {
-            vec![WalkProblem {
-                path: PathBuf::new(),
-                message: "the walk of the folders stopped on an internal error".into(),
-            }]
-        })
-    });
-    Ok(problems)
-}
-
-fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        builder = builder.num_threads(n.max(1));
-    }
-    builder.build().map_err(|e| Error::Invalid {
-        what: "thread count",
-        message: e.to_string(),
-    })
-}
-
-/// Process batches of candidates one after the other, each shared by the pool's
-/// workers, and hand the results to `each` on the calling thread as they finish.
-/// Candidates are owned (from a walk) or borrowed (from a caller's list).
-fn run<C: std::borrow::Borrow<Candidate> + Send>(
-    engine: &Engine,
-    pool: &rayon::ThreadPool,
-    batches: impl Iterator<Item = Vec<C>> + Send,
-    cancel: &AtomicBool,
-    analyze: bool,
-    mut each: impl FnMut(&Candidate, Examined),
-) {
-    // A bounded channel keeps memory flat when the consumer (disk, archive) is slower.
-    let (tx, rx) = mpsc::sync_channel::<(C, Examined)>(64);
-    std::thread::scope(|s| {
-        s.spawn(move || {
-            pool.install(|| {
-                for batch in batches {
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    batch.into_par_iter().for_each_with(tx.clone(), |tx, c| {
-                        if cancel.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let path = &c.borrow().path;
-                        let ex = if analyze {
-                            engine.process_path(path)
-                        } else {
-                            engine.examine_path_contained(path)
-                        };
-                        let _ = tx.send((c, ex));
-                    });
-                }
-            });
-        });
-        for (c, ex) in rx {
-            each(c.borrow(), ex);
-        }
-    });
 }
 
 #[cfg(test)]

@@ -366,3 +366,46 @@ fn claim_location_on_the_command_line_turns_gps_into_findings() {
         assert_eq!(out.status.code(), Some(2), "--claim-location {bad}");
     }
 }
+
+#[test]
+fn max_depth_bounds_the_walk_of_scan_and_archive_add() {
+    // samples/ holds only folders of pictures (and a README and a script):
+    // one level down no picture is reached, and each folder is named (what
+    // was not walked makes the exit status 2, as any walk problem does).
+    let not_walked = |stderr: &str| {
+        ["archive", "incoming", "not-in-archive"]
+            .iter()
+            .filter(|f| {
+                stderr.contains(&format!(
+                    "retrace: {}: not walked: deeper than the depth limit (1 levels, --max-depth)",
+                    samples().join(f).display()
+                ))
+            })
+            .count()
+    };
+    let out = run(retrace(None)
+        .args(["scan", "--jsonl", "--max-depth", "1"])
+        .arg(samples()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(jsonl(&out).is_empty());
+    assert_eq!(not_walked(&String::from_utf8_lossy(&out.stderr)), 3);
+    let out = run(retrace(None)
+        .args(["scan", "--jsonl", "--max-depth", "2"])
+        .arg(samples()));
+    // 7 archived pictures, 17 incoming, 4 not in the archive.
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(jsonl(&out).len(), 28);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("depth limit"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    let out = run(retrace(Some(&db))
+        .args(["archive", "add", "--max-depth", "1"])
+        .arg(samples()));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "added 0, already known 0, failed 0"
+    );
+    assert_eq!(not_walked(&String::from_utf8_lossy(&out.stderr)), 3);
+}

@@ -25,17 +25,16 @@ mod watch;
 
 use retrace::internals::archive::{display_location, Archive, Recorded, Sighting};
 use retrace::internals::assess::{parse_date, parse_location, Claim};
-use retrace::internals::input::discover::{WalkOptions, WalkProblem};
+use retrace::internals::input::discover::WalkProblem;
 use retrace::internals::limits::{Limits, MAX_NESTING};
 use retrace::internals::pipeline::batch::{Batch, BatchRecord};
 use retrace::internals::pipeline::catalogue::read_catalogue;
 use retrace::internals::pipeline::cluster;
 use retrace::internals::pipeline::{
-    default_index_cache, first_seen, match_params_with_crop_search, scan_walk, Config, Engine,
-    FirstSeen, WalkProgress,
+    default_index_cache, first_seen, match_params_with_crop_search, Config, Engine, FirstSeen,
 };
 use retrace::internals::report::{self, html, text, Report};
-use retrace::MatchParams;
+use retrace::{MatchParams, Scan, WalkProgress};
 
 /// Where did this picture come from? Offline provenance for circulating images.
 #[derive(Parser, Debug)]
@@ -605,10 +604,6 @@ fn run(cli: Cli) -> Result<u8> {
     let refresh = Some(std::time::Duration::from_millis(cli.archive_refresh_ms));
     let matching = match_params_with_crop_search(cli.crop_search);
     let idx = IndexOpts::from_cli(&cli);
-    let walk = WalkOptions {
-        max_depth: limits.max_depth,
-        ..WalkOptions::default()
-    };
     match cli.command {
         Command::Archive(ArchiveCommand::Info { json }) => {
             let Some(archive) = open_archive(&cli.archive, false)? else {
@@ -672,9 +667,9 @@ fn run(cli: Cli) -> Result<u8> {
             let Some(path) = &cli.archive else {
                 bail!("no archive given: use --archive PATH or set RETRACE_ARCHIVE");
             };
-            archive_add(path, args, limits, walk, &idx)
+            archive_add(path, args, limits, &idx)
         }
-        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, matching, walk, refresh, &idx),
+        Command::Scan(args) => scan_cmd(&cli.archive, args, limits, matching, refresh, &idx),
         #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let token = match &args.token_file {
@@ -751,7 +746,6 @@ fn run(cli: Cli) -> Result<u8> {
                 source: args.source,
                 settle: std::time::Duration::from_millis(args.settle_ms),
                 rescan: std::time::Duration::from_secs(args.rescan.max(1)),
-                walk,
             };
             let n = watch::run(&engine, &config, &cancel)?;
             eprintln!("retrace watch: stopped after processing {n} files");
@@ -834,13 +828,7 @@ fn exit_for(errors: bool, copies: bool) -> u8 {
 /// little, large enough that SQLite's commit cost is amortised.
 const RECORD_BATCH: usize = 64;
 
-fn archive_add(
-    path: &Path,
-    args: AddArgs,
-    limits: Limits,
-    walk: WalkOptions,
-    idx: &IndexOpts,
-) -> Result<u8> {
+fn archive_add(path: &Path, args: AddArgs, limits: Limits, idx: &IndexOpts) -> Result<u8> {
     let policy = match args.first_seen.as_deref() {
         None => FirstSeen::Auto,
         Some("exif") => FirstSeen::Exif,
@@ -884,14 +872,9 @@ fn archive_add(
         batch.clear();
         Ok(())
     };
-    let problems = scan_walk(
-        &engine,
-        &args.paths,
-        &walk,
-        args.threads,
-        &cancel,
-        false,
-        |walked, c, ex| {
+    let problems = scan_of(&engine, args.threads, &cancel)
+        .examine_only(true)
+        .walk(&args.paths, |walked, c, ex| {
             tick(&pb, walked);
             let Some(entry) = engine.archive_entry(&ex) else {
                 failed += 1;
@@ -935,8 +918,7 @@ fn archive_add(
                     cancel.store(true, Ordering::SeqCst);
                 }
             }
-        },
-    )?;
+        })?;
     pb.finish_and_clear();
     say_walk_problems(&problems);
     // A full disk or a lost database: say what is in the archive now, so
@@ -1141,6 +1123,17 @@ fn archive_import(
     Ok(EXIT_CLEAN)
 }
 
+/// The batch of `scan` and `archive add`: `--threads` when given (else one
+/// per core), stopped by Ctrl-C; links not followed, `--max-depth` deep (the
+/// engine's limits).
+fn scan_of<'a>(engine: &'a Engine, threads: Option<usize>, cancel: &'a AtomicBool) -> Scan<'a> {
+    let scan = Scan::new(engine).cancel(cancel);
+    match threads {
+        Some(n) => scan.threads(n),
+        None => scan,
+    }
+}
+
 /// Tell the user, escaped, about what could not be walked (after the batch:
 /// the walk runs beside it).
 fn say_walk_problems(problems: &[WalkProblem]) {
@@ -1212,7 +1205,6 @@ fn scan_cmd(
     args: ScanArgs,
     limits: Limits,
     matching: MatchParams,
-    walk: WalkOptions,
     refresh: Option<std::time::Duration>,
     idx: &IndexOpts,
 ) -> Result<u8> {
@@ -1238,88 +1230,80 @@ fn scan_cmd(
     let (mut recorded, mut written_reports) = (0usize, 0usize);
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
-    let problems = scan_walk(
-        &engine,
-        &args.paths,
-        &walk,
-        args.threads,
-        &cancel,
-        true,
-        |walked, c, ex| {
-            tick(&pb, walked);
-            if failure.is_some() {
-                return;
+    let problems = scan_of(&engine, args.threads, &cancel).walk(&args.paths, |walked, c, ex| {
+        tick(&pb, walked);
+        if failure.is_some() {
+            return;
+        }
+        let r = &ex.report;
+        tracing::debug!("{}", text::outcome_line(&r.outcome()));
+        let mut written = None;
+        let mut page_name = None;
+        let result = (|| -> Result<()> {
+            if args.jsonl {
+                let mut out = stdout.lock();
+                report::write_jsonl(&mut out, r)?;
+                out.flush()?;
             }
-            let r = &ex.report;
-            tracing::debug!("{}", text::outcome_line(&r.outcome()));
-            let mut written = None;
-            let mut page_name = None;
-            let result = (|| -> Result<()> {
-                if args.jsonl {
-                    let mut out = stdout.lock();
-                    report::write_jsonl(&mut out, r)?;
-                    out.flush()?;
-                }
-                if let Some(dir) = &args.out {
-                    let mut name = c.relative.as_os_str().to_owned();
-                    name.push(".json");
-                    let target = dir.join(name);
-                    let mut bytes = serde_json::to_vec_pretty(r)?;
-                    bytes.push(b'\n');
-                    write_atomic(&target, &bytes)?;
-                    written_reports += 1;
-                    written = Some(target.into_boxed_path());
-                }
-                if let Some(dir) = &args.html {
-                    let page = html_page_name(r, &html_used);
-                    html_used.insert(page.clone());
-                    let mut bytes = Vec::new();
-                    let pictures = engine.pictures(&ex, HTML_PREVIEW_SIDE);
-                    html::write_page(&mut bytes, r, &pictures)?;
-                    write_atomic(&dir.join(&page), &bytes)?;
-                    // The index's thumbnails, kept until the batch ends: the
-                    // picture small, and each earliest copy's once.
-                    if let Some(t) = engine.preview(&ex, INDEX_THUMB_SIDE) {
-                        index_thumbs.insert(page.clone().into_boxed_str(), t);
-                    }
-                    if let (Some(m), Some(t)) = (&r.earliest_copy, pictures.earliest) {
-                        originals.entry(m.sha256.clone()).or_insert(t);
-                    }
-                    page_name = Some(page.into_boxed_str());
-                }
-                if args.record {
-                    if let Some(entry) = engine.archive_entry(&ex) {
-                        let (first, from) = first_seen(&ex, &FirstSeen::Now);
-                        to_record.push((
-                            entry,
-                            Sighting {
-                                location: c.path.to_string_lossy().into_owned(),
-                                source: args.source.clone(),
-                                url: None,
-                                first_seen: first,
-                                first_seen_from: from,
-                            },
-                        ));
-                        if to_record.len() >= RECORD_BATCH {
-                            engine.record(&to_record)?;
-                            recorded += to_record.len();
-                            to_record.clear();
-                        }
-                    }
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                failure = Some(e);
-                cancel.store(true, Ordering::SeqCst);
+            if let Some(dir) = &args.out {
+                let mut name = c.relative.as_os_str().to_owned();
+                name.push(".json");
+                let target = dir.join(name);
+                let mut bytes = serde_json::to_vec_pretty(r)?;
+                bytes.push(b'\n');
+                write_atomic(&target, &bytes)?;
+                written_reports += 1;
+                written = Some(target.into_boxed_path());
             }
-            // The full report has been streamed or written; the batch keeps only
-            // what the table, the summary, the groups and the index read.
-            let kept = batch.keep(&ex.report);
-            kept.written = written;
-            kept.page = page_name;
-        },
-    )?;
+            if let Some(dir) = &args.html {
+                let page = html_page_name(r, &html_used);
+                html_used.insert(page.clone());
+                let mut bytes = Vec::new();
+                let pictures = engine.pictures(&ex, HTML_PREVIEW_SIDE);
+                html::write_page(&mut bytes, r, &pictures)?;
+                write_atomic(&dir.join(&page), &bytes)?;
+                // The index's thumbnails, kept until the batch ends: the
+                // picture small, and each earliest copy's once.
+                if let Some(t) = engine.preview(&ex, INDEX_THUMB_SIDE) {
+                    index_thumbs.insert(page.clone().into_boxed_str(), t);
+                }
+                if let (Some(m), Some(t)) = (&r.earliest_copy, pictures.earliest) {
+                    originals.entry(m.sha256.clone()).or_insert(t);
+                }
+                page_name = Some(page.into_boxed_str());
+            }
+            if args.record {
+                if let Some(entry) = engine.archive_entry(&ex) {
+                    let (first, from) = first_seen(&ex, &FirstSeen::Now);
+                    to_record.push((
+                        entry,
+                        Sighting {
+                            location: c.path.to_string_lossy().into_owned(),
+                            source: args.source.clone(),
+                            url: None,
+                            first_seen: first,
+                            first_seen_from: from,
+                        },
+                    ));
+                    if to_record.len() >= RECORD_BATCH {
+                        engine.record(&to_record)?;
+                        recorded += to_record.len();
+                        to_record.clear();
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failure = Some(e);
+            cancel.store(true, Ordering::SeqCst);
+        }
+        // The full report has been streamed or written; the batch keeps only
+        // what the table, the summary, the groups and the index read.
+        let kept = batch.keep(&ex.report);
+        kept.written = written;
+        kept.page = page_name;
+    })?;
     pb.finish_and_clear();
     say_walk_problems(&problems);
     // What is on disk and in the archive now, so that nobody has to guess

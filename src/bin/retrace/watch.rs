@@ -42,10 +42,9 @@ pub struct WatchConfig {
     pub source: String,
     /// How long size and mtime must stay unchanged before a file is read.
     pub settle: Duration,
-    /// Full walk interval, for events that were missed.
+    /// Full walk interval, for events that were missed. Walks never follow
+    /// links and go as deep as the engine's `Limits::max_depth`.
     pub rescan: Duration,
-    /// Walk options (depth; links are never followed).
-    pub walk: WalkOptions,
 }
 
 /// What was last seen of a file that is not processed yet.
@@ -110,7 +109,11 @@ pub fn run(engine: &Engine, config: &WatchConfig, cancel: &AtomicBool) -> Result
     let tick = (config.settle / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
     while !cancel.load(Ordering::SeqCst) {
         if Instant::now() >= next_walk {
-            let (found, _problems) = discover(std::slice::from_ref(&dir), &config.walk);
+            let (found, _problems) = discover(
+                std::slice::from_ref(&dir),
+                &WalkOptions::default(),
+                &engine.config().limits,
+            );
             for c in found {
                 if !ignored(&c.path, &out) {
                     note(&mut pending, c.path);
