@@ -17,7 +17,7 @@ use super::ExifSegment;
 /// animation one per frame; a hostile file of 8-byte empty chunks could
 /// otherwise make the list four times its own size. Past the cap the walk
 /// still runs to the end of the bytes, counting what it did not keep.
-/// (Container forensics reads fewer still: `container::MAX_WEBP_CHUNKS_READ`.)
+/// (Container forensics reads fewer still: `container::webp::MAX_WEBP_CHUNKS_READ`.)
 pub const MAX_WEBP_CHUNKS_KEPT: usize = 100_000;
 
 /// One chunk whose data lies inside the bytes (its pad byte may not).
