@@ -8,7 +8,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use image::{DynamicImage, GrayImage, Luma};
-use retrace::internals::matching::align::{align, AlignParams, Dihedral, Thumb, QUERY_SIDE};
+use retrace::internals::geometry::Dihedral;
+use retrace::internals::matching::align::{align, AlignParams, Thumb, QUERY_SIDE};
 use std::hint::black_box;
 use std::path::Path;
 

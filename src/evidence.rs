@@ -68,19 +68,10 @@ pub enum Confidence {
     Confirmed,
 }
 
-/// Part of a picture, as fractions of its width and height.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-pub struct Rect {
-    /// Left edge, 0..1.
-    pub x: f32,
-    /// Top edge, 0..1.
-    pub y: f32,
-    /// Width, 0..1.
-    pub w: f32,
-    /// Height, 0..1.
-    pub h: f32,
-}
+// Part of a picture, as fractions of its width and height: the one rectangle
+// type of every stage, kept in `geometry` and named here because the report
+// carries it (`matches[].region.query` and `.archive`).
+pub use crate::geometry::Rect;
 
 /// Which part of which picture matched, when it is not the whole of both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -94,8 +94,9 @@
 //!     (`batch`, with near-duplicate groups in `cluster`); the only user of
 //!     threads.
 //!
-//! `error`, `limits` and `evidence` are the shared vocabulary of every
-//! stage. Modules are declared alphabetically below (rustfmt sorts them); the
+//! `error`, `limits`, `evidence` and `geometry` (the eight turns and mirrors
+//! of a picture, a rectangle in fractions of one) are the shared vocabulary
+//! of every stage. Modules are declared alphabetically below (rustfmt sorts them); the
 //! order above is the one that matters.
 //!
 //! The stage modules are private: the embedder's API is what the crate root
@@ -123,6 +124,7 @@ mod decode;
 mod error;
 mod evidence;
 mod features;
+mod geometry;
 mod hash;
 mod index;
 mod input;
@@ -154,6 +156,9 @@ pub mod internals {
     }
     pub mod features {
         pub use crate::features::*;
+    }
+    pub mod geometry {
+        pub use crate::geometry::*;
     }
     pub mod hash {
         pub use crate::hash::*;

@@ -7,103 +7,19 @@ use image::{imageops, DynamicImage, GenericImageView, GrayImage, ImageBuffer, Lu
 
 use super::{compute, compute_planes, grids, hashes_of_parts, pdq, Hashes};
 use crate::decode::shrink;
+use crate::geometry::{Dihedral, Rect};
 
-/// A transform that may have been applied to an original to produce a copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transform {
-    /// Unchanged.
-    Identity,
-    /// Flipped left to right.
-    Mirror,
-    /// Turned 90° clockwise.
-    Rot90,
-    /// Turned 180°.
-    Rot180,
-    /// Turned 270° clockwise (90° counter-clockwise).
-    Rot270,
-    /// Flipped left to right, then turned 90° clockwise.
-    MirrorRot90,
-    /// Flipped left to right, then turned 180° (a vertical flip).
-    MirrorRot180,
-    /// Flipped left to right, then turned 270° clockwise.
-    MirrorRot270,
-}
-
-impl Transform {
-    /// All eight, identity first.
-    pub const ALL: [Transform; 8] = [
-        Transform::Identity,
-        Transform::Mirror,
-        Transform::Rot90,
-        Transform::Rot180,
-        Transform::Rot270,
-        Transform::MirrorRot90,
-        Transform::MirrorRot180,
-        Transform::MirrorRot270,
-    ];
-
-    /// Report name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Transform::Identity => "identity",
-            Transform::Mirror => "mirror",
-            Transform::Rot90 => "rot90",
-            Transform::Rot180 => "rot180",
-            Transform::Rot270 => "rot270",
-            Transform::MirrorRot90 => "mirror_rot90",
-            Transform::MirrorRot180 => "mirror_rot180",
-            Transform::MirrorRot270 => "mirror_rot270",
-        }
-    }
-
-    /// Apply the transform to a picture.
-    pub fn apply(self, img: &DynamicImage) -> DynamicImage {
-        match self {
-            Transform::Identity => img.clone(),
-            Transform::Mirror => img.fliph(),
-            Transform::Rot90 => img.rotate90(),
-            Transform::Rot180 => img.rotate180(),
-            Transform::Rot270 => img.rotate270(),
-            Transform::MirrorRot90 => img.fliph().rotate90(),
-            Transform::MirrorRot180 => img.fliph().rotate180(),
-            Transform::MirrorRot270 => img.fliph().rotate270(),
-        }
-    }
-
-    /// Undo the transform: `t.undo(&t.apply(x)) == x`.
-    pub fn undo(self, img: &DynamicImage) -> DynamicImage {
-        match self {
-            Transform::Identity => img.clone(),
-            Transform::Mirror => img.fliph(),
-            Transform::Rot90 => img.rotate270(),
-            Transform::Rot180 => img.rotate180(),
-            Transform::Rot270 => img.rotate90(),
-            Transform::MirrorRot90 => img.rotate270().fliph(),
-            Transform::MirrorRot180 => img.rotate180().fliph(),
-            Transform::MirrorRot270 => img.rotate90().fliph(),
-        }
-    }
-
-    /// Whether undoing it swaps width and height.
-    fn swaps_axes(self) -> bool {
-        matches!(
-            self,
-            Transform::Rot90 | Transform::Rot270 | Transform::MirrorRot90 | Transform::MirrorRot270
-        )
-    }
-
-    /// [`Transform::undo`] on one plane, moving the same pixels.
-    fn undo_plane<P: Pixel + 'static>(self, img: &Plane<P>) -> Plane<P> {
-        match self {
-            Transform::Identity => img.clone(),
-            Transform::Mirror => imageops::flip_horizontal(img),
-            Transform::Rot90 => imageops::rotate270(img),
-            Transform::Rot180 => imageops::rotate180(img),
-            Transform::Rot270 => imageops::rotate90(img),
-            Transform::MirrorRot90 => imageops::flip_horizontal(&imageops::rotate270(img)),
-            Transform::MirrorRot180 => imageops::flip_horizontal(&imageops::rotate180(img)),
-            Transform::MirrorRot270 => imageops::flip_horizontal(&imageops::rotate90(img)),
-        }
+/// [`Dihedral::undo`] on one plane, moving the same pixels.
+fn undo_plane<P: Pixel + 'static>(t: Dihedral, img: &Plane<P>) -> Plane<P> {
+    match t {
+        Dihedral::Identity => img.clone(),
+        Dihedral::Mirror => imageops::flip_horizontal(img),
+        Dihedral::Rot90 => imageops::rotate270(img),
+        Dihedral::Rot180 => imageops::rotate180(img),
+        Dihedral::Rot270 => imageops::rotate90(img),
+        Dihedral::MirrorRot90 => imageops::flip_horizontal(&imageops::rotate270(img)),
+        Dihedral::MirrorRot180 => imageops::flip_horizontal(&imageops::rotate180(img)),
+        Dihedral::MirrorRot270 => imageops::flip_horizontal(&imageops::rotate90(img)),
     }
 }
 
@@ -129,7 +45,7 @@ impl Planes {
         }
     }
 
-    fn crop(&self, window: Window) -> Planes {
+    fn crop(&self, window: Rect) -> Planes {
         let (x, y, w, h) = window.pixels(self.gray.width(), self.gray.height());
         Planes {
             gray: imageops::crop_imm(&self.gray, x, y, w, h).to_image(),
@@ -138,7 +54,7 @@ impl Planes {
     }
 
     /// The hashes of the whole picture under every transform but the
-    /// identity, in [`Transform::ALL`] order. pHash and dHash read only a
+    /// identity, in [`Dihedral::ALL`] order. pHash and dHash read only a
     /// small grid each, so the grey picture is resized to those grids once
     /// (dHash's both ways round, for the transforms that swap the axes) and
     /// only the grids are turned. That is not bit for bit what resizing each
@@ -152,74 +68,31 @@ impl Planes {
         let p16 = grids::phash(g);
         let d_wide = grids::dhash(g, false);
         let d_tall = grids::dhash(g, true);
-        Transform::ALL[1..]
+        Dihedral::ALL[1..]
             .iter()
             .map(|&t| {
                 let d = if t.swaps_axes() { &d_tall } else { &d_wide };
-                let luma = t.undo_plane(&self.luma);
+                let luma = undo_plane(t, &self.luma);
                 let pdq = pdq::pdq_from_luma(
                     luma.as_raw(),
                     luma.width() as usize,
                     luma.height() as usize,
                 );
-                hashes_of_parts(&t.undo_plane(&p16), &t.undo_plane(d), pdq)
+                hashes_of_parts(&undo_plane(t, &p16), &undo_plane(t, d), pdq)
             })
             .collect()
     }
 
-    fn hashes(&self, t: Transform) -> Hashes {
-        if t == Transform::Identity {
+    fn hashes(&self, t: Dihedral) -> Hashes {
+        if t == Dihedral::Identity {
             return compute_planes(&self.gray, &self.luma);
         }
-        compute_planes(&t.undo_plane(&self.gray), &t.undo_plane(&self.luma))
+        compute_planes(&undo_plane(t, &self.gray), &undo_plane(t, &self.luma))
     }
 }
 
-/// A rectangle as fractions of a picture's width and height.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    /// Left edge, 0..1.
-    pub x: f32,
-    /// Top edge, 0..1.
-    pub y: f32,
-    /// Width, 0..1.
-    pub w: f32,
-    /// Height, 0..1.
-    pub h: f32,
-}
-
-impl Window {
-    /// The whole frame.
-    pub const FULL: Window = Window {
-        x: 0.0,
-        y: 0.0,
-        w: 1.0,
-        h: 1.0,
-    };
-
-    /// The window's pixels in a `w` × `h` picture: left, top, width, height.
-    pub fn pixels(self, w: u32, h: u32) -> (u32, u32, u32, u32) {
-        let x0 = (self.x * w as f32).round() as u32;
-        let y0 = (self.y * h as f32).round() as u32;
-        let cw = ((self.w * w as f32).round() as u32).clamp(1, w.saturating_sub(x0).max(1));
-        let ch = ((self.h * h as f32).round() as u32).clamp(1, h.saturating_sub(y0).max(1));
-        (
-            x0.min(w.saturating_sub(1)),
-            y0.min(h.saturating_sub(1)),
-            cw,
-            ch,
-        )
-    }
-
-    #[cfg(test)]
-    fn crop(self, img: &DynamicImage) -> DynamicImage {
-        let (x, y, w, h) = self.pixels(img.width(), img.height());
-        img.crop_imm(x, y, w, h)
-    }
-}
-
-const fn win(x: f32, y: f32, w: f32, h: f32) -> Window {
-    Window { x, y, w, h }
+const fn win(x: f32, y: f32, w: f32, h: f32) -> Rect {
+    Rect { x, y, w, h }
 }
 
 /// Sub-windows hashed for every archived picture, named as stored.
@@ -239,7 +112,7 @@ const fn win(x: f32, y: f32, w: f32, h: f32) -> Window {
 ///
 /// Each window costs three stored hashes per archived picture (what that costs in
 /// memory: docs/archive.md and docs/performance.md).
-pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
+pub const ARCHIVE_WINDOWS: &[(&str, Rect)] = &[
     ("tl87", win(0.0, 0.0, 0.87, 0.87)),
     ("tr87", win(0.13, 0.0, 0.87, 0.87)),
     ("bl87", win(0.0, 0.13, 0.87, 0.87)),
@@ -250,7 +123,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ("r70", win(0.3, 0.15, 0.7, 0.7)),
     (
         "c80",
-        Window {
+        Rect {
             x: 0.1,
             y: 0.1,
             w: 0.8,
@@ -259,7 +132,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "c70",
-        Window {
+        Rect {
             x: 0.15,
             y: 0.15,
             w: 0.7,
@@ -268,7 +141,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "tl70",
-        Window {
+        Rect {
             x: 0.0,
             y: 0.0,
             w: 0.7,
@@ -277,7 +150,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "tr70",
-        Window {
+        Rect {
             x: 0.3,
             y: 0.0,
             w: 0.7,
@@ -286,7 +159,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "bl70",
-        Window {
+        Rect {
             x: 0.0,
             y: 0.3,
             w: 0.7,
@@ -295,7 +168,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "br70",
-        Window {
+        Rect {
             x: 0.3,
             y: 0.3,
             w: 0.7,
@@ -304,7 +177,7 @@ pub const ARCHIVE_WINDOWS: &[(&str, Window)] = &[
     ),
     (
         "top85",
-        Window {
+        Rect {
             x: 0.0,
             y: 0.0,
             w: 1.0,
@@ -324,7 +197,7 @@ pub fn archive_hashes(img: &DynamicImage) -> Vec<(String, Hashes)> {
     for (name, window) in ARCHIVE_WINDOWS {
         out.push((
             name.to_string(),
-            small.crop(*window).hashes(Transform::Identity),
+            small.crop(*window).hashes(Dihedral::Identity),
         ));
     }
     out
@@ -334,12 +207,12 @@ pub fn archive_hashes(img: &DynamicImage) -> Vec<(String, Hashes)> {
 #[derive(Debug, Clone)]
 pub struct QueryVariant {
     /// The transform this view undoes (what was done to the original).
-    pub transform: Transform,
+    pub transform: Dihedral,
     /// `full`, `trimmed` (uniform borders removed), `content` (the picture
     /// found inside a screenshot or a frame) or `top85` (above a caption bar).
     pub region: &'static str,
     /// Where the view sits in the incoming picture.
-    pub window: Window,
+    pub window: Rect,
     /// Its hashes.
     pub hashes: Hashes,
 }
@@ -350,16 +223,16 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
     let small = shrink(img, VARIANT_SIDE);
     let planes = Planes::of(&small);
     let mut out = vec![QueryVariant {
-        transform: Transform::Identity,
+        transform: Dihedral::Identity,
         region: "full",
-        window: Window::FULL,
+        window: Rect::FULL,
         hashes: full.clone(),
     }];
-    for (t, hashes) in Transform::ALL[1..].iter().zip(planes.turned_hashes()) {
+    for (t, hashes) in Dihedral::ALL[1..].iter().zip(planes.turned_hashes()) {
         out.push(QueryVariant {
             transform: *t,
             region: "full",
-            window: Window::FULL,
+            window: Rect::FULL,
             hashes,
         });
     }
@@ -377,7 +250,7 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
     // compared with the archived pictures' own `top85` windows.
     views.push((
         "top85",
-        Window {
+        Rect {
             x: 0.0,
             y: 0.0,
             w: 1.0,
@@ -386,7 +259,7 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
     ));
     for (region, window) in views {
         let part = planes.crop(window);
-        for t in [Transform::Identity, Transform::Mirror] {
+        for t in [Dihedral::Identity, Dihedral::Mirror] {
             out.push(QueryVariant {
                 transform: t,
                 region,
@@ -398,7 +271,7 @@ pub fn query_variants(img: &DynamicImage, full: &Hashes) -> Vec<QueryVariant> {
     out
 }
 
-fn close(a: Window, b: Window) -> bool {
+fn close(a: Rect, b: Rect) -> bool {
     (a.x - b.x).abs() < 0.02
         && (a.y - b.y).abs() < 0.02
         && (a.w - b.w).abs() < 0.02
@@ -418,7 +291,7 @@ const BORDER_TOLERANCE: i16 = 14;
 /// Borders nest: a channel puts a thin white frame around the photo and a
 /// platform then letterboxes the result in black. One pass stops at the first
 /// colour change, so trimming repeats (a few times at most) on what is left.
-pub fn trim_window(gray: &GrayImage) -> Option<Window> {
+pub fn trim_window(gray: &GrayImage) -> Option<Rect> {
     const PASSES: usize = 3;
     let mut acc: Option<(u32, u32, u32, u32)> = None;
     for _ in 0..PASSES {
@@ -431,7 +304,7 @@ pub fn trim_window(gray: &GrayImage) -> Option<Window> {
     }
     let (x, y, w, h) = acc?;
     let (fw, fh) = (gray.width() as f32, gray.height() as f32);
-    Some(Window {
+    Some(Rect {
         x: x as f32 / fw,
         y: y as f32 / fh,
         w: w as f32 / fw,
@@ -500,7 +373,7 @@ const CONTENT_SHARE: f32 = 0.6;
 /// tallest run of rows that are mostly not page background (text lines are
 /// mostly background; a smooth sky is still not the page's white). `None` when
 /// the block is (nearly) the whole frame or too small to hash.
-pub fn content_window(gray: &GrayImage) -> Option<Window> {
+pub fn content_window(gray: &GrayImage) -> Option<Rect> {
     let (w, h) = gray.dimensions();
     if w < 16 || h < 16 {
         return None;
@@ -545,7 +418,7 @@ pub fn content_window(gray: &GrayImage) -> Option<Window> {
     if x1 - x0 < w / 8 {
         return None;
     }
-    let win = Window {
+    let win = Rect {
         x: x0 as f32 / w as f32,
         y: y0 as f32 / h as f32,
         w: (x1 - x0) as f32 / w as f32,
@@ -621,7 +494,7 @@ mod tests {
                     let small = shrink(&img, VARIANT_SIDE);
                     let got = query_variants(&img, &full);
                     for v in &got[1..] {
-                        let want = compute(&v.transform.undo(&v.window.crop(&small)));
+                        let want = compute(&v.transform.undo(&crop(v.window, &small)));
                         let what = format!("{} {} {:?}", p.display(), v.region, v.transform);
                         if v.region != "full" {
                             assert_eq!(v.hashes, want, "{what}");
@@ -644,7 +517,12 @@ mod tests {
                     }
                     let archived = archive_hashes(&img);
                     for ((name, h), (_, window)) in archived[1..].iter().zip(ARCHIVE_WINDOWS) {
-                        assert_eq!(h, &compute(&window.crop(&small)), "{} {name}", p.display());
+                        assert_eq!(
+                            h,
+                            &compute(&crop(*window, &small)),
+                            "{} {name}",
+                            p.display()
+                        );
                     }
                     seen += 1;
                 }
@@ -680,21 +558,22 @@ mod tests {
         }
     }
 
-    /// The transforms said to swap the axes are those that do.
+    /// Undoing a transform on one plane moves the pixels as undoing it on
+    /// the picture does (`Dihedral::undo`, itself checked against `apply`).
     #[test]
-    fn swapping_transforms_are_the_quarter_turns() {
+    fn undo_plane_is_undo() {
         let img = DynamicImage::ImageRgb8(textured(7, 5));
-        for t in Transform::ALL {
-            assert_eq!(t.swaps_axes(), t.undo(&img).width() == 5, "{}", t.name());
+        for t in Dihedral::ALL {
+            let turned = t.apply(&img);
+            let plane = undo_plane(t, &turned.to_luma8());
+            assert_eq!(plane, t.undo(&turned).to_luma8(), "{}", t.as_str());
+            assert_eq!(plane, img.to_luma8(), "{}", t.as_str());
         }
     }
 
-    #[test]
-    fn undo_inverts_apply_for_every_transform() {
-        let img = DynamicImage::ImageRgb8(textured(7, 5));
-        for t in Transform::ALL {
-            assert_eq!(t.undo(&t.apply(&img)), img, "{}", t.name());
-        }
+    fn crop(window: Rect, img: &DynamicImage) -> DynamicImage {
+        let (x, y, w, h) = window.pixels(img.width(), img.height());
+        img.crop_imm(x, y, w, h)
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::features::geometry::{
 };
 use crate::features::vocabulary::Vocabulary;
 use crate::features::{Features, View};
+use crate::geometry::Dihedral;
 use crate::hash::{self, HashKind};
 use crate::index::features::query_words;
 use crate::index::MemoryIndex;
@@ -108,16 +109,7 @@ pub(crate) fn transform_name(v: &Verified) -> String {
     if rest > 180.0 {
         rest -= 360.0;
     }
-    let base = match (v.mirrored, quarter) {
-        (false, 0) => "identity",
-        (false, 1) => "rot90",
-        (false, 2) => "rot180",
-        (false, _) => "rot270",
-        (true, 0) => "mirror",
-        (true, 1) => "mirror_rot90",
-        (true, 2) => "mirror_rot180",
-        (true, _) => "mirror_rot270",
-    };
+    let base = Dihedral::from_parts(v.mirrored, quarter as u8).as_str();
     if rest.abs() < 1.0 {
         base.to_string()
     } else if base == "identity" {

@@ -19,9 +19,10 @@ use rayon::prelude::*;
 
 use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
-use crate::evidence::{Chance, Confidence, Geometry, Match, MatchRegion, Rect};
+use crate::evidence::{Chance, Confidence, Geometry, Match, MatchRegion};
 use crate::features::geometry::VerifyParams;
-use crate::hash::variants::{QueryVariant, Transform, Window};
+use crate::geometry::{Dihedral, Rect};
+use crate::hash::variants::QueryVariant;
 use crate::hash::HashKind;
 use crate::index::features::CandidateParams;
 use crate::index::MemoryIndex;
@@ -366,7 +367,7 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
         let whole = region == "full" || region == variant.region;
         strong_somewhere |= strong_pairs.iter().any(|&b| b);
         whole_frame_strong |=
-            strong_pairs.iter().any(|&b| b) && region == "full" && variant.window == Window::FULL;
+            strong_pairs.iter().any(|&b| b) && region == "full" && variant.window == Rect::FULL;
         let confidence = if strong_pairs.iter().any(|&b| b) {
             // A hit on an archive window only says where to look; the aligner confirms it.
             Some(if whole {
@@ -402,15 +403,15 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
                     v,
                     k.bits(),
                     variant.region,
-                    if variant.transform == Transform::Identity {
+                    if variant.transform == Dihedral::Identity {
                         ""
                     } else {
                         ", undoing "
                     },
-                    if variant.transform == Transform::Identity {
+                    if variant.transform == Dihedral::Identity {
                         ""
                     } else {
-                        variant.transform.name()
+                        variant.transform.as_str()
                     },
                     region
                 ));
@@ -435,15 +436,6 @@ fn judge_hashes(c: &Candidate, variants: &[QueryVariant], p: &MatchParams) -> Op
         v.whole_frame_strong = whole_frame_strong;
         v
     })
-}
-
-fn rect(w: Window) -> Rect {
-    Rect {
-        x: w.x,
-        y: w.y,
-        w: w.w,
-        h: w.h,
-    }
 }
 
 fn describe_alignment(a: &align::Alignment) -> String {
@@ -502,7 +494,7 @@ fn refine_unsupported(
         params.align.clone()
     } else {
         AlignParams {
-            transforms: vec![align::Dihedral::Identity, align::Dihedral::Mirror],
+            transforms: vec![Dihedral::Identity, Dihedral::Mirror],
             ..params.align.clone()
         }
     };
@@ -733,20 +725,18 @@ pub fn find_matches_counted(
             .unwrap_or_default();
         let mut transform = verdict
             .as_ref()
-            .map(|v| query.variants[v.variant].transform.name().to_string())
+            .map(|v| query.variants[v.variant].transform.as_str().to_string())
             .unwrap_or_else(|| "identity".to_string());
         let mut region = verdict.as_ref().and_then(|v| {
             let w = query.variants[v.variant].window;
-            (v.confidence.is_some() && (v.region != "full" || w != Window::FULL)).then(|| {
+            (v.confidence.is_some() && (v.region != "full" || w != Rect::FULL)).then(|| {
                 MatchRegion {
-                    query: rect(w),
-                    archive: rect(
-                        crate::hash::variants::ARCHIVE_WINDOWS
-                            .iter()
-                            .find(|(n, _)| *n == v.region)
-                            .map(|(_, w)| *w)
-                            .unwrap_or(Window::FULL),
-                    ),
+                    query: w,
+                    archive: crate::hash::variants::ARCHIVE_WINDOWS
+                        .iter()
+                        .find(|(n, _)| *n == v.region)
+                        .map(|(_, w)| *w)
+                        .unwrap_or(Rect::FULL),
                     description: format!(
                         "hashes agree between the {} view of the incoming picture and the {} region of the archived one",
                         query.variants[v.variant].region, v.region
@@ -803,21 +793,11 @@ pub fn find_matches_counted(
                             "; no hash agreed, so only possible"
                         }
                     ));
-                    let full = |r: &align::Region| r.w * r.h > 0.95;
+                    let full = |r: &Rect| r.w * r.h > 0.95;
                     region = (!(full(&a.query_region) && full(&a.archive_region))).then(|| {
                         MatchRegion {
-                            query: Rect {
-                                x: a.query_region.x,
-                                y: a.query_region.y,
-                                w: a.query_region.w,
-                                h: a.query_region.h,
-                            },
-                            archive: Rect {
-                                x: a.archive_region.x,
-                                y: a.archive_region.y,
-                                w: a.archive_region.w,
-                                h: a.archive_region.h,
-                            },
+                            query: a.query_region,
+                            archive: a.archive_region,
                             description: describe_alignment(&a),
                             query_polygon: None,
                             archive_polygon: None,

@@ -150,9 +150,9 @@ fn a_far_pdq_vetoes_agreeing_64_bit_hashes_even_when_the_index_did_not_return_it
             index.insert(id, &h.region, h.bits);
         }
         let variants = [QueryVariant {
-            transform: Transform::Identity,
+            transform: Dihedral::Identity,
             region: "full",
-            window: Window::FULL,
+            window: Rect::FULL,
             hashes: Hashes {
                 phash,
                 dhash,

@@ -108,10 +108,7 @@ pub fn compare(
     let window = variants::trim_window(&gray);
     let view = match &window {
         Some(w) => {
-            let x = ((w.x * width as f32).round() as u32).min(width - 1);
-            let y = ((w.y * height as f32).round() as u32).min(height - 1);
-            let cw = ((w.w * width as f32).round() as u32).clamp(1, width - x);
-            let ch = ((w.h * height as f32).round() as u32).clamp(1, height - y);
+            let (x, y, cw, ch) = w.pixels(width, height);
             thumb.crop_imm(x, y, cw, ch)
         }
         None => thumb.clone(),

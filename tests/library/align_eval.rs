@@ -19,9 +19,8 @@
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, GrayImage, ImageReader, Luma, Rgb, RgbImage};
-use retrace::internals::matching::align::{
-    align, AlignParams, Alignment, Dihedral, Region, Thumb, QUERY_SIDE,
-};
+use retrace::internals::geometry::{Dihedral, Rect};
+use retrace::internals::matching::align::{align, AlignParams, Alignment, Thumb, QUERY_SIDE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -131,7 +130,7 @@ fn jpeg(img: &DynamicImage, q: u8) -> DynamicImage {
     image::load_from_memory(&buf).unwrap()
 }
 
-fn crop_frac(img: &DynamicImage, r: Region) -> DynamicImage {
+fn crop_frac(img: &DynamicImage, r: Rect) -> DynamicImage {
     let (w, h) = (img.width() as f32, img.height() as f32);
     let x = (r.x * w).round() as u32;
     let y = (r.y * h).round() as u32;
@@ -251,7 +250,7 @@ fn watermark(img: &DynamicImage, seed: u32) -> DynamicImage {
 
 /// 4 % white border, then letterboxed/pillarboxed into a black 16:9 (or 9:16 for
 /// portrait) frame. Returns the picture and where the photo sits in it.
-fn border_letterbox(img: &DynamicImage) -> (DynamicImage, Region) {
+fn border_letterbox(img: &DynamicImage) -> (DynamicImage, Rect) {
     let (w, h) = img.dimensions();
     let b = ((w.max(h) as f32) * 0.04).round() as u32;
     let (bw, bh) = (w + 2 * b, h + 2 * b);
@@ -271,7 +270,7 @@ fn border_letterbox(img: &DynamicImage) -> (DynamicImage, Region) {
         (ox + b) as i64,
         (oy + b) as i64,
     );
-    let r = Region {
+    let r = Rect {
         x: (ox + b) as f32 / fw as f32,
         y: (oy + b) as f32 / fh as f32,
         w: w as f32 / fw as f32,
@@ -282,7 +281,7 @@ fn border_letterbox(img: &DynamicImage) -> (DynamicImage, Region) {
 
 /// A phone screenshot of a social-media post: light 1080 × 2340 canvas, status
 /// bar, avatar, text lines, the photo 1000 px wide, buttons; JPEG q80.
-fn screenshot(img: &DynamicImage, seed: u32) -> (DynamicImage, Region) {
+fn screenshot(img: &DynamicImage, seed: u32) -> (DynamicImage, Rect) {
     let (cw, ch) = (1080u32, 2340u32);
     let mut c = RgbImage::from_pixel(cw, ch, Rgb([248, 248, 250]));
     fill(&mut c, 0, 0, cw, 80, [230, 230, 235]);
@@ -328,7 +327,7 @@ fn screenshot(img: &DynamicImage, seed: u32) -> (DynamicImage, Region) {
             blocky_text(&mut c, 40, y, 900, 28, [70, 70, 75], seed + 10 + i as u32);
         }
     }
-    let r = Region {
+    let r = Rect {
         x: px as f32 / cw as f32,
         y: py as f32 / ch as f32,
         w: photo.width() as f32 / cw as f32,
@@ -342,13 +341,13 @@ struct Edit {
     family: &'static str,
     img: DynamicImage,
     transform: Dihedral,
-    query_region: Region,
-    archive_region: Region,
+    query_region: Rect,
+    archive_region: Rect,
 }
 
 fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
-    let full = Region::FULL;
-    let crop = |family, r: Region| Edit {
+    let full = Rect::FULL;
+    let crop = |family, r: Rect| Edit {
         family,
         img: crop_frac(img, r),
         transform: Dihedral::Identity,
@@ -359,7 +358,7 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
     let mut v = vec![
         crop(
             "crop_centre_50",
-            Region {
+            Rect {
                 x: (1.0 - s) / 2.0,
                 y: (1.0 - s) / 2.0,
                 w: s,
@@ -368,7 +367,7 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
         ),
         crop(
             "crop_offcentre_50",
-            Region {
+            Rect {
                 x: 0.03,
                 y: 0.25,
                 w: s,
@@ -377,7 +376,7 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
         ),
         crop(
             "crop_offcentre_25",
-            Region {
+            Rect {
                 x: 0.45,
                 y: 0.08,
                 w: 0.5,
@@ -386,7 +385,7 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
         ),
         crop(
             "crop_10_per_side",
-            Region {
+            Rect {
                 x: 0.1,
                 y: 0.1,
                 w: 0.8,
@@ -433,7 +432,7 @@ fn edits(img: &DynamicImage, seed: u32) -> Vec<Edit> {
         query_region: r,
         archive_region: full,
     });
-    let cr = Region {
+    let cr = Rect {
         x: 0.12,
         y: 0.05,
         w: 0.8,
@@ -943,7 +942,7 @@ fn prepared_query_and_staged_search_give_plain_results() {
     let (shot, _) = screenshot(original, 7);
     let crop = crop_frac(
         original,
-        Region {
+        Rect {
             x: 0.3,
             y: 0.2,
             w: 0.55,

@@ -14,7 +14,7 @@ use image::DynamicImage;
 use rayon::prelude::*;
 use retrace::internals::hash::pdq::{
     luma_from_image, pdq_dihedral_from_image, pdq_dihedral_from_luma, pdq_from_image,
-    pdq_from_luma, Dihedral, Pdq, PdqHash,
+    pdq_from_luma, Pdq, PdqHash, DIHEDRAL_ORDER,
 };
 
 /// Meta: implementations with their own decoder should be this close to the C++ tool
@@ -228,7 +228,7 @@ fn la_png_dihedral_vectors() {
         "FLIPPLUS1",
         "FLIPMINUS1",
     ];
-    for ((d, label), slot) in Dihedral::ALL.iter().zip(labels).zip(dct_domain) {
+    for ((d, label), slot) in DIHEDRAL_ORDER.iter().zip(labels).zip(dct_domain) {
         let want = published[label];
         let pixels = full_resolution(&d.apply(&img)).hash;
         eprintln!(
@@ -400,7 +400,7 @@ fn dihedral_slots_match_transformed_pixels() {
     let full_slots = results[&format!("pdq/images/reg-test-input/dih/{}", files[0])].dihedral_full;
     let mut full_d = Vec::new();
     let mut tool_d = Vec::new();
-    for (((d, file), tool_slot), full_slot) in Dihedral::ALL
+    for (((d, file), tool_slot), full_slot) in DIHEDRAL_ORDER
         .iter()
         .zip(files)
         .zip(tool_slots)

@@ -19,6 +19,8 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::geometry::{Dihedral, Rect};
+
 /// Longest side, in pixels, of the thumbnail stored for every archive picture.
 ///
 /// 128 px keeps the stored thumbnail at ≤ 16 KiB (typically 10 KiB for 4:3 and
@@ -180,158 +182,6 @@ impl Thumb {
     }
 }
 
-/// One of the eight symmetries of a rectangle (rotations by multiples of 90° and
-/// mirror images). Rotations turn **clockwise** (as `image::imageops::rotate90`);
-/// `Mirror` swaps left and right; `MirrorRotN` mirrors first, then rotates N°
-/// clockwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dihedral {
-    /// Unchanged.
-    Identity,
-    /// Left-right mirror image.
-    Mirror,
-    /// Rotated 90° clockwise.
-    Rot90,
-    /// Rotated 180°.
-    Rot180,
-    /// Rotated 270° clockwise (90° counter-clockwise).
-    Rot270,
-    /// Mirrored left-right, then rotated 90° clockwise.
-    MirrorRot90,
-    /// Mirrored left-right, then rotated 180° (an up-down flip).
-    MirrorRot180,
-    /// Mirrored left-right, then rotated 270° clockwise.
-    MirrorRot270,
-}
-
-impl Dihedral {
-    /// All eight, identity first.
-    pub const ALL: [Dihedral; 8] = [
-        Dihedral::Identity,
-        Dihedral::Mirror,
-        Dihedral::Rot90,
-        Dihedral::Rot180,
-        Dihedral::Rot270,
-        Dihedral::MirrorRot90,
-        Dihedral::MirrorRot180,
-        Dihedral::MirrorRot270,
-    ];
-
-    /// Stable lower-case name for reports: `"identity"`, `"mirror"`, `"rot90"`,
-    /// `"rot180"`, `"rot270"`, `"mirror_rot90"`, `"mirror_rot180"`, `"mirror_rot270"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dihedral::Identity => "identity",
-            Dihedral::Mirror => "mirror",
-            Dihedral::Rot90 => "rot90",
-            Dihedral::Rot180 => "rot180",
-            Dihedral::Rot270 => "rot270",
-            Dihedral::MirrorRot90 => "mirror_rot90",
-            Dihedral::MirrorRot180 => "mirror_rot180",
-            Dihedral::MirrorRot270 => "mirror_rot270",
-        }
-    }
-
-    /// Whether width and height trade places.
-    pub fn swaps_axes(self) -> bool {
-        matches!(
-            self,
-            Dihedral::Rot90 | Dihedral::Rot270 | Dihedral::MirrorRot90 | Dihedral::MirrorRot270
-        )
-    }
-
-    /// The transform undoing this one: rotations by ±90° undo each other, every
-    /// other element (including all mirror images) is its own inverse.
-    pub fn inverse(self) -> Dihedral {
-        match self {
-            Dihedral::Rot90 => Dihedral::Rot270,
-            Dihedral::Rot270 => Dihedral::Rot90,
-            d => d,
-        }
-    }
-
-    fn quarter_turns(self) -> u8 {
-        match self {
-            Dihedral::Identity | Dihedral::Mirror => 0,
-            Dihedral::Rot90 | Dihedral::MirrorRot90 => 1,
-            Dihedral::Rot180 | Dihedral::MirrorRot180 => 2,
-            Dihedral::Rot270 | Dihedral::MirrorRot270 => 3,
-        }
-    }
-
-    fn mirrored(self) -> bool {
-        matches!(
-            self,
-            Dihedral::Mirror
-                | Dihedral::MirrorRot90
-                | Dihedral::MirrorRot180
-                | Dihedral::MirrorRot270
-        )
-    }
-
-    /// Where a point given as fractions (u, v) of the source frame lands, as
-    /// fractions of the transformed frame.
-    pub fn map_point(self, u: f32, v: f32) -> (f32, f32) {
-        let (mut u, mut v) = (u, v);
-        if self.mirrored() {
-            u = 1.0 - u;
-        }
-        for _ in 0..self.quarter_turns() {
-            // A clockwise quarter turn sends the left edge to the top.
-            (u, v) = (1.0 - v, u);
-        }
-        (u, v)
-    }
-
-    /// Where a region (fractions of the source frame) lands in the transformed frame.
-    pub fn map_region(self, r: Region) -> Region {
-        let (u0, v0) = self.map_point(r.x, r.y);
-        let (u1, v1) = self.map_point(r.x + r.w, r.y + r.h);
-        Region {
-            x: u0.min(u1),
-            y: v0.min(v1),
-            w: (u1 - u0).abs(),
-            h: (v1 - v0).abs(),
-        }
-    }
-}
-
-/// A rectangle given as fractions (0..1) of an image's width and height.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Region {
-    /// Left edge, fraction of the width.
-    pub x: f32,
-    /// Top edge, fraction of the height.
-    pub y: f32,
-    /// Width, fraction of the width.
-    pub w: f32,
-    /// Height, fraction of the height.
-    pub h: f32,
-}
-
-impl Region {
-    /// The whole frame.
-    pub const FULL: Region = Region {
-        x: 0.0,
-        y: 0.0,
-        w: 1.0,
-        h: 1.0,
-    };
-
-    /// Largest distance between corresponding edges of two regions, as a fraction
-    /// of the frame; handy for checking a region against a known truth.
-    pub fn max_edge_distance(&self, other: &Region) -> f32 {
-        [
-            (self.x - other.x).abs(),
-            (self.y - other.y).abs(),
-            (self.x + self.w - other.x - other.w).abs(),
-            (self.y + self.h - other.y - other.h).abs(),
-        ]
-        .into_iter()
-        .fold(0.0, f32::max)
-    }
-}
-
 /// The best alignment found between a query and an archive thumbnail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alignment {
@@ -342,10 +192,10 @@ pub struct Alignment {
     /// same-size copy, 0.5 when the query shows the archive at half size.
     pub scale: f32,
     /// The part of the query that shows the archive picture.
-    pub query_region: Region,
+    pub query_region: Rect,
     /// The part of the archive picture (in its own, untransformed frame) that the
     /// query shows.
-    pub archive_region: Region,
+    pub archive_region: Rect,
     /// Robust similarity in 0..=1: the fraction of blocks, textured in both
     /// pictures, whose detail (each block minus its best-fit plane) correlates
     /// above [`AlignParams::block_ncc`]. Blocks flat in either picture (sky, bars,

@@ -6,8 +6,13 @@ use super::*;
 /// Overlap of a query placed at offset (dx, dy) on the archive grid: archive
 /// pixel (X, Y) sits on query pixel (X − dx, Y − dy). Archive coordinates,
 /// half-open.
+///
+/// Not a [`crate::geometry::Rect`] on purpose: it is whole pixels of one
+/// pyramid level, indexed into planes in the inner loops; the fractions of
+/// the picture the aligner reports are made from it once, at the end
+/// (`Ctx::evaluate`).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Rect {
+pub(super) struct Overlap {
     pub(super) x0: usize,
     pub(super) y0: usize,
     pub(super) x1: usize,
@@ -21,12 +26,12 @@ pub(super) fn overlap(
     qh: usize,
     dx: i32,
     dy: i32,
-) -> Option<Rect> {
+) -> Option<Overlap> {
     let x0 = dx.max(0);
     let y0 = dy.max(0);
     let x1 = (dx + qw as i32).min(aw as i32);
     let y1 = (dy + qh as i32).min(ah as i32);
-    (x1 > x0 && y1 > y0).then_some(Rect {
+    (x1 > x0 && y1 > y0).then_some(Overlap {
         x0: x0 as usize,
         y0: y0 as usize,
         x1: x1 as usize,

@@ -53,7 +53,7 @@ impl BlockStats {
 pub(super) fn block_stats(
     a: &Plane,
     win: &Window,
-    r: Rect,
+    r: Overlap,
     dx: i32,
     dy: i32,
     p: &AlignParams,

@@ -89,6 +89,10 @@ pub(super) fn lazy_grid<T>(n: usize, m: usize) -> Vec<Vec<OnceCell<T>>> {
 
 /// A query window: resampled query grid pixels [x, x + p.w) × [y, y + p.h),
 /// shifted by a sub-pixel phase.
+///
+/// Not a [`crate::geometry::Rect`] on purpose: it is the resampled pixels
+/// themselves with their grid origin, a patch to correlate, not a part of a
+/// picture in fractions.
 pub(super) struct Window {
     pub(super) x: usize,
     pub(super) y: usize,
@@ -693,16 +697,16 @@ impl<'a> Ctx<'a> {
                 f64::from(self.archive.height),
             )
         };
-        let in_t = Region {
+        let in_t = Rect {
             x: (r.x0 as f64 * unit / atw) as f32,
             y: (r.y0 as f64 * unit / ath) as f32,
             w: ((r.x1 - r.x0) as f64 * unit / atw) as f32,
             h: ((r.y1 - r.y0) as f64 * unit / ath) as f32,
         };
-        let archive_region = clamp_region(t.inverse().map_region(in_t));
+        let archive_region = clamp_region(t.inverse().map_rect(in_t));
         let qx0 = (f64::from(r.x0 as i32 - c.dx) + c.ph.0) * k;
         let qy0 = (f64::from(r.y0 as i32 - c.dy) + c.ph.1) * k;
-        let query_region = clamp_region(Region {
+        let query_region = clamp_region(Rect {
             x: (qx0 / self.qw) as f32,
             y: (qy0 / self.qh) as f32,
             w: ((r.x1 - r.x0) as f64 * k / self.qw) as f32,
@@ -779,10 +783,10 @@ pub(super) fn dedup(v: &mut Vec<Cand>) {
     *v = out;
 }
 
-pub(super) fn clamp_region(r: Region) -> Region {
+pub(super) fn clamp_region(r: Rect) -> Rect {
     let x = r.x.clamp(0.0, 1.0);
     let y = r.y.clamp(0.0, 1.0);
-    Region {
+    Rect {
         x,
         y,
         w: r.w.clamp(0.0, 1.0 - x),

@@ -441,11 +441,11 @@ fn self_alignment_is_identity() {
     assert_eq!(al.transform, Dihedral::Identity);
     assert!((al.scale - 1.0).abs() < 0.02, "{al:?}");
     assert!(
-        al.query_region.max_edge_distance(&Region::FULL) < 0.02,
+        al.query_region.max_edge_distance(&Rect::FULL) < 0.02,
         "{al:?}"
     );
     assert!(
-        al.archive_region.max_edge_distance(&Region::FULL) < 0.02,
+        al.archive_region.max_edge_distance(&Rect::FULL) < 0.02,
         "{al:?}"
     );
     assert!(al.confident, "{al:?}");
