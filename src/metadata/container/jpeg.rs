@@ -261,17 +261,6 @@ pub(super) fn walk_jpeg(
     // DQT segment payloads by the slot of their first table, a later one
     // replacing an earlier one: what ExifTool hashes for its JPEGDigest.
     let mut dqt_segments: [Option<&[u8]>; 4] = [None; 4];
-    let push = |j: &mut JpegStructure, marker: Marker, offset: usize, length: usize| {
-        if j.segments.len() < MAX_SEGMENTS {
-            j.segments.push(Segment {
-                marker,
-                offset,
-                length,
-            });
-        } else {
-            j.segments_truncated = true;
-        }
-    };
     if layout.end == End::NoSoi {
         c.warnings.push("JPEG: no SOI marker".to_string());
         return j;
@@ -280,7 +269,7 @@ pub(super) fn walk_jpeg(
         let (m, start, len) = (seg.marker, seg.offset, seg.length);
         if len == 0 {
             // SOI, EOI, RSTn, TEM: no payload.
-            push(&mut j, Marker { code: m, app: None }, start, 0);
+            push_segment(&mut j, Marker { code: m, app: None }, start, 0);
             continue;
         }
         let data = seg.data(bytes);
@@ -386,8 +375,41 @@ pub(super) fn walk_jpeg(
             }
             _ => {}
         }
-        push(&mut j, name, start, len);
+        push_segment(&mut j, name, start, len);
     }
+    end_warnings(layout, &mut j, c);
+    if let Some(s) = sof {
+        j.subsampling = subsampling(s);
+    }
+    raw.icc = assemble_icc(icc_chunks, icc_total, max, c);
+    if !irb.is_empty() {
+        raw.irb = Some(irb);
+    }
+    if let Some(store) = crate::metadata::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
+        raw.c2pa = Some(("JPEG APP11", store));
+    }
+    estimate_quality(&mut j);
+    j.dqt_digest = dqt_digest(&dqt_segments, sof);
+    j
+}
+
+/// Lists a segment, or notes that the list is full.
+fn push_segment(j: &mut JpegStructure, marker: Marker, offset: usize, length: usize) {
+    if j.segments.len() < MAX_SEGMENTS {
+        j.segments.push(Segment {
+            marker,
+            offset,
+            length,
+        });
+    } else {
+        j.segments_truncated = true;
+    }
+}
+
+/// What the walk's end says about the file: why it stopped before EOI (a
+/// segment claiming more than the file holds is still listed), and markers
+/// past the layout's cap.
+fn end_warnings(layout: &JpegLayout, j: &mut JpegStructure, c: &mut Container) {
     match layout.end {
         End::NotAMarker { offset } => c
             .warnings
@@ -407,8 +429,8 @@ pub(super) fn walk_jpeg(
                 "JPEG: {} segment at offset {offset} claims {length} bytes, file has fewer",
                 marker_name(marker)
             ));
-            push(
-                &mut j,
+            push_segment(
+                j,
                 Marker {
                     code: marker,
                     app: None,
@@ -430,33 +452,32 @@ pub(super) fn walk_jpeg(
         c.warnings
             .push("JPEG: no EOI marker (truncated file?)".into());
     }
-    if let Some(s) = sof {
-        j.subsampling = subsampling(s);
-    }
-    if icc_total > max {
-        // Half a profile would only yield a misleading "no description".
+}
+
+/// The ICC profile from its APP2 chunks in sequence order; `None` when there
+/// is none or it is over the metadata limit (half a profile would only yield
+/// a misleading "no description").
+fn assemble_icc(
+    mut chunks: Vec<(u8, &[u8])>,
+    total: usize,
+    max: usize,
+    c: &mut Container,
+) -> Option<Vec<u8>> {
+    if total > max {
         c.warnings.push(format!(
-            "ICC profile is {icc_total} bytes, over the {max}-byte metadata limit; not read"
+            "ICC profile is {total} bytes, over the {max}-byte metadata limit; not read"
         ));
-        icc_chunks.clear();
+        return None;
     }
-    if !icc_chunks.is_empty() {
-        icc_chunks.sort_by_key(|&(seq, _)| seq);
-        let mut icc = Vec::with_capacity(icc_total.min(max));
-        for (_, chunk) in icc_chunks {
-            icc.extend_from_slice(chunk);
-        }
-        raw.icc = Some(icc);
+    if chunks.is_empty() {
+        return None;
     }
-    if !irb.is_empty() {
-        raw.irb = Some(irb);
+    chunks.sort_by_key(|&(seq, _)| seq);
+    let mut icc = Vec::with_capacity(total.min(max));
+    for (_, chunk) in chunks {
+        icc.extend_from_slice(chunk);
     }
-    if let Some(store) = crate::metadata::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
-        raw.c2pa = Some(("JPEG APP11", store));
-    }
-    estimate_quality(&mut j);
-    j.dqt_digest = dqt_digest(&dqt_segments, sof);
-    j
+    Some(icc)
 }
 
 /// ExifTool's JPEGDigest (see [`JpegStructure::dqt_digest`]).
