@@ -797,7 +797,7 @@ mod tests {
     /// tests/fixtures/raw/make.sh wrote with ExifTool (which reads back the
     /// same 64x75 JPEG from each): found, and every prefix and a sweep of
     /// bit flips is safe. The comparison with ExifTool's extraction on
-    /// larger previews is tests/it/formats.rs.
+    /// larger previews is tests/formats/main.rs.
     #[test]
     fn maker_note_and_track_previews_are_found_and_damage_is_safe() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw");

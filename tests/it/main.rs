@@ -5,9 +5,6 @@ mod cli;
 mod common;
 mod config;
 mod durability;
-#[path = "../support/fetched_raws.rs"]
-mod fetched_raws;
-mod formats;
 mod front_door;
 mod hashlist;
 mod hostile_tree;

@@ -319,7 +319,11 @@ fn serve_answers_503_past_the_deadline_and_stays_up() {
     let s = Server::start(&db, dir.path(), &["--concurrency", "1", "--timeout", "1"]);
     let body = sample("incoming/storm_caption.jpg");
     let start = std::time::Instant::now();
-    assert_eq!(s.post("/v1/check", &[], &body).status, 200);
+    // On a loaded machine this one check alone can pass the deadline: a 503
+    // here is the behaviour under test too, and the checks below then all
+    // answer 503.
+    let first = s.post("/v1/check", &[], &body).status;
+    assert!(first == 200 || first == 503, "{first}");
     let one = start.elapsed().as_secs_f64().max(1e-3);
     let n = ((3.0 / one).ceil() as usize).clamp(6, 200);
     let statuses: Vec<u16> = std::thread::scope(|scope| {

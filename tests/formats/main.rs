@@ -5,11 +5,23 @@
 //! references: ExifTool 12.57's readings in ../shared/ref, Debian's
 //! `heif-convert`, `webpinfo` and `exiftool` where installed (each test says
 //! when it skipped).
+//!
+//! A test binary of its own rather than a module of `it`: CI runs these
+//! tests again with the optional decoders (`--features turbojpeg,heif`), and
+//! that build then compiles this file instead of all of `it`
+//! (docs/development.md "CI").
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::common::*;
+// `it`'s helpers; this binary uses some of them.
+#[allow(dead_code)]
+#[path = "../it/common.rs"]
+mod common;
+#[path = "../support/fetched_raws.rs"]
+mod fetched_raws;
+
+use common::*;
 
 fn shared(rel: &str) -> Option<PathBuf> {
     let p = repo().join("../shared/ref").join(rel);
