@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use image::DynamicImage;
 use retrace::internals::decode::{decode, orient};
 use retrace::internals::hash::compute;
+use retrace::internals::hash::thumbnail::{compare, Thresholds, ThumbnailComparison};
 use retrace::internals::input::discover::{discover, WalkOptions};
 use retrace::internals::input::read::{read_file, Blob};
-use retrace::internals::metadata::thumbnail::{compare, Thresholds, ThumbnailComparison};
 use retrace::internals::metadata::{exif_thumbnail, read_metadata};
 use retrace::Limits;
 

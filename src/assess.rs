@@ -148,9 +148,9 @@ pub struct Inputs<'a> {
     /// Whether the hashes were too weak to match on.
     pub unmatchable: Option<String>,
     /// The embedded thumbnail compared with the main picture, when both decoded.
-    pub thumbnail: Option<&'a crate::metadata::thumbnail::ThumbnailComparison>,
+    pub thumbnail: Option<&'a crate::hash::thumbnail::ThumbnailComparison>,
     /// The MPF preview compared with the main picture, when both decoded.
-    pub preview: Option<&'a crate::metadata::thumbnail::PreviewComparison>,
+    pub preview: Option<&'a crate::hash::thumbnail::PreviewComparison>,
     /// The animation's frames, when the picture is animated.
     pub animation: Option<&'a crate::decode::Animation>,
 }
@@ -499,7 +499,7 @@ const GPS_MARGIN_WITH_OFFSET_H: f64 = 2.0;
 /// Hours they may differ without an offset: 14 h of time zones plus a stale fix.
 const GPS_MARGIN_NO_OFFSET_H: f64 = 15.0;
 
-fn thumbnail_mismatch(t: &crate::metadata::thumbnail::ThumbnailComparison) -> Finding {
+fn thumbnail_mismatch(t: &crate::hash::thumbnail::ThumbnailComparison) -> Finding {
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;
     Finding::new(
@@ -521,7 +521,7 @@ fn thumbnail_mismatch(t: &crate::metadata::thumbnail::ThumbnailComparison) -> Fi
 /// A sibling of `thumbnail_mismatch` rather than the same code: the two are
 /// separate evidence (an editor may keep one and drop the other), both can
 /// fire on one file, and a reader filtering on either code keeps its meaning.
-fn preview_mismatch(p: &crate::metadata::thumbnail::PreviewComparison) -> Finding {
+fn preview_mismatch(p: &crate::hash::thumbnail::PreviewComparison) -> Finding {
     let t = &p.comparison;
     let d = t.distances();
     let framing = (t.aspect_main / t.aspect_thumbnail - 1.0).abs() > 0.05;

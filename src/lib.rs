@@ -76,9 +76,11 @@
 //! 2. `decode`: pixels under [`Limits`] (`jpeg_dc` for the DCT-domain
 //!    1/8 decode, `resample` for the working copy); no metadata.
 //! 3. `metadata`: EXIF, container forensics (`container`), Content
-//!    Credentials (`c2pa`), MPF entries (`mpf`), embedded thumbnails
+//!    Credentials (`c2pa`), MPF entries (`mpf`), where the embedded
+//!    thumbnails lie.
+//! 4. `hash`: perceptual hashes of the picture and its views, and the
+//!    embedded thumbnail or preview against the main picture by them
 //!    (`thumbnail`).
-//! 4. `hash`: perceptual hashes of the picture and its views.
 //! 5. `features`: local features (ORB keypoints, visual words).
 //! 6. `archive`: the stored pictures and sightings (SQLite, PostgreSQL);
 //!    the only SQL; hash lists shared without the pictures (`hashlist`).

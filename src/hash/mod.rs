@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::input::read::hex;
 
 pub mod pdq;
+pub mod thumbnail;
 pub mod variants;
 
 /// The hash algorithms retrace computes.

@@ -20,7 +20,6 @@
 pub mod c2pa;
 pub mod container;
 pub mod mpf;
-pub mod thumbnail;
 
 use std::fmt::{self, Write as _};
 use std::io::Cursor;

@@ -46,7 +46,7 @@ pub struct Config {
     /// Matching thresholds.
     pub matching: MatchParams,
     /// When the embedded thumbnail counts as another picture.
-    pub thumbnail: crate::metadata::thumbnail::Thresholds,
+    pub thumbnail: crate::hash::thumbnail::Thresholds,
     /// How stale the in-memory index may get before matching first reads the
     /// pictures other processes recorded since; `None` is
     /// [`DEFAULT_ARCHIVE_REFRESH`], zero reads before every picture.
@@ -688,7 +688,7 @@ impl Engine {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
                 report.thumbnail_comparison = decode::contain(|| {
-                    let mut c = crate::metadata::thumbnail::compare(mh, size, timg, t);
+                    let mut c = crate::hash::thumbnail::compare(mh, size, timg, t);
                     c.heif_item = thumbnail_heif_item;
                     c
                 })
@@ -704,10 +704,10 @@ impl Engine {
                 let size = (main.width(), main.height());
                 let t = &self.config.thumbnail;
                 report.preview_comparison =
-                    decode::contain(|| crate::metadata::thumbnail::PreviewComparison {
+                    decode::contain(|| crate::hash::thumbnail::PreviewComparison {
                         mpf_entry: entry.number,
                         type_code: entry.type_code,
-                        comparison: crate::metadata::thumbnail::compare(mh, size, pimg, t),
+                        comparison: crate::hash::thumbnail::compare(mh, size, pimg, t),
                     })
                     .ok();
             }
@@ -807,12 +807,8 @@ impl Engine {
         let outcome = decode::frames(blob, &self.config.limits, FRAME_SIDE, |i, ms, img| {
             if i > 0 {
                 a.frames_compared += 1;
-                let c = crate::metadata::thumbnail::compare(
-                    first,
-                    (img.width(), img.height()),
-                    &img,
-                    t,
-                );
+                let c =
+                    crate::hash::thumbnail::compare(first, (img.width(), img.height()), &img, t);
                 if !c.same_picture {
                     // The most different: PDQ when both hashes are reliable, else pHash.
                     let score = c
@@ -1299,7 +1295,7 @@ fn preview_jpeg(img: &DynamicImage, side: u32) -> Option<crate::report::html::In
 /// million archived pictures its search cost as much as the main picture's
 /// (a third of a second): only a copy that differs, or that could not be
 /// compared, is searched.
-fn worth_searching(comparison: Option<&crate::metadata::thumbnail::ThumbnailComparison>) -> bool {
+fn worth_searching(comparison: Option<&crate::hash::thumbnail::ThumbnailComparison>) -> bool {
     comparison.is_none_or(|c| !c.same_picture)
 }
 

@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn only_embedded_copies_that_differ_or_were_not_compared_are_searched() {
-    let comparison = |same_picture| crate::metadata::thumbnail::ThumbnailComparison {
+    let comparison = |same_picture| crate::hash::thumbnail::ThumbnailComparison {
         width: 160,
         height: 120,
         trimmed: false,

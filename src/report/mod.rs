@@ -118,11 +118,11 @@ pub struct Report {
     pub claim_date: Option<String>,
     /// The embedded EXIF thumbnail compared with the main picture, when both decoded.
     #[serde(default)]
-    pub thumbnail_comparison: Option<crate::metadata::thumbnail::ThumbnailComparison>,
+    pub thumbnail_comparison: Option<crate::hash::thumbnail::ThumbnailComparison>,
     /// The MPF preview (the larger copy a camera or phone appends after the
     /// picture) compared with the main picture, when both decoded.
     #[serde(default)]
-    pub preview_comparison: Option<crate::metadata::thumbnail::PreviewComparison>,
+    pub preview_comparison: Option<crate::hash::thumbnail::PreviewComparison>,
     /// The claimed place checked against, when given.
     #[serde(default)]
     pub claim_location: Option<crate::assess::ClaimedPlace>,

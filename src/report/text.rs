@@ -111,7 +111,7 @@ pub(crate) fn mpf_summary(j: &crate::metadata::container::JpegStructure) -> Opti
 
 /// An embedded copy (EXIF thumbnail, MPF preview) against the main picture,
 /// in one line. Numbers only: nothing here comes from the file as text.
-pub(crate) fn comparison(t: &crate::metadata::thumbnail::ThumbnailComparison) -> String {
+pub(crate) fn comparison(t: &crate::hash::thumbnail::ThumbnailComparison) -> String {
     let d = t.distances();
     format!(
         "{}: {}×{}, aspect {:.2} vs {:.2} for the main picture ({d})",

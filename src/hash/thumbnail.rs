@@ -6,7 +6,9 @@
 //!
 //! It owns the comparison of two decoded, oriented pictures by their hashes
 //! and aspect ratios. Pure: no I/O, no decoding, no verdict wording (assess
-//! writes the finding).
+//! writes the finding). It is part of `hash`, not `metadata`, which only says
+//! where the thumbnails lie: the comparison is made of hashes, and a stage
+//! uses only the stages before it.
 
 use std::collections::BTreeMap;
 
