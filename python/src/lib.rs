@@ -661,16 +661,20 @@ fn scan(
     let worker = std::thread::Builder::new()
         .name("retrace-scan".into())
         .spawn(move || {
-            let result = scan_of(&engine, threads, &stop).walk(&roots, |_, _, ex| {
-                let msg = match report_json_text(&ex.report) {
-                    Ok(json) => Message::Report(json),
-                    Err(e) => Message::Done(Err(e)),
-                };
-                if tx.send(msg).is_err() {
-                    // Nobody reads any more: take no new pictures.
-                    stop.store(true, Ordering::SeqCst);
-                }
-            });
+            let result =
+                BatchScan::new(&engine)
+                    .threads(threads)
+                    .cancel(&stop)
+                    .walk(&roots, |_, _, ex| {
+                        let msg = match report_json_text(&ex.report) {
+                            Ok(json) => Message::Report(json),
+                            Err(e) => Message::Done(Err(e)),
+                        };
+                        if tx.send(msg).is_err() {
+                            // Nobody reads any more: take no new pictures.
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    });
             let _ = tx.send(Message::Done(result.map_err(|e| chain(&e))));
         })
         .map_err(|e| retrace_error(format!("starting the scan: {e}")))?;
@@ -681,20 +685,6 @@ fn scan(
         problems: Mutex::new(Vec::new()),
         finished: AtomicBool::new(false),
     })
-}
-
-/// The batch of `scan` and `Archive.add`, as the CLI's: `threads` when given,
-/// else one per core.
-fn scan_of<'a>(
-    engine: &'a Engine,
-    threads: Option<usize>,
-    cancel: &'a AtomicBool,
-) -> BatchScan<'a> {
-    let scan = BatchScan::new(engine).cancel(cancel);
-    match threads {
-        Some(n) => scan.threads(n),
-        None => scan,
-    }
 }
 
 fn report_json_text(r: &retrace::Report) -> Result<String, String> {
@@ -999,7 +989,9 @@ impl AddJob {
             batch.clear();
             Ok(())
         };
-        let problems = scan_of(&engine, self.threads, cancel)
+        let problems = BatchScan::new(&engine)
+            .threads(self.threads)
+            .cancel(cancel)
             .examine_only(true)
             .walk(&self.roots, |_, c, ex| {
                 let Some(entry) = engine.archive_entry(&ex) else {

@@ -72,11 +72,13 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// How many worker threads examine pictures; 0 counts as 1. Default: one
-    /// per core (rayon's default, which the `RAYON_NUM_THREADS` environment
-    /// variable overrides).
-    pub fn threads(mut self, n: usize) -> Scan<'a> {
-        self.threads = Some(n);
+    /// How many worker threads examine pictures; 0 counts as 1, `None` is
+    /// the default: one per core (rayon's default, which the
+    /// `RAYON_NUM_THREADS` environment variable overrides). Takes a count or
+    /// an `Option`, so that a caller's optional setting (a flag, an
+    /// argument) passes through as it is.
+    pub fn threads(mut self, n: impl Into<Option<usize>>) -> Scan<'a> {
+        self.threads = n.into();
         self
     }
 

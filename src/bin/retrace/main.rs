@@ -872,7 +872,9 @@ fn archive_add(path: &Path, args: AddArgs, limits: Limits, idx: &IndexOpts) -> R
         batch.clear();
         Ok(())
     };
-    let problems = scan_of(&engine, args.threads, &cancel)
+    let problems = Scan::new(&engine)
+        .threads(args.threads)
+        .cancel(&cancel)
         .examine_only(true)
         .walk(&args.paths, |walked, c, ex| {
             tick(&pb, walked);
@@ -1123,17 +1125,6 @@ fn archive_import(
     Ok(EXIT_CLEAN)
 }
 
-/// The batch of `scan` and `archive add`: `--threads` when given (else one
-/// per core), stopped by Ctrl-C; links not followed, `--max-depth` deep (the
-/// engine's limits).
-fn scan_of<'a>(engine: &'a Engine, threads: Option<usize>, cancel: &'a AtomicBool) -> Scan<'a> {
-    let scan = Scan::new(engine).cancel(cancel);
-    match threads {
-        Some(n) => scan.threads(n),
-        None => scan,
-    }
-}
-
 /// Tell the user, escaped, about what could not be walked (after the batch:
 /// the walk runs beside it).
 fn say_walk_problems(problems: &[WalkProblem]) {
@@ -1230,80 +1221,83 @@ fn scan_cmd(
     let (mut recorded, mut written_reports) = (0usize, 0usize);
     let mut failure: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
-    let problems = scan_of(&engine, args.threads, &cancel).walk(&args.paths, |walked, c, ex| {
-        tick(&pb, walked);
-        if failure.is_some() {
-            return;
-        }
-        let r = &ex.report;
-        tracing::debug!("{}", text::outcome_line(&r.outcome()));
-        let mut written = None;
-        let mut page_name = None;
-        let result = (|| -> Result<()> {
-            if args.jsonl {
-                let mut out = stdout.lock();
-                report::write_jsonl(&mut out, r)?;
-                out.flush()?;
+    let problems = Scan::new(&engine)
+        .threads(args.threads)
+        .cancel(&cancel)
+        .walk(&args.paths, |walked, c, ex| {
+            tick(&pb, walked);
+            if failure.is_some() {
+                return;
             }
-            if let Some(dir) = &args.out {
-                let mut name = c.relative.as_os_str().to_owned();
-                name.push(".json");
-                let target = dir.join(name);
-                let mut bytes = serde_json::to_vec_pretty(r)?;
-                bytes.push(b'\n');
-                write_atomic(&target, &bytes)?;
-                written_reports += 1;
-                written = Some(target.into_boxed_path());
-            }
-            if let Some(dir) = &args.html {
-                let page = html_page_name(r, &html_used);
-                html_used.insert(page.clone());
-                let mut bytes = Vec::new();
-                let pictures = engine.pictures(&ex, HTML_PREVIEW_SIDE);
-                html::write_page(&mut bytes, r, &pictures)?;
-                write_atomic(&dir.join(&page), &bytes)?;
-                // The index's thumbnails, kept until the batch ends: the
-                // picture small, and each earliest copy's once.
-                if let Some(t) = engine.preview(&ex, INDEX_THUMB_SIDE) {
-                    index_thumbs.insert(page.clone().into_boxed_str(), t);
+            let r = &ex.report;
+            tracing::debug!("{}", text::outcome_line(&r.outcome()));
+            let mut written = None;
+            let mut page_name = None;
+            let result = (|| -> Result<()> {
+                if args.jsonl {
+                    let mut out = stdout.lock();
+                    report::write_jsonl(&mut out, r)?;
+                    out.flush()?;
                 }
-                if let (Some(m), Some(t)) = (&r.earliest_copy, pictures.earliest) {
-                    originals.entry(m.sha256.clone()).or_insert(t);
+                if let Some(dir) = &args.out {
+                    let mut name = c.relative.as_os_str().to_owned();
+                    name.push(".json");
+                    let target = dir.join(name);
+                    let mut bytes = serde_json::to_vec_pretty(r)?;
+                    bytes.push(b'\n');
+                    write_atomic(&target, &bytes)?;
+                    written_reports += 1;
+                    written = Some(target.into_boxed_path());
                 }
-                page_name = Some(page.into_boxed_str());
-            }
-            if args.record {
-                if let Some(entry) = engine.archive_entry(&ex) {
-                    let (first, from) = first_seen(&ex, &FirstSeen::Now);
-                    to_record.push((
-                        entry,
-                        Sighting {
-                            location: c.path.to_string_lossy().into_owned(),
-                            source: args.source.clone(),
-                            url: None,
-                            first_seen: first,
-                            first_seen_from: from,
-                        },
-                    ));
-                    if to_record.len() >= RECORD_BATCH {
-                        engine.record(&to_record)?;
-                        recorded += to_record.len();
-                        to_record.clear();
+                if let Some(dir) = &args.html {
+                    let page = html_page_name(r, &html_used);
+                    html_used.insert(page.clone());
+                    let mut bytes = Vec::new();
+                    let pictures = engine.pictures(&ex, HTML_PREVIEW_SIDE);
+                    html::write_page(&mut bytes, r, &pictures)?;
+                    write_atomic(&dir.join(&page), &bytes)?;
+                    // The index's thumbnails, kept until the batch ends: the
+                    // picture small, and each earliest copy's once.
+                    if let Some(t) = engine.preview(&ex, INDEX_THUMB_SIDE) {
+                        index_thumbs.insert(page.clone().into_boxed_str(), t);
+                    }
+                    if let (Some(m), Some(t)) = (&r.earliest_copy, pictures.earliest) {
+                        originals.entry(m.sha256.clone()).or_insert(t);
+                    }
+                    page_name = Some(page.into_boxed_str());
+                }
+                if args.record {
+                    if let Some(entry) = engine.archive_entry(&ex) {
+                        let (first, from) = first_seen(&ex, &FirstSeen::Now);
+                        to_record.push((
+                            entry,
+                            Sighting {
+                                location: c.path.to_string_lossy().into_owned(),
+                                source: args.source.clone(),
+                                url: None,
+                                first_seen: first,
+                                first_seen_from: from,
+                            },
+                        ));
+                        if to_record.len() >= RECORD_BATCH {
+                            engine.record(&to_record)?;
+                            recorded += to_record.len();
+                            to_record.clear();
+                        }
                     }
                 }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                failure = Some(e);
+                cancel.store(true, Ordering::SeqCst);
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            failure = Some(e);
-            cancel.store(true, Ordering::SeqCst);
-        }
-        // The full report has been streamed or written; the batch keeps only
-        // what the table, the summary, the groups and the index read.
-        let kept = batch.keep(&ex.report);
-        kept.written = written;
-        kept.page = page_name;
-    })?;
+            // The full report has been streamed or written; the batch keeps only
+            // what the table, the summary, the groups and the index read.
+            let kept = batch.keep(&ex.report);
+            kept.written = written;
+            kept.page = page_name;
+        })?;
     pb.finish_and_clear();
     say_walk_problems(&problems);
     // What is on disk and in the archive now, so that nobody has to guess
