@@ -9,7 +9,7 @@
 //! converted from one stage's type to another's. (`features::geometry` is
 //! something else: the similarity fitted to local features.)
 
-use image::DynamicImage;
+use image::{imageops, DynamicImage, ImageBuffer, Pixel};
 use serde::{Deserialize, Serialize};
 
 /// One of the eight symmetries of a rectangle (rotations by multiples of 90° and
@@ -160,6 +160,26 @@ impl Dihedral {
             1 => m.rotate90(),
             2 => m.rotate180(),
             _ => m.rotate270(),
+        }
+    }
+
+    /// [`Dihedral::undo`] on one plane of pixels (the grey and float planes
+    /// the hashes are computed from): the same moves, without a
+    /// `DynamicImage` around it.
+    pub fn undo_plane<P: Pixel + 'static>(
+        self,
+        img: &ImageBuffer<P, Vec<P::Subpixel>>,
+    ) -> ImageBuffer<P, Vec<P::Subpixel>> {
+        let turned = match self.quarter_turns() {
+            0 => img.clone(),
+            1 => imageops::rotate270(img),
+            2 => imageops::rotate180(img),
+            _ => imageops::rotate90(img),
+        };
+        if self.mirrored() {
+            imageops::flip_horizontal(&turned)
+        } else {
+            turned
         }
     }
 

@@ -3,27 +3,11 @@
 //! the whole frame and a few sub-windows, so that crops find their original.
 //! Pure image arithmetic; knows nothing of the archive or of thresholds.
 
-use image::{imageops, DynamicImage, GenericImageView, GrayImage, ImageBuffer, Luma, Pixel};
+use image::{imageops, DynamicImage, GenericImageView, GrayImage, ImageBuffer, Luma};
 
 use super::{compute, compute_planes, grids, hashes_of_parts, pdq, Hashes};
 use crate::decode::shrink;
 use crate::geometry::{Dihedral, Rect};
-
-/// [`Dihedral::undo`] on one plane, moving the same pixels.
-fn undo_plane<P: Pixel + 'static>(t: Dihedral, img: &Plane<P>) -> Plane<P> {
-    match t {
-        Dihedral::Identity => img.clone(),
-        Dihedral::Mirror => imageops::flip_horizontal(img),
-        Dihedral::Rot90 => imageops::rotate270(img),
-        Dihedral::Rot180 => imageops::rotate180(img),
-        Dihedral::Rot270 => imageops::rotate90(img),
-        Dihedral::MirrorRot90 => imageops::flip_horizontal(&imageops::rotate270(img)),
-        Dihedral::MirrorRot180 => imageops::flip_horizontal(&imageops::rotate180(img)),
-        Dihedral::MirrorRot270 => imageops::flip_horizontal(&imageops::rotate90(img)),
-    }
-}
-
-type Plane<P> = ImageBuffer<P, Vec<<P as Pixel>::Subpixel>>;
 
 /// PDQ's luma plane (see [`pdq::luma_from_image`]).
 pub(crate) type LumaF32 = ImageBuffer<Luma<f32>, Vec<f32>>;
@@ -72,13 +56,13 @@ impl Planes {
             .iter()
             .map(|&t| {
                 let d = if t.swaps_axes() { &d_tall } else { &d_wide };
-                let luma = undo_plane(t, &self.luma);
+                let luma = t.undo_plane(&self.luma);
                 let pdq = pdq::pdq_from_luma(
                     luma.as_raw(),
                     luma.width() as usize,
                     luma.height() as usize,
                 );
-                hashes_of_parts(&undo_plane(t, &p16), &undo_plane(t, d), pdq)
+                hashes_of_parts(&t.undo_plane(&p16), &t.undo_plane(d), pdq)
             })
             .collect()
     }
@@ -87,7 +71,7 @@ impl Planes {
         if t == Dihedral::Identity {
             return compute_planes(&self.gray, &self.luma);
         }
-        compute_planes(&undo_plane(t, &self.gray), &undo_plane(t, &self.luma))
+        compute_planes(&t.undo_plane(&self.gray), &t.undo_plane(&self.luma))
     }
 }
 
@@ -565,7 +549,7 @@ mod tests {
         let img = DynamicImage::ImageRgb8(textured(7, 5));
         for t in Dihedral::ALL {
             let turned = t.apply(&img);
-            let plane = undo_plane(t, &turned.to_luma8());
+            let plane = t.undo_plane(&turned.to_luma8());
             assert_eq!(plane, t.undo(&turned).to_luma8(), "{}", t.as_str());
             assert_eq!(plane, img.to_luma8(), "{}", t.as_str());
         }
