@@ -335,11 +335,12 @@ impl FeatureIndex {
             return Vec::new();
         }
         let n = self.images.len();
-        // Pass 1: shared words, upright (even) and mirrored (odd). A byte a
-        // counter: at a million pictures the counters are 2 MB, which stay
-        // in a core's cache where 16-bit ones did not, and this pass is a
-        // random increment per posting. A count saturates at 255, far above
-        // any copy's threshold: past it pictures only tie.
+        // Pass 1: shared words, upright (even) and mirrored (odd). This pass
+        // is a random increment per posting, so the counters' size is what
+        // it costs: a byte a counter halves it (2 MB at a million pictures;
+        // with the bitmap below, the search's p50 fell from 127-130 to
+        // 111 ms there, docs/matching.md). A count saturates at 255, far
+        // above any copy's threshold: past it pictures only tie.
         let mut shared = vec![0u8; 2 * n];
         self.votes(upright, mirrored, p, |half, image, _| {
             if let Some(c) = shared.get_mut(2 * image as usize + half) {
