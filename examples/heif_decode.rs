@@ -22,7 +22,7 @@ fn main() {
         let mut last = None;
         for _ in 0..3 {
             let t = Instant::now();
-            let d = retrace::internals::decode::decode_heif(&bytes, None, &limits);
+            let d = retrace::internals::decode::decode_heif(&bytes, None, None, &limits);
             best = best.min(t.elapsed().as_secs_f64() * 1000.0);
             last = Some(d);
         }

@@ -215,7 +215,7 @@ pub fn formats(data: &[u8]) {
     let boxes = bmff_layout(data);
     let _ =
         retrace::internals::input::heif::read_structure_with(data, &boxes, &limits, &mut warnings);
-    let _ = retrace::internals::decode::decode_heif(data, None, &limits);
+    let _ = retrace::internals::decode::decode_heif(data, None, None, &limits);
     for kind in [
         retrace::internals::input::raw::RawKind::Tiff,
         retrace::internals::input::raw::RawKind::VendorTiff,

@@ -19,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use image::{DynamicImage, ImageReader};
 
 use crate::error::{Error, Result};
+use crate::input::heif::HeifStructure;
 use crate::input::layout::{JpegLayout, Layout};
 use crate::input::read::{Blob, Format};
 use crate::limits::Limits;
@@ -74,8 +75,17 @@ pub enum DecodePath {
 /// (pixels, grid tiles, memory) before the file is read, and the image's
 /// size, known from its properties, is checked against the pixel caps
 /// before anything is decoded.
+///
+/// `structure` is the file's item structure when it was already read (the
+/// pipeline's container forensics reads it, [`crate::input::heif`]); `None`
+/// reads it here for the tile check.
 #[cfg(feature = "heif")]
-pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<Decoded> {
+pub fn decode_heif(
+    bytes: &[u8],
+    item: Option<u32>,
+    structure: Option<&HeifStructure>,
+    limits: &Limits,
+) -> Result<Decoded> {
     use libheif_rs::{ColorSpace, HeifContext, LibHeif, RgbChroma};
     let failed = |what: &str, e: libheif_rs::HeifError| Error::Decoder {
         what: format!("HEIF {what}"),
@@ -83,8 +93,15 @@ pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<D
     };
     // The tile count from the item structure first: libheif 1.23 applies
     // its own tile limit to some layouts only, and this one holds for all.
-    let mut ignored = Vec::new();
-    if let Some(s) = crate::input::heif::read_structure(bytes, limits, &mut ignored) {
+    let own;
+    let structure = match structure {
+        Some(s) => Some(s),
+        None => {
+            own = crate::input::heif::read_structure(bytes, limits, &mut Vec::new());
+            own.as_ref()
+        }
+    };
+    if let Some(s) = structure {
         let id = item.or(s.primary_item);
         if let Some(tiles) = s.items.iter().find(|i| Some(i.id) == id).map(|i| i.tiles) {
             if u64::from(tiles) > limits.max_heif_tiles {
@@ -177,7 +194,12 @@ pub fn decode_heif(bytes: &[u8], item: Option<u32>, limits: &Limits) -> Result<D
 
 /// Without the `heif` feature a HEIF file gets the error it always got.
 #[cfg(not(feature = "heif"))]
-pub fn decode_heif(_bytes: &[u8], _item: Option<u32>, _limits: &Limits) -> Result<Decoded> {
+pub fn decode_heif(
+    _bytes: &[u8],
+    _item: Option<u32>,
+    _structure: Option<&HeifStructure>,
+    _limits: &Limits,
+) -> Result<Decoded> {
     Err(Error::Format(
         "no pixel decoder for heif (HEIC, HEIF and AVIF pixels need a build with --features heif)"
             .into(),
@@ -443,7 +465,7 @@ pub fn decode(blob: &Blob, limits: &Limits) -> Result<Decoded> {
 /// and scan header from a JPEG's segments).
 pub fn decode_with(blob: &Blob, layout: &Layout, limits: &Limits) -> Result<Decoded> {
     if blob.format == Format::Heif {
-        return decode_heif(&blob.bytes, None, limits);
+        return decode_heif(&blob.bytes, None, None, limits);
     }
     let (width, height) = dimensions_with(blob, layout, limits)?;
     if let (Format::Jpeg, Some(jpeg)) = (blob.format, layout.jpeg()) {

@@ -17,8 +17,9 @@
 //! A PNG's chunks ([`PngLayout`]) and a WebP's ([`WebpLayout`]) are read
 //! here too: container forensics and the EXIF reader take them. So are a
 //! HEIF or AVIF file's top-level boxes ([`BmffLayout`]), which the HEIF item
-//! reader, the C2PA store finder and the C2PA BMFF hash check take;
-//! `decode_heif`'s tile check still reads the item structure again.
+//! reader, the C2PA store finder and the C2PA BMFF hash check take. The
+//! item structure read from them (`input::heif`) is what `decode_heif`'s
+//! tile check takes in the pipeline.
 
 use std::ops::Range;
 

@@ -644,7 +644,8 @@ impl Engine {
                     message: "truncated or damaged JPEG: no end-of-image marker; the hashes describe only the part that could be decoded".into(),
                 });
             }
-            match self.decode_picture(blob, &layout) {
+            let heif = meta.container.as_ref().and_then(|c| c.heif.as_ref());
+            match self.decode_picture(blob, &layout, heif) {
                 Ok((d, info)) => {
                     report.width = Some(d.width);
                     report.height = Some(d.height);
@@ -742,7 +743,13 @@ impl Engine {
         }
         let structure = meta.container.as_ref()?.heif.as_ref()?;
         let item = crate::input::heif::primary_thumbnail(structure)?;
-        let d = decode::decode_heif(&blob.bytes, Some(item.id), &self.config.limits).ok()?;
+        let d = decode::decode_heif(
+            &blob.bytes,
+            Some(item.id),
+            Some(structure),
+            &self.config.limits,
+        )
+        .ok()?;
         let img = d.working;
         if img.width().min(img.height()) < 32 {
             return None;
@@ -754,10 +761,12 @@ impl Engine {
     /// The picture that stands for the file, decoded: a RAW file's largest
     /// JPEG preview (the sensor data is not demosaiced), else the file's own
     /// picture (a HEIF's primary image, an animation's first frame).
+    /// `heif` is a HEIF's item structure as the metadata stage read it.
     fn decode_picture(
         &self,
         blob: &Blob,
         layout: &Layout,
+        heif: Option<&crate::input::heif::HeifStructure>,
     ) -> Result<(decode::Decoded, decode::DecodeInfo)> {
         let limits = &self.config.limits;
         let kind = match blob.format {
@@ -768,7 +777,10 @@ impl Engine {
             _ => None,
         };
         let Some(kind) = kind else {
-            let d = decode::decode_with(blob, layout, limits)?;
+            let d = match blob.format {
+                Format::Heif => decode::decode_heif(&blob.bytes, None, heif, limits)?,
+                _ => decode::decode_with(blob, layout, limits)?,
+            };
             let info = decode::DecodeInfo::of(&d);
             return Ok((d, info));
         };

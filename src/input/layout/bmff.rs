@@ -6,8 +6,8 @@
 //! (`metadata::c2pa::bmff_store`) and the C2PA BMFF hash check take the
 //! list instead of each walking the top level again; they descend into the
 //! boxes they read (`meta`, the containers an exclusion can name) through
-//! the same header reader. `decode_heif`'s tile check (built with the `heif`
-//! feature) still reads the item structure again.
+//! the same header reader. The pipeline hands the item structure read from
+//! them to `decode_heif` (built with the `heif` feature) for its tile check.
 
 use crate::input::bmff::bmff_header;
 

@@ -139,8 +139,9 @@ pub fn read_container_with(
                 None => own_bmff.insert(BmffLayout::read(bytes)),
             };
             c.heif = crate::input::heif::read_structure_with(bytes, boxes, limits, &mut c.warnings);
-            // Only the top-level C2PA `uuid` box is looked for; c2pa walks
-            // the boxes again for the hash binding.
+            // Only the top-level C2PA `uuid` box is looked for; the hash
+            // binding's check starts from the same top-level boxes and
+            // descends into the containers an exclusion can name.
             if let Some(store) =
                 crate::metadata::c2pa::bmff_store_with(bytes, boxes, max, &mut c.warnings)
             {
