@@ -12,3 +12,6 @@
 # CFLAGS/CXXFLAGS, so the environment cannot do it either.
 set(CMAKE_C_FLAGS_RELEASE "-O1 -DNDEBUG" CACHE STRING "")
 set(CMAKE_CXX_FLAGS_RELEASE "-O1 -DNDEBUG" CACHE STRING "")
+
+# libheif as a unity build (the file says why); only libheif's project() runs it.
+set(CMAKE_PROJECT_libheif_INCLUDE "${CMAKE_CURRENT_LIST_DIR}/libheif-unity.cmake")
