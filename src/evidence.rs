@@ -105,12 +105,28 @@ pub struct Chance {
     /// it at most 1e-3, `confirmed` at most 1e-6 and a second, independent
     /// signal. 0 for identical bytes.
     pub expected_false: f64,
-    /// The signal it was computed for: `local_features` (agreeing feature
-    /// pairs), `pdq`, `phash`, `dhash` (hash distance), `hashes` (the three
-    /// hash distances together), `identical_bytes`.
-    pub signal: String,
+    /// The signal it was computed for.
+    pub signal: ChanceSignal,
     /// Pictures in the archive when it was searched.
     pub archive_images: u64,
+}
+
+named! {
+    /// What a match's E-value was computed for (`matches[].chance.signal`).
+    pub enum ChanceSignal {
+        /// Agreeing local-feature pairs of a verified geometry.
+        LocalFeatures = "local_features",
+        /// PDQ distance.
+        Pdq = "pdq",
+        /// pHash distance.
+        Phash = "phash",
+        /// dHash distance.
+        Dhash = "dhash",
+        /// The three hash distances together.
+        Hashes = "hashes",
+        /// The same bytes.
+        IdenticalBytes = "identical_bytes",
+    }
 }
 
 /// The verified geometry of a match found through local features.

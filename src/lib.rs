@@ -111,7 +111,8 @@ pub use archive::{Archive, ArchiveInfo, Recorded, Sighting};
 pub use assess::Claim;
 pub use error::{error_chain, DatabaseErrorKind, Error, Result};
 pub use evidence::{
-    Confidence, Finding, FindingCode, FirstSeenFrom, Match, Severity, Stage, StageError,
+    Chance, ChanceSignal, Confidence, Finding, FindingCode, FirstSeenFrom, Match, Severity, Stage,
+    StageError,
 };
 pub use input::discover::{Candidate, WalkProblem};
 pub use limits::Limits;

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::archive::{Archive, KnownImage, StoredHash};
 use crate::error::{Error, Result};
-use crate::evidence::{Chance, Confidence, Geometry, Match, MatchRegion};
+use crate::evidence::{Chance, ChanceSignal, Confidence, Geometry, Match, MatchRegion};
 use crate::features::geometry::VerifyParams;
 use crate::geometry::{Dihedral, Rect};
 use crate::hash::variants::QueryVariant;
@@ -675,7 +675,7 @@ pub fn find_matches_counted(
         }
         _ => (HashMap::new(), 0),
     };
-    let hash_chance = |v: &HashVerdict| -> Option<(f64, &'static str)> {
+    let hash_chance = |v: &HashVerdict| -> Option<(f64, ChanceSignal)> {
         let archive = query.archive_images.max(1);
         let single = v
             .distances
@@ -683,7 +683,7 @@ pub fn find_matches_counted(
             .filter_map(|(name, &d)| {
                 let kind = HashKind::from_name(name)?;
                 (kind != HashKind::Pdq || v.pdq_reliable)
-                    .then(|| (params.chance.hash_e(kind, d, archive), kind.name()))
+                    .then(|| (params.chance.hash_e(kind, d, archive), hash_signal(kind)))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0));
         // The three together, when all speak: a copy whose every hash agrees
@@ -691,9 +691,10 @@ pub fn find_matches_counted(
         // of them says. Twice its E-value, for choosing between the two.
         let d = |k: HashKind| v.distances.get(k.name()).copied();
         let joint = match (d(HashKind::Pdq), d(HashKind::Phash), d(HashKind::Dhash)) {
-            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => {
-                Some((2.0 * params.chance.joint_e(p, ph, dh, archive), "hashes"))
-            }
+            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => Some((
+                2.0 * params.chance.joint_e(p, ph, dh, archive),
+                ChanceSignal::Hashes,
+            )),
             _ => None,
         };
         match (single, joint) {
@@ -814,7 +815,7 @@ pub fn find_matches_counted(
         let mut chance = if exact {
             Some(Chance {
                 expected_false: 0.0,
-                signal: "identical_bytes".into(),
+                signal: ChanceSignal::IdenticalBytes,
                 archive_images: query.archive_images,
             })
         } else {
@@ -822,7 +823,7 @@ pub fn find_matches_counted(
                 .filter(|_| confidence.is_some())
                 .map(|(e, signal)| Chance {
                     expected_false: e,
-                    signal: signal.to_string(),
+                    signal,
                     archive_images: query.archive_images,
                 })
         };
@@ -843,7 +844,7 @@ pub fn find_matches_counted(
             {
                 chance = Some(Chance {
                     expected_false: l.expected_false,
-                    signal: "local_features".into(),
+                    signal: ChanceSignal::LocalFeatures,
                     archive_images: query.archive_images,
                 });
             }
@@ -919,7 +920,7 @@ pub fn find_matches_counted(
             height: known.height,
             chance: Some(Chance {
                 expected_false: l.expected_false,
-                signal: "local_features".into(),
+                signal: ChanceSignal::LocalFeatures,
                 archive_images: query.archive_images,
             }),
             geometry: Some(geometry_of(&l)),
@@ -1001,6 +1002,15 @@ fn local_evidence(l: &local::LocalMatch, params: &MatchParams) -> Vec<String> {
         ),
     }
     out
+}
+
+/// The E-value signal of one hash's distance.
+fn hash_signal(kind: HashKind) -> ChanceSignal {
+    match kind {
+        HashKind::Pdq => ChanceSignal::Pdq,
+        HashKind::Phash => ChanceSignal::Phash,
+        HashKind::Dhash => ChanceSignal::Dhash,
+    }
 }
 
 #[cfg(test)]
