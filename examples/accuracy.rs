@@ -1,7 +1,7 @@
 //! Accuracy benchmark: how often retrace finds the original of a circulating
 //! copy, and how often it points at a picture that is not the original.
 //!
-//! Run: `cargo run --release --example accuracy [-- --quick] [-- --json PATH]`
+//! Run: `cargo run --release --features examples --example accuracy [-- --quick] [-- --json PATH]`
 //! (options: `--quick` a handful of small photos, `--json PATH` the results as
 //! JSON, `--ref DIR` the reference data, default `../shared/ref`, `--threads N`,
 //! `--verbose` every miss and false match with its hash distances, `--dump DIR`
@@ -207,7 +207,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "cargo run --release --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known] [--align-unsupported-turned] [--crop-search N] [--distractors N] [--distractor-dir DIR] [--distractor-archive PATH]"
+                    "cargo run --release --features examples --example accuracy [-- --quick] [--json PATH] [--ref DIR] [--threads N] [--verbose] [--dump DIR] [--only NAME,NAME] [--align-unsupported N] [--refine-unsupported N] [--align-unsupported-when-known] [--align-unsupported-turned] [--crop-search N] [--distractors N] [--distractor-dir DIR] [--distractor-archive PATH]"
                 );
                 std::process::exit(0);
             }

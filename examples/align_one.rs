@@ -1,7 +1,7 @@
 //! Align one incoming picture with one archived picture and print what the
 //! aligner found: for looking into a single miss or false match.
 //!
-//! Run: `cargo run --release --example align_one -- QUERY ARCHIVED`
+//! Run: `cargo run --release --features examples --example align_one -- QUERY ARCHIVED`
 use retrace::internals::decode::{shrink, WORKING_SIDE};
 use retrace::internals::matching::align::{align, AlignParams, Thumb};
 // The same thumbnails as the pipeline makes, so what this prints is what matching saw.

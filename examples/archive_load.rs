@@ -7,7 +7,7 @@
 //! built once under the cargo target dir and reused.
 //!
 //! ```sh
-//! cargo run --release --example archive_load -- 1000000 [PICTURE]
+//! cargo run --release --features examples --example archive_load -- 1000000 [PICTURE]
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! expected numbers of chance matches (E-values).
 //!
 //!     benches/distractors/make.sh /work/distractors 30000     # the pictures
-//!     cargo run --release --example chance_fit -- [--dir /work/distractors] [--pictures 3000] [--per-query 200] [--hashes-only]
+//!     cargo run --release --features examples --example chance_fit -- [--dir /work/distractors] [--pictures 3000] [--per-query 200] [--hashes-only]
 //!
 //! Pictures come from the distractor set (`benches/distractors/`), whose
 //! manifest names each picture's source photograph: pairs cut from the same

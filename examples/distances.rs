@@ -3,7 +3,7 @@
 //! (re-encoding, messenger downscales, PNG re-save, grayscale, brightness, blur)
 //! against pairs of different photographs.
 //!
-//! Run: `cargo run --release --example distances [PHOTO_DIR...]`
+//! Run: `cargo run --release --features examples --example distances [PHOTO_DIR...]`
 //! (default: ../shared/ref/photos and ../shared/ref/exif/exif-samples/jpg).
 //! It prints, per algorithm, percentiles of both distributions and how many
 //! pairs fall on each side of the thresholds in `MatchParams::default()`.

@@ -3,7 +3,7 @@
 //! most inliers any other archived photo gets (a chance match), plus the time
 //! to compute features.
 //!
-//!     cargo run --release --example features_eval [-- --only crop_50,rotate5_crop]
+//!     cargo run --release --features examples --example features_eval [-- --only crop_50,rotate5_crop]
 //!
 //! With `--index DIR N`, the candidate search instead: the rank of each copy's
 //! original among the inverted file's candidates (recall at 1 … 128) with N

@@ -3,7 +3,7 @@
 //!
 //! Run:
 //! ```sh
-//! cargo run --release --example features_scale -- \
+//! cargo run --release --features examples --example features_scale -- \
 //!     --archive ARCHIVE.db --pictures 1000000 --queries DIR [--count 300] [--exhaustive]
 //! ```
 //! `ARCHIVE.db` is an archive whose pictures have local features (e.g. the
@@ -69,7 +69,7 @@ fn main() -> Result<(), String> {
             }
             _ => {
                 return Err(
-                    "cargo run --release --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q] [--exhaustive] [--stop-factor F]"
+                    "cargo run --release --features examples --example features_scale -- --archive DB [--pictures N] --queries DIR [--count Q] [--exhaustive] [--stop-factor F]"
                         .into(),
                 )
             }

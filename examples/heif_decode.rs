@@ -2,7 +2,7 @@
 //! the files given: the figures behind docs/formats.md's choice of decoder.
 //!
 //! ```sh
-//! cargo run --release --features heif --example heif_decode -- ../shared/ref/exif/exif-samples/heic/*.HEIC
+//! cargo run --release --features heif,examples --example heif_decode -- ../shared/ref/exif/exif-samples/heic/*.HEIC
 //! ```
 
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! planted near neighbours and measures build time, memory, and single-thread
 //! query latency for the substring tables against the linear scan.
 //!
-//! Run: `cargo run --release --example index_scale -- 1000000` (or `-- 10000000`).
+//! Run: `cargo run --release --features examples --example index_scale -- 1000000` (or `-- 10000000`).
 //! Optional second and third arguments: table queries (default 1000) and scan
 //! queries (default 1000, or 100 from 5 M hashes up, where a scan takes tens of ms).
 //!

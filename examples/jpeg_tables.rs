@@ -2,7 +2,7 @@
 //! IJG quality, ExifTool-compatible digest) for the files or folders given.
 //!
 //! ```sh
-//! cargo run --example jpeg_tables -- ../shared/ref/photos samples
+//! cargo run --features examples --example jpeg_tables -- ../shared/ref/photos samples
 //! ```
 
 use std::path::PathBuf;

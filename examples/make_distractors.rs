@@ -3,7 +3,7 @@
 //!
 //! Run through `benches/distractors/make.sh`, which fetches the source
 //! photographs from Debian packages and calls
-//! `cargo run --release --example make_distractors -- --sources DIR --out DIR [--count N] [--threads N] [--ref DIR] [--remake]`.
+//! `cargo run --release --features examples --example make_distractors -- --sources DIR --out DIR [--count N] [--threads N] [--ref DIR] [--remake]`.
 //! Pictures already in `DIR/pictures` are kept (`--remake` makes them again):
 //! the first N pictures of a larger count are the N pictures of a smaller
 //! one, so a run with a larger count goes on from where a smaller one ended.
@@ -105,7 +105,7 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or("--threads needs a positive number")?
             }
             "-h" | "--help" => {
-                println!("cargo run --release --example make_distractors -- --sources DIR --out DIR [--count N] [--threads N] [--ref DIR] [--remake]");
+                println!("cargo run --release --features examples --example make_distractors -- --sources DIR --out DIR [--count N] [--threads N] [--ref DIR] [--remake]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}")),

@@ -24,7 +24,7 @@
 //! folder is emptied of regular files before writing, so two runs give byte-identical
 //! files. Text is drawn with a small bitmap font embedded below; no font files.
 //!
-//! Run: `cargo run --release --example make_samples`
+//! Run: `cargo run --release --features examples --example make_samples`
 
 use std::error::Error;
 use std::fs;

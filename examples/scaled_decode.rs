@@ -7,7 +7,7 @@
 //! copies and print the PDQ / pHash / dHash distances between them.
 //!
 //! ```sh
-//! cargo run --release --example scaled_decode [DIR...]
+//! cargo run --release --features examples --example scaled_decode [DIR...]
 //! ```
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! PostgreSQL.
 //!
 //! ```sh
-//! cargo run --release --example shared_archive -- postgres://USER@HOST/DB 1000000 [WRITERS]
+//! cargo run --release --features examples --example shared_archive -- postgres://USER@HOST/DB 1000000 [WRITERS]
 //! ```
 //!
 //! Synthetic pictures (random hashes for the whole frame and every archive

@@ -6,7 +6,7 @@
 //! building them costs (time, memory) and what they save at small radii.
 //!
 //! ```sh
-//! cargo run --release --example snapshot_search -- target/archive-load/synthetic-1000000.db.index [VIEWS]
+//! cargo run --release --features examples --example snapshot_search -- target/archive-load/synthetic-1000000.db.index [VIEWS]
 //! ```
 //!
 //! `examples/archive_load.rs` makes that snapshot. Random queries are the

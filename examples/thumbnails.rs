@@ -3,7 +3,7 @@
 //! and from other pictures: the distributions the `thumbnail_mismatch`
 //! thresholds (`thumbnail::Thresholds`) are set from.
 //!
-//! Run: `cargo run --example thumbnails [DIR...]`
+//! Run: `cargo run --features examples --example thumbnails [DIR...]`
 //! (default: ../shared/ref/exif and ../shared/ref/photos, every JPEG with a
 //! decodable thumbnail of at least 32 px).
 

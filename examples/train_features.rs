@@ -4,7 +4,7 @@
 //! (`src/features/vocabulary.bin`). `benches/features/make.sh` fetches the
 //! photographs and runs this; see `benches/features/README.md`.
 //!
-//!     cargo run --release --example train_features -- PHOTO_DIR OUT_DIR [--words K1xK2] [--max-patches N]
+//!     cargo run --release --features examples --example train_features -- PHOTO_DIR OUT_DIR [--words K1xK2] [--max-patches N]
 //!
 //! **The tests** are chosen as ORB chose its own (Rublee et al. 2011, §4.3):
 //! from many candidate pairs of points in the keypoint's steered patch, the

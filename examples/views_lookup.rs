@@ -4,7 +4,7 @@
 //! did before) and all at once (`search_many`, as it does now).
 //!
 //! ```sh
-//! cargo run --release --example views_lookup -- 250000 [VIEWS] [ROUNDS]
+//! cargo run --release --features examples --example views_lookup -- 250000 [VIEWS] [ROUNDS]
 //! ```
 //!
 //! The hashes are random (a picture never seen: the usual case, and the

@@ -17,7 +17,7 @@ use retrace::Limits;
 
 /// Largest full-vs-scaled distance accepted per algorithm. Measured over the 60
 /// real JPEGs of `../shared/ref` and `samples/` that take the scaled path
-/// (`cargo run --release --example scaled_decode`): PDQ max 14 (mean 3.9), pHash
+/// (`cargo run --release --features examples --example scaled_decode`): PDQ max 14 (mean 3.9), pHash
 /// max 4, dHash max 2. The limits leave room above that and stay far below the
 /// matching thresholds (PDQ 52, pHash 8, dHash 10), so a copy that matched its
 /// original before still matches it.

@@ -137,5 +137,5 @@ rm -rf "$out/extract"
 
 # 3. The pictures (those of an earlier run planned the same way are kept).
 cd "$repo"
-cargo run --release --quiet --example make_distractors -- \
+cargo run --release --quiet --features examples --example make_distractors -- \
     --sources "$src" --out "$out" --count "$count" --ref "$ref"

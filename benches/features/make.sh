@@ -47,4 +47,4 @@ for name in sorted(z.namelist()):
 print(f"ufoai-textures: {n} pictures")
 PY
 cd "$root"
-cargo run --release --example train_features -- "$work/photos" "${OUT_DIR:-src/features}"
+cargo run --release --features examples --example train_features -- "$work/photos" "${OUT_DIR:-src/features}"

@@ -72,7 +72,7 @@ impl ThumbnailComparison {
 }
 
 /// Distances above which the thumbnail shows another picture or framing.
-/// Measured with `cargo run --example thumbnails` (see docs/metadata.md,
+/// Measured with `cargo run --features examples --example thumbnails` (see docs/metadata.md,
 /// "Thumbnail vs image"): camera files with their own thumbnails against the same files
 /// cropped or edited and against other files' thumbnails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

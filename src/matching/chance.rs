@@ -57,7 +57,7 @@ pub struct ChanceModel {
     pub joint: Tail,
 }
 
-/// The joint tail, fitted by `cargo run --release --example chance_fit --
+/// The joint tail, fitted by `cargo run --release --features examples --example chance_fit --
 /// --dir DIR --pictures 2000 --hashes-only` on 2,000 other pictures of the
 /// distractor set (`benches/distractors/make.sh DIR 100000`): 3.86 million
 /// pairs of pictures from different photographs where all three hashes speak,
@@ -74,7 +74,7 @@ fn default_joint() -> Tail {
 }
 
 impl Default for ChanceModel {
-    /// Fitted by `cargo run --release --example chance_fit -- --dir DIR
+    /// Fitted by `cargo run --release --features examples --example chance_fit -- --dir DIR
     /// --pictures 2000 --per-query 200` on 2,000 pictures of the distractor
     /// set (`benches/distractors/make.sh DIR 30000`), pairs from different
     /// photographs only: 400,000 verified feature pairs (no more than 12

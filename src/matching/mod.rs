@@ -33,7 +33,7 @@ use chance::ChanceModel;
 ///
 /// The defaults come from the measured distributions written down in
 /// docs/matching.md ("How the thresholds were set"); re-measure with
-/// `cargo run --release --example distances`. Measured on 100 real photos
+/// `cargo run --release --features examples --example distances`. Measured on 100 real photos
 /// (9 circulation changes each, 4950 different-photo pairs): PDQ (quality ≥ 50)
 /// same-photo max 46 (a 320 px q60 messenger copy), different-photo min 88 (a
 /// stereo pair of the same scene), 0.1st percentile 102; pHash same max 10,

@@ -129,7 +129,7 @@ fn a_crop_under_the_old_thumbnail_is_found() {
 }
 
 // Local retouches (a region painted over) are not asserted: measured with
-// `cargo run --example thumbnails`, half the frame painted grey is found in 39
+// `cargo run --features examples --example thumbnails`, half the frame painted grey is found in 39
 // of 58 files and a quarter in 15; docs/metadata.md says so.
 
 fn mpf_fixture(name: &str) -> Vec<u8> {
