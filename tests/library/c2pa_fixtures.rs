@@ -362,7 +362,7 @@ fn truncated_and_corrupted_stores_never_panic() {
     let read = |bytes: Vec<u8>| {
         c2pa::read(
             &Store {
-                carrier: "PNG caBX",
+                carrier: c2pa::Carrier::PngCabx,
                 bytes: bytes.into(),
             },
             &asset,

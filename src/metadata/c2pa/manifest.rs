@@ -19,7 +19,7 @@ pub fn read_with(
     limits: &Limits,
 ) -> ContentCredentials {
     let mut cc = ContentCredentials {
-        carrier: store.carrier.to_string(),
+        carrier: store.carrier,
         checks: vec![
             "each assertion's hash against the claim".into(),
             "the hard binding of the active manifest (c2pa.hash.data, c2pa.hash.bmff) against the file's bytes".into(),

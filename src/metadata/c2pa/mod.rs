@@ -61,8 +61,8 @@ const MAX_TEXT: usize = 1000;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ContentCredentials {
-    /// Where the store sits: `JPEG APP11`, `PNG caBX`, `WebP C2PA`, `BMFF uuid`.
-    pub carrier: String,
+    /// Where the store sits.
+    pub carrier: Carrier,
     /// Label of the active manifest (the last one in the store).
     pub active_manifest: Option<String>,
     /// `valid` (every check listed in `checks` passed), `invalid` (one
@@ -259,10 +259,28 @@ crate::evidence::named! {
     }
 }
 
+crate::evidence::named! {
+    /// Where a file's manifest store sits (the report's
+    /// `metadata.container.c2pa.carrier`).
+    #[derive(Default)]
+    pub enum Carrier {
+        /// A JPEG's APP11 JUMBF segments, reassembled. The default only for
+        /// reading a report without the field, which every version writes.
+        #[default]
+        JpegApp11 = "JPEG APP11",
+        /// A PNG's `caBX` chunk.
+        PngCabx = "PNG caBX",
+        /// A WebP's `C2PA` chunk.
+        WebpC2pa = "WebP C2PA",
+        /// The top-level C2PA `uuid` box of an ISO BMFF file (HEIF, AVIF).
+        BmffUuid = "BMFF uuid",
+    }
+}
+
 /// Where a manifest store sits in a file, as the container walkers find it.
 pub struct Store<'a> {
-    /// `JPEG APP11`, `PNG caBX`, `WebP C2PA`, `BMFF uuid`.
-    pub carrier: &'static str,
+    /// Which block of the file holds it.
+    pub carrier: Carrier,
     /// The store's bytes (reassembled for JPEG).
     pub bytes: std::borrow::Cow<'a, [u8]>,
 }

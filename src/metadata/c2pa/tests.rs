@@ -39,7 +39,7 @@ fn a_store_without_manifests_is_invalid_not_a_panic() {
     assert!(is_c2pa_store(&store));
     let cc = read(
         &Store {
-            carrier: "test",
+            carrier: Carrier::JpegApp11,
             bytes: store.into(),
         },
         b"",
@@ -54,7 +54,7 @@ fn a_manifest_without_claim_says_so() {
     let store = superbox("c2pa", &[superbox("urn:uuid:x", &[])]);
     let cc = read(
         &Store {
-            carrier: "t",
+            carrier: Carrier::JpegApp11,
             bytes: store.into(),
         },
         b"",
@@ -74,7 +74,7 @@ fn nesting_and_box_counts_are_capped() {
     let limits = Limits::default();
     let cc = read(
         &Store {
-            carrier: "t",
+            carrier: Carrier::JpegApp11,
             bytes: s.clone().into(),
         },
         b"",
@@ -91,7 +91,7 @@ fn nesting_and_box_counts_are_capped() {
     };
     let cc = read(
         &Store {
-            carrier: "t",
+            carrier: Carrier::JpegApp11,
             bytes: s.into(),
         },
         b"",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{append_bounded, text_of, Container, Raw, MAX_ENTRIES};
 use crate::input::layout::{marker, End, JpegLayout};
+use crate::metadata::c2pa::Carrier;
 
 /// Most JPEG segments listed; a real file has a few dozen at most.
 pub const MAX_SEGMENTS: usize = 512;
@@ -386,7 +387,7 @@ pub(super) fn walk_jpeg(
         raw.irb = Some(irb);
     }
     if let Some(store) = crate::metadata::c2pa::jpeg_store(&app11, max, &mut c.warnings) {
-        raw.c2pa = Some(("JPEG APP11", store));
+        raw.c2pa = Some((Carrier::JpegApp11, store));
     }
     estimate_quality(&mut j);
     j.dqt_digest = dqt_digest(&dqt_segments, sof);

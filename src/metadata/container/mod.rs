@@ -145,7 +145,7 @@ pub fn read_container_with(
             if let Some(store) =
                 crate::metadata::c2pa::bmff_store_with(bytes, boxes, max, &mut c.warnings)
             {
-                raw.c2pa = Some(("BMFF uuid", store.to_vec()));
+                raw.c2pa = Some((crate::metadata::c2pa::Carrier::BmffUuid, store.to_vec()));
             }
         }
         _ => {}
@@ -213,7 +213,7 @@ struct Raw {
     irb: Option<Vec<u8>>,
     icc: Option<Vec<u8>>,
     /// The C2PA manifest store and where it was found.
-    c2pa: Option<(&'static str, Vec<u8>)>,
+    c2pa: Option<(crate::metadata::c2pa::Carrier, Vec<u8>)>,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<usize> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{text_of, Container, Raw, MAX_ENTRIES};
 use crate::input::layout::{PngEnd, PngLayout, MAX_PNG_CHUNKS_KEPT};
+use crate::metadata::c2pa::Carrier;
 
 /// One PNG text chunk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +53,7 @@ pub(super) fn walk_png(
                     c.warnings
                         .push("PNG caBX (C2PA) over the metadata limit; not read".into());
                 } else {
-                    raw.c2pa = Some(("PNG caBX", data.to_vec()));
+                    raw.c2pa = Some((Carrier::PngCabx, data.to_vec()));
                 }
             }
             b"tEXt" | b"zTXt" | b"iTXt" | b"iCCP" => {

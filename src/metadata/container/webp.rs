@@ -3,6 +3,7 @@
 
 use super::Raw;
 use crate::input::layout::WebpLayout;
+use crate::metadata::c2pa::Carrier;
 
 /// Most WebP chunks container forensics reads: a still picture has a
 /// handful, an animation one a frame. It reads one more than this says, as
@@ -19,7 +20,7 @@ pub(super) fn walk_webp(bytes: &[u8], webp: &WebpLayout, raw: &mut Raw) {
         match &chunk.kind {
             b"XMP " if raw.xmp.is_none() => raw.xmp = Some(data.to_vec()),
             b"ICCP" if raw.icc.is_none() => raw.icc = Some(data.to_vec()),
-            b"C2PA" if raw.c2pa.is_none() => raw.c2pa = Some(("WebP C2PA", data.to_vec())),
+            b"C2PA" if raw.c2pa.is_none() => raw.c2pa = Some((Carrier::WebpC2pa, data.to_vec())),
             _ => {}
         }
     }
