@@ -93,15 +93,11 @@ pub fn decode_heif(
     };
     // The tile count from the item structure first: libheif 1.23 applies
     // its own tile limit to some layouts only, and this one holds for all.
-    let own;
-    let structure = match structure {
-        Some(s) => Some(s),
-        None => {
-            own = crate::input::heif::read_structure(bytes, limits, &mut Vec::new());
-            own.as_ref()
-        }
+    let own = match structure {
+        Some(_) => None,
+        None => crate::input::heif::read_structure(bytes, limits, &mut Vec::new()),
     };
-    if let Some(s) = structure {
+    if let Some(s) = structure.or(own.as_ref()) {
         let id = item.or(s.primary_item);
         if let Some(tiles) = s.items.iter().find(|i| Some(i.id) == id).map(|i| i.tiles) {
             if u64::from(tiles) > limits.max_heif_tiles {
