@@ -9,6 +9,7 @@
 
 pub mod align;
 pub mod chance;
+mod exposures;
 mod local;
 
 use std::collections::{BTreeMap, HashMap};
@@ -137,6 +138,15 @@ pub struct MatchParams {
     /// a step apart (a stereo pair, a burst from a moving hand) agree on many
     /// features but, through parallax, only to a few pixels.
     pub confirm_max_residual: f32,
+    /// Of two confirmed matches whose archived pictures were captured at
+    /// different times and are not whole-frame copies of each other (two
+    /// exposures of one scene, which cannot both be a copy's source), the one
+    /// with this many times more chance matches expected from its evidence is
+    /// lowered to `possible`. A margin between two measured ranges, not a
+    /// fitted line: the exposures of the benchmark's HDR bracket differ by
+    /// 10^3.5 to 10^33, one picture's re-saved copies by up to 10^3
+    /// (docs/matching.md, "Exposures of one scene").
+    pub exposure_margin: f64,
 }
 
 impl Default for MatchParams {
@@ -170,6 +180,7 @@ impl Default for MatchParams {
             confirm_e: 1e-6,
             overlap_must_agree: true,
             confirm_max_residual: 2.0,
+            exposure_margin: 1e2,
         }
     }
 }
@@ -704,6 +715,9 @@ pub fn find_matches_counted(
     };
 
     let mut out = Vec::new();
+    // Beside `out`, for telling exposures of one scene apart: the archived
+    // pictures' ids and capture times and the strength of each match.
+    let mut sides = Vec::new();
     for (id, verdict) in judged {
         let exact = Some(id) == exact_id;
         let mut confidence = verdict.as_ref().and_then(|v| v.confidence);
@@ -828,6 +842,7 @@ pub fn find_matches_counted(
                 })
         };
         let mut geometry = None;
+        let mut overlap = None;
         if let Some(l) = locals.remove(&id) {
             evidence.extend(local_evidence(&l, params));
             geometry = Some(geometry_of(&l));
@@ -848,6 +863,7 @@ pub fn find_matches_counted(
                     archive_images: query.archive_images,
                 });
             }
+            overlap = l.overlap;
         }
         let Some(confidence) = confidence else {
             continue;
@@ -863,6 +879,11 @@ pub fn find_matches_counted(
                     .into(),
             );
         }
+        sides.push(exposures::Side {
+            id,
+            captured: captured_at(&known.metadata_json),
+            evidence: exposures::log10_evidence(chance.as_ref(), overlap.as_ref(), &params.chance),
+        });
         out.push(Match {
             path: known.earliest.location.clone(),
             sha256: known.sha256.clone(),
@@ -892,6 +913,16 @@ pub fn find_matches_counted(
         let Some(known) = lookup.known(l.id)? else {
             continue;
         };
+        let chance = Chance {
+            expected_false: l.expected_false,
+            signal: ChanceSignal::LocalFeatures,
+            archive_images: query.archive_images,
+        };
+        sides.push(exposures::Side {
+            id: l.id,
+            captured: captured_at(&known.metadata_json),
+            evidence: exposures::log10_evidence(Some(&chance), l.overlap.as_ref(), &params.chance),
+        });
         out.push(Match {
             path: known.earliest.location.clone(),
             sha256: known.sha256.clone(),
@@ -918,16 +949,19 @@ pub fn find_matches_counted(
             format: known.format.clone(),
             width: known.width,
             height: known.height,
-            chance: Some(Chance {
-                expected_false: l.expected_false,
-                signal: ChanceSignal::LocalFeatures,
-                archive_images: query.archive_images,
-            }),
+            chance: Some(chance),
             geometry: Some(geometry_of(&l)),
             // Features are a picture's: an entry without one has none.
             hash_only: crate::archive::hashlist::hash_only(&known.metadata_json).is_some(),
         });
     }
+    exposures::settle(&mut out, &sides, params.exposure_margin, |a, b| {
+        Ok(whole_frame_copies(
+            &lookup.hashes(a)?,
+            &lookup.hashes(b)?,
+            params,
+        ))
+    })?;
     // Earliest first; among equals, the surer and closer one first.
     out.sort_by(|a, b| {
         a.first_seen
@@ -939,6 +973,40 @@ pub fn find_matches_counted(
         matches: out,
         unsupported_searched: unsupported_searched + local_searched,
     })
+}
+
+/// Whether two archived pictures' whole frames are copies of each other by
+/// their stored hashes, as a whole-frame match would confirm them: PDQ within
+/// `pdq_confirm` when both are trusted, else pHash and dHash both within
+/// theirs.
+fn whole_frame_copies(a: &[StoredHash], b: &[StoredHash], params: &MatchParams) -> bool {
+    let full = |s: &[StoredHash], k: HashKind| {
+        s.iter()
+            .find(|h| h.region == "full" && h.bits.kind == k)
+            .cloned()
+    };
+    let d = |k| full(a, k)?.bits.distance(&full(b, k)?.bits);
+    let trusted = |s: &[StoredHash]| {
+        full(s, HashKind::Pdq)
+            .is_some_and(|h| h.quality.is_none_or(|q| q >= params.pdq_min_quality))
+    };
+    match d(HashKind::Pdq) {
+        Some(p) if trusted(a) && trusted(b) => p <= params.pdq_confirm,
+        _ => matches!(
+            (d(HashKind::Phash), d(HashKind::Dhash)),
+            (Some(p), Some(h)) if p <= params.phash_confirm && h <= params.dhash_confirm
+        ),
+    }
+}
+
+/// An archived picture's capture time, from the metadata summary it was
+/// recorded with (`datetime_original`; none for a hash-only entry).
+fn captured_at(metadata_json: &str) -> Option<String> {
+    if !metadata_json.contains("\"datetime_original\"") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(metadata_json).ok()?;
+    v.get("datetime_original")?.as_str().map(str::to_string)
 }
 
 fn geometry_of(l: &local::LocalMatch) -> Geometry {

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod config;
 mod durability;
+mod exposures;
 mod front_door;
 mod hashlist;
 mod hostile_tree;
