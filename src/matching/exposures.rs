@@ -3,7 +3,7 @@
 //! crop or a screenshot of one of them agrees with the other on many local
 //! features and, on the part both show, on its hashes; the residual of the
 //! geometry and the hash distances of the two lie inside the range of true
-//! copies (docs/matching.md, "Known limits"), so each match, judged alone, is
+//! copies (docs/matching.md, "Exposures of one scene"), so each match, judged alone, is
 //! `confirmed`. But a copy's pixels come from one exposure. When the archive
 //! knows two confirmed candidates were captured at different times (their
 //! EXIF `DateTimeOriginal`), they cannot both be its source: the one the copy

@@ -144,8 +144,10 @@ pub struct MatchParams {
     /// with this many times more chance matches expected from its evidence is
     /// lowered to `possible`. A margin between two measured ranges, not a
     /// fitted line: the exposures of the benchmark's HDR bracket differ by
-    /// 10^3.5 to 10^33, one picture's re-saved copies by up to 10^3
-    /// (docs/matching.md, "Exposures of one scene").
+    /// 10^3.5 to 10^33, one picture's re-saved copies of the same size by up
+    /// to 10^3 (re-saves of another size by more, which the whole-frame copy
+    /// check, not this margin, keeps confirmed; docs/matching.md, "Exposures
+    /// of one scene").
     pub exposure_margin: f64,
 }
 
