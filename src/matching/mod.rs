@@ -75,7 +75,8 @@ pub struct MatchParams {
     pub refine_unsupported: usize,
     /// Whether the candidates no hash supports are aligned even when the
     /// incoming picture is already known whole: identical bytes, or its whole
-    /// frame confirmed against the whole frame of an archived picture. Off by
+    /// frame confirmed against the whole frame of an archived picture by
+    /// hashes rare enough at the archive's size (`confirm_e`). Off by
     /// default. Such a picture *is* that archived one, so any other archived
     /// picture that shows part of it, or that it is part of, relates to the
     /// archived one in the same way; the search would only repeat, for a copy,
@@ -648,11 +649,45 @@ pub fn find_matches_counted(
         let verdict = judge_hashes(c, query.variants, params);
         judged.push((id, verdict));
     }
-    let prepared = query.thumb.and_then(align::PreparedQuery::new);
-    let known_whole = exact_id.is_some()
-        || judged
+    let hash_chance = |v: &HashVerdict| -> Option<(f64, ChanceSignal)> {
+        let archive = query.archive_images.max(1);
+        let single = v
+            .distances
             .iter()
-            .any(|(_, v)| v.as_ref().is_some_and(|v| v.whole_frame_strong));
+            .filter_map(|(name, &d)| {
+                let kind = HashKind::from_name(name)?;
+                (kind != HashKind::Pdq || v.pdq_reliable)
+                    .then(|| (params.chance.hash_e(kind, d, archive), hash_signal(kind)))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        // The three together, when all speak: a copy whose every hash agrees
+        // moderately (a watermark, a border) is rarer by chance than any one
+        // of them says. Twice its E-value, for choosing between the two.
+        let d = |k: HashKind| v.distances.get(k.name()).copied();
+        let joint = match (d(HashKind::Pdq), d(HashKind::Phash), d(HashKind::Dhash)) {
+            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => Some((
+                2.0 * params.chance.joint_e(p, ph, dh, archive),
+                ChanceSignal::Hashes,
+            )),
+            _ => None,
+        };
+        match (single, joint) {
+            (Some(s), Some(j)) if j.0 < s.0 => Some(j),
+            (s, j) => s.or(j),
+        }
+    };
+
+    let prepared = query.thumb.and_then(align::PreparedQuery::new);
+    // Known whole: identical bytes, or a whole frame confirmed by hashes
+    // that are rare enough at this archive's size. Hashes that agree but
+    // not that rarely (a watermark, a star field) leave the picture to the
+    // searches below, whose local features can confirm it.
+    let known_whole = exact_id.is_some()
+        || judged.iter().any(|(_, v)| {
+            v.as_ref().is_some_and(|v| {
+                v.whole_frame_strong && hash_chance(v).is_some_and(|x| x.0 <= params.confirm_e)
+            })
+        });
     let (mut refined, unsupported_searched) = if known_whole && !params.align_unsupported_when_known
     {
         (HashMap::new(), 0)
@@ -688,34 +723,6 @@ pub fn find_matches_counted(
         }
         _ => (HashMap::new(), 0),
     };
-    let hash_chance = |v: &HashVerdict| -> Option<(f64, ChanceSignal)> {
-        let archive = query.archive_images.max(1);
-        let single = v
-            .distances
-            .iter()
-            .filter_map(|(name, &d)| {
-                let kind = HashKind::from_name(name)?;
-                (kind != HashKind::Pdq || v.pdq_reliable)
-                    .then(|| (params.chance.hash_e(kind, d, archive), hash_signal(kind)))
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        // The three together, when all speak: a copy whose every hash agrees
-        // moderately (a watermark, a border) is rarer by chance than any one
-        // of them says. Twice its E-value, for choosing between the two.
-        let d = |k: HashKind| v.distances.get(k.name()).copied();
-        let joint = match (d(HashKind::Pdq), d(HashKind::Phash), d(HashKind::Dhash)) {
-            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => Some((
-                2.0 * params.chance.joint_e(p, ph, dh, archive),
-                ChanceSignal::Hashes,
-            )),
-            _ => None,
-        };
-        match (single, joint) {
-            (Some(s), Some(j)) if j.0 < s.0 => Some(j),
-            (s, j) => s.or(j),
-        }
-    };
-
     let mut out = Vec::new();
     // Beside `out`, for telling exposures of one scene apart: the archived
     // pictures' ids and capture times and the strength of each match.

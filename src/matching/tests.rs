@@ -77,6 +77,20 @@ fn query_with(
     a: &Mutex<Archive>,
     params: &MatchParams,
 ) -> Vec<Match> {
+    let size = a.lock().unwrap().image_count().unwrap();
+    query_sized(img, sha, index, a, params, size)
+}
+
+/// [`query_with`], judged as if the archive held `archive_images` pictures
+/// (the E-values grow with it).
+fn query_sized(
+    img: &DynamicImage,
+    sha: &str,
+    index: &MemoryIndex,
+    a: &Mutex<Archive>,
+    params: &MatchParams,
+    archive_images: u64,
+) -> Vec<Match> {
     let full = compute(img);
     let v = variants::query_variants(img, &full);
     let t = Thumb::from_image_with_side(img, crate::pipeline::QUERY_THUMB_SIDE);
@@ -90,7 +104,7 @@ fn query_with(
         features: Some(&f),
         inner: inner.as_ref(),
         image: Some(&grey),
-        archive_images: a.lock().unwrap().image_count().unwrap(),
+        archive_images,
     };
     find_matches(&q, index, a, params).unwrap()
 }
@@ -515,4 +529,30 @@ fn partial_copies_are_searched_only_for_pictures_not_known_whole() {
             .map(|m| (&m.sha256, &m.evidence))
             .collect::<Vec<_>>()
     );
+}
+
+/// A whole copy whose hashes agree, but not rarely enough for the archive's
+/// size to confirm it on their own, is not "known whole": its local features
+/// are searched, and they confirm it. The same recompressed copy as above,
+/// judged as if the archive held a billion pictures: its hashes' E-value is
+/// then far above `confirm_e`, its features' far below.
+#[test]
+fn a_whole_copy_whose_hashes_are_not_rare_enough_is_confirmed_by_its_features() {
+    let storm = load("archive/Storm.jpg");
+    let other = load("archive/Wood.jpg");
+    let (a, index) = archive_with(&[("storm", &storm), ("wood", &other)]);
+    let copy = load("incoming/storm_recompressed_q65.jpg");
+    let params = MatchParams::default();
+    let m = query_sized(&copy, "x", &index, &a, &params, 1_000_000_000);
+    let storm_match = m.iter().find(|m| m.sha256 == "storm").expect("found");
+    assert_eq!(
+        storm_match.confidence,
+        Confidence::Confirmed,
+        "{:?}",
+        storm_match.evidence
+    );
+    let chance = storm_match.chance.as_ref().expect("an E-value");
+    assert_eq!(chance.signal, ChanceSignal::LocalFeatures, "{chance:?}");
+    assert!(chance.expected_false <= params.confirm_e, "{chance:?}");
+    assert!(m.iter().all(|m| m.sha256 != "wood"), "{:?}", m);
 }
