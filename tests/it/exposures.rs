@@ -38,6 +38,34 @@ fn jpeg(img: &image::DynamicImage, quality: u8) -> Vec<u8> {
     out
 }
 
+/// The report of `check --json` on `incoming` (JPEG bytes) against an
+/// archive of `files` (name, bytes), each made afresh in a temporary folder.
+fn check_against(files: &[(&str, &[u8])], incoming: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let archived = dir.path().join("archive");
+    std::fs::create_dir(&archived).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(archived.join(name), bytes).unwrap();
+    }
+    let db = dir.path().join("archive.db");
+    let out = run(retrace(Some(&db)).args(["archive", "add"]).arg(&archived));
+    assert_eq!(out.status.code(), Some(0));
+    let query = dir.path().join("incoming.jpg");
+    std::fs::write(&query, incoming).unwrap();
+    let out = run(retrace(Some(&db)).args(["check", "--json"]).arg(&query));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The report's match to the archived file `name`.
+fn match_to<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| Path::new(m["path"].as_str().unwrap()).ends_with(name))
+        .unwrap_or_else(|| panic!("no match to {name}: {report:#}"))
+}
+
 #[test]
 fn a_crop_is_confirmed_against_its_own_exposure_and_possible_against_the_other() {
     let hdr = repo().join("../shared/ref/exif/exif-samples/jpg/hdr");
@@ -48,42 +76,20 @@ fn a_crop_is_confirmed_against_its_own_exposure_and_possible_against_the_other()
         eprintln!("skipped: {} is absent (../shared/ref)", hdr.display());
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let archived = dir.path().join("archive");
-    std::fs::create_dir(&archived).unwrap();
-    std::fs::write(archived.join("canon_hdr_NO.jpg"), &no).unwrap();
-    std::fs::write(archived.join("canon_hdr_YES.jpg"), &yes).unwrap();
-    let picture = image::load_from_memory(&no).unwrap();
-    let db = dir.path().join("archive.db");
-    let out = run(retrace(Some(&db)).args(["archive", "add"]).arg(&archived));
-    assert_eq!(out.status.code(), Some(0));
-
     // The incoming picture: the middle half of the NO exposure, JPEG q85.
+    let picture = image::load_from_memory(&no).unwrap();
     let (w, h) = (picture.width(), picture.height());
     let crop = picture.crop_imm(w / 4, h / 5, w / 2, h / 2);
-    let query = dir.path().join("crop.jpg");
-    std::fs::write(&query, jpeg(&crop, 85)).unwrap();
-    let out = run(retrace(Some(&db)).args(["check", "--json"]).arg(&query));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let matches = report["matches"].as_array().unwrap();
-    for m in matches {
-        eprintln!(
-            "DBG {} {} {} {}",
-            m["path"], m["confidence"], m["chance"]["expected_false"], m["distance"]
-        );
-    }
-    let of = |name: &str| {
-        matches
-            .iter()
-            .find(|m| Path::new(m["path"].as_str().unwrap()).ends_with(name))
-            .unwrap_or_else(|| panic!("no match to {name}: {report:#}"))
-    };
+    let report = check_against(
+        &[("canon_hdr_NO.jpg", &no), ("canon_hdr_YES.jpg", &yes)],
+        &jpeg(&crop, 85),
+    );
     assert_eq!(
-        of("canon_hdr_NO.jpg")["confidence"],
+        match_to(&report, "canon_hdr_NO.jpg")["confidence"],
         "confirmed",
         "{report:#}"
     );
-    let other = of("canon_hdr_YES.jpg");
+    let other = match_to(&report, "canon_hdr_YES.jpg");
     assert_eq!(other["confidence"], "possible", "{report:#}");
     let said = other["evidence"].as_array().unwrap();
     assert!(
@@ -108,10 +114,6 @@ fn a_copy_whose_capture_time_was_edited_is_still_the_same_exposure() {
         eprintln!("skipped: {} is absent (../shared/ref)", camera.display());
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let archived = dir.path().join("archive");
-    std::fs::create_dir(&archived).unwrap();
-    std::fs::write(archived.join("camera.jpg"), &bytes).unwrap();
     let picture = image::load_from_memory(&bytes).unwrap();
     let (w, h) = (picture.width(), picture.height());
     let half = |p: &image::DynamicImage| {
@@ -122,22 +124,16 @@ fn a_copy_whose_capture_time_was_edited_is_still_the_same_exposure() {
         )
     };
     let resaved = with_capture_time(&jpeg(&half(&picture), 80), b"2003:12:14 12:02:44");
-    std::fs::write(archived.join("resaved.jpg"), &resaved).unwrap();
-    let db = dir.path().join("archive.db");
-    let out = run(retrace(Some(&db)).args(["archive", "add"]).arg(&archived));
-    assert_eq!(out.status.code(), Some(0));
-
     let crop = picture.crop_imm(w / 8, h / 10, w * 6 / 10, h * 6 / 10);
-    let query = dir.path().join("crop.jpg");
-    std::fs::write(&query, jpeg(&half(&crop), 70)).unwrap();
-    let out = run(retrace(Some(&db)).args(["check", "--json"]).arg(&query));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let matches = report["matches"].as_array().unwrap();
+    let report = check_against(
+        &[("camera.jpg", &bytes), ("resaved.jpg", &resaved)],
+        &jpeg(&half(&crop), 70),
+    );
     for name in ["camera.jpg", "resaved.jpg"] {
-        let m = matches
-            .iter()
-            .find(|m| Path::new(m["path"].as_str().unwrap()).ends_with(name))
-            .unwrap_or_else(|| panic!("no match to {name}: {report:#}"));
-        assert_eq!(m["confidence"], "confirmed", "{name}: {report:#}");
+        assert_eq!(
+            match_to(&report, name)["confidence"],
+            "confirmed",
+            "{name}: {report:#}"
+        );
     }
 }
