@@ -47,6 +47,6 @@ for path in glob.glob(sys.argv[3] + "/q/*." + sys.argv[1] + "-" + sys.argv[2] + 
         n += 1
         c += m["confidence"] == "confirmed"
         low += any(e.startswith("another exposure") for e in m["evidence"])
-print(f"re-saved at scale {sys.argv[1]}, q{sys.argv[2]}: {n} matches, {c} confirmed, {low} lowered as another exposure")
-' "$(echo "$1" | tr / _)" "$2" "$out"
+print(f"re-saved at scale {sys.argv[4]}, q{sys.argv[2]}: {n} matches, {c} confirmed, {low} lowered as another exposure")
+' "$(echo "$1" | tr / _)" "$2" "$out" "$1"
 done
