@@ -989,11 +989,9 @@ pub fn find_matches_counted(
 /// `pdq_confirm` when both are trusted, else pHash and dHash both within
 /// theirs.
 fn whole_frame_copies(a: &[StoredHash], b: &[StoredHash], params: &MatchParams) -> bool {
-    let full = |s: &[StoredHash], k: HashKind| {
-        s.iter()
-            .find(|h| h.region == "full" && h.bits.kind == k)
-            .cloned()
-    };
+    fn full(s: &[StoredHash], k: HashKind) -> Option<&StoredHash> {
+        s.iter().find(|h| h.region == "full" && h.bits.kind == k)
+    }
     let d = |k| full(a, k)?.bits.distance(&full(b, k)?.bits);
     let trusted = |s: &[StoredHash]| {
         full(s, HashKind::Pdq)
