@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::evidence::ChanceSignal;
 use crate::hash::HashKind;
 
 /// A straight-line tail: `log10 p(x) = intercept + slope · x`, clamped to
@@ -136,6 +137,42 @@ impl ChanceModel {
             + self.phash.log10_p(f64::from(phash))
             + self.dhash.log10_p(f64::from(dhash));
         e(self.joint.log10_p(t), archive as f64)
+    }
+}
+
+impl ChanceModel {
+    /// The E-value of one pair of views' hash distances (`None` where a hash
+    /// was not compared; give PDQ only when both qualities trust it) against
+    /// `archive` pictures, and the signal it comes from: the best single
+    /// hash, or the three together when all speak, at twice their joint
+    /// E-value (for choosing between the two), whichever is smaller.
+    pub fn hashes_e(
+        &self,
+        pdq: Option<u32>,
+        phash: Option<u32>,
+        dhash: Option<u32>,
+        archive: u64,
+    ) -> Option<(f64, ChanceSignal)> {
+        let single = [
+            (HashKind::Pdq, pdq, ChanceSignal::Pdq),
+            (HashKind::Phash, phash, ChanceSignal::Phash),
+            (HashKind::Dhash, dhash, ChanceSignal::Dhash),
+        ]
+        .into_iter()
+        .filter_map(|(kind, d, signal)| Some((self.hash_e(kind, d?, archive), signal)))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+        // A copy whose every hash agrees moderately (a watermark, a border)
+        // is rarer by chance than any one of them says.
+        let joint = match (pdq, phash, dhash) {
+            (Some(p), Some(ph), Some(dh)) => {
+                Some((2.0 * self.joint_e(p, ph, dh, archive), ChanceSignal::Hashes))
+            }
+            _ => None,
+        };
+        match (single, joint) {
+            (Some(s), Some(j)) if j.0 < s.0 => Some(j),
+            (s, j) => s.or(j),
+        }
     }
 }
 

@@ -130,20 +130,14 @@ pub(super) fn log10_evidence(
     let mut log = c.expected_false.max(f64::MIN_POSITIVE).log10();
     if let (ChanceSignal::LocalFeatures, Some(o)) = (c.signal, overlap) {
         let d = |k: HashKind| o.distances.get(&k).copied();
-        let pdq = d(HashKind::Pdq).filter(|_| o.pdq_reliable);
         // A probability: the E-value against one picture.
-        let p = match (pdq, d(HashKind::Phash), d(HashKind::Dhash)) {
-            (Some(p), Some(ph), Some(dh)) => Some(model.joint_e(p, ph, dh, 1)),
-            (pdq, ph, dh) => [
-                pdq.map(|x| model.hash_e(HashKind::Pdq, x, 1)),
-                ph.map(|x| model.hash_e(HashKind::Phash, x, 1)),
-                dh.map(|x| model.hash_e(HashKind::Dhash, x, 1)),
-            ]
-            .into_iter()
-            .flatten()
-            .min_by(f64::total_cmp),
-        };
-        if let Some(p) = p {
+        let p = model.hashes_e(
+            d(HashKind::Pdq).filter(|_| o.pdq_reliable),
+            d(HashKind::Phash),
+            d(HashKind::Dhash),
+            1,
+        );
+        if let Some((p, _)) = p {
             log += p.clamp(f64::MIN_POSITIVE, 1.0).log10();
         }
     }

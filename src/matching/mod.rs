@@ -650,31 +650,13 @@ pub fn find_matches_counted(
         judged.push((id, verdict));
     }
     let hash_chance = |v: &HashVerdict| -> Option<(f64, ChanceSignal)> {
-        let archive = query.archive_images.max(1);
-        let single = v
-            .distances
-            .iter()
-            .filter_map(|(name, &d)| {
-                let kind = HashKind::from_name(name)?;
-                (kind != HashKind::Pdq || v.pdq_reliable)
-                    .then(|| (params.chance.hash_e(kind, d, archive), hash_signal(kind)))
-            })
-            .min_by(|a, b| a.0.total_cmp(&b.0));
-        // The three together, when all speak: a copy whose every hash agrees
-        // moderately (a watermark, a border) is rarer by chance than any one
-        // of them says. Twice its E-value, for choosing between the two.
         let d = |k: HashKind| v.distances.get(k.name()).copied();
-        let joint = match (d(HashKind::Pdq), d(HashKind::Phash), d(HashKind::Dhash)) {
-            (Some(p), Some(ph), Some(dh)) if v.pdq_reliable => Some((
-                2.0 * params.chance.joint_e(p, ph, dh, archive),
-                ChanceSignal::Hashes,
-            )),
-            _ => None,
-        };
-        match (single, joint) {
-            (Some(s), Some(j)) if j.0 < s.0 => Some(j),
-            (s, j) => s.or(j),
-        }
+        params.chance.hashes_e(
+            d(HashKind::Pdq).filter(|_| v.pdq_reliable),
+            d(HashKind::Phash),
+            d(HashKind::Dhash),
+            query.archive_images.max(1),
+        )
     };
 
     let prepared = query.thumb.and_then(align::PreparedQuery::new);
@@ -1077,15 +1059,6 @@ fn local_evidence(l: &local::LocalMatch, params: &MatchParams) -> Vec<String> {
         ),
     }
     out
-}
-
-/// The E-value signal of one hash's distance.
-fn hash_signal(kind: HashKind) -> ChanceSignal {
-    match kind {
-        HashKind::Pdq => ChanceSignal::Pdq,
-        HashKind::Phash => ChanceSignal::Phash,
-        HashKind::Dhash => ChanceSignal::Dhash,
-    }
 }
 
 #[cfg(test)]
