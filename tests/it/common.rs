@@ -238,9 +238,14 @@ pub fn small_jpeg(seed: u64) -> Vec<u8> {
             }
         }
     }
+    encode_jpeg(&image::DynamicImage::ImageRgb8(img), 85)
+}
+
+/// `img` as a baseline JPEG at `quality` (the `image` crate's encoder).
+pub fn encode_jpeg(img: &image::DynamicImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-        .encode_image(&img)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(&img.to_rgb8())
         .expect("encode JPEG");
     out
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::common::{repo, retrace, run};
+use crate::common::{encode_jpeg, repo, retrace, run};
 
 /// The JPEG `bytes` with an EXIF segment after its SOI that holds one tag,
 /// DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`, as EXIF writes it): a big-endian
@@ -27,14 +27,6 @@ fn with_capture_time(bytes: &[u8], taken: &[u8; 19]) -> Vec<u8> {
     out.extend_from_slice(b"Exif\0\0");
     out.extend_from_slice(&tiff);
     out.extend_from_slice(&bytes[2..]);
-    out
-}
-
-fn jpeg(img: &image::DynamicImage, quality: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(&img.to_rgb8())
-        .unwrap();
     out
 }
 
@@ -82,7 +74,7 @@ fn a_crop_is_confirmed_against_its_own_exposure_and_possible_against_the_other()
     let crop = picture.crop_imm(w / 4, h / 5, w / 2, h / 2);
     let report = check_against(
         &[("canon_hdr_NO.jpg", &no), ("canon_hdr_YES.jpg", &yes)],
-        &jpeg(&crop, 85),
+        &encode_jpeg(&crop, 85),
     );
     assert_eq!(
         match_to(&report, "canon_hdr_NO.jpg")["confidence"],
@@ -123,11 +115,11 @@ fn a_copy_whose_capture_time_was_edited_is_still_the_same_exposure() {
             image::imageops::FilterType::Triangle,
         )
     };
-    let resaved = with_capture_time(&jpeg(&half(&picture), 80), b"2003:12:14 12:02:44");
+    let resaved = with_capture_time(&encode_jpeg(&half(&picture), 80), b"2003:12:14 12:02:44");
     let crop = picture.crop_imm(w / 8, h / 10, w * 6 / 10, h * 6 / 10);
     let report = check_against(
         &[("camera.jpg", &bytes), ("resaved.jpg", &resaved)],
-        &jpeg(&half(&crop), 70),
+        &encode_jpeg(&half(&crop), 70),
     );
     for name in ["camera.jpg", "resaved.jpg"] {
         assert_eq!(

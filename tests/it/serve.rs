@@ -67,11 +67,7 @@ const AUTH: (&str, &str) = ("Authorization", "Bearer test-token-0123456789abcdef
 fn messenger_copy(jpeg: &[u8]) -> Vec<u8> {
     let img = image::load_from_memory(jpeg).unwrap();
     let small = img.resize(img.width() / 2, img.height() / 2, image::imageops::Triangle);
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
-        .encode_image(&small.to_rgb8())
-        .unwrap();
-    out
+    encode_jpeg(&small, 70)
 }
 
 fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::input::layout::{BmffLayout, End, JpegLayout, Layout, PngLayout, WebpLayout};
 use crate::input::read::Format;
 use crate::limits::Limits;
+use crate::metadata::c2pa::Carrier;
 
 mod icc;
 mod iptc;
@@ -145,7 +146,7 @@ pub fn read_container_with(
             if let Some(store) =
                 crate::metadata::c2pa::bmff_store_with(bytes, boxes, max, &mut c.warnings)
             {
-                raw.c2pa = Some((crate::metadata::c2pa::Carrier::BmffUuid, store.to_vec()));
+                raw.c2pa = Some((Carrier::BmffUuid, store.to_vec()));
             }
         }
         _ => {}
@@ -213,7 +214,7 @@ struct Raw {
     irb: Option<Vec<u8>>,
     icc: Option<Vec<u8>>,
     /// The C2PA manifest store and where it was found.
-    c2pa: Option<(crate::metadata::c2pa::Carrier, Vec<u8>)>,
+    c2pa: Option<(Carrier, Vec<u8>)>,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<usize> {
