@@ -1,9 +1,13 @@
 //! The archive's local features as an inverted file: for each visual word,
 //! the archived pictures that have a feature of it, with that feature's
 //! orientation and scale. A query's features vote for the pictures that share
-//! their words, and only votes that agree on one turn count (weak geometric
-//! consistency, Jégou et al. 2008): a copy's shared features all turned by the
-//! same angle pile up in one bin, an unrelated picture's chance words scatter.
+//! their words, and only votes that agree on one turn and one change of scale
+//! count (weak geometric consistency, Jégou et al. 2008): a copy's shared
+//! features, all turned by the same angle and enlarged by the same factor,
+//! pile up in one bin, an unrelated picture's chance words scatter over turns
+//! and pyramid levels. Scale was added to turn when a half-area crop's
+//! original ranked 185th by turn alone among 10,000 archived pictures
+//! (docs/matching.md, "Partial copies").
 //! What comes out is a short list of candidates, best first, for the
 //! geometric check in [`crate::features::geometry`]; this module decides
 //! nothing about matches.
@@ -21,6 +25,24 @@ use crate::features::{Feature, Features};
 
 /// Orientation bins of a posting (a turn in 16 steps of 22.5°).
 const ANGLE_BINS: usize = 16;
+
+/// Scale bins of a vote: the archived feature's pyramid level less the
+/// query feature's, from −7 to 7.
+const SCALE_BINS: usize = 15;
+
+/// Bins of one picture's votes: upright and mirrored, by turn and scale.
+const BINS: usize = 2 * ANGLE_BINS * SCALE_BINS;
+
+/// A query feature's word, angle and pyramid level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryWord {
+    /// Visual word.
+    pub word: u16,
+    /// Orientation in radians.
+    pub angle: f32,
+    /// Pyramid level.
+    pub level: u8,
+}
 
 /// A feature's word and geometry byte, as stored and indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +199,13 @@ impl Iterator for ListIter<'_> {
 /// How the index is searched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateParams {
-    /// Least votes in one turn for a picture to be a candidate.
+    /// Least votes in one turn and scale for a picture to be a candidate.
     pub min_votes: u32,
     /// Words whose list is longer than this many times the mean are skipped
     /// (they are on nearly every picture and say nothing).
     pub stop_factor: f64,
     /// How many pictures, those sharing the most words with the query
-    /// (upright or mirrored, any turn), have their votes sorted by turn.
+    /// (upright or mirrored, any turn), have their votes sorted by turn and scale.
     /// Sorting every touched picture by turn is what made the search grow
     /// with the archive: at a million pictures a query touches most of them.
     /// A copy shares its consistent words on top of the chance ones every
@@ -208,7 +230,7 @@ impl Default for CandidateParams {
 pub struct Candidate {
     /// Archive image id.
     pub image_id: i64,
-    /// Votes in its best turn (upright or mirrored).
+    /// Votes in its best turn and scale (upright or mirrored).
     pub votes: u32,
     /// Whether the best turn was that of the mirrored query.
     pub mirrored: bool,
@@ -323,11 +345,11 @@ impl FeatureIndex {
     /// words it shares with the upright and with the mirrored query (two
     /// counters a picture, in arrays as long as the index); the
     /// `p.shortlist` pictures with the highest count go on to the second,
-    /// which sorts only their votes into turn bins.
+    /// which sorts only their votes into turn and scale bins.
     pub fn candidates_of_words(
         &self,
-        upright: &[(u16, f32)],
-        mirrored: &[(u16, f32)],
+        upright: &[QueryWord],
+        mirrored: &[QueryWord],
         limit: usize,
         p: &CandidateParams,
     ) -> Vec<Candidate> {
@@ -342,7 +364,7 @@ impl FeatureIndex {
         // 111 ms there, docs/matching.md). A count saturates at 255, far
         // above any copy's threshold: past it pictures only tie.
         let mut shared = vec![0u8; 2 * n];
-        self.votes(upright, mirrored, p, |half, image, _| {
+        self.votes(upright, mirrored, p, |half, image, _, _| {
             if let Some(c) = shared.get_mut(2 * image as usize + half) {
                 *c = c.saturating_add(1);
             }
@@ -374,10 +396,14 @@ impl FeatureIndex {
             kept += more;
             threshold -= 1;
         }
-        // Pass 2: turn bins for the shortlisted pictures only. They are
+        // Pass 2: turn and scale bins (480 bytes a picture, 7.9 MB for a
+        // full shortlist) for the shortlisted pictures only. They are
         // marked in a bitmap (128 KB at a million pictures) that every
-        // posting is checked against; only a kept picture's posting looks
-        // for its bins, by binary search in the kept pictures (in order).
+        // posting is checked against; a kept picture's bins are found by its
+        // rank among the kept ones: the kept pictures before its bitmap word
+        // (counted once, 62 KB at a million) and the bits before it in the
+        // word. That replaced a binary search in the kept pictures, which
+        // took a tenth of the search at a million pictures (perf).
         let mut kept_images: Vec<u32> = Vec::with_capacity(kept.min(p.shortlist));
         let mut is_kept = vec![0u64; n.div_ceil(64)];
         for (image, pair) in shared.chunks_exact(2).enumerate() {
@@ -391,14 +417,23 @@ impl FeatureIndex {
         if kept_images.is_empty() {
             return Vec::new();
         }
-        let mut bins = vec![[0u16; 2 * ANGLE_BINS]; kept_images.len()];
-        self.votes(upright, mirrored, p, |half, image, turn| {
-            let word = is_kept.get(image as usize / 64).copied().unwrap_or(0);
-            if word & (1 << (image % 64)) == 0 {
+        let mut before = Vec::with_capacity(is_kept.len());
+        let mut count = 0u32;
+        for word in &is_kept {
+            before.push(count);
+            count += word.count_ones();
+        }
+        let mut bins = vec![[0u8; BINS]; kept_images.len()];
+        self.votes(upright, mirrored, p, |half, image, turn, scale| {
+            let at = image as usize / 64;
+            let word = is_kept.get(at).copied().unwrap_or(0);
+            let bit = 1u64 << (image % 64);
+            if word & bit == 0 {
                 return;
             }
-            if let Ok(k) = kept_images.binary_search(&image) {
-                let b = &mut bins[k][turn + half * ANGLE_BINS];
+            let k = before[at] as usize + (word & (bit - 1)).count_ones() as usize;
+            if let Some(bins) = bins.get_mut(k) {
+                let b = &mut bins[bin(half, turn, scale)];
                 *b = b.saturating_add(1);
             }
         });
@@ -413,25 +448,24 @@ impl FeatureIndex {
     }
 
     /// The search without the shortlist: every touched picture's votes
-    /// sorted by turn. What [`FeatureIndex::candidates_of_words`] is measured
+    /// sorted by turn and scale. What [`FeatureIndex::candidates_of_words`] is measured
     /// against (tests, `examples/features_scale.rs`); it grows with the
     /// archive and is not used by matching.
     #[doc(hidden)]
     pub fn candidates_exhaustive(
         &self,
-        upright: &[(u16, f32)],
-        mirrored: &[(u16, f32)],
+        upright: &[QueryWord],
+        mirrored: &[QueryWord],
         limit: usize,
         p: &CandidateParams,
     ) -> Vec<Candidate> {
         if self.images.is_empty() || self.lists.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let mut slot: std::collections::HashMap<u32, [u16; 2 * ANGLE_BINS]> =
-            std::collections::HashMap::new();
-        self.votes(upright, mirrored, p, |half, image, turn| {
-            let bins = slot.entry(image).or_insert([0; 2 * ANGLE_BINS]);
-            let b = &mut bins[turn + half * ANGLE_BINS];
+        let mut slot: std::collections::HashMap<u32, [u8; BINS]> = std::collections::HashMap::new();
+        self.votes(upright, mirrored, p, |half, image, turn, scale| {
+            let bins = slot.entry(image).or_insert([0; BINS]);
+            let b = &mut bins[bin(half, turn, scale)];
             *b = b.saturating_add(1);
         });
         let mut out: Vec<Candidate> = slot
@@ -445,22 +479,28 @@ impl FeatureIndex {
 
     /// Every vote of the query: for each query word (upright, half 0, then
     /// mirrored, half 1) whose list is not a stop word, each picture on the
-    /// list once, with the turn from the query feature to the picture's.
+    /// list once, with the turn from the query feature to the picture's and
+    /// the scale bin of the picture's feature level less the query's.
     fn votes(
         &self,
-        upright: &[(u16, f32)],
-        mirrored: &[(u16, f32)],
+        upright: &[QueryWord],
+        mirrored: &[QueryWord],
         p: &CandidateParams,
-        mut vote: impl FnMut(usize, u32, usize),
+        mut vote: impl FnMut(usize, u32, usize, usize),
     ) {
         let stop = self.stop_length(p);
         let mapped = self.mapped_lists();
         for (half, query) in [upright, mirrored].into_iter().enumerate() {
-            for &(w, qangle) in query {
-                let Some(list) = self.lists.get(usize::from(w)).filter(|l| l.count <= stop) else {
+            for q in query {
+                let Some(list) = self
+                    .lists
+                    .get(usize::from(q.word))
+                    .filter(|l| l.count <= stop)
+                else {
                     continue;
                 };
-                let qb = angle_bin(qangle);
+                let qb = angle_bin(q.angle);
+                let ql = usize::from(q.level.min(7));
                 let mut last = u32::MAX;
                 for (image, g) in list.iter(mapped) {
                     if image == last {
@@ -471,6 +511,7 @@ impl FeatureIndex {
                         half,
                         image,
                         (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS,
+                        (usize::from(g & 15).min(7) + 7 - ql).min(SCALE_BINS - 1),
                     );
                 }
             }
@@ -483,21 +524,25 @@ impl FeatureIndex {
         (p.stop_factor * mean).max(64.0) as u32
     }
 
-    /// A picture's votes in its best turn (two neighbouring bins, upright or
-    /// mirrored), if enough.
-    fn candidate(
-        &self,
-        image: u32,
-        bins: &[u16; 2 * ANGLE_BINS],
-        p: &CandidateParams,
-    ) -> Option<Candidate> {
+    /// A picture's votes in its best turn and scale (two neighbouring turn
+    /// bins by two neighbouring scale bins, upright or mirrored), if enough.
+    ///
+    /// Two of each because a copy's turn and scale fall between bins: a copy
+    /// 1.4 times larger puts a feature of level 3 at level 1 or 2 (levels
+    /// are 1.2 apart), so its votes split between two scale bins, as a copy
+    /// turned 10° splits its votes between two turn bins.
+    fn candidate(&self, image: u32, bins: &[u8; BINS], p: &CandidateParams) -> Option<Candidate> {
         let mut best = (0u32, false);
         for half in 0..2 {
             for b in 0..ANGLE_BINS {
-                let v = u32::from(bins[half * ANGLE_BINS + b])
-                    + u32::from(bins[half * ANGLE_BINS + (b + 1) % ANGLE_BINS]);
-                if v > best.0 {
-                    best = (v, half == 1);
+                let (this, next) = (bin(half, b, 0), bin(half, (b + 1) % ANGLE_BINS, 0));
+                let pair: [u32; SCALE_BINS] =
+                    std::array::from_fn(|s| u32::from(bins[this + s]) + u32::from(bins[next + s]));
+                for s in 0..SCALE_BINS - 1 {
+                    let v = pair[s] + pair[s + 1];
+                    if v > best.0 {
+                        best = (v, half == 1);
+                    }
                 }
             }
         }
@@ -604,26 +649,36 @@ impl FeatureIndex {
     }
 }
 
+/// Where a vote goes among a picture's [`BINS`].
+fn bin(half: usize, turn: usize, scale: usize) -> usize {
+    (half * ANGLE_BINS + turn) * SCALE_BINS + scale
+}
+
 /// A query's words with their angles, upright and as the mirrored picture
 /// shows them (what [`FeatureIndex::candidates_of_words`] takes).
 #[allow(clippy::type_complexity)]
-pub fn query_words(
-    vocabulary: &Vocabulary,
-    query: &Features,
-) -> (Vec<(u16, f32)>, Vec<(u16, f32)>) {
+pub fn query_words(vocabulary: &Vocabulary, query: &Features) -> (Vec<QueryWord>, Vec<QueryWord>) {
     let upright: Vec<[u64; 4]> = query.items.iter().map(|f| f.descriptor).collect();
-    let up: Vec<(u16, f32)> = vocabulary
+    let up: Vec<QueryWord> = vocabulary
         .words(&upright)
         .into_iter()
         .zip(&query.items)
-        .map(|(w, f)| (w, f.angle))
+        .map(|(word, f)| QueryWord {
+            word,
+            angle: f.angle,
+            level: f.level,
+        })
         .collect();
-    let mirrored: Vec<(u16, f32)> = match &query.mirrored {
+    let mirrored: Vec<QueryWord> = match &query.mirrored {
         Some(m) => vocabulary
             .words(&m.0)
             .into_iter()
             .zip(&query.items)
-            .map(|(w, f)| (w, mirrored_angle(f)))
+            .map(|(word, f)| QueryWord {
+                word,
+                angle: mirrored_angle(f),
+                level: f.level,
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -801,6 +856,53 @@ mod tests {
             );
             assert_eq!(fast.first(), slow.first(), "{q}");
             assert!(fast.len() <= 24);
+        }
+    }
+
+    #[test]
+    fn votes_must_agree_on_scale_as_well_as_turn() {
+        // Decoys hold the very words and angles of Dune.jpg, each at a
+        // pyramid level drawn at random: by word and turn they tie with
+        // Dune itself, and with their lower ids they would come first. A
+        // copy's features keep their levels (shifted by its enlargement),
+        // chance words do not, so Dune must come first and every decoy
+        // far behind it.
+        let vocabulary = Vocabulary::builtin();
+        let real = archived_words(vocabulary);
+        let dune = &real[1];
+        let mut index = FeatureIndex::default();
+        let mut state = 0x5ca1e_u64;
+        for id in 1..=5i64 {
+            let decoy: Vec<Word> = dune
+                .iter()
+                .map(|w| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    Word {
+                        word: w.word,
+                        geometry: (w.geometry & 0xf0) | ((state >> 33) % 8) as u8,
+                    }
+                })
+                .collect();
+            index.insert(id, &decoy);
+        }
+        index.insert(100, dune);
+        let f = Features::of_image(
+            &sample("incoming/dune_crop_centre.jpg"),
+            &FeatureParams::query(),
+        );
+        let (up, mirrored) = query_words(vocabulary, &f);
+        let p = CandidateParams::default();
+        for c in [
+            index.candidates_of_words(&up, &mirrored, 3, &p),
+            index.candidates_exhaustive(&up, &mirrored, 3, &p),
+        ] {
+            assert_eq!(c.first().map(|c| c.image_id), Some(100), "{c:?}");
+            assert!(
+                c.iter().skip(1).all(|d| 2 * d.votes < c[0].votes),
+                "a decoy came close: {c:?}"
+            );
         }
     }
 

@@ -492,16 +492,21 @@ pub(crate) fn search(
     for (f, view) in std::iter::once((features, None)).chain(inner.map(|v| (&v.features, Some(v))))
     {
         let (up, mirrored) = query_words(vocabulary, f);
-        let as_words = words_as_features(f, up.iter().map(|w| w.0), mirrored.iter().map(|w| w.0));
+        let as_words = words_as_features(
+            f,
+            up.iter().map(|w| w.word),
+            mirrored.iter().map(|w| w.word),
+        );
         all_up.extend(up);
         all_mirrored.extend(mirrored);
         // Sorted once for every candidate's quick check.
         let sorted = SortedQuery::new(&as_words);
         views.push((f, view, as_words, sorted));
     }
-    // One candidate list for both: the votes are by word and turn, which an
-    // enlargement does not change, so the inner picture's words vote for its
-    // original with the same turn as the frame's own.
+    // One candidate list for both: the votes are by word, turn and scale,
+    // so the inner picture's words vote for its original with the frame's
+    // turn but at a scale of their own (the view is enlarged); a picture is
+    // ranked by whichever view agrees with it more.
     let candidates = index.features().candidates_of_words(
         &all_up,
         &all_mirrored,
