@@ -20,7 +20,7 @@
 //! uses. Printed: build time, index memory per picture, single-thread
 //! candidate-search time (p50/p90/p99/max) and the process's peak memory.
 //! With `--exhaustive`, each query is also searched without the shortlist
-//! (every picture it touches sorted by turn), to show what the shortlist
+//! (every picture it touches sorted by turn and scale), to show what the shortlist
 //! saves and how many of the exhaustive search's candidates it keeps.
 //!
 //! What a `check` costs beyond this search does not grow with the archive:
@@ -213,7 +213,7 @@ fn main() -> Result<(), String> {
     }
     if exhaustive {
         println!(
-            "without the shortlist (every touched picture sorted by turn): {}; of its {} candidates the shortlist search returns {} ({:.1}%), the same first candidate for {} of {} queries",
+            "without the shortlist (every touched picture sorted by turn and scale): {}; of its {} candidates the shortlist search returns {} ({:.1}%), the same first candidate for {} of {} queries",
             line(&mut exhaustive_times),
             compared,
             kept,
