@@ -551,11 +551,25 @@ impl FeatureIndex {
         // (score, votes, mirrored)
         let mut best = (0u32, 0u32, false);
         for half in 0..2 {
+            let turns: [u32; ANGLE_BINS] = std::array::from_fn(|b| {
+                let at = bin(half, b, 0);
+                bins[at..at + SCALE_BINS]
+                    .iter()
+                    .map(|&v| u32::from(v))
+                    .sum()
+            });
             for b in 0..ANGLE_BINS {
+                let turn = turns[b] + turns[(b + 1) % ANGLE_BINS];
+                // Most turns of most pictures cannot beat the best so far
+                // (a score is at most SCALE_WEIGHT + 1 times the turn's
+                // votes): their scales are not looked at, which keeps this
+                // step small next to the votes at a million pictures.
+                if turn < p.min_votes || (SCALE_WEIGHT + 1) * turn < best.0 {
+                    continue;
+                }
                 let (this, next) = (bin(half, b, 0), bin(half, (b + 1) % ANGLE_BINS, 0));
                 let pair: [u32; SCALE_BINS] =
                     std::array::from_fn(|s| u32::from(bins[this + s]) + u32::from(bins[next + s]));
-                let turn: u32 = pair.iter().sum();
                 for s in 0..SCALE_BINS - 1 {
                     let v = pair[s] + pair[s + 1];
                     let score = SCALE_WEIGHT * v + turn;
