@@ -5,9 +5,8 @@
 //! count (weak geometric consistency, Jégou et al. 2008): a copy's shared
 //! features, all turned by the same angle and enlarged by the same factor,
 //! pile up in one bin, an unrelated picture's chance words scatter over turns
-//! and pyramid levels. Scale was added to turn when a half-area crop's
-//! original ranked 185th by turn alone among 10,000 archived pictures
-//! (docs/matching.md, "Partial copies").
+//! and pyramid levels. Turn alone is not enough at archive scale: it left a
+//! half-area crop's original 185th among 10,000 pictures (docs/matching.md).
 //! What comes out is a short list of candidates, best first, for the
 //! geometric check in [`crate::features::geometry`]; this module decides
 //! nothing about matches.
@@ -26,9 +25,13 @@ use crate::features::{Feature, Features};
 /// Orientation bins of a posting (a turn in 16 steps of 22.5°).
 const ANGLE_BINS: usize = 16;
 
+/// Highest pyramid level a vote tells apart (features have 8 levels,
+/// `FeatureParams::levels`; a posting could name up to 15).
+const MAX_LEVEL: u8 = 7;
+
 /// Scale bins of a vote: the archived feature's pyramid level less the
-/// query feature's, from −7 to 7.
-const SCALE_BINS: usize = 15;
+/// query feature's, from −MAX_LEVEL to MAX_LEVEL.
+const SCALE_BINS: usize = 2 * MAX_LEVEL as usize + 1;
 
 /// Bins of one picture's votes: upright and mirrored, by turn and scale.
 const BINS: usize = 2 * ANGLE_BINS * SCALE_BINS;
@@ -79,6 +82,11 @@ pub fn words(vocabulary: &Vocabulary, features: &Features) -> Vec<Word> {
 /// The geometry byte of a posting: angle bin (high 4 bits), level (low 4).
 pub fn geometry_byte(angle: f32, level: u8) -> u8 {
     ((angle_bin(angle) as u8) << 4) | level.min(15)
+}
+
+/// The angle bin and level of a geometry byte ([`geometry_byte`] undone).
+fn split_geometry(g: u8) -> (usize, u8) {
+    (usize::from(g >> 4), g & 15)
 }
 
 /// Serialise words for storage: 3 bytes each (word u16 LE, geometry).
@@ -371,7 +379,7 @@ impl FeatureIndex {
         // 111 ms there, docs/matching.md). A count saturates at 255, far
         // above any copy's threshold: past it pictures only tie.
         let mut shared = vec![0u8; 2 * n];
-        self.votes(upright, mirrored, p, |half, image, _, _| {
+        self.votes(upright, mirrored, p, |half, image, _| {
             if let Some(c) = shared.get_mut(2 * image as usize + half) {
                 *c = c.saturating_add(1);
             }
@@ -409,8 +417,8 @@ impl FeatureIndex {
         // posting is checked against; a kept picture's bins are found by its
         // rank among the kept ones: the kept pictures before its bitmap word
         // (counted once, 62 KB at a million) and the bits before it in the
-        // word. That replaced a binary search in the kept pictures, which
-        // took a tenth of the search at a million pictures (perf).
+        // word (a binary search in the kept pictures took a tenth of the
+        // search at a million pictures, perf).
         let mut kept_images: Vec<u32> = Vec::with_capacity(kept.min(p.shortlist));
         let mut is_kept = vec![0u64; n.div_ceil(64)];
         for (image, pair) in shared.chunks_exact(2).enumerate() {
@@ -431,7 +439,7 @@ impl FeatureIndex {
             count += word.count_ones();
         }
         let mut bins = vec![[0u8; BINS]; kept_images.len()];
-        self.votes(upright, mirrored, p, |half, image, turn, scale| {
+        self.votes(upright, mirrored, p, |_, image, at_bin| {
             let at = image as usize / 64;
             let word = is_kept.get(at).copied().unwrap_or(0);
             let bit = 1u64 << (image % 64);
@@ -440,7 +448,7 @@ impl FeatureIndex {
             }
             let k = before[at] as usize + (word & (bit - 1)).count_ones() as usize;
             if let Some(bins) = bins.get_mut(k) {
-                let b = &mut bins[bin(half, turn, scale)];
+                let b = &mut bins[at_bin];
                 *b = b.saturating_add(1);
             }
         });
@@ -470,9 +478,9 @@ impl FeatureIndex {
             return Vec::new();
         }
         let mut slot: std::collections::HashMap<u32, [u8; BINS]> = std::collections::HashMap::new();
-        self.votes(upright, mirrored, p, |half, image, turn, scale| {
+        self.votes(upright, mirrored, p, |_, image, at_bin| {
             let bins = slot.entry(image).or_insert([0; BINS]);
-            let b = &mut bins[bin(half, turn, scale)];
+            let b = &mut bins[at_bin];
             *b = b.saturating_add(1);
         });
         let mut out: Vec<Candidate> = slot
@@ -486,14 +494,15 @@ impl FeatureIndex {
 
     /// Every vote of the query: for each query word (upright, half 0, then
     /// mirrored, half 1) whose list is not a stop word, each picture on the
-    /// list once, with the turn from the query feature to the picture's and
-    /// the scale bin of the picture's feature level less the query's.
+    /// list once, with its [`bin`]: the half, the turn from the query
+    /// feature to the picture's, and the picture's feature level less the
+    /// query's.
     fn votes(
         &self,
         upright: &[QueryWord],
         mirrored: &[QueryWord],
         p: &CandidateParams,
-        mut vote: impl FnMut(usize, u32, usize, usize),
+        mut vote: impl FnMut(usize, u32, usize),
     ) {
         let stop = self.stop_length(p);
         let mapped = self.mapped_lists();
@@ -507,19 +516,17 @@ impl FeatureIndex {
                     continue;
                 };
                 let qb = angle_bin(q.angle);
-                let ql = usize::from(q.level.min(7));
+                let ql = usize::from(q.level.min(MAX_LEVEL));
                 let mut last = u32::MAX;
                 for (image, g) in list.iter(mapped) {
                     if image == last {
                         continue;
                     }
                     last = image;
-                    vote(
-                        half,
-                        image,
-                        (usize::from(g >> 4) + ANGLE_BINS - qb) % ANGLE_BINS,
-                        (usize::from(g & 15).min(7) + 7 - ql).min(SCALE_BINS - 1),
-                    );
+                    let (angle, level) = split_geometry(g);
+                    let turn = (angle + ANGLE_BINS - qb) % ANGLE_BINS;
+                    let scale = usize::from(level.min(MAX_LEVEL)) + usize::from(MAX_LEVEL) - ql;
+                    vote(half, image, bin(half, turn, scale));
                 }
             }
         }
@@ -551,13 +558,9 @@ impl FeatureIndex {
         // (score, votes, mirrored)
         let mut best = (0u32, 0u32, false);
         for half in 0..2 {
-            let turns: [u32; ANGLE_BINS] = std::array::from_fn(|b| {
-                let at = bin(half, b, 0);
-                bins[at..at + SCALE_BINS]
-                    .iter()
-                    .map(|&v| u32::from(v))
-                    .sum()
-            });
+            let scales = |b: usize| &bins[bin(half, b, 0)..bin(half, b, SCALE_BINS)];
+            let turns: [u32; ANGLE_BINS] =
+                std::array::from_fn(|b| scales(b).iter().map(|&v| u32::from(v)).sum());
             for b in 0..ANGLE_BINS {
                 let turn = turns[b] + turns[(b + 1) % ANGLE_BINS];
                 // Most turns of most pictures cannot beat the best so far
@@ -567,9 +570,9 @@ impl FeatureIndex {
                 if turn < p.min_votes || (SCALE_WEIGHT + 1) * turn < best.0 {
                     continue;
                 }
-                let (this, next) = (bin(half, b, 0), bin(half, (b + 1) % ANGLE_BINS, 0));
+                let (this, next) = (scales(b), scales((b + 1) % ANGLE_BINS));
                 let pair: [u32; SCALE_BINS] =
-                    std::array::from_fn(|s| u32::from(bins[this + s]) + u32::from(bins[next + s]));
+                    std::array::from_fn(|s| u32::from(this[s]) + u32::from(next[s]));
                 for s in 0..SCALE_BINS - 1 {
                     let v = pair[s] + pair[s + 1];
                     let score = SCALE_WEIGHT * v + turn;
@@ -809,6 +812,14 @@ mod tests {
         .collect()
     }
 
+    /// A reproducible stream of 31-bit numbers (Knuth's MMIX constants).
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *state >> 33
+    }
+
     const QUERIES: [&str; 6] = [
         "incoming/dune_crop_centre.jpg",
         "incoming/grace_hopper_crop_offcentre.jpg",
@@ -851,12 +862,7 @@ mod tests {
         let real = archived_words(vocabulary);
         let mut index = FeatureIndex::default();
         let mut state = 0x5eed_u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        let mut next = || lcg(&mut state);
         for id in 0..20_000i64 {
             let a = &real[next() as usize % real.len()];
             let b = &real[next() as usize % real.len()];
@@ -909,14 +915,9 @@ mod tests {
         for id in 1..=5i64 {
             let decoy: Vec<Word> = dune
                 .iter()
-                .map(|w| {
-                    state = state
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    Word {
-                        word: w.word,
-                        geometry: (w.geometry & 0xf0) | ((state >> 33) % 8) as u8,
-                    }
+                .map(|w| Word {
+                    word: w.word,
+                    geometry: (w.geometry & 0xf0) | (lcg(&mut state) % 8) as u8,
                 })
                 .collect();
             index.insert(id, &decoy);
