@@ -10,7 +10,9 @@
 //! distractor tiles cut from the pictures under DIR, or, with
 //! `--index archive:DB N`, the first N pictures of an archive that has local
 //! features (e.g. the accuracy benchmark's kept distractor archive; give it a
-//! copy, as it is brought to the current schema).
+//! copy, as it is brought to the current schema). `RETRACE_EVAL_RANKS=1`
+//! also prints each copy's rank (`rank TRANSFORMATION PHOTO RANK`, 999 when
+//! not among the 128) to standard error, to compare two searches copy by copy.
 #[path = "accuracy.rs"]
 #[allow(dead_code)]
 mod accuracy;
@@ -350,6 +352,10 @@ fn index_eval(dir: &str, n: usize, only: Option<&[String]>) {
             let c2 = cpu_s();
             let rank = cands.iter().position(|c| c.image_id == i as i64);
             ranks.push(rank.map(|r| r + 1).unwrap_or(999));
+            if std::env::var_os("RETRACE_EVAL_RANKS").is_some() {
+                // One line a copy, to compare two searches copy by copy.
+                eprintln!("rank {} {name} {}", tr.name, ranks[ranks.len() - 1]);
+            }
             let mut best_true = 0;
             for c in cands.iter().take(16) {
                 if c.image_id as usize >= stored.len() {
