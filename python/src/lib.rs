@@ -406,7 +406,7 @@ fn check_inner(
 /// (`"LAT,LON[,RADIUS_KM]"` or a tuple) are what the picture is said to show.
 /// `limits` replaces some of the caps (`{"max_pixels": 50_000_000}`; the
 /// names are the CLI's `--max-*` flags with underscores). `crop_search` is
-/// the CLI's `--crop-search` (default 64, at most 256, 0 turns it off): how
+/// the CLI's `--crop-search` (default and most 256, 0 turns it off): how
 /// many archived pictures sharing the most local features are verified as
 /// a crop, a captioned copy or a screenshot.
 ///

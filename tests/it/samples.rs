@@ -197,7 +197,7 @@ fn the_crop_search_finds_the_off_centre_crop_and_reports_say_how_far_it_went() {
         "{:?}",
         earliest(&r)
     );
-    assert_eq!(r["archive"]["crop_search"]["limit"], 64);
+    assert_eq!(r["archive"]["crop_search"]["limit"], 256);
     let searched = r["archive"]["crop_search"]["searched"].as_u64().unwrap();
     // The original is among them, and there are 7 archived pictures.
     assert!((1..=7).contains(&searched), "searched {searched}");
@@ -243,7 +243,7 @@ fn the_crop_search_finds_the_off_centre_crop_and_reports_say_how_far_it_went() {
     assert!(earliest(&r).is_some_and(|p| p.ends_with("Storm.jpg")));
     assert_eq!(
         r["archive"]["crop_search"],
-        serde_json::json!({"limit": 64, "searched": 0})
+        serde_json::json!({"limit": 256, "searched": 0})
     );
 
     // Without an archive nothing was searched at all.

@@ -61,7 +61,7 @@ struct Cli {
     no_index_cache: bool,
     /// How many archived pictures that share the most local features with the
     /// incoming picture are verified as a crop, a captioned copy, a turned
-    /// copy or a screenshot of it (default 64, at most 256). This search is
+    /// copy or a screenshot of it (default and most: 256). This search is
     /// most of what a picture never seen before costs beyond decoding; 0
     /// turns it off, and then crops and screenshots are found only when some
     /// hash points at them. Reports say how many were searched
