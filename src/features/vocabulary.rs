@@ -128,13 +128,7 @@ impl Vocabulary {
 
     /// The words of many descriptors.
     pub fn words(&self, ds: &[[u64; 4]]) -> Vec<u16> {
-        #[cfg(target_arch = "x86_64")]
-        if avx512::available() {
-            // SAFETY: the CPU was just seen to support both features
-            // `avx512::words` is compiled with.
-            return unsafe { avx512::words(self, ds) };
-        }
-        self.words_scalar(ds)
+        words_avx512(self, ds).unwrap_or_else(|| self.words_scalar(ds))
     }
 
     /// The words one Hamming distance at a time: every CPU but those with
@@ -197,13 +191,42 @@ impl Vocabulary {
     }
 }
 
+/// [`Vocabulary::words`] with AVX-512 where the CPU has it (`None` where it
+/// has not). Its intrinsics are stable since Rust 1.89; retrace builds with
+/// 1.85 (Debian stable's rustc), and there this is always `None`.
+#[rustversion::since(1.89)]
+// Compiled only by a rustc that has these intrinsics (`rustversion`), so
+// the package's 1.85 does not apply here.
+#[allow(clippy::incompatible_msrv)]
+fn words_avx512(v: &Vocabulary, ds: &[[u64; 4]]) -> Option<Vec<u16>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `avx512::words` is called only once the CPU was seen to
+        // support both features it is compiled with.
+        avx512::available().then(|| unsafe { avx512::words(v, ds) })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (v, ds);
+        None
+    }
+}
+
+/// See the other definition: a rustc before 1.89.
+#[rustversion::before(1.89)]
+fn words_avx512(_: &Vocabulary, _: &[[u64; 4]]) -> Option<Vec<u16>> {
+    None
+}
+
 /// The same words with AVX-512: eight centroids' distances at once, `vpxorq`
 /// and `vpopcntq` on one 512-bit word of eight centroids (a `Block` row) at a
 /// time. Each lane keeps the least of `distance << 32 | index` over its
 /// centroids, and the least over the eight lanes is the least distance with,
 /// among equals, the least index: the scalar path's first minimum (its strict
 /// `<`) exactly, as the indices are distinct and below 2^32.
+#[rustversion::since(1.89)]
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
 mod avx512 {
     use super::{Block, Vocabulary};
     use std::arch::x86_64::*;
@@ -354,17 +377,16 @@ mod tests {
     fn both_paths(v: &Vocabulary, ds: &[[u64; 4]]) -> Vec<u16> {
         let scalar = v.words_scalar(ds);
         assert_eq!(v.words(ds), scalar);
-        #[cfg(target_arch = "x86_64")]
-        if avx512::available() {
-            // SAFETY: the CPU was just seen to support both features.
-            let simd = unsafe { avx512::words(v, ds) };
+        if let Some(simd) = words_avx512(v, ds) {
             for (i, (s, x)) in scalar.iter().zip(&simd).enumerate() {
                 assert_eq!(s, x, "descriptor {i}: {:x?}", ds[i]);
             }
             assert_eq!(simd.len(), scalar.len());
             return scalar;
         }
-        eprintln!("no AVX-512F + AVX512_VPOPCNTDQ on this CPU: only the scalar path checked");
+        eprintln!(
+            "no AVX-512F + AVX512_VPOPCNTDQ on this CPU (or a rustc before 1.89): only the scalar path checked"
+        );
         scalar
     }
 
