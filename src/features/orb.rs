@@ -832,6 +832,14 @@ mod tests {
         assert!(detect(&flat, 20, 100).0.is_empty());
     }
 
+    /// A sample picture (path under `samples/`) in grey, full size.
+    fn sample_grey(name: &str) -> image::GrayImage {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("samples")
+            .join(name);
+        image::open(p).unwrap().to_luma8()
+    }
+
     /// FAST-9 straight from its definition, one pixel at a time: a corner
     /// when 9 contiguous circle pixels are all brighter than the centre by
     /// more than `t`, or all darker; its score the best such side's largest
@@ -859,10 +867,7 @@ mod tests {
         }
         let mut corners = 0;
         for name in ["archive/Dune.jpg", "incoming/storm_caption.jpg"] {
-            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("samples")
-                .join(name);
-            let img = image::open(p).unwrap().to_luma8();
+            let img = sample_grey(name);
             // Every row at full size costs seconds in a debug build: every
             // seventh, which still crosses each kind of texture.
             let (w, h) = (img.width() as usize, img.height() as usize);
@@ -896,10 +901,7 @@ mod tests {
             "archive/Storm.jpg",
             "incoming/storm_caption.jpg",
         ] {
-            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("samples")
-                .join(name);
-            let img = image::open(p).unwrap().to_luma8();
+            let img = sample_grey(name);
             let (w, h) = (img.width() as usize, img.height() as usize);
             let px = img.as_raw();
             let b = BORDER as usize;

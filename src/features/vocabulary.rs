@@ -297,14 +297,7 @@ mod tests {
         let v = Vocabulary::from_bytes(include_bytes!("vocabulary.bin")).expect("vocabulary.bin");
         assert_eq!(v.len(), 65536);
         // Real descriptors of a sample land on many different words.
-        let img = image::open(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/archive/china.jpg"),
-        )
-        .unwrap();
-        let f = super::super::Features::of_image(
-            &crate::decode::shrink(&img, crate::decode::WORKING_SIDE),
-            &super::super::FeatureParams::query(),
-        );
+        let f = china_query_features();
         let words: std::collections::HashSet<u16> =
             f.items.iter().map(|x| v.word(&x.descriptor)).collect();
         assert!(
@@ -316,6 +309,19 @@ mod tests {
         // Anything else is refused.
         assert!(Vocabulary::from_bytes(b"RVOC").is_none());
         assert!(Vocabulary::from_bytes(&include_bytes!("vocabulary.bin")[..1000]).is_none());
+    }
+
+    /// The features of a sample photograph as an incoming picture has them
+    /// (with their mirrored descriptors).
+    fn china_query_features() -> super::super::Features {
+        let img = image::open(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/archive/china.jpg"),
+        )
+        .unwrap();
+        super::super::Features::of_image(
+            &crate::decode::shrink(&img, crate::decode::WORKING_SIDE),
+            &super::super::FeatureParams::query(),
+        )
     }
 
     /// The stored form of a vocabulary of these centroids.
@@ -434,7 +440,7 @@ mod tests {
         let mut midways = |set: &[[u64; 4]]| {
             for (i, a) in set.iter().enumerate() {
                 let other = (0..set.len())
-                    .filter(|&j| j != i && distance(a, &set[j]).is_multiple_of(2))
+                    .filter(|&j| j != i && distance(a, &set[j]) % 2 == 0)
                     .min_by_key(|&j| distance(a, &set[j]));
                 if let Some(j) = other {
                     ds.push(midway(a, &set[j]));
@@ -454,14 +460,7 @@ mod tests {
         assert_eq!(both_paths(&v, &ds), expected);
 
         // The real descriptors of a sample, as seen and mirrored.
-        let img = image::open(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/archive/china.jpg"),
-        )
-        .unwrap();
-        let f = super::super::Features::of_image(
-            &crate::decode::shrink(&img, crate::decode::WORKING_SIDE),
-            &super::super::FeatureParams::query(),
-        );
+        let f = china_query_features();
         let mut real: Vec<[u64; 4]> = f.items.iter().map(|x| x.descriptor).collect();
         real.extend(&f.mirrored.as_ref().expect("mirrored descriptors").0);
         assert!(f.len() >= 500 && real.len() == 2 * f.len(), "{}", f.len());
