@@ -452,14 +452,14 @@ impl FeatureIndex {
                 *b = b.saturating_add(1);
             }
         });
-        let mut out: Vec<Candidate> = kept_images
-            .iter()
-            .zip(&bins)
-            .filter_map(|(&image, bins)| self.candidate(image, bins, p))
-            .collect();
-        out.sort_by(|a, b| b.score.cmp(&a.score).then(a.image_id.cmp(&b.image_id)));
-        out.truncate(limit);
-        out
+        best_first(
+            kept_images
+                .iter()
+                .zip(&bins)
+                .filter_map(|(&image, bins)| self.candidate(image, bins, p))
+                .collect(),
+            limit,
+        )
     }
 
     /// The search without the shortlist: every touched picture's votes
@@ -483,13 +483,12 @@ impl FeatureIndex {
             let b = &mut bins[at_bin];
             *b = b.saturating_add(1);
         });
-        let mut out: Vec<Candidate> = slot
-            .into_iter()
-            .filter_map(|(image, bins)| self.candidate(image, &bins, p))
-            .collect();
-        out.sort_by(|a, b| b.score.cmp(&a.score).then(a.image_id.cmp(&b.image_id)));
-        out.truncate(limit);
-        out
+        best_first(
+            slot.into_iter()
+                .filter_map(|(image, bins)| self.candidate(image, &bins, p))
+                .collect(),
+            limit,
+        )
     }
 
     /// Every vote of the query: for each query word (upright, half 0, then
@@ -684,6 +683,14 @@ impl FeatureIndex {
             mapped: (postings > 0).then(|| (Arc::clone(map), at_map, len_map)),
         })
     }
+}
+
+/// The first `limit` candidates by score, ties by image id: the order both
+/// searches return, so that they can be compared candidate by candidate.
+fn best_first(mut out: Vec<Candidate>, limit: usize) -> Vec<Candidate> {
+    out.sort_by(|a, b| b.score.cmp(&a.score).then(a.image_id.cmp(&b.image_id)));
+    out.truncate(limit);
+    out
 }
 
 /// Where a vote goes among a picture's [`BINS`].
