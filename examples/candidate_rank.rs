@@ -6,18 +6,18 @@
 //!     cargo run --release --features examples --example candidate_rank -- ARCHIVE.db COPY ORIGINAL
 //!
 //! ORIGINAL is the archived file (found in the archive by its SHA-256). The
-//! copy is described as an incoming picture is (its working copy, the query's
-//! features and their mirror images); the picture inside a screenshot, which
-//! matching also searches, is left out. Prints the original's rank, its votes
-//! and score, and those of the first candidates with where they were seen.
+//! copy is described with the query's features and their mirror images, on
+//! the copy decoded whole by `image` and shrunk to the working side (the
+//! pipeline decodes JPEGs scaled, so the pixels can differ slightly); the
+//! picture inside a screenshot, which matching also searches, is left out.
+//! Prints the original's rank, its votes and score, and those of the first
+//! candidates with where they were seen.
 
 use retrace::internals::archive::Archive;
 use retrace::internals::decode::{shrink, WORKING_SIDE};
 use retrace::internals::features::vocabulary::Vocabulary;
 use retrace::internals::features::{FeatureParams, Features};
-use retrace::internals::index::features::{
-    query_words, words_from_bytes, CandidateParams, FeatureIndex,
-};
+use retrace::internals::index::features::{words_from_bytes, CandidateParams, FeatureIndex};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,9 +42,8 @@ fn main() {
         .expect("words");
     let img = image::open(copy).expect("copy");
     let features = Features::of_image(&shrink(&img, WORKING_SIDE), &FeatureParams::query());
-    let (up, mirrored) = query_words(Vocabulary::builtin(), &features);
     let p = CandidateParams::default();
-    let found = index.candidates_of_words(&up, &mirrored, usize::MAX, &p);
+    let found = index.candidates(Vocabulary::builtin(), &features, usize::MAX, &p);
     println!(
         "{} pictures indexed; {} candidates with at least {} votes in one turn and scale",
         index.len(),
